@@ -1,0 +1,28 @@
+# Two commands do everything: `make up` runs the system, `make test` runs the tests.
+# Both create .venv and install what is missing first (scripts/setup.sh), Debian packages included.
+
+VENV  := .venv
+STAMP := $(VENV)/.installed-stamp
+BIN   := $(VENV)/bin
+
+.PHONY: up test lint clean-state
+
+$(STAMP): pyproject.toml constraints.txt scripts/setup.sh
+	bash scripts/setup.sh
+	@touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/cspr up
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-state:
+	rm -rf .cspr

@@ -1,0 +1,175 @@
+"""The ``cspr`` command line.
+
+Commands import what they need when they run, so ``cspr deadlines`` answers without loading Prefect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="cspr",
+    help="Child safeguarding practice reviews: statutory timetables, the local system, demos and checks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The project database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console(width=140) if not Console().is_terminal else Console()
+err = Console(stderr=True)
+
+
+class EditionChoice(StrEnum):
+    wt2018 = "wt2018"
+    wt2023 = "wt2023"
+
+
+class RapidReviewFrom(StrEnum):
+    aware = "aware"
+    notification = "notification"
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD", param_hint=option) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]cspr:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def deadlines(
+    aware_on: Annotated[str, typer.Option(help="Date the local authority became aware of the incident (day 0).")],
+    edition: Annotated[
+        EditionChoice | None, typer.Option(help="Guidance edition; default: the one in force on --aware-on.")
+    ] = None,
+    notified_on: Annotated[str | None, typer.Option(help="Date the Panel was notified, if it has been.")] = None,
+    rapid_review_from: Annotated[
+        RapidReviewFrom, typer.Option(help="Count the rapid review's 15 working days from awareness or notification.")
+    ] = RapidReviewFrom.aware,
+    lcspr_decided_on: Annotated[
+        str | None, typer.Option(help="Date the partners decided to start a local review (6 months run from it).")
+    ] = None,
+    publish_on: Annotated[
+        str | None,
+        typer.Option(help="Planned publication date (the final report must go at least 7 working days before)."),
+    ] = None,
+    closure_day: Annotated[
+        list[str] | None, typer.Option(help="An extra local closure day (repeatable), YYYY-MM-DD.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Print the statutory timetable of a review, with the source of each rule."""
+    from models import rulebook
+    from models.calendar import CalendarRangeError
+    from models.rulebook import Event, RulebookError
+
+    aware = _date(aware_on, "--aware-on")
+    assert aware is not None
+    events: dict[Event, dt.date] = {Event.AWARE_ON: aware}
+    notified = _date(notified_on, "--notified-on")
+    if notified is not None:
+        if notified < aware:
+            raise _fail("--notified-on is before --aware-on: the Panel cannot be notified before the LA knew")
+        events[Event.NOTIFIED_ON] = notified
+    start = Event.AWARE_ON if rapid_review_from is RapidReviewFrom.aware else Event.NOTIFIED_ON
+    if start is Event.NOTIFIED_ON and notified is None:
+        raise _fail("counting the rapid review from the notification needs --notified-on")
+    decided = _date(lcspr_decided_on, "--lcspr-decided-on")
+    if decided is not None:
+        events[Event.LCSPR_DECIDED_ON] = decided
+    planned: dict[Event, dt.date] = {}
+    publish = _date(publish_on, "--publish-on")
+    if publish is not None:
+        planned[Event.PUBLISHED_ON] = publish
+    closures = tuple(d for d in (_date(c, "--closure-day") for c in closure_day or ()) if d is not None)
+
+    try:
+        book = rulebook.edition(edition.value) if edition else rulebook.edition_in_force(aware)
+        entries = book.timetable(events, planned=planned, closure_days=closures, rapid_review_from=start)
+    except (CalendarRangeError, RulebookError) as exc:
+        raise _fail(str(exc)) from None
+
+    # only what follows from the dates given; an event's own follow-ups (e.g. retention) need it to happen
+    wanted = {"notify_panel", "notify_partners", "rapid_review", "lcspr_publication", "send_final_report_by"}
+    shown = [e for e in entries if e.name in wanted]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "edition": book.id,
+                    "aware_on": aware.isoformat(),
+                    "deadlines": {e.name: e.due_on.isoformat() for e in shown},
+                }
+            )
+        )
+        return
+    table = Table(title=f"Statutory timetable under {book.title}", title_justify="left", show_lines=False)
+    table.add_column("What", ratio=3)
+    table.add_column("Date", no_wrap=True)
+    table.add_column("Counted", ratio=3)
+    table.add_column("Source", ratio=2)
+    for e in shown:
+        table.add_row(e.rule.title, f"{e.meaning} {e.due_on:%a %d %b %Y}", e.explain(), e.rule.source)
+    console.print(table)
+    console.print(
+        "Working days: Monday to Friday, less the bank holidays of England and Wales (with substitute days), "
+        "Christmas Day and Good Friday" + (f", and {len(closures)} local closure day(s)" if closures else "") + ". "
+        "The awareness date is day 0.",
+        style="dim",
+    )
+
+
+@app.command()
+def up() -> None:
+    """Set up the local system: create or migrate the project database and seed the demo partnership."""
+    from models.db import current_revision, get_engine, migrate, transaction
+    from models.seed import seed_demo
+    from models.settings import get_settings
+
+    settings = get_settings()
+    engine = get_engine()
+    migrate(engine)
+    with transaction(engine) as session:
+        seeded = seed_demo(session)
+    console.print(f"Local state:      {settings.resolved_home}")
+    console.print(
+        f"Project database: {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)})"
+    )
+    console.print("Demo partnership and reviewer pool: " + ("added" if seeded else "already present"))
+    console.print("Try: cspr deadlines --aware-on 2026-12-18")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the project database to the latest schema."""
+    from models.db import current_revision, get_engine, migrate
+
+    engine = get_engine()
+    migrate(engine)
+    console.print(
+        f"Database {engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}."
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Working days in England and Wales, vectorised.
+
+Neither the regulations nor Working Together define "working day". Here it is Monday to Friday, excluding
+the bank holidays of England and Wales (substitute days included) and the two common-law holidays,
+Christmas Day and Good Friday, plus any closure days a partnership adds.
+
+Counting: the day the local authority becomes aware is day 0; "within N working days" ends on the N-th
+working day after it. An awareness date on a weekend or holiday counts from the next working day as day 1.
+Both rules are one numpy call: roll *back* to the last working day on or before the date, then step N
+working days (``np.busday_offset(..., roll="backward")``).
+
+Holiday data is only trusted for the years listed in ``KNOWN_YEARS``: one-off bank holidays (a coronation,
+a state funeral) are announced a year or two ahead, so a date outside the range is refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import lru_cache
+
+import holidays
+import numpy as np
+import numpy.typing as npt
+from dateutil.easter import easter
+
+# The first year of the child safeguarding practice review regime (2018) to the last year for which the
+# government had published the bank holidays of England and Wales when this table was checked.
+# Extend LAST_KNOWN_YEAR when the next year is published (and check any one-off holiday is in `holidays`).
+FIRST_KNOWN_YEAR = 2018
+LAST_KNOWN_YEAR = 2028
+KNOWN_YEARS = range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1)
+SOURCE = "Bank holidays of England and Wales (the `holidays` package, GB/ENG) with Christmas Day and Good Friday"
+
+DateArray = npt.NDArray[np.datetime64]
+
+
+class CalendarRangeError(ValueError):
+    """A date falls in a year the calendar has no holiday data for."""
+
+
+@lru_cache(maxsize=1)
+def england_and_wales_holidays() -> tuple[dt.date, ...]:
+    """Every non-working weekday-or-weekend holiday of England and Wales in the known years."""
+    days = holidays.country_holidays("GB", subdiv="ENG", years=KNOWN_YEARS)
+    names = {day: name for day, name in days.items()}
+    # Christmas Day and Good Friday are common-law holidays, not bank holidays under the 1971 Act:
+    # assert them explicitly so a change in the holidays package cannot drop them silently.
+    for year in KNOWN_YEARS:
+        christmas = dt.date(year, 12, 25)
+        good_friday = easter(year) - dt.timedelta(days=2)
+        names.setdefault(christmas, "Christmas Day")
+        names.setdefault(good_friday, "Good Friday")
+    return tuple(sorted(names))
+
+
+def holiday_name(day: dt.date) -> str | None:
+    """The name of a holiday of England and Wales on ``day``, if it is one."""
+    return holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day)
+
+
+class WorkingCalendar:
+    """Working days for one partnership: England and Wales holidays plus its own closure days."""
+
+    def __init__(self, closure_days: Iterable[dt.date] = ()) -> None:
+        extra = sorted(set(closure_days))
+        for day in extra:
+            self._check_year(day.year)
+        self.closure_days: tuple[dt.date, ...] = tuple(extra)
+        all_days = np.array(sorted(set(england_and_wales_holidays()) | set(extra)), dtype="datetime64[D]")
+        self._busdaycal = np.busdaycalendar(weekmask="1111100", holidays=all_days)
+        self._first = np.datetime64(dt.date(FIRST_KNOWN_YEAR, 1, 1), "D")
+        self._last = np.datetime64(dt.date(LAST_KNOWN_YEAR, 12, 31), "D")
+
+    # -- checks ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_year(year: int) -> None:
+        if year not in KNOWN_YEARS:
+            raise CalendarRangeError(
+                f"The working-day calendar knows the bank holidays of {FIRST_KNOWN_YEAR} to "
+                f"{LAST_KNOWN_YEAR} only; {year} is outside that range, so a deadline cannot be counted "
+                "safely. Extend the calendar once that year's bank holidays are published."
+            )
+
+    def _check_range(self, days: DateArray) -> None:
+        if days.size == 0:
+            return
+        valid = days[~np.isnat(days)]
+        if valid.size == 0:
+            return
+        lo, hi = valid.min(), valid.max()
+        if lo < self._first:
+            self._check_year(as_date(lo).year)
+        if hi > self._last:
+            self._check_year(as_date(hi).year)
+
+    # -- vectorised API --------------------------------------------------------------------------
+
+    def add_working_days(self, starts: npt.ArrayLike, n: npt.ArrayLike) -> DateArray:
+        """The N-th working day after each start (day 0); negative N counts back to "at least N before".
+
+        ``starts`` and ``n`` broadcast against each other. NaT stays NaT.
+        """
+        days = np.asarray(starts, dtype="datetime64[D]")
+        counts = np.asarray(n, dtype=np.int64)
+        self._check_range(days)
+        out = np.busday_offset(days, counts, roll="backward", busdaycal=self._busdaycal)
+        self._check_range(out)
+        return out
+
+    def working_days_between(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Working days from each start (day 0) to each end: 0 on the same day, negative if end is earlier.
+
+        The inverse of ``add_working_days`` for working-day ends: ``between(s, add(s, n)) == n``.
+        """
+        s = np.asarray(starts, dtype="datetime64[D]")
+        e = np.asarray(ends, dtype="datetime64[D]")
+        self._check_range(s)
+        self._check_range(e)
+        # busday_count counts working days in [a, b); shifting both by one gives (a, b]. Count the
+        # forward interval and give it the sign of the direction, so that between(e, s) == -between(s, e).
+        one = np.timedelta64(1, "D")
+        lo, hi = np.minimum(s, e), np.maximum(s, e)
+        count = np.busday_count(lo + one, hi + one, busdaycal=self._busdaycal).astype(np.int64)
+        signed: npt.NDArray[np.int64] = np.where(e < s, -count, count)
+        return signed
+
+    def is_working_day(self, days: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        arr = np.asarray(days, dtype="datetime64[D]")
+        self._check_range(arr)
+        result: npt.NDArray[np.bool_] = np.is_busday(arr, busdaycal=self._busdaycal)
+        return result
+
+    # -- scalar conveniences ---------------------------------------------------------------------
+
+    def add(self, start: dt.date, n: int) -> dt.date:
+        return as_date(self.add_working_days(np.datetime64(start, "D"), n))
+
+    def between(self, start: dt.date, end: dt.date) -> int:
+        return int(self.working_days_between(np.datetime64(start, "D"), np.datetime64(end, "D")))
+
+    def is_working(self, day: dt.date) -> bool:
+        return bool(self.is_working_day(np.datetime64(day, "D")))
+
+
+def add_calendar_months(starts: npt.ArrayLike, months: npt.ArrayLike) -> DateArray:
+    """Calendar months after each date; a day past the end of the target month clamps to its last day
+    (31 August + 6 months is 28 or 29 February). Vectorised; NaT stays NaT."""
+    days = np.asarray(starts, dtype="datetime64[D]")
+    count = np.asarray(months, dtype=np.int64)
+    month_start = days.astype("datetime64[M]")
+    day_of_month = (days - month_start.astype("datetime64[D]")).astype(np.int64)
+    target = month_start + count.astype("timedelta64[M]")
+    last_day = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")) - target.astype(
+        "datetime64[D]"
+    )
+    offset = np.minimum(day_of_month, last_day.astype(np.int64))
+    result: DateArray = target.astype("datetime64[D]") + offset.astype("timedelta64[D]")
+    return result
+
+
+def as_date(value: npt.NDArray[np.datetime64] | np.datetime64) -> dt.date:
+    """One numpy day as a ``datetime.date`` (refusing NaT, which has no date)."""
+    day = np.asarray(value, dtype="datetime64[D]").item()
+    if not isinstance(day, dt.date):
+        raise ValueError(f"not a date: {value!r}")
+    return day
+
+
+@lru_cache(maxsize=64)
+def calendar_for(closure_days: tuple[dt.date, ...] = ()) -> WorkingCalendar:
+    """A cached calendar for a set of closure days (building one costs about a millisecond)."""
+    return WorkingCalendar(closure_days)

@@ -1,0 +1,364 @@
+"""Writing a review's life to the database: creation, stage transitions and its timetable.
+
+Every function here works inside the caller's transaction (``models.db.transaction()``), so a decision,
+the stage move it causes, the audit event, the recomputed deadlines and any outbox message commit
+together or not at all.
+
+A transition is a compare-and-set on the review's stage: ``UPDATE review SET stage = :to WHERE id = :id AND
+stage = :expected``. Of two writers racing from the same stage exactly one updates a row; the other gets
+``StaleStage`` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models import rulebook, stages
+from models.rulebook import Event
+from models.stages import Facts, Stage
+from models.tables import (
+    CasePerson,
+    Deadline,
+    DeadlineStatus,
+    Milestone,
+    Partnership,
+    PersonKind,
+    Review,
+    StageEvent,
+    utcnow,
+)
+
+GENESIS_HASH = "0" * 64
+
+
+class StaleStage(RuntimeError):
+    """The review was no longer at the expected stage: someone else moved it first. Nothing was written."""
+
+    def __init__(self, reference: str, expected: str, actual: str | None) -> None:
+        super().__init__(
+            f"{reference} has already moved on (expected stage {expected!r}, found {actual!r}); nothing was changed"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """A child in a new case. ``name`` and ``date_of_birth`` are encrypted at rest and never leave."""
+
+    pseudonym: str
+    age_band: str | None = None
+    name: str | None = None
+    date_of_birth: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    partnership_code: str
+    incident_on: dt.date
+    aware_on: dt.date
+    harm: str
+    abuse_or_neglect: str
+    looked_after: bool
+    children: Sequence[ChildRecord]
+    national_reference: str | None = None
+
+
+def incident_key(incident: IncidentRecord) -> str:
+    """What makes two submissions the same incident: partnership, dates, harm and the children's pseudonyms."""
+    basis = "|".join(
+        [
+            incident.partnership_code,
+            incident.incident_on.isoformat(),
+            incident.aware_on.isoformat(),
+            incident.harm,
+            ",".join(sorted(c.pseudonym.strip().casefold() for c in incident.children)),
+        ]
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+# --- creation -------------------------------------------------------------------------------------------
+
+
+def create_review(
+    session: Session, incident: IncidentRecord, *, actor: Actor, at: dt.datetime | None = None
+) -> tuple[Review, bool]:
+    """Record a serious incident as a new review, or return the review already recorded for it.
+
+    Returns ``(review, created)``. The review is pinned to the guidance edition in force on the day it is
+    recorded (the day of notification).
+    """
+    at = at or utcnow()
+    partnership = session.exec(select(Partnership).where(Partnership.code == incident.partnership_code)).first()
+    if partnership is None:
+        raise LookupError(f"unknown partnership {incident.partnership_code!r}")
+    key = incident_key(incident)
+    existing = _review_by_incident(session, partnership.id, key)
+    if existing is not None:
+        return existing, False
+    edition = rulebook.edition_in_force(at.date())
+    for _attempt in range(20):
+        review = Review(
+            reference=_next_reference(session, at.year),
+            partnership_id=partnership.id,
+            edition=edition.id,
+            stage=stages.START,
+            incident_on=incident.incident_on,
+            aware_on=incident.aware_on,
+            harm=incident.harm,
+            abuse_or_neglect=incident.abuse_or_neglect,
+            looked_after=incident.looked_after,
+            incident_key=key,
+            national_reference=incident.national_reference,
+            created_at=at,
+            updated_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(review)
+                session.flush()
+        except IntegrityError:
+            # Either the same incident was recorded concurrently (return that one) or the reference was
+            # taken by another new review (try the next number).
+            existing = _review_by_incident(session, partnership.id, key)
+            if existing is not None:
+                return existing, False
+            continue
+        break
+    else:  # pragma: no cover - twenty concurrent creations in one year-second
+        raise RuntimeError("could not allocate a review reference; try again")
+    for child in incident.children:
+        session.add(
+            CasePerson(
+                review_id=review.id,
+                kind=PersonKind.CHILD,
+                pseudonym=child.pseudonym.strip(),
+                age_band=child.age_band,
+                name=child.name,
+                date_of_birth=child.date_of_birth.isoformat() if child.date_of_birth else None,
+            )
+        )
+    _append_event(
+        session,
+        review,
+        transition="record_incident",
+        from_stage=None,
+        to_stage=stages.START,
+        actor=actor,
+        reason=None,
+        details={"edition": edition.id},
+        at=at,
+    )
+    set_milestones(session, review, {Event.AWARE_ON: incident.aware_on})
+    refresh_deadlines(session, review)
+    return review, True
+
+
+def _review_by_incident(session: Session, partnership_id: uuid.UUID, key: str) -> Review | None:
+    return session.exec(
+        select(Review).where(Review.partnership_id == partnership_id, Review.incident_key == key)
+    ).first()
+
+
+def _next_reference(session: Session, year: int) -> str:
+    prefix = f"CSPR-{year}-"
+    last = session.exec(select(sa.func.max(Review.reference)).where(col(Review.reference).startswith(prefix))).one()
+    number = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{number:04d}"
+
+
+# --- transitions ----------------------------------------------------------------------------------------
+
+
+def apply_transition(
+    session: Session,
+    review: Review,
+    name: str,
+    *,
+    actor: Actor,
+    facts: Facts | None = None,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    milestones: Mapping[Event, dt.date] | None = None,
+    at: dt.datetime | None = None,
+) -> StageEvent:
+    """Move ``review`` along transition ``name`` from the stage it was read at.
+
+    Raises ``IllegalTransition`` (not allowed, or a guard fails) or ``StaleStage`` (another writer moved it
+    first); in both cases nothing is written.
+    """
+    at = at or utcnow()
+    expected = Stage(review.stage)
+    move = stages.check(expected, name, facts or Facts())
+    result = session.execute(
+        sa.update(Review)
+        .where(col(Review.id) == review.id, col(Review.stage) == expected.value)
+        .values(stage=move.target.value, version=Review.version + 1, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        actual = session.execute(sa.select(col(Review.stage)).where(col(Review.id) == review.id)).scalar()
+        raise StaleStage(review.reference, expected.value, actual)
+    session.refresh(review)
+    event = _append_event(
+        session,
+        review,
+        transition=name,
+        from_stage=expected,
+        to_stage=move.target,
+        actor=actor,
+        reason=reason,
+        details=dict(details or {}),
+        at=at,
+    )
+    if milestones:
+        set_milestones(session, review, milestones)
+    refresh_deadlines(session, review)
+    return event
+
+
+def _append_event(
+    session: Session,
+    review: Review,
+    *,
+    transition: str,
+    from_stage: Stage | None,
+    to_stage: Stage,
+    actor: Actor,
+    reason: str | None,
+    details: dict[str, Any],
+    at: dt.datetime,
+) -> StageEvent:
+    last = session.exec(
+        select(StageEvent).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq).desc()).limit(1)
+    ).first()
+    seq = 1 if last is None else last.seq + 1
+    prev_hash = GENESIS_HASH if last is None else last.hash
+    event = StageEvent(
+        review_id=review.id,
+        seq=seq,
+        transition=transition,
+        from_stage=from_stage.value if from_stage else None,
+        to_stage=to_stage.value,
+        actor_name=actor.name,
+        actor_role=actor.role,
+        reason=reason,
+        details=details,
+        at=at,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def event_hash(event: StageEvent) -> str:
+    """The audit chain: each event's hash covers its content and the previous event's hash."""
+    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=dt.UTC)
+    content = {
+        "review_id": str(event.review_id),
+        "seq": event.seq,
+        "transition": event.transition,
+        "from": event.from_stage,
+        "to": event.to_stage,
+        "actor_name": event.actor_name,
+        "actor_role": event.actor_role,
+        "reason": event.reason,
+        "details": event.details,
+        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "prev": event.prev_hash,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def history(session: Session, review_id: uuid.UUID) -> list[StageEvent]:
+    return list(session.exec(select(StageEvent).where(StageEvent.review_id == review_id).order_by(col(StageEvent.seq))))
+
+
+# --- milestones and deadlines ---------------------------------------------------------------------------
+
+
+def set_milestones(session: Session, review: Review, milestones: Mapping[Event, dt.date]) -> None:
+    """Record when events happened. A milestone already recorded keeps its first date (replays are no-ops)."""
+    known = {m.event for m in session.exec(select(Milestone).where(Milestone.review_id == review.id))}
+    for event, on in milestones.items():
+        if Event(event).value not in known:
+            session.add(Milestone(review_id=review.id, event=Event(event).value, on=on))
+    session.flush()
+
+
+def milestones_of(session: Session, review_id: uuid.UUID) -> dict[Event, dt.date]:
+    rows = session.exec(select(Milestone).where(Milestone.review_id == review_id))
+    return {Event(m.event): m.on for m in rows}
+
+
+def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
+    """Recompute the review's timetable from its pinned edition and milestones, and store it."""
+    partnership = session.get(Partnership, review.partnership_id)
+    assert partnership is not None
+    events = milestones_of(session, review.id)
+    edition = rulebook.edition(review.edition)
+    entries = edition.timetable(
+        events,
+        closure_days=tuple(dt.date.fromisoformat(d) for d in partnership.closure_days),
+        rapid_review_from=Event(partnership.rapid_review_from),
+    )
+    stored = {d.name: d for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))}
+    now = utcnow()
+    kept: list[Deadline] = []
+    for entry in entries:
+        status, met_on = _status(entry, events)
+        row = stored.pop(entry.name, None) or Deadline(
+            review_id=review.id, name=entry.name, basis_on=entry.basis_on, due_on=entry.due_on
+        )
+        row.rule_id = entry.rule.id
+        row.title = entry.rule.title
+        row.meaning = entry.meaning
+        row.kind = entry.rule.kind.value
+        row.source = entry.rule.source
+        row.basis = entry.basis.value
+        row.basis_on = entry.basis_on
+        row.due_on = entry.due_on
+        row.status = status
+        row.met_on = met_on
+        row.updated_at = now
+        session.add(row)
+        kept.append(row)
+    for stale in stored.values():  # a corrected milestone can make an entry disappear
+        session.delete(stale)
+    session.flush()
+    return kept
+
+
+def _status(entry: rulebook.TimetableEntry, events: Mapping[Event, dt.date]) -> tuple[DeadlineStatus, dt.date | None]:
+    rule = entry.rule
+    if entry.meaning == "due by":
+        # a "within" deadline is met by the rule's end event; a "latest start" one by its start event
+        done = rule.to_event if entry.name == rule.id else rule.from_event
+        happened = events.get(done)
+        if happened is None:
+            return DeadlineStatus.OPEN, None
+        return (DeadlineStatus.MET if happened <= entry.due_on else DeadlineStatus.MISSED), happened
+    happened = events.get(rule.to_event)  # "not before" / "until at least": broken if the end came too early
+    if happened is None:
+        return DeadlineStatus.OPEN, None
+    return (DeadlineStatus.MET if happened >= entry.due_on else DeadlineStatus.MISSED), happened

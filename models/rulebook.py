@@ -1,0 +1,256 @@
+"""The statutory rulebook: guidance editions as data, and a review's timetable computed from them.
+
+Each edition is a TOML file in ``models/rulebooks``. A rule measures the interval between two events of a
+review (``from`` and ``to``), in working days or calendar months, and names its source:
+
+- ``limit = "within"``: the ``to`` event is due by ``from`` + count (a deadline, named by the rule's id);
+- ``limit = "at_least"``: the ``to`` event may not happen before ``from`` + count (``earliest_name``), and,
+  when the ``to`` event is planned, the ``from`` event is due by ``to`` - count (``latest_from_name``).
+
+A review is pinned to the edition in force when it was notified, so a new edition never moves the
+deadlines of reviews already running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from models.calendar import WorkingCalendar, add_calendar_months, as_date, calendar_for
+
+RULEBOOK_DIR = Path(__file__).resolve().parent / "rulebooks"
+
+
+class Unit(StrEnum):
+    WORKING_DAYS = "working_days"
+    CALENDAR_MONTHS = "calendar_months"
+
+
+class Limit(StrEnum):
+    WITHIN = "within"
+    AT_LEAST = "at_least"
+
+
+class RuleKind(StrEnum):
+    STATUTORY = "statutory"  # the Act, the Regulations or Working Together (statutory guidance)
+    EXPECTATION = "expectation"  # what happens in practice; shown, never escalated as a breach
+
+
+class Event(StrEnum):
+    """Dates in a review's life that rules measure from and to."""
+
+    AWARE_ON = "aware_on"
+    NOTIFIED_ON = "notified_on"
+    PARTNERS_TOLD_ON = "partners_told_on"
+    RAPID_REVIEW_SENT_ON = "rapid_review_sent_on"
+    PANEL_RESPONDED_ON = "panel_responded_on"
+    LCSPR_DECIDED_ON = "lcspr_decided_on"
+    FINAL_REPORT_SENT_ON = "final_report_sent_on"
+    PUBLISHED_ON = "published_on"
+    WITHDRAWN_ON = "withdrawn_on"
+    ACTIONS_REPORTED_ON = "actions_reported_on"
+
+
+EVENT_LABELS: dict[Event, str] = {
+    Event.AWARE_ON: "the local authority becoming aware",
+    Event.NOTIFIED_ON: "the notification to the Panel",
+    Event.PARTNERS_TOLD_ON: "telling the local partners",
+    Event.RAPID_REVIEW_SENT_ON: "sending the rapid review",
+    Event.PANEL_RESPONDED_ON: "the Panel's response",
+    Event.LCSPR_DECIDED_ON: "the decision to start a local review",
+    Event.FINAL_REPORT_SENT_ON: "sending the final report",
+    Event.PUBLISHED_ON: "publication",
+    Event.WITHDRAWN_ON: "withdrawal",
+    Event.ACTIONS_REPORTED_ON: "reporting on the actions",
+}
+
+
+class RulebookError(ValueError):
+    """An edition file is malformed, or no edition covers a date."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    from_event: Event
+    to_event: Event
+    limit: Limit
+    count: int
+    unit: Unit
+    kind: RuleKind
+    source: str
+    from_options: tuple[Event, ...] = ()
+    earliest_name: str | None = None
+    latest_from_name: str | None = None
+    note: str = ""
+
+    def offset(
+        self, dates: npt.ArrayLike, calendar: WorkingCalendar, *, backward: bool = False
+    ) -> npt.NDArray[np.datetime64]:
+        """Vectorised: ``dates`` + count (or - count when ``backward``) in this rule's unit."""
+        n = -self.count if backward else self.count
+        if self.unit is Unit.WORKING_DAYS:
+            return calendar.add_working_days(dates, n)
+        return add_calendar_months(dates, n)
+
+
+@dataclass(frozen=True)
+class TimetableEntry:
+    """One computed date of a review's timetable."""
+
+    name: str  # the deadline's key, e.g. "notify_panel" or "send_final_report_by"
+    rule: Rule
+    due_on: dt.date
+    basis: Event  # the event the date was counted from
+    basis_on: dt.date
+    meaning: str  # "due by", "not before" or "until at least"
+
+    def explain(self) -> str:
+        """How the date was counted, in words: "15 working days from the local authority becoming aware (...)"."""
+        amount = f"{self.rule.count} {self.rule.unit.value.replace('_', ' ')}"
+        relation = f"at least {amount} before" if self.name == self.rule.latest_from_name else f"{amount} from"
+        return f"{relation} {EVENT_LABELS[self.basis]} ({self.basis_on:%d %b %Y})"
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: str
+    title: str
+    in_force_from: dt.date
+    health_partner: str
+    sources: Mapping[str, str]
+    rules: tuple[Rule, ...]
+    path: Path = field(compare=False)
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(f"{self.id} has no rule {rule_id!r}")
+
+    def timetable(
+        self,
+        events: Mapping[Event, dt.date],
+        *,
+        planned: Mapping[Event, dt.date] | None = None,
+        closure_days: tuple[dt.date, ...] = (),
+        rapid_review_from: Event = Event.AWARE_ON,
+    ) -> list[TimetableEntry]:
+        """Every date the rulebook can compute from the events that have happened (``events``) and,
+        for "at least" rules counted backwards, from the ones that are only planned (``planned``).
+
+        A rule whose starting event has not happened yet gives no entry: nothing is guessed.
+        """
+        calendar = calendar_for(tuple(sorted(closure_days)))
+        entries: list[TimetableEntry] = []
+        for rule in self.rules:
+            start = rule.from_event
+            if rule.from_options:
+                if rapid_review_from not in rule.from_options:
+                    raise RulebookError(
+                        f"{rule.title} can be counted from {', '.join(rule.from_options)}, not {rapid_review_from}"
+                    )
+                start = rapid_review_from
+            if start in events:
+                due = as_date(rule.offset(np.datetime64(events[start], "D"), calendar))
+                if rule.limit is Limit.WITHIN:
+                    entries.append(TimetableEntry(rule.id, rule, due, start, events[start], "due by"))
+                elif rule.earliest_name:
+                    meaning = "not before" if rule.to_event is Event.PUBLISHED_ON else "until at least"
+                    entries.append(TimetableEntry(rule.earliest_name, rule, due, start, events[start], meaning))
+            if rule.limit is Limit.AT_LEAST and rule.latest_from_name and planned and rule.to_event in planned:
+                basis_on = planned[rule.to_event]
+                due = as_date(rule.offset(np.datetime64(basis_on, "D"), calendar, backward=True))
+                entries.append(TimetableEntry(rule.latest_from_name, rule, due, rule.to_event, basis_on, "due by"))
+        return entries
+
+
+def _parse_edition(path: Path) -> Edition:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        sources: dict[str, str] = dict(raw["sources"])
+        rules = tuple(
+            Rule(
+                id=r["id"],
+                title=r["title"],
+                from_event=Event(r["from"]),
+                to_event=Event(r["to"]),
+                limit=Limit(r["limit"]),
+                count=int(r["count"]),
+                unit=Unit(r["unit"]),
+                kind=RuleKind(r["kind"]),
+                source=r["source"],
+                from_options=tuple(Event(e) for e in r.get("from_options", ())),
+                earliest_name=r.get("earliest_name"),
+                latest_from_name=r.get("latest_from_name"),
+                note=r.get("note", ""),
+            )
+            for r in raw["rules"]
+        )
+        edition = Edition(
+            id=raw["edition"],
+            title=raw["title"],
+            in_force_from=raw["in_force_from"],
+            health_partner=raw["health_partner"],
+            sources=sources,
+            rules=rules,
+            path=path,
+        )
+    except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise RulebookError(f"rulebook {path.name} is malformed: {exc}") from exc
+    _validate(edition)
+    return edition
+
+
+def _validate(edition: Edition) -> None:
+    ids = [r.id for r in edition.rules]
+    if len(ids) != len(set(ids)):
+        raise RulebookError(f"{edition.path.name}: duplicate rule ids")
+    for rule in edition.rules:
+        if not rule.source.strip():
+            raise RulebookError(f"{edition.path.name}: rule {rule.id} names no source")
+        cited = {token.strip(";,") for token in rule.source.split()} & set(edition.sources)
+        if not cited:
+            raise RulebookError(f"{edition.path.name}: rule {rule.id} cites none of {sorted(edition.sources)}")
+        if rule.count <= 0:
+            raise RulebookError(f"{edition.path.name}: rule {rule.id} must count forward a positive amount")
+        if rule.from_options and rule.from_event not in rule.from_options:
+            raise RulebookError(f"{edition.path.name}: rule {rule.id}'s default start is not among its options")
+
+
+@lru_cache(maxsize=1)
+def editions() -> tuple[Edition, ...]:
+    """Every edition, oldest first."""
+    found = sorted((_parse_edition(p) for p in RULEBOOK_DIR.glob("*.toml")), key=lambda e: e.in_force_from)
+    if not found:
+        raise RulebookError(f"no rulebook editions in {RULEBOOK_DIR}")
+    return tuple(found)
+
+
+def edition(edition_id: str) -> Edition:
+    for ed in editions():
+        if ed.id == edition_id:
+            return ed
+    known = ", ".join(e.id for e in editions())
+    raise RulebookError(f"unknown guidance edition {edition_id!r}; known editions: {known}")
+
+
+def edition_in_force(on: dt.date) -> Edition:
+    """The edition in force on a date: the newest whose ``in_force_from`` is on or before it."""
+    current = [e for e in editions() if e.in_force_from <= on]
+    if not current:
+        first = editions()[0]
+        raise RulebookError(
+            f"{on.isoformat()} is before the child safeguarding practice review regime began "
+            f"({first.title}, in force from {first.in_force_from.isoformat()})"
+        )
+    return current[-1]

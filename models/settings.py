@@ -1,0 +1,56 @@
+"""Configuration, read once from the environment (variables prefixed ``CSPR_``).
+
+Every piece of local state lives under one folder, ``CSPR_HOME`` (default ``.cspr`` in the checkout),
+so a user can see it and delete it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSPR_", extra="ignore")
+
+    home: Path = Field(
+        default=PROJECT_ROOT / ".cspr",
+        description="Folder holding every piece of local state: databases, Prefect's home, stored objects.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the project database; unset means a SQLite file under CSPR_HOME.",
+    )
+    encryption_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), comma separated, newest first, for personal data at rest. "
+        "Unset in local mode: a development key is generated under CSPR_HOME.",
+    )
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{self.resolved_home / 'cspr.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URL forms people paste (``postgres://``, ``postgresql://``) and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

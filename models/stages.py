@@ -1,0 +1,245 @@
+"""The review state machine: stages, the transitions allowed between them, and the guards on each.
+
+Pure: no database, no Prefect. A transition is declared as data (name, from, to, guards); a guard is a
+named condition on the facts of the review, and an illegal move raises ``IllegalTransition`` with a
+message a coordinator can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    INCIDENT_RECORDED = "incident_recorded"  # awaiting the notification to the Panel
+    RAPID_REVIEW = "rapid_review"  # notified; the rapid review is being done
+    RAPID_REVIEW_SIGN_OFF = "rapid_review_sign_off"  # recorded; awaiting the three partners
+    AWAITING_PANEL = "awaiting_panel"  # sent to the Panel; awaiting its response
+    AWAITING_DECISION = "awaiting_decision"  # the Panel responded; partners' final decision due
+    NO_REVIEW = "no_review"  # no LCSPR: reasons and immediate learning recorded; others being told
+    COMMISSIONING = "commissioning"  # LCSPR decided: choose reviewer(s), agree terms of reference
+    REVIEW_UNDER_WAY = "review_under_way"  # the reviewer is working; partners monitor
+    QUALITY_ASSURANCE = "quality_assurance"  # draft submitted; partners check it
+    REPORT_APPROVED = "report_approved"  # QA passed; final report to go to the Panel and Secretary of State
+    AWAITING_PUBLICATION = "awaiting_publication"  # report sent; publication decision due (not before 7 wd)
+    PUBLICATION_DEFERRED = "publication_deferred"  # e.g. criminal proceedings: a date to look again
+    PUBLISHED = "published"  # full report published
+    IMPROVEMENTS_PUBLISHED = "improvements_published"  # only information about improvements published
+    NATIONAL_REVIEW = "national_review"  # the Panel leads: reviewer from its pool, confirmed by the SoS
+    NATIONAL_REVIEW_UNDER_WAY = "national_review_under_way"  # the partnership co-operates, supplies information
+    CLOSED = "closed"
+
+
+TERMINAL: frozenset[Stage] = frozenset({Stage.CLOSED})
+START = Stage.INCIDENT_RECORDED
+
+HUMAN_LABELS: dict[Stage, str] = {
+    Stage.INCIDENT_RECORDED: "Incident recorded: notification to the Panel due",
+    Stage.RAPID_REVIEW: "Rapid review in progress",
+    Stage.RAPID_REVIEW_SIGN_OFF: "Rapid review awaiting the partners' sign-off",
+    Stage.AWAITING_PANEL: "Rapid review with the Panel",
+    Stage.AWAITING_DECISION: "Partners' decision on a local review due",
+    Stage.NO_REVIEW: "No local review: telling the Panel, Ofsted and DfE",
+    Stage.COMMISSIONING: "Commissioning the reviewer",
+    Stage.REVIEW_UNDER_WAY: "Local review under way",
+    Stage.QUALITY_ASSURANCE: "Draft report in quality assurance",
+    Stage.REPORT_APPROVED: "Final report approved: to be sent to the Panel and Secretary of State",
+    Stage.AWAITING_PUBLICATION: "Awaiting the publication decision",
+    Stage.PUBLICATION_DEFERRED: "Publication deferred",
+    Stage.PUBLISHED: "Report published: actions on the recommendations to record",
+    Stage.IMPROVEMENTS_PUBLISHED: "Improvements published: actions on the recommendations to record",
+    Stage.NATIONAL_REVIEW: "National review: the Panel is commissioning",
+    Stage.NATIONAL_REVIEW_UNDER_WAY: "National review under way",
+    Stage.CLOSED: "Closed",
+}
+
+
+class PartnerRole(StrEnum):
+    """The three safeguarding partners (Children Act 2004 s16E)."""
+
+    LOCAL_AUTHORITY = "local_authority"
+    POLICE = "police"
+    HEALTH = "health"  # clinical commissioning group (WT2018) / integrated care board (WT2023)
+
+
+ALL_PARTNERS: frozenset[PartnerRole] = frozenset(PartnerRole)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the guards may look at. Built by the caller from the database for the move being made."""
+
+    today: dt.date | None = None
+    reason: str | None = None
+    signed_off_by: frozenset[PartnerRole] = frozenset()
+    panel_national_review: bool | None = None  # the Panel's response, once recorded
+    reviewer_conflicts: tuple[str, ...] = ()  # declared conflicts of the chosen reviewer with this case
+    reviewer_chosen: bool = False
+    terms_of_reference: bool = False
+    qa_checklist_complete: bool = False
+    publish_not_before: dt.date | None = None
+    secretary_of_state_confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    check: Callable[[Facts], bool]
+    message: str  # what a coordinator is told when the guard fails
+
+
+def _has_reason(f: Facts) -> bool:
+    return bool(f.reason and f.reason.strip())
+
+
+HAS_REASON = Guard("has_reason", _has_reason, "a reason must be recorded")
+ALL_SIGNED = Guard(
+    "all_partners_signed",
+    lambda f: f.signed_off_by >= ALL_PARTNERS,
+    "all three safeguarding partners (local authority, police and health) must sign off first",
+)
+PANEL_RESPONDED = Guard(
+    "panel_responded", lambda f: f.panel_national_review is not None, "the Panel's response must be recorded first"
+)
+PANEL_CHOSE_NATIONAL = Guard(
+    "panel_chose_national",
+    lambda f: f.panel_national_review is True,
+    "only the Panel can start a national review, and it has not decided to",
+)
+PANEL_DID_NOT_CHOOSE_NATIONAL = Guard(
+    "panel_did_not_choose_national",
+    lambda f: f.panel_national_review is False,
+    "the Panel is carrying out a national review of this case, so no local review is commissioned",
+)
+REVIEWER_CHOSEN = Guard("reviewer_chosen", lambda f: f.reviewer_chosen, "a reviewer must be chosen")
+REVIEWER_INDEPENDENT = Guard(
+    "reviewer_independent",
+    lambda f: not f.reviewer_conflicts,
+    "the chosen reviewer has declared a conflict of interest with this case",
+)
+TERMS_AGREED = Guard("terms_agreed", lambda f: f.terms_of_reference, "terms of reference must be agreed")
+QA_COMPLETE = Guard(
+    "qa_checklist_complete", lambda f: f.qa_checklist_complete, "every quality assurance check must be met"
+)
+NOTICE_PERIOD_PASSED = Guard(
+    "notice_period_passed",
+    lambda f: f.publish_not_before is not None and f.today is not None and f.today >= f.publish_not_before,
+    "publication must wait at least 7 working days after the final report went to the Panel and the Secretary of State",
+)
+SOS_CONFIRMED = Guard(
+    "secretary_of_state_confirmed",
+    lambda f: f.secretary_of_state_confirmed,
+    "the Secretary of State must confirm the national reviewer's appointment",
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    source: Stage
+    target: Stage
+    guards: tuple[Guard, ...] = ()
+    label: str = ""
+
+    def failed_guards(self, facts: Facts) -> list[Guard]:
+        return [g for g in self.guards if not g.check(facts)]
+
+
+def _t(name: str, source: Stage, target: Stage, *guards: Guard, label: str = "") -> Transition:
+    return Transition(name, source, target, guards, label or name.replace("_", " "))
+
+
+S = Stage
+TRANSITIONS: tuple[Transition, ...] = (
+    _t("submit_notification", S.INCIDENT_RECORDED, S.RAPID_REVIEW, label="notification submitted to the Panel"),
+    _t("record_rapid_review", S.RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, label="rapid review recorded"),
+    _t("return_rapid_review", S.RAPID_REVIEW_SIGN_OFF, S.RAPID_REVIEW, HAS_REASON, label="sent back by a partner"),
+    _t("send_rapid_review", S.RAPID_REVIEW_SIGN_OFF, S.AWAITING_PANEL, ALL_SIGNED, label="sent to the Panel"),
+    _t("record_panel_response", S.AWAITING_PANEL, S.AWAITING_DECISION, label="Panel responded"),
+    _t("decide_no_review", S.AWAITING_DECISION, S.NO_REVIEW, PANEL_DID_NOT_CHOOSE_NATIONAL, HAS_REASON,
+       label="partners decided: no local review"),
+    _t("decide_local_review", S.AWAITING_DECISION, S.COMMISSIONING, PANEL_DID_NOT_CHOOSE_NATIONAL,
+       label="partners decided: local review"),
+    _t("decide_national_review", S.AWAITING_DECISION, S.NATIONAL_REVIEW, PANEL_CHOSE_NATIONAL,
+       label="national review led by the Panel"),
+    _t("close_no_review", S.NO_REVIEW, S.CLOSED, label="closed after the Panel, Ofsted and DfE were told"),
+    _t("commission_reviewer", S.COMMISSIONING, S.REVIEW_UNDER_WAY, REVIEWER_CHOSEN, REVIEWER_INDEPENDENT,
+       TERMS_AGREED, label="reviewer commissioned"),
+    _t("submit_draft", S.REVIEW_UNDER_WAY, S.QUALITY_ASSURANCE, label="draft submitted for quality assurance"),
+    _t("return_to_reviewer", S.QUALITY_ASSURANCE, S.REVIEW_UNDER_WAY, HAS_REASON, label="returned to the reviewer"),
+    _t("approve_report", S.QUALITY_ASSURANCE, S.REPORT_APPROVED, QA_COMPLETE, label="quality assurance passed"),
+    _t("send_final_report", S.REPORT_APPROVED, S.AWAITING_PUBLICATION,
+       label="final report sent to the Panel and the Secretary of State"),
+    _t("publish", S.AWAITING_PUBLICATION, S.PUBLISHED, NOTICE_PERIOD_PASSED, label="report published"),
+    _t("publish_improvements", S.AWAITING_PUBLICATION, S.IMPROVEMENTS_PUBLISHED, NOTICE_PERIOD_PASSED, HAS_REASON,
+       label="information about improvements published"),
+    _t("defer_publication", S.AWAITING_PUBLICATION, S.PUBLICATION_DEFERRED, HAS_REASON, label="publication deferred"),
+    _t("reconsider_publication", S.PUBLICATION_DEFERRED, S.AWAITING_PUBLICATION, label="publication reconsidered"),
+    _t("record_actions", S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
+    _t("record_improvement_actions", S.IMPROVEMENTS_PUBLISHED, S.CLOSED,
+       label="actions on the recommendations recorded"),
+    _t("confirm_national_reviewer", S.NATIONAL_REVIEW, S.NATIONAL_REVIEW_UNDER_WAY, REVIEWER_CHOSEN, SOS_CONFIRMED,
+       label="national reviewer appointed"),
+    _t("national_report_published", S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED,
+       label="national review published by the Panel"),
+)  # fmt: skip
+
+_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
+assert len(_BY_NAME) == len(TRANSITIONS), "transition names must be unique"
+
+
+class IllegalTransition(ValueError):
+    """A move the state machine does not allow; ``str()`` is a message for the coordinator."""
+
+    def __init__(self, message: str, *, transition: str, stage: Stage, failed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.transition = transition
+        self.stage = stage
+        self.failed = failed
+
+
+def transition(name: str) -> Transition:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise IllegalTransition(f"there is no step called {name!r}", transition=name, stage=START) from None
+
+
+def allowed_from(stage: Stage) -> list[Transition]:
+    return [t for t in TRANSITIONS if t.source is stage]
+
+
+def check(current: Stage, name: str, facts: Facts = Facts()) -> Transition:
+    """The transition ``name`` if it may be taken from ``current`` with these facts; else IllegalTransition."""
+    move = transition(name)
+    if move.source is not current:
+        allowed = ", ".join(t.label for t in allowed_from(current)) or "nothing: the review is closed"
+        raise IllegalTransition(
+            f"cannot {move.label!r} while the review is at {HUMAN_LABELS[current]!r}; allowed now: {allowed}",
+            transition=name,
+            stage=current,
+        )
+    failed = move.failed_guards(facts)
+    if failed:
+        raise IllegalTransition(
+            f"cannot {move.label!r} yet: " + "; ".join(g.message for g in failed),
+            transition=name,
+            stage=current,
+            failed=tuple(g.name for g in failed),
+        )
+    return move
+
+
+def reachable_from(stage: Stage) -> set[Stage]:
+    seen = {stage}
+    frontier = [stage]
+    while frontier:
+        here = frontier.pop()
+        for move in allowed_from(here):
+            if move.target not in seen:
+                seen.add(move.target)
+                frontier.append(move.target)
+    return seen

@@ -1,0 +1,284 @@
+"""The project database: SQLModel tables.
+
+Personal data (the names and dates of birth of children and family members) lives only in
+``CasePerson.name`` and ``CasePerson.date_of_birth``, encrypted at rest. Everywhere else a case is known by
+its reference (``CSPR-2026-0042``) and a child by a pseudonym ("Child Q").
+
+Enumerated columns are stored as short strings (not database enum types) so that adding a value is not a
+schema migration on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from models import crypto
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text encrypted with the project key on the way in and decrypted on the way out."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else crypto.encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else crypto.decrypt(value)
+
+
+def _str(length: int = 40, **kw: Any) -> Any:
+    return Field(sa_type=sa.String(length), **kw)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kw)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON, **kw)
+
+
+class Role(StrEnum):
+    """Who someone acts as. The first three are the statutory safeguarding partners."""
+
+    LOCAL_AUTHORITY = "local_authority"
+    POLICE = "police"
+    HEALTH = "health"
+    COORDINATOR = "coordinator"
+    PANEL = "panel"
+
+
+class Harm(StrEnum):
+    DIED = "died"
+    SERIOUSLY_HARMED = "seriously_harmed"
+
+
+class AbuseOrNeglect(StrEnum):
+    KNOWN = "known"
+    SUSPECTED = "suspected"
+
+
+class PersonKind(StrEnum):
+    CHILD = "child"
+    FAMILY_MEMBER = "family_member"
+
+
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    MISSED = "missed"  # the event happened, but after the deadline
+
+
+# --- partnerships and people ------------------------------------------------------------------------
+
+
+class Partnership(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = _str(64, unique=True, index=True)  # a short slug, used in tags: "northshire"
+    name: str = _str(200)
+    rapid_review_from: str = _str(40, default="aware_on")  # or "notified_on" (Panel material)
+    closure_days: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # ISO dates, local closures
+    created_at: dt.datetime = _when()
+
+
+class Representative(SQLModel, table=True):
+    """A named person who may act for a partner (or coordinate) in a partnership."""
+
+    __table_args__ = (sa.UniqueConstraint("partnership_id", "email"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
+    name: str = _str(200)
+    email: str = _str(254)
+    role: str = _str(40)  # Role
+    organisation: str = _str(200)
+    active: bool = True
+    created_at: dt.datetime = _when()
+
+
+# --- reviews ------------------------------------------------------------------------------------------
+
+
+class Review(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("partnership_id", "incident_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    reference: str = _str(20, unique=True, index=True)  # CSPR-2026-0042
+    partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
+    edition: str = _str(20)  # guidance edition pinned at notification: wt2018 / wt2023
+    stage: str = _str(40, index=True)  # models.stages.Stage
+    version: int = 0  # bumped by every transition: the compare-and-set token
+    incident_on: dt.date
+    aware_on: dt.date
+    harm: str = _str(40)  # Harm
+    abuse_or_neglect: str = _str(40)  # AbuseOrNeglect
+    looked_after: bool = False
+    incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
+    national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
+    created_at: dt.datetime = _when()
+    updated_at: dt.datetime = _when()
+
+
+class CasePerson(SQLModel, table=True):
+    """A child (or family member) in a case. Only the pseudonym leaves the database."""
+
+    __tablename__ = "case_person"
+    __table_args__ = (sa.UniqueConstraint("review_id", "pseudonym"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    kind: str = _str(20)  # PersonKind
+    pseudonym: str = _str(60)  # "Child Q"
+    age_band: str | None = _str(20, default=None)
+    relationship: str | None = _str(60, default=None)  # for family members: "mother", "stepfather"
+    name: str | None = Field(default=None, sa_type=EncryptedText)
+    date_of_birth: str | None = Field(default=None, sa_type=EncryptedText)
+    created_at: dt.datetime = _when()
+
+
+class Milestone(SQLModel, table=True):
+    """The date an event of a review happened (models.rulebook.Event): what deadlines are counted from."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "event"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    event: str = _str(40)
+    on: dt.date
+
+
+class StageEvent(SQLModel, table=True):
+    """Append-only history of a review's stages: who moved it, in what role, when and why."""
+
+    __tablename__ = "stage_event"
+    __table_args__ = (sa.UniqueConstraint("review_id", "seq"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    seq: int  # 1, 2, 3 ... per review
+    transition: str = _str(60)
+    from_stage: str | None = _str(40, default=None)  # None for the first event (the review's creation)
+    to_stage: str = _str(40)
+    actor_name: str = _str(200)
+    actor_role: str = _str(40)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    details: dict[str, Any] = _json()
+    at: dt.datetime = _when()
+    prev_hash: str = _str(64)
+    hash: str = _str(64)
+
+
+class Deadline(SQLModel, table=True):
+    """A computed date of a review's statutory timetable (one per rulebook entry name)."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    name: str = _str(60)  # notify_panel, rapid_review, send_final_report_by ...
+    rule_id: str = _str(60)
+    title: str = _str(200)
+    meaning: str = _str(20)  # "due by", "not before", "until at least"
+    kind: str = _str(20)  # statutory / expectation
+    source: str = _str(300)
+    basis: str = _str(40)  # the event counted from
+    basis_on: dt.date
+    due_on: dt.date = Field(index=True)
+    status: str = _str(20, default=DeadlineStatus.OPEN)
+    met_on: dt.date | None = None
+    sweep_status: str | None = _str(30, default=None)  # the last sweep's classification
+    escalation_level: int = 0
+    updated_at: dt.datetime = _when()
+
+
+class Decision(SQLModel, table=True):
+    """A decision or approval by a named person: sign-offs, the Panel's response, the LCSPR decision..."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "kind", "round", "actor_role"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    kind: str = _str(40)  # sign_off, panel_response, lcspr_decision, qa, publication ...
+    round: int = 1  # which attempt: a returned rapid review is signed off again in round 2
+    outcome: str = _str(40)
+    actor_name: str = _str(200)
+    actor_role: str = _str(40)
+    reasons: str | None = Field(default=None, sa_type=sa.Text)
+    details: dict[str, Any] = _json()
+    at: dt.datetime = _when()
+
+
+# --- reviewers and commissions ------------------------------------------------------------------------
+
+
+class Reviewer(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = _str(200)
+    organisation: str = _str(200)
+    expertise: str = Field(default="", sa_type=sa.Text)
+    national_pool: bool = False  # in the Panel's published pool
+    conflicts: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # organisations and areas declared
+    active: bool = True
+    created_at: dt.datetime = _when()
+
+
+class Commission(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("review_id", "reviewer_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    reviewer_id: uuid.UUID = Field(foreign_key="reviewer.id")
+    terms_of_reference: str = Field(sa_type=sa.Text)
+    commissioned_on: dt.date
+    confirmed_by_secretary_of_state: bool = False  # national reviews only
+    created_at: dt.datetime = _when()
+
+
+# --- documents and messages ---------------------------------------------------------------------------
+
+
+class Report(SQLModel, table=True):
+    """A document stored in the object store; the key carries the reference and kind, never a name."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "kind", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID | None = Field(default=None, foreign_key="review.id", index=True)
+    kind: str = _str(60)
+    version: int = 1
+    object_key: str = _str(500)
+    sha256: str = _str(64)
+    size_bytes: int = 0
+    published: bool = False
+    retain_until: dt.date | None = None
+    created_at: dt.datetime = _when()
+
+
+class Outbox(SQLModel, table=True):
+    """A message to send (to the Panel, Ofsted, DfE, the Secretary of State, a coordinator), written in the
+    same transaction as the decision that caused it, keyed so a replay never sends twice."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "purpose", "recipient"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID | None = Field(default=None, foreign_key="review.id", index=True)
+    purpose: str = _str(80)
+    recipient: str = _str(80)
+    subject: str = _str(300)
+    body: str = Field(default="", sa_type=sa.Text)
+    created_at: dt.datetime = _when()
+    sent_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    attempts: int = 0

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine: Debian packages (when run as root and they are
+# missing), then a virtual environment at .venv with the pinned Python packages. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# WeasyPrint renders with Pango/HarfBuzz and needs fonts; psql and pdftoppm help people look at results.
+DEBIAN_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
+                 fonts-dejavu-core fonts-liberation2 poppler-utils)
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+fi
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: these Debian packages are missing; install them (as root: apt-get install ${missing[*]})" >&2
+  fi
+fi
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3.12 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)'; then
+      PYTHON=$candidate; break
+    fi
+  done
+fi
+[ -n "$PYTHON" ] || { echo "setup: Python 3.11 or 3.12 is needed" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+echo "setup: .venv is ready ($(.venv/bin/python --version))"

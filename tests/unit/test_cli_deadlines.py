@@ -1,0 +1,78 @@
+"""`cspr deadlines`: the statutory timetable on the command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+CSPR = Path(sys.executable).parent / "cspr"
+runner = CliRunner()
+
+
+def run_json(*args: str) -> dict[str, object]:
+    result = runner.invoke(app, ["deadlines", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    parsed: dict[str, object] = json.loads(result.stdout)
+    return parsed
+
+
+def test_the_installed_command_prints_the_timetable_as_json() -> None:
+    out = subprocess.run(
+        [str(CSPR), "deadlines", "--aware-on", "2026-12-18", "--json"], capture_output=True, text=True, check=True
+    )
+    data = json.loads(out.stdout)
+    assert data["edition"] == "wt2023"
+    assert data["aware_on"] == "2026-12-18"
+    assert data["deadlines"]["notify_panel"] == "2026-12-29"
+    assert data["deadlines"]["rapid_review"] == "2027-01-13"
+    assert "lcspr_publication" not in data["deadlines"]
+    assert "send_final_report_by" not in data["deadlines"]
+
+
+def test_optional_dates_add_their_deadlines() -> None:
+    data = run_json("--aware-on", "2026-12-18", "--lcspr-decided-on", "2026-08-31", "--publish-on", "2027-04-01")
+    deadlines = data["deadlines"]
+    assert isinstance(deadlines, dict)
+    assert deadlines["lcspr_publication"] == "2027-02-28"
+    assert deadlines["send_final_report_by"] == "2027-03-19"
+
+
+def test_edition_can_be_chosen_and_defaults_to_the_one_in_force() -> None:
+    assert run_json("--aware-on", "2022-03-01")["edition"] == "wt2018"
+    assert run_json("--aware-on", "2026-03-02", "--edition", "wt2018")["edition"] == "wt2018"
+
+
+def test_rapid_review_from_notification() -> None:
+    data = run_json("--aware-on", "2026-12-18", "--notified-on", "2026-12-22", "--rapid-review-from", "notification")
+    assert data["deadlines"]["rapid_review"] == "2027-01-15"  # type: ignore[index]
+
+
+def test_the_table_names_each_rule_and_its_source() -> None:
+    result = runner.invoke(app, ["deadlines", "--aware-on", "2026-12-18"])
+    assert result.exit_code == 0
+    assert "Serious incident notification" in result.stdout
+    assert "CA2004 s16C" in result.stdout
+    assert "Tue 29 Dec 2026" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--aware-on", "18/12/2026"], "YYYY-MM-DD"),
+        (["--aware-on", "2029-03-01"], "outside that range"),
+        (["--aware-on", "2017-03-01"], "before the child safeguarding practice review regime"),
+        (["--aware-on", "2026-12-18", "--notified-on", "2026-12-01"], "before --aware-on"),
+        (["--aware-on", "2026-12-18", "--rapid-review-from", "notification"], "needs --notified-on"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["deadlines", *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -1,0 +1,141 @@
+"""The rulebook: both editions load, every rule names its source, and timetables come out right."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from models import rulebook
+from models.rulebook import Event, Limit, RulebookError, RuleKind, Unit
+
+D = dt.date
+REQUIRED_RULES = {"notify_panel", "rapid_review", "final_report_notice", "lcspr_publication", "publication_retention"}
+
+
+@pytest.fixture(params=["wt2018", "wt2023"])
+def edition(request: pytest.FixtureRequest) -> rulebook.Edition:
+    return rulebook.edition(request.param)
+
+
+def test_both_editions_load_in_order() -> None:
+    assert [e.id for e in rulebook.editions()] == ["wt2018", "wt2023"]
+
+
+def test_every_rule_names_a_source_the_edition_defines(edition: rulebook.Edition) -> None:
+    for rule in edition.rules:
+        assert rule.source.strip()
+        assert any(short in rule.source for short in edition.sources), rule.id
+
+
+def test_the_required_rules_are_there_with_their_counts(edition: rulebook.Edition) -> None:
+    assert {r.id for r in edition.rules} >= REQUIRED_RULES
+    notify = edition.rule("notify_panel")
+    assert (notify.count, notify.unit, notify.limit) == (5, Unit.WORKING_DAYS, Limit.WITHIN)
+    assert "CA2004 s16C" in notify.source
+    rapid = edition.rule("rapid_review")
+    assert (rapid.count, rapid.unit) == (15, Unit.WORKING_DAYS)
+    assert set(rapid.from_options) == {Event.AWARE_ON, Event.NOTIFIED_ON}
+    notice = edition.rule("final_report_notice")
+    assert (notice.count, notice.unit, notice.limit) == (7, Unit.WORKING_DAYS, Limit.AT_LEAST)
+    lcspr = edition.rule("lcspr_publication")
+    assert (lcspr.count, lcspr.unit, lcspr.from_event) == (6, Unit.CALENDAR_MONTHS, Event.LCSPR_DECIDED_ON)
+    retention = edition.rule("publication_retention")
+    assert (retention.count, retention.unit, retention.limit) == (12, Unit.CALENDAR_MONTHS, Limit.AT_LEAST)
+    assert edition.rule("panel_response").kind is RuleKind.EXPECTATION
+
+
+def test_health_partner_follows_the_edition() -> None:
+    assert rulebook.edition("wt2018").health_partner == "clinical commissioning group"
+    assert rulebook.edition("wt2023").health_partner == "integrated care board"
+
+
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [(D(2018, 6, 29), "wt2018"), (D(2023, 12, 14), "wt2018"), (D(2023, 12, 15), "wt2023"), (D(2026, 11, 23), "wt2023")],
+)
+def test_the_edition_in_force_on_a_date(on: dt.date, expected: str) -> None:
+    assert rulebook.edition_in_force(on).id == expected
+
+
+def test_a_date_before_the_regime_is_refused() -> None:
+    with pytest.raises(RulebookError, match="before the child safeguarding practice review regime"):
+        rulebook.edition_in_force(D(2017, 1, 1))
+
+
+def test_an_unknown_edition_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(RulebookError, match="wt2018, wt2023"):
+        rulebook.edition("wt2030")
+
+
+def test_the_timetable_around_christmas() -> None:
+    book = rulebook.edition("wt2023")
+    entries = {
+        e.name: e.due_on
+        for e in book.timetable(
+            {Event.AWARE_ON: D(2026, 12, 18), Event.LCSPR_DECIDED_ON: D(2026, 8, 31)},
+            planned={Event.PUBLISHED_ON: D(2027, 4, 1)},
+        )
+    }
+    assert entries["notify_panel"] == D(2026, 12, 29)
+    assert entries["rapid_review"] == D(2027, 1, 13)
+    assert entries["lcspr_publication"] == D(2027, 2, 28)
+    assert entries["send_final_report_by"] == D(2027, 3, 19)  # 7 working days back over Easter 2027
+
+
+def test_rapid_review_counted_from_the_notification_when_the_partnership_says_so() -> None:
+    book = rulebook.edition("wt2023")
+    events = {Event.AWARE_ON: D(2026, 12, 18), Event.NOTIFIED_ON: D(2026, 12, 22)}
+    by_awareness = {e.name: e for e in book.timetable(events)}["rapid_review"]
+    by_notification = {e.name: e for e in book.timetable(events, rapid_review_from=Event.NOTIFIED_ON)}["rapid_review"]
+    assert by_awareness.due_on == D(2027, 1, 13)
+    assert by_notification.basis is Event.NOTIFIED_ON
+    assert by_notification.due_on == D(2027, 1, 15)  # 22 Dec (0): 23, 24, 29 .. 31, 4 .. 8, 11 .. 15 Jan
+
+
+def test_nothing_is_computed_from_an_event_that_has_not_happened() -> None:
+    names = {e.name for e in rulebook.edition("wt2023").timetable({Event.AWARE_ON: D(2026, 3, 2)})}
+    assert names == {"notify_panel", "notify_partners", "rapid_review"}
+
+
+def test_publication_timer_and_retention_follow_the_events() -> None:
+    book = rulebook.edition("wt2023")
+    entries = {
+        e.name: e
+        for e in book.timetable({Event.FINAL_REPORT_SENT_ON: D(2027, 3, 19), Event.PUBLISHED_ON: D(2027, 4, 1)})
+    }
+    assert entries["publish_not_before"].due_on == D(2027, 4, 1)
+    assert entries["publish_not_before"].meaning == "not before"
+    assert entries["keep_published_until"].due_on == D(2028, 4, 1)
+
+
+def test_a_review_keeps_its_edition_when_a_new_one_arrives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review pinned to wt2023 keeps wt2023's rules after a (made-up) wt2030 with 3-day notification lands."""
+    for source in rulebook.RULEBOOK_DIR.glob("*.toml"):
+        (tmp_path / source.name).write_text(source.read_text())
+    future = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
+    future = future.replace('edition = "wt2023"', 'edition = "wt2030"').replace("2023-12-15", "2030-01-01")
+    future = future.replace("count = 5\n", "count = 3\n", 1)
+    (tmp_path / "wt2030.toml").write_text(future)
+    monkeypatch.setattr(rulebook, "RULEBOOK_DIR", tmp_path)
+    rulebook.editions.cache_clear()
+    try:
+        assert rulebook.edition_in_force(D(2030, 2, 1)).id == "wt2030"
+        assert rulebook.edition("wt2030").rule("notify_panel").count == 3
+        pinned = rulebook.edition("wt2023")  # what a review recorded in 2026 carries
+        assert pinned.rule("notify_panel").count == 5
+    finally:
+        rulebook.editions.cache_clear()
+
+
+def test_a_rule_without_a_source_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
+    (tmp_path / "bad.toml").write_text(text.replace('source = "WT2023 ch5"', 'source = ""', 1))
+    monkeypatch.setattr(rulebook, "RULEBOOK_DIR", tmp_path)
+    rulebook.editions.cache_clear()
+    try:
+        with pytest.raises(RulebookError, match="names no source"):
+            rulebook.editions()
+    finally:
+        rulebook.editions.cache_clear()
