@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from enum import StrEnum
 from typing import Annotated
 
@@ -136,8 +137,14 @@ def deadlines(
 
 
 @app.command()
-def up() -> None:
-    """Set up the local system: create or migrate the project database and seed the demo partnership."""
+def up(
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server and UI.")] = 4200,
+) -> None:
+    """Run the local system: the Prefect server and UI, the deployments, a worker, and the project database.
+
+    Stops everything it started on Ctrl-C.
+    """
+    from cli.system import LocalSystem, running
     from models.db import current_revision, get_engine, migrate, transaction
     from models.seed import seed_demo
     from models.settings import get_settings
@@ -147,12 +154,77 @@ def up() -> None:
     migrate(engine)
     with transaction(engine) as session:
         seeded = seed_demo(session)
+    system = LocalSystem(port=port)
     console.print(f"Local state:      {settings.resolved_home}")
     console.print(
         f"Project database: {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)})"
     )
     console.print("Demo partnership and reviewer pool: " + ("added" if seeded else "already present"))
-    console.print("Try: cspr deadlines --aware-on 2026-12-18")
+    console.print("Starting the Prefect server, the deployments and a worker ...")
+    try:
+        with running(system):
+            console.print(f"\n[bold]Prefect UI: {system.ui_url}[/]  (Deployments -> notify-incident -> Run)")
+            console.print(f"Logs: {system.home / 'logs'}.  Stop with Ctrl-C.")
+            while True:
+                system.check_alive()
+                time.sleep(2)
+    except KeyboardInterrupt:
+        console.print("\nStopped.")
+
+
+class DemoPath(StrEnum):
+    local = "local"
+    national = "national"
+    no_review = "no-review"
+
+
+@app.command()
+def demo(
+    path: Annotated[DemoPath, typer.Option(help="Which branch the partners take.")] = DemoPath.local,
+    child_name: Annotated[
+        str | None, typer.Option(help="An invented child's name to try (it stays in the encrypted database).")
+    ] = None,
+    child_dob: Annotated[str | None, typer.Option(help="The invented child's date of birth, YYYY-MM-DD.")] = None,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server (started if not running).")] = 4200,
+) -> None:
+    """Drive one invented review through the whole process, answering every form as the people would."""
+    import os
+
+    from cli.system import LocalSystem, prefect_env, running, server_is_up
+
+    system = LocalSystem(port=port)
+    os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v})
+    from cli.demo import Case, DemoError, drive, notify
+    from models.db import get_engine, migrate, transaction
+    from models.seed import seed_demo
+
+    dob = _date(child_dob, "--child-dob")
+    case = Case(path=path.value)
+    if child_name:
+        case.child_name = child_name
+    if dob:
+        case.child_dob = dob
+    migrate(get_engine())
+    with transaction() as session:
+        seed_demo(session)
+
+    def go() -> None:
+        try:
+            reference = notify(case, console.print)
+            drive(reference, case, console.print)
+        except DemoError as exc:
+            raise _fail(str(exc)) from None
+        from tasks.notices import outbox_folder
+
+        console.print(f"\nDone. Run history and the timeline artifact ({reference.lower()}): {system.ui_url}")
+        console.print(f"Messages to the Panel, Ofsted, DfE and the Secretary of State: {outbox_folder()}")
+
+    if server_is_up(system.api_url):
+        go()
+    else:
+        console.print(f"No Prefect server at {system.api_url}: starting one for the demo ...")
+        with running(system):
+            go()
 
 
 @db_app.command("upgrade")

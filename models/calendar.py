@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 import numpy as np
@@ -33,6 +34,11 @@ KNOWN_YEARS = range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1)
 SOURCE = "Bank holidays of England and Wales (the `holidays` package, GB/ENG) with Christmas Day and Good Friday"
 
 DateArray = npt.NDArray[np.datetime64]
+
+
+def today_in_england() -> dt.date:
+    """Today's date where the statute runs (a run at 00:30 BST is already tomorrow there)."""
+    return dt.datetime.now(ZoneInfo("Europe/London")).date()
 
 
 class CalendarRangeError(ValueError):

@@ -31,6 +31,7 @@ from models.tables import (
     Deadline,
     DeadlineStatus,
     Milestone,
+    Outbox,
     Partnership,
     PersonKind,
     Review,
@@ -69,6 +70,13 @@ class ChildRecord:
 
 
 @dataclass(frozen=True)
+class FamilyRecord:
+    relationship: str
+    name: str
+    date_of_birth: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class IncidentRecord:
     partnership_code: str
     incident_on: dt.date
@@ -77,6 +85,7 @@ class IncidentRecord:
     abuse_or_neglect: str
     looked_after: bool
     children: Sequence[ChildRecord]
+    family: Sequence[FamilyRecord] = ()
     national_reference: str | None = None
 
 
@@ -153,6 +162,17 @@ def create_review(
                 age_band=child.age_band,
                 name=child.name,
                 date_of_birth=child.date_of_birth.isoformat() if child.date_of_birth else None,
+            )
+        )
+    for number, member in enumerate(incident.family, start=1):
+        session.add(
+            CasePerson(
+                review_id=review.id,
+                kind=PersonKind.FAMILY_MEMBER,
+                pseudonym=f"Family member {number}",
+                relationship=member.relationship,
+                name=member.name,
+                date_of_birth=member.date_of_birth.isoformat() if member.date_of_birth else None,
             )
         )
     _append_event(
@@ -288,6 +308,24 @@ def event_hash(event: StageEvent) -> str:
         "prev": event.prev_hash,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def enqueue(
+    session: Session, review: Review, purpose: str, recipients: Sequence[str], subject: str, body: str = ""
+) -> list[Outbox]:
+    """Add a message for each recipient unless it is already there (so a replay never sends twice)."""
+    existing = {
+        m.recipient
+        for m in session.exec(select(Outbox).where(Outbox.review_id == review.id, Outbox.purpose == purpose))
+    }
+    added = [
+        Outbox(review_id=review.id, purpose=purpose, recipient=r, subject=subject, body=body)
+        for r in recipients
+        if r not in existing
+    ]
+    session.add_all(added)
+    session.flush()
+    return added
 
 
 def history(session: Session, review_id: uuid.UUID) -> list[StageEvent]:

@@ -61,16 +61,6 @@ class Role(StrEnum):
     PANEL = "panel"
 
 
-class Harm(StrEnum):
-    DIED = "died"
-    SERIOUSLY_HARMED = "seriously_harmed"
-
-
-class AbuseOrNeglect(StrEnum):
-    KNOWN = "known"
-    SUSPECTED = "suspected"
-
-
 class PersonKind(StrEnum):
     CHILD = "child"
     FAMILY_MEMBER = "family_member"
@@ -121,10 +111,12 @@ class Review(SQLModel, table=True):
     edition: str = _str(20)  # guidance edition pinned at notification: wt2018 / wt2023
     stage: str = _str(40, index=True)  # models.stages.Stage
     version: int = 0  # bumped by every transition: the compare-and-set token
+    step_seq: int = 0  # bumped by every answer to a form, accepted or refused: names the next form uniquely
+    step_refusal: str | None = _str(2000, default=None)  # why the last answer was refused, shown with the form
     incident_on: dt.date
     aware_on: dt.date
-    harm: str = _str(40)  # Harm
-    abuse_or_neglect: str = _str(40)  # AbuseOrNeglect
+    harm: str = _str(40)  # models.forms.Harm
+    abuse_or_neglect: str = _str(40)  # models.forms.AbuseOrNeglect
     looked_after: bool = False
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system

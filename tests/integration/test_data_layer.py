@@ -7,11 +7,12 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import records
-from models.db import current_revision, migrate, transaction
+from models.db import alembic_config, current_revision, migrate, transaction
 from models.records import Actor, StaleStage
 from models.rulebook import Event
 from models.stages import ALL_PARTNERS, Facts, IllegalTransition, Stage
@@ -34,6 +35,10 @@ def new_review(engine: Engine, **kw: object) -> Review:
 def test_migrations_apply_from_empty_and_again(engine: Engine) -> None:
     assert current_revision(engine) == "0001"
     migrate(engine)  # idempotent
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.check(cfg)  # the models and the migrations agree: autogenerate finds nothing to add
     tables = set(sa.inspect(engine).get_table_names())
     assert {"partnership", "review", "case_person", "stage_event", "deadline", "decision", "reviewer",
             "commission", "report", "outbox", "milestone", "representative"} <= tables  # fmt: skip

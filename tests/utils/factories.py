@@ -6,8 +6,9 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from models.forms import AbuseOrNeglect, Harm
 from models.records import ChildRecord, IncidentRecord
-from models.tables import AbuseOrNeglect, Harm, Partnership, Representative, Role
+from models.tables import Partnership, Representative, Role
 
 # A name and birth date that occur nowhere else, so a search for them is meaningful.
 PLANTED_NAME = "Zephyrine Quillfeather-Okonkwo"
@@ -49,8 +50,8 @@ def incident(
         partnership_code=partnership_code,
         incident_on=incident_on,
         aware_on=aware_on,
-        harm=Harm.SERIOUSLY_HARMED,
-        abuse_or_neglect=AbuseOrNeglect.SUSPECTED,
+        harm=Harm.seriously_harmed,
+        abuse_or_neglect=AbuseOrNeglect.suspected,
         looked_after=False,
         children=[ChildRecord(pseudonym=p, age_band="5-9", name=name, date_of_birth=PLANTED_DOB) for p in pseudonyms],
     )

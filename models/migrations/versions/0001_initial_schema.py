@@ -3,7 +3,7 @@ commissions, reports and the outbox.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 22:21:44.305283
+Created: 2026-11-23 22:33:48.344010
 """
 
 from collections.abc import Sequence
@@ -66,6 +66,8 @@ def upgrade() -> None:
     sa.Column('edition', sa.String(length=20), nullable=False),
     sa.Column('stage', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('step_seq', sa.Integer(), nullable=False),
+    sa.Column('step_refusal', sa.String(length=2000), nullable=True),
     sa.Column('incident_on', sa.Date(), nullable=False),
     sa.Column('aware_on', sa.Date(), nullable=False),
     sa.Column('harm', sa.String(length=40), nullable=False),

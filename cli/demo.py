@@ -1,0 +1,327 @@
+"""Driving reviews through the running system as people would: run the notification, answer each form through
+Prefect's API, and watch the project database move. Used by ``cspr demo`` and by the end-to-end tests.
+
+All people, places and children here are invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.flow_runs import resume_flow_run
+from sqlmodel import select
+
+from models.calendar import calendar_for, today_in_england
+from models.db import transaction
+from models.stages import Stage
+from models.tables import Review
+
+NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+# --- talking to Prefect -----------------------------------------------------------------------------------
+
+
+def read_run(run_id: UUID) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def wait_for_run(run_id: UUID, done: Callable[[FlowRun], bool], timeout: float = 120, what: str = "") -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = read_run(run_id)
+        if done(run):
+            return run
+        if run.state is not None and run.state.is_final() and not done(run):
+            raise DemoError(f"run {run.name} ended {run.state.name}: {run.state.message}")
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what or 'run'} {run.name} (now {run.state_name})")
+        time.sleep(0.5)
+
+
+def is_suspended(run: FlowRun) -> bool:
+    return run.state is not None and run.state.is_paused()
+
+
+def lifecycle_runs(reference: str) -> list[FlowRun]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]))
+        )
+
+
+def suspended_lifecycle_run(reference: str, timeout: float = 180) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in lifecycle_runs(reference):
+            if is_suspended(run):
+                return run
+        time.sleep(0.5)
+    raise DemoError(f"no lifecycle run of {reference} was waiting for a form within {timeout:.0f}s")
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    stage: Stage
+    step_seq: int
+    refusal: str | None
+
+
+def review_state(reference: str) -> ReviewState:
+    with transaction() as session:
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        return ReviewState(Stage(review.stage), review.step_seq, review.step_refusal)
+
+
+def wait_for_answer_processed(reference: str, seq: int, timeout: float = 180) -> ReviewState:
+    """Wait until the lifecycle has dealt with the answer given at ``seq`` (accepted or refused)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = review_state(reference)
+        if state.step_seq > seq:
+            return state
+        time.sleep(0.3)
+    raise DemoError(f"{reference}: the answer was not processed within {timeout:.0f}s")
+
+
+# --- an invented case --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """The answers people give, for one branch of the process, with dates that have all passed."""
+
+    path: str = "local"  # local | national | no-review
+    child_name: str = "Rowan Example-Child"
+    child_dob: dt.date = dt.date(2019, 5, 17)
+    partnership: str = "northshire"
+    qa_returns: int = 0
+    deferrals: int = 0
+    improvements_only: bool = False
+    send_back_first: bool = False
+    sign_off_order: tuple[str, ...] = ("local_authority", "police", "health")
+    today: dt.date = field(default_factory=today_in_england)
+    asked: Counter[Stage] = field(default_factory=Counter)
+
+    def day(self, working_days_after_awareness: int) -> str:
+        return calendar_for().add(self.aware_on, working_days_after_awareness).isoformat()
+
+    @property
+    def aware_on(self) -> dt.date:
+        return calendar_for().add(self.today, -100)
+
+    def notification(self) -> dict[str, Any]:
+        return {
+            "partnership": self.partnership,
+            "incident_date": (self.aware_on - dt.timedelta(days=1)).isoformat(),
+            "aware_date": self.aware_on.isoformat(),
+            "harm": "seriously harmed",
+            "abuse_or_neglect": "suspected",
+            "looked_after": False,
+            "children": [{"pseudonym": "Child Q", "age_band": "5-9"}],
+            "national_reference": "",
+        }
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "your_name": "Chris Lee",
+            "children": [
+                {"pseudonym": "Child Q", "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
+            ],
+            "family_members": [
+                {"relationship": "mother", "full_name": "Morwenna Example-Parent", "date_of_birth": None}
+            ],
+        }
+
+    def answer(self, stage: Stage) -> dict[str, Any]:
+        """What the person at ``stage`` submits next."""
+        n = self.asked[stage]
+        self.asked[stage] += 1
+        return ANSWERS[stage](self, n)
+
+
+def _notification(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Chris Lee", "panel_reference": "SIN-2026-10-1234", "notified_on": c.day(3),
+            "partners_told_on": c.day(3)}  # fmt: skip
+
+
+def _rapid_review(c: Case, n: int) -> dict[str, Any]:
+    recommendation = {
+        "local": "local review",
+        "national": "refer for a national review",
+        "no-review": "no local review",
+    }
+    return {
+        "your_name": "Chris Lee",
+        "facts": "Child Q was admitted to hospital with injuries consistent with neglect over several months.",
+        "immediate_actions": "A strategy meeting was held; the sibling is subject to a child protection plan.",
+        "agencies_involved": "Children's social care; police; health visiting; the GP practice; the primary school.",
+        "key_practice_episodes": "Missed health appointments; a school referral not followed up; a home visit.",
+        "family_context": "A single parent household under financial strain, recently moved into the area.",
+        "learning_now": "Information about missed appointments was not shared between health and the school.",
+        "criterion_a_improvements": True,
+        "criterion_b_recurrent_themes": True,
+        "criterion_c_agencies_working_together": True,
+        "criterion_d_panel_suggested_local": False,
+        "criteria_commentary": "Concerns about information sharing between agencies.",
+        "recommendation": recommendation[c.path],
+        "national_review_view": "The partners do not consider a national review necessary."
+        if c.path != "national"
+        else "The case raises issues of national importance about information sharing.",
+        "completed_on": c.day(12 + 3 * n),
+    }
+
+
+def _sign_off(c: Case, n: int) -> dict[str, Any]:
+    order = c.sign_off_order
+    send_back = c.send_back_first and n == 0
+    partner = order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3]
+    return {
+        "your_name": {"local_authority": "Alex Morgan", "police": "Sam Patel", "health": "Jo Evans"}[partner],
+        "partner": partner,
+        "decision": "send back" if send_back else "sign off",
+        "signed_on": c.day(14 + (3 if c.send_back_first and not send_back else 0)),
+        "reason": "The family context section needs the school's account." if send_back else "",
+    }
+
+
+def _panel(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Panel secretariat", "responded_on": c.day(24), "national_review": c.path == "national",
+            "agrees_with_local_recommendation": True, "comments": ""}  # fmt: skip
+
+
+def _decision(c: Case, n: int) -> dict[str, Any]:
+    decision = {"local": "local review", "national": "national review led by the Panel", "no-review": "no local review"}
+    return {
+        "your_name": "Chris Lee",
+        "decision": decision[c.path],
+        "decided_on": c.day(26),
+        "reasons": "Criteria (a) to (c) are met: the case may highlight improvements in information sharing.",
+        "immediate_learning": "Share missed-appointment information with the school nurse."
+        if c.path == "no-review"
+        else "",
+    }
+
+
+def _commissioning(c: Case, n: int) -> dict[str, Any]:
+    terms = "Review the multi-agency response to Child Q, from birth to the incident."
+    return {"your_name": "Chris Lee", "reviewer": "Dr Morgan Ellery", "commissioned_on": c.day(30),
+            "terms_of_reference": terms}  # fmt: skip
+
+
+def _progress(c: Case, n: int) -> dict[str, Any]:
+    if n == 0:
+        return {"your_name": "Chris Lee", "update": "written request to the reviewer", "on": c.day(50),
+                "request": "Please share a first draft of the chronology by the end of the month."}  # fmt: skip
+    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": ""}
+
+
+def _qa(c: Case, n: int) -> dict[str, Any]:
+    returning = n < c.qa_returns
+    return {
+        "your_name": "Chris Lee",
+        "summary_of_recommendations": True,
+        "systemic_analysis": not returning,
+        "child_perspective_and_family_context": True,
+        "practitioners_and_family_involved": True,
+        "plain_english": True,
+        "anonymised": True,
+        "outcome": "return to the reviewer" if returning else "approve the final report",
+        "reasons": "The systemic analysis needs to go beyond the sequence of events." if returning else "",
+    }
+
+
+def _final_report(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Chris Lee", "sent_on": c.day(85)}
+
+
+def _publication(c: Case, n: int) -> dict[str, Any]:
+    if n < c.deferrals:
+        return {"your_name": "Chris Lee", "decision": "defer publication", "look_again_on": c.today.isoformat(),
+                "reasons": "Criminal proceedings are pending; the police asked for publication to wait."}  # fmt: skip
+    if c.improvements_only:
+        return {"your_name": "Chris Lee", "decision": "publish information about improvements only",
+                "reasons": "Publishing the full report would harm the welfare of the child's sibling."}  # fmt: skip
+    return {"your_name": "Chris Lee", "decision": "publish the report", "reasons": ""}
+
+
+def _actions(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Chris Lee",
+            "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
+                       "2. Multi-agency training on neglect (partnership, by June)."}  # fmt: skip
+
+
+def _national_commissioning(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Panel secretariat", "reviewer": "Priya Castellano",
+            "confirmed_by_secretary_of_state_on": c.day(40),
+            "local_contribution": "Chronologies from every agency; access to practitioners."}  # fmt: skip
+
+
+def _national_report(c: Case, n: int) -> dict[str, Any]:
+    return {"your_name": "Panel secretariat", "published_on": c.day(95),
+            "local_actions": "Adopt the national recommendations on information sharing."}  # fmt: skip
+
+
+ANSWERS: dict[Stage, Callable[[Case, int], dict[str, Any]]] = {
+    Stage.INCIDENT_RECORDED: _notification,
+    Stage.RAPID_REVIEW: _rapid_review,
+    Stage.RAPID_REVIEW_SIGN_OFF: _sign_off,
+    Stage.AWAITING_PANEL: _panel,
+    Stage.AWAITING_DECISION: _decision,
+    Stage.COMMISSIONING: _commissioning,
+    Stage.REVIEW_UNDER_WAY: _progress,
+    Stage.QUALITY_ASSURANCE: _qa,
+    Stage.REPORT_APPROVED: _final_report,
+    Stage.AWAITING_PUBLICATION: _publication,
+    Stage.PUBLISHED: _actions,
+    Stage.IMPROVEMENTS_PUBLISHED: _actions,
+    Stage.NATIONAL_REVIEW: _national_commissioning,
+    Stage.NATIONAL_REVIEW_UNDER_WAY: _national_report,
+}
+
+
+# --- the drive --------------------------------------------------------------------------------------------
+
+
+def notify(case: Case, say: Callable[[str], None] = print) -> str:
+    """Run notify-incident with the case's form, answer the identity step, and return the new reference."""
+    run = run_deployment(NOTIFY_DEPLOYMENT, parameters={"notification": case.notification()}, timeout=0)
+    wait_for_run(run.id, is_suspended, what="the identity step of")
+    say("notify-incident is waiting for the children's identities; answering")
+    resume_flow_run(run.id, run_input=case.identity())
+    done = wait_for_run(run.id, lambda r: r.state is not None and r.state.is_completed(), what="notification")
+    reference = next(t.removeprefix("review:") for t in done.tags if t.startswith("review:"))
+    say(f"{reference} recorded; its review-lifecycle run is starting")
+    return reference
+
+
+def drive(reference: str, case: Case, say: Callable[[str], None] = print, max_steps: int = 60) -> Stage:
+    """Answer each form the lifecycle asks for until the review is closed."""
+    for _ in range(max_steps):
+        if review_state(reference).stage is Stage.CLOSED:
+            say(f"{reference}: closed")
+            return Stage.CLOSED
+        run = suspended_lifecycle_run(reference)
+        before = review_state(reference)
+        resume_flow_run(run.id, run_input=case.answer(before.stage))
+        after = wait_for_answer_processed(reference, before.step_seq)
+        if after.refusal:
+            say(f"{reference}: {before.stage.value}: answer refused: {after.refusal}")
+        else:
+            say(f"{reference}: {before.stage.value} -> {after.stage.value}")
+    raise DemoError(f"{reference} did not close within {max_steps} steps")

@@ -1,0 +1,173 @@
+"""The local system: a Prefect server on SQLite under CSPR_HOME, the deployments of prefect.yaml, and a worker.
+
+Used by ``cspr up`` (and by the tests that need a real server). Every process it starts is its child and is
+stopped with it; nothing is paused or deleted on the server when it stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.settings import PROJECT_ROOT, get_settings
+
+WORK_POOL = "cspr-local"
+DEFAULT_PORT = 4200
+
+
+def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
+    """The environment every Prefect process of this system shares."""
+    home = home or get_settings().resolved_home / "prefect"
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_CLI_PROMPT": "false",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",  # results would be unencrypted pickles on disk
+        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
+        "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", ""),
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "CSPR_PROJECT_DIR": str(PROJECT_ROOT),
+        "CSPR_WORK_POOL": work_pool,
+        "CSPR_HOME": str(get_settings().resolved_home),
+    }
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def server_is_up(api_url: str) -> bool:
+    try:
+        wait_healthy(api_url, timeout=1)
+    except TimeoutError:
+        return False
+    return True
+
+
+def wait_healthy(api_url: str, timeout: float = 180.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited (code {process.returncode}); see its log")
+        with (
+            suppress(urllib.error.URLError, ConnectionError, TimeoutError, OSError),
+            urllib.request.urlopen(f"{api_url}/health", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server at {api_url} did not become healthy in {timeout:.0f}s")
+
+
+@dataclass
+class LocalSystem:
+    port: int = DEFAULT_PORT
+    home: Path = field(default_factory=lambda: get_settings().resolved_home)
+    work_pool: str = WORK_POOL
+    workers: int = 1
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, **prefect_env(self.api_url, home=self.home / "prefect", work_pool=self.work_pool)}
+        return {k: v for k, v in env.items() if v != ""}
+
+    def _log(self, name: str) -> Path:
+        folder = self.home / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}.log"
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = self._log(name).open("ab")
+        process = subprocess.Popen(
+            [_bin("prefect"), *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stopping it stops its children too
+        )
+        self.processes.append(process)
+        return process
+
+    def start_server(self) -> None:
+        (self.home / "prefect").mkdir(parents=True, exist_ok=True)
+        server = self._spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(self.port))
+        wait_healthy(self.api_url, process=server)
+
+    def prefect(self, *args: str) -> None:
+        """Run a Prefect CLI command against this server and fail loudly if it fails."""
+        result = subprocess.run(
+            [_bin("prefect"), *args], env=self.env, cwd=PROJECT_ROOT, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+    def deploy(self) -> None:
+        self.prefect("work-pool", "create", self.work_pool, "--type", "process", "--overwrite")
+        self.prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PROJECT_ROOT / "prefect.yaml"))
+
+    def start_workers(self) -> None:
+        for number in range(1, self.workers + 1):
+            self._spawn(
+                f"worker-{number}",
+                "worker",
+                "start",
+                "--pool",
+                self.work_pool,
+                "--type",
+                "process",
+                "--name",
+                f"{self.work_pool}-worker-{number}",
+            )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        self.processes.clear()
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, process.args))} exited with code {process.returncode}")
+
+
+@contextmanager
+def running(system: LocalSystem) -> Iterator[LocalSystem]:
+    """Start server, deployments and workers; stop them all on the way out, however it is left."""
+    try:
+        system.start_server()
+        system.deploy()
+        system.start_workers()
+        yield system
+    finally:
+        system.stop()

@@ -1,0 +1,59 @@
+"""The forms people fill in the Prefect UI: each step's form (models/forms.py) as a Prefect ``RunInput``.
+
+``ask`` suspends the run on a form and returns the raw answer. The server checks the answer against the
+form's JSON schema when it is submitted (types, required fields, lengths, choices), so those mistakes are
+refused in the UI and the run stays suspended; the rules that need the case (dates in order, who has signed)
+are checked by the lifecycle, which asks again with the reason shown above the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from prefect.input.actions import delete_flow_run_input, read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
+
+from models import forms
+from models.forms import FormModel
+from models.stages import Stage
+from models.steps import STEPS
+
+
+def as_run_input(form: type[FormModel]) -> type[RunInput]:
+    model: type[RunInput] = pydantic.create_model(form.__name__, __base__=(RunInput, form))  # type: ignore[call-overload]
+    model.__doc__ = form.__doc__
+    return model
+
+
+FORMS: dict[Stage, type[RunInput]] = {stage: as_run_input(step.form) for stage, step in STEPS.items()}
+IDENTITY = as_run_input(forms.Identity)
+
+
+def _keyset(key: str) -> dict[str, str]:
+    return dict(keyset_from_base_key(f"suspended-{key}"))
+
+
+def ask(form: type[RunInput], key: str, description: str) -> dict[str, Any] | None:
+    """Suspend until someone answers ``form`` (no timeout: a review waits as long as people need), then return
+    the answer as submitted. ``None`` when the answer was removed after being dealt with (a replay)."""
+    try:
+        answer = suspend_flow_run(wait_for_input=form.with_initial_data(description=description), key=key, timeout=None)
+    except pydantic.ValidationError:
+        # It passed the schema but not a cross-field rule: hand the raw answer on to be refused clearly.
+        raw = read_flow_run_input(_keyset(key)["response"])
+        return raw if isinstance(raw, dict) else None
+    dumped: dict[str, Any] = answer.model_dump(mode="json")
+    return dumped
+
+
+def forget(key: str) -> None:
+    """Delete a form's answer, schema and description from Prefect once the project database holds what matters:
+    answers may carry personal data, and Prefect's database is not the place for it."""
+    for stored in _keyset(key).values():
+        try:
+            delete_flow_run_input(stored)
+        except Exception:
+            continue

@@ -1,0 +1,52 @@
+"""`review-lifecycle`: one run per review, advancing it from wherever the database says it stands.
+
+A reconciler: each turn of the loop asks the database what the review waits for. A person's step suspends
+the run (no process is held while people take weeks); the answer is written to the database before anything
+acts on it, then removed from Prefect. A date to wait for becomes a scheduled run of this deployment, and this
+run ends. Crashed, retried or replayed after a suspend, the run asks again and repeats nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from flows.inputs import FORMS, ask, forget
+from models.stages import Stage
+from tasks.notices import deliver_outbox
+from tasks.records import automatic_step, next_step, record_answer, timeline
+from tasks.runs import label_run, other_live_runs, publish_timeline, schedule_lifecycle
+
+Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
+
+
+@flow(name="review-lifecycle", log_prints=False)
+def review_lifecycle(reference: Reference) -> str:
+    """Advance one review to its next step that needs a person or a date, recording every answer."""
+    logger = get_run_logger()
+    others = other_live_runs(reference)
+    if others:
+        logger.warning("%s is already being handled by run(s) %s; this run stops without acting", reference, others)
+        return "already being handled"
+    while True:
+        action = next_step(reference)
+        label_run(reference, action.slug, action.partnership, action.stage)
+        deliver_outbox(reference)
+        publish_timeline(reference, timeline(reference))
+        if action.kind == "finished":
+            return "closed"
+        if action.kind == "automatic":
+            automatic_step(reference, action.transition, action.stage)
+            continue
+        if action.kind == "wait":
+            assert action.on is not None
+            step = int(action.key.rsplit("-", 1)[-1]) if action.key else 0
+            schedule_lifecycle(reference, action.on, action.description, action.partnership, action.stage, step)
+            logger.info("%s waits until %s: %s", reference, action.on.isoformat(), action.description)
+            return f"waiting until {action.on.isoformat()}"
+        answer = ask(FORMS[Stage(action.form)], action.key, action.description)
+        if answer is not None:
+            record_answer(reference, action.key, answer)
+        forget(action.key)

@@ -1,0 +1,117 @@
+"""`notify-incident`: a coordinator records a serious child safeguarding incident from the Prefect UI.
+
+The parameters carry no names: children are known by pseudonym. Their real names and dates of birth are asked
+for in a private step (the identity form), written encrypted to the project database, and deleted from
+Prefect at once. The same incident submitted twice gives one review.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from prefect import flow, get_run_logger
+
+from flows.inputs import IDENTITY, ask, forget
+from models.answers import explain
+from models.forms import Identity, IncidentNotification
+from models.records import ChildRecord, FamilyRecord, IncidentRecord
+from models.stages import START
+from tasks.records import check_partnership, record_incident
+from tasks.runs import label_run, name_run, start_lifecycle
+
+MAX_IDENTITY_ATTEMPTS = 50
+
+
+class NotificationRefused(ValueError):
+    """The notification cannot be recorded as given; the message says why, in the coordinator's words."""
+
+
+@flow(name="notify-incident", validate_parameters=False)
+def notify_incident(notification: IncidentNotification) -> str:
+    """Record a serious child safeguarding incident and start its review. Returns the review reference."""
+    try:
+        incident = IncidentNotification.model_validate(notification)
+    except pydantic.ValidationError as exc:
+        raise NotificationRefused(f"The notification was not recorded: {explain(exc, IncidentNotification)}") from None
+    try:
+        check_partnership(incident.partnership)
+    except ValueError as exc:
+        raise NotificationRefused(f"The notification was not recorded: {exc}") from None
+    name_run(f"{incident.partnership} · new incident", ["cspr", "notification", f"partnership:{incident.partnership}"])
+    identity = _ask_identity(incident)
+    reference, created = record_incident(_record(incident, identity), identity.your_name)
+    label_run(reference, "notify-incident", incident.partnership, START, kind="notification")
+    if not created:
+        get_run_logger().info("This incident was recorded already as %s; no second review was made", reference)
+    start_lifecycle(reference, incident.partnership, START)
+    return reference
+
+
+def _ask_identity(incident: IncidentNotification) -> Identity:
+    """Ask for the children's identities until a valid answer arrives; every answer is deleted from Prefect once
+    read (a replay finds those keys empty and moves on to the next)."""
+    pseudonyms = [c.pseudonym for c in incident.children]
+    message = ""
+    for attempt in range(1, MAX_IDENTITY_ATTEMPTS + 1):
+        key = f"identity-{attempt}"
+        raw = ask(IDENTITY, key, _identity_description(pseudonyms, message))
+        forget(key)
+        if raw is None:
+            continue
+        try:
+            identity = Identity.model_validate(raw)
+            _check_pseudonyms(identity, pseudonyms)
+            return identity
+        except pydantic.ValidationError as exc:
+            message = explain(exc, Identity)
+        except NotificationRefused as exc:
+            message = str(exc)
+    raise NotificationRefused("too many attempts at the identity form; start the notification again")
+
+
+def _check_pseudonyms(identity: Identity, pseudonyms: list[str]) -> None:
+    given = sorted(c.pseudonym.casefold() for c in identity.children)
+    if given != sorted(p.casefold() for p in pseudonyms):
+        raise NotificationRefused(
+            "give one entry for each child notified, with the same pseudonyms: " + ", ".join(pseudonyms)
+        )
+
+
+def _identity_description(pseudonyms: list[str], refusal: str) -> str:
+    lines = [
+        "## Who the children are",
+        "",
+        "Give each child's full name and date of birth, under the pseudonym used in the notification: "
+        + ", ".join(f"**{p}**" for p in pseudonyms)
+        + ". Add family members whose names must never appear in anything published.",
+        "",
+        "These details are encrypted in the partnership's own database and deleted from this system as soon as "
+        "they are saved. Everywhere else the children are known only by their pseudonyms.",
+    ]
+    if refusal:
+        lines += ["", f"> **Your last answer was not accepted:** {refusal}", "> Nothing was saved. Please try again."]
+    return "\n".join(lines)
+
+
+def _record(incident: IncidentNotification, identity: Identity) -> IncidentRecord:
+    by_pseudonym: dict[str, Any] = {c.pseudonym.casefold(): c for c in identity.children}
+    return IncidentRecord(
+        partnership_code=incident.partnership,
+        incident_on=incident.incident_date,
+        aware_on=incident.aware_date,
+        harm=incident.harm.value,
+        abuse_or_neglect=incident.abuse_or_neglect.value,
+        looked_after=incident.looked_after,
+        children=[
+            ChildRecord(
+                pseudonym=c.pseudonym,
+                age_band=c.age_band.value,
+                name=by_pseudonym[c.pseudonym.casefold()].full_name,
+                date_of_birth=by_pseudonym[c.pseudonym.casefold()].date_of_birth,
+            )
+            for c in incident.children
+        ],
+        family=[FamilyRecord(m.relationship, m.full_name, m.date_of_birth) for m in identity.family_members],
+        national_reference=incident.national_reference or None,
+    )

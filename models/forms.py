@@ -1,0 +1,412 @@
+"""What people type: the notification parameters and the form of every human step, as pydantic models.
+
+Pure data and validation (no Prefect here); ``flows/inputs.py`` turns each into a Prefect ``RunInput``. Field
+order, titles and descriptions are what the coordinator sees in the Prefect UI, so they are written for them.
+Every text field has a maximum length, and validation messages never repeat what was typed (it may be
+personal data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from models.calendar import today_in_england
+from models.stages import PartnerRole
+
+MAX_CHILDREN = 4  # one notification may cover up to four children in the same incident (Panel guidance)
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
+Pseudonym = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 .'\-]+$")
+]
+
+
+class FormModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+
+def _no_control_characters(value: Any) -> Any:
+    if isinstance(value, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        raise ValueError("contains control characters; please retype it")
+    return value
+
+
+def _not_in_future(value: dt.date | None, what: str) -> None:
+    if value is not None and value > today_in_england():
+        raise ValueError(f"{what} cannot be in the future")
+
+
+class CleanText(FormModel):
+    """Refuses invisible control characters in any text field."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _no_control_characters(value)
+
+
+# --- the notification (the notify-incident deployment's parameters) ------------------------------------
+
+
+class Harm(StrEnum):
+    died = "died"
+    seriously_harmed = "seriously harmed"
+
+
+class AbuseOrNeglect(StrEnum):
+    known = "known"
+    suspected = "suspected"
+    not_suspected = "not known or suspected"
+
+
+class AgeBand(StrEnum):
+    under_1 = "under 1"
+    age_1_to_4 = "1-4"
+    age_5_to_9 = "5-9"
+    age_10_to_15 = "10-15"
+    age_16_to_17 = "16-17"
+
+
+class ChildEntry(CleanText):
+    pseudonym: Pseudonym = Field(
+        title="Pseudonym",
+        description='How the child is known in this system and every document, e.g. "Child Q". Never a real name.',
+    )
+    age_band: AgeBand = Field(title="Age band")
+
+
+class IncidentNotification(CleanText):
+    """A serious child safeguarding incident, as the local authority records it. No names here: the children's
+    names and dates of birth are asked for in a separate, private step and never stored in Prefect."""
+
+    partnership: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        title="Safeguarding partnership",
+        description='The partnership\'s short code, e.g. "northshire".',
+    )
+    incident_date: dt.date = Field(title="Date of the incident")
+    aware_date: dt.date = Field(
+        title="Date the local authority became aware",
+        description="Day 0 of the 5 working days for notifying the Panel.",
+    )
+    harm: Harm = Field(title="What happened to the child")
+    abuse_or_neglect: AbuseOrNeglect = Field(title="Abuse or neglect")
+    looked_after: bool = Field(default=False, title="The child was looked after by a local authority")
+    children: list[ChildEntry] = Field(
+        min_length=1,
+        title="Children",
+        description=f"Each child by pseudonym and age band; up to {MAX_CHILDREN} in one notification.",
+    )
+    national_reference: OptionalLine = Field(
+        default="",
+        title="Reference in the national notification system",
+        description="Once the notification has been submitted; can be added later.",
+    )
+
+    @field_validator("children")
+    @classmethod
+    def _at_most_four(cls, children: list[ChildEntry]) -> list[ChildEntry]:
+        if len(children) > MAX_CHILDREN:
+            raise ValueError(f"one notification covers at most {MAX_CHILDREN} children; notify the others separately")
+        names = [c.pseudonym.casefold() for c in children]
+        if len(set(names)) != len(names):
+            raise ValueError("two children have the same pseudonym; give each child their own")
+        return children
+
+    @model_validator(mode="after")
+    def _dates_and_criteria(self) -> IncidentNotification:
+        _not_in_future(self.incident_date, "the date of the incident")
+        _not_in_future(self.aware_date, "the date the local authority became aware")
+        if self.aware_date < self.incident_date:
+            raise ValueError("the local authority cannot have become aware before the incident happened")
+        if self.abuse_or_neglect is AbuseOrNeglect.not_suspected:
+            raise ValueError(
+                "this is not a serious child safeguarding case: abuse or neglect must be known or suspected "
+                "(Children Act 2004 s16C). A looked-after child's death is still notified to the Secretary of "
+                "State and Ofsted, outside this process"
+            )
+        return self
+
+
+# --- people acting --------------------------------------------------------------------------------------
+
+
+class Signed(CleanText):
+    your_name: Line = Field(title="Your name", description="Recorded in the review's history with your role.")
+
+
+# --- the steps ------------------------------------------------------------------------------------------
+
+
+class ChildIdentity(CleanText):
+    pseudonym: Pseudonym = Field(title="Pseudonym (as notified)")
+    full_name: Line = Field(title="Full name")
+    date_of_birth: dt.date = Field(title="Date of birth")
+
+
+class FamilyMember(CleanText):
+    relationship: Line = Field(title="Relationship to the child", description='e.g. "mother", "stepfather"')
+    full_name: Line = Field(title="Full name")
+    date_of_birth: dt.date | None = Field(default=None, title="Date of birth (if known)")
+
+
+class Identity(Signed):
+    """The children's (and family members') real identities: encrypted in the project database, never kept in
+    Prefect, and used to check that nothing published names them."""
+
+    children: list[ChildIdentity] = Field(min_length=1, max_length=MAX_CHILDREN, title="Children")
+    family_members: list[FamilyMember] = Field(default_factory=list, max_length=30, title="Family members")
+
+    @model_validator(mode="after")
+    def _dates(self) -> Identity:
+        for child in self.children:
+            _not_in_future(child.date_of_birth, "a child's date of birth")
+        for member in self.family_members:
+            _not_in_future(member.date_of_birth, "a family member's date of birth")
+        return self
+
+
+class NotificationSubmitted(Signed):
+    panel_reference: Line = Field(
+        title="Reference from the national notification system",
+        description="Given when the serious incident notification is submitted to the Panel.",
+    )
+    notified_on: dt.date = Field(title="Date the notification was submitted to the Panel")
+    partners_told_on: dt.date = Field(title="Date the local safeguarding partners were told")
+
+    @model_validator(mode="after")
+    def _dates(self) -> NotificationSubmitted:
+        _not_in_future(self.notified_on, "the notification date")
+        _not_in_future(self.partners_told_on, "the date the partners were told")
+        return self
+
+
+class Recommendation(StrEnum):
+    local_review = "local review"
+    no_review = "no local review"
+    national_review = "refer for a national review"
+
+
+class RapidReview(Signed):
+    facts: Text = Field(title="The facts", description="As far as they can readily be established.")
+    immediate_actions: Text = Field(
+        title="Immediate safeguarding action", description="Action needed now to keep children safe, or 'none'."
+    )
+    agencies_involved: Text = Field(title="Agencies involved")
+    key_practice_episodes: Text = Field(title="Key practice episodes")
+    family_context: OptionalText = Field(
+        default="", title="Family context", description="Including the effect of racism and other inequalities."
+    )
+    learning_now: Text = Field(title="Learning to share now")
+    criterion_a_improvements: bool = Field(title="(a) It highlights, or may highlight, improvements needed (reg 11)")
+    criterion_b_recurrent_themes: bool = Field(title="(b) It highlights, or may highlight, recurrent themes")
+    criterion_c_agencies_working_together: bool = Field(
+        title="(c) It highlights concerns about two or more agencies working together"
+    )
+    criterion_d_panel_suggested_local: bool = Field(
+        title="(d) The Panel has considered it and concluded a local review may be more appropriate"
+    )
+    criteria_commentary: OptionalText = Field(default="", title="Commentary on the criteria")
+    recommendation: Recommendation = Field(title="Recommendation")
+    national_review_view: Text = Field(title="The partners' view on a national review")
+    completed_on: dt.date = Field(title="Date the rapid review was completed")
+
+    @model_validator(mode="after")
+    def _dates(self) -> RapidReview:
+        _not_in_future(self.completed_on, "the completion date")
+        return self
+
+
+class SignOffDecision(StrEnum):
+    approve = "sign off"
+    send_back = "send back"
+
+
+class SignOff(Signed):
+    partner: PartnerRole = Field(title="You sign for", description="Each of the three partners signs separately.")
+    decision: SignOffDecision = Field(title="Decision")
+    signed_on: dt.date = Field(title="Date of your decision")
+    reason: OptionalText = Field(default="", title="Reason", description="Required when sending it back.")
+
+    @model_validator(mode="after")
+    def _reason(self) -> SignOff:
+        _not_in_future(self.signed_on, "the date of your decision")
+        if self.decision is SignOffDecision.send_back and not self.reason:
+            raise ValueError("give a reason for sending the rapid review back")
+        return self
+
+
+class PanelResponse(Signed):
+    responded_on: dt.date = Field(title="Date of the Panel's response")
+    national_review: bool = Field(title="The Panel will carry out a national review")
+    agrees_with_local_recommendation: bool = Field(title="The Panel agrees with the local recommendation")
+    comments: OptionalText = Field(default="", title="The Panel's comments")
+
+    @model_validator(mode="after")
+    def _dates(self) -> PanelResponse:
+        _not_in_future(self.responded_on, "the response date")
+        return self
+
+
+class LocalDecision(StrEnum):
+    local_review = "local review"
+    no_review = "no local review"
+    national_review = "national review led by the Panel"
+
+
+class FinalDecision(Signed):
+    decision: LocalDecision = Field(title="The partners' decision")
+    decided_on: dt.date = Field(title="Date of the decision", description="A local review's 6 months run from it.")
+    reasons: Text = Field(title="Reasons", description="Against the local review criteria.")
+    immediate_learning: OptionalText = Field(
+        default="", title="Immediate learning", description="Required when there is to be no local review."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FinalDecision:
+        _not_in_future(self.decided_on, "the decision date")
+        if self.decision is LocalDecision.no_review and not self.immediate_learning:
+            raise ValueError("record the immediate learning from the rapid review when there is no local review")
+        return self
+
+
+class Commissioning(Signed):
+    reviewer: Line = Field(title="Reviewer", description="Name as listed in the reviewer pool.")
+    terms_of_reference: Text = Field(title="Terms of reference")
+    commissioned_on: dt.date = Field(title="Date commissioned")
+
+    @model_validator(mode="after")
+    def _dates(self) -> Commissioning:
+        _not_in_future(self.commissioned_on, "the commissioning date")
+        return self
+
+
+class ProgressUpdate(StrEnum):
+    monitoring_request = "written request to the reviewer"
+    draft_submitted = "draft report submitted"
+
+
+class ReviewProgress(Signed):
+    update: ProgressUpdate = Field(title="What happened")
+    on: dt.date = Field(title="Date")
+    request: OptionalText = Field(
+        default="",
+        title="The written request",
+        description="What the partners asked the reviewer for (information, a draft); required for a request.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ReviewProgress:
+        _not_in_future(self.on, "the date")
+        if self.update is ProgressUpdate.monitoring_request and not self.request:
+            raise ValueError("write down the request made to the reviewer")
+        return self
+
+
+class QaOutcome(StrEnum):
+    approve = "approve the final report"
+    return_to_reviewer = "return to the reviewer"
+
+
+class QualityAssurance(Signed):
+    summary_of_recommendations: bool = Field(title="A summary of recommendations is present")
+    systemic_analysis: bool = Field(title="Systemic and underlying reasons are analysed")
+    child_perspective_and_family_context: bool = Field(title="The child's experience and family context are given")
+    practitioners_and_family_involved: bool = Field(title="Practitioners and, where appropriate, family were involved")
+    plain_english: bool = Field(title="Written in plain English")
+    anonymised: bool = Field(title="Anonymised: fit to publish without harming any child or vulnerable adult")
+    outcome: QaOutcome = Field(title="Outcome")
+    reasons: OptionalText = Field(default="", title="Reasons", description="Required when returning it.")
+
+    def checklist(self) -> dict[str, bool]:
+        return {
+            name: bool(getattr(self, name))
+            for name in (
+                "summary_of_recommendations",
+                "systemic_analysis",
+                "child_perspective_and_family_context",
+                "practitioners_and_family_involved",
+                "plain_english",
+                "anonymised",
+            )
+        }
+
+    @model_validator(mode="after")
+    def _check(self) -> QualityAssurance:
+        if self.outcome is QaOutcome.return_to_reviewer and not self.reasons:
+            raise ValueError("give the reasons for returning the report to the reviewer")
+        return self
+
+
+class FinalReportSent(Signed):
+    sent_on: dt.date = Field(
+        title="Date the final report was sent to the Panel and the Secretary of State",
+        description="Publication may follow no sooner than 7 working days later.",
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> FinalReportSent:
+        _not_in_future(self.sent_on, "the date sent")
+        return self
+
+
+class PublicationChoice(StrEnum):
+    publish = "publish the report"
+    improvements_only = "publish information about improvements only"
+    defer = "defer publication"
+
+
+class Publication(Signed):
+    decision: PublicationChoice = Field(title="Decision")
+    reasons: OptionalText = Field(
+        default="",
+        title="Reasons",
+        description="Required for improvements only or deferral (e.g. criminal proceedings pending).",
+    )
+    look_again_on: dt.date | None = Field(default=None, title="When deferred: date to look again")
+
+    @model_validator(mode="after")
+    def _check(self) -> Publication:
+        if self.decision is not PublicationChoice.publish and not self.reasons:
+            raise ValueError("give the reasons for not publishing the full report now")
+        if self.decision is PublicationChoice.defer and self.look_again_on is None:
+            raise ValueError("give a date to look again at publication")
+        if self.look_again_on is not None and self.look_again_on < today_in_england():
+            raise ValueError("the date to look again cannot be in the past")
+        return self
+
+
+class ActionsRecorded(Signed):
+    actions: Text = Field(
+        title="Actions on the recommendations",
+        description="Who does what by when; reported in the partnership's yearly report.",
+    )
+
+
+class NationalCommissioning(Signed):
+    reviewer: Line = Field(title="Reviewer from the Panel's pool")
+    confirmed_by_secretary_of_state_on: dt.date = Field(title="Date the Secretary of State confirmed the appointment")
+    local_contribution: OptionalText = Field(
+        default="", title="What the partnership will supply", description="Information and co-operation."
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> NationalCommissioning:
+        _not_in_future(self.confirmed_by_secretary_of_state_on, "the confirmation date")
+        return self
+
+
+class NationalReportPublished(Signed):
+    published_on: dt.date = Field(title="Date the Panel published the national review")
+    local_actions: OptionalText = Field(default="", title="Local actions arising")
+
+    @model_validator(mode="after")
+    def _dates(self) -> NationalReportPublished:
+        _not_in_future(self.published_on, "the publication date")
+        return self

@@ -1,0 +1,51 @@
+"""A review's timeline and deadlines as markdown, for the operators' artifact. Reference and roles only:
+no child's or family member's name, and no professional's name either."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, select
+
+from models.records import history
+from models.stages import HUMAN_LABELS, Stage, transition
+from models.tables import Deadline, DeadlineStatus, Partnership, Review
+
+
+def deadline_state(deadline: Deadline, today: dt.date) -> str:
+    if deadline.status == DeadlineStatus.MET:
+        return f"met {deadline.met_on:%d %b %Y}"
+    if deadline.status == DeadlineStatus.MISSED:
+        return f"**missed** (done {deadline.met_on:%d %b %Y})"
+    if deadline.meaning != "due by":
+        return "waiting" if today < deadline.due_on else "reached"
+    if today > deadline.due_on:
+        return "**overdue**"
+    return "due today" if today == deadline.due_on else "due"
+
+
+def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
+    partnership = session.get_one(Partnership, review.partnership_id)
+    lines = [
+        f"# {review.reference}",
+        "",
+        f"**Stage:** {HUMAN_LABELS[Stage(review.stage)]}  ",
+        f"**Partnership:** {partnership.name}  ",
+        f"**Guidance:** {review.edition}  ",
+        f"**Aware on:** {review.aware_on:%d %b %Y}",
+        "",
+        "## Deadlines",
+        "",
+        "| deadline | date | state | source |",
+        "|---|---|---|---|",
+    ]
+    deadlines = session.exec(
+        select(Deadline).where(Deadline.review_id == review.id).order_by(col(Deadline.due_on))
+    ).all()
+    for d in deadlines:
+        lines.append(f"| {d.title} | {d.meaning} {d.due_on:%a %d %b %Y} | {deadline_state(d, today)} | {d.source} |")
+    lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
+    for e in history(session, review.id):
+        label = "incident recorded" if e.transition == "record_incident" else transition(e.transition).label
+        lines.append(f"| {e.seq} | {e.at:%d %b %Y %H:%M} | {label} | {e.actor_role.replace('_', ' ')} |")
+    return "\n".join(lines)

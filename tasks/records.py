@@ -1,0 +1,115 @@
+"""Prefect tasks that read and write the project database. Each is idempotent: a replayed run that calls
+one again with the same arguments changes nothing more."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import get_run_logger, task
+from sqlmodel import select
+
+from models import answers, steps
+from models.calendar import today_in_england
+from models.db import transaction
+from models.records import Actor, IncidentRecord, create_review
+from models.stages import HUMAN_LABELS, Stage
+from models.tables import Partnership, Review, Role
+from models.timeline import timeline_markdown
+
+
+class UnknownReview(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the lifecycle does next, with nothing personal in it (it becomes a task result)."""
+
+    reference: str
+    partnership: str
+    stage: str
+    kind: str  # "form", "wait", "automatic", "finished"
+    slug: str
+    key: str = ""
+    form: str = ""  # the stage whose form is asked for
+    description: str = ""
+    on: dt.date | None = None
+    transition: str = ""
+
+
+def _review(session: Any, reference: str) -> Review:
+    review = session.exec(select(Review).where(Review.reference == reference)).first()
+    if review is None:
+        raise UnknownReview(f"there is no review {reference!r}")
+    return review
+
+
+@task(name="read-next-step")
+def next_step(reference: str) -> NextAction:
+    with transaction() as session:
+        review = _review(session, reference)
+        partnership = session.get_one(Partnership, review.partnership_id).code
+        action = steps.next_action(session, review)
+        base = {"reference": reference, "partnership": partnership, "stage": review.stage}
+        match action:
+            case steps.WaitForForm(step=step, key=key, description=description):
+                return NextAction(**base, kind="form", slug=step.slug, key=key, form=review.stage,
+                                  description=description)  # fmt: skip
+            case steps.WaitUntil(on=on, why=why):
+                return NextAction(**base, kind="wait", slug="waiting", on=on, description=why)
+            case steps.Automatic(transition=name):
+                return NextAction(**base, kind="automatic", slug=name.replace("_", "-"), transition=name)
+        return NextAction(**base, kind="finished", slug="closed")
+
+
+@task(name="record-answer")
+def record_answer(reference: str, key: str, data: dict[str, Any]) -> answers.Outcome:
+    """Write a person's answer (or its refusal) to the database. Logs the outcome, never the answer."""
+    with transaction() as session:
+        outcome = answers.apply_answer(session, _review(session, reference), key, data)
+    logger = get_run_logger()
+    if outcome.accepted:
+        logger.info("%s: %s", reference, outcome.message)
+    else:
+        logger.warning("%s: answer refused: %s", reference, outcome.message)
+    return outcome
+
+
+@task(name="automatic-step")
+def automatic_step(reference: str, transition: str, expected_stage: str) -> None:
+    with transaction() as session:
+        review = _review(session, reference)
+        if review.stage != expected_stage:  # done already by an earlier attempt
+            return
+        answers.apply_automatic(session, review, transition)
+    get_run_logger().info("%s: %s", reference, transition.replace("_", " "))
+
+
+@task(name="record-incident")
+def record_incident(incident: IncidentRecord, recorded_by: str) -> tuple[str, bool]:
+    """Create the review (or find the one already recorded for this incident). Returns (reference, created)."""
+    with transaction() as session:
+        review, created = create_review(session, incident, actor=Actor(recorded_by, Role.COORDINATOR))
+    return review.reference, created
+
+
+@task(name="check-partnership")
+def check_partnership(code: str) -> str:
+    with transaction() as session:
+        partnership = session.exec(select(Partnership).where(Partnership.code == code)).first()
+        if partnership is None:
+            known = ", ".join(p.code for p in session.exec(select(Partnership)))
+            raise ValueError(f"there is no safeguarding partnership {code!r}; known partnerships: {known}")
+        return partnership.name
+
+
+@task(name="timeline")
+def timeline(reference: str) -> str:
+    with transaction() as session:
+        return timeline_markdown(session, _review(session, reference), today_in_england())
+
+
+def stage_label(stage: str) -> str:
+    return HUMAN_LABELS[Stage(stage)]

@@ -1,0 +1,97 @@
+"""What operators see of a review in Prefect: run names, tags, the timeline artifact, and timers.
+
+Everything here carries the review reference, the partnership code and the stage; never a name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from prefect import get_client, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.deployments import run_deployment
+from prefect.runtime import flow_run
+
+LIFECYCLE_DEPLOYMENT = "review-lifecycle/review-lifecycle"
+LONDON = ZoneInfo("Europe/London")
+TIMER_HOUR = 7  # timers fire at 07:00 London time on the day, like the morning deadline sweep
+LIVE = [StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
+
+
+def review_tags(reference: str, partnership: str, stage: str, kind: str = "lifecycle") -> list[str]:
+    return ["cspr", kind, f"review:{reference}", f"partnership:{partnership}", f"stage:{stage}"]
+
+
+def label_run(reference: str, slug: str, partnership: str, stage: str, kind: str = "lifecycle") -> None:
+    """Name this run "CSPR-2026-0042 · rapid-review-sign-off" and tag it with partnership and stage."""
+    name_run(f"{reference} · {slug}", review_tags(reference, partnership, stage, kind))
+
+
+def name_run(name: str, tags: list[str]) -> None:
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(run_id), name=name, tags=tags)
+
+
+def other_live_runs(reference: str) -> list[str]:
+    """Ids of other lifecycle runs of this review that are running or waiting for a person."""
+    me = flow_run.get_id()
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=LIVE)),
+                id=FlowRunFilterId(not_any_=[UUID(me)]) if me else None,
+            )
+        )
+    return [str(r.id) for r in runs]
+
+
+def publish_timeline(reference: str, markdown: str) -> None:
+    key = reference.lower()  # artifact keys are lower case: "cspr-2026-0042"
+    create_markdown_artifact(markdown=markdown, key=key, description=f"{reference}: timeline and deadlines")
+
+
+def timer_time(on: dt.date) -> dt.datetime:
+    return dt.datetime.combine(on, dt.time(TIMER_HOUR), tzinfo=LONDON)
+
+
+@task(name="schedule-lifecycle")
+def schedule_lifecycle(reference: str, on: dt.date, why: str, partnership: str, stage: str, step: int) -> str:
+    """A scheduled run of the lifecycle for ``on``: a durable timer operators see among upcoming runs.
+    The same review, stage and step give the same run, however often this is called."""
+    run = run_deployment(
+        LIFECYCLE_DEPLOYMENT,
+        parameters={"reference": reference},
+        scheduled_time=timer_time(on),
+        timeout=0,
+        as_subflow=False,
+        idempotency_key=f"{reference}:timer:{stage}:{step}:{on.isoformat()}",
+        tags=[*review_tags(reference, partnership, stage), "timer"],
+        flow_run_name=f"{reference} · timer · {why[:40]}",
+    )
+    return str(run.id)
+
+
+def start_lifecycle(reference: str, partnership: str, stage: str) -> str:
+    run = run_deployment(
+        LIFECYCLE_DEPLOYMENT,
+        parameters={"reference": reference},
+        timeout=0,
+        as_subflow=False,
+        idempotency_key=f"{reference}:start",
+        tags=review_tags(reference, partnership, stage),
+    )
+    return str(run.id)
