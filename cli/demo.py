@@ -110,6 +110,7 @@ class Case:
     child_name: str = "Rowan Example-Child"
     child_dob: dt.date = dt.date(2019, 5, 17)
     partnership: str = "northshire"
+    pseudonym: str = "Child Q"
     qa_returns: int = 0
     deferrals: int = 0
     improvements_only: bool = False
@@ -133,7 +134,7 @@ class Case:
             "harm": "seriously harmed",
             "abuse_or_neglect": "suspected",
             "looked_after": False,
-            "children": [{"pseudonym": "Child Q", "age_band": "5-9"}],
+            "children": [{"pseudonym": self.pseudonym, "age_band": "5-9"}],
             "national_reference": "",
         }
 
@@ -141,7 +142,7 @@ class Case:
         return {
             "your_name": "Chris Lee",
             "children": [
-                {"pseudonym": "Child Q", "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
+                {"pseudonym": self.pseudonym, "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
             ],
             "family_members": [
                 {"relationship": "mother", "full_name": "Morwenna Example-Parent", "date_of_birth": None}

@@ -8,12 +8,14 @@ are checked by the lifecycle, which asks again with the reason shown above the f
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import pydantic
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import delete_flow_run_input, read_flow_run_input
+from prefect.input.actions import delete_flow_run_input, filter_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 
 from models import forms
@@ -53,7 +55,14 @@ def forget(key: str) -> None:
     """Delete a form's answer, schema and description from Prefect once the project database holds what matters:
     answers may carry personal data, and Prefect's database is not the place for it."""
     for stored in _keyset(key).values():
-        try:
+        with suppress(ObjectNotFound, PrefectHTTPStatusError):  # absent already (a replay)
             delete_flow_run_input(stored)
-        except Exception:
-            continue
+
+
+def forget_all_but(key: str | None) -> None:
+    """Delete every form this run stored except the one for ``key``: a run that crashed between saving an
+    answer and forgetting it leaves nothing behind once it runs again."""
+    keep = set(_keyset(key).values()) if key else set()
+    for stored in filter_flow_run_input(key_prefix="suspended-", limit=200, exclude_keys=keep):
+        with suppress(ObjectNotFound, PrefectHTTPStatusError):
+            delete_flow_run_input(stored.key)

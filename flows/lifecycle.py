@@ -13,7 +13,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.inputs import FORMS, ask, forget
+from flows.inputs import FORMS, ask, forget, forget_all_but
 from models.stages import Stage
 from tasks.notices import deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
@@ -35,6 +35,7 @@ def review_lifecycle(reference: Reference) -> str:
         label_run(reference, action.slug, action.partnership, action.stage)
         deliver_outbox(reference)
         publish_timeline(reference, timeline(reference))
+        forget_all_but(action.key if action.kind == "form" else None)
         if action.kind == "finished":
             return "closed"
         if action.kind == "automatic":

@@ -182,7 +182,7 @@ def _rapid_review(session: Session, review: Review, a: forms.RapidReview, at: dt
                 "the notification")  # fmt: skip
     actor = Actor(a.your_name, Role.COORDINATOR)
     round_ = steps.sign_off_round(session, review) + 1
-    _decision(session, review, "rapid_review", a.recommendation.value, actor, round=round_,
+    _decision(session, review, "rapid_review", a.recommendation.name, actor, round=round_,
               details=steps.summary_fields(a), at=at)  # fmt: skip
     records.apply_transition(session, review, "record_rapid_review", actor=actor, details={"round": round_}, at=at)
     return "rapid review recorded; awaiting the three partners' sign-off"
@@ -250,7 +250,7 @@ def _final_decision(session: Session, review: Review, a: forms.FinalDecision, at
         forms.LocalDecision.no_review: ("decide_no_review", {}),
         forms.LocalDecision.national_review: ("decide_national_review", {}),
     }[a.decision]
-    _decision(session, review, "lcspr_decision", a.decision.value, actor, reasons=a.reasons,
+    _decision(session, review, "lcspr_decision", a.decision.name, actor, reasons=a.reasons,
               details=steps.summary_fields(a), at=at)  # fmt: skip
     records.apply_transition(session, review, name, actor=actor, facts=facts, reason=a.reasons,
                              milestones=milestones, at=at)  # fmt: skip
@@ -326,7 +326,7 @@ def _publication(session: Session, review: Review, a: forms.Publication, at: dt.
     not_before = steps.deadline_on(session, review, "publish_not_before")
     facts = Facts(today=today, publish_not_before=not_before, reason=a.reasons)
     round_ = _count(session, review, "publication") + 1
-    _decision(session, review, "publication", a.decision.value, actor, round=round_, reasons=a.reasons or None,
+    _decision(session, review, "publication", a.decision.name, actor, round=round_, reasons=a.reasons or None,
               details=steps.summary_fields(a), at=at)  # fmt: skip
     if a.decision is forms.PublicationChoice.defer:
         assert a.look_again_on is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -10,11 +11,25 @@ from pathlib import Path
 
 import pytest
 
-# Before anything reads settings: every test session gets its own state folder.
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# Before anything reads settings or imports Prefect: every test session gets its own state folder and its
+# own Prefect server address (the server itself starts only for the tests that need it).
 _HOME = Path(tempfile.mkdtemp(prefix="cspr-test-home-"))
 os.environ["CSPR_HOME"] = str(_HOME)
 os.environ.pop("CSPR_DATABASE_URL", None)
 os.environ.pop("CSPR_ENCRYPTION_KEY", None)
+_PORT = _free_port()
+
+from cli.system import LocalSystem, prefect_env  # noqa: E402
+
+os.environ.update({k: v for k, v in prefect_env(f"http://127.0.0.1:{_PORT}/api", home=_HOME / "prefect").items() if v})
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
@@ -34,6 +49,32 @@ def postgres_required() -> bool:
 @pytest.fixture(scope="session")
 def cspr_home() -> Path:
     return _HOME
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[LocalSystem]:
+    """A real `prefect server start` (SQLite under this session's CSPR_HOME), stopped at the end."""
+    system = LocalSystem(port=_PORT, home=_HOME)
+    system.start_server()
+    yield system
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # send the last log lines before the server goes
+    system.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed(prefect_server: LocalSystem) -> LocalSystem:
+    """The project database migrated and seeded, and both deployments registered on the test server."""
+    from models.db import get_engine, transaction
+    from models.seed import seed_demo
+    from tests.utils.inprocess import apply_deployments
+
+    migrate(get_engine())
+    with transaction() as session:
+        seed_demo(session)
+    apply_deployments()
+    return prefect_server
 
 
 @pytest.fixture(scope="session")

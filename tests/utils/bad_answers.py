@@ -1,0 +1,41 @@
+"""Answers that must be refused, one or more for every form: (stage, what to change in a good answer, what
+the refusal must say)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.stages import Stage
+
+BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
+    (
+        Stage.INCIDENT_RECORDED,
+        {"notified_on": "2026-01-01"},
+        "cannot be before the date the local authority became aware",
+    ),
+    (Stage.INCIDENT_RECORDED, {"notified_on": "2099-01-01"}, "cannot be in the future"),
+    (Stage.INCIDENT_RECORDED, {"panel_reference": ""}, "Reference from the national notification system"),
+    (Stage.RAPID_REVIEW, {"facts": "x" * 20_001}, "The facts"),
+    (Stage.RAPID_REVIEW, {"recommendation": "whatever"}, "Recommendation"),
+    (Stage.RAPID_REVIEW, {"facts": "bell\x07"}, "control characters"),
+    (Stage.RAPID_REVIEW_SIGN_OFF, {"decision": "send back", "reason": ""}, "give a reason"),
+    (Stage.RAPID_REVIEW_SIGN_OFF, {"partner": "mayor"}, "You sign for"),
+    (Stage.RAPID_REVIEW_SIGN_OFF, {"signed_on": "2020-01-01"}, "cannot be before the rapid review's completion"),
+    (Stage.AWAITING_PANEL, {"national_review": "perhaps"}, "national review"),
+    (Stage.AWAITING_DECISION, {"decision": "national review led by the Panel"}, "only the Panel can start"),
+    (Stage.AWAITING_DECISION, {"decision": "no local review", "immediate_learning": ""}, "immediate learning"),
+    (Stage.COMMISSIONING, {"reviewer": "Nobody Known"}, "no active reviewer of that name"),
+    (Stage.COMMISSIONING, {"reviewer": "Tomasz Whitfield"}, "conflict of interest with Northshire Police"),
+    (Stage.REVIEW_UNDER_WAY, {"update": "written request to the reviewer", "request": ""}, "write down the request"),
+    (Stage.QUALITY_ASSURANCE, {"anonymised": False}, "not yet met: Anonymised"),
+    (Stage.QUALITY_ASSURANCE, {"outcome": "return to the reviewer", "reasons": ""}, "give the reasons"),
+    (Stage.REPORT_APPROVED, {"sent_on": "2021-01-01"}, "cannot be before the decision to start the review"),
+    (
+        Stage.AWAITING_PUBLICATION,
+        {"decision": "defer publication", "reasons": "trial", "look_again_on": None},
+        "date to look again",
+    ),
+    (Stage.AWAITING_PUBLICATION, {"decision": "defer publication", "reasons": ""}, "give the reasons"),
+    (Stage.PUBLISHED, {"actions": ""}, "Actions on the recommendations"),
+    (Stage.PUBLISHED, {"unexpected_field": 1}, "Extra inputs are not permitted"),
+]

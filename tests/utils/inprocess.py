@@ -1,0 +1,126 @@
+"""Running deployment flow runs inside the test process, against a real Prefect server.
+
+What a worker does, minus the polling and the subprocess: read the flow run, execute it with Prefect's own
+engine, and stop where it suspends (the engine raises ``Pause``). Resuming is the same API call the UI makes.
+About half a second a step, so every path of the process can be run through Prefect in the test suite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+from prefect import Flow, get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.deployments import run_deployment
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.flow_runs import resume_flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+from cli.demo import NOTIFY_DEPLOYMENT, Case, review_state
+from flows.lifecycle import review_lifecycle
+from flows.notification import notify_incident
+from models.stages import Stage
+
+FLOWS: dict[str, Flow[Any, Any]] = {"notify-incident": notify_incident, "review-lifecycle": review_lifecycle}
+
+
+def apply_deployments() -> None:
+    for name, flow in FLOWS.items():
+        flow.to_deployment(name=name, enforce_parameter_schema=True).apply()
+
+
+def read(run_id: UUID) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def execute(run_id: UUID) -> State:
+    """Run a flow run in this process until it completes, fails or suspends; return its state."""
+    run = read(run_id)
+    flow = _flow_of(run)
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        try:
+            state: State = run_flow(flow, flow_run=run, return_type="state")  # type: ignore[call-overload]
+        except Pause as paused:
+            state = paused.state  # type: ignore[assignment]
+    return state
+
+
+def _flow_of(run: FlowRun) -> Flow[Any, Any]:
+    with get_client(sync_client=True) as client:
+        return FLOWS[client.read_flow(run.flow_id).name]
+
+
+def runs_for(reference: str, kind: str = "lifecycle") -> list[FlowRun]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"review:{reference}", kind]))
+        )
+
+
+def notify(case: Case) -> tuple[str, UUID]:
+    """Run notify-incident in-process, answering the identity step. Returns the reference and the run id."""
+    run = run_deployment(NOTIFY_DEPLOYMENT, parameters={"notification": case.notification()}, timeout=0)
+    state = execute(run.id)
+    assert state.is_paused(), state
+    resume_flow_run(run.id, run_input=case.identity())
+    state = execute(run.id)
+    assert state.is_completed(), state
+    reference = next(t.removeprefix("review:") for t in read(run.id).tags if t.startswith("review:"))
+    return reference, run.id
+
+
+def pending_lifecycle_run(reference: str) -> FlowRun | None:
+    now = dt.datetime.now(dt.UTC)
+    for run in runs_for(reference):
+        if run.state is None or run.state.is_final():
+            continue
+        if (
+            run.state.is_scheduled()
+            and run.expected_start_time
+            and run.expected_start_time > now + dt.timedelta(minutes=1)
+        ):
+            continue  # a timer for a later day
+        return run
+    return None
+
+
+def advance(reference: str) -> State | None:
+    """Execute the review's lifecycle run that is ready to go (new, or resumed). None if there is none."""
+    run = pending_lifecycle_run(reference)
+    if run is None or (run.state is not None and run.state.is_paused()):
+        return None
+    return execute(run.id)
+
+
+def suspended_run(reference: str) -> FlowRun:
+    advance(reference)
+    run = pending_lifecycle_run(reference)
+    assert run is not None and run.state is not None and run.state.is_paused(), f"{reference} is not waiting: {run}"
+    return run
+
+
+def give(reference: str, answer: dict[str, Any]) -> None:
+    """Submit an answer to the waiting form and let the lifecycle run on to its next stop."""
+    run = suspended_run(reference)
+    resume_flow_run(run.id, run_input=answer)
+    advance(reference)
+
+
+def drive(reference: str, case: Case, max_steps: int = 60) -> list[str]:
+    """Answer every form as the case says until the review closes. Returns the refusals seen (none expected)."""
+    refusals = []
+    for _ in range(max_steps):
+        advance(reference)
+        state = review_state(reference)
+        if state.stage is Stage.CLOSED:
+            return refusals
+        give(reference, case.answer(state.stage))
+        after = review_state(reference)
+        if after.refusal:
+            refusals.append(after.refusal)
+    raise AssertionError(f"{reference} did not close in {max_steps} steps")
