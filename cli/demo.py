@@ -116,6 +116,7 @@ class Case:
     improvements_only: bool = False
     send_back_first: bool = False
     sign_off_order: tuple[str, ...] = ("local_authority", "police", "health")
+    report_sent_on: dt.date | None = None  # default: long enough ago that publication need not wait
     today: dt.date = field(default_factory=today_in_england)
     asked: Counter[Stage] = field(default_factory=Counter)
 
@@ -138,15 +139,15 @@ class Case:
             "national_reference": "",
         }
 
+    family_name: str = "Morwenna Example-Parent"
+
     def identity(self) -> dict[str, Any]:
         return {
             "your_name": "Chris Lee",
             "children": [
                 {"pseudonym": self.pseudonym, "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
             ],
-            "family_members": [
-                {"relationship": "mother", "full_name": "Morwenna Example-Parent", "date_of_birth": None}
-            ],
+            "family_members": [{"relationship": "mother", "full_name": self.family_name, "date_of_birth": None}],
         }
 
     def answer(self, stage: Stage) -> dict[str, Any]:
@@ -248,7 +249,7 @@ def _qa(c: Case, n: int) -> dict[str, Any]:
 
 
 def _final_report(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Chris Lee", "sent_on": c.day(85)}
+    return {"your_name": "Chris Lee", "sent_on": (c.report_sent_on or dt.date.fromisoformat(c.day(85))).isoformat()}
 
 
 def _publication(c: Case, n: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from typing import Any
+from uuid import UUID
 
 import pydantic
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
@@ -60,9 +61,18 @@ def forget(key: str) -> None:
 
 
 def forget_all_but(key: str | None) -> None:
-    """Delete every form this run stored except the one for ``key``: a run that crashed between saving an
-    answer and forgetting it leaves nothing behind once it runs again."""
-    keep = set(_keyset(key).values()) if key else set()
-    for stored in filter_flow_run_input(key_prefix="suspended-", limit=200, exclude_keys=keep):
+    """Delete every form this run stored except the one for ``key``."""
+    _delete_inputs(None, keep=set(_keyset(key).values()) if key else set())
+
+
+def forget_runs(run_ids: list[UUID]) -> None:
+    """Delete every form left by runs that ended: a run that died between saving an answer and forgetting it
+    leaves nothing behind once its review runs again."""
+    for run_id in run_ids:
+        _delete_inputs(run_id, keep=set())
+
+
+def _delete_inputs(run_id: UUID | None, keep: set[str]) -> None:
+    for stored in filter_flow_run_input(key_prefix="suspended-", limit=200, exclude_keys=keep, flow_run_id=run_id):
         with suppress(ObjectNotFound, PrefectHTTPStatusError):
-            delete_flow_run_input(stored.key)
+            delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)

@@ -13,11 +13,11 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.inputs import FORMS, ask, forget, forget_all_but
+from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
 from models.stages import Stage
 from tasks.notices import deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
-from tasks.runs import label_run, other_live_runs, publish_timeline, schedule_lifecycle
+from tasks.runs import ended_runs, label_run, other_live_runs, publish_timeline, schedule_lifecycle
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
 
@@ -28,8 +28,10 @@ def review_lifecycle(reference: Reference) -> str:
     logger = get_run_logger()
     others = other_live_runs(reference)
     if others:
-        logger.warning("%s is already being handled by run(s) %s; this run stops without acting", reference, others)
+        ids = ", ".join(map(str, others))
+        logger.warning("%s is already being handled by run(s) %s; this run stops without acting", reference, ids)
         return "already being handled"
+    forget_runs(ended_runs(reference))
     while True:
         action = next_step(reference)
         label_run(reference, action.slug, action.partnership, action.stage)

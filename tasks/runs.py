@@ -26,6 +26,7 @@ LIFECYCLE_DEPLOYMENT = "review-lifecycle/review-lifecycle"
 LONDON = ZoneInfo("Europe/London")
 TIMER_HOUR = 7  # timers fire at 07:00 London time on the day, like the morning deadline sweep
 LIVE = [StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
+ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
 
 
 def review_tags(reference: str, partnership: str, stage: str, kind: str = "lifecycle") -> list[str]:
@@ -45,18 +46,27 @@ def name_run(name: str, tags: list[str]) -> None:
         client.update_flow_run(UUID(run_id), name=name, tags=tags)
 
 
-def other_live_runs(reference: str) -> list[str]:
-    """Ids of other lifecycle runs of this review that are running or waiting for a person."""
+def other_runs(reference: str, states: list[StateType]) -> list[UUID]:
+    """Ids of this review's other lifecycle runs in the given states."""
     me = flow_run.get_id()
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
                 tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=LIVE)),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
                 id=FlowRunFilterId(not_any_=[UUID(me)]) if me else None,
             )
         )
-    return [str(r.id) for r in runs]
+    return [r.id for r in runs]
+
+
+def other_live_runs(reference: str) -> list[UUID]:
+    """This review's other lifecycle runs that are running or waiting for a person."""
+    return other_runs(reference, LIVE)
+
+
+def ended_runs(reference: str) -> list[UUID]:
+    return other_runs(reference, ENDED)
 
 
 def publish_timeline(reference: str, markdown: str) -> None:

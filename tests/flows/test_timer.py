@@ -1,0 +1,33 @@
+"""The publication timer: a scheduled run of the lifecycle at 07:00 London time on the 7th working day after
+the final report went to the Panel and the Secretary of State, on a real `prefect server start`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from cli.demo import Case, review_state
+from cli.system import LocalSystem
+from models.calendar import calendar_for, today_in_england
+from models.stages import Stage
+from tests.utils import inprocess
+
+
+def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSystem) -> None:
+    sent = today_in_england()
+    case = Case(pseudonym="Child Timer", report_sent_on=sent)
+    reference, _ = inprocess.notify(case)
+    while review_state(reference).stage is not Stage.AWAITING_PUBLICATION:
+        inprocess.give(reference, case.answer(review_state(reference).stage))
+    inprocess.advance(reference)
+    timers = [r for r in inprocess.runs_for(reference) if "timer" in r.tags]
+    assert len(timers) == 1
+    timer = timers[0]
+    assert timer.state is not None and timer.state.is_scheduled()
+    due = calendar_for().add(sent, 7)
+    expected = dt.datetime.combine(due, dt.time(7), tzinfo=ZoneInfo("Europe/London"))
+    assert timer.expected_start_time == expected
+    assert timer.parameters == {"reference": reference}
+    assert timer.name.startswith(reference)
+    # the run that set the timer has ended; nothing is waiting on a person
+    assert [r for r in inprocess.runs_for(reference) if r.state is not None and r.state.is_paused()] == []

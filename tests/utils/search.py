@@ -1,0 +1,50 @@
+"""Searching everything Prefect (and the object store, and the logs) keeps, for planted personal data."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+
+def needles(name: str, dob: dt.date) -> list[str]:
+    """The name, its parts, and the date of birth as people write it."""
+    parts = [p for p in name.replace("-", " ").split() if len(p) > 3]
+    dates = [dob.isoformat(), dob.strftime("%d/%m/%Y"), dob.strftime("%d %B %Y"), dob.strftime("%Y%m%d")]
+    return [name, *parts, *dates]
+
+
+def search_sqlite(path: Path, words: list[str]) -> list[str]:
+    """Every text value of every column of every table of a SQLite database (its WAL checkpointed first)."""
+    hits = []
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [r[1] for r in connection.execute(f'PRAGMA table_info("{table}")')]
+            for column in columns:
+                for word in words:
+                    query = f'SELECT count(*) FROM "{table}" WHERE lower(CAST("{column}" AS TEXT)) LIKE ?'
+                    (count,) = connection.execute(query, (f"%{word.lower()}%",)).fetchone()
+                    if count:
+                        hits.append(f"{path.name}: {table}.{column} contains {word!r} ({count} rows)")
+    finally:
+        connection.close()
+    return hits
+
+
+def search_files(root: Path, words: list[str], skip: tuple[Path, ...] = ()) -> list[str]:
+    """Raw bytes of every file below ``root`` (and the base64 of each word, as pickles are stored that way)."""
+    hits = []
+    encoded = [(w, w.encode()) for w in words] + [(f"base64 of {w}", base64.b64encode(w.encode())) for w in words]
+    for path in root.rglob("*"):
+        if not path.is_file() or any(path.is_relative_to(s) for s in skip):
+            continue
+        data = path.read_bytes()
+        lowered = data.lower()
+        for label, raw in encoded:
+            if raw.lower() in lowered:
+                hits.append(f"{path}: contains {label!r}")
+    return hits
