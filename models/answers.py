@@ -131,14 +131,25 @@ def _count(session: Session, review: Review, kind: str) -> int:
     return len(session.exec(select(Decision).where(Decision.review_id == review.id, Decision.kind == kind)).all())
 
 
-def _reviewer(session: Session, name: str, *, national: bool) -> Reviewer:
+def _independent_reviewer(session: Session, review: Review, name: str, *, national: bool) -> Reviewer:
+    """The active reviewer of that name (from the Panel's pool for a national review) with no declared conflict
+    touching this case; otherwise a refusal saying which."""
     wanted = " ".join(name.split()).casefold()
-    for reviewer in session.exec(select(Reviewer).where(col(Reviewer.active))):
-        if " ".join(reviewer.name.split()).casefold() == wanted:
-            if national and not reviewer.national_pool:
-                raise Refusal("that reviewer is not in the Panel's pool; choose one listed above")
-            return reviewer
-    raise Refusal("there is no active reviewer of that name in the pool; choose one listed above")
+    found = [
+        r
+        for r in session.exec(select(Reviewer).where(col(Reviewer.active)))
+        if " ".join(r.name.split()).casefold() == wanted
+    ]
+    if not found:
+        raise Refusal("there is no active reviewer of that name in the pool; choose one listed above")
+    reviewer = found[0]
+    if national and not reviewer.national_pool:
+        raise Refusal("that reviewer is not in the Panel's pool; choose one listed above")
+    conflicts = _conflicts(session, review, reviewer)
+    if conflicts:
+        raise Refusal(f"{reviewer.name} has declared a conflict of interest with {', '.join(conflicts)}, "
+                      "who are involved in this case; choose another reviewer")  # fmt: skip
+    return reviewer
 
 
 def _conflicts(session: Session, review: Review, reviewer: Reviewer) -> tuple[str, ...]:
@@ -262,15 +273,11 @@ def _final_decision(session: Session, review: Review, a: forms.FinalDecision, at
 def _commissioning(session: Session, review: Review, a: forms.Commissioning, at: dt.datetime, today: dt.date) -> str:
     _not_before(a.commissioned_on, steps.milestone_on(session, review, Event.LCSPR_DECIDED_ON),
                 "The commissioning date", "the decision to start the review")  # fmt: skip
-    reviewer = _reviewer(session, a.reviewer, national=False)
-    conflicts = _conflicts(session, review, reviewer)
-    if conflicts:
-        raise Refusal(f"{reviewer.name} has declared a conflict of interest with {', '.join(conflicts)}, "
-                      "who are involved in this case; choose another reviewer")  # fmt: skip
+    reviewer = _independent_reviewer(session, review, a.reviewer, national=False)
     actor = Actor(a.your_name, Role.COORDINATOR)
     session.add(Commission(review_id=review.id, reviewer_id=reviewer.id, terms_of_reference=a.terms_of_reference,
                            commissioned_on=a.commissioned_on))  # fmt: skip
-    facts = Facts(reviewer_chosen=True, terms_of_reference=True, reviewer_conflicts=conflicts)
+    facts = Facts(reviewer_chosen=True, terms_of_reference=True)
     records.apply_transition(session, review, "commission_reviewer", actor=actor, facts=facts,
                              details={"reviewer": reviewer.name}, at=at)  # fmt: skip
     records.enqueue(session, review, "reviewer_named", PANEL_OFSTED_DFE,
@@ -354,11 +361,7 @@ def _actions(session: Session, review: Review, a: forms.ActionsRecorded, at: dt.
 def _national_commissioning(
     session: Session, review: Review, a: forms.NationalCommissioning, at: dt.datetime, today: dt.date
 ) -> str:
-    reviewer = _reviewer(session, a.reviewer, national=True)
-    conflicts = _conflicts(session, review, reviewer)
-    if conflicts:
-        raise Refusal(f"{reviewer.name} has declared a conflict of interest with {', '.join(conflicts)}; "
-                      "the Panel must choose another reviewer")  # fmt: skip
+    reviewer = _independent_reviewer(session, review, a.reviewer, national=True)
     actor = Actor(a.your_name, Role.PANEL)
     session.add(Commission(review_id=review.id, reviewer_id=reviewer.id,
                            terms_of_reference=a.local_contribution or "National review led by the Panel",

@@ -8,7 +8,7 @@ answer from the recorded state.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -34,6 +34,15 @@ class Step:
 
 COORDINATOR = frozenset({Role.COORDINATOR.value})
 PARTNERS = frozenset(r.value for r in PartnerRole)
+
+_ACTIONS = Step(
+    Stage.PUBLISHED,
+    forms.ActionsRecorded,
+    "actions",
+    "Record the actions on the recommendations",
+    COORDINATOR,
+    "Record the actions agreed on the recommendations; progress goes in the partnership's yearly report.",
+)
 
 STEPS: dict[Stage, Step] = {
     s.stage: s
@@ -136,22 +145,8 @@ STEPS: dict[Stage, Step] = {
             "the Secretary of State are told of a deferral.",
             "lcspr_publication",
         ),
-        Step(
-            Stage.PUBLISHED,
-            forms.ActionsRecorded,
-            "actions",
-            "Record the actions on the recommendations",
-            COORDINATOR,
-            "Record the actions agreed on the recommendations; progress goes in the partnership's yearly report.",
-        ),
-        Step(
-            Stage.IMPROVEMENTS_PUBLISHED,
-            forms.ActionsRecorded,
-            "actions",
-            "Record the actions on the recommendations",
-            COORDINATOR,
-            "Record the actions agreed on the recommendations; progress goes in the partnership's yearly report.",
-        ),
+        _ACTIONS,
+        replace(_ACTIONS, stage=Stage.IMPROVEMENTS_PUBLISHED),
         Step(
             Stage.NATIONAL_REVIEW,
             forms.NationalCommissioning,
@@ -241,28 +236,26 @@ def sign_off_round(session: Session, review: Review) -> int:
     return sum(1 for e in history(session, review.id) if e.transition == "record_rapid_review")
 
 
-def signed_by(session: Session, review: Review) -> dict[str, str]:
-    """Partner role -> outcome, for the rapid review now awaiting sign-off."""
-    rows = session.exec(
-        select(Decision).where(
-            Decision.review_id == review.id,
-            Decision.kind == "sign_off",
-            Decision.round == sign_off_round(session, review),
+def _sign_offs(session: Session, review: Review) -> list[Decision]:
+    """The sign-offs given so far to the rapid review now awaiting sign-off."""
+    return list(
+        session.exec(
+            select(Decision).where(
+                Decision.review_id == review.id,
+                Decision.kind == "sign_off",
+                Decision.round == sign_off_round(session, review),
+            )
         )
     )
-    return {d.actor_role: d.outcome for d in rows}
+
+
+def signed_by(session: Session, review: Review) -> dict[str, str]:
+    """Partner role -> outcome, for the rapid review now awaiting sign-off."""
+    return {d.actor_role: d.outcome for d in _sign_offs(session, review)}
 
 
 def sign_off_dates(session: Session, review: Review) -> list[dt.date]:
-    """The dates of the sign-offs given so far to the rapid review now awaiting sign-off."""
-    rows = session.exec(
-        select(Decision).where(
-            Decision.review_id == review.id,
-            Decision.kind == "sign_off",
-            Decision.round == sign_off_round(session, review),
-        )
-    )
-    return [dt.date.fromisoformat(d.details["on"]) for d in rows if "on" in d.details]
+    return [dt.date.fromisoformat(d.details["on"]) for d in _sign_offs(session, review) if "on" in d.details]
 
 
 def describe(session: Session, review: Review, step: Step) -> str:
@@ -301,10 +294,6 @@ def describe(session: Session, review: Review, step: Step) -> str:
 
 def milestone_on(session: Session, review: Review, event: rulebook.Event) -> dt.date | None:
     return milestones_of(session, review.id).get(event)
-
-
-def form_for(stage: Stage) -> type[FormModel]:
-    return STEPS[stage].form
 
 
 def summary_fields(form: FormModel) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from models import answers, steps
 from models.calendar import today_in_england
 from models.db import transaction
 from models.records import Actor, IncidentRecord, create_review
-from models.stages import HUMAN_LABELS, Stage
 from models.tables import Partnership, Review, Role
 from models.timeline import timeline_markdown
 
@@ -109,7 +108,3 @@ def check_partnership(code: str) -> str:
 def timeline(reference: str) -> str:
     with transaction() as session:
         return timeline_markdown(session, _review(session, reference), today_in_england())
-
-
-def stage_label(stage: str) -> str:
-    return HUMAN_LABELS[Stage(stage)]
