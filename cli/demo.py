@@ -230,7 +230,31 @@ def _progress(c: Case, n: int) -> dict[str, Any]:
     if n == 0:
         return {"your_name": "Chris Lee", "update": "written request to the reviewer", "on": c.day(50),
                 "request": "Please share a first draft of the chronology by the end of the month."}  # fmt: skip
-    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": ""}
+    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": "",
+            **DRAFT}  # fmt: skip
+
+
+DRAFT: dict[str, Any] = {
+    "summary": "Child Q, aged seven, was seriously harmed through neglect over several months. Agencies each held "
+    "part of the picture: missed health appointments, a school's concerns about weight loss, and a housing move.",
+    "recommendations": [
+        "The ICB and schools agree a weekly exchange of missed-appointment information for children on plans.",
+        "Children's social care checks school attendance and health contacts at every strategy discussion.",
+        "The partnership runs multi-agency training on recognising neglect in primary-age children.",
+    ],
+    "child_experience": "Child Q told a teacher they were often hungry and that home was cold.",
+    "family_context": "A single parent under financial strain, recently moved into the area, with little support.",
+    "systemic_analysis": "Information was held in separate systems with no routine for sharing it; thresholds for "
+    "neglect were applied differently by each agency; a house move interrupted the health visiting service.",
+    "practitioner_involvement": "Twelve practitioners took part in a learning event; the parent was invited to "
+    "contribute and met the reviewer.",
+    "timeline": [
+        {"on": "2025-09-03", "event": "Child Q starts at a new primary school after a house move."},
+        {"on": "2025-11-12", "event": "Second missed health appointment; letter sent to the old address."},
+        {"on": "2026-01-20", "event": "School raises a concern about Child Q's weight with the school nurse."},
+        {"on": "2026-03-02", "event": "Child Q is admitted to hospital."},
+    ],
+}
 
 
 def _qa(c: Case, n: int) -> dict[str, Any]:

@@ -292,6 +292,8 @@ def _progress(session: Session, review: Review, a: forms.ReviewProgress, at: dt.
                   round=_count(session, review, "monitoring_request") + 1, reasons=a.request,
                   details={"on": a.on.isoformat()}, at=at)  # fmt: skip
         return "written request to the reviewer recorded"
+    _decision(session, review, "draft", "submitted", actor, round=_count(session, review, "draft") + 1,
+              details=a.draft(), at=at)  # fmt: skip
     records.apply_transition(session, review, "submit_draft", actor=actor, details={"on": a.on.isoformat()}, at=at)
     return "draft received; quality assurance next"
 

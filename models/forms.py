@@ -292,7 +292,20 @@ class ProgressUpdate(StrEnum):
     draft_submitted = "draft report submitted"
 
 
+class TimelineEntry(CleanText):
+    on: dt.date = Field(title="Date")
+    event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        title="What happened"
+    )
+
+
+Recommendation_ = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
 class ReviewProgress(Signed):
+    """A written request to the reviewer, or the reviewer's draft report. Write about the children by pseudonym:
+    the report is checked for their names before anything is published."""
+
     update: ProgressUpdate = Field(title="What happened")
     on: dt.date = Field(title="Date")
     request: OptionalText = Field(
@@ -300,13 +313,35 @@ class ReviewProgress(Signed):
         title="The written request",
         description="What the partners asked the reviewer for (information, a draft); required for a request.",
     )
+    summary: OptionalText = Field(default="", title="Draft report: summary")
+    recommendations: list[Recommendation_] = Field(
+        default_factory=list, max_length=100, title="Draft report: recommendations", description="One per item."
+    )
+    child_experience: OptionalText = Field(default="", title="Draft report: the child's experience and perspective")
+    family_context: OptionalText = Field(default="", title="Draft report: family context")
+    systemic_analysis: OptionalText = Field(default="", title="Draft report: systemic analysis")
+    practitioner_involvement: OptionalText = Field(
+        default="", title="Draft report: how practitioners and the family were involved"
+    )
+    timeline: list[TimelineEntry] = Field(default_factory=list, max_length=500, title="Draft report: timeline")
 
     @model_validator(mode="after")
     def _check(self) -> ReviewProgress:
         _not_in_future(self.on, "the date")
         if self.update is ProgressUpdate.monitoring_request and not self.request:
             raise ValueError("write down the request made to the reviewer")
+        if self.update is ProgressUpdate.draft_submitted and not (
+            self.summary and self.recommendations and self.systemic_analysis
+        ):
+            raise ValueError("a draft report needs at least its summary, recommendations and systemic analysis")
         return self
+
+    def draft(self) -> dict[str, Any]:
+        return self.model_dump(
+            mode="json",
+            include={"summary", "recommendations", "child_experience", "family_context", "systemic_analysis",
+                     "practitioner_involvement", "timeline"},
+        )  # fmt: skip
 
 
 class QaOutcome(StrEnum):

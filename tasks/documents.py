@@ -1,0 +1,89 @@
+"""Documents: Jinja2 templates (report_templates/) rendered to tagged, accessible PDF with WeasyPrint.
+
+Rendering reaches nothing outside the templates folder: the URL fetcher serves only files from there, so text
+typed into a form (which may hold HTML or a URL) can neither change the layout nor make the renderer reach out.
+Jinja2 autoescapes everything, and the templates are strict about missing values.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import jinja2
+from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from models.settings import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "report_templates"
+AUTHOR = "cspr (child safeguarding practice reviews)"
+
+# WeasyPrint warns about every refused fetch; the refusals are recorded by the fetcher instead.
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+
+@dataclass
+class TemplatesOnlyFetcher(URLFetcher):  # type: ignore[misc]
+    """Serves files from the templates folder; refuses (and records) everything else."""
+
+    refused: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False)
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        parsed = urlparse(url)
+        path = Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
+        if path is None or not path.is_relative_to(TEMPLATES) or not path.is_file():
+            self.refused.append(url[:200])
+            raise ValueError("documents load nothing from outside the templates folder")
+        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": _content_type(path)})
+
+
+def _content_type(path: Path) -> str:
+    return {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}.get(
+        path.suffix, "application/octet-stream"
+    )
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def _fonts() -> FontConfiguration:
+    return FontConfiguration()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    html: str
+    refused_fetches: tuple[str, ...]
+
+
+def render_html(template: str, context: dict[str, Any]) -> str:
+    return environment().get_template(template).render(author=AUTHOR, **context)
+
+
+def render_pdf(template: str, context: dict[str, Any]) -> Rendered:
+    """Render ``template`` with ``context`` (which must give ``title`` and ``reference``) to a PDF/UA-1 document."""
+    html = render_html(template, context)
+    fetcher = TemplatesOnlyFetcher()
+    document = HTML(string=html, base_url=f"{TEMPLATES.as_uri()}/", url_fetcher=fetcher)
+    pdf = document.write_pdf(pdf_variant="pdf/ua-1", font_config=_fonts(), uncompressed_pdf=False)
+    assert pdf is not None
+    return Rendered(pdf=pdf, html=html, refused_fetches=tuple(fetcher.refused))
