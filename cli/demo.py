@@ -107,7 +107,7 @@ class Case:
     """The answers people give, for one branch of the process, with dates that have all passed."""
 
     path: str = "local"  # local | national | no-review
-    child_name: str = "Rowan Example-Child"
+    child_name: str = "Rowan Ashcombe"
     child_dob: dt.date = dt.date(2019, 5, 17)
     partnership: str = "northshire"
     pseudonym: str = "Child Q"
@@ -139,7 +139,7 @@ class Case:
             "national_reference": "",
         }
 
-    family_name: str = "Morwenna Example-Parent"
+    family_name: str = "Morwenna Ashcombe"
 
     def identity(self) -> dict[str, Any]:
         return {

@@ -155,6 +155,7 @@ def up(
     with transaction(engine) as session:
         seeded = seed_demo(session)
     system = LocalSystem(port=port)
+    _stop_on_sigterm()
     console.print(f"Local state:      {settings.resolved_home}")
     console.print(
         f"Project database: {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)})"
@@ -170,6 +171,15 @@ def up(
                 time.sleep(2)
     except KeyboardInterrupt:
         console.print("\nStopped.")
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM (a service manager stopping us, `timeout`, `kill`) unwind like Ctrl-C, so that everything
+    started is stopped too instead of being left running."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 class DemoPath(StrEnum):
@@ -214,17 +224,55 @@ def demo(
             drive(reference, case, console.print)
         except DemoError as exc:
             raise _fail(str(exc)) from None
+        from tasks.archive import stored_documents
         from tasks.notices import outbox_folder
+        from tasks.storage import open_store
 
+        store = open_store()
         console.print(f"\nDone. Run history and the timeline artifact ({reference.lower()}): {system.ui_url}")
         console.print(f"Messages to the Panel, Ofsted, DfE and the Secretary of State: {outbox_folder()}")
+        console.print(f"Documents ({store.describe()}):")
+        for report in stored_documents(reference):
+            console.print(f"  {'published ' if report.published else 'restricted'}  {report.object_key}")
+        for report in stored_documents(reference, published=True):
+            console.print(f"Published report: {store.link(report.object_key)}")
 
     if server_is_up(system.api_url):
         go()
     else:
+        _stop_on_sigterm()
         console.print(f"No Prefect server at {system.api_url}: starting one for the demo ...")
         with running(system):
             go()
+
+
+@app.command()
+def document(
+    reference: Annotated[str, typer.Argument(help="The review reference, e.g. CSPR-2026-0042.")],
+    kind: Annotated[str, typer.Argument(help="e.g. final-report, rapid-review, decision-letter.")],
+    out: Annotated[str | None, typer.Option(help="Save the document here (checked against its SHA-256).")] = None,
+    minutes: Annotated[int, typer.Option(help="How long the link works.")] = 5,
+) -> None:
+    """Open one of a review's stored documents: a short-lived link, or a checked copy saved to a file."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import NoResultFound
+
+    from tasks.archive import read_document, stored_documents
+    from tasks.storage import open_store
+
+    try:
+        matches = [r for r in stored_documents(reference) if r.kind == kind]
+    except NoResultFound:
+        raise _fail(f"there is no review {reference!r}") from None
+    if not matches:
+        raise _fail(f"{reference} has no stored {kind!r}")
+    store = open_store()
+    if out:
+        Path(out).write_bytes(read_document(matches[0], store))
+        console.print(f"Saved {matches[0].object_key} (version {matches[0].version}, checksum verified) to {out}")
+    else:
+        console.print(store.link(matches[0].object_key, expires_in=minutes * 60))
 
 
 @db_app.command("upgrade")

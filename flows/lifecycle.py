@@ -15,6 +15,7 @@ from pydantic import Field
 
 from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
 from models.stages import Stage
+from tasks.archive import check_publication, store_documents
 from tasks.notices import deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
 from tasks.runs import ended_runs, label_run, other_live_runs, publish_timeline, schedule_lifecycle
@@ -35,6 +36,7 @@ def review_lifecycle(reference: Reference) -> str:
     while True:
         action = next_step(reference)
         label_run(reference, action.slug, action.partnership, action.stage)
+        store_documents(reference)
         deliver_outbox(reference)
         publish_timeline(reference, timeline(reference))
         forget_all_but(action.key if action.kind == "form" else None)
@@ -51,5 +53,5 @@ def review_lifecycle(reference: Reference) -> str:
             return f"waiting until {action.on.isoformat()}"
         answer = ask(FORMS[Stage(action.form)], action.key, action.description)
         if answer is not None:
-            record_answer(reference, action.key, answer)
+            record_answer(reference, action.key, answer, check_publication(reference, action.stage, answer))
         forget(action.key)

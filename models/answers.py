@@ -48,7 +48,9 @@ def apply_answer(
     *,
     at: dt.datetime | None = None,
     today: dt.date | None = None,
+    refusal: str | None = None,
 ) -> Outcome:
+    """Apply an answer; ``refusal`` is a check made outside the database (the redaction gate) saying no."""
     at = at or utcnow()
     today = today or today_in_england()
     if key != steps.step_key(review):
@@ -58,6 +60,8 @@ def apply_answer(
         answer = step.form.model_validate(data)
     except pydantic.ValidationError as exc:
         return _refuse(session, review, explain(exc, step.form))
+    if refusal:
+        return _refuse(session, review, refusal)
     try:
         with session.begin_nested():  # a refusal part-way through undoes whatever the handler wrote
             message = HANDLERS[Stage(review.stage)](session, review, answer, at, today)
@@ -323,9 +327,13 @@ def _final_report_sent(
     _not_before(a.sent_on, steps.milestone_on(session, review, Event.LCSPR_DECIDED_ON), "The date sent",
                 "the decision to start the review")  # fmt: skip
     actor = Actor(a.your_name, Role.COORDINATOR)
-    records.apply_transition(session, review, "send_final_report", actor=actor,
-                             milestones={Event.FINAL_REPORT_SENT_ON: a.sent_on}, at=at)  # fmt: skip
-    records.enqueue(session, review, "final_report", PANEL_AND_SOS, f"{review.reference}: final report")
+    sends = sum(1 for e in records.history(session, review.id) if e.transition == "send_final_report")
+    # a corrected report is sent again, and its own 7 working days run from the new date
+    records.apply_transition(session, review, "send_final_report", actor=actor, at=at)
+    records.set_milestones(session, review, {Event.FINAL_REPORT_SENT_ON: a.sent_on}, replace=sends > 0)
+    records.refresh_deadlines(session, review)
+    purpose = "final_report" if sends == 0 else f"final_report_{sends + 1}"
+    records.enqueue(session, review, purpose, PANEL_AND_SOS, f"{review.reference}: final report")
     not_before = steps.deadline_on(session, review, "publish_not_before")
     return f"final report sent; publication not before {not_before:%d %B %Y}"
 
@@ -345,6 +353,10 @@ def _publication(session: Session, review: Review, a: forms.Publication, at: dt.
                         f"{review.reference}: publication deferred until at least {a.look_again_on:%d %B %Y}",
                         a.reasons)  # fmt: skip
         return f"publication deferred; looked at again on {a.look_again_on:%d %B %Y}"
+    if a.decision is forms.PublicationChoice.correct:
+        records.apply_transition(session, review, "return_for_correction", actor=actor, facts=facts, reason=a.reasons,
+                                 at=at)  # fmt: skip
+        return "returned to the reviewer for correction; the corrected report goes through quality assurance again"
     name = "publish" if a.decision is forms.PublicationChoice.publish else "publish_improvements"
     records.apply_transition(session, review, name, actor=actor, facts=facts, reason=a.reasons or None,
                              milestones={Event.PUBLISHED_ON: today}, at=at)  # fmt: skip

@@ -53,7 +53,7 @@ def _d(day: dt.date | None) -> str:
     return f"{day.day} {day:%B %Y}" if day else ""
 
 
-def _latest(session: Session, review: Review, kind: str) -> tuple[int, Decision | None]:
+def latest_decision(session: Session, review: Review, kind: str) -> tuple[int, Decision | None]:
     rows = session.exec(
         select(Decision).where(Decision.review_id == review.id, Decision.kind == kind).order_by(col(Decision.at))
     ).all()
@@ -72,6 +72,14 @@ def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
         "edition_title": rulebook.edition(review.edition).title,
         "children": [c.pseudonym for c in children],
     }
+
+
+def retention_until(session: Session, review: Review) -> dt.date | None:
+    """The date a published report must stay available until (the rulebook's retention entry)."""
+    row = session.exec(
+        select(Deadline).where(Deadline.review_id == review.id, Deadline.name == "keep_published_until")
+    ).first()
+    return None if row is None else row.due_on
 
 
 def plan(session: Session, review: Review, today: dt.date | None = None) -> list[DocumentSpec]:
@@ -130,7 +138,7 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
 
 
 def _rapid_review(session: Session, review: Review) -> DocumentSpec:
-    rounds, rapid = _latest(session, review, "rapid_review")
+    rounds, rapid = latest_decision(session, review, "rapid_review")
     assert rapid is not None
     ctx = _base(session, review, f"Rapid review: {review.reference}")
     details = dict(rapid.details)
@@ -161,8 +169,8 @@ def _rapid_review(session: Session, review: Review) -> DocumentSpec:
 
 
 def _decision_letter(session: Session, review: Review) -> DocumentSpec:
-    _, decision = _latest(session, review, "lcspr_decision")
-    _, panel = _latest(session, review, "panel_response")
+    _, decision = latest_decision(session, review, "lcspr_decision")
+    _, panel = latest_decision(session, review, "panel_response")
     assert decision is not None
     ctx = _base(session, review, f"Decision on a local review: {review.reference}")
     lcspr_due = session.exec(
@@ -201,7 +209,7 @@ def _terms(session: Session, review: Review) -> DocumentSpec:
 
 
 def _draft(session: Session, review: Review) -> tuple[int, dict[str, Any]]:
-    rounds, draft = _latest(session, review, "draft")
+    rounds, draft = latest_decision(session, review, "draft")
     assert draft is not None, "a report needs a draft"
     details = dict(draft.details)
     details["timeline"] = [
@@ -214,7 +222,7 @@ def final_report(session: Session, review: Review, *, marking: str = "OFFICIAL-S
     rounds, draft = _draft(session, review)
     commission = session.exec(select(Commission).where(Commission.review_id == review.id)).first()
     reviewer = session.get_one(Reviewer, commission.reviewer_id).name if commission else ""
-    _, qa = _latest(session, review, "quality_assurance")
+    _, qa = latest_decision(session, review, "quality_assurance")
     children = _base(session, review, "")["children"]
     ctx = _base(session, review, f"Local child safeguarding practice review: {', '.join(children)}")
     ctx.update(
@@ -231,7 +239,7 @@ def final_report(session: Session, review: Review, *, marking: str = "OFFICIAL-S
 
 def improvements_statement(session: Session, review: Review, *, marking: str = "OFFICIAL-SENSITIVE") -> DocumentSpec:
     rounds, draft = _draft(session, review)
-    _, publication = _latest(session, review, "publication")
+    _, publication = latest_decision(session, review, "publication")
     ctx = _base(session, review, f"Improvements following the local review {review.reference}")
     ctx.update(
         draft=draft,

@@ -395,6 +395,7 @@ class PublicationChoice(StrEnum):
     publish = "publish the report"
     improvements_only = "publish information about improvements only"
     defer = "defer publication"
+    correct = "return the report to the reviewer for correction"
 
 
 class Publication(Signed):
@@ -402,7 +403,7 @@ class Publication(Signed):
     reasons: OptionalText = Field(
         default="",
         title="Reasons",
-        description="Required for improvements only or deferral (e.g. criminal proceedings pending).",
+        description="Required unless publishing the full report (e.g. criminal proceedings pending; what to correct).",
     )
     look_again_on: dt.date | None = Field(default=None, title="When deferred: date to look again")
 

@@ -335,12 +335,19 @@ def history(session: Session, review_id: uuid.UUID) -> list[StageEvent]:
 # --- milestones and deadlines ---------------------------------------------------------------------------
 
 
-def set_milestones(session: Session, review: Review, milestones: Mapping[Event, dt.date]) -> None:
-    """Record when events happened. A milestone already recorded keeps its first date (replays are no-ops)."""
-    known = {m.event for m in session.exec(select(Milestone).where(Milestone.review_id == review.id))}
+def set_milestones(
+    session: Session, review: Review, milestones: Mapping[Event, dt.date], *, replace: bool = False
+) -> None:
+    """Record when events happened. A milestone already recorded keeps its first date unless ``replace`` (an
+    event that truly happened again, such as a corrected report sent again)."""
+    known = {m.event: m for m in session.exec(select(Milestone).where(Milestone.review_id == review.id))}
     for event, on in milestones.items():
-        if Event(event).value not in known:
+        row = known.get(Event(event).value)
+        if row is None:
             session.add(Milestone(review_id=review.id, event=Event(event).value, on=on))
+        elif replace:
+            row.on = on
+            session.add(row)
     session.flush()
 
 

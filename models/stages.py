@@ -177,6 +177,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("publish_improvements", S.AWAITING_PUBLICATION, S.IMPROVEMENTS_PUBLISHED, NOTICE_PERIOD_PASSED, HAS_REASON,
        label="information about improvements published"),
     _t("defer_publication", S.AWAITING_PUBLICATION, S.PUBLICATION_DEFERRED, HAS_REASON, label="publication deferred"),
+    _t("return_for_correction", S.AWAITING_PUBLICATION, S.REVIEW_UNDER_WAY, HAS_REASON,
+       label="returned to the reviewer for correction before publication"),
     _t("reconsider_publication", S.PUBLICATION_DEFERRED, S.AWAITING_PUBLICATION, label="publication reconsidered"),
     _t("record_actions", S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
     _t("record_improvement_actions", S.IMPROVEMENTS_PUBLISHED, S.CLOSED,

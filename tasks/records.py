@@ -64,10 +64,10 @@ def next_step(reference: str) -> NextAction:
 
 
 @task(name="record-answer")
-def record_answer(reference: str, key: str, data: dict[str, Any]) -> answers.Outcome:
+def record_answer(reference: str, key: str, data: dict[str, Any], refusal: str | None = None) -> answers.Outcome:
     """Write a person's answer (or its refusal) to the database. Logs the outcome, never the answer."""
     with transaction() as session:
-        outcome = answers.apply_answer(session, _review(session, reference), key, data)
+        outcome = answers.apply_answer(session, _review(session, reference), key, data, refusal=refusal)
     logger = get_run_logger()
     if outcome.accepted:
         logger.info("%s: %s", reference, outcome.message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -22,6 +24,7 @@ def _free_port() -> int:
 # Before anything reads settings or imports Prefect: every test session gets its own state folder and its
 # own Prefect server address (the server itself starts only for the tests that need it).
 _HOME = Path(tempfile.mkdtemp(prefix="cspr-test-home-"))
+atexit.register(shutil.rmtree, _HOME, True)
 os.environ["CSPR_HOME"] = str(_HOME)
 os.environ.pop("CSPR_DATABASE_URL", None)
 os.environ.pop("CSPR_ENCRYPTION_KEY", None)

@@ -211,3 +211,22 @@ def test_publication_waits_for_seven_working_days_after_the_report_is_sent(engin
         assert isinstance(action, steps.WaitUntil)
         assert action.on == dt.date(2026, 1, 2)
         assert isinstance(steps.next_action(session, review, today=dt.date(2026, 1, 2)), steps.WaitForForm)
+
+
+def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_days(engine: Engine) -> None:
+    c = Case(today=dt.date(2026, 1, 20))
+    reference, c = _at(engine, Stage.AWAITING_PUBLICATION, c)
+    fix = {"your_name": "Chris Lee", "decision": "return the report to the reviewer for correction",
+           "reasons": "The summary names a family member; the reviewer must anonymise it."}  # fmt: skip
+    assert answer(engine, reference, fix).accepted
+    assert state(engine, reference).stage == Stage.REVIEW_UNDER_WAY
+    for stage in (Stage.REVIEW_UNDER_WAY, Stage.QUALITY_ASSURANCE):
+        assert answer(engine, reference, c.answer(stage)).accepted
+    resend = {"your_name": "Chris Lee", "sent_on": "2026-01-13"}
+    assert answer(engine, reference, resend).accepted
+    with Session(engine) as session:
+        review = state(engine, reference)
+        # Tue 13 Jan 2026 (0) + 7 working days = Thu 22 Jan 2026
+        assert steps.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
+        purposes = {m.purpose for m in session.exec(select(Outbox).where(Outbox.review_id == review.id))}
+    assert {"final_report", "final_report_2"} <= purposes

@@ -1,0 +1,146 @@
+"""Keeping a review's documents: render what its history calls for, store each version once, and publish the
+approved report only after the redaction gate has read it.
+
+Object keys carry the review reference and the document kind, never a name:
+``restricted/CSPR-2026-0042/final-report/v2.pdf`` until publication, ``published/CSPR-2026-0042/final-report.pdf``
+after. Each stored object's SHA-256 is recorded in the project database and checked when it is read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import get_run_logger, task
+from sqlmodel import Session, select
+
+from models import documents, forms
+from models.db import transaction
+from models.documents import DocumentSpec
+from models.records import milestones_of
+from models.rulebook import Event
+from models.stages import Stage
+from models.tables import Report, Review
+from tasks.documents import render_pdf
+from tasks.redaction import find_personal_data
+from tasks.storage import ObjectStore, open_store
+
+PUBLISHED_MARKING = "Published by the safeguarding partners"
+
+
+def restricted_key(reference: str, kind: str, version: int) -> str:
+    return f"restricted/{reference}/{kind}/v{version}.pdf"
+
+
+def published_key(reference: str, kind: str) -> str:
+    return f"published/{reference}/{kind}.pdf"
+
+
+def _review(session: Session, reference: str) -> Review:
+    return session.exec(select(Review).where(Review.reference == reference)).one()
+
+
+def _recorded(session: Session, review: Review, kind: str, version: int) -> Report | None:
+    return session.exec(
+        select(Report).where(Report.review_id == review.id, Report.kind == kind, Report.version == version)
+    ).first()
+
+
+def _store(
+    session: Session, store: ObjectStore, review: Review, spec: DocumentSpec, key: str, *, kind: str,
+    version: int, published: bool = False, retain_until: dt.date | None = None,
+) -> Report:  # fmt: skip
+    pdf = render_pdf(spec.template, spec.context).pdf
+    stored = store.put(key, pdf, content_type="application/pdf", retain_until=retain_until,
+                       metadata={"reference": review.reference, "kind": kind})  # fmt: skip
+    row = Report(review_id=review.id, kind=kind, version=version, object_key=key, sha256=stored.sha256,
+                 size_bytes=stored.size, published=published, retain_until=retain_until)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def publishable_spec(session: Session, review: Review, decision: str, reasons: str = "") -> DocumentSpec:
+    """The document publication would make public, exactly as it would be published."""
+    if decision == forms.PublicationChoice.improvements_only.value:
+        spec = documents.improvements_statement(session, review, marking=PUBLISHED_MARKING)
+        spec.context["reasons"] = reasons or spec.context["reasons"]
+        return spec
+    return documents.final_report(session, review, marking=PUBLISHED_MARKING)
+
+
+PUBLISHING = {forms.PublicationChoice.publish.value, forms.PublicationChoice.improvements_only.value}
+
+
+@task(name="redaction-gate")
+def check_publication(reference: str, stage: str, answer: dict[str, object]) -> str | None:
+    """For an answer that would publish: render what would be published and read it back for the case's names
+    and dates of birth. Returns why it cannot be published (by pseudonym and page), or None when it may be."""
+    decision = str(answer.get("decision", ""))
+    if stage != Stage.AWAITING_PUBLICATION or decision not in PUBLISHING:
+        return None
+    reasons = str(answer.get("reasons") or "")
+    with transaction() as session:
+        review = _review(session, reference)
+        spec = publishable_spec(session, review, decision, reasons)
+        people = documents.known_people(session, review)
+    findings = find_personal_data(render_pdf(spec.template, spec.context).pdf, people)
+    if not findings:
+        return None
+    where = "; ".join(str(f) for f in findings[:10])
+    return (
+        f"the {spec.kind.replace('-', ' ')} cannot be published: {where}. Nothing was published. Return the report "
+        "to the reviewer for correction, or publish information about the improvements instead"
+    )
+
+
+@task(name="store-documents", retries=3, retry_delay_seconds=[2, 10, 30])
+def store_documents(reference: str) -> list[str]:
+    """Store every document the review's history calls for and, once it is published, the public copy.
+    Idempotent: what is stored already is left alone. Returns the keys stored now."""
+    store = open_store()
+    stored: list[str] = []
+    with transaction() as session:
+        review = _review(session, reference)
+        for spec in documents.plan(session, review):
+            if _recorded(session, review, spec.kind, spec.version) is None:
+                key = restricted_key(reference, spec.kind, spec.version)
+                stored.append(
+                    _store(session, store, review, spec, key, kind=spec.kind, version=spec.version).object_key
+                )
+        published_on = milestones_of(session, review.id).get(Event.PUBLISHED_ON)
+        if review.stage in (Stage.PUBLISHED, Stage.IMPROVEMENTS_PUBLISHED, Stage.CLOSED) and published_on:
+            stored += _publish(session, store, review, published_on)
+    if stored:
+        get_run_logger().info("%s: stored %s in %s", reference, ", ".join(stored), store.describe())
+    return stored
+
+
+def _publish(session: Session, store: ObjectStore, review: Review, published_on: dt.date) -> list[str]:
+    _, decision = documents.latest_decision(session, review, "publication")
+    if decision is None:  # a national review is published by the Panel, not here
+        return []
+    spec = publishable_spec(session, review, str(decision.details.get("decision", "")), decision.reasons or "")
+    kind = f"published-{spec.kind}"
+    if _recorded(session, review, kind, 1) is not None:
+        return []
+    retain = documents.retention_until(session, review)
+    assert retain is not None, "a published review has a retention date in its timetable"
+    row = _store(session, store, review, spec, published_key(review.reference, spec.kind), kind=kind, version=1,
+                 published=True, retain_until=retain)  # fmt: skip
+    return [row.object_key]
+
+
+def stored_documents(reference: str, *, published: bool | None = None) -> list[Report]:
+    """The review's stored documents, newest version of each kind first."""
+    with transaction() as session:
+        review = _review(session, reference)
+        query = select(Report).where(Report.review_id == review.id)
+        if published is not None:
+            query = query.where(Report.published == published)
+        rows = session.exec(query).all()
+    return sorted(rows, key=lambda r: (r.kind, -r.version))
+
+
+def read_document(report: Report, store: ObjectStore | None = None) -> bytes:
+    """The document's bytes, checked against the SHA-256 recorded when it was stored."""
+    return (store or open_store()).get(report.object_key, sha256=report.sha256)
