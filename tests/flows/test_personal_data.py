@@ -11,8 +11,11 @@ from sqlmodel import Session, select
 from cli.demo import Case
 from cli.system import LocalSystem
 from models.db import get_engine
+from models.documents import known_people
 from models.settings import get_settings
-from models.tables import CasePerson
+from models.tables import Review
+from tasks.archive import read_document, stored_documents
+from tasks.redaction import find_personal_data
 from tests.utils import inprocess
 from tests.utils.search import needles, search_files, search_sqlite
 
@@ -28,8 +31,9 @@ def test_a_planted_name_and_date_of_birth_appear_nowhere_in_prefect(deployed: Lo
 
     # the project database does hold them, encrypted, for the redaction gate and the coordinator
     with Session(get_engine()) as session:
-        people = {p.name for p in session.exec(select(CasePerson).where(CasePerson.review_id.is_not(None)))}  # type: ignore[union-attr]
-    assert {CHILD, FAMILY} <= people
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        people = known_people(session, review)
+    assert {CHILD, FAMILY} <= {p.name for p in people}
 
     words = needles(CHILD, DOB) + needles(FAMILY, DOB)[:3]
     home = get_settings().resolved_home
@@ -44,6 +48,12 @@ def test_a_planted_name_and_date_of_birth_appear_nowhere_in_prefect(deployed: Lo
     hits += search_files(home / "logs", words)
     # and the project database holds them only encrypted
     hits += search_files(home, words, skip=(prefect_home, home / "outbox", home / "logs"))
+    # object keys carry the reference and kind only, and the published report names nobody
+    keys = [str(p.relative_to(home / "objects")) for p in (home / "objects").rglob("*.pdf")]
+    assert any(reference in k for k in keys)
+    hits += [f"object key {k} contains {w!r}" for k in keys for w in words if w.lower() in k.lower()]
+    for report in stored_documents(reference, published=True):
+        hits += [f"published report: {f}" for f in find_personal_data(read_document(report), people)]
     assert hits == [], "\n".join(hits)
 
 

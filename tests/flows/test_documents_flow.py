@@ -1,0 +1,90 @@
+"""Documents through the lifecycle: every stage's document kept, the redaction gate refusing a report that names
+the child, and the same review on S3."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlmodel import Session, select
+
+from cli.demo import DRAFT, Case, review_state
+from cli.system import LocalSystem
+from models import documents
+from models.db import get_engine
+from models.stages import Stage
+from models.tables import Review
+from tasks.archive import read_document, stored_documents
+from tasks.redaction import find_personal_data
+from tasks.storage import S3Store, open_store
+from tests.utils import inprocess
+
+KINDS = {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference", "final-report",
+         "published-final-report"}  # fmt: skip
+
+
+def people(reference: str) -> list[documents.KnownPerson]:
+    with Session(get_engine()) as session:
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        return documents.known_people(session, review)
+
+
+def check_documents(reference: str) -> None:
+    reports = stored_documents(reference)
+    assert {r.kind for r in reports} == KINDS
+    store = open_store()
+    for report in reports:
+        assert reference in report.object_key and "Ashcombe" not in report.object_key
+        pdf = read_document(report, store)  # checksum verified
+        assert pdf.startswith(b"%PDF")
+    published = [r for r in reports if r.published]
+    assert [r.object_key for r in published] == [f"published/{reference}/final-report.pdf"]
+    assert published[0].retain_until is not None
+    assert find_personal_data(read_document(published[0], store), people(reference)) == []
+
+
+def test_a_local_review_keeps_every_document_and_publishes_one(deployed: LocalSystem) -> None:
+    case = Case(pseudonym="Child Docs")
+    reference, _ = inprocess.notify(case)
+    assert inprocess.drive(reference, case) == []
+    check_documents(reference)
+
+
+def test_the_same_review_on_s3(deployed: LocalSystem, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSPR_STORAGE_URL", f"s3://cspr-{uuid.uuid4().hex[:8]}/reviews")
+    case = Case(pseudonym="Child Cloud")
+    reference, _ = inprocess.notify(case)
+    assert inprocess.drive(reference, case) == []
+    check_documents(reference)
+    store = open_store()
+    assert isinstance(store, S3Store) and store.supports_retention
+    head = store.client.head_object(Bucket=store.bucket, Key=store._key(f"published/{reference}/final-report.pdf"))
+    assert head["ServerSideEncryption"] == "AES256" and head.get("ObjectLockMode") == "COMPLIANCE"
+
+
+def test_the_gate_refuses_a_report_that_names_the_child_and_publishes_the_corrected_one(
+    deployed: LocalSystem,
+) -> None:
+    case = Case(pseudonym="Child Gate")
+    reference, _ = inprocess.notify(case)
+    while review_state(reference).stage is not Stage.REVIEW_UNDER_WAY:
+        inprocess.give(reference, case.answer(review_state(reference).stage))
+    leaky = {**case.answer(Stage.REVIEW_UNDER_WAY), "update": "draft report submitted", "request": "", **DRAFT,
+             "summary": f"{case.child_name} was seen by the GP twice."}  # fmt: skip
+    inprocess.give(reference, leaky)
+    for stage in (Stage.QUALITY_ASSURANCE, Stage.REPORT_APPROVED):
+        inprocess.give(reference, case.answer(stage))
+    inprocess.give(reference, case.answer(Stage.AWAITING_PUBLICATION))
+    state = review_state(reference)
+    assert state.stage is Stage.AWAITING_PUBLICATION
+    assert state.refusal is not None and "the name of Child Gate appears in page" in state.refusal
+    assert case.child_name not in state.refusal
+    assert not [r for r in stored_documents(reference) if r.published], "nothing was published"
+    # the coordinator returns it for correction; the corrected report goes round again and is published
+    inprocess.give(reference, {"your_name": "Chris Lee", "decision": "return the report to the reviewer for correction",
+                               "reasons": "The summary names the child."})  # fmt: skip
+    assert review_state(reference).stage is Stage.REVIEW_UNDER_WAY
+    assert inprocess.drive(reference, case) == []
+    published = [r for r in stored_documents(reference) if r.published]
+    assert len(published) == 1
+    assert find_personal_data(read_document(published[0]), people(reference)) == []
