@@ -213,7 +213,8 @@ def _draft(session: Session, review: Review) -> tuple[int, dict[str, Any]]:
     assert draft is not None, "a report needs a draft"
     details = dict(draft.details)
     details["timeline"] = [
-        {"on": _d(dt.date.fromisoformat(e["on"])), "event": e["event"]} for e in details.get("timeline", [])
+        {"on": _d(dt.date.fromisoformat(e["on"])), "iso": e["on"], "event": e["event"]}
+        for e in details.get("timeline", [])
     ]
     return rounds, details
 

@@ -41,6 +41,7 @@ def test_cspr_demo_runs_a_review_to_publication_through_workers(tmp_path: Path) 
     assert "awaiting_publication -> published" in out
     assert ": closed" in out
     assert "refused" not in out
+    assert "Published report: file://" in out and "published/CSPR-" in out
     assert (home / "logs" / "worker-1.log").read_text().count("submitting flow run") >= 10
     words = needles(CHILD, DOB)
     hits = search_sqlite(home / "prefect" / "prefect.db", words) + search_files(home, words)

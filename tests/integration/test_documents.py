@@ -210,3 +210,17 @@ def test_the_gate_finds_a_name_in_the_metadata(engine: Engine) -> None:
     spec.context["title"] = "Review concerning Zephyrine Quillfeather-Okonkwo"
     found = gate(spec)
     assert any("metadata" in f and "Child Q" in f for f in found)
+
+
+def test_a_matplotlib_chart_keeps_its_text_for_the_gate(engine: Engine) -> None:
+    from tasks.charts import bar_chart_svg, events_per_month_svg
+
+    spec = final_with(engine)
+    svg = events_per_month_svg([dt.date(2026, 1, 5), dt.date(2026, 1, 20), dt.date(2026, 3, 2)])
+    assert svg is not None and "<text" in svg and "Mar 2026" in svg  # labels are text, not paths
+    named = bar_chart_svg(["GP", "School"], [3, 4], title="Contacts with Zephyrine Quillfeather-Okonkwo",
+                          ylabel="Contacts")  # fmt: skip
+    spec.context["charts"] = [{"svg": svg, "caption": "By month"}, {"svg": named, "caption": "Contacts"}]
+    pdf = render_pdf(spec.template, spec.context).pdf
+    assert "Mar 2026" in text_of(pdf)
+    assert any("the name of Child Q" in str(f) for f in find_personal_data(pdf, [CHILD]))
