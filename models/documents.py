@@ -96,6 +96,8 @@ def plan(session: Session, review: Review, today: dt.date | None = None) -> list
         docs.append(_decision_letter(session, review))
     if "commission_reviewer" in done:
         docs.append(_terms(session, review))
+    if "submit_draft" in done:
+        docs.append(draft_report(session, review))
     if "approve_report" in done:
         docs.append(final_report(session, review))
     if "publish_improvements" in done:
@@ -236,6 +238,14 @@ def final_report(session: Session, review: Review, *, marking: str = "OFFICIAL-S
         description=f"Local child safeguarding practice review {review.reference}",
     )
     return DocumentSpec("final-report", rounds, "final_report.html", ctx, publishable=True)
+
+
+def draft_report(session: Session, review: Review) -> DocumentSpec:
+    """The reviewer's latest draft, laid out as the final report will be, for quality assurance."""
+    spec = final_report(session, review, marking="DRAFT for quality assurance: not for circulation")
+    spec.context["title"] = f"DRAFT {spec.context['title']}"
+    spec.context["approved_on"] = "not yet: in quality assurance"
+    return DocumentSpec("draft-report", spec.version, spec.template, spec.context)
 
 
 def improvements_statement(session: Session, review: Review, *, marking: str = "OFFICIAL-SENSITIVE") -> DocumentSpec:

@@ -137,6 +137,11 @@ def _publish(session: Session, store: ObjectStore, review: Review, published_on:
     assert retain is not None, "a published review has a retention date in its timetable"
     row = _store(session, store, review, spec, published_key(review.reference, spec.kind), kind=kind, version=1,
                  published=True, retain_until=retain)  # fmt: skip
+    if not store.supports_retention:
+        get_run_logger().warning(
+            "%s: %s cannot lock objects; %s is not protected against deletion before %s",
+            review.reference, store.describe(), row.object_key, retain.isoformat(),
+        )  # fmt: skip
     return [row.object_key]
 
 

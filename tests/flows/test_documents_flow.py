@@ -19,8 +19,8 @@ from tasks.redaction import find_personal_data
 from tasks.storage import S3Store, open_store
 from tests.utils import inprocess
 
-KINDS = {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference", "final-report",
-         "published-final-report"}  # fmt: skip
+KINDS = {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference", "draft-report",
+         "final-report", "published-final-report"}  # fmt: skip
 
 
 def people(reference: str) -> list[documents.KnownPerson]:

@@ -63,11 +63,12 @@ def plans(engine: Engine, case: Case) -> list[documents.DocumentSpec]:
     ("kw", "kinds"),
     [
         ({"path": "local"}, {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference",
-                             "final-report"}),
+                             "draft-report", "final-report"}),
         ({"path": "no-review"}, {"notification-summary", "rapid-review", "decision-letter"}),
         ({"path": "national"}, {"notification-summary", "rapid-review", "decision-letter"}),
         ({"improvements_only": True}, {"notification-summary", "rapid-review", "decision-letter",
-                                       "terms-of-reference", "final-report", "improvements-statement"}),
+                                       "terms-of-reference", "draft-report", "final-report",
+                                       "improvements-statement"}),
     ],
 )  # fmt: skip
 def test_every_document_of_every_branch_renders(engine: Engine, kw: dict[str, Any], kinds: set[str]) -> None:
