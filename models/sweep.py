@@ -1,0 +1,144 @@
+"""The deadline sweep: every open deadline of every open review classified in one pass, and escalations raised
+once per deadline per level, however often (or however concurrently) the sweep runs.
+
+Classification is vectorised (numpy over the whole table, one calendar per set of closure days), never a Python
+loop per review. Statuses, by working days from ``as_of`` to the due date:
+
+- ``on_track``: more than 2 working days left;  ``due_soon``: 1 or 2;  ``due_today``: 0;
+- ``overdue``: past the due date (escalation level 1);
+- ``escalated``: overdue by ``ESCALATE_AFTER`` working days or more (escalation level 2).
+
+Expectations (the Panel's response) are classified but never escalated: nobody in the partnership can be
+chased for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from models.calendar import calendar_for
+from models.records import enqueue
+from models.stages import Stage
+from models.tables import Deadline, DeadlineStatus, Partnership, Review
+
+DUE_SOON = 2  # working days
+ESCALATE_AFTER = 5  # working days overdue before the second level
+STATUSES = ("on_track", "due_soon", "due_today", "overdue", "escalated")
+
+
+@dataclass(frozen=True)
+class Escalation:
+    deadline_id: str
+    reference: str
+    partnership: str
+    deadline: str
+    stage: str
+    level: int
+    days_overdue: int
+
+
+def open_deadlines(session: Session) -> pd.DataFrame:
+    """Every open "due by" deadline of every review that is not closed: one query."""
+    query: Any = (
+        sa.select(
+            col(Deadline.id).label("deadline_id"),
+            col(Deadline.name),
+            col(Deadline.title),
+            col(Deadline.kind),
+            col(Deadline.due_on),
+            col(Deadline.escalation_level),
+            col(Review.id).label("review_id"),
+            col(Review.reference),
+            col(Review.stage),
+            col(Partnership.code).label("partnership"),
+            col(Partnership.closure_days),
+        )
+        .join(Review, col(Review.id) == col(Deadline.review_id))
+        .join(Partnership, col(Partnership.id) == col(Review.partnership_id))
+        .where(
+            col(Deadline.status) == DeadlineStatus.OPEN,
+            col(Deadline.meaning) == "due by",
+            col(Review.stage) != Stage.CLOSED,
+        )
+    )
+    frame = pd.DataFrame(session.execute(query).mappings().all())
+    if frame.empty:
+        return frame
+    frame["due_on"] = pd.to_datetime(frame["due_on"]).values.astype("datetime64[D]")
+    return frame
+
+
+def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Add ``working_days_left``, ``sweep_status`` and ``level`` (0, 1 or 2) to the deadlines, vectorised."""
+    if frame.empty:
+        return frame.assign(working_days_left=[], sweep_status=[], level=[])
+    left = np.empty(len(frame), dtype=np.int64)
+    closures = frame["closure_days"].map(lambda days: tuple(sorted(days or ())))
+    for key, index in frame.groupby(closures).indices.items():  # one calendar per set of closure days
+        calendar = calendar_for(tuple(dt.date.fromisoformat(d) for d in key))
+        due = frame["due_on"].to_numpy(dtype="datetime64[D]")[index]
+        left[index] = calendar.working_days_between(np.datetime64(as_of, "D"), due)
+    status = np.select(
+        [left > DUE_SOON, left > 0, left == 0, left > -ESCALATE_AFTER],
+        ["on_track", "due_soon", "due_today", "overdue"],
+        default="escalated",
+    )
+    level = np.select([left >= 0, left > -ESCALATE_AFTER], [0, 1], default=2)
+    level = np.where(frame["kind"].to_numpy() == "expectation", 0, level)
+    return frame.assign(working_days_left=left, sweep_status=status, level=level)
+
+
+def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalation]]:
+    """Classify every open deadline, record each one's status, and raise the escalations that are due.
+
+    An escalation is a compare-and-set on the deadline's level (``... WHERE escalation_level < :level``), so of
+    two sweeps running together only one raises it; with it goes an outbox message to the coordinator.
+    """
+    frame = classify(open_deadlines(session), as_of)
+    if frame.empty:
+        return frame, []
+    session.execute(  # ORM bulk UPDATE by primary key: one executemany for the whole table
+        sa.update(Deadline),
+        [{"id": k, "sweep_status": s} for k, s in zip(frame["deadline_id"], frame["sweep_status"], strict=True)],
+    )
+    raised: list[Escalation] = []
+    due = frame[frame["level"] > frame["escalation_level"]]
+    for row in due.itertuples():  # only the few deadlines whose level rises today
+        result = session.execute(
+            sa.update(Deadline)
+            .where(col(Deadline.id) == row.deadline_id, col(Deadline.escalation_level) < row.level)
+            .values(escalation_level=int(row.level))
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another sweep raised it first
+        escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), str(row.stage),
+                                int(row.level), int(-row.working_days_left))  # fmt: skip
+        review = session.get_one(Review, row.review_id)
+        enqueue(
+            session,
+            review,
+            f"escalation:{row.name}:{row.level}",
+            ("coordinator",),
+            f"{row.reference}: {row.title} is overdue by {escalation.days_overdue} working day(s)"
+            + (" and escalated" if row.level == 2 else ""),
+            json.dumps({"deadline": row.name, "due_on": str(row.due_on)[:10], "level": int(row.level)}),
+        )
+        raised.append(escalation)
+    return frame, raised
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts per partnership and status (no personal data: references and codes only)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["partnership", *STATUSES])
+    table = frame.pivot_table(index="partnership", columns="sweep_status", values="deadline_id", aggfunc="count")
+    return table.reindex(columns=list(STATUSES), fill_value=0).fillna(0).astype(int).reset_index()

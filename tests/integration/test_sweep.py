@@ -1,0 +1,138 @@
+"""The deadline sweep on hand-built reviews: classifications around Christmas and month ends, escalations once
+per level however often the sweep runs, and two sweeps at once raising nothing twice (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models import records, sweep
+from models.db import transaction
+from models.rulebook import Event
+from models.tables import Deadline, Outbox, Review
+from tests.utils.factories import incident, make_partnership
+
+D = dt.date
+COORDINATOR = records.Actor("Chris Lee", "coordinator")
+
+
+def review_aware_on(engine: Engine, aware: dt.date, pseudonym: str = "Child S") -> str:
+    with transaction(engine) as session:
+        if session.exec(select(Review)).first() is None:
+            make_partnership(session)
+        review, _ = records.create_review(
+            session, incident(aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)), actor=COORDINATOR,
+            at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        )  # fmt: skip
+        return review.reference
+
+
+def statuses(engine: Engine, as_of: dt.date) -> dict[tuple[str, str], str]:
+    with transaction(engine) as session:
+        frame, _ = sweep.sweep(session, as_of)
+    return {(r.reference, r.name): r.sweep_status for r in frame.itertuples()}
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        (D(2026, 12, 22), "on_track"),  # 23, 24, 29 Dec left: 3
+        (D(2026, 12, 23), "due_soon"),  # 24, 29: 2
+        (D(2026, 12, 26), "due_soon"),  # a Saturday; 28 Dec is the Boxing Day substitute: 1 left
+        (D(2026, 12, 29), "due_today"),
+        (D(2026, 12, 30), "overdue"),
+        (D(2027, 1, 5), "overdue"),  # 30, 31 Dec, (1 Jan holiday), 4, 5 Jan: 4 overdue
+        (D(2027, 1, 6), "escalated"),  # 5 working days overdue
+    ],
+)
+def test_the_notification_deadline_around_christmas(engine: Engine, as_of: dt.date, expected: str) -> None:
+    reference = review_aware_on(engine, D(2026, 12, 18))  # due Tue 29 Dec 2026
+    assert statuses(engine, as_of)[(reference, "notify_panel")] == expected
+
+
+def test_a_month_end_and_the_rapid_review(engine: Engine) -> None:
+    reference = review_aware_on(engine, D(2027, 1, 29))  # notification due Fri 5 Feb; rapid review Fri 19 Feb
+    result = statuses(engine, D(2027, 2, 1))
+    assert result[(reference, "notify_panel")] == "on_track"  # 2, 3, 4, 5 Feb left
+    assert result[(reference, "rapid_review")] == "on_track"
+    assert statuses(engine, D(2027, 2, 4))[(reference, "notify_panel")] == "due_soon"
+
+
+def test_met_deadlines_and_closed_reviews_are_not_swept(engine: Engine) -> None:
+    reference = review_aware_on(engine, D(2026, 12, 18))
+    with transaction(engine) as session:
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        told = {Event.NOTIFIED_ON: D(2026, 12, 22), Event.PARTNERS_TOLD_ON: D(2026, 12, 22)}
+        records.apply_transition(session, review, "submit_notification", actor=COORDINATOR, milestones=told)
+    names = {name for (_, name) in statuses(engine, D(2027, 1, 20))}
+    assert names == {"rapid_review"}
+
+
+def escalations(engine: Engine, as_of: dt.date) -> list[sweep.Escalation]:
+    with transaction(engine) as session:
+        return sweep.sweep(session, as_of)[1]
+
+
+def test_escalations_are_raised_once_per_level(engine: Engine) -> None:
+    reference = review_aware_on(engine, D(2026, 12, 18))
+    first = escalations(engine, D(2026, 12, 30))
+    assert {(e.deadline, e.level) for e in first} == {("notify_panel", 1), ("notify_partners", 1)}
+    assert escalations(engine, D(2026, 12, 30)) == [] and escalations(engine, D(2026, 12, 30)) == []
+    later = escalations(engine, D(2027, 1, 6))
+    assert {(e.deadline, e.level, e.days_overdue) for e in later} == {("notify_panel", 2, 5), ("notify_partners", 2, 5)}
+    assert escalations(engine, D(2027, 1, 7)) == []
+    with Session(engine) as session:
+        purposes = sorted(m.purpose for m in session.exec(select(Outbox)))
+        levels = {d.name: d.escalation_level for d in session.exec(select(Deadline))}
+    assert purposes == ["escalation:notify_panel:1", "escalation:notify_panel:2",
+                        "escalation:notify_partners:1", "escalation:notify_partners:2"]  # fmt: skip
+    assert levels["notify_panel"] == 2 and levels["rapid_review"] == 0
+    assert all(reference in e.reference for e in first + later)
+
+
+def test_two_sweeps_at_once_raise_each_escalation_once(engine: Engine) -> None:
+    for i in range(20):
+        review_aware_on(engine, D(2026, 12, 18) - dt.timedelta(days=i), pseudonym=f"Child {i}")
+    barrier = threading.Barrier(2)
+    raised: list[sweep.Escalation] = []
+
+    def run() -> None:
+        barrier.wait()
+        raised.extend(escalations(engine, D(2027, 1, 6)))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    keys = [(e.deadline_id, e.level) for e in raised]
+    assert len(keys) == len(set(keys)) >= 40  # at least 20 reviews x 2 notification deadlines, each raised once
+    with Session(engine) as session:
+        assert len(session.exec(select(Outbox)).all()) == len(keys)
+    assert escalations(engine, D(2027, 1, 6)) == []
+
+
+def test_an_expectation_is_classified_but_never_escalated(engine: Engine) -> None:
+    reference = review_aware_on(engine, D(2026, 12, 18))
+    with transaction(engine) as session:
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        records.set_milestones(session, review, {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 4)})
+        records.refresh_deadlines(session, review)
+    with transaction(engine) as session:
+        frame, raised = sweep.sweep(session, D(2027, 3, 1))
+    panel = frame[frame["name"] == "panel_response"].iloc[0]
+    assert panel["sweep_status"] == "escalated" and panel["level"] == 0
+    assert "panel_response" not in {e.deadline for e in raised}
+
+
+def test_the_summary_counts_per_partnership_and_status(engine: Engine) -> None:
+    review_aware_on(engine, D(2026, 12, 18))
+    with transaction(engine) as session:
+        frame, _ = sweep.sweep(session, D(2026, 12, 23))
+    table = sweep.summary(frame)
+    row = table[table["partnership"] == "northshire"].iloc[0]
+    assert row["due_soon"] == 2 and row["on_track"] == 1 and row["overdue"] == 0
