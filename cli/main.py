@@ -275,6 +275,35 @@ def document(
         console.print(store.link(matches[0].object_key, expires_in=minutes * 60))
 
 
+@app.command("sweep")
+def sweep_command(
+    as_of: Annotated[str | None, typer.Option(help="The day to sweep as of (default today), YYYY-MM-DD.")] = None,
+) -> None:
+    """Classify every open deadline and raise the escalations due, straight against the project database.
+
+    The scheduled `deadline-sweep` deployment does the same and also emits a Prefect event per escalation.
+    """
+    from models import sweep
+    from models.calendar import CalendarRangeError, today_in_england
+    from models.db import transaction
+
+    day = _date(as_of, "--as-of") or today_in_england()
+    try:
+        with console.status("Sweeping every open deadline ..."), transaction() as session:
+            frame, raised = sweep.sweep(session, day)
+    except CalendarRangeError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"Deadlines as of {day:%A %d %B %Y}", title_justify="left")
+    for column in ("partnership", *sweep.STATUSES):
+        table.add_column(column.replace("_", " "), justify="left" if column == "partnership" else "right")
+    for row in sweep.summary(frame).to_dict(orient="records"):
+        table.add_row(*(str(row[c]) for c in ("partnership", *sweep.STATUSES)))
+    console.print(table)
+    for e in raised:
+        console.print(f"escalated: {e.reference} {e.deadline} (level {e.level}, {e.days_overdue} working days overdue)")
+    console.print(f"{len(frame)} open deadlines; {len(raised)} escalation(s) raised now.")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the project database to the latest schema."""
