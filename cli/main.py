@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import time
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -203,6 +204,7 @@ def demo(
     from cli.system import LocalSystem, prefect_env, running, server_is_up
 
     system = LocalSystem(port=port)
+    (system.home / "prefect").mkdir(parents=True, exist_ok=True)  # before Prefect is imported and looks for it
     os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v})
     from cli.demo import Case, DemoError, drive, notify
     from models.db import get_engine, migrate, transaction
@@ -229,13 +231,15 @@ def demo(
         from tasks.storage import open_store
 
         store = open_store()
-        console.print(f"\nDone. Run history and the timeline artifact ({reference.lower()}): {system.ui_url}")
-        console.print(f"Messages to the Panel, Ofsted, DfE and the Secretary of State: {outbox_folder()}")
-        console.print(f"Documents ({store.describe()}):")
+        # soft_wrap: paths and links are printed whole, never folded at the console's width
+        say = partial(console.print, soft_wrap=True)
+        say(f"\nDone. Run history and the timeline artifact ({reference.lower()}): {system.ui_url}")
+        say(f"Messages to the Panel, Ofsted, DfE and the Secretary of State: {outbox_folder()}")
+        say(f"Documents ({store.describe()}):")
         for report in stored_documents(reference):
-            console.print(f"  {'published ' if report.published else 'restricted'}  {report.object_key}")
+            say(f"  {'published ' if report.published else 'restricted'}  {report.object_key}")
         for report in stored_documents(reference, published=True):
-            console.print(f"Published report: {store.link(report.object_key)}")
+            say(f"Published report: {store.link(report.object_key)}")
 
     if server_is_up(system.api_url):
         go()
@@ -272,7 +276,7 @@ def document(
         Path(out).write_bytes(read_document(matches[0], store))
         console.print(f"Saved {matches[0].object_key} (version {matches[0].version}, checksum verified) to {out}")
     else:
-        console.print(store.link(matches[0].object_key, expires_in=minutes * 60))
+        console.print(store.link(matches[0].object_key, expires_in=minutes * 60), soft_wrap=True)
 
 
 @app.command("sweep")
