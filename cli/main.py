@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 console = Console(width=140) if not Console().is_terminal else Console()
 err = Console(stderr=True)
@@ -306,6 +308,27 @@ def sweep_command(
     for e in raised:
         console.print(f"escalated: {e.reference} {e.deadline} (level {e.level}, {e.days_overdue} working days overdue)")
     console.print(f"{len(frame)} open deadlines; {len(raised)} escalation(s) raised now.")
+
+
+@bench_app.command("sweep")
+def bench_sweep(
+    reviews: Annotated[int, typer.Option(help="How many open reviews to generate.")] = 10_000,
+    naive_sample: Annotated[int, typer.Option(help="Reviews timed the naive way (scaled linearly to N).")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time the deadline sweep on N synthetic open reviews against the raw read and a naive per-review sweep."""
+    import os
+
+    from benchmarks.sweep import run
+
+    with console.status(f"Generating {reviews:,} reviews and timing the sweep ..."):
+        result = run(reviews, naive_sample)
+    result["cores"] = os.cpu_count()
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:>20}: {value}")
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,131 @@
+"""Benchmark of the deadline sweep at national scale, against a baseline measured in the same process.
+
+Generates N open reviews across 150 partnerships (a realistic mix: about a third notified, a fifth with the
+rapid review sent), then times, on one SQLite database:
+
+- ``raw_read_seconds``: the floor, the one query reading the sweep's columns and nothing else;
+- ``sweep_seconds``: the sweep's classification (that read, plus the vectorised classification);
+- ``naive_seconds``: a straightforward per-review sweep (one query per review, a Python loop over days) on a
+  sample of ``naive_sample`` reviews, scaled linearly to N;
+- ``peak_rss_mb``: the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import resource
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from models import sweep
+from models.calendar import calendar_for, england_and_wales_holidays
+from models.db import make_engine, migrate
+from models.tables import Deadline, Partnership, Review
+
+AS_OF = dt.date(2027, 3, 1)
+PARTNERSHIPS = 150
+
+
+def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
+    rng = random.Random(seed)
+    calendar = calendar_for()
+    now = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    partnerships = [
+        {"id": uuid.uuid4(), "code": f"p{i:03d}", "name": f"Partnership {i}", "rapid_review_from": "aware_on",
+         "closure_days": [], "created_at": now}
+        for i in range(PARTNERSHIPS)
+    ]  # fmt: skip
+    review_rows: list[dict[str, Any]] = []
+    deadline_rows: list[dict[str, Any]] = []
+    for i in range(reviews):
+        aware = AS_OF - dt.timedelta(days=rng.randint(0, 120))
+        review_id = uuid.uuid4()
+        review_rows.append({
+            "id": review_id, "reference": f"CSPR-BENCH-{i:07d}", "partnership_id": partnerships[i % PARTNERSHIPS]["id"],
+            "edition": "wt2023", "stage": rng.choice(["incident_recorded", "rapid_review", "rapid_review_sign_off",
+            "awaiting_panel"]), "version": 0, "step_seq": 0, "incident_on": aware, "aware_on": aware,
+            "harm": "seriously harmed", "abuse_or_neglect": "suspected", "looked_after": False,
+            "incident_key": uuid.uuid4().hex, "created_at": now, "updated_at": now,
+        })  # fmt: skip
+        notified = rng.random() < 0.35
+        for name, count in (("notify_panel", 5), ("notify_partners", 5), ("rapid_review", 15)):
+            met = notified and name != "rapid_review"
+            deadline_rows.append({
+                "id": uuid.uuid4(), "review_id": review_id, "name": name, "rule_id": name, "title": name,
+                "meaning": "due by", "kind": "statutory", "source": "bench", "basis": "aware_on", "basis_on": aware,
+                "due_on": calendar.add(aware, count), "status": "met" if met else "open", "escalation_level": 0,
+                "updated_at": now,
+            })  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Partnership), partnerships)
+        connection.execute(sa.insert(Review), review_rows)
+        connection.execute(sa.insert(Deadline), deadline_rows)
+
+
+def raw_read(engine: sa.Engine) -> float:
+    """The floor: one query reading the same columns, nothing else."""
+    start = time.perf_counter()
+    with Session(engine) as session:
+        session.execute(sweep.open_deadlines_query()).all()
+    return time.perf_counter() - start
+
+
+def classified(engine: sa.Engine) -> tuple[float, int]:
+    start = time.perf_counter()
+    with Session(engine) as session:
+        frame = sweep.classify(sweep.open_deadlines(session), AS_OF)
+    return time.perf_counter() - start, len(frame)
+
+
+def naive(engine: sa.Engine, sample: int) -> float:
+    """The straightforward way: one query per review and a Python loop over the days to count working days."""
+    holidays = set(england_and_wales_holidays())
+    with engine.connect() as connection:
+        ids = [r[0] for r in connection.execute(sa.select(Review.id).limit(sample))]  # type: ignore[call-overload]
+    start = time.perf_counter()
+    with engine.connect() as connection:
+        for review_id in ids:
+            rows = connection.execute(
+                sa.select(Deadline.due_on, Deadline.kind).where(  # type: ignore[call-overload]
+                    Deadline.review_id == review_id, Deadline.status == "open", Deadline.meaning == "due by"
+                )
+            ).all()
+            for due_on, _kind in rows:
+                day, left, step = AS_OF, 0, 1 if due_on >= AS_OF else -1
+                while day != due_on:
+                    day += dt.timedelta(days=step)
+                    if day.weekday() < 5 and day not in holidays:
+                        left += step
+                _ = "on_track" if left > 2 else "due_soon" if left > 0 else "due_today" if left == 0 else "overdue"
+    return time.perf_counter() - start
+
+
+def run(reviews: int, naive_sample: int = 500) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+        migrate(engine)
+        populate(engine, reviews)
+        raw_read(engine)  # warm the page cache for both measurements alike
+        raw = min(raw_read(engine) for _ in range(3))
+        sweep_seconds, deadlines = min((classified(engine) for _ in range(3)), key=lambda r: r[0])
+        sample = min(naive_sample, reviews)
+        naive_seconds = naive(engine, sample) * reviews / sample
+        engine.dispose()
+    return {
+        "reviews": reviews,
+        "open_deadlines": deadlines,
+        "sweep_seconds": round(sweep_seconds, 4),
+        "raw_read_seconds": round(raw, 4),
+        "naive_seconds": round(naive_seconds, 3),
+        "naive_sample": sample,
+        "sweep_over_raw": round(sweep_seconds / raw, 2),
+        "naive_over_sweep": round(naive_seconds / sweep_seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
