@@ -17,13 +17,14 @@ from sqlmodel import Session, select
 
 from cli.demo import Case
 from models import answers, records, steps
+from models.calendar import today_in_england
 from models.db import transaction
 from models.seed import seed_demo
 from models.stages import Stage
 from models.tables import Decision, Outbox, Review, StageEvent
 from tests.utils.bad_answers import BAD_ANSWERS
 
-TODAY = dt.date(2026, 11, 23)
+TODAY = today_in_england()  # the scenario runs up to today: deferral dates are checked against the real date
 
 
 def record(engine: Engine, case: Case) -> str:
