@@ -19,12 +19,11 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.flow_runs import resume_flow_run
-from sqlmodel import select
 
 from models.calendar import calendar_for, today_in_england
 from models.db import transaction
+from models.records import review_by_reference
 from models.stages import Stage
-from models.tables import Review
 
 NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
 
@@ -84,7 +83,7 @@ class ReviewState:
 
 def review_state(reference: str) -> ReviewState:
     with transaction() as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         return ReviewState(Stage(review.stage), review.step_seq, review.step_refusal)
 
 

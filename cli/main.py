@@ -262,14 +262,13 @@ def document(
     """Open one of a review's stored documents: a short-lived link, or a checked copy saved to a file."""
     from pathlib import Path
 
-    from sqlalchemy.exc import NoResultFound
-
+    from models.records import UnknownReview
     from tasks.archive import read_document, stored_documents
     from tasks.storage import open_store
 
     try:
         matches = [r for r in stored_documents(reference) if r.kind == kind]
-    except NoResultFound:
+    except UnknownReview:
         raise _fail(f"there is no review {reference!r}") from None
     if not matches:
         raise _fail(f"{reference} has no stored {kind!r}")

@@ -36,7 +36,6 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",  # results would be unencrypted pickles on disk
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", ""),
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "CSPR_PROJECT_DIR": str(PROJECT_ROOT),
         "CSPR_WORK_POOL": work_pool,

@@ -125,14 +125,8 @@ def _decision(
     return row
 
 
-def _latest(session: Session, review: Review, kind: str) -> Decision | None:
-    return session.exec(
-        select(Decision).where(Decision.review_id == review.id, Decision.kind == kind).order_by(col(Decision.at).desc())
-    ).first()
-
-
 def _count(session: Session, review: Review, kind: str) -> int:
-    return len(session.exec(select(Decision).where(Decision.review_id == review.id, Decision.kind == kind)).all())
+    return records.latest_decision(session, review, kind)[0]
 
 
 def _independent_reviewer(session: Session, review: Review, name: str, *, national: bool) -> Reviewer:
@@ -205,7 +199,7 @@ def _rapid_review(session: Session, review: Review, a: forms.RapidReview, at: dt
 
 def _sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetime, today: dt.date) -> str:
     signed = steps.signed_by(session, review)
-    rapid = _latest(session, review, "rapid_review")
+    _, rapid = records.latest_decision(session, review, "rapid_review")
     completed = dt.date.fromisoformat(rapid.details["completed_on"]) if rapid else None
     _not_before(a.signed_on, completed, "The date of your decision", "the rapid review's completion")
     if a.partner.value in signed:
@@ -334,13 +328,13 @@ def _final_report_sent(
     records.refresh_deadlines(session, review)
     purpose = "final_report" if sends == 0 else f"final_report_{sends + 1}"
     records.enqueue(session, review, purpose, PANEL_AND_SOS, f"{review.reference}: final report")
-    not_before = steps.deadline_on(session, review, "publish_not_before")
+    not_before = records.deadline_on(session, review, "publish_not_before")
     return f"final report sent; publication not before {not_before:%d %B %Y}"
 
 
 def _publication(session: Session, review: Review, a: forms.Publication, at: dt.datetime, today: dt.date) -> str:
     actor = Actor(a.your_name, Role.COORDINATOR)
-    not_before = steps.deadline_on(session, review, "publish_not_before")
+    not_before = records.deadline_on(session, review, "publish_not_before")
     facts = Facts(today=today, publish_not_before=not_before, reason=a.reasons)
     round_ = _count(session, review, "publication") + 1
     _decision(session, review, "publication", a.decision.name, actor, round=round_, reasons=a.reasons or None,

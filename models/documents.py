@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import rulebook
 from models.calendar import today_in_england
-from models.records import history, milestones_of
+from models.records import deadline_on, history, latest_decision, milestones_of
 from models.rulebook import Event
 from models.tables import CasePerson, Commission, Deadline, Decision, Partnership, PersonKind, Review, Reviewer
 from models.timeline import deadline_state
@@ -53,13 +53,6 @@ def _d(day: dt.date | None) -> str:
     return f"{day.day} {day:%B %Y}" if day else ""
 
 
-def latest_decision(session: Session, review: Review, kind: str) -> tuple[int, Decision | None]:
-    rows = session.exec(
-        select(Decision).where(Decision.review_id == review.id, Decision.kind == kind).order_by(col(Decision.at))
-    ).all()
-    return len(rows), (rows[-1] if rows else None)
-
-
 def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
     partnership = session.get_one(Partnership, review.partnership_id)
     children = session.exec(
@@ -76,10 +69,7 @@ def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
 
 def retention_until(session: Session, review: Review) -> dt.date | None:
     """The date a published report must stay available until (the rulebook's retention entry)."""
-    row = session.exec(
-        select(Deadline).where(Deadline.review_id == review.id, Deadline.name == "keep_published_until")
-    ).first()
-    return None if row is None else row.due_on
+    return deadline_on(session, review, "keep_published_until")
 
 
 def plan(session: Session, review: Review, today: dt.date | None = None) -> list[DocumentSpec]:
@@ -128,7 +118,7 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
                 "title": d.title,
                 "meaning": d.meaning,
                 "due_on": f"{d.due_on:%a} {_d(d.due_on)}",
-                "state": deadline_state(d, today).replace("*", ""),
+                "state": deadline_state(d, today),
                 "state_class": d.status,
                 "source": d.source,
             }
@@ -175,9 +165,7 @@ def _decision_letter(session: Session, review: Review) -> DocumentSpec:
     _, panel = latest_decision(session, review, "panel_response")
     assert decision is not None
     ctx = _base(session, review, f"Decision on a local review: {review.reference}")
-    lcspr_due = session.exec(
-        select(Deadline).where(Deadline.review_id == review.id, Deadline.name == "lcspr_publication")
-    ).first()
+    lcspr_due = deadline_on(session, review, "lcspr_publication")
     ctx.update(
         date=_d(decision.at.date()),
         national_reference=review.national_reference,
@@ -186,7 +174,7 @@ def _decision_letter(session: Session, review: Review) -> DocumentSpec:
         decided_on=_d(dt.date.fromisoformat(decision.details["decided_on"])),
         reasons=decision.reasons or "",
         immediate_learning=decision.details.get("immediate_learning", ""),
-        lcspr_due=_d(lcspr_due.due_on) if lcspr_due else "",
+        lcspr_due=_d(lcspr_due),
         signed_by=decision.actor_name,
     )
     return DocumentSpec("decision-letter", 1, "decision_letter.html", ctx)
@@ -196,15 +184,12 @@ def _terms(session: Session, review: Review) -> DocumentSpec:
     commission = session.exec(select(Commission).where(Commission.review_id == review.id)).first()
     assert commission is not None
     reviewer = session.get_one(Reviewer, commission.reviewer_id)
-    due = session.exec(
-        select(Deadline).where(Deadline.review_id == review.id, Deadline.name == "lcspr_publication")
-    ).first()
     ctx = _base(session, review, f"Terms of reference: {review.reference}")
     ctx.update(
         reviewer=reviewer.name,
         expertise=reviewer.expertise,
         commissioned_on=_d(commission.commissioned_on),
-        lcspr_due=_d(due.due_on) if due else "",
+        lcspr_due=_d(deadline_on(session, review, "lcspr_publication")),
         terms=commission.terms_of_reference,
     )
     return DocumentSpec("terms-of-reference", 1, "terms_of_reference.html", ctx)
@@ -226,9 +211,9 @@ def final_report(session: Session, review: Review, *, marking: str = "OFFICIAL-S
     commission = session.exec(select(Commission).where(Commission.review_id == review.id)).first()
     reviewer = session.get_one(Reviewer, commission.reviewer_id).name if commission else ""
     _, qa = latest_decision(session, review, "quality_assurance")
-    children = _base(session, review, "")["children"]
-    ctx = _base(session, review, f"Local child safeguarding practice review: {', '.join(children)}")
+    ctx = _base(session, review, "")
     ctx.update(
+        title=f"Local child safeguarding practice review: {', '.join(ctx['children'])}",
         reviewer=reviewer,
         approved_on=_d(qa.at.date()) if qa else "",
         sections=FINAL_SECTIONS,

@@ -30,6 +30,7 @@ from models.tables import (
     CasePerson,
     Deadline,
     DeadlineStatus,
+    Decision,
     Milestone,
     Outbox,
     Partnership,
@@ -326,6 +327,31 @@ def enqueue(
     session.add_all(added)
     session.flush()
     return added
+
+
+class UnknownReview(LookupError):
+    pass
+
+
+def review_by_reference(session: Session, reference: str) -> Review:
+    review = session.exec(select(Review).where(Review.reference == reference)).first()
+    if review is None:
+        raise UnknownReview(f"there is no review {reference!r}")
+    return review
+
+
+def latest_decision(session: Session, review: Review, kind: str) -> tuple[int, Decision | None]:
+    """How many decisions of ``kind`` the review has, and the latest of them."""
+    rows = session.exec(
+        select(Decision).where(Decision.review_id == review.id, Decision.kind == kind).order_by(col(Decision.at))
+    ).all()
+    return len(rows), (rows[-1] if rows else None)
+
+
+def deadline_on(session: Session, review: Review, name: str) -> dt.date | None:
+    """The date of one entry of the review's stored timetable, if it has that entry."""
+    row = session.exec(select(Deadline).where(Deadline.review_id == review.id, Deadline.name == name)).first()
+    return None if row is None else row.due_on
 
 
 def history(session: Session, review_id: uuid.UUID) -> list[StageEvent]:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models import forms, rulebook
 from models.calendar import today_in_england
 from models.forms import FormModel
-from models.records import history, milestones_of
+from models.records import deadline_on, history, milestones_of
 from models.stages import HUMAN_LABELS, PartnerRole, Stage
 from models.tables import Deadline, Decision, Review, Reviewer, Role
 
@@ -217,11 +217,6 @@ def next_action(session: Session, review: Review, today: dt.date | None = None) 
             return WaitUntil(not_before, "publication may not come sooner than 7 working days after the report went")
     step = STEPS[stage]
     return WaitForForm(step, step_key(review), describe(session, review, step))
-
-
-def deadline_on(session: Session, review: Review, name: str) -> dt.date | None:
-    row = session.exec(select(Deadline).where(Deadline.review_id == review.id, Deadline.name == name)).first()
-    return None if row is None else row.due_on
 
 
 def deferred_until(session: Session, review: Review) -> dt.date | None:

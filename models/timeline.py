@@ -16,11 +16,11 @@ def deadline_state(deadline: Deadline, today: dt.date) -> str:
     if deadline.status == DeadlineStatus.MET:
         return f"met {deadline.met_on:%d %b %Y}"
     if deadline.status == DeadlineStatus.MISSED:
-        return f"**missed** (done {deadline.met_on:%d %b %Y})"
+        return f"missed (done {deadline.met_on:%d %b %Y})"
     if deadline.meaning != "due by":
         return "waiting" if today < deadline.due_on else "reached"
     if today > deadline.due_on:
-        return "**overdue**"
+        return "overdue"
     return "due today" if today == deadline.due_on else "due"
 
 
@@ -43,7 +43,10 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
         select(Deadline).where(Deadline.review_id == review.id).order_by(col(Deadline.due_on))
     ).all()
     for d in deadlines:
-        lines.append(f"| {d.title} | {d.meaning} {d.due_on:%a %d %b %Y} | {deadline_state(d, today)} | {d.source} |")
+        state = deadline_state(d, today)
+        if state.startswith(("missed", "overdue")):
+            state = f"**{state}**"  # what an operator must see first
+        lines.append(f"| {d.title} | {d.meaning} {d.due_on:%a %d %b %Y} | {state} | {d.source} |")
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
     for e in history(session, review.id):
         label = "incident recorded" if e.transition == "record_incident" else transition(e.transition).label

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from models import documents, forms
 from models.db import transaction
 from models.documents import DocumentSpec
-from models.records import milestones_of
+from models.records import latest_decision, milestones_of, review_by_reference
 from models.rulebook import Event
 from models.stages import Stage
 from models.tables import Report, Review
@@ -34,10 +34,6 @@ def restricted_key(reference: str, kind: str, version: int) -> str:
 
 def published_key(reference: str, kind: str) -> str:
     return f"published/{reference}/{kind}.pdf"
-
-
-def _review(session: Session, reference: str) -> Review:
-    return session.exec(select(Review).where(Review.reference == reference)).one()
 
 
 def _recorded(session: Session, review: Review, kind: str, version: int) -> Report | None:
@@ -90,7 +86,7 @@ def check_publication(reference: str, stage: str, answer: dict[str, object]) -> 
         return None
     reasons = str(answer.get("reasons") or "")
     with transaction() as session:
-        review = _review(session, reference)
+        review = review_by_reference(session, reference)
         spec = publishable_spec(session, review, decision, reasons)
         people = documents.known_people(session, review)
     findings = find_personal_data(render_pdf(spec.template, _with_charts(spec).context).pdf, people)
@@ -110,7 +106,7 @@ def store_documents(reference: str) -> list[str]:
     store = open_store()
     stored: list[str] = []
     with transaction() as session:
-        review = _review(session, reference)
+        review = review_by_reference(session, reference)
         for spec in documents.plan(session, review):
             if _recorded(session, review, spec.kind, spec.version) is None:
                 key = restricted_key(reference, spec.kind, spec.version)
@@ -126,7 +122,7 @@ def store_documents(reference: str) -> list[str]:
 
 
 def _publish(session: Session, store: ObjectStore, review: Review, published_on: dt.date) -> list[str]:
-    _, decision = documents.latest_decision(session, review, "publication")
+    _, decision = latest_decision(session, review, "publication")
     if decision is None:  # a national review is published by the Panel, not here
         return []
     spec = publishable_spec(session, review, str(decision.details.get("decision", "")), decision.reasons or "")
@@ -148,7 +144,7 @@ def _publish(session: Session, store: ObjectStore, review: Review, published_on:
 def stored_documents(reference: str, *, published: bool | None = None) -> list[Report]:
     """The review's stored documents, newest version of each kind first."""
     with transaction() as session:
-        review = _review(session, reference)
+        review = review_by_reference(session, reference)
         query = select(Report).where(Report.review_id == review.id)
         if published is not None:
             query = query.where(Report.published == published)

@@ -13,13 +13,9 @@ from sqlmodel import select
 from models import answers, steps
 from models.calendar import today_in_england
 from models.db import transaction
-from models.records import Actor, IncidentRecord, create_review
-from models.tables import Partnership, Review, Role
+from models.records import Actor, IncidentRecord, create_review, review_by_reference
+from models.tables import Partnership, Role
 from models.timeline import timeline_markdown
-
-
-class UnknownReview(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -38,17 +34,10 @@ class NextAction:
     transition: str = ""
 
 
-def _review(session: Any, reference: str) -> Review:
-    review = session.exec(select(Review).where(Review.reference == reference)).first()
-    if review is None:
-        raise UnknownReview(f"there is no review {reference!r}")
-    return review
-
-
 @task(name="read-next-step")
 def next_step(reference: str) -> NextAction:
     with transaction() as session:
-        review = _review(session, reference)
+        review = review_by_reference(session, reference)
         partnership = session.get_one(Partnership, review.partnership_id).code
         action = steps.next_action(session, review)
         base = {"reference": reference, "partnership": partnership, "stage": review.stage}
@@ -67,7 +56,7 @@ def next_step(reference: str) -> NextAction:
 def record_answer(reference: str, key: str, data: dict[str, Any], refusal: str | None = None) -> answers.Outcome:
     """Write a person's answer (or its refusal) to the database. Logs the outcome, never the answer."""
     with transaction() as session:
-        outcome = answers.apply_answer(session, _review(session, reference), key, data, refusal=refusal)
+        outcome = answers.apply_answer(session, review_by_reference(session, reference), key, data, refusal=refusal)
     logger = get_run_logger()
     if outcome.accepted:
         logger.info("%s: %s", reference, outcome.message)
@@ -79,7 +68,7 @@ def record_answer(reference: str, key: str, data: dict[str, Any], refusal: str |
 @task(name="automatic-step")
 def automatic_step(reference: str, transition: str, expected_stage: str) -> None:
     with transaction() as session:
-        review = _review(session, reference)
+        review = review_by_reference(session, reference)
         if review.stage != expected_stage:  # done already by an earlier attempt
             return
         answers.apply_automatic(session, review, transition)
@@ -107,4 +96,4 @@ def check_partnership(code: str) -> str:
 @task(name="timeline")
 def timeline(reference: str) -> str:
     with transaction() as session:
-        return timeline_markdown(session, _review(session, reference), today_in_england())
+        return timeline_markdown(session, review_by_reference(session, reference), today_in_england())

@@ -228,6 +228,6 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
     with Session(engine) as session:
         review = state(engine, reference)
         # Tue 13 Jan 2026 (0) + 7 working days = Thu 22 Jan 2026
-        assert steps.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
+        assert records.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
         purposes = {m.purpose for m in session.exec(select(Outbox).where(Outbox.review_id == review.id))}
     assert {"final_report", "final_report_2"} <= purposes
