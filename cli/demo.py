@@ -180,6 +180,7 @@ def _rapid_review(c: Case, n: int) -> dict[str, Any]:
         "criterion_c_agencies_working_together": True,
         "criterion_d_panel_suggested_local": False,
         "criteria_commentary": "Concerns about information sharing between agencies.",
+        "themes": ["neglect", "information sharing between agencies"],
         "recommendation": recommendation[c.path],
         "national_review_view": "The partners do not consider a national review necessary."
         if c.path != "national"

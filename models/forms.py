@@ -193,6 +193,28 @@ class Recommendation(StrEnum):
     national_review = "refer for a national review"
 
 
+class Theme(StrEnum):
+    """Practice themes a rapid review can touch on, counted across reviews in the compliance report. Drawn from
+    the themes the national Panel reports on year after year; pick every one that applies."""
+
+    domestic_abuse = "domestic abuse"
+    parental_mental_health = "parental mental health"
+    parental_substance_misuse = "parental alcohol or drug use"
+    neglect = "neglect"
+    injury_to_baby = "non-accidental injury to a baby"
+    sudden_infant_death = "sudden unexpected death in infancy (safe sleep)"
+    sexual_abuse = "child sexual abuse"
+    exploitation = "criminal or sexual exploitation, harm outside the home"
+    online_harm = "online harm"
+    suicide_self_harm = "suicide or self-harm"
+    disability = "disabled children or complex health needs"
+    men_in_household = "fathers and men in the household"
+    identity = "race, culture and identity"
+    information_sharing = "information sharing between agencies"
+    voice_of_child = "hearing the child's voice"
+    escalation = "escalation and professional challenge"
+
+
 class RapidReview(Signed):
     facts: Text = Field(title="The facts", description="As far as they can readily be established.")
     immediate_actions: Text = Field(
@@ -213,9 +235,20 @@ class RapidReview(Signed):
         title="(d) The Panel has considered it and concluded a local review may be more appropriate"
     )
     criteria_commentary: OptionalText = Field(default="", title="Commentary on the criteria")
+    themes: list[Theme] = Field(
+        default_factory=list,
+        max_length=len(Theme),
+        title="Practice themes",
+        description="Every theme this incident touches on. Counted across reviews in the compliance report.",
+    )
     recommendation: Recommendation = Field(title="Recommendation")
     national_review_view: Text = Field(title="The partners' view on a national review")
     completed_on: dt.date = Field(title="Date the rapid review was completed")
+
+    @field_validator("themes")
+    @classmethod
+    def _once_each(cls, themes: list[Theme]) -> list[Theme]:
+        return list(dict.fromkeys(themes))
 
     @model_validator(mode="after")
     def _dates(self) -> RapidReview:

@@ -1,0 +1,326 @@
+"""The compliance report's figures: pandas over the stage history, the deadlines and the decisions.
+
+What a partnership puts in its yearly report, for one partnership or all of them, over a period:
+
+- **Timeliness** of the three statutory clocks (notification in 5 working days, rapid review in 15, local review
+  published in 6 months). A deadline counts in the period in which it fell due, so each is counted once across
+  consecutive periods. As at the end of the period (or today, if that is earlier) it was met on time, met late,
+  is still outstanding past its date, or is not yet due; the rate is on time over everything that fell due.
+- **Working days in each stage**: every stage a review left during the period (from the day it entered to the
+  day it left), median and 90th percentile (linear interpolation, as pandas computes it).
+- **Overdue at the end of the period**: statutory deadlines past their date and not met by then, of reviews not
+  closed by then.
+- **Decisions** made in the period, by outcome, and the **practice themes** of the rapid reviews completed in
+  it (a theme is recurring when two or more reviews raise it).
+
+References, partnership codes and counts only: no name of anyone reaches the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from models import forms
+from models.calendar import calendar_for, today_in_england
+from models.stages import Stage
+from models.tables import Deadline, Decision, Partnership, Review, StageEvent
+
+MEASURES = {
+    "notify_panel": "Notified to the Panel within 5 working days",
+    "rapid_review": "Rapid review sent within 15 working days",
+    "lcspr_publication": "Local review published within 6 months",
+}
+OUTCOMES = ("on_time", "late", "outstanding", "not_yet_due")
+# Where a decision records its own date; otherwise the day it was recorded counts.
+DECISION_DATES = {"rapid_review": "completed_on", "lcspr_decision": "decided_on", "panel_response": "responded_on"}
+DECISION_KINDS = {
+    "rapid_review": "Rapid review recommendations",
+    "panel_response": "Panel responses",
+    "lcspr_decision": "Decisions on a local review",
+    "publication": "Publication decisions",
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end:%d %B %Y}) before it starts ({self.start:%d %B %Y})")
+
+    @classmethod
+    def month_before(cls, day: dt.date) -> Period:
+        """The calendar month before the one ``day`` is in: what the monthly report covers."""
+        end = day.replace(day=1) - dt.timedelta(days=1)
+        return cls(end.replace(day=1), end)
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.day} {self.start:%B %Y} to {self.end.day} {self.end:%B %Y}"
+
+
+@dataclass
+class Compliance:
+    period: Period
+    as_of: dt.date
+    partnership: str | None  # a code, or None for every partnership
+    scope_name: str
+    reviews: int  # reviews in scope (any stage)
+    timeliness: pd.DataFrame  # measure, title, fell_due, on_time, late, outstanding, not_yet_due, percent_on_time
+    stage_times: pd.DataFrame  # stage, label, spells, median, p90
+    overdue: pd.DataFrame  # reference, partnership, deadline, due_on, working_days_overdue
+    decisions: pd.DataFrame  # kind, decision, outcome, count
+    themes: pd.DataFrame  # theme, reviews, recurring
+    by_partnership: pd.DataFrame = field(default_factory=pd.DataFrame)  # partnership, reviews, each measure's %
+
+    @property
+    def overdue_reviews(self) -> int:
+        return int(self.overdue["reference"].nunique()) if not self.overdue.empty else 0
+
+
+class UnknownPartnership(LookupError):
+    pass
+
+
+def _frame(session: Session, query: Any) -> pd.DataFrame:
+    result = session.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates from SQLite text or PostgreSQL dates, as numpy days (NaT where missing)."""
+    text = values.map(lambda v: None if v is None or v is pd.NaT else str(v)[:10])
+    days: np.ndarray = pd.to_datetime(text, format="%Y-%m-%d").to_numpy(dtype="datetime64[D]")
+    return days
+
+
+def _london_days(values: pd.Series) -> np.ndarray:
+    """Timestamps (stored in UTC) as the day they fell on in England."""
+    stamps = pd.to_datetime(values, utc=True, format="mixed")
+    days: np.ndarray = stamps.dt.tz_convert("Europe/London").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    return days
+
+
+def _working_days(
+    partnerships: pd.Series, starts: np.ndarray, ends: np.ndarray, closures: dict[str, list[str]]
+) -> np.ndarray:
+    """Working days from each start to each end, with each partnership's own closure days: one pass each."""
+    out = np.zeros(len(starts), dtype=np.int64)
+    for code, index in partnerships.groupby(partnerships, sort=False).indices.items():
+        days = tuple(sorted(dt.date.fromisoformat(d) for d in closures.get(str(code)) or ()))
+        out[index] = calendar_for(days).working_days_between(starts[index], ends[index])
+    return out
+
+
+def compliance(
+    session: Session, period: Period, partnership: str | None = None, *, today: dt.date | None = None
+) -> Compliance:
+    """Every figure of the compliance report for ``period``, for one partnership (by code) or all of them."""
+    as_of = min(period.end, today or today_in_england())
+    partnerships = _frame(session, sa.select(col(Partnership.id), col(Partnership.code), col(Partnership.name),
+                                             col(Partnership.closure_days)))  # fmt: skip
+    if partnership is not None and partnership not in set(partnerships["code"]):
+        known = ", ".join(sorted(partnerships["code"])) or "none yet"
+        raise UnknownPartnership(f"there is no partnership {partnership!r} (partnerships: {known})")
+    closures = dict(zip(partnerships["code"], partnerships["closure_days"], strict=True))
+    scope = [col(Review.partnership_id) == col(Partnership.id)]
+    if partnership is not None:
+        scope.append(col(Partnership.code) == partnership)
+    reviews = _frame(session, sa.select(col(Review.id).label("review_id"), col(Review.reference),
+                                        col(Partnership.code).label("partnership")).where(*scope))  # fmt: skip
+
+    def scoped(table: Any, *columns: Any) -> Any:  # one table's rows, for the reviews in scope
+        return (
+            sa.select(col(Review.reference), col(Partnership.code).label("partnership"), *columns)
+            .select_from(table)
+            .join(Review, col(Review.id) == table.review_id)
+            .join(Partnership, sa.and_(*scope))
+        )
+
+    deadlines = _frame(session, scoped(Deadline, col(Deadline.name), col(Deadline.title), col(Deadline.meaning),
+                                       col(Deadline.kind), col(Deadline.due_on), col(Deadline.met_on)))  # fmt: skip
+    events = _frame(session, scoped(StageEvent, col(StageEvent.seq), col(StageEvent.to_stage), col(StageEvent.at))
+                    .order_by(col(Review.reference), col(StageEvent.seq)))  # fmt: skip
+    decisions = _frame(session, scoped(Decision, col(Decision.kind), col(Decision.round), col(Decision.outcome),
+                                       col(Decision.details), col(Decision.at))
+                       .where(col(Decision.kind).in_(list(DECISION_KINDS))))  # fmt: skip
+    deadlines["due_on"], deadlines["met_on"] = _days(deadlines["due_on"]), _days(deadlines["met_on"])
+    # a rapid review sent back and done again is one recommendation: its latest round
+    latest = decisions.groupby(["reference", "kind"])["round"].transform("max")
+    decisions = decisions[(decisions["kind"] != "rapid_review") | (decisions["round"] == latest)]
+    events["on"] = _london_days(events["at"]) if not events.empty else np.array([], dtype="datetime64[D]")
+
+    closed = events[events["to_stage"] == Stage.CLOSED].groupby("reference")["on"].min()
+    timeliness = _timeliness(deadlines, period, as_of)
+    name = (
+        "All partnerships"
+        if partnership is None
+        else str(partnerships.loc[partnerships["code"] == partnership, "name"].iloc[0])
+    )
+    result = Compliance(
+        period=period,
+        as_of=as_of,
+        partnership=partnership,
+        scope_name=name,
+        reviews=len(reviews),
+        timeliness=timeliness,
+        stage_times=_stage_times(events, period, closures),
+        overdue=_overdue(deadlines, closed, as_of, closures),
+        decisions=_decisions(decisions, period),
+        themes=_themes(decisions, period),
+    )
+    if partnership is None:
+        result.by_partnership = _by_partnership(reviews, deadlines, period, as_of, result.overdue)
+    return result
+
+
+def _outcomes(deadlines: pd.DataFrame, period: Period, as_of: dt.date) -> pd.DataFrame:
+    """The three statutory clocks that fell due in the period, each with its outcome as at ``as_of``."""
+    start, end, day = (np.datetime64(d, "D") for d in (period.start, period.end, as_of))
+    due = deadlines[deadlines["name"].isin(list(MEASURES))]
+    due = due[(due["due_on"] >= start) & (due["due_on"] <= end)].copy()
+    met = due["met_on"].to_numpy(dtype="datetime64[D]")
+    on = due["due_on"].to_numpy(dtype="datetime64[D]")
+    done = ~np.isnat(met) & (met <= day)
+    due["outcome"] = np.select(
+        [done & (met <= on), done, on < day], ["on_time", "late", "outstanding"], default="not_yet_due"
+    )
+    return due
+
+
+def _rates(counts: pd.DataFrame) -> pd.Series:
+    fell_due = counts["on_time"] + counts["late"] + counts["outstanding"]
+    return (100 * counts["on_time"] / fell_due.where(fell_due > 0)).round(1)
+
+
+def _timeliness(deadlines: pd.DataFrame, period: Period, as_of: dt.date) -> pd.DataFrame:
+    due = _outcomes(deadlines, period, as_of)
+    counts = pd.crosstab(due["name"], due["outcome"]) if not due.empty else pd.DataFrame()
+    counts = counts.reindex(index=list(MEASURES), columns=list(OUTCOMES), fill_value=0).fillna(0).astype(int)
+    table = counts.assign(
+        title=[MEASURES[m] for m in counts.index],
+        fell_due=counts["on_time"] + counts["late"] + counts["outstanding"],
+        percent_on_time=_rates(counts),
+    )
+    return table.rename_axis("measure").reset_index()[["measure", "title", "fell_due", *OUTCOMES, "percent_on_time"]]
+
+
+def _stage_times(events: pd.DataFrame, period: Period, closures: dict[str, list[str]]) -> pd.DataFrame:
+    columns = ["stage", "label", "spells", "median", "p90"]
+    if events.empty:
+        return pd.DataFrame(columns=columns)
+    spells = events.assign(left_on=events.groupby("reference")["on"].shift(-1)).dropna(subset=["left_on"])
+    start, end = np.datetime64(period.start, "D"), np.datetime64(period.end, "D")
+    left = spells["left_on"].to_numpy(dtype="datetime64[D]")
+    spells = spells[(left >= start) & (left <= end)]
+    if spells.empty:
+        return pd.DataFrame(columns=columns)
+    spells = spells.assign(days=_working_days(spells["partnership"].reset_index(drop=True),
+                                              spells["on"].to_numpy(dtype="datetime64[D]"),
+                                              spells["left_on"].to_numpy(dtype="datetime64[D]"), closures))  # fmt: skip
+    grouped = spells.groupby("to_stage")["days"]
+    table = pd.DataFrame({"spells": grouped.size(), "median": grouped.median(), "p90": grouped.quantile(0.9)})
+    order = {stage.value: n for n, stage in enumerate(Stage)}  # the order a review goes through them
+    table = table.loc[sorted(table.index, key=order.__getitem__)].rename_axis("stage").reset_index()
+    table["label"] = table["stage"].map(stage_label)
+    return table[columns]
+
+
+def stage_label(stage: str) -> str:
+    return stage.replace("_", " ").capitalize().replace("panel", "Panel")
+
+
+def _overdue(
+    deadlines: pd.DataFrame, closed: pd.Series, as_of: dt.date, closures: dict[str, list[str]]
+) -> pd.DataFrame:
+    day = np.datetime64(as_of, "D")
+    met = deadlines["met_on"].to_numpy(dtype="datetime64[D]")
+    late = deadlines[
+        (deadlines["meaning"] == "due by")
+        & (deadlines["kind"] == "statutory")
+        & (deadlines["due_on"].to_numpy(dtype="datetime64[D]") < day)
+        & (np.isnat(met) | (met > day))
+    ]
+    closed_by = closed[closed.to_numpy(dtype="datetime64[D]") <= day].index
+    late = late[~late["reference"].isin(closed_by)]
+    columns = ["reference", "partnership", "deadline", "due_on", "working_days_overdue"]
+    if late.empty:
+        return pd.DataFrame(columns=columns)
+    days = _working_days(late["partnership"].reset_index(drop=True), late["due_on"].to_numpy(dtype="datetime64[D]"),
+                         np.full(len(late), day), closures)  # fmt: skip
+    table = late.assign(deadline=late["title"], working_days_overdue=days)
+    order = ["working_days_overdue", "reference", "deadline"]
+    return table.sort_values(order, ascending=[False, True, True])[columns].reset_index(drop=True)
+
+
+def _decided_in(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
+    if decisions.empty:
+        return decisions.assign(on=pd.Series(dtype="datetime64[s]"))
+    recorded = _london_days(decisions["at"])
+    own = [
+        (details or {}).get(DECISION_DATES.get(kind, ""), None)
+        for kind, details in zip(decisions["kind"], decisions["details"], strict=True)
+    ]
+    on = np.where(pd.isna(_days(pd.Series(own))), recorded, _days(pd.Series(own)))
+    start, end = np.datetime64(period.start, "D"), np.datetime64(period.end, "D")
+    return decisions.assign(on=on)[(on >= start) & (on <= end)]
+
+
+def outcome_label(kind: str, outcome: str) -> str:
+    enums: dict[str, Any] = {"rapid_review": forms.Recommendation, "lcspr_decision": forms.LocalDecision,
+                             "publication": forms.PublicationChoice}  # fmt: skip
+    if kind in enums and outcome in enums[kind].__members__:
+        return str(enums[kind][outcome].value)
+    return outcome.replace("_", " ")
+
+
+def _decisions(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
+    made = _decided_in(decisions, period)
+    columns = ["kind", "decision", "outcome", "count"]
+    if made.empty:
+        return pd.DataFrame(columns=columns)
+    table = made.groupby(["kind", "outcome"]).size().rename("count").reset_index()
+    table["decision"] = table["kind"].map(DECISION_KINDS)
+    table["outcome"] = [outcome_label(k, o) for k, o in zip(table["kind"], table["outcome"], strict=True)]
+    order = {kind: n for n, kind in enumerate(DECISION_KINDS)}
+    table = table.sort_values(by=["kind", "count"], key=lambda s: s.map(order) if s.name == "kind" else -s)
+    return table[columns].reset_index(drop=True)
+
+
+def _themes(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Themes of the rapid reviews completed in the period: each review's latest round, counted once."""
+    columns = ["theme", "reviews", "recurring"]
+    rapid = _decided_in(decisions[decisions["kind"] == "rapid_review"], period)
+    if rapid.empty:
+        return pd.DataFrame(columns=columns)
+    themes = rapid.assign(theme=rapid["details"].map(lambda d: list((d or {}).get("themes") or []))).explode("theme")
+    counts = themes.dropna(subset=["theme"]).groupby("theme")["reference"].nunique()
+    order = {theme.value: n for n, theme in enumerate(forms.Theme)}
+    table = pd.DataFrame({"theme": counts.index, "reviews": counts.to_numpy()})
+    table = table.sort_values(by=["reviews", "theme"], key=lambda s: -s if s.name == "reviews" else s.map(order))
+    return table.assign(recurring=table["reviews"] >= 2)[columns].reset_index(drop=True)
+
+
+def _by_partnership(
+    reviews: pd.DataFrame, deadlines: pd.DataFrame, period: Period, as_of: dt.date, overdue: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per partnership: its reviews, each measure's rate on time, and its reviews overdue."""
+    due = _outcomes(deadlines, period, as_of)
+    table = reviews.groupby("partnership").size().rename("reviews").to_frame()
+    for measure in MEASURES:
+        mine = due[due["name"] == measure]
+        counts = pd.crosstab(mine["partnership"], mine["outcome"]) if not mine.empty else pd.DataFrame()
+        counts = counts.reindex(index=table.index, columns=list(OUTCOMES), fill_value=0).fillna(0).astype(int)
+        table[measure] = _rates(counts)
+    late = overdue.groupby("partnership")["reference"].nunique() if not overdue.empty else pd.Series(dtype=int)
+    table["overdue_reviews"] = late.reindex(table.index, fill_value=0).astype(int)
+    return table.rename_axis("partnership").reset_index()
