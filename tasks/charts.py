@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -13,9 +14,19 @@ import matplotlib
 matplotlib.use("Agg")  # no display here, and none needed
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 STYLE = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
          "axes.spines.right": False}  # fmt: skip
+
+
+def _svg(figure: Figure) -> str:
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # inline in HTML: no XML declaration or doctype
 
 
 def bar_chart_svg(labels: list[str], values: list[int], *, title: str, ylabel: str) -> str:
@@ -28,12 +39,40 @@ def bar_chart_svg(labels: list[str], values: list[int], *, title: str, ylabel: s
         axes.set_ylabel(ylabel)
         axes.set_title(title, loc="left", fontsize=10)
         axes.yaxis.get_major_locator().set_params(integer=True)
-        figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg")
-        plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]  # inline in HTML: no XML declaration or doctype
+        return _svg(figure)
+
+
+def horizontal_bars_svg(
+    labels: list[str],
+    series: dict[str, list[float]],
+    *,
+    title: str,
+    xlabel: str,
+    xmax: float | None = None,
+    unit: str = "",
+) -> str:
+    """Horizontal bars, one group per label and one bar per series, each bar labelled with its value (a missing
+    value, NaN, is drawn as no bar and labelled "none due")."""
+    colours = ["#0b3d5c", "#7a9bb0", "#c9d3da"]
+    height = 0.8 / max(1, len(series))
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(6.5, 0.9 + 0.24 * len(labels) * max(1, len(series))))
+        for n, (name, values) in enumerate(series.items()):
+            ys = [i + (n - (len(series) - 1) / 2) * height for i in range(len(labels))]
+            drawn = [0.0 if math.isnan(v) else v for v in values]
+            bars = axes.barh(ys, drawn, height=height * 0.9, color=colours[n % len(colours)], label=name)
+            texts = ["none due" if math.isnan(v) else f"{v:g}{unit}" for v in values]
+            axes.bar_label(bars, texts, padding=3, fontsize=8)
+        axes.set_yticks(range(len(labels)), labels)
+        axes.invert_yaxis()  # the first label at the top, as in the table beside it
+        axes.set_xlabel(xlabel)
+        axes.set_title(title, loc="left", fontsize=10)
+        top = xmax if xmax is not None else max([0.0, *(v for vs in series.values() for v in vs if not math.isnan(v))])
+        axes.set_xlim(0, (top or 1) * 1.18)  # room for the value labels
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        if len(series) > 1:
+            axes.legend(frameon=False, fontsize=8, loc="lower right")
+        return _svg(figure)
 
 
 def events_per_month_svg(dates: Iterable[dt.date], title: str = "Key events per month") -> str | None:

@@ -13,10 +13,14 @@ and one partnership closes on Friday 8 January, which turns a late notification 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -24,9 +28,13 @@ from models import records
 from models.compliance import Period, UnknownPartnership, compliance
 from models.db import transaction
 from models.rulebook import Event
+from models.settings import get_settings
 from models.stages import ALL_PARTNERS, Facts
-from models.tables import Decision, Review
-from tests.utils.factories import incident, make_partnership
+from models.tables import Decision, Report, Review
+from tasks.archive import read_document
+from tasks.compliance import produce
+from tests.integration.test_documents import text_of
+from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_partnership
 
 D = dt.date
 JANUARY = Period(D(2027, 1, 1), D(2027, 1, 31))
@@ -197,3 +205,33 @@ def test_a_period_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError, match=r"ends .* before it starts"):
         Period(D(2027, 2, 1), D(2027, 1, 1))
     assert Period.month_before(D(2027, 3, 1)) == Period(D(2027, 2, 1), D(2027, 2, 28))
+
+
+@pytest.fixture
+def project_db(data: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The hand-built data as the project's database, and a local object folder: what `cspr report` uses."""
+    monkeypatch.setenv("CSPR_DATABASE_URL", data.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("CSPR_STORAGE_URL", (tmp_path / "objects").as_uri())
+    get_settings.cache_clear()
+    yield tmp_path / "objects"
+    get_settings.cache_clear()
+
+
+def test_the_report_is_a_pdf_in_the_object_store_with_figures_and_no_names(project_db: Path) -> None:
+    first = produce(JANUARY, today=TODAY)
+    again = produce(JANUARY, "northshire", today=TODAY)
+    assert first.key == "compliance/all/2027-01-01_2027-01-31/v1.pdf"
+    assert again.key == "compliance/northshire/2027-01-01_2027-01-31/v1.pdf"
+    assert produce(JANUARY, today=TODAY).key.endswith("/v2.pdf")  # the same report again: the next version
+    pdf = read_document(Report(object_key=first.key, sha256=first.sha256, kind="compliance-report"))
+    text = " ".join(text_of(pdf).split())
+    assert "Compliance report: 1 January 2027 to 31 January 2027" in text
+    assert "Notified to the Panel within 5 working days 3 2 0 1 66.7" in text  # the table, row by row
+    assert "Local review published within 6 months 1 0 1 0 0" in text
+    assert "CSPR-2027-0002" in text  # B, overdue, by reference
+    assert "Neglect 2 yes" in text
+    assert "Working days in each stage" in text and "27" in text
+    assert set(first.seconds) == {"figures", "charts", "pdf", "store"}
+    for word in (PLANTED_NAME, *PLANTED_NAME.split(), PLANTED_DOB.isoformat(), f"{PLANTED_DOB:%d/%m/%Y}"):
+        assert word not in text and word not in first.key
+    assert PdfReader(io.BytesIO(pdf)).metadata.title.startswith("Compliance report")

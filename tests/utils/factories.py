@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlmodel import Session
 
@@ -15,7 +16,7 @@ PLANTED_NAME = "Zephyrine Quillfeather-Okonkwo"
 PLANTED_DOB = dt.date(2015, 2, 27)
 
 
-def make_partnership(session: Session, code: str = "northshire", **kw: object) -> Partnership:
+def make_partnership(session: Session, code: str = "northshire", **kw: Any) -> Partnership:
     partnership = Partnership(code=code, name=f"{code.title()} Safeguarding Children Partnership", **kw)
     session.add(partnership)
     session.flush()

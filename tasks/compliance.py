@@ -1,0 +1,161 @@
+"""The compliance report as a document: the figures (models/compliance.py) drawn as charts, laid out with the
+document templates, rendered to PDF and kept in the object store.
+
+Keys name the scope and the period, never a person: ``compliance/northshire/2027-01-01_2027-01-31/v1.pdf``
+(``all`` for every partnership); producing the same report again stores the next version beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from sqlmodel import col, func, select
+
+from models import rulebook
+from models.compliance import Compliance, Period, compliance
+from models.db import transaction
+from models.tables import Report, utcnow
+from tasks.charts import horizontal_bars_svg
+from tasks.documents import render_pdf
+from tasks.storage import open_store
+
+KIND = "compliance-report"
+OVERDUE_LISTED = 100  # the most overdue, by name of review; a national report would otherwise run to pages
+
+
+def _d(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _d_from_numpy(value: Any) -> str:
+    return _d(pd.Timestamp(value).date())
+
+
+def _percent(value: float) -> str:
+    return "none due" if value is None or math.isnan(value) else f"{value:g}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")  # type: ignore[no-any-return]
+
+
+def charts(figures: Compliance) -> dict[str, str | None]:
+    t, s, th = figures.timeliness, figures.stage_times, figures.themes
+    return {
+        "timeliness": horizontal_bars_svg(
+            list(t["title"]), {"on time": [float(v) for v in t["percent_on_time"]]},
+            title="Timescales met on time", xlabel="Per cent of those that fell due", xmax=100, unit="%",
+        ),
+        "stages": horizontal_bars_svg(
+            list(s["label"]),
+            {"median": [float(v) for v in s["median"]], "90th percentile": [float(v) for v in s["p90"]]},
+            title="Working days in each stage", xlabel="Working days",
+        ) if not s.empty else None,
+        "themes": horizontal_bars_svg(
+            [str(v).capitalize() for v in th["theme"]], {"rapid reviews": [float(v) for v in th["reviews"]]},
+            title="Themes raised by rapid reviews", xlabel="Rapid reviews",
+        ) if not th.empty else None,
+    }  # fmt: skip
+
+
+def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.datetime) -> dict[str, Any]:
+    scope = figures.partnership or "all"
+    overdue = figures.overdue.head(OVERDUE_LISTED).assign(due_on=lambda f: f["due_on"].map(_d_from_numpy))
+    return {
+        "title": f"Compliance report: {figures.period.label}",
+        "description": f"Compliance with the statutory timescales, {figures.scope_name}, {figures.period.label}",
+        "reference": f"Compliance report · {scope} · {figures.period.start:%Y-%m-%d} to {figures.period.end:%Y-%m-%d}",
+        "marking": "OFFICIAL",
+        "scope_name": figures.scope_name,
+        "period": figures.period.label,
+        "as_of": _d(figures.as_of),
+        "produced": f"{produced:%d %B %Y %H:%M} UTC",
+        "reviews": figures.reviews,
+        "editions": " and ".join(e.title for e in rulebook.editions()),
+        "timeliness": [dict(r, percent=_percent(r["percent_on_time"])) for r in _rows(figures.timeliness)],
+        "stage_times": [
+            dict(r, median=_number(r["median"]), p90=_number(r["p90"])) for r in _rows(figures.stage_times)
+        ],
+        "overdue": _rows(overdue),
+        "overdue_total": len(figures.overdue),
+        "overdue_reviews": figures.overdue_reviews,
+        "many_partnerships": figures.partnership is None,
+        "decisions": _rows(figures.decisions),
+        "themes": _rows(figures.themes),
+        "by_partnership": [
+            {**r, **{m: _percent(r[m]) for m in ("notify_panel", "rapid_review", "lcspr_publication")}}
+            for r in _rows(figures.by_partnership)
+        ],
+        "charts": drawn,
+    }  # fmt: skip
+
+
+def key_for(partnership: str | None, period: Period, version: int) -> str:
+    return f"compliance/{partnership or 'all'}/{period.start:%Y-%m-%d}_{period.end:%Y-%m-%d}/v{version}.pdf"
+
+
+@dataclass
+class Produced:
+    key: str
+    version: int
+    sha256: str
+    size: int
+    figures: Compliance
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went, step by step
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], step: str, progress: Callable[[str], None] | None) -> Iterator[None]:
+    if progress:
+        progress(step)
+    started = time.perf_counter()
+    yield
+    seconds[step] = round(time.perf_counter() - started, 3)
+
+
+def produce(
+    period: Period,
+    partnership: str | None = None,
+    *,
+    today: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Produced:
+    """Work out the figures, draw them, render the PDF and store it as the next version for this scope and period."""
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "figures", progress), transaction() as session:
+        figures = compliance(session, period, partnership, today=today)
+    with _timed(seconds, "charts", progress):
+        drawn = charts(figures)
+    with _timed(seconds, "pdf", progress):
+        pdf = render_pdf("compliance_report.html", context(figures, drawn, utcnow())).pdf
+    with _timed(seconds, "store", progress), transaction() as session:
+        prefix = key_for(partnership, period, 0).removesuffix("v0.pdf")
+        earlier = (
+            select(func.count())
+            .select_from(Report)
+            .where(Report.kind == KIND, col(Report.object_key).startswith(prefix))
+        )
+        version = 1 + session.exec(earlier).one()
+        key = key_for(partnership, period, version)
+        about = {"kind": KIND, "scope": partnership or "all", "period": f"{period.start}_{period.end}"}
+        stored = open_store().put(key, pdf, content_type="application/pdf", metadata=about)
+        session.add(Report(review_id=None, kind=KIND, version=version, object_key=key, sha256=stored.sha256,
+                           size_bytes=stored.size))  # fmt: skip
+    return Produced(key, version, stored.sha256, stored.size, figures, seconds)
+
+
+@task(name="compliance-report", retries=2, retry_delay_seconds=[5, 30])
+def compliance_report(period: Period, partnership: str | None) -> Produced:
+    return produce(period, partnership)
