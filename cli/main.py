@@ -309,6 +309,55 @@ def sweep_command(
     console.print(f"{len(frame)} open deadlines; {len(raised)} escalation(s) raised now.")
 
 
+@app.command("report")
+def report_command(
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day of the period (default: last month).")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day of the period (default: last month).")] = None,
+    partnership: Annotated[str | None, typer.Option(help="One partnership's code; default every partnership.")] = None,
+    out: Annotated[str | None, typer.Option(help="Also save a copy of the PDF here.")] = None,
+) -> None:
+    """Produce the compliance report for a period (a PDF kept in the object store), as `partnership-report` does."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from models.calendar import CalendarRangeError, today_in_england
+    from models.compliance import Period, UnknownPartnership
+    from tasks.compliance import STEPS, produce
+
+    month = Period.month_before(today_in_england())
+    start, end = _date(date_from, "--from") or month.start, _date(date_to, "--to") or month.end
+    try:
+        period = Period(start, end)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as bar:
+            job = bar.add_task("Compliance report", total=len(STEPS))
+            produced = produce(period, partnership, progress=lambda step: bar.update(
+                job, description=STEPS[step], completed=list(STEPS).index(step)))  # fmt: skip
+    except (UnknownPartnership, CalendarRangeError) as exc:
+        raise _fail(str(exc)) from None
+    figures = produced.figures
+    table = Table(title=f"{figures.scope_name}: {period.label}", title_justify="left")
+    for column in ("timescale", "fell due", "on time", "late", "outstanding", "on time (%)"):
+        table.add_column(column, justify="left" if column == "timescale" else "right")
+    for r in figures.timeliness.itertuples():
+        rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
+        table.add_row(str(r.title), *(str(v) for v in (r.fell_due, r.on_time, r.late, r.outstanding)), rate)
+    console.print(table)
+    console.print(f"Reviews overdue on {figures.as_of:%d %B %Y}: {figures.overdue_reviews}")
+    console.print(f"Stored {produced.key} (version {produced.version}, {produced.size:,} bytes)")
+    if out:
+        from tasks.storage import open_store
+
+        Path(out).write_bytes(open_store().get(produced.key, sha256=produced.sha256))
+        console.print(f"Saved a copy to {out}")
+
+
 @bench_app.command("sweep")
 def bench_sweep(
     reviews: Annotated[int, typer.Option(help="How many open reviews to generate.")] = 10_000,

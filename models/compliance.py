@@ -55,7 +55,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"the period ends ({self.end:%d %B %Y}) before it starts ({self.start:%d %B %Y})")
+            raise ValueError(f"the period ends ({_day(self.end)}) before it starts ({_day(self.start)})")
 
     @classmethod
     def month_before(cls, day: dt.date) -> Period:
@@ -65,7 +65,11 @@ class Period:
 
     @property
     def label(self) -> str:
-        return f"{self.start.day} {self.start:%B %Y} to {self.end.day} {self.end:%B %Y}"
+        return f"{_day(self.start)} to {_day(self.end)}"
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 @dataclass

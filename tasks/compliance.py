@@ -28,6 +28,8 @@ from tasks.documents import render_pdf
 from tasks.storage import open_store
 
 KIND = "compliance-report"
+STEPS = {"figures": "Working out the figures", "charts": "Drawing the charts", "pdf": "Rendering the PDF",
+         "store": "Storing it"}  # fmt: skip
 OVERDUE_LISTED = 100  # the most overdue, by name of review; a national report would otherwise run to pages
 
 

@@ -23,7 +23,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from typer.testing import CliRunner
 
+from cli.main import app
 from models import records
 from models.compliance import Period, UnknownPartnership, compliance
 from models.db import transaction
@@ -212,17 +214,18 @@ def project_db(data: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     """The hand-built data as the project's database, and a local object folder: what `cspr report` uses."""
     monkeypatch.setenv("CSPR_DATABASE_URL", data.url.render_as_string(hide_password=False))
     monkeypatch.setenv("CSPR_STORAGE_URL", (tmp_path / "objects").as_uri())
+    monkeypatch.setattr("models.compliance.today_in_england", lambda: TODAY)  # the data set lies in 2027
     get_settings.cache_clear()
     yield tmp_path / "objects"
     get_settings.cache_clear()
 
 
 def test_the_report_is_a_pdf_in_the_object_store_with_figures_and_no_names(project_db: Path) -> None:
-    first = produce(JANUARY, today=TODAY)
-    again = produce(JANUARY, "northshire", today=TODAY)
+    first = produce(JANUARY)
+    again = produce(JANUARY, "northshire")
     assert first.key == "compliance/all/2027-01-01_2027-01-31/v1.pdf"
     assert again.key == "compliance/northshire/2027-01-01_2027-01-31/v1.pdf"
-    assert produce(JANUARY, today=TODAY).key.endswith("/v2.pdf")  # the same report again: the next version
+    assert produce(JANUARY).key.endswith("/v2.pdf")  # the same report again: the next version
     pdf = read_document(Report(object_key=first.key, sha256=first.sha256, kind="compliance-report"))
     text = " ".join(text_of(pdf).split())
     assert "Compliance report: 1 January 2027 to 31 January 2027" in text
@@ -235,3 +238,20 @@ def test_the_report_is_a_pdf_in_the_object_store_with_figures_and_no_names(proje
     for word in (PLANTED_NAME, *PLANTED_NAME.split(), PLANTED_DOB.isoformat(), f"{PLANTED_DOB:%d/%m/%Y}"):
         assert word not in text and word not in first.key
     assert PdfReader(io.BytesIO(pdf)).metadata.title.startswith("Compliance report")
+
+
+def test_cspr_report_on_the_command_line(project_db: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    copy = tmp_path / "copy.pdf"
+    args = ["report", "--from", "2027-01-01", "--to", "2027-01-31", "--partnership", "southmoor", "--out", str(copy)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Notified to the Panel within 5 working days" in result.output and "100" in result.output
+    assert "compliance/southmoor/2027-01-01_2027-01-31/v1.pdf" in result.output
+    assert copy.read_bytes().startswith(b"%PDF")
+    for bad, message in [(["--from", "2027-02-01", "--to", "2027-01-01"], "ends (1 January 2027) before it starts"),
+                         (["--from", "2027-02-30"], "is not a date"),
+                         (["--partnership", "westmarch"], "no partnership 'westmarch'")]:  # fmt: skip
+        refused = runner.invoke(app, ["report", *bad])
+        assert refused.exit_code == 2 and message in " ".join(refused.output.split()), refused.output
+    assert sorted(p.name for p in project_db.rglob("*.pdf")) == ["v1.pdf"]  # the refusals stored nothing
