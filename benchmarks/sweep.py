@@ -33,6 +33,9 @@ AS_OF = dt.date(2027, 3, 1)
 PARTNERSHIPS = 150
 
 
+CHUNK = 10_000  # reviews written per transaction: the generator's memory stays small beside the sweep's
+
+
 def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
     rng = random.Random(seed)
     calendar = calendar_for()
@@ -42,9 +45,19 @@ def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
          "closure_days": [], "created_at": now}
         for i in range(PARTNERSHIPS)
     ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Partnership), partnerships)
+    for first in range(0, reviews, CHUNK):
+        _populate_chunk(engine, rng, calendar, partnerships, range(first, min(reviews, first + CHUNK)), now)
+
+
+def _populate_chunk(
+    engine: sa.Engine, rng: random.Random, calendar: Any, partnerships: list[dict[str, Any]], numbers: range,
+    now: dt.datetime,
+) -> None:  # fmt: skip
     review_rows: list[dict[str, Any]] = []
     deadline_rows: list[dict[str, Any]] = []
-    for i in range(reviews):
+    for i in numbers:
         aware = AS_OF - dt.timedelta(days=rng.randint(0, 120))
         review_id = uuid.uuid4()
         review_rows.append({
@@ -64,7 +77,6 @@ def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
                 "updated_at": now,
             })  # fmt: skip
     with engine.begin() as connection:
-        connection.execute(sa.insert(Partnership), partnerships)
         connection.execute(sa.insert(Review), review_rows)
         connection.execute(sa.insert(Deadline), deadline_rows)
 

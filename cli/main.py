@@ -379,6 +379,26 @@ def bench_sweep(
         console.print(f"{key:>20}: {value}")
 
 
+@bench_app.command("report")
+def bench_report(
+    reviews: Annotated[int, typer.Option(help="How many reviews to generate.")] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time the compliance report for every partnership over a year on N synthetic reviews, step by step."""
+    import os
+
+    from benchmarks.report import run
+
+    with console.status(f"Generating {reviews:,} reviews and timing the compliance report ..."):
+        result = run(reviews)
+    result["cores"] = os.cpu_count()
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:>20}: {value}")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the project database to the latest schema."""

@@ -125,22 +125,24 @@ def _working_days(
     return out
 
 
-def compliance(
-    session: Session, period: Period, partnership: str | None = None, *, today: dt.date | None = None
-) -> Compliance:
-    """Every figure of the compliance report for ``period``, for one partnership (by code) or all of them."""
-    as_of = min(period.end, today or today_in_england())
-    partnerships = _frame(session, sa.select(col(Partnership.id), col(Partnership.code), col(Partnership.name),
-                                             col(Partnership.closure_days)))  # fmt: skip
-    if partnership is not None and partnership not in set(partnerships["code"]):
-        known = ", ".join(sorted(partnerships["code"])) or "none yet"
-        raise UnknownPartnership(f"there is no partnership {partnership!r} (partnerships: {known})")
-    closures = dict(zip(partnerships["code"], partnerships["closure_days"], strict=True))
+@dataclass
+class Records:
+    """What the report reads from the project database, one query per table, for the reviews in scope."""
+
+    partnership: str | None
+    scope_name: str
+    closures: dict[str, list[str]]  # each partnership's closure days
+    reviews: pd.DataFrame  # review_id, reference, partnership
+    deadlines: pd.DataFrame  # reference, partnership, name, title, meaning, kind, due_on, met_on
+    events: pd.DataFrame  # reference, partnership, seq, to_stage, at
+    decisions: pd.DataFrame  # reference, partnership, kind, round, outcome, details, at
+
+
+def queries(partnership: str | None) -> dict[str, Any]:
+    """The report's four queries (also what the benchmark times as the floor)."""
     scope = [col(Review.partnership_id) == col(Partnership.id)]
     if partnership is not None:
         scope.append(col(Partnership.code) == partnership)
-    reviews = _frame(session, sa.select(col(Review.id).label("review_id"), col(Review.reference),
-                                        col(Partnership.code).label("partnership")).where(*scope))  # fmt: skip
 
     def scoped(table: Any, *columns: Any) -> Any:  # one table's rows, for the reviews in scope
         return (
@@ -150,41 +152,71 @@ def compliance(
             .join(Partnership, sa.and_(*scope))
         )
 
-    deadlines = _frame(session, scoped(Deadline, col(Deadline.name), col(Deadline.title), col(Deadline.meaning),
-                                       col(Deadline.kind), col(Deadline.due_on), col(Deadline.met_on)))  # fmt: skip
-    events = _frame(session, scoped(StageEvent, col(StageEvent.seq), col(StageEvent.to_stage), col(StageEvent.at))
-                    .order_by(col(Review.reference), col(StageEvent.seq)))  # fmt: skip
-    decisions = _frame(session, scoped(Decision, col(Decision.kind), col(Decision.round), col(Decision.outcome),
-                                       col(Decision.details), col(Decision.at))
-                       .where(col(Decision.kind).in_(list(DECISION_KINDS))))  # fmt: skip
+    return {
+        "reviews": sa.select(col(Review.id).label("review_id"), col(Review.reference),
+                             col(Partnership.code).label("partnership")).where(*scope),
+        "deadlines": scoped(Deadline, col(Deadline.name), col(Deadline.title), col(Deadline.meaning),
+                            col(Deadline.kind), col(Deadline.due_on), col(Deadline.met_on)),
+        "events": scoped(StageEvent, col(StageEvent.seq), col(StageEvent.to_stage), col(StageEvent.at))
+        .order_by(col(Review.reference), col(StageEvent.seq)),
+        "decisions": scoped(Decision, col(Decision.kind), col(Decision.round), col(Decision.outcome),
+                            col(Decision.details), col(Decision.at))
+        .where(col(Decision.kind).in_(list(DECISION_KINDS))),
+    }  # fmt: skip
+
+
+def read(session: Session, partnership: str | None = None) -> Records:
+    partnerships = _frame(session, sa.select(col(Partnership.code), col(Partnership.name),
+                                             col(Partnership.closure_days)))  # fmt: skip
+    if partnership is not None and partnership not in set(partnerships["code"]):
+        known = ", ".join(sorted(partnerships["code"])) or "none yet"
+        raise UnknownPartnership(f"there is no partnership {partnership!r} (partnerships: {known})")
+    frames = {name: _frame(session, query) for name, query in queries(partnership).items()}
+    deadlines, events, decisions = frames["deadlines"], frames["events"], frames["decisions"]
     deadlines["due_on"], deadlines["met_on"] = _days(deadlines["due_on"]), _days(deadlines["met_on"])
+    events["on"] = _london_days(events["at"]) if not events.empty else np.array([], dtype="datetime64[D]")
     # a rapid review sent back and done again is one recommendation: its latest round
     latest = decisions.groupby(["reference", "kind"])["round"].transform("max")
     decisions = decisions[(decisions["kind"] != "rapid_review") | (decisions["round"] == latest)]
-    events["on"] = _london_days(events["at"]) if not events.empty else np.array([], dtype="datetime64[D]")
-
-    closed = events[events["to_stage"] == Stage.CLOSED].groupby("reference")["on"].min()
-    timeliness = _timeliness(deadlines, period, as_of)
-    name = (
-        "All partnerships"
-        if partnership is None
-        else str(partnerships.loc[partnerships["code"] == partnership, "name"].iloc[0])
+    names = dict(zip(partnerships["code"], partnerships["name"], strict=True))
+    return Records(
+        partnership=partnership,
+        scope_name="All partnerships" if partnership is None else str(names[partnership]),
+        closures=dict(zip(partnerships["code"], partnerships["closure_days"], strict=True)),
+        reviews=frames["reviews"],
+        deadlines=deadlines,
+        events=events,
+        decisions=decisions,
     )
+
+
+def figures(records: Records, period: Period, as_of: dt.date) -> Compliance:
+    """Every figure of the report, from what was read: pandas and numpy, no loop per review."""
+    events, deadlines, decisions = records.events, records.deadlines, records.decisions
+    closed = events[events["to_stage"] == Stage.CLOSED].groupby("reference")["on"].min()
     result = Compliance(
         period=period,
         as_of=as_of,
-        partnership=partnership,
-        scope_name=name,
-        reviews=len(reviews),
-        timeliness=timeliness,
-        stage_times=_stage_times(events, period, closures),
-        overdue=_overdue(deadlines, closed, as_of, closures),
+        partnership=records.partnership,
+        scope_name=records.scope_name,
+        reviews=len(records.reviews),
+        timeliness=_timeliness(deadlines, period, as_of),
+        stage_times=_stage_times(events, period, records.closures),
+        overdue=_overdue(deadlines, closed, as_of, records.closures),
         decisions=_decisions(decisions, period),
         themes=_themes(decisions, period),
     )
-    if partnership is None:
-        result.by_partnership = _by_partnership(reviews, deadlines, period, as_of, result.overdue)
+    if records.partnership is None:
+        result.by_partnership = _by_partnership(records.reviews, deadlines, period, as_of, result.overdue)
     return result
+
+
+def compliance(
+    session: Session, period: Period, partnership: str | None = None, *, today: dt.date | None = None
+) -> Compliance:
+    """Every figure of the compliance report for ``period``, for one partnership (by code) or all of them, as at
+    the period's end or today, whichever is earlier."""
+    return figures(read(session, partnership), period, min(period.end, today or today_in_england()))
 
 
 def _outcomes(deadlines: pd.DataFrame, period: Period, as_of: dt.date) -> pd.DataFrame:

@@ -1,13 +1,21 @@
-"""The sweep benchmark works (a small run; the real figures come from `cspr bench sweep`, outside the suite)."""
+"""The benchmarks work (small runs; the real figures come from `cspr bench`, outside the suite)."""
 
 from __future__ import annotations
 
-from benchmarks.sweep import run
+from benchmarks import report, sweep
 
 
 def test_the_sweep_benchmark_runs_on_a_thousand_reviews() -> None:
-    result = run(1000, naive_sample=100)
+    result = sweep.run(1000, naive_sample=100)
     assert result["reviews"] == 1000 and result["naive_sample"] == 100
     assert result["open_deadlines"] > 1000
     for key in ("sweep_seconds", "raw_read_seconds", "naive_seconds", "peak_rss_mb"):
         assert result[key] > 0
+
+
+def test_the_report_benchmark_runs_on_a_thousand_reviews() -> None:
+    result = report.run(1000)
+    assert result["reviews"] == 1000 and result["deadlines"] == 3000 and result["stage_events"] > 1000
+    for step in ("raw_read", "read", "figures", "charts", "pdf", "store"):
+        assert result[f"{step}_seconds"] > 0
+    assert result["pdf_bytes"] > 10_000

@@ -1,0 +1,101 @@
+"""Benchmark of the compliance report: where its time goes, step by step, for every partnership over a year.
+
+Generates N reviews across 150 partnerships (the sweep benchmark's reviews and deadlines, plus a stage history
+and rapid review decisions with themes), then times on one SQLite database:
+
+- ``raw_read_seconds``: the floor, the report's four queries read and nothing else;
+- ``read_seconds``: those queries into pandas frames (dates converted once per column);
+- ``figures_seconds``: every figure from the frames (pandas and numpy);
+- ``charts_seconds``, ``pdf_seconds`` (Jinja2 and WeasyPrint), ``store_seconds`` (a local object folder).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import resource
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from benchmarks.sweep import AS_OF, populate
+from models import compliance, forms
+from models.db import make_engine, migrate
+from models.tables import Decision, Review, StageEvent, utcnow
+from tasks.compliance import charts, context
+from tasks.documents import render_pdf
+from tasks.storage import LocalStore
+
+PATH = ["incident_recorded", "rapid_review", "rapid_review_sign_off", "awaiting_panel"]
+THEMES = [t.value for t in forms.Theme]
+
+
+def add_history(engine: sa.Engine, seed: int = 7) -> None:
+    """Each review's stage history up to its stage, and a rapid review (with themes) for those past it."""
+    rng = random.Random(seed)
+    with engine.connect() as connection:
+        reviews = connection.execute(sa.select(Review.id, Review.stage, Review.aware_on)).all()  # type: ignore[call-overload]
+    events: list[dict[str, Any]] = []
+    decisions: list[dict[str, Any]] = []
+    for review_id, stage, aware in reviews:
+        day = dt.datetime.combine(aware, dt.time(10), tzinfo=dt.UTC)
+        for seq, to_stage in enumerate(PATH[: PATH.index(stage) + 1], start=1):
+            events.append({"id": uuid.uuid4(), "review_id": review_id, "seq": seq, "transition": "bench",
+                           "from_stage": PATH[seq - 2] if seq > 1 else None, "to_stage": to_stage,
+                           "actor_name": "Bench", "actor_role": "coordinator", "details": {}, "at": day,
+                           "prev_hash": "0" * 64, "hash": "0" * 64})  # fmt: skip
+            day += dt.timedelta(days=rng.randint(1, 12))
+        if PATH.index(stage) >= 2:
+            decisions.append({"id": uuid.uuid4(), "review_id": review_id, "kind": "rapid_review", "round": 1,
+                              "outcome": rng.choice(["local_review", "no_review"]), "actor_name": "Bench",
+                              "actor_role": "coordinator", "at": day,
+                              "details": {"completed_on": day.date().isoformat(),
+                                          "themes": rng.sample(THEMES, rng.randint(0, 4))}})  # fmt: skip
+    with engine.begin() as connection:
+        for first in range(0, len(events), 50_000):
+            connection.execute(sa.insert(StageEvent), events[first : first + 50_000])
+        if decisions:
+            connection.execute(sa.insert(Decision), decisions)
+
+
+def _timed(seconds: dict[str, float], step: str, work: Any) -> Any:
+    started = time.perf_counter()
+    result = work()
+    seconds[f"{step}_seconds"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def run(reviews: int) -> dict[str, Any]:
+    period = compliance.Period(AS_OF - dt.timedelta(days=365), AS_OF)
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+        migrate(engine)
+        populate(engine, reviews)
+        add_history(engine)
+        with Session(engine) as session:
+            for query in compliance.queries(None).values():  # warm the page cache for every step alike
+                session.execute(query).all()
+            records = _timed(seconds, "read", lambda: compliance.read(session))
+            _timed(seconds, "raw_read", lambda: [session.execute(q).all() for q in compliance.queries(None).values()])
+        figures = _timed(seconds, "figures", lambda: compliance.figures(records, period, AS_OF))
+        drawn = _timed(seconds, "charts", lambda: charts(figures))
+        pdf = _timed(seconds, "pdf", lambda: render_pdf("compliance_report.html", context(figures, drawn, utcnow())))
+        store = LocalStore(Path(folder) / "objects")
+        _timed(seconds, "store", lambda: store.put("compliance/all/bench.pdf", pdf.pdf, content_type="application/pdf"))
+        engine.dispose()
+    total = sum(v for k, v in seconds.items() if k != "raw_read_seconds")
+    return {
+        "reviews": reviews,
+        "stage_events": len(records.events),
+        "deadlines": len(records.deadlines),
+        **seconds,
+        "total_seconds": round(total, 3),
+        "pdf_bytes": len(pdf.pdf),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
