@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from benchmarks.sweep import AS_OF, populate
+from benchmarks.sweep import AS_OF, CHUNK, populate
 from models import compliance, forms
 from models.db import make_engine, migrate
 from models.tables import Decision, Review, StageEvent, utcnow
@@ -40,6 +40,11 @@ def add_history(engine: sa.Engine, seed: int = 7) -> None:
     rng = random.Random(seed)
     with engine.connect() as connection:
         reviews = connection.execute(sa.select(Review.id, Review.stage, Review.aware_on)).all()  # type: ignore[call-overload]
+    for first in range(0, len(reviews), CHUNK):  # in chunks, so the generator's memory stays small
+        _add_history_chunk(engine, rng, reviews[first : first + CHUNK])
+
+
+def _add_history_chunk(engine: sa.Engine, rng: random.Random, reviews: list[Any]) -> None:
     events: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     for review_id, stage, aware in reviews:
@@ -57,8 +62,7 @@ def add_history(engine: sa.Engine, seed: int = 7) -> None:
                               "details": {"completed_on": day.date().isoformat(),
                                           "themes": rng.sample(THEMES, rng.randint(0, 4))}})  # fmt: skip
     with engine.begin() as connection:
-        for first in range(0, len(events), 50_000):
-            connection.execute(sa.insert(StageEvent), events[first : first + 50_000])
+        connection.execute(sa.insert(StageEvent), events)
         if decisions:
             connection.execute(sa.insert(Decision), decisions)
 
