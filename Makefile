@@ -24,6 +24,11 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# The end-to-end tests alone (also part of `make test`): cspr demo through a worker, the coordinator's journey in
+# Chromium, and the team set-up on PostgreSQL with two workers and S3.
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

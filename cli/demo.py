@@ -195,7 +195,7 @@ def _sign_off(c: Case, n: int) -> dict[str, Any]:
     partner = order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3]
     return {
         "your_name": {"local_authority": "Alex Morgan", "police": "Sam Patel", "health": "Jo Evans"}[partner],
-        "partner": partner,
+        "partner": partner.replace("_", " "),
         "decision": "send back" if send_back else "sign off",
         "signed_on": c.day(14 + (3 if c.send_back_first and not send_back else 0)),
         "reason": "The family context section needs the school's account." if send_back else "",

@@ -202,9 +202,9 @@ def _sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetim
     _, rapid = records.latest_decision(session, review, "rapid_review")
     completed = dt.date.fromisoformat(rapid.details["completed_on"]) if rapid else None
     _not_before(a.signed_on, completed, "The date of your decision", "the rapid review's completion")
-    if a.partner.value in signed:
-        raise Refusal(f"the {a.partner.value.replace('_', ' ')} partner has already signed off this rapid review")
-    actor = Actor(a.your_name, a.partner.value)
+    if a.partner.role.value in signed:
+        raise Refusal(f"the {a.partner.role.value.replace('_', ' ')} partner has already signed off this rapid review")
+    actor = Actor(a.your_name, a.partner.role.value)
     round_ = steps.sign_off_round(session, review)
     if a.decision is forms.SignOffDecision.send_back:
         _decision(session, review, "sign_off", "sent_back", actor, round=round_, reasons=a.reason, at=at)
@@ -214,7 +214,9 @@ def _sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetim
     _decision(
         session, review, "sign_off", "signed", actor, round=round_, details={"on": a.signed_on.isoformat()}, at=at
     )
-    now_signed = {PartnerRole(r) for r, outcome in {**signed, a.partner.value: "signed"}.items() if outcome == "signed"}
+    now_signed = {
+        PartnerRole(r) for r, outcome in {**signed, a.partner.role.value: "signed"}.items() if outcome == "signed"
+    }
     if now_signed >= ALL_PARTNERS:
         sent_on = max(a.signed_on, *steps.sign_off_dates(session, review))
         records.apply_transition(
@@ -228,7 +230,7 @@ def _sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetim
         )
         records.enqueue(session, review, "rapid_review", ("panel",), f"{review.reference}: rapid review")
         return "signed off by all three partners; sent to the Panel"
-    return f"signed off by the {a.partner.value.replace('_', ' ')} partner"
+    return f"signed off by the {a.partner.role.value.replace('_', ' ')} partner"
 
 
 def _panel_response(session: Session, review: Review, a: forms.PanelResponse, at: dt.datetime, today: dt.date) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator, model_validator
 
 from models.calendar import today_in_england
 from models.stages import PartnerRole
@@ -26,6 +26,12 @@ OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 Pseudonym = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 .'\-]+$")
 ]
+
+
+def inline(kind: type[StrEnum]) -> WithJsonSchema:
+    """An enum's choices written into the field's own schema. Pydantic refers to an enum defined once under
+    "$defs"; Prefect's UI then shows an empty drop-down, so every choice a coordinator makes is inlined."""
+    return WithJsonSchema({"type": "string", "enum": [member.value for member in kind]})
 
 
 class FormModel(BaseModel):
@@ -79,7 +85,7 @@ class ChildEntry(CleanText):
         title="Pseudonym",
         description='How the child is known in this system and every document, e.g. "Child Q". Never a real name.',
     )
-    age_band: AgeBand = Field(title="Age band")
+    age_band: Annotated[AgeBand, inline(AgeBand)] = Field(title="Age band")
 
 
 class IncidentNotification(CleanText):
@@ -95,8 +101,8 @@ class IncidentNotification(CleanText):
         title="Date the local authority became aware",
         description="Day 0 of the 5 working days for notifying the Panel.",
     )
-    harm: Harm = Field(title="What happened to the child")
-    abuse_or_neglect: AbuseOrNeglect = Field(title="Abuse or neglect")
+    harm: Annotated[Harm, inline(Harm)] = Field(title="What happened to the child")
+    abuse_or_neglect: Annotated[AbuseOrNeglect, inline(AbuseOrNeglect)] = Field(title="Abuse or neglect")
     looked_after: bool = Field(default=False, title="The child was looked after by a local authority")
     children: list[ChildEntry] = Field(
         min_length=1,
@@ -226,22 +232,26 @@ class RapidReview(Signed):
         default="", title="Family context", description="Including the effect of racism and other inequalities."
     )
     learning_now: Text = Field(title="Learning to share now")
-    criterion_a_improvements: bool = Field(title="(a) It highlights, or may highlight, improvements needed (reg 11)")
-    criterion_b_recurrent_themes: bool = Field(title="(b) It highlights, or may highlight, recurrent themes")
+    criterion_a_improvements: bool = Field(
+        default=False, title="(a) It highlights, or may highlight, improvements needed (reg 11)"
+    )
+    criterion_b_recurrent_themes: bool = Field(
+        default=False, title="(b) It highlights, or may highlight, recurrent themes"
+    )
     criterion_c_agencies_working_together: bool = Field(
-        title="(c) It highlights concerns about two or more agencies working together"
+        default=False, title="(c) It highlights concerns about two or more agencies working together"
     )
     criterion_d_panel_suggested_local: bool = Field(
-        title="(d) The Panel has considered it and concluded a local review may be more appropriate"
+        default=False, title="(d) The Panel has considered it and concluded a local review may be more appropriate"
     )
     criteria_commentary: OptionalText = Field(default="", title="Commentary on the criteria")
-    themes: list[Theme] = Field(
+    themes: list[Annotated[Theme, inline(Theme)]] = Field(
         default_factory=list,
         max_length=len(Theme),
         title="Practice themes",
         description="Every theme this incident touches on. Counted across reviews in the compliance report.",
     )
-    recommendation: Recommendation = Field(title="Recommendation")
+    recommendation: Annotated[Recommendation, inline(Recommendation)] = Field(title="Recommendation")
     national_review_view: Text = Field(title="The partners' view on a national review")
     completed_on: dt.date = Field(title="Date the rapid review was completed")
 
@@ -256,14 +266,29 @@ class RapidReview(Signed):
         return self
 
 
+class Partner(StrEnum):
+    """The three safeguarding partners as a coordinator reads them."""
+
+    local_authority = "local authority"
+    police = "police"
+    health = "health"
+
+    @property
+    def role(self) -> PartnerRole:
+        """How the review's history names the partner."""
+        return PartnerRole(self.name)
+
+
 class SignOffDecision(StrEnum):
     approve = "sign off"
     send_back = "send back"
 
 
 class SignOff(Signed):
-    partner: PartnerRole = Field(title="You sign for", description="Each of the three partners signs separately.")
-    decision: SignOffDecision = Field(title="Decision")
+    partner: Annotated[Partner, inline(Partner)] = Field(
+        title="You sign for", description="Each of the three partners signs separately."
+    )
+    decision: Annotated[SignOffDecision, inline(SignOffDecision)] = Field(title="Decision")
     signed_on: dt.date = Field(title="Date of your decision")
     reason: OptionalText = Field(default="", title="Reason", description="Required when sending it back.")
 
@@ -277,8 +302,10 @@ class SignOff(Signed):
 
 class PanelResponse(Signed):
     responded_on: dt.date = Field(title="Date of the Panel's response")
-    national_review: bool = Field(title="The Panel will carry out a national review")
-    agrees_with_local_recommendation: bool = Field(title="The Panel agrees with the local recommendation")
+    national_review: bool = Field(default=False, title="The Panel will carry out a national review")
+    agrees_with_local_recommendation: bool = Field(
+        default=False, title="The Panel agrees with the local recommendation"
+    )
     comments: OptionalText = Field(default="", title="The Panel's comments")
 
     @model_validator(mode="after")
@@ -294,7 +321,7 @@ class LocalDecision(StrEnum):
 
 
 class FinalDecision(Signed):
-    decision: LocalDecision = Field(title="The partners' decision")
+    decision: Annotated[LocalDecision, inline(LocalDecision)] = Field(title="The partners' decision")
     decided_on: dt.date = Field(title="Date of the decision", description="A local review's 6 months run from it.")
     reasons: Text = Field(title="Reasons", description="Against the local review criteria.")
     immediate_learning: OptionalText = Field(
@@ -339,7 +366,7 @@ class ReviewProgress(Signed):
     """A written request to the reviewer, or the reviewer's draft report. Write about the children by pseudonym:
     the report is checked for their names before anything is published."""
 
-    update: ProgressUpdate = Field(title="What happened")
+    update: Annotated[ProgressUpdate, inline(ProgressUpdate)] = Field(title="What happened")
     on: dt.date = Field(title="Date")
     request: OptionalText = Field(
         default="",
@@ -383,13 +410,19 @@ class QaOutcome(StrEnum):
 
 
 class QualityAssurance(Signed):
-    summary_of_recommendations: bool = Field(title="A summary of recommendations is present")
-    systemic_analysis: bool = Field(title="Systemic and underlying reasons are analysed")
-    child_perspective_and_family_context: bool = Field(title="The child's experience and family context are given")
-    practitioners_and_family_involved: bool = Field(title="Practitioners and, where appropriate, family were involved")
-    plain_english: bool = Field(title="Written in plain English")
-    anonymised: bool = Field(title="Anonymised: fit to publish without harming any child or vulnerable adult")
-    outcome: QaOutcome = Field(title="Outcome")
+    summary_of_recommendations: bool = Field(default=False, title="A summary of recommendations is present")
+    systemic_analysis: bool = Field(default=False, title="Systemic and underlying reasons are analysed")
+    child_perspective_and_family_context: bool = Field(
+        default=False, title="The child's experience and family context are given"
+    )
+    practitioners_and_family_involved: bool = Field(
+        default=False, title="Practitioners and, where appropriate, family were involved"
+    )
+    plain_english: bool = Field(default=False, title="Written in plain English")
+    anonymised: bool = Field(
+        default=False, title="Anonymised: fit to publish without harming any child or vulnerable adult"
+    )
+    outcome: Annotated[QaOutcome, inline(QaOutcome)] = Field(title="Outcome")
     reasons: OptionalText = Field(default="", title="Reasons", description="Required when returning it.")
 
     def checklist(self) -> dict[str, bool]:
@@ -432,7 +465,7 @@ class PublicationChoice(StrEnum):
 
 
 class Publication(Signed):
-    decision: PublicationChoice = Field(title="Decision")
+    decision: Annotated[PublicationChoice, inline(PublicationChoice)] = Field(title="Decision")
     reasons: OptionalText = Field(
         default="",
         title="Reasons",

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# WeasyPrint renders with Pango/HarfBuzz and needs fonts; psql and pdftoppm help people look at results.
+# WeasyPrint renders with Pango/HarfBuzz and needs fonts; pdftoppm helps people look at results; the browser
+# tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 DEBIAN_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
-                 fonts-dejavu-core fonts-liberation2 poppler-utils)
+                 fonts-dejavu-core fonts-liberation2 poppler-utils chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

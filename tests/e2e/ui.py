@@ -1,0 +1,80 @@
+"""Driving Prefect's UI as a person does, with Playwright and Debian's Chromium: forms filled field by field
+through the widgets the UI draws (date pickers, drop-downs, switches, lists), never by typing JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
+
+
+@dataclass
+class PrefectUI:
+    page: Page
+    base: str  # http://127.0.0.1:4200
+    shots: Path
+    taken: list[Path] = field(default_factory=list)
+
+    def shot(self, name: str) -> Path:
+        path = self.shots / f"{len(self.taken) + 1:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        return path
+
+    def field(self, label: str, within: Locator | None = None) -> Locator:
+        """The form field whose label starts with ``label`` (the innermost, last one when labels repeat)."""
+        scope = within or self.page
+        name = re.compile(rf"^\s*{re.escape(label)}")
+        return (
+            scope.locator(".schema-form-property")
+            .filter(has=self.page.locator(".schema-form-property__label", has_text=name))
+            .last
+        )
+
+    def text(self, label: str, value: str, within: Locator | None = None) -> None:
+        self.field(label, within).locator("textarea, input").first.fill(value)
+
+    def date(self, label: str, day: dt.date, within: Locator | None = None) -> None:
+        self.field(label, within).locator(".p-date-button__control").click()
+        popover = self.page.locator(".p-pop-over-content").last
+        popover.locator("input[type=date]").fill(day.isoformat())
+        popover.get_by_role("button", name="Apply").click()
+        expect(self.field(label, within).locator(".p-date-button__value")).not_to_have_text("Select date")
+
+    def choose(self, label: str, option: str, within: Locator | None = None) -> None:
+        """Pick one of a drop-down's choices (the UI opens it from the keyboard; a click alone toggles it)."""
+        self.field(label, within).locator(".p-select-button__control").press("ArrowDown")
+        options = self.page.locator(".p-pop-over-content").last.locator("[role=option]")
+        options.filter(has_text=re.compile(rf"^\s*{re.escape(option)}\s*$")).first.click()
+        expect(self.field(label, within).locator(".p-select-button__value")).to_contain_text(option)
+
+    def switch(self, label: str, within: Locator | None = None) -> None:
+        """Turn a switch on."""
+        control = self.field(label, within).locator("[role=switch]").first
+        control.click()
+        expect(control).to_have_attribute("aria-checked", "true")
+
+    def choose_many(self, label: str, options: list[str], within: Locator | None = None) -> None:
+        """Pick several of a multiple-choice drop-down's choices, one after another."""
+        control = self.field(label, within).locator(".p-select-button__control").first
+        for option in options:
+            control.press("ArrowDown")
+            choices = self.page.locator(".p-pop-over-content").last.locator("[role=option]")
+            choices.filter(has_text=re.compile(rf"^\s*{re.escape(option)}\s*$")).first.click()
+            self.field(label, within).locator(".schema-form-property__label").first.click()  # closes the list
+            expect(choices).to_have_count(0)
+        for option in options:
+            expect(self.field(label, within)).to_contain_text(option)
+
+    def add_item(self, label: str, within: Locator | None = None) -> Locator:
+        """Add an item to a list field; returns the new item."""
+        lst = self.field(label, within)
+        lst.get_by_role("button", name="Add item").click()
+        return lst.locator(".p-draggable-list__item, .schema-form-property-array-list__item").last
