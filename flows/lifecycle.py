@@ -18,7 +18,15 @@ from models.stages import Stage
 from tasks.archive import check_publication, store_documents
 from tasks.notices import deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
-from tasks.runs import ended_runs, label_run, other_live_runs, publish_timeline, schedule_lifecycle
+from tasks.runs import (
+    ended_runs,
+    label_run,
+    other_live_runs,
+    publish_timeline,
+    release_slot,
+    review_slot,
+    schedule_lifecycle,
+)
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
 
@@ -34,24 +42,27 @@ def review_lifecycle(reference: Reference) -> str:
         return "already being handled"
     forget_runs(ended_runs(reference))
     while True:
-        action = next_step(reference)
-        label_run(reference, action.slug, action.partnership, action.stage)
-        store_documents(reference)
-        deliver_outbox(reference)
-        publish_timeline(reference, timeline(reference))
-        forget_all_but(action.key if action.kind == "form" else None)
+        with review_slot(reference):
+            action = next_step(reference)
+            label_run(reference, action.slug, action.partnership, action.stage)
+            store_documents(reference)
+            deliver_outbox(reference)
+            publish_timeline(reference, timeline(reference))
+            forget_all_but(action.key if action.kind == "form" else None)
+            if action.kind == "automatic":
+                automatic_step(reference, action.transition, action.stage)
+                continue
         if action.kind == "finished":
+            release_slot(reference)
             return "closed"
-        if action.kind == "automatic":
-            automatic_step(reference, action.transition, action.stage)
-            continue
         if action.kind == "wait":
             assert action.on is not None
             step = int(action.key.rsplit("-", 1)[-1]) if action.key else 0
             schedule_lifecycle(reference, action.on, action.description, action.partnership, action.stage, step)
             logger.info("%s waits until %s: %s", reference, action.on.isoformat(), action.description)
             return f"waiting until {action.on.isoformat()}"
-        answer = ask(FORMS[Stage(action.form)], action.key, action.description)
+        answer = ask(FORMS[Stage(action.form)], action.key, action.description)  # suspends: no slot held
         if answer is not None:
-            record_answer(reference, action.key, answer, check_publication(reference, action.stage, answer))
+            with review_slot(reference):
+                record_answer(reference, action.key, answer, check_publication(reference, action.stage, answer))
         forget(action.key)

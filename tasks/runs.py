@@ -6,6 +6,8 @@ Everything here carries the review reference, the partnership code and the stage
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,9 @@ from prefect.client.schemas.filters import (
     FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
 LIFECYCLE_DEPLOYMENT = "review-lifecycle/review-lifecycle"
@@ -93,6 +97,27 @@ def schedule_lifecycle(reference: str, on: dt.date, why: str, partnership: str, 
         flow_run_name=f"{reference} · timer · {why[:40]}",
     )
     return str(run.id)
+
+
+def slot_name(reference: str) -> str:
+    return f"review-{reference}"
+
+
+@contextmanager
+def review_slot(reference: str) -> Iterator[None]:
+    """Hold the review's one concurrency slot (a Prefect global concurrency limit of 1, named for the review)
+    while a run acts on it, so two runs of the same review never act at once; another waits its turn. Held only
+    while acting, never while a run is suspended waiting for people."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(slot_name(reference), limit=1)
+    with concurrency(slot_name(reference), occupy=1, timeout_seconds=600, strict=True):
+        yield
+
+
+def release_slot(reference: str) -> None:
+    """A closed review needs no slot: remove its limit, so operators' concurrency page lists open reviews only."""
+    with get_client(sync_client=True) as client, suppress(ObjectNotFound):
+        client.delete_global_concurrency_limit_by_name(slot_name(reference))
 
 
 def start_lifecycle(reference: str, partnership: str, stage: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -55,6 +56,24 @@ def test_every_path_end_to_end(deployed: LocalSystem, kw: dict[str, object], end
     runs = inprocess.runs_for(reference)
     assert all(r.state is not None and r.state.is_final() for r in runs), "no run is left waiting"
     assert runs[0].name.startswith(reference)
+    assert f"review-{reference}" not in review_slots(deployed)  # closed: its slot is released
+
+
+def review_slots(system: LocalSystem) -> set[str]:
+    """The review concurrency limits on the server (one per review with a run acting on it or waiting)."""
+    limits = httpx.post(f"{system.api_url}/v2/concurrency_limits/filter", json={}).json()
+    return {str(limit["name"]) for limit in limits if str(limit["name"]).startswith("review-")}
+
+
+def test_a_waiting_review_holds_its_slot_free_and_a_closed_one_has_none(deployed: LocalSystem) -> None:
+    case = new_case(path="no-review")
+    reference, _ = inprocess.notify(case)
+    inprocess.suspended_run(reference)  # the lifecycle's first form is waiting
+    limits = httpx.post(f"{deployed.api_url}/v2/concurrency_limits/filter", json={}).json()
+    (slot,) = [limit for limit in limits if limit["name"] == f"review-{reference}"]
+    assert slot["limit"] == 1 and slot["active_slots"] == 0  # nothing held while the run waits for people
+    assert inprocess.drive(reference, case) == []
+    assert f"review-{reference}" not in review_slots(deployed)
 
 
 def test_a_partner_sends_it_back_and_the_sign_offs_come_in_another_order(deployed: LocalSystem) -> None:
