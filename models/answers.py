@@ -62,6 +62,8 @@ def apply_answer(
         return _refuse(session, review, explain(exc, step.form))
     if refusal:
         return _refuse(session, review, refusal)
+    if (unregistered := not_registered(session, review, step, answer)) is not None:
+        return _refuse(session, review, unregistered)
     try:
         with session.begin_nested():  # a refusal part-way through undoes whatever the handler wrote
             message = HANDLERS[Stage(review.stage)](session, review, answer, at, today)
@@ -101,6 +103,33 @@ def _advance_counter(session: Session, review: Review, *, refusal: str | None) -
 
 
 # --- checks shared by several steps -----------------------------------------------------------------------
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def not_registered(session: Session, review: Review, step: steps.Step, answer: forms.FormModel) -> str | None:
+    """Why the person named on the form may not answer this step, or None if they may: only an active
+    representative registered in the review's partnership for one of the step's roles (for a sign-off, for the
+    very partner signed for). The message never repeats the name typed: it could be anyone's."""
+    roles = {answer.partner.role.value} if isinstance(answer, forms.SignOff) else set(step.roles)
+    people = session.exec(
+        select(Representative).where(
+            Representative.partnership_id == review.partnership_id,
+            col(Representative.active).is_(True),
+            col(Representative.role).in_(roles),
+        )
+    ).all()
+    if any(_same_name(person.name, str(getattr(answer, "your_name", ""))) for person in people):
+        return None
+    partnership = session.get_one(Partnership, review.partnership_id)
+    who = " or ".join(sorted(role.replace("_", " ") for role in roles))
+    return (
+        f'the name given under "Your name" is not registered as a {who} representative of {partnership.name}, '
+        "so this answer cannot be accepted and nothing was recorded. Check the spelling of your name, or ask the "
+        "partnership's coordinator to register you"
+    )
 
 
 def _not_before(day: dt.date, earliest: dt.date | None, what: str, than: str) -> None:

@@ -16,6 +16,7 @@ _REPRESENTATIVES = [
     (Role.POLICE, "Sam Patel", "sam.patel@northshire-police.example", "Northshire Police"),
     (Role.HEALTH, "Jo Evans", "jo.evans@northshire-icb.example", "Northshire Integrated Care Board"),
     (Role.COORDINATOR, "Chris Lee", "chris.lee@northshire-scp.example", "Northshire Safeguarding Children Partnership"),
+    (Role.PANEL, "Panel secretariat", "secretariat@panel.example", "Child Safeguarding Practice Review Panel"),
 ]
 
 _REVIEWERS = [
@@ -32,14 +33,11 @@ def seed_demo(session: Session) -> bool:
     Returns whether anything was added.
     """
     if session.exec(select(Partnership)).first() is not None:
-        return False
+        return _add_missing_representatives(session)
     partnership = Partnership(code=DEMO_PARTNERSHIP, name="Northshire Safeguarding Children Partnership")
     session.add(partnership)
     session.flush()
-    for role, name, email, organisation in _REPRESENTATIVES:
-        session.add(
-            Representative(partnership_id=partnership.id, role=role, name=name, email=email, organisation=organisation)
-        )
+    _add_missing_representatives(session)
     for name, organisation, expertise, national_pool, conflicts in _REVIEWERS:
         session.add(
             Reviewer(
@@ -52,3 +50,19 @@ def seed_demo(session: Session) -> bool:
         )
     session.flush()
     return True
+
+
+def _add_missing_representatives(session: Session) -> bool:
+    """The demo partnership's representatives, any that a database made by an earlier version lacks."""
+    partnership = session.exec(select(Partnership).where(Partnership.code == DEMO_PARTNERSHIP)).first()
+    if partnership is None:
+        return False
+    known = {(r.role, r.name) for r in session.exec(select(Representative).where(
+        Representative.partnership_id == partnership.id))}  # fmt: skip
+    missing = [r for r in _REPRESENTATIVES if (r[0].value, r[1]) not in known]
+    for role, name, email, organisation in missing:
+        session.add(
+            Representative(partnership_id=partnership.id, role=role, name=name, email=email, organisation=organisation)
+        )
+    session.flush()
+    return bool(missing)

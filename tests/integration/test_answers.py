@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cli.demo import Case
 from models import answers, records, steps
@@ -21,7 +21,7 @@ from models.calendar import today_in_england
 from models.db import transaction
 from models.seed import seed_demo
 from models.stages import Stage
-from models.tables import Decision, Outbox, Review, StageEvent
+from models.tables import Decision, Outbox, Representative, Review, StageEvent
 from tests.utils.bad_answers import BAD_ANSWERS
 
 TODAY = today_in_england()  # the scenario runs up to today: deferral dates are checked against the real date
@@ -231,3 +231,61 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
         assert records.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
         purposes = {m.purpose for m in session.exec(select(Outbox).where(Outbox.review_id == review.id))}
     assert {"final_report", "final_report_2"} <= purposes
+
+
+class TestWhoMayDecide:
+    """Only a representative registered for the step's role in the review's partnership may answer it."""
+
+    def at_sign_off(self, engine: Engine) -> tuple[str, Case]:
+        c = case()
+        reference = record(engine, c)
+        for stage in (Stage.INCIDENT_RECORDED, Stage.RAPID_REVIEW):
+            assert answer(engine, reference, c.answer(stage)).accepted
+        assert state(engine, reference).stage == Stage.RAPID_REVIEW_SIGN_OFF
+        return reference, c
+
+    def sign_off(self, c: Case, **changes: str) -> dict[str, Any]:
+        return {**c.answer(Stage.RAPID_REVIEW_SIGN_OFF), **changes}
+
+    def decisions(self, engine: Engine, reference: str) -> int:
+        with Session(engine) as session:
+            review = session.exec(select(Review).where(Review.reference == reference)).one()
+            return len(session.exec(select(Decision).where(Decision.review_id == review.id)).all())
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"your_name": "Pat Unknown"}, "not registered as a local authority representative"),
+            ({"your_name": "Sam Patel"}, "not registered as a local authority representative"),  # police, not LA
+            ({"your_name": "Chris Lee"}, "not registered as a local authority representative"),  # the coordinator
+        ],
+        ids=["a-stranger", "another-partners-representative", "the-coordinator"],
+    )
+    def test_a_sign_off_by_anyone_else_is_refused(self, engine: Engine, changes: dict[str, str], message: str) -> None:
+        reference, c = self.at_sign_off(engine)
+        before, decisions = state(engine, reference), self.decisions(engine, reference)
+        outcome = answer(engine, reference, self.sign_off(c, **changes))
+        assert not outcome.accepted and message in outcome.message
+        assert "Pat Unknown" not in outcome.message and "Sam Patel" not in outcome.message  # never echoed
+        after = state(engine, reference)
+        assert after.stage == before.stage and after.step_seq == before.step_seq + 1  # asked again
+        assert after.step_refusal == outcome.message and self.decisions(engine, reference) == decisions
+
+    def test_the_registered_name_is_matched_whatever_its_spacing_and_case(self, engine: Engine) -> None:
+        reference, c = self.at_sign_off(engine)
+        assert answer(engine, reference, self.sign_off(c, your_name="  alex   MORGAN ")).accepted
+
+    def test_a_representative_no_longer_active_is_refused(self, engine: Engine) -> None:
+        reference, c = self.at_sign_off(engine)
+        with transaction(engine) as session:
+            session.execute(
+                sa.update(Representative).where(col(Representative.name) == "Alex Morgan").values(active=False)
+            )
+        assert not answer(engine, reference, self.sign_off(c)).accepted
+
+    def test_a_coordinator_step_needs_a_registered_coordinator(self, engine: Engine) -> None:
+        c = case()
+        reference = record(engine, c)
+        outcome = answer(engine, reference, {**c.answer(Stage.INCIDENT_RECORDED), "your_name": "Alex Morgan"})
+        assert not outcome.accepted and "not registered as a coordinator representative" in outcome.message
+        assert state(engine, reference).stage == Stage.INCIDENT_RECORDED

@@ -25,6 +25,7 @@ def make_partnership(session: Session, code: str = "northshire", **kw: Any) -> P
         (Role.POLICE, "Sam Patel", f"{code.title()} Police"),
         (Role.HEALTH, "Jo Evans", f"{code.title()} Integrated Care Board"),
         (Role.COORDINATOR, "Chris Lee", f"{code.title()} Safeguarding Children Partnership"),
+        (Role.PANEL, "Panel secretariat", "Child Safeguarding Practice Review Panel"),
     ]:
         session.add(
             Representative(
