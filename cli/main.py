@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="The key that encrypts names and dates of birth at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
@@ -162,6 +164,13 @@ def up(
     from models.settings import get_settings
 
     _stop_on_sigterm()
+    if team:
+        from models.keys import KeyProblem, require_real_key
+
+        try:
+            require_real_key()
+        except KeyProblem as exc:
+            raise _fail(str(exc)) from None
     crew = Team(get_settings().resolved_home, postgres, project_database, prefect_database) if team else None
     try:
         if crew is not None:
@@ -426,6 +435,33 @@ def bench_report(
         return
     for key, value in result.items():
         console.print(f"{key:>20}: {value}")
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """Print a new key for CSPR_ENCRYPTION_KEY (keep it in the partnership's secrets store)."""
+    from models.keys import new_key
+
+    print(new_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored name and date of birth under the newest key, all or nothing.
+
+    Local mode makes the new key itself. With CSPR_ENCRYPTION_KEY, put the new key first (new,old) everywhere
+    and restart before rotating; drop the old key afterwards.
+    """
+    from models.db import transaction
+    from models.keys import KeyProblem, rotate
+
+    try:
+        with transaction() as session:
+            done = rotate(session)
+    except KeyProblem as exc:
+        raise _fail(str(exc)) from None
+    made = "a new development key was made; " if done.new_key_made else ""
+    console.print(f"Rotated: {made}{done.values} value(s) re-encrypted under the newest key.")
 
 
 @db_app.command("upgrade")

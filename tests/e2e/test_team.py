@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from cli.seaweed import free_port
+from models.keys import new_key
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
 
 CSPR = str(Path(sys.executable).parent / "cspr")
@@ -38,6 +39,7 @@ def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
     names = (f"cspr_team_{suffix}", f"cspr_team_prefect_{suffix}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CSPR_", "AWS_"))}
     env["CSPR_HOME"] = str(tmp_path / "cspr-home")
+    env["CSPR_ENCRYPTION_KEY"] = new_key()  # a team set-up refuses to start without a real key
     port = free_port()
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
