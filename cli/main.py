@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The audit trail of every review's stages and decisions.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 keys_app = typer.Typer(help="The key that encrypts names and dates of birth at rest.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
@@ -435,6 +437,23 @@ def bench_report(
         return
     for key, value in result.items():
         console.print(f"{key:>20}: {value}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every review's hash chains (stage events and decisions); exit 1 if anything was changed,
+    inserted or removed."""
+    from models.audit import verify
+    from models.db import transaction
+
+    with console.status("Verifying the audit trail ..."), transaction() as session:
+        result = verify(session)
+    for finding in result.findings:
+        err.print(f"[bold red]tampered:[/] {finding}")
+    console.print(f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s): "
+                  + (f"{len(result.findings)} problem(s)" if result.findings else "the trail is intact"))  # fmt: skip
+    if result.findings:
+        raise typer.Exit(code=1)
 
 
 @keys_app.command("new")

@@ -140,18 +140,7 @@ def _not_before(day: dt.date, earliest: dt.date | None, what: str, than: str) ->
 def _decision(
     session: Session, review: Review, kind: str, outcome: str, actor: Actor, *, round: int = 1, **kw: Any
 ) -> Decision:
-    row = Decision(
-        review_id=review.id,
-        kind=kind,
-        round=round,
-        outcome=outcome,
-        actor_name=actor.name,
-        actor_role=actor.role,
-        **kw,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return records.record_decision(session, review, kind, outcome, actor, round=round, **kw)
 
 
 def _count(session: Session, review: Review, kind: str) -> int:

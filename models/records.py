@@ -289,26 +289,80 @@ def _append_event(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    _move_head(session, review)
     return event
+
+
+def record_decision(
+    session: Session, review: Review, kind: str, outcome: str, actor: Actor, *, round: int = 1,
+    reasons: str | None = None, details: Mapping[str, Any] | None = None, at: dt.datetime | None = None,
+) -> Decision:  # fmt: skip
+    """Append a decision to the review's audit trail: chained to the review's previous decision."""
+    last = session.exec(
+        select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.seq).desc()).limit(1)
+    ).first()
+    row = Decision(
+        review_id=review.id, kind=kind, round=round, outcome=outcome, actor_name=actor.name, actor_role=actor.role,
+        reasons=reasons, details=dict(details or {}), at=at or utcnow(), seq=1 if last is None else last.seq + 1,
+        prev_hash=GENESIS_HASH if last is None or not last.hash else last.hash,
+    )  # fmt: skip
+    row.hash = decision_hash(row)
+    session.add(row)
+    session.flush()
+    _move_head(session, review)
+    return row
+
+
+def _utc(at: dt.datetime) -> str:
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _digest(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def decision_hash(row: Decision) -> str:
+    return _digest({"review_id": str(row.review_id), "seq": row.seq, "kind": row.kind, "round": row.round,
+                    "outcome": row.outcome, "actor_name": row.actor_name, "actor_role": row.actor_role,
+                    "reasons": row.reasons, "details": row.details, "at": _utc(row.at),
+                    "prev": row.prev_hash})  # fmt: skip
+
+
+def audit_head(last_event_hash: str, last_decision_hash: str) -> str:
+    return _digest({"events": last_event_hash, "decisions": last_decision_hash})
+
+
+def _move_head(session: Session, review: Review) -> None:
+    """Point the review's head at the newest entry of both chains: removing the latest entry is then seen too."""
+    event = session.exec(select(StageEvent.hash).where(StageEvent.review_id == review.id)
+                         .order_by(col(StageEvent.seq).desc()).limit(1)).first()  # fmt: skip
+    decision = session.exec(select(Decision.hash).where(Decision.review_id == review.id)
+                            .order_by(col(Decision.seq).desc()).limit(1)).first()  # fmt: skip
+    session.execute(
+        sa.update(Review)
+        .where(col(Review.id) == review.id)
+        .values(audit_head=audit_head(event or GENESIS_HASH, decision or GENESIS_HASH))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def event_hash(event: StageEvent) -> str:
     """The audit chain: each event's hash covers its content and the previous event's hash."""
-    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=dt.UTC)
-    content = {
-        "review_id": str(event.review_id),
-        "seq": event.seq,
-        "transition": event.transition,
-        "from": event.from_stage,
-        "to": event.to_stage,
-        "actor_name": event.actor_name,
-        "actor_role": event.actor_role,
-        "reason": event.reason,
-        "details": event.details,
-        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "prev": event.prev_hash,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return _digest(
+        {
+            "review_id": str(event.review_id),
+            "seq": event.seq,
+            "transition": event.transition,
+            "from": event.from_stage,
+            "to": event.to_stage,
+            "actor_name": event.actor_name,
+            "actor_role": event.actor_role,
+            "reason": event.reason,
+            "details": event.details,
+            "at": _utc(event.at),
+            "prev": event.prev_hash,
+        }
+    )
 
 
 def enqueue(

@@ -120,6 +120,7 @@ class Review(SQLModel, table=True):
     looked_after: bool = False
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
+    audit_head: str = _str(64, default="")  # the heads of the stage-event and decision chains, hashed together
     created_at: dt.datetime = _when()
     updated_at: dt.datetime = _when()
 
@@ -197,7 +198,8 @@ class Deadline(SQLModel, table=True):
 
 
 class Decision(SQLModel, table=True):
-    """A decision or approval by a named person: sign-offs, the Panel's response, the LCSPR decision..."""
+    """A decision or approval by a named person: sign-offs, the Panel's response, the LCSPR decision...
+    Append-only and hash-chained per review, like the stage events."""
 
     __table_args__ = (sa.UniqueConstraint("review_id", "kind", "round", "actor_role"),)
 
@@ -211,6 +213,9 @@ class Decision(SQLModel, table=True):
     reasons: str | None = Field(default=None, sa_type=sa.Text)
     details: dict[str, Any] = _json()
     at: dt.datetime = _when()
+    seq: int = 0  # 1, 2, 3 ... per review: the decision's place in the review's audit chain
+    prev_hash: str = _str(64, default="")
+    hash: str = _str(64, default="")
 
 
 # --- reviewers and commissions ------------------------------------------------------------------------
