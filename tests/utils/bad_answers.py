@@ -18,6 +18,15 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     (Stage.RAPID_REVIEW, {"facts": "x" * 20_001}, "The facts"),
     (Stage.RAPID_REVIEW, {"recommendation": "whatever"}, "Recommendation"),
     (Stage.RAPID_REVIEW, {"facts": "bell\x07"}, "control characters"),
+    # hostile and malformed: a 10 MB paste, markup and SQL where a name goes, a look-alike name, wrong types
+    (Stage.RAPID_REVIEW, {"facts": "x" * 10_000_000}, "The facts"),
+    (Stage.RAPID_REVIEW, {"your_name": "<script>alert('x')</script>"}, "is not registered as a coordinator"),
+    (Stage.RAPID_REVIEW, {"your_name": "Chris\x00Lee"}, "control characters"),
+    (Stage.RAPID_REVIEW, {"themes": ["witchcraft"]}, "Practice themes"),
+    (Stage.RAPID_REVIEW, {"completed_on": "last Tuesday"}, "Date the rapid review was completed"),
+    (Stage.RAPID_REVIEW_SIGN_OFF, {"your_name": "Robert'); DROP TABLE review;--"}, "is not registered as a"),
+    (Stage.RAPID_REVIEW_SIGN_OFF, {"signed_on": ["2026-01-01"]}, "Date of your decision"),
+    (Stage.AWAITING_DECISION, {"your_name": "\u0421hris Lee"}, "is not registered as a"),  # Cyrillic Es
     (Stage.RAPID_REVIEW_SIGN_OFF, {"decision": "send back", "reason": ""}, "give a reason"),
     (Stage.RAPID_REVIEW_SIGN_OFF, {"partner": "mayor"}, "You sign for"),
     (Stage.RAPID_REVIEW_SIGN_OFF, {"signed_on": "2020-01-01"}, "cannot be before the rapid review's completion"),
