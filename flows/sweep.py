@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models.calendar import today_in_england
 from tasks.notices import deliver_outbox
+from tasks.runs import restore_lost_runs
 from tasks.sweeping import sweep_deadlines
 
 
@@ -20,6 +21,7 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     result = sweep_deadlines(day)
     for reference in sorted({e.reference for e in result.escalations}):
         deliver_outbox(reference)
+    restored = restore_lost_runs()
     nothing = {"reference": "none overdue", "partnership": "", "deadline": "", "status": "", "working_days_overdue": 0}
     create_table_artifact(
         key="deadline-sweep-overdue", table=result.overdue or [nothing], description=f"Overdue on {day:%d %B %Y}"
@@ -38,5 +40,6 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     lines += ["", f"## Escalations raised by this sweep: {len(result.escalations)}", ""]
     lines += [f"- {e.reference}: {e.deadline.replace('_', ' ')}, level {e.level}, {e.days_overdue} working day(s) "
               "overdue" for e in result.escalations]  # fmt: skip
+    lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]
     create_markdown_artifact(key="deadline-sweep", markdown="\n".join(lines), description="Deadline sweep summary")
     return result.counts

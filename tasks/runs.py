@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from prefect import get_client, task
+from prefect import get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -25,6 +25,13 @@ from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
+from sqlmodel import col, select
+
+from models import steps
+from models.calendar import today_in_england
+from models.db import transaction
+from models.stages import Stage
+from models.tables import Partnership, Review
 
 LIFECYCLE_DEPLOYMENT = "review-lifecycle/review-lifecycle"
 LONDON = ZoneInfo("Europe/London")
@@ -130,3 +137,48 @@ def start_lifecycle(reference: str, partnership: str, stage: str) -> str:
         tags=review_tags(reference, partnership, stage),
     )
     return str(run.id)
+
+
+def reviews_with_runs() -> set[str]:
+    """References of the reviews that have a lifecycle run running, waiting for a person, or scheduled (a timer)."""
+    found: set[str] = set()
+    page = 200
+    states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[*LIVE, StateType.SCHEDULED]))
+    with get_client(sync_client=True) as client:
+        for offset in range(0, 10_000_000, page):
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["lifecycle"]), state=states),
+                limit=page,
+                offset=offset,
+            )
+            found |= {t.removeprefix("review:") for r in runs for t in r.tags if t.startswith("review:")}
+            if len(runs) < page:
+                break
+    return found
+
+
+@task(name="restore-lost-runs")
+def restore_lost_runs() -> list[str]:
+    """Give every open review that has no lifecycle run (its run failed or crashed, or its timer was deleted) a run
+    again: a timer for the date it waits for, or a run that carries on from where its record says it stands."""
+    have = reviews_with_runs()
+    today = today_in_england()
+    restored: list[str] = []
+    with transaction() as session:
+        open_reviews = session.exec(select(Review).where(col(Review.stage) != Stage.CLOSED)).all()
+        for review in (r for r in open_reviews if r.reference not in have):
+            partnership = session.get_one(Partnership, review.partnership_id).code
+            action = steps.next_action(session, review, today=today)
+            if isinstance(action, steps.WaitUntil):
+                schedule_lifecycle.fn(review.reference, action.on, action.why, partnership, review.stage, 0)
+            else:
+                run_deployment(
+                    LIFECYCLE_DEPLOYMENT, parameters={"reference": review.reference}, timeout=0, as_subflow=False,
+                    idempotency_key=f"{review.reference}:restore:{today.isoformat()}",
+                    tags=review_tags(review.reference, partnership, review.stage),
+                )  # fmt: skip
+            restored.append(review.reference)
+    if restored:
+        get_run_logger().warning("%d review(s) had lost their run and have one again: %s", len(restored),
+                                 ", ".join(restored))  # fmt: skip
+    return restored

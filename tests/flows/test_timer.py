@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
+from flows.sweep import deadline_sweep
 from models.calendar import calendar_for, today_in_england
 from models.stages import Stage
 from tests.utils import inprocess
@@ -31,3 +34,12 @@ def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSyst
     assert timer.name.startswith(reference)
     # the run that set the timer has ended; nothing is waiting on a person
     assert [r for r in inprocess.runs_for(reference) if r.state is not None and r.state.is_paused()] == []
+
+    # a lost timer (someone deleted the scheduled run): the next sweep notices and schedules it again
+    httpx.delete(f"{deployed.api_url}/flow_runs/{timer.id}").raise_for_status()
+    deadline_sweep()
+    again = [r for r in inprocess.runs_for(reference) if "timer" in r.tags]
+    assert len(again) == 1 and again[0].id != timer.id
+    assert again[0].expected_start_time == expected and again[0].state is not None and again[0].state.is_scheduled()
+    deadline_sweep()  # and only once
+    assert len([r for r in inprocess.runs_for(reference) if "timer" in r.tags]) == 1
