@@ -34,6 +34,10 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         "DO_NOT_TRACK": "1",
         "PREFECT_CLI_PROMPT": "false",
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",  # results would be unencrypted pickles on disk
+        # run history is pruned: ended runs (and their logs and artifacts) after 400 days, longer than any review's
+        # clock; a review's own long-waiting run is not ended, so it stays. None of it holds personal data.
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(400 * 24 * 3600),
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
