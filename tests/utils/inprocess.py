@@ -124,3 +124,14 @@ def drive(reference: str, case: Case, max_steps: int = 60) -> list[str]:
         if after.refusal:
             refusals.append(after.refusal)
     raise AssertionError(f"{reference} did not close in {max_steps} steps")
+
+
+def task_runs(flow_run_id: UUID, name: str) -> list[Any]:
+    """The flow run's task runs of one task (by its name)."""
+    from prefect.client.schemas.filters import FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        return list(client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
+        ))  # fmt: skip
