@@ -67,17 +67,32 @@ class SeaweedS3:
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(self.endpoint, timeout=2)
-                return self.endpoint
-            except urllib.error.HTTPError:
-                return self.endpoint  # it answers (403 without credentials): up
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"the S3 server did not start: see {self.root / 'weed.log'}") from None
-                time.sleep(0.5)
+        while not self._answers_with_identity():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the S3 server did not start: see {self.root / 'weed.log'}")
+            time.sleep(0.5)
+        return self.endpoint
+
+    def _answers_with_identity(self) -> bool:
+        """Up, and already knows its identity: it answers before it has read its identities, and refuses the
+        right key for a moment on a busy machine."""
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            urllib.request.urlopen(self.endpoint, timeout=2)
+        except urllib.error.HTTPError:
+            pass  # it answers (403 without credentials)
+        except OSError:
+            return False
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                              aws_secret_access_key=self.secret_key, region_name="us-east-1")  # fmt: skip
+        try:
+            client.list_buckets()
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def env(self) -> dict[str, str]:
         """What a process needs to reach it."""

@@ -184,7 +184,8 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix
         self.endpoint = os.environ.get("CSPR_S3_ENDPOINT_URL") or None
-        self.client: Any = boto3.client(
+        # a session of its own: boto3's default session keeps the first credentials it ever read
+        self.client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
             region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
