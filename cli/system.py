@@ -22,6 +22,7 @@ from models.settings import PROJECT_ROOT, get_settings
 
 WORK_POOL = "cspr-local"
 DEFAULT_PORT = 4200
+HEARTBEAT_SECONDS = 60  # Prefect's minimum is 30
 
 
 def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
@@ -38,6 +39,10 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         # clock; a review's own long-waiting run is not ended, so it stays. None of it holds personal data.
         "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
         "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(400 * 24 * 3600),
+        # every run says it is alive once a minute; one that falls silent is marked Crashed (cli/automations.py)
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": os.environ.get(
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS)
+        ),
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
@@ -80,6 +85,11 @@ class LocalSystem:
     home: Path = field(default_factory=lambda: get_settings().resolved_home)
     work_pool: str = WORK_POOL
     workers: int = 1
+    # flow runs each worker runs at once (each is a process of its own): a burst of new incidents queues rather
+    # than starting hundreds of processes on a small machine. Held as the work pool's concurrency limit (workers x
+    # this), not as the worker's own --limit: a worker with --limit stops when a suspended run it started resumes
+    # before it has let go of the run's place (Prefect issue 16806); the pool's limit does not count waiting runs.
+    runs_per_worker: int = field(default_factory=lambda: int(os.environ.get("CSPR_RUNS_PER_WORKER", "4")))
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -113,10 +123,11 @@ class LocalSystem:
         self.processes.append(process)
         return process
 
-    def start_server(self) -> None:
+    def start_server(self) -> subprocess.Popen[bytes]:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
         server = self._spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(self.port))
         wait_healthy(self.api_url, process=server)
+        return server
 
     def prefect(self, *args: str) -> None:
         """Run a Prefect CLI command against this server and fail loudly if it fails."""
@@ -127,36 +138,39 @@ class LocalSystem:
             raise RuntimeError(f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
     def deploy(self) -> None:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from cli.automations import check_unresponsive_runs
+
         self.prefect("work-pool", "create", self.work_pool, "--type", "process", "--overwrite")
+        self.prefect("work-pool", "set-concurrency-limit", self.work_pool, str(self.workers * self.runs_per_worker))
         self.prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PROJECT_ROOT / "prefect.yaml"))
+        with temporary_settings({PREFECT_API_URL: self.api_url}):
+            check_unresponsive_runs()
 
-    def start_workers(self) -> None:
-        for number in range(1, self.workers + 1):
-            self._spawn(
-                f"worker-{number}",
-                "worker",
-                "start",
-                "--pool",
-                self.work_pool,
-                "--type",
-                "process",
-                "--name",
-                f"{self.work_pool}-worker-{number}",
-            )
+    def start_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [self.start_worker(number) for number in range(1, self.workers + 1)]
 
-    def stop(self) -> None:
-        for process in reversed(self.processes):
+    def start_worker(self, number: int) -> subprocess.Popen[bytes]:
+        name = f"{self.work_pool}-worker-{number}"
+        return self._spawn(f"worker-{number}", "worker", "start", "--pool", self.work_pool, "--type", "process",
+                           "--name", name)  # fmt: skip
+
+    def stop(self, only: list[subprocess.Popen[bytes]] | None = None) -> None:
+        """Stop every process started (or only those given), children included."""
+        stopping = [p for p in reversed(self.processes) if only is None or p in only]
+        for process in stopping:
             if process.poll() is None:
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes):
+        for process in stopping:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        self.processes.clear()
+            self.processes.remove(process)
 
     def check_alive(self) -> None:
         for process in self.processes:

@@ -20,8 +20,6 @@ from models.records import latest_decision, milestones_of, review_by_reference
 from models.rulebook import Event
 from models.stages import Stage
 from models.tables import Report, Review
-from tasks.charts import events_per_month_svg
-from tasks.documents import render_pdf
 from tasks.redaction import find_personal_data
 from tasks.storage import ObjectStore, open_store
 
@@ -42,9 +40,19 @@ def _recorded(session: Session, review: Review, kind: str, version: int) -> Repo
     ).first()
 
 
+def _pdf(spec: DocumentSpec) -> bytes:
+    """The document drawn. WeasyPrint and matplotlib take most of a second to import, and most turns of a review's
+    run draw nothing, so they are imported here, when a document is drawn, not by every run that starts."""
+    from tasks.documents import render_pdf
+
+    return render_pdf(spec.template, _with_charts(spec).context).pdf
+
+
 def _with_charts(spec: DocumentSpec) -> DocumentSpec:
     """The final report carries a chart of its timeline (drawn here: rendering is this layer's job)."""
     if spec.template == "final_report.html":
+        from tasks.charts import events_per_month_svg  # see _pdf
+
         dates = [dt.date.fromisoformat(e["iso"]) for e in spec.context["draft"].get("timeline", []) if "iso" in e]
         svg = events_per_month_svg(dates)
         spec.context["charts"] = [{"svg": svg, "caption": "Key events in the timeline, by month."}] if svg else []
@@ -55,7 +63,7 @@ def _store(
     session: Session, store: ObjectStore, review: Review, spec: DocumentSpec, key: str, *, kind: str,
     version: int, published: bool = False, retain_until: dt.date | None = None,
 ) -> Report:  # fmt: skip
-    pdf = render_pdf(spec.template, _with_charts(spec).context).pdf
+    pdf = _pdf(spec)
     stored = store.put(key, pdf, content_type="application/pdf", retain_until=retain_until,
                        metadata={"reference": review.reference, "kind": kind})  # fmt: skip
     row = Report(review_id=review.id, kind=kind, version=version, object_key=key, sha256=stored.sha256,
@@ -89,7 +97,7 @@ def check_publication(reference: str, stage: str, answer: dict[str, object]) -> 
         review = review_by_reference(session, reference)
         spec = publishable_spec(session, review, decision, reasons)
         people = documents.known_people(session, review)
-    findings = find_personal_data(render_pdf(spec.template, _with_charts(spec).context).pdf, people)
+    findings = find_personal_data(_pdf(spec), people)
     if not findings:
         return None
     where = "; ".join(str(f) for f in findings[:10])

@@ -6,6 +6,7 @@ Everything here carries the review reference, the partnership code and the stage
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from uuid import UUID
@@ -25,6 +26,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
+from prefect.states import Crashed
 from sqlmodel import col, select
 
 from models import steps
@@ -117,7 +119,9 @@ def review_slot(reference: str) -> Iterator[None]:
     while acting, never while a run is suspended waiting for people."""
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(slot_name(reference), limit=1)
-    with concurrency(slot_name(reference), occupy=1, timeout_seconds=600, strict=True):
+    # the slot is leased, and the lease renewed while the run lives: a run whose process dies mid-stage frees it
+    # within a minute, so the run started in its place is not held up for long
+    with concurrency(slot_name(reference), occupy=1, timeout_seconds=600, strict=True, lease_duration=60):
         yield
 
 
@@ -182,3 +186,33 @@ def restore_lost_runs() -> list[str]:
         get_run_logger().warning("%d review(s) had lost their run and have one again: %s", len(restored),
                                  ", ".join(restored))  # fmt: skip
     return restored
+
+
+UNRESPONSIVE_AFTER_SECONDS = 300  # five missed heartbeats (one a minute): a busy machine is not a dead one
+
+
+def unresponsive_after() -> dt.timedelta:
+    return dt.timedelta(seconds=int(os.environ.get("CSPR_UNRESPONSIVE_AFTER", UNRESPONSIVE_AFTER_SECONDS)))
+
+
+@task(name="crash-if-silent")
+def crash_if_silent(flow_run_id: UUID) -> str:
+    """Mark a run Crashed if it is still Running and has been since before its heartbeats stopped.
+
+    Prefect's automation says only that no heartbeat came for a while after the last one; a heartbeat can reach
+    the server after the run suspended or ended (events are sent in the background), so the run's state decides.
+    """
+    logger = get_run_logger()
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run_id)
+        state = run.state
+        if state is None or state.type is not StateType.RUNNING:
+            verdict = f"it is {state.name if state else 'without a state'}: nothing to do"
+        elif state.timestamp > dt.datetime.now(dt.UTC) - unresponsive_after():
+            verdict = "it started running again since: nothing to do"
+        else:
+            client.set_flow_run_state(flow_run_id, Crashed(message="its process stopped sending heartbeats"),
+                                      force=True)  # fmt: skip
+            verdict = "marked Crashed: its process stopped sending heartbeats"
+    logger.info("run %s (%s): %s", run.name, flow_run_id, verdict)
+    return verdict

@@ -3,65 +3,15 @@ then `cspr demo` through its two workers. Prefect's own database must be Postgre
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 import sqlalchemy as sa
 
-from cli.seaweed import free_port
-from models.keys import new_key
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
+from tests.utils.team import CSPR, team
 
-CSPR = str(Path(sys.executable).parent / "cspr")
-
-
-def _server_or_skip() -> None:
-    try:
-        sa.create_engine(POSTGRES_ADMIN_URL).connect().close()
-    except sa.exc.OperationalError as exc:
-        if postgres_required():
-            pytest.fail(f"PostgreSQL does not answer at {POSTGRES_ADMIN_URL}: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_ADMIN_URL}")
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
-    """`cspr up --team` running on fresh databases; dropped afterwards."""
-    _server_or_skip()
-    suffix = uuid.uuid4().hex[:8]
-    names = (f"cspr_team_{suffix}", f"cspr_team_prefect_{suffix}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CSPR_", "AWS_"))}
-    env["CSPR_HOME"] = str(tmp_path / "cspr-home")
-    env["CSPR_ENCRYPTION_KEY"] = new_key()  # a team set-up refuses to start without a real key
-    port = free_port()
-    log = (tmp_path / "up.log").open("wb")
-    up = subprocess.Popen(
-        [CSPR, "up", "--team", "--port", str(port), "--postgres", POSTGRES_ADMIN_URL, "--project-database", names[0],
-         "--prefect-database", names[1]],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240
-        while "Prefect UI:" not in (text := (tmp_path / "up.log").read_text()):
-            assert up.poll() is None and time.monotonic() < deadline, text
-            time.sleep(1)
-        settings = dict(line.split("=", 1) for line in (tmp_path / "cspr-home" / "team.env").read_text().splitlines())
-        yield {**env, **settings}, port, text
-    finally:
-        up.terminate()
-        up.wait(timeout=60)
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            for name in names:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+__all__ = ["team"]
 
 
 def test_the_team_set_up_runs_a_review_on_postgresql_two_workers_and_s3(

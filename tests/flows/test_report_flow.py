@@ -53,7 +53,7 @@ def test_the_monthly_report_is_stored_and_summarised_without_names(deployed: Loc
 def lifecycle_trigger() -> dict[str, Any]:
     spec = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
     (deployment,) = [d for d in spec["deployments"] if d["name"] == "review-lifecycle"]
-    (trigger,) = deployment["triggers"]
+    (trigger,) = [t for t in deployment["triggers"] if t["name"] == "cspr-overdue-deadline-resumes-review"]
     assert trigger["expect"] == ["cspr.deadline.overdue"]
     return dict(trigger)
 
@@ -75,13 +75,18 @@ def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, autom
         payload={"reference": reference, "deadline": "notify_panel", "stage": "incident_recorded", "level": 1,
                  "working_days_overdue": 1},
     )  # fmt: skip
-    deadline, runs = time.monotonic() + 60, []
+    deadline, runs = time.monotonic() + 90, []
     while time.monotonic() < deadline:
         runs = [r for r in httpx.post(f"{deployed.api_url}/flow_runs/filter", json={}).json()
                 if r["parameters"].get("reference") == reference]  # fmt: skip
         if runs:
             break
         time.sleep(1)
-    assert len(runs) == 1, "the automation did not start a review-lifecycle run"
+    if not runs:  # say which link broke: the event, the automation, or the run it should have started
+        overdue = {"filter": {"event": {"name": ["cspr.deadline.overdue"]}}}
+        events = httpx.post(f"{deployed.api_url}/events/filter", json=overdue).json()["events"]
+        automations = [a["name"] for a in httpx.post(f"{deployed.api_url}/automations/filter", json={}).json()]
+        pytest.fail(f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}")
+    assert len(runs) == 1, "the automation started more than one run"
     assert runs[0]["created_by"]["display_value"] == "cspr-overdue-deadline-resumes-review"
     httpx.delete(f"{deployed.api_url}/flow_runs/{runs[0]['id']}").raise_for_status()  # no worker will run it

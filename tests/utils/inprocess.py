@@ -20,7 +20,7 @@ from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from cli.demo import NOTIFY_DEPLOYMENT, Case, review_state
+from cli.demo import Case, review_state
 from flows.lifecycle import review_lifecycle
 from flows.notification import notify_incident
 from models.stages import Stage
@@ -62,16 +62,25 @@ def runs_for(reference: str, kind: str = "lifecycle") -> list[FlowRun]:
         )
 
 
+def run_deployment_now(deployment: str, parameters: dict[str, Any]) -> UUID:
+    """Create a run of ``notify-incident`` or ``review-lifecycle`` and execute it here until it stops or waits."""
+    run = run_deployment(f"{deployment}/{deployment}", parameters=parameters, timeout=0)
+    execute(run.id)
+    return run.id
+
+
+def reference_of(run_id: UUID) -> str:
+    return next(t.removeprefix("review:") for t in read(run_id).tags if t.startswith("review:"))
+
+
 def notify(case: Case) -> tuple[str, UUID]:
     """Run notify-incident in-process, answering the identity step. Returns the reference and the run id."""
-    run = run_deployment(NOTIFY_DEPLOYMENT, parameters={"notification": case.notification()}, timeout=0)
-    state = execute(run.id)
-    assert state.is_paused(), state
-    resume_flow_run(run.id, run_input=case.identity())
-    state = execute(run.id)
+    run_id = run_deployment_now("notify-incident", {"notification": case.notification()})
+    assert read(run_id).state.is_paused(), read(run_id).state  # type: ignore[union-attr]
+    resume_flow_run(run_id, run_input=case.identity())
+    state = execute(run_id)
     assert state.is_completed(), state
-    reference = next(t.removeprefix("review:") for t in read(run.id).tags if t.startswith("review:"))
-    return reference, run.id
+    return reference_of(run_id), run_id
 
 
 def pending_lifecycle_run(reference: str) -> FlowRun | None:

@@ -1,0 +1,114 @@
+"""Load: 200 incidents notified at once on the team set-up (Prefect and the project database on PostgreSQL, two
+process workers, S3). Every one reaches its first form, the sweep runs over them all, and no review is lost or
+made twice. The times are printed and written to test-output/load.json (the README quotes them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.deployments import run_deployment
+from prefect.flow_runs import resume_flow_run
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from cli.demo import Case
+from models.calendar import calendar_for, today_in_england
+from models.settings import PROJECT_ROOT
+from tests.utils.team import team
+
+__all__ = ["team"]
+pytestmark = pytest.mark.faults
+
+REVIEWS = int(os.environ.get("CSPR_LOAD_REVIEWS", "200"))
+
+
+def runs_of(deployment: str) -> list[FlowRun]:
+    runs: list[FlowRun] = []
+    with get_client(sync_client=True) as client:
+        while batch := client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(runs),
+        ):  # fmt: skip
+            runs += batch
+    return runs
+
+
+def states(runs: list[FlowRun]) -> Counter[str]:
+    return Counter(r.state.type.value if r.state else "none" for r in runs)
+
+
+def wait_until(what: str, done: Callable[[], bool], timeout: float) -> float:
+    start = time.perf_counter()
+    while not done():
+        assert time.perf_counter() - start < timeout, f"{what}: not done in {timeout:.0f}s"
+        time.sleep(3)
+    return time.perf_counter() - start
+
+
+def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_covers_them(
+    team: tuple[dict[str, str], int, str],
+) -> None:
+    env, port, _ = team
+    project = sa.create_engine(env["CSPR_DATABASE_URL"])
+    # incidents the partnership learned of today (a demo case's dates are 100 working days back, which would make
+    # every review overdue, and each escalation start a run of its own)
+    today = calendar_for().add(today_in_england(), 100)
+    cases = [Case(pseudonym=f"Child Load {n:03d}", today=today) for n in range(REVIEWS)]
+    figures: dict[str, Any] = {"reviews": REVIEWS, "workers": 2, "cores": os.cpu_count()}
+    with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}), get_client(sync_client=True) as c:
+        notify = c.read_deployment_by_name("notify-incident/notify-incident")
+        start = time.perf_counter()
+        for case in cases:  # every coordinator presses Run at once
+            c.create_flow_run_from_deployment(notify.id, parameters={"notification": case.notification()})
+        figures["submit_seconds"] = round(time.perf_counter() - start, 1)
+
+        def all_waiting(deployment: str) -> Callable[[], bool]:
+            return lambda: states(runs_of(deployment))[StateType.PAUSED.value] >= REVIEWS
+
+        waited = wait_until("identity forms", all_waiting("notify-incident"), timeout=1800)
+        figures["all_at_identity_form_seconds"] = round(figures["submit_seconds"] + waited, 1)
+        by_name = {r.parameters["notification"]["children"][0]["pseudonym"]: r for r in runs_of("notify-incident")}
+        for case in cases:  # the identity forms answered
+            resume_flow_run(by_name[case.pseudonym].id, run_input=case.identity())
+        waited = wait_until("first forms", all_waiting("review-lifecycle"), timeout=1800)
+        figures["all_at_first_form_seconds"] = round(waited, 1)
+
+        start = time.perf_counter()
+        sweep = run_deployment("deadline-sweep/deadline-sweep", timeout=600)
+        figures["sweep_run_seconds"] = round(time.perf_counter() - start, 1)
+        assert sweep.state is not None and sweep.state.is_completed(), sweep.state
+
+        notify_states, lifecycle_states = states(runs_of("notify-incident")), states(runs_of("review-lifecycle"))
+        lifecycles = runs_of("review-lifecycle")
+    assert notify_states == {StateType.COMPLETED.value: REVIEWS}, notify_states  # none lost, none crashed
+    assert lifecycle_states == {StateType.PAUSED.value: REVIEWS}, lifecycle_states  # one run each, all waiting
+    with project.connect() as db:
+        references = db.execute(sa.text("SELECT reference, stage FROM review")).all()
+        unswept = db.execute(sa.text("SELECT count(*) FROM deadline WHERE status = 'open' AND sweep_status IS NULL "
+                                     "AND meaning = 'due by'")).scalar_one()  # fmt: skip
+        overdue = db.execute(sa.text("SELECT count(*) FROM deadline WHERE sweep_status IN ('overdue', 'escalated')")
+                             ).scalar_one()  # fmt: skip
+        events = db.execute(sa.text("SELECT review_id, transition, count(*) FROM stage_event "
+                                    "GROUP BY review_id, transition HAVING count(*) > 1")).all()  # fmt: skip
+    project.dispose()
+    assert len(references) == REVIEWS and {stage for _, stage in references} == {"incident_recorded"}
+    assert {t.removeprefix("review:") for r in lifecycles for t in r.tags if t.startswith("review:")} == {
+        reference for reference, _ in references
+    }
+    assert unswept == 0, "the sweep classified every open deadline"
+    assert overdue == 0, "notified today: nothing is overdue yet"
+    assert events == [], "no stage event twice"
+    print(json.dumps(figures))
+    out = PROJECT_ROOT / "test-output"
+    out.mkdir(exist_ok=True)
+    (out / "load.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -1,0 +1,111 @@
+"""A worker killed mid-stage (SIGKILL: the worker and its run's process, nothing cleans up), as a machine dies.
+
+Prefect notices the silence (heartbeats stop; cli/automations.py marks the run Crashed), the deployment trigger
+in prefect.yaml starts the review's run again on the worker that is still there, and that run finishes the stage
+with no stage event, message, upload or timer twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import DeploymentUpdate
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.flow_runs import resume_flow_run
+from sqlmodel import Session, select
+
+from cli.demo import Case, review_state
+from cli.system import LocalSystem
+from models.calendar import today_in_england
+from models.db import get_engine
+from models.records import history
+from models.stages import Stage
+from models.tables import Outbox, Report, Review
+from tasks.notices import outbox_folder
+from tasks.runs import LIFECYCLE_DEPLOYMENT
+from tasks.storage import open_store
+from tests.utils import inprocess
+
+pytestmark = pytest.mark.faults
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(2)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f}s; {_what_prefect_saw()}")
+
+
+def _what_prefect_saw() -> str:
+    """The runs and what the automations did (their failures name the reason), for a failing test's message."""
+    with get_client(sync_client=True) as client:
+        runs = [(r.name, r.state_name, r.state.message if r.state else "") for r in client.read_flow_runs(limit=50)]
+        filter_ = {"filter": {"event": {"prefix": ["prefect.automation.action"]}}, "limit": 20}
+        events = client._client.post("/events/filter", json=filter_).json().get("events", [])
+    return f"runs: {runs}; automation actions: {[(e['event'], e.get('payload')) for e in events]}"
+
+
+def point_lifecycle_at(entrypoint: str) -> None:
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(LIFECYCLE_DEPLOYMENT)
+        client.update_deployment(deployment.id, DeploymentUpdate(entrypoint=entrypoint))
+
+
+def runs_in(reference: str, state: StateType) -> list[FlowRun]:
+    return [r for r in inprocess.runs_for(reference) if r.state is not None and r.state.type is state]
+
+
+def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
+    system: LocalSystem, no_workers: LocalSystem, s3_endpoint: str, cspr_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CSPR_STORAGE_URL", f"s3://cspr-killed-{uuid.uuid4().hex[:6]}/reviews")  # workers too
+    case = Case(pseudonym="Child Killed Worker", report_sent_on=today_in_england())
+    reference, _ = inprocess.notify(case)
+    while review_state(reference).stage is not Stage.REPORT_APPROVED:  # the way there, quickly, in this process
+        inprocess.give(reference, case.answer(review_state(reference).stage))
+    run = inprocess.suspended_run(reference)
+
+    # The coordinator approves the final report; a worker takes the run, and dies mid-stage.
+    point_lifecycle_at("tests/faults/dying.py:review_lifecycle")
+    (cspr_home / "kill-the-next-run").touch()
+    doomed = no_workers.start_worker(1)
+    resume_flow_run(run.id, run_input=case.answer(Stage.REPORT_APPROVED))
+    try:
+        doomed.wait(timeout=180)
+    finally:
+        point_lifecycle_at("flows/lifecycle.py:review_lifecycle")
+    assert doomed.returncode == -9 and not (cspr_home / "kill-the-next-run").exists()
+    assert review_state(reference).stage is Stage.AWAITING_PUBLICATION  # recorded before it died
+    assert runs_in(reference, StateType.RUNNING)  # to Prefect, the dead run still looks alive
+
+    # The other worker is still there; nobody does anything by hand.
+    no_workers.start_worker(2)
+    wait_for("the dead run marked Crashed", lambda: runs_in(reference, StateType.CRASHED), timeout=240)
+    wait_for("the review's run started again and finished", lambda: runs_in(reference, StateType.COMPLETED),
+             timeout=180)  # fmt: skip
+    timers = wait_for("the publication timer", lambda: [r for r in inprocess.runs_for(reference) if "timer" in r.tags],
+                      timeout=30)  # fmt: skip
+
+    with Session(get_engine()) as session:
+        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        moves = [e.transition for e in history(session, review.id)]
+        messages = session.exec(select(Outbox).where(Outbox.review_id == review.id)).all()
+        reports = session.exec(select(Report).where(Report.review_id == review.id)).all()
+    assert len(moves) == len(set(moves)), f"a stage event was repeated: {moves}"
+    assert moves.count("send_final_report") == 1
+    keys = [(m.purpose, m.recipient) for m in messages]
+    assert len(keys) == len(set(keys)), keys
+    assert all(m.sent_at is not None for m in messages), "every message delivered, once"
+    files = sorted(p.name for p in Path(outbox_folder()).glob(f"{reference}--final_report--*.txt"))
+    assert files == [f"{reference}--final_report--panel.txt", f"{reference}--final_report--secretary_of_state.txt"]
+    assert len(timers) == 1, "one publication timer"  # type: ignore[arg-type]
+    store = open_store()
+    assert reports and len({r.object_key for r in reports}) == len(reports)
+    assert all(len(store.versions(r.object_key)) == 1 for r in reports), "a document was uploaded twice"
