@@ -35,6 +35,26 @@ def search_sqlite(path: Path, words: list[str]) -> list[str]:
     return hits
 
 
+def search_postgres(url: str, words: list[str]) -> list[str]:
+    """Every row of every table of a PostgreSQL database, as text (JSON, arrays and all)."""
+    import sqlalchemy as sa
+
+    hits = []
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = connection.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            for (table,) in tables.all():
+                for word in words:
+                    query = sa.text(f'SELECT count(*) FROM "{table}" AS t WHERE lower(CAST(t AS TEXT)) LIKE :w')
+                    count = connection.execute(query, {"w": f"%{word.lower()}%"}).scalar_one()
+                    if count:
+                        hits.append(f"{engine.url.database}: {table} contains {word!r} ({count} rows)")
+    finally:
+        engine.dispose()
+    return hits
+
+
 def search_files(root: Path, words: list[str], skip: tuple[Path, ...] = ()) -> list[str]:
     """Raw bytes of every file below ``root`` (and the base64 of each word, as pickles are stored that way)."""
     hits = []
