@@ -33,6 +33,7 @@ test: $(STAMP)
 
 # The slow fault and load tests alone (also part of `make test`, in a pytest session of their own): a worker killed
 # mid-stage, the Prefect server restarted under 50 waiting reviews, incidents notified at once on the team set-up.
+# One process here, unlike `make test`: nothing else competes for the cores while the load test takes its figures.
 test-faults: $(STAMP)
 	$(BIN)/pytest -m faults tests/faults
 

@@ -7,6 +7,8 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+import sqlalchemy as sa
+
 
 def needles(name: str, dob: dt.date) -> list[str]:
     """The name, its parts, and the date of birth as people write it."""
@@ -37,8 +39,6 @@ def search_sqlite(path: Path, words: list[str]) -> list[str]:
 
 def search_postgres(url: str, words: list[str]) -> list[str]:
     """Every row of every table of a PostgreSQL database, as text (JSON, arrays and all)."""
-    import sqlalchemy as sa
-
     hits = []
     engine = sa.create_engine(url)
     try:
