@@ -58,35 +58,69 @@ def lifecycle_trigger() -> dict[str, Any]:
     return dict(trigger)
 
 
-@pytest.fixture
-def automation(deployed: LocalSystem) -> Iterator[None]:
-    """review-lifecycle with prefect.yaml's trigger applied; put back as it was afterwards."""
-    trigger = DeploymentEventTrigger(**lifecycle_trigger())
-    review_lifecycle.to_deployment(name="review-lifecycle", enforce_parameter_schema=True, triggers=[trigger]).apply()
-    yield
-    review_lifecycle.to_deployment(name="review-lifecycle", enforce_parameter_schema=True).apply()  # drops it
-
-
-def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, automation: None) -> None:
-    reference = "CSPR-2031-0917"  # no such review: only the run's creation is under test here
+def emit_overdue(reference: str) -> None:
     emit_event(
         event="cspr.deadline.overdue",
         resource={"prefect.resource.id": f"cspr.review.{reference}", "prefect.resource.name": reference},
         payload={"reference": reference, "deadline": "notify_panel", "stage": "incident_recorded", "level": 1,
                  "working_days_overdue": 1},
     )  # fmt: skip
-    deadline, runs = time.monotonic() + 90, []
-    while time.monotonic() < deadline:
-        runs = [r for r in httpx.post(f"{deployed.api_url}/flow_runs/filter", json={}).json()
-                if r["parameters"].get("reference") == reference]  # fmt: skip
-        if runs:
-            break
+
+
+def runs_for(system: LocalSystem, reference: str) -> list[dict[str, Any]]:
+    runs = httpx.post(f"{system.api_url}/flow_runs/filter", json={}).json()
+    return [r for r in runs if r["parameters"].get("reference") == reference]
+
+
+def wait_for_runs(system: LocalSystem, reference: str, seconds: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    while not (runs := runs_for(system, reference)) and time.monotonic() < deadline:
         time.sleep(1)
+    return runs
+
+
+@pytest.fixture
+def automation(deployed: LocalSystem) -> Iterator[None]:
+    """review-lifecycle with prefect.yaml's trigger applied and live; put back as it was afterwards.
+
+    Prefect's trigger service learns of a new automation from a task scheduled after the commit, so an event
+    arriving in the first moments can find no trigger and is never looked at again (a failure seen in CI on
+    a busy machine). In service the automation is applied at start-up, long before a sweep; here probe
+    events, each under its own reference, are sent until one starts a run, so the event under test meets a
+    trigger that is certainly loaded.
+    """
+    trigger = DeploymentEventTrigger(**lifecycle_trigger())
+    review_lifecycle.to_deployment(name="review-lifecycle", enforce_parameter_schema=True, triggers=[trigger]).apply()
+    probes: list[str] = []
+    for attempt in range(9):
+        probes.append(f"CSPR-2031-090{attempt}")  # the deployment checks a reference's form
+        emit_overdue(probes[-1])
+        if wait_for_runs(deployed, probes[-1], 10):
+            break
+    try:
+        yield
+    finally:
+        review_lifecycle.to_deployment(name="review-lifecycle", enforce_parameter_schema=True).apply()  # drops it
+        for probe in probes:  # no worker will run them
+            for run in wait_for_runs(deployed, probe, 0):
+                httpx.delete(f"{deployed.api_url}/flow_runs/{run['id']}").raise_for_status()
+
+
+def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, automation: None) -> None:
+    reference = "CSPR-2031-0917"  # no such review: only the run's creation is under test here
+    emit_overdue(reference)
+    runs = wait_for_runs(deployed, reference, 90)
     if not runs:  # say which link broke: the event, the automation, or the run it should have started
         overdue = {"filter": {"event": {"name": ["cspr.deadline.overdue"]}}}
         events = httpx.post(f"{deployed.api_url}/events/filter", json=overdue).json()["events"]
         automations = [a["name"] for a in httpx.post(f"{deployed.api_url}/automations/filter", json={}).json()]
-        pytest.fail(f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}")
+        acted = {"filter": {"event": {"prefix": ["prefect.automation"]}}, "limit": 20}
+        actions = [(e["event"], e.get("payload")) for e in
+                   httpx.post(f"{deployed.api_url}/events/filter", json=acted).json()["events"]]  # fmt: skip
+        pytest.fail(f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}; "
+                    f"automation events: {actions}")  # fmt: skip
+    time.sleep(3)  # a second run, if the automation were to start one, would be created by now
+    runs = runs_for(deployed, reference)
     assert len(runs) == 1, "the automation started more than one run"
     assert runs[0]["created_by"]["display_value"] == "cspr-overdue-deadline-resumes-review"
     httpx.delete(f"{deployed.api_url}/flow_runs/{runs[0]['id']}").raise_for_status()  # no worker will run it
