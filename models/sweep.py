@@ -22,10 +22,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from models.calendar import calendar_for
+from models.db import arrow_reader
 from models.records import enqueue
 from models.stages import Stage
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
@@ -47,23 +50,17 @@ class Escalation:
 
 
 def open_deadlines_query() -> Any:
-    """Every open "due by" deadline of every review that is not closed, with what the sweep needs: one query.
-
-    Ids and dates come back as the database's text (``type_coerce``), converted once per column by pandas
-    rather than once per value by the driver: at national scale that is most of the read's cost.
-    """
-    text = sa.String()
+    """Every open "due by" deadline of every review that is not closed, with what the sweep needs for every row:
+    one query. What only an escalation needs (the review's stage, its record) is read for those few rows."""
     return (
         sa.select(
-            sa.type_coerce(col(Deadline.id), text).label("deadline_id"),
+            sa.cast(col(Deadline.id), sa.String).label("deadline_id"),  # PostgreSQL's uuid as text, like SQLite's
             col(Deadline.name),
             col(Deadline.title),
             col(Deadline.kind),
-            sa.type_coerce(col(Deadline.due_on), text).label("due_on"),
+            col(Deadline.due_on),
             col(Deadline.escalation_level),
-            sa.type_coerce(col(Review.id), text).label("review_id"),
             col(Review.reference),
-            col(Review.stage),
             col(Partnership.code).label("partnership"),
         )
         .join(Review, col(Review.id) == col(Deadline.review_id))
@@ -76,19 +73,28 @@ def open_deadlines_query() -> Any:
     )
 
 
+def fetch_open_deadlines(session: Session) -> pa.Table:
+    """The query's result as Arrow columns, read by the database's ADBC driver.
+
+    At national scale the read is most of the sweep, and a Python object per value (SQLAlchemy's rows, or the
+    driver's own tuples) is most of the read. The session's transaction begins first: on SQLite it holds the
+    write lock from its start, so nothing changes between this read and the sweep's writes. The query's only
+    literals are the code's own constants.
+    """
+    connection = session.connection()
+    sql = str(open_deadlines_query().compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    with arrow_reader(connection.engine) as reader, reader.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetch_arrow_table()
+
+
 def open_deadlines(session: Session) -> pd.DataFrame:
-    result = session.execute(open_deadlines_query())
-    keys, rows = list(result.keys()), result.all()
-    # column by column: pandas builds a frame from lists far faster than from row objects
-    frame = pd.DataFrame(
-        dict(zip(keys, map(list, zip(*rows, strict=True)), strict=True)) if rows else None, columns=keys
-    )
-    if frame.empty:
-        return frame
-    # SQLite hands back ISO text, PostgreSQL dates: both read as their first ten characters
-    frame["due_on"] = pd.to_datetime(frame["due_on"].map(str).str.slice(0, 10), format="%Y-%m-%d").to_numpy(
-        dtype="datetime64[D]"
-    )
+    table = fetch_open_deadlines(session)
+    if table.num_rows == 0:  # an empty result carries no column types to convert
+        return pd.DataFrame(columns=table.column_names)
+    due = table["due_on"]  # SQLite's ISO text or PostgreSQL's dates, as dates
+    table = table.set_column(table.schema.get_field_index("due_on"), "due_on", pc.cast(due, pa.date32()))
+    frame = table.to_pandas(date_as_object=False)
     closures = dict(session.execute(sa.select(col(Partnership.code), col(Partnership.closure_days))).all())
     frame.attrs["closure_days"] = closures  # per partnership: 150 rows, not one per deadline
     return frame
@@ -135,15 +141,19 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
     for row in due.itertuples():  # only the few deadlines whose level rises today
         result = session.execute(
             sa.update(Deadline)
-            .where(col(Deadline.id) == uuid.UUID(str(row.deadline_id)), col(Deadline.escalation_level) < row.level)
+            .where(
+                col(Deadline.id) == uuid.UUID(str(row.deadline_id)),
+                col(Deadline.status) == DeadlineStatus.OPEN,
+                col(Deadline.escalation_level) < row.level,
+            )
             .values(escalation_level=int(row.level))
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another sweep raised it first
-        escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), str(row.stage),
+        review = session.exec(select(Review).where(col(Review.reference) == row.reference)).one()
+        escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), review.stage,
                                 int(row.level), int(-row.working_days_left))  # fmt: skip
-        review = session.get_one(Review, uuid.UUID(str(row.review_id)))
         enqueue(
             session,
             review,

@@ -72,6 +72,15 @@ def test_met_deadlines_and_closed_reviews_are_not_swept(engine: Engine) -> None:
     assert names == {"rapid_review"}
 
 
+def test_a_sweep_with_nothing_open_classifies_nothing(engine: Engine) -> None:
+    with transaction(engine) as session:
+        make_partnership(session)
+    with transaction(engine) as session:
+        frame, raised = sweep.sweep(session, D(2027, 1, 6))
+    assert frame.empty and raised == []
+    assert sweep.summary(frame).empty
+
+
 def escalations(engine: Engine, as_of: dt.date) -> list[sweep.Escalation]:
     with transaction(engine) as session:
         return sweep.sweep(session, as_of)[1]
@@ -81,6 +90,7 @@ def test_escalations_are_raised_once_per_level(engine: Engine) -> None:
     reference = review_aware_on(engine, D(2026, 12, 18))
     first = escalations(engine, D(2026, 12, 30))
     assert {(e.deadline, e.level) for e in first} == {("notify_panel", 1), ("notify_partners", 1)}
+    assert {e.stage for e in first} == {"incident_recorded"}  # read from the review, for escalations only
     assert escalations(engine, D(2026, 12, 30)) == [] and escalations(engine, D(2026, 12, 30)) == []
     later = escalations(engine, D(2027, 1, 6))
     assert {(e.deadline, e.level, e.days_overdue) for e in later} == {("notify_panel", 2, 5), ("notify_partners", 2, 5)}
