@@ -49,25 +49,6 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-@contextmanager
-def arrow_reader(engine: Engine) -> Iterator[Any]:
-    """An ADBC connection to the engine's database, for bulk reads: a query's rows come back as Arrow columns
-    built by the driver in C, not as a Python object per value. It sees only committed data."""
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        import adbc_driver_sqlite.dbapi as sqlite_driver
-
-        connection = sqlite_driver.connect(url.database)
-    else:
-        import adbc_driver_postgresql.dbapi as postgresql_driver
-
-        connection = postgresql_driver.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     return make_engine(url)
