@@ -121,8 +121,9 @@ def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalation]]:
     """Classify every open deadline, record each one's status, and raise the escalations that are due.
 
-    An escalation is a compare-and-set on the deadline's level (``... WHERE escalation_level < :level``), so of
-    two sweeps running together only one raises it; with it goes an outbox message to the coordinator.
+    An escalation is a compare-and-set on the deadline's level (``... WHERE status = 'open' AND escalation_level
+    < :level``), so of two sweeps running together only one raises it, and a deadline met meanwhile is not
+    escalated; with it goes an outbox message to the coordinator.
     """
     frame = classify(open_deadlines(session), as_of)
     if frame.empty:
@@ -135,6 +136,7 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
         ],
     )
     raised: list[Escalation] = []
+    reviews: dict[str, Review] = {}  # a review with two deadlines overdue is read once
     due = frame[frame["level"] > frame["escalation_level"]]
     for row in due.itertuples():  # only the few deadlines whose level rises today
         result = session.execute(
@@ -148,8 +150,10 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            continue  # another sweep raised it first
-        review = session.exec(select(Review).where(col(Review.reference) == row.reference)).one()
+            continue  # another sweep raised it first, or the deadline was met meanwhile
+        if row.reference not in reviews:
+            reviews[row.reference] = session.exec(select(Review).where(col(Review.reference) == row.reference)).one()
+        review = reviews[row.reference]
         escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), review.stage,
                                 int(row.level), int(-row.working_days_left))  # fmt: skip
         enqueue(
