@@ -23,6 +23,7 @@ from models.settings import PROJECT_ROOT, get_settings
 WORK_POOL = "cspr-local"
 DEFAULT_PORT = 4200
 HEARTBEAT_SECONDS = 60  # Prefect's minimum is 30
+SERVER_MODULE = "cli.prefect_server"  # `prefect server start`, with busy-database refusals tried again in the server
 
 
 def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
@@ -110,10 +111,10 @@ class LocalSystem:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{name}.log"
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, program: tuple[str, ...] = (_bin("prefect"),)) -> subprocess.Popen[bytes]:
         log = self._log(name).open("ab")
         process = subprocess.Popen(
-            [_bin("prefect"), *args],
+            [*program, *args],
             env=self.env,
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -125,7 +126,8 @@ class LocalSystem:
 
     def start_server(self) -> subprocess.Popen[bytes]:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
-        server = self._spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(self.port))
+        server = self._spawn("server", "--host", "127.0.0.1", "--port", str(self.port),
+                             program=(sys.executable, "-m", SERVER_MODULE))  # fmt: skip
         wait_healthy(self.api_url, process=server)
         return server
 

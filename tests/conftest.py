@@ -56,7 +56,7 @@ def cspr_home() -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[LocalSystem]:
-    """A real `prefect server start` (SQLite under this session's CSPR_HOME), stopped at the end."""
+    """A real Prefect server, as `cspr up` starts it (SQLite under this session's CSPR_HOME), stopped at the end."""
     system = LocalSystem(port=_PORT, home=_HOME)
     system.start_server()
     yield system

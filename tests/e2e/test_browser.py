@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cli.seaweed import free_port
 from models.settings import PROJECT_ROOT
@@ -112,8 +113,23 @@ def resume(ui: PrefectUI, live: Live, run_id: str, name: str, fill: Callable[[Lo
         ui.shot(f"{name}-FAILED")
         raise
     ui.shot(f"{name}-filled")
-    dialog.get_by_role("button", name="Submit").click()
-    expect(dialog).to_be_hidden()
+    # The dialog closes only when the server has answered the resume request, which takes seconds while the other
+    # tests load both cores: wait for that answer itself, and say which of the two went wrong if one did.
+    started = time.monotonic()
+    try:
+        with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/resume")) as sent:
+            dialog.get_by_role("button", name="Submit").click()
+    except PlaywrightTimeout:
+        ui.shot(f"{name}-NOT-SENT")
+        shown = dialog.inner_text()
+        raise AssertionError(f"Submit sent no answer for the {name} form; the dialog reads: {shown}") from None
+    answer = sent.value
+    if not answer.ok:
+        page.wait_for_timeout(500)
+        ui.shot(f"{name}-REFUSED")
+    assert answer.ok, f"the server refused the {name} answer: {answer.status} {answer.text()}"
+    expect(dialog).to_be_hidden(timeout=30_000)
+    print(f"{name}: answered in {time.monotonic() - started:.1f} s")
 
 
 def lifecycle_run(live: Live, reference: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from prefect.flow_runs import resume_flow_run
 
 from cli.demo import Case, review_state
-from cli.system import LocalSystem
+from cli.system import SERVER_MODULE, LocalSystem
 from models.stages import Stage
 from tests.utils import inprocess
 
@@ -26,7 +26,7 @@ DEPTHS = 4
 
 def restart_server(system: LocalSystem) -> float:
     """Kill the server outright (SIGKILL: no clean shutdown) and start it again on the same database."""
-    (server,) = [p for p in system.processes if "server" in map(str, p.args)]
+    (server,) = [p for p in system.processes if SERVER_MODULE in map(str, p.args)]
     os.killpg(server.pid, signal.SIGKILL)
     server.wait(timeout=30)
     system.processes.remove(server)

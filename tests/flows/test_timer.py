@@ -1,5 +1,5 @@
 """The publication timer: a scheduled run of the lifecycle at 07:00 London time on the 7th working day after
-the final report went to the Panel and the Secretary of State, on a real `prefect server start`."""
+the final report went to the Panel and the Secretary of State, on a real Prefect server."""
 
 from __future__ import annotations
 

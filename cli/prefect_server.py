@@ -1,0 +1,138 @@
+"""The Prefect server, as `prefect server start` runs it, with one addition: a request the server refused only
+because its SQLite database was busy is tried again before the answer goes back.
+
+Why: on SQLite, a request that reads and then writes (starting a run from a deployment, resuming a run with a
+form's answer) fails at once with "database is locked" when another writer commits in between: the server's own
+services write all the time (the scheduler, the automations' event buckets, heartbeats). The server rolls that
+request back and answers 503, which Prefect's Python client retries but the UI does not: the coordinator would
+see "Service Unavailable" after pressing Submit. The browser test on a loaded machine met that in CI and in two
+runs of two here (resuming a run; starting one); with the retry it passed, three refusals absorbed. Trying again
+is as safe as in Prefect's client: the refused request's transaction was rolled back, nothing was written.
+
+Usage: ``python -m cli.prefect_server --host 127.0.0.1 --port 4200`` with the environment of ``prefect_env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+BUSY = 503  # Prefect's answer to a request it rolled back because the database was busy ("Service Unavailable")
+PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # seconds before each new try: about 3 s in all, then the 503 goes back
+
+log = logging.getLogger("cspr.prefect_server")
+
+
+class RetryWhenBusy:
+    """ASGI middleware: replay an HTTP request while the app answers 503, a few times, then pass its answer on.
+
+    The request's body is kept so that it can be replayed; once the app has read it, further reads wait on the
+    real connection (a streaming answer listens there for the client going away). Websockets pass straight through.
+    """
+
+    def __init__(self, app: ASGIApp, pauses: tuple[float, ...] = PAUSES) -> None:
+        self.app = app
+        self.pauses = pauses
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        for attempt, pause in enumerate((*self.pauses, None), start=1):
+            busy = await self._try(scope, _replay(body, receive), send, last=pause is None)
+            if not busy:
+                return
+            assert pause is not None
+            log.info("%s %s: the database was busy; trying again (%d)", scope["method"], scope["path"], attempt)
+            await asyncio.sleep(pause)
+
+    async def _try(self, scope: MutableMapping[str, Any], receive: Receive, send: Send, *, last: bool) -> bool:
+        """Run the app once; True if it answered 503 and the answer was held back (never on the last try)."""
+        held = False
+
+        async def send_unless_busy(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] == BUSY and not last:
+                held = True
+            if not held:
+                await send(message)
+
+        try:
+            await self.app(dict(scope), receive, send_unless_busy)  # a copy: routing writes into the scope it is given
+        except Exception:
+            # Starlette answers an exception through the app's handler (Prefect's gives the 503), then raises it
+            # again for the server to log; a refusal held back for another try is not an error to pass on
+            if not held:
+                raise
+        return held
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away before sending it all
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def main() -> None:
+    import uvicorn
+    from prefect.server.api.server import create_app
+    from prefect.settings import (
+        PREFECT_SERVER_API_KEEPALIVE_TIMEOUT,
+        PREFECT_SERVER_API_WEBSOCKET_PING_INTERVAL,
+        PREFECT_SERVER_API_WEBSOCKET_PING_TIMEOUT,
+        PREFECT_SERVER_LOGGING_LEVEL,
+    )
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    app = create_app(final=True)
+    handler = logging.StreamHandler()  # to the server's log, in the form of Prefect's own lines
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S")
+    )
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    uvicorn.run(
+        RetryWhenBusy(app),
+        host=args.host,
+        port=args.port,
+        timeout_keep_alive=PREFECT_SERVER_API_KEEPALIVE_TIMEOUT.value(),
+        ws_ping_interval=PREFECT_SERVER_API_WEBSOCKET_PING_INTERVAL.value(),
+        ws_ping_timeout=PREFECT_SERVER_API_WEBSOCKET_PING_TIMEOUT.value(),
+        log_level=PREFECT_SERVER_LOGGING_LEVEL.value().lower(),
+    )
+
+
+if __name__ == "__main__":
+    main()
