@@ -47,13 +47,12 @@ class RetryWhenBusy:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        for attempt, pause in enumerate((*self.pauses, None), start=1):
-            busy = await self._try(scope, _replay(body, receive), send, last=pause is None)
-            if not busy:
+        for attempt, pause in enumerate(self.pauses, start=1):
+            if not await self._try(scope, _replay(body, receive), send, last=False):
                 return
-            assert pause is not None
             log.info("%s %s: the database was busy; trying again (%d)", scope["method"], scope["path"], attempt)
             await asyncio.sleep(pause)
+        await self._try(scope, _replay(body, receive), send, last=True)  # whatever it answers goes back
 
     async def _try(self, scope: MutableMapping[str, Any], receive: Receive, send: Send, *, last: bool) -> bool:
         """Run the app once; True if it answered 503 and the answer was held back (never on the last try)."""

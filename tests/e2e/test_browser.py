@@ -125,9 +125,9 @@ def resume(ui: PrefectUI, live: Live, run_id: str, name: str, fill: Callable[[Lo
         raise AssertionError(f"Submit sent no answer for the {name} form; the dialog reads: {shown}") from None
     answer = sent.value
     if not answer.ok:
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(500)  # so that the screenshot shows the UI's message
         ui.shot(f"{name}-REFUSED")
-    assert answer.ok, f"the server refused the {name} answer: {answer.status} {answer.text()}"
+        raise AssertionError(f"the server refused the {name} answer: {answer.status} {answer.text()}")
     expect(dialog).to_be_hidden(timeout=30_000)
     print(f"{name}: answered in {time.monotonic() - started:.1f} s")
 
