@@ -24,6 +24,7 @@ from models.calendar import calendar_for, today_in_england
 from models.db import transaction
 from models.records import review_by_reference
 from models.stages import Stage
+from models.steps import STEPS
 
 NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
 
@@ -319,6 +320,8 @@ ANSWERS: dict[Stage, Callable[[Case, int], dict[str, Any]]] = {
     Stage.NATIONAL_REVIEW: _national_commissioning,
     Stage.NATIONAL_REVIEW_UNDER_WAY: _national_report,
 }
+# the demo answers every step of the process, and only those
+assert set(ANSWERS) == set(STEPS), f"demo answers missing for {sorted(set(STEPS) - set(ANSWERS))}"
 
 
 # --- the drive --------------------------------------------------------------------------------------------

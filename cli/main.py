@@ -16,6 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models import rulebook
+from models.rulebook import Entry, Event, RulebookError
+
 app = typer.Typer(
     name="cspr",
     help="Child safeguarding practice reviews: statutory timetables, the local system, demos and checks.",
@@ -36,9 +39,13 @@ console = Console(width=140) if not Console().is_terminal else Console()
 err = Console(stderr=True)
 
 
-class EditionChoice(StrEnum):
-    wt2018 = "wt2018"
-    wt2023 = "wt2023"
+# `cspr deadlines` shows only what follows from the dates given; an event's own follow-ups (retention) need it to happen
+TIMETABLE_SHOWN = frozenset(
+    {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW, Entry.LCSPR_PUBLICATION, Entry.SEND_FINAL_REPORT_BY}
+)
+
+# the guidance editions offered are the rulebook files there are: a new edition needs no change here
+EditionChoice = StrEnum("EditionChoice", {e.id: e.id for e in rulebook.editions()})  # type: ignore[misc]
 
 
 class RapidReviewFrom(StrEnum):
@@ -83,9 +90,7 @@ def deadlines(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Print the statutory timetable of a review, with the source of each rule."""
-    from models import rulebook
     from models.calendar import CalendarRangeError
-    from models.rulebook import Event, RulebookError
 
     aware = _date(aware_on, "--aware-on")
     assert aware is not None
@@ -113,9 +118,7 @@ def deadlines(
     except (CalendarRangeError, RulebookError) as exc:
         raise _fail(str(exc)) from None
 
-    # only what follows from the dates given; an event's own follow-ups (e.g. retention) need it to happen
-    wanted = {"notify_panel", "notify_partners", "rapid_review", "lcspr_publication", "send_final_report_by"}
-    shown = [e for e in entries if e.name in wanted]
+    shown = [e for e in entries if e.name in TIMETABLE_SHOWN]
     if as_json:
         print(
             json.dumps(
@@ -328,9 +331,12 @@ def sweep_command(
 
     The scheduled `deadline-sweep` deployment does the same and also emits a Prefect event per escalation.
     """
+    from rich.markdown import Markdown
+
     from models import sweep
     from models.calendar import CalendarRangeError, today_in_england
     from models.db import transaction
+    from models.summaries import sweep_summary
 
     day = _date(as_of, "--as-of") or today_in_england()
     try:
@@ -338,15 +344,7 @@ def sweep_command(
             frame, raised = sweep.sweep(session, day)
     except CalendarRangeError as exc:
         raise _fail(str(exc)) from None
-    table = Table(title=f"Deadlines as of {day:%A %d %B %Y}", title_justify="left")
-    for column in ("partnership", *sweep.STATUSES):
-        table.add_column(column.replace("_", " "), justify="left" if column == "partnership" else "right")
-    for row in sweep.summary(frame).to_dict(orient="records"):
-        table.add_row(*(str(row[c]) for c in ("partnership", *sweep.STATUSES)))
-    console.print(table)
-    for e in raised:
-        console.print(f"escalated: {e.reference} {e.deadline} (level {e.level}, {e.days_overdue} working days overdue)")
-    console.print(f"{len(frame)} open deadlines; {len(raised)} escalation(s) raised now.")
+    console.print(Markdown(sweep_summary(sweep.sweep_result(day, frame, raised))))
 
 
 @app.command("report")
@@ -361,10 +359,12 @@ def report_command(
     """Produce the compliance report for a period (a PDF kept in the object store), as `partnership-report` does."""
     from pathlib import Path
 
+    from rich.markdown import Markdown
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from models.calendar import CalendarRangeError, today_in_england
     from models.compliance import Period, UnknownPartnership
+    from models.summaries import compliance_summary
     from tasks.compliance import STEPS, produce
 
     month = Period.month_before(today_in_england())
@@ -381,16 +381,8 @@ def report_command(
                 job, description=STEPS[step], completed=list(STEPS).index(step)))  # fmt: skip
     except (UnknownPartnership, CalendarRangeError) as exc:
         raise _fail(str(exc)) from None
-    figures = produced.figures
-    table = Table(title=f"{figures.scope_name}: {period.label}", title_justify="left")
-    for column in ("timescale", "fell due", "on time", "late", "outstanding", "on time (%)"):
-        table.add_column(column, justify="left" if column == "timescale" else "right")
-    for r in figures.timeliness.itertuples():
-        rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
-        table.add_row(str(r.title), *(str(v) for v in (r.fell_due, r.on_time, r.late, r.outstanding)), rate)
-    console.print(table)
-    console.print(f"Reviews overdue on {figures.as_of:%d %B %Y}: {figures.overdue_reviews}")
-    console.print(f"Stored {produced.key} (version {produced.version}, {produced.size:,} bytes)")
+    summary = compliance_summary(produced.figures, key=produced.key, version=produced.version, size=produced.size)
+    console.print(Markdown(summary))
     if out:
         from tasks.storage import open_store
 

@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.processes import dies_with_parent, stop
+
 PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
               "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "webdav.port", "admin.port",
               "admin.port.grpc")  # fmt: skip
@@ -64,7 +66,7 @@ class SeaweedS3:
                 f"-s3.config={self.root / 's3.json'}",
                 *(f"-{flag}={port}" for flag, port in self.ports.items())]  # fmt: skip
         log = (self.root / "weed.log").open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **dies_with_parent())
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
         deadline = time.monotonic() + timeout
         while not self._answers_with_identity():
@@ -100,11 +102,5 @@ class SeaweedS3:
                 "CSPR_S3_ENDPOINT_URL": self.endpoint}  # fmt: skip
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop(self.process)

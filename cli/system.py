@@ -1,7 +1,8 @@
 """The local system: a Prefect server on SQLite under CSPR_HOME, the deployments of prefect.yaml, and a worker.
 
 Used by ``cspr up`` (and by the tests that need a real server). Every process it starts is its child and is
-stopped with it; nothing is paused or deleted on the server when it stops.
+stopped with it, or dies with it if it is killed (cli/processes.py); nothing is paused or deleted on the server
+when it stops.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.processes import dies_with_parent
 from models.settings import PROJECT_ROOT, get_settings
 
 WORK_POOL = "cspr-local"
@@ -90,7 +92,7 @@ class LocalSystem:
     # than starting hundreds of processes on a small machine. Held as the work pool's concurrency limit (workers x
     # this), not as the worker's own --limit: a worker with --limit stops when a suspended run it started resumes
     # before it has let go of the run's place (Prefect issue 16806); the pool's limit does not count waiting runs.
-    runs_per_worker: int = field(default_factory=lambda: int(os.environ.get("CSPR_RUNS_PER_WORKER", "4")))
+    runs_per_worker: int = field(default_factory=lambda: get_settings().runs_per_worker)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -119,7 +121,7 @@ class LocalSystem:
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # so stopping it stops its children too
+            **dies_with_parent(),  # a group of its own, so stopping it stops its children too; and it dies with us
         )
         self.processes.append(process)
         return process

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cli.seaweed import SeaweedS3
-from models.settings import normalise_database_url
+from models.settings import get_settings, normalise_database_url
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 BUCKET_URL = "s3://cspr-documents/reviews"
@@ -47,18 +47,20 @@ class Team:
 
     def prepare(self) -> dict[str, str]:
         """Databases created, S3 running; returns the settings every process of the system needs."""
-        project = os.environ.get("CSPR_DATABASE_URL") or ensure_database(self.postgres, self.project_database)
+        settings = get_settings()
+        project = settings.database_url or ensure_database(self.postgres, self.project_database)
         prefect = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or ensure_database(
             self.postgres, self.prefect_database
         ).replace("postgresql+psycopg://", "postgresql+asyncpg://")
         self.env = {"CSPR_DATABASE_URL": project, "PREFECT_API_DATABASE_CONNECTION_URL": prefect}
-        if os.environ.get("CSPR_STORAGE_URL", "").startswith("s3://"):
-            self.env["CSPR_STORAGE_URL"] = os.environ["CSPR_STORAGE_URL"]
+        if settings.storage_url and settings.storage_url.startswith("s3://"):
+            self.env["CSPR_STORAGE_URL"] = settings.storage_url
         else:
             self.s3 = SeaweedS3(self.home / "s3")
             self.s3.start()
             self.env.update(CSPR_STORAGE_URL=BUCKET_URL, **self.s3.env())
-        os.environ.update(self.env)
+        os.environ.update(self.env)  # for this process's own reads, and the processes it starts
+        get_settings.cache_clear()  # so that the settings read from now on are these
         env_file = self.home / "team.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(self.env.items())))
         env_file.chmod(0o600)  # it holds the S3 stand-in's key

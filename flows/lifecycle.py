@@ -14,7 +14,6 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
-from models.stages import Stage
 from tasks.archive import check_publication, store_documents
 from tasks.notices import deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
@@ -50,6 +49,7 @@ def review_lifecycle(reference: Reference) -> str:
             publish_timeline(reference, timeline(reference))
             forget_all_but(action.key if action.kind == "form" else None)
             if action.kind == "automatic":
+                assert action.transition is not None
                 automatic_step(reference, action.transition, action.stage)
                 continue
         if action.kind == "finished":
@@ -57,11 +57,12 @@ def review_lifecycle(reference: Reference) -> str:
             return "closed"
         if action.kind == "wait":
             assert action.on is not None
-            step = int(action.key.rsplit("-", 1)[-1]) if action.key else 0
-            schedule_lifecycle(reference, action.on, action.description, action.partnership, action.stage, step)
+            schedule_lifecycle(
+                reference, action.on, action.description, action.partnership, action.stage, action.counter
+            )
             logger.info("%s waits until %s: %s", reference, action.on.isoformat(), action.description)
             return f"waiting until {action.on.isoformat()}"
-        answer = ask(FORMS[Stage(action.form)], action.key, action.description)  # suspends: no slot held
+        answer = ask(FORMS[action.stage], action.key, action.description)  # suspends: no slot held
         if answer is not None:
             with review_slot(reference):
                 record_answer(reference, action.key, answer, check_publication(reference, action.stage, answer))

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from models.calendar import today_in_england
 from models.compliance import Period
+from models.summaries import compliance_summary
 from tasks.compliance import compliance_report
 
 PartnershipCode = Annotated[
@@ -38,15 +39,8 @@ def partnership_report(
     period = Period(date_from or month.start, date_to or month.end)
     produced = compliance_report(period, partnership)
     figures = produced.figures
-    lines = [f"# Compliance report: {figures.scope_name}", "", f"{period.label}, as at {figures.as_of:%d %B %Y}.", "",
-             f"Stored as `{produced.key}` ({produced.size:,} bytes).", "",
-             "| timescale | fell due | on time | late | outstanding | on time (%) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for r in figures.timeliness.itertuples():
-        rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
-        lines.append(f"| {r.title} | {r.fell_due} | {r.on_time} | {r.late} | {r.outstanding} | {rate} |")
-    lines += ["", f"Reviews with a statutory deadline overdue on {figures.as_of:%d %B %Y}: {figures.overdue_reviews}."]
-    create_markdown_artifact(key=f"compliance-{partnership or 'all'}", markdown="\n".join(lines),
+    summary = compliance_summary(figures, key=produced.key, version=produced.version, size=produced.size)
+    create_markdown_artifact(key=f"compliance-{partnership or 'all'}", markdown=summary,
                              description=f"Compliance report, {period.label}")  # fmt: skip
     get_run_logger().info("compliance report for %s, %s: %s", partnership or "all", period.label, produced.key)
     return {"key": produced.key, "version": produced.version, "reviews": figures.reviews,

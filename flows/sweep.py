@@ -9,6 +9,8 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models.calendar import today_in_england
+from models.dates import long_date
+from models.summaries import sweep_summary
 from tasks.notices import deliver_outbox
 from tasks.runs import restore_lost_runs
 from tasks.sweeping import sweep_deadlines
@@ -24,22 +26,9 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     restored = restore_lost_runs()
     nothing = {"reference": "none overdue", "partnership": "", "deadline": "", "status": "", "working_days_overdue": 0}
     create_table_artifact(
-        key="deadline-sweep-overdue", table=result.overdue or [nothing], description=f"Overdue on {day:%d %B %Y}"
+        key="deadline-sweep-overdue", table=result.overdue or [nothing], description=f"Overdue on {long_date(day)}"
     )
-    lines = [f"# Deadline sweep, {day:%A %d %B %Y}", "", f"{result.deadlines} open deadlines.", "",
-             "| status | deadlines |", "|---|---|"]  # fmt: skip
-    lines += [f"| {status.replace('_', ' ')} | {count} |" for status, count in result.counts.items()]
-    lines += ["", "## By partnership", "", "| partnership | on track | due soon | due today | overdue | escalated |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    for row in result.by_partnership:
-        lines.append(f"| {row['partnership']} | {row['on_track']} | {row['due_soon']} | {row['due_today']} | "
-                     f"{row['overdue']} | {row['escalated']} |")  # fmt: skip
-    lines += ["", f"## Overdue: {len(result.overdue)}", ""]
-    lines += [f"- {o['reference']} ({o['partnership']}): {o['deadline']}, {o['working_days_overdue']} working day(s) "
-              f"overdue, {str(o['status']).replace('_', ' ')}" for o in result.overdue]  # fmt: skip
-    lines += ["", f"## Escalations raised by this sweep: {len(result.escalations)}", ""]
-    lines += [f"- {e.reference}: {e.deadline.replace('_', ' ')}, level {e.level}, {e.days_overdue} working day(s) "
-              "overdue" for e in result.escalations]  # fmt: skip
-    lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]
-    create_markdown_artifact(key="deadline-sweep", markdown="\n".join(lines), description="Deadline sweep summary")
+    create_markdown_artifact(
+        key="deadline-sweep", markdown=sweep_summary(result, restored), description="Deadline sweep summary"
+    )
     return result.counts

@@ -1,15 +1,63 @@
-"""Checking the audit trail: every review's stage events and decisions, each chain walked from its first entry,
-every hash recomputed, and the heads compared with the review's, so an edited, inserted or deleted row shows."""
+"""The audit trail: how its entries are hashed, and checking it.
+
+Each stage event and each decision of a review is hashed over its content and the hash of the entry before it
+(``event_hash``, ``decision_hash``), and the review records the heads of both chains hashed together
+(``audit_head``); ``models/records.py`` writes them. Checking walks every review's chains from their first entry,
+recomputes every hash and compares the heads with the review's, so an edited, inserted or deleted row shows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.records import GENESIS_HASH, audit_head, decision_hash, event_hash
 from models.tables import Decision, Review, StageEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def _utc(at: dt.datetime) -> str:
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _digest(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def decision_hash(row: Decision) -> str:
+    return _digest({"review_id": str(row.review_id), "seq": row.seq, "kind": row.kind, "round": row.round,
+                    "outcome": row.outcome, "actor_name": row.actor_name, "actor_role": row.actor_role,
+                    "reasons": row.reasons, "details": row.details, "at": _utc(row.at),
+                    "prev": row.prev_hash})  # fmt: skip
+
+
+def event_hash(event: StageEvent) -> str:
+    """The audit chain: each event's hash covers its content and the previous event's hash."""
+    return _digest(
+        {
+            "review_id": str(event.review_id),
+            "seq": event.seq,
+            "transition": event.transition,
+            "from": event.from_stage,
+            "to": event.to_stage,
+            "actor_name": event.actor_name,
+            "actor_role": event.actor_role,
+            "reason": event.reason,
+            "details": event.details,
+            "at": _utc(event.at),
+            "prev": event.prev_hash,
+        }
+    )
+
+
+def audit_head(last_event_hash: str, last_decision_hash: str) -> str:
+    return _digest({"events": last_event_hash, "decisions": last_decision_hash})
 
 
 @dataclass(frozen=True)

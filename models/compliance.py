@@ -28,23 +28,29 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import forms
-from models.calendar import calendar_for, today_in_england
+from models.calendar import today_in_england, working_days_by_partnership
+from models.dates import long_date
+from models.rulebook import Entry
 from models.stages import Stage
-from models.tables import Deadline, Decision, Partnership, Review, StageEvent
+from models.tables import Deadline, Decision, DecisionKind, Partnership, Review, StageEvent
 
 MEASURES = {
-    "notify_panel": "Notified to the Panel within 5 working days",
-    "rapid_review": "Rapid review sent within 15 working days",
-    "lcspr_publication": "Local review published within 6 months",
+    Entry.NOTIFY_PANEL: "Notified to the Panel within 5 working days",
+    Entry.RAPID_REVIEW: "Rapid review sent within 15 working days",
+    Entry.LCSPR_PUBLICATION: "Local review published within 6 months",
 }
 OUTCOMES = ("on_time", "late", "outstanding", "not_yet_due")
 # Where a decision records its own date; otherwise the day it was recorded counts.
-DECISION_DATES = {"rapid_review": "completed_on", "lcspr_decision": "decided_on", "panel_response": "responded_on"}
+DECISION_DATES = {
+    DecisionKind.RAPID_REVIEW: "completed_on",
+    DecisionKind.LCSPR_DECISION: "decided_on",
+    DecisionKind.PANEL_RESPONSE: "responded_on",
+}
 DECISION_KINDS = {
-    "rapid_review": "Rapid review recommendations",
-    "panel_response": "Panel responses",
-    "lcspr_decision": "Decisions on a local review",
-    "publication": "Publication decisions",
+    DecisionKind.RAPID_REVIEW: "Rapid review recommendations",
+    DecisionKind.PANEL_RESPONSE: "Panel responses",
+    DecisionKind.LCSPR_DECISION: "Decisions on a local review",
+    DecisionKind.PUBLICATION: "Publication decisions",
 }
 
 
@@ -55,7 +61,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"the period ends ({_day(self.end)}) before it starts ({_day(self.start)})")
+            raise ValueError(f"the period ends ({long_date(self.end)}) before it starts ({long_date(self.start)})")
 
     @classmethod
     def month_before(cls, day: dt.date) -> Period:
@@ -65,11 +71,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        return f"{_day(self.start)} to {_day(self.end)}"
-
-
-def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
+        return f"{long_date(self.start)} to {long_date(self.end)}"
 
 
 @dataclass
@@ -118,11 +120,7 @@ def _working_days(
     partnerships: pd.Series, starts: np.ndarray, ends: np.ndarray, closures: dict[str, list[str]]
 ) -> np.ndarray:
     """Working days from each start to each end, with each partnership's own closure days: one pass each."""
-    out = np.zeros(len(starts), dtype=np.int64)
-    for code, index in partnerships.groupby(partnerships, sort=False).indices.items():
-        days = tuple(sorted(dt.date.fromisoformat(d) for d in closures.get(str(code)) or ()))
-        out[index] = calendar_for(days).working_days_between(starts[index], ends[index])
-    return out
+    return working_days_by_partnership(partnerships.groupby(partnerships, sort=False).indices, starts, ends, closures)
 
 
 @dataclass
@@ -177,7 +175,7 @@ def read(session: Session, partnership: str | None = None) -> Records:
     events["on"] = _london_days(events["at"]) if not events.empty else np.array([], dtype="datetime64[D]")
     # a rapid review sent back and done again is one recommendation: its latest round
     latest = decisions.groupby(["reference", "kind"])["round"].transform("max")
-    decisions = decisions[(decisions["kind"] != "rapid_review") | (decisions["round"] == latest)]
+    decisions = decisions[(decisions["kind"] != DecisionKind.RAPID_REVIEW) | (decisions["round"] == latest)]
     names = dict(zip(partnerships["code"], partnerships["name"], strict=True))
     return Records(
         partnership=partnership,
@@ -312,8 +310,11 @@ def _decided_in(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 
 def outcome_label(kind: str, outcome: str) -> str:
-    enums: dict[str, Any] = {"rapid_review": forms.Recommendation, "lcspr_decision": forms.LocalDecision,
-                             "publication": forms.PublicationChoice}  # fmt: skip
+    enums: dict[str, Any] = {
+        DecisionKind.RAPID_REVIEW: forms.Recommendation,
+        DecisionKind.LCSPR_DECISION: forms.LocalDecision,
+        DecisionKind.PUBLICATION: forms.PublicationChoice,
+    }
     if kind in enums and outcome in enums[kind].__members__:
         return str(enums[kind][outcome].value)
     return outcome.replace("_", " ")
@@ -335,7 +336,7 @@ def _decisions(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
 def _themes(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Themes of the rapid reviews completed in the period: each review's latest round, counted once."""
     columns = ["theme", "reviews", "recurring"]
-    rapid = _decided_in(decisions[decisions["kind"] == "rapid_review"], period)
+    rapid = _decided_in(decisions[decisions["kind"] == DecisionKind.RAPID_REVIEW], period)
     if rapid.empty:
         return pd.DataFrame(columns=columns)
     themes = rapid.assign(theme=rapid["details"].map(lambda d: list((d or {}).get("themes") or []))).explode("theme")

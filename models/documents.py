@@ -8,16 +8,30 @@ only reach a document through free text someone typed, which is what the redacti
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from models import rulebook
 from models.calendar import today_in_england
+from models.dates import long_date, weekday_date
 from models.records import deadline_on, history, latest_decision, milestones_of
-from models.rulebook import Event
-from models.tables import CasePerson, Commission, Deadline, Decision, Partnership, PersonKind, Review, Reviewer
+from models.rulebook import Entry, Event
+from models.stages import Transition
+from models.tables import (
+    CasePerson,
+    Commission,
+    Deadline,
+    Decision,
+    DecisionKind,
+    Partnership,
+    PersonKind,
+    Review,
+    Reviewer,
+)
 from models.timeline import deadline_state
 
 CRITERIA = [
@@ -38,7 +52,7 @@ FINAL_SECTIONS = [
 
 @dataclass(frozen=True)
 class DocumentSpec:
-    kind: str  # notification-summary, rapid-review, decision-letter, terms-of-reference, final-report, ...
+    kind: DocumentKind
     version: int  # a new version when the content it records changes (a returned rapid review, a QA round)
     template: str
     context: dict[str, Any]
@@ -47,10 +61,6 @@ class DocumentSpec:
     @property
     def title(self) -> str:
         return str(self.context["title"])
-
-
-def _d(day: dt.date | None) -> str:
-    return f"{day.day} {day:%B %Y}" if day else ""
 
 
 def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
@@ -69,7 +79,33 @@ def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
 
 def retention_until(session: Session, review: Review) -> dt.date | None:
     """The date a published report must stay available until (the rulebook's retention entry)."""
-    return deadline_on(session, review, "keep_published_until")
+    return deadline_on(session, review, Entry.KEEP_PUBLISHED_UNTIL)
+
+
+class DocumentKind(StrEnum):
+    """Every document a review can have, in the order a review produces them."""
+
+    NOTIFICATION_SUMMARY = "notification-summary"
+    RAPID_REVIEW = "rapid-review"
+    DECISION_LETTER = "decision-letter"
+    TERMS_OF_REFERENCE = "terms-of-reference"
+    DRAFT_REPORT = "draft-report"
+    FINAL_REPORT = "final-report"
+    IMPROVEMENTS_STATEMENT = "improvements-statement"
+
+
+T = Transition
+# A document is called for once the review has taken any of these moves; the process table (models/steps.py)
+# checks that each step declares exactly the documents its moves call for.
+CALLED_FOR_BY: dict[DocumentKind, frozenset[Transition]] = {
+    DocumentKind.NOTIFICATION_SUMMARY: frozenset({T.SUBMIT_NOTIFICATION}),
+    DocumentKind.RAPID_REVIEW: frozenset({T.SEND_RAPID_REVIEW}),
+    DocumentKind.DECISION_LETTER: frozenset({T.DECIDE_LOCAL_REVIEW, T.DECIDE_NO_REVIEW, T.DECIDE_NATIONAL_REVIEW}),
+    DocumentKind.TERMS_OF_REFERENCE: frozenset({T.COMMISSION_REVIEWER}),
+    DocumentKind.DRAFT_REPORT: frozenset({T.SUBMIT_DRAFT}),
+    DocumentKind.FINAL_REPORT: frozenset({T.APPROVE_REPORT}),
+    DocumentKind.IMPROVEMENTS_STATEMENT: frozenset({T.PUBLISH_IMPROVEMENTS}),
+}
 
 
 def plan(session: Session, review: Review, today: dt.date | None = None) -> list[DocumentSpec]:
@@ -77,22 +113,16 @@ def plan(session: Session, review: Review, today: dt.date | None = None) -> list
     today = today or today_in_england()
     done = {e.transition for e in history(session, review.id)}
     events = milestones_of(session, review.id)
-    docs: list[DocumentSpec] = []
-    if "submit_notification" in done:
-        docs.append(_notification(session, review, events, today))
-    if "send_rapid_review" in done:
-        docs.append(_rapid_review(session, review))
-    if done & {"decide_local_review", "decide_no_review", "decide_national_review"}:
-        docs.append(_decision_letter(session, review))
-    if "commission_reviewer" in done:
-        docs.append(_terms(session, review))
-    if "submit_draft" in done:
-        docs.append(draft_report(session, review))
-    if "approve_report" in done:
-        docs.append(final_report(session, review))
-    if "publish_improvements" in done:
-        docs.append(improvements_statement(session, review))
-    return docs
+    build: dict[DocumentKind, Callable[[], DocumentSpec]] = {
+        DocumentKind.NOTIFICATION_SUMMARY: lambda: _notification(session, review, events, today),
+        DocumentKind.RAPID_REVIEW: lambda: _rapid_review(session, review),
+        DocumentKind.DECISION_LETTER: lambda: _decision_letter(session, review),
+        DocumentKind.TERMS_OF_REFERENCE: lambda: _terms(session, review),
+        DocumentKind.DRAFT_REPORT: lambda: draft_report(session, review),
+        DocumentKind.FINAL_REPORT: lambda: final_report(session, review),
+        DocumentKind.IMPROVEMENTS_STATEMENT: lambda: improvements_statement(session, review),
+    }
+    return [build[kind]() for kind in DocumentKind if done & CALLED_FOR_BY[kind]]
 
 
 def _notification(session: Session, review: Review, events: dict[Event, dt.date], today: dt.date) -> DocumentSpec:
@@ -105,10 +135,10 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
     ).all()
     ctx.update(
         national_reference=review.national_reference,
-        incident_on=_d(review.incident_on),
-        aware_on=_d(review.aware_on),
-        notified_on=_d(events.get(Event.NOTIFIED_ON)),
-        partners_told_on=_d(events.get(Event.PARTNERS_TOLD_ON)),
+        incident_on=long_date(review.incident_on),
+        aware_on=long_date(review.aware_on),
+        notified_on=long_date(events.get(Event.NOTIFIED_ON)),
+        partners_told_on=long_date(events.get(Event.PARTNERS_TOLD_ON)),
         harm=review.harm,
         abuse_or_neglect=review.abuse_or_neglect,
         looked_after=review.looked_after,
@@ -117,28 +147,28 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
             {
                 "title": d.title,
                 "meaning": d.meaning,
-                "due_on": f"{d.due_on:%a} {_d(d.due_on)}",
+                "due_on": weekday_date(d.due_on, short=True),
                 "state": deadline_state(d, today),
                 "state_class": d.status,
                 "source": d.source,
             }
             for d in deadlines
-            if d.rule_id in {"notify_panel", "notify_partners", "rapid_review"}
+            if d.rule_id in {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW}
         ],
     )
-    return DocumentSpec("notification-summary", 1, "notification_summary.html", ctx)
+    return DocumentSpec(DocumentKind.NOTIFICATION_SUMMARY, 1, "notification_summary.html", ctx)
 
 
 def _rapid_review(session: Session, review: Review) -> DocumentSpec:
-    rounds, rapid = latest_decision(session, review, "rapid_review")
+    rounds, rapid = latest_decision(session, review, DecisionKind.RAPID_REVIEW)
     assert rapid is not None
     ctx = _base(session, review, f"Rapid review: {review.reference}")
     details = dict(rapid.details)
-    details["completed_on"] = _d(dt.date.fromisoformat(details["completed_on"]))
+    details["completed_on"] = long_date(dt.date.fromisoformat(details["completed_on"]))
     details["recommendation"] = str(details["recommendation"]).capitalize()
     sign_offs = session.exec(
         select(Decision).where(
-            Decision.review_id == review.id, Decision.kind == "sign_off", Decision.round == rapid.round
+            Decision.review_id == review.id, Decision.kind == DecisionKind.SIGN_OFF, Decision.round == rapid.round
         )
     ).all()
     edition = rulebook.edition(review.edition)
@@ -150,34 +180,34 @@ def _rapid_review(session: Session, review: Review) -> DocumentSpec:
             {
                 "partner": labels.get(s.actor_role, s.actor_role),
                 "outcome": "signed off" if s.outcome == "signed" else "sent back",
-                "on": _d(dt.date.fromisoformat(s.details["on"])) if "on" in s.details else "",
+                "on": long_date(dt.date.fromisoformat(s.details["on"])) if "on" in s.details else "",
                 "name": s.actor_name,
                 "reason": s.reasons or "",
             }
             for s in sign_offs
         ],
     )
-    return DocumentSpec("rapid-review", rounds, "rapid_review.html", ctx)
+    return DocumentSpec(DocumentKind.RAPID_REVIEW, rounds, "rapid_review.html", ctx)
 
 
 def _decision_letter(session: Session, review: Review) -> DocumentSpec:
-    _, decision = latest_decision(session, review, "lcspr_decision")
-    _, panel = latest_decision(session, review, "panel_response")
+    _, decision = latest_decision(session, review, DecisionKind.LCSPR_DECISION)
+    _, panel = latest_decision(session, review, DecisionKind.PANEL_RESPONSE)
     assert decision is not None
     ctx = _base(session, review, f"Decision on a local review: {review.reference}")
-    lcspr_due = deadline_on(session, review, "lcspr_publication")
+    lcspr_due = deadline_on(session, review, Entry.LCSPR_PUBLICATION)
     ctx.update(
-        date=_d(decision.at.date()),
+        date=long_date(decision.at.date()),
         national_reference=review.national_reference,
         panel_national=bool(panel and panel.outcome == "national_review"),
         decision=str(decision.details.get("decision", decision.outcome)).capitalize(),
-        decided_on=_d(dt.date.fromisoformat(decision.details["decided_on"])),
+        decided_on=long_date(dt.date.fromisoformat(decision.details["decided_on"])),
         reasons=decision.reasons or "",
         immediate_learning=decision.details.get("immediate_learning", ""),
-        lcspr_due=_d(lcspr_due),
+        lcspr_due=long_date(lcspr_due),
         signed_by=decision.actor_name,
     )
-    return DocumentSpec("decision-letter", 1, "decision_letter.html", ctx)
+    return DocumentSpec(DocumentKind.DECISION_LETTER, 1, "decision_letter.html", ctx)
 
 
 def _terms(session: Session, review: Review) -> DocumentSpec:
@@ -188,19 +218,19 @@ def _terms(session: Session, review: Review) -> DocumentSpec:
     ctx.update(
         reviewer=reviewer.name,
         expertise=reviewer.expertise,
-        commissioned_on=_d(commission.commissioned_on),
-        lcspr_due=_d(deadline_on(session, review, "lcspr_publication")),
+        commissioned_on=long_date(commission.commissioned_on),
+        lcspr_due=long_date(deadline_on(session, review, Entry.LCSPR_PUBLICATION)),
         terms=commission.terms_of_reference,
     )
-    return DocumentSpec("terms-of-reference", 1, "terms_of_reference.html", ctx)
+    return DocumentSpec(DocumentKind.TERMS_OF_REFERENCE, 1, "terms_of_reference.html", ctx)
 
 
 def _draft(session: Session, review: Review) -> tuple[int, dict[str, Any]]:
-    rounds, draft = latest_decision(session, review, "draft")
+    rounds, draft = latest_decision(session, review, DecisionKind.DRAFT)
     assert draft is not None, "a report needs a draft"
     details = dict(draft.details)
     details["timeline"] = [
-        {"on": _d(dt.date.fromisoformat(e["on"])), "iso": e["on"], "event": e["event"]}
+        {"on": long_date(dt.date.fromisoformat(e["on"])), "iso": e["on"], "event": e["event"]}
         for e in details.get("timeline", [])
     ]
     return rounds, details
@@ -210,19 +240,19 @@ def final_report(session: Session, review: Review, *, marking: str = "OFFICIAL-S
     rounds, draft = _draft(session, review)
     commission = session.exec(select(Commission).where(Commission.review_id == review.id)).first()
     reviewer = session.get_one(Reviewer, commission.reviewer_id).name if commission else ""
-    _, qa = latest_decision(session, review, "quality_assurance")
+    _, qa = latest_decision(session, review, DecisionKind.QUALITY_ASSURANCE)
     ctx = _base(session, review, "")
     ctx.update(
         title=f"Local child safeguarding practice review: {', '.join(ctx['children'])}",
         reviewer=reviewer,
-        approved_on=_d(qa.at.date()) if qa else "",
+        approved_on=long_date(qa.at.date()) if qa else "",
         sections=FINAL_SECTIONS,
         draft=draft,
         charts=[],
         marking=marking,
         description=f"Local child safeguarding practice review {review.reference}",
     )
-    return DocumentSpec("final-report", rounds, "final_report.html", ctx, publishable=True)
+    return DocumentSpec(DocumentKind.FINAL_REPORT, rounds, "final_report.html", ctx, publishable=True)
 
 
 def draft_report(session: Session, review: Review) -> DocumentSpec:
@@ -230,20 +260,21 @@ def draft_report(session: Session, review: Review) -> DocumentSpec:
     spec = final_report(session, review, marking="DRAFT for quality assurance: not for circulation")
     spec.context["title"] = f"DRAFT {spec.context['title']}"
     spec.context["approved_on"] = "not yet: in quality assurance"
-    return DocumentSpec("draft-report", spec.version, spec.template, spec.context)
+    return DocumentSpec(DocumentKind.DRAFT_REPORT, spec.version, spec.template, spec.context)
 
 
 def improvements_statement(session: Session, review: Review, *, marking: str = "OFFICIAL-SENSITIVE") -> DocumentSpec:
     rounds, draft = _draft(session, review)
-    _, publication = latest_decision(session, review, "publication")
+    _, publication = latest_decision(session, review, DecisionKind.PUBLICATION)
     ctx = _base(session, review, f"Improvements following the local review {review.reference}")
     ctx.update(
         draft=draft,
         reasons=(publication.reasons if publication else "") or "",
-        decided_on=_d(publication.at.date()) if publication else "",
+        decided_on=long_date(publication.at.date()) if publication else "",
         marking=marking,
     )
-    return DocumentSpec("improvements-statement", rounds, "improvements_statement.html", ctx, publishable=True)
+    kind = DocumentKind.IMPROVEMENTS_STATEMENT
+    return DocumentSpec(kind, rounds, "improvements_statement.html", ctx, publishable=True)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,20 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from models.calendar import today_in_england
-from models.stages import PartnerRole
+from models.roles import PARTNERS, Role
 
 MAX_CHILDREN = 4  # one notification may cover up to four children in the same incident (Panel guidance)
 
@@ -266,17 +276,24 @@ class RapidReview(Signed):
         return self
 
 
-class Partner(StrEnum):
-    """The three safeguarding partners as a coordinator reads them."""
+def _partner(value: Any) -> Role:
+    """A partner chosen by its label ("local authority") or its stored value; no other role signs off."""
+    try:
+        role = Role.from_label(value) if isinstance(value, str) else Role(value)
+    except ValueError:
+        role = None
+    if role not in PARTNERS:
+        raise ValueError("choose one of the three safeguarding partners: local authority, police or health")
+    return role
 
-    local_authority = "local authority"
-    police = "police"
-    health = "health"
 
-    @property
-    def role(self) -> PartnerRole:
-        """How the review's history names the partner."""
-        return PartnerRole(self.name)
+# The sign-off form offers the three partners by the names people read them ("local authority").
+PartnerChoice = Annotated[
+    Role,
+    PlainValidator(_partner),
+    PlainSerializer(lambda role: role.value, return_type=str),
+    WithJsonSchema({"type": "string", "enum": [r.label for r in Role if r in PARTNERS]}),
+]
 
 
 class SignOffDecision(StrEnum):
@@ -285,9 +302,7 @@ class SignOffDecision(StrEnum):
 
 
 class SignOff(Signed):
-    partner: Annotated[Partner, inline(Partner)] = Field(
-        title="You sign for", description="Each of the three partners signs separately."
-    )
+    partner: PartnerChoice = Field(title="You sign for", description="Each of the three partners signs separately.")
     decision: Annotated[SignOffDecision, inline(SignOffDecision)] = Field(title="Decision")
     signed_on: dt.date = Field(title="Date of your decision")
     reason: OptionalText = Field(default="", title="Reason", description="Required when sending it back.")

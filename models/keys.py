@@ -13,7 +13,6 @@ makes the new key:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -80,7 +79,7 @@ def rotate(session: Session) -> Rotated:
 
 def require_real_key() -> None:
     """Team and production use need a key from the operator, never a generated development key."""
-    if not os.environ.get("CSPR_ENCRYPTION_KEY", "").strip():
+    if not (get_settings().encryption_key or "").strip():
         raise KeyProblem(
             "CSPR_ENCRYPTION_KEY is not set. A team set-up keeps children's names encrypted with a key that the "
             "partnership holds in its secrets store; make one with `cspr keys new`, store it there, and set "

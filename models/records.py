@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import rulebook, stages
+from models.audit import GENESIS_HASH, audit_head, decision_hash, event_hash
 from models.rulebook import Event
 from models.stages import Facts, Stage
 from models.tables import (
@@ -39,8 +39,6 @@ from models.tables import (
     StageEvent,
     utcnow,
 )
-
-GENESIS_HASH = "0" * 64
 
 
 class StaleStage(RuntimeError):
@@ -179,7 +177,7 @@ def create_review(
     _append_event(
         session,
         review,
-        transition="record_incident",
+        transition=stages.Transition.RECORD_INCIDENT,
         from_stage=None,
         to_stage=stages.START,
         actor=actor,
@@ -211,7 +209,7 @@ def _next_reference(session: Session, year: int) -> str:
 def apply_transition(
     session: Session,
     review: Review,
-    name: str,
+    name: stages.Transition,
     *,
     actor: Actor,
     facts: Facts | None = None,
@@ -313,25 +311,6 @@ def record_decision(
     return row
 
 
-def _utc(at: dt.datetime) -> str:
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _digest(content: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def decision_hash(row: Decision) -> str:
-    return _digest({"review_id": str(row.review_id), "seq": row.seq, "kind": row.kind, "round": row.round,
-                    "outcome": row.outcome, "actor_name": row.actor_name, "actor_role": row.actor_role,
-                    "reasons": row.reasons, "details": row.details, "at": _utc(row.at),
-                    "prev": row.prev_hash})  # fmt: skip
-
-
-def audit_head(last_event_hash: str, last_decision_hash: str) -> str:
-    return _digest({"events": last_event_hash, "decisions": last_decision_hash})
-
-
 def _move_head(session: Session, review: Review) -> None:
     """Point the review's head at the newest entry of both chains: removing the latest entry is then seen too."""
     event = session.exec(select(StageEvent.hash).where(StageEvent.review_id == review.id)
@@ -343,25 +322,6 @@ def _move_head(session: Session, review: Review) -> None:
         .where(col(Review.id) == review.id)
         .values(audit_head=audit_head(event or GENESIS_HASH, decision or GENESIS_HASH))
         .execution_options(synchronize_session=False)
-    )
-
-
-def event_hash(event: StageEvent) -> str:
-    """The audit chain: each event's hash covers its content and the previous event's hash."""
-    return _digest(
-        {
-            "review_id": str(event.review_id),
-            "seq": event.seq,
-            "transition": event.transition,
-            "from": event.from_stage,
-            "to": event.to_stage,
-            "actor_name": event.actor_name,
-            "actor_role": event.actor_role,
-            "reason": event.reason,
-            "details": event.details,
-            "at": _utc(event.at),
-            "prev": event.prev_hash,
-        }
     )
 
 

@@ -73,6 +73,20 @@ EVENT_LABELS: dict[Event, str] = {
 }
 
 
+class Entry(StrEnum):
+    """The timetable entries the code names: a rule's own deadline (its id), or the dates an "at least" rule gives
+    (its ``earliest_name`` and ``latest_from_name``). Every edition must compute each of them."""
+
+    NOTIFY_PANEL = "notify_panel"
+    NOTIFY_PARTNERS = "notify_partners"
+    RAPID_REVIEW = "rapid_review"
+    PANEL_RESPONSE = "panel_response"
+    LCSPR_PUBLICATION = "lcspr_publication"
+    PUBLISH_NOT_BEFORE = "publish_not_before"
+    SEND_FINAL_REPORT_BY = "send_final_report_by"
+    KEEP_PUBLISHED_UNTIL = "keep_published_until"
+
+
 class RulebookError(ValueError):
     """An edition file is malformed, or no edition covers a date."""
 
@@ -107,7 +121,7 @@ class Rule:
 class TimetableEntry:
     """One computed date of a review's timetable."""
 
-    name: str  # the deadline's key, e.g. "notify_panel" or "send_final_report_by"
+    name: str  # the deadline's key, e.g. "notify_panel" or "send_final_report_by" (an Entry where the code names it)
     rule: Rule
     due_on: dt.date
     basis: Event  # the event the date was counted from
@@ -130,12 +144,23 @@ class Edition:
     sources: Mapping[str, str]
     rules: tuple[Rule, ...]
     path: Path = field(compare=False)
+    by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {rule.id: rule for rule in self.rules})
 
     def rule(self, rule_id: str) -> Rule:
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        raise KeyError(f"{self.id} has no rule {rule_id!r}")
+        try:
+            return self.by_id[rule_id]
+        except KeyError:
+            raise KeyError(f"{self.id} has no rule {rule_id!r}") from None
+
+    @property
+    def entry_names(self) -> frozenset[str]:
+        """Every name a timetable of this edition can hold."""
+        names = {rule.id for rule in self.rules}
+        names |= {n for rule in self.rules for n in (rule.earliest_name, rule.latest_from_name) if n}
+        return frozenset(names)
 
     def timetable(
         self,
@@ -225,6 +250,9 @@ def _validate(edition: Edition) -> None:
             raise RulebookError(f"{edition.path.name}: rule {rule.id} must count forward a positive amount")
         if rule.from_options and rule.from_event not in rule.from_options:
             raise RulebookError(f"{edition.path.name}: rule {rule.id}'s default start is not among its options")
+    missing = sorted(set(Entry) - edition.entry_names)
+    if missing:
+        raise RulebookError(f"{edition.path.name}: no rule gives the timetable entries {', '.join(missing)}")
 
 
 @lru_cache(maxsize=1)

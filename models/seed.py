@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from models.tables import Partnership, Representative, Reviewer, Role
+from models.roles import Role
+from models.tables import Partnership, Representative, Reviewer
 
 DEMO_PARTNERSHIP = "northshire"
 

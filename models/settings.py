@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,30 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key(s), comma separated, newest first, for personal data at rest. "
         "Unset in local mode: a development key is generated under CSPR_HOME.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Where documents are stored: file:///path for a folder, s3://bucket/prefix for S3; "
+        "unset means the folder CSPR_HOME/objects.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3 endpoint of a non-AWS server (SeaweedFS, MinIO); unset means AWS.",
+    )
+    # boto3's own variable is the fallback, so an AWS set-up that already sets it needs nothing more
+    s3_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("CSPR_S3_REGION", "AWS_DEFAULT_REGION"),
+        description="The S3 region; unset means AWS_DEFAULT_REGION if that is set.",
+    )
+    runs_per_worker: int = Field(
+        default=4,
+        description="Flow runs at once per worker (each a process), set as the work pool's concurrency limit.",
+    )
+    unresponsive_after: int = Field(
+        default=300,  # five missed heartbeats (one a minute): a busy machine is not a dead one
+        description="Seconds without a heartbeat before a Running run is checked and, if still Running, "
+        "marked Crashed.",
     )
 
     @property

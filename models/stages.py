@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.roles import PARTNERS, Role
+
 
 class Stage(StrEnum):
     INCIDENT_RECORDED = "incident_recorded"  # awaiting the notification to the Panel
@@ -57,24 +59,13 @@ HUMAN_LABELS: dict[Stage, str] = {
 }
 
 
-class PartnerRole(StrEnum):
-    """The three safeguarding partners (Children Act 2004 s16E)."""
-
-    LOCAL_AUTHORITY = "local_authority"
-    POLICE = "police"
-    HEALTH = "health"  # clinical commissioning group (WT2018) / integrated care board (WT2023)
-
-
-ALL_PARTNERS: frozenset[PartnerRole] = frozenset(PartnerRole)
-
-
 @dataclass(frozen=True)
 class Facts:
     """What the guards may look at. Built by the caller from the database for the move being made."""
 
     today: dt.date | None = None
     reason: str | None = None
-    signed_off_by: frozenset[PartnerRole] = frozenset()
+    signed_off_by: frozenset[Role] = frozenset()
     panel_national_review: bool | None = None  # the Panel's response, once recorded
     reviewer_conflicts: tuple[str, ...] = ()  # declared conflicts of the chosen reviewer with this case
     reviewer_chosen: bool = False
@@ -98,7 +89,7 @@ def _has_reason(f: Facts) -> bool:
 HAS_REASON = Guard("has_reason", _has_reason, "a reason must be recorded")
 ALL_SIGNED = Guard(
     "all_partners_signed",
-    lambda f: f.signed_off_by >= ALL_PARTNERS,
+    lambda f: f.signed_off_by >= PARTNERS,
     "all three safeguarding partners (local authority, police and health) must sign off first",
 )
 PANEL_RESPONDED = Guard(
@@ -136,9 +127,40 @@ SOS_CONFIRMED = Guard(
 )
 
 
+class Transition(StrEnum):
+    """The name of every move between stages, as the review's history records it."""
+
+    RECORD_INCIDENT = "record_incident"  # the review's first event: it starts at START, so it is no move
+    SUBMIT_NOTIFICATION = "submit_notification"
+    RECORD_RAPID_REVIEW = "record_rapid_review"
+    RETURN_RAPID_REVIEW = "return_rapid_review"
+    SEND_RAPID_REVIEW = "send_rapid_review"
+    RECORD_PANEL_RESPONSE = "record_panel_response"
+    DECIDE_NO_REVIEW = "decide_no_review"
+    DECIDE_LOCAL_REVIEW = "decide_local_review"
+    DECIDE_NATIONAL_REVIEW = "decide_national_review"
+    CLOSE_NO_REVIEW = "close_no_review"
+    COMMISSION_REVIEWER = "commission_reviewer"
+    SUBMIT_DRAFT = "submit_draft"
+    RETURN_TO_REVIEWER = "return_to_reviewer"
+    APPROVE_REPORT = "approve_report"
+    SEND_FINAL_REPORT = "send_final_report"
+    PUBLISH = "publish"
+    PUBLISH_IMPROVEMENTS = "publish_improvements"
+    DEFER_PUBLICATION = "defer_publication"
+    RETURN_FOR_CORRECTION = "return_for_correction"
+    RECONSIDER_PUBLICATION = "reconsider_publication"
+    RECORD_ACTIONS = "record_actions"
+    RECORD_IMPROVEMENT_ACTIONS = "record_improvement_actions"
+    CONFIRM_NATIONAL_REVIEWER = "confirm_national_reviewer"
+    NATIONAL_REPORT_PUBLISHED = "national_report_published"
+
+
 @dataclass(frozen=True)
-class Transition:
-    name: str
+class Move:
+    """A transition as the state machine allows it: from which stage, to which, and its guards."""
+
+    name: Transition
     source: Stage
     target: Stage
     guards: tuple[Guard, ...] = ()
@@ -148,49 +170,51 @@ class Transition:
         return [g for g in self.guards if not g.check(facts)]
 
 
-def _t(name: str, source: Stage, target: Stage, *guards: Guard, label: str = "") -> Transition:
-    return Transition(name, source, target, guards, label or name.replace("_", " "))
+def _t(name: Transition, source: Stage, target: Stage, *guards: Guard, label: str = "") -> Move:
+    return Move(name, source, target, guards, label or name.replace("_", " "))
 
 
 S = Stage
-TRANSITIONS: tuple[Transition, ...] = (
-    _t("submit_notification", S.INCIDENT_RECORDED, S.RAPID_REVIEW, label="notification submitted to the Panel"),
-    _t("record_rapid_review", S.RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, label="rapid review recorded"),
-    _t("return_rapid_review", S.RAPID_REVIEW_SIGN_OFF, S.RAPID_REVIEW, HAS_REASON, label="sent back by a partner"),
-    _t("send_rapid_review", S.RAPID_REVIEW_SIGN_OFF, S.AWAITING_PANEL, ALL_SIGNED, label="sent to the Panel"),
-    _t("record_panel_response", S.AWAITING_PANEL, S.AWAITING_DECISION, label="Panel responded"),
-    _t("decide_no_review", S.AWAITING_DECISION, S.NO_REVIEW, PANEL_DID_NOT_CHOOSE_NATIONAL, HAS_REASON,
+T = Transition
+TRANSITIONS: tuple[Move, ...] = (
+    _t(T.SUBMIT_NOTIFICATION, S.INCIDENT_RECORDED, S.RAPID_REVIEW, label="notification submitted to the Panel"),
+    _t(T.RECORD_RAPID_REVIEW, S.RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, label="rapid review recorded"),
+    _t(T.RETURN_RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, S.RAPID_REVIEW, HAS_REASON, label="sent back by a partner"),
+    _t(T.SEND_RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, S.AWAITING_PANEL, ALL_SIGNED, label="sent to the Panel"),
+    _t(T.RECORD_PANEL_RESPONSE, S.AWAITING_PANEL, S.AWAITING_DECISION, label="Panel responded"),
+    _t(T.DECIDE_NO_REVIEW, S.AWAITING_DECISION, S.NO_REVIEW, PANEL_DID_NOT_CHOOSE_NATIONAL, HAS_REASON,
        label="partners decided: no local review"),
-    _t("decide_local_review", S.AWAITING_DECISION, S.COMMISSIONING, PANEL_DID_NOT_CHOOSE_NATIONAL,
+    _t(T.DECIDE_LOCAL_REVIEW, S.AWAITING_DECISION, S.COMMISSIONING, PANEL_DID_NOT_CHOOSE_NATIONAL,
        label="partners decided: local review"),
-    _t("decide_national_review", S.AWAITING_DECISION, S.NATIONAL_REVIEW, PANEL_CHOSE_NATIONAL,
+    _t(T.DECIDE_NATIONAL_REVIEW, S.AWAITING_DECISION, S.NATIONAL_REVIEW, PANEL_CHOSE_NATIONAL,
        label="national review led by the Panel"),
-    _t("close_no_review", S.NO_REVIEW, S.CLOSED, label="closed after the Panel, Ofsted and DfE were told"),
-    _t("commission_reviewer", S.COMMISSIONING, S.REVIEW_UNDER_WAY, REVIEWER_CHOSEN, REVIEWER_INDEPENDENT,
+    _t(T.CLOSE_NO_REVIEW, S.NO_REVIEW, S.CLOSED, label="closed after the Panel, Ofsted and DfE were told"),
+    _t(T.COMMISSION_REVIEWER, S.COMMISSIONING, S.REVIEW_UNDER_WAY, REVIEWER_CHOSEN, REVIEWER_INDEPENDENT,
        TERMS_AGREED, label="reviewer commissioned"),
-    _t("submit_draft", S.REVIEW_UNDER_WAY, S.QUALITY_ASSURANCE, label="draft submitted for quality assurance"),
-    _t("return_to_reviewer", S.QUALITY_ASSURANCE, S.REVIEW_UNDER_WAY, HAS_REASON, label="returned to the reviewer"),
-    _t("approve_report", S.QUALITY_ASSURANCE, S.REPORT_APPROVED, QA_COMPLETE, label="quality assurance passed"),
-    _t("send_final_report", S.REPORT_APPROVED, S.AWAITING_PUBLICATION,
+    _t(T.SUBMIT_DRAFT, S.REVIEW_UNDER_WAY, S.QUALITY_ASSURANCE, label="draft submitted for quality assurance"),
+    _t(T.RETURN_TO_REVIEWER, S.QUALITY_ASSURANCE, S.REVIEW_UNDER_WAY, HAS_REASON, label="returned to the reviewer"),
+    _t(T.APPROVE_REPORT, S.QUALITY_ASSURANCE, S.REPORT_APPROVED, QA_COMPLETE, label="quality assurance passed"),
+    _t(T.SEND_FINAL_REPORT, S.REPORT_APPROVED, S.AWAITING_PUBLICATION,
        label="final report sent to the Panel and the Secretary of State"),
-    _t("publish", S.AWAITING_PUBLICATION, S.PUBLISHED, NOTICE_PERIOD_PASSED, label="report published"),
-    _t("publish_improvements", S.AWAITING_PUBLICATION, S.IMPROVEMENTS_PUBLISHED, NOTICE_PERIOD_PASSED, HAS_REASON,
+    _t(T.PUBLISH, S.AWAITING_PUBLICATION, S.PUBLISHED, NOTICE_PERIOD_PASSED, label="report published"),
+    _t(T.PUBLISH_IMPROVEMENTS, S.AWAITING_PUBLICATION, S.IMPROVEMENTS_PUBLISHED, NOTICE_PERIOD_PASSED, HAS_REASON,
        label="information about improvements published"),
-    _t("defer_publication", S.AWAITING_PUBLICATION, S.PUBLICATION_DEFERRED, HAS_REASON, label="publication deferred"),
-    _t("return_for_correction", S.AWAITING_PUBLICATION, S.REVIEW_UNDER_WAY, HAS_REASON,
+    _t(T.DEFER_PUBLICATION, S.AWAITING_PUBLICATION, S.PUBLICATION_DEFERRED, HAS_REASON, label="publication deferred"),
+    _t(T.RETURN_FOR_CORRECTION, S.AWAITING_PUBLICATION, S.REVIEW_UNDER_WAY, HAS_REASON,
        label="returned to the reviewer for correction before publication"),
-    _t("reconsider_publication", S.PUBLICATION_DEFERRED, S.AWAITING_PUBLICATION, label="publication reconsidered"),
-    _t("record_actions", S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
-    _t("record_improvement_actions", S.IMPROVEMENTS_PUBLISHED, S.CLOSED,
+    _t(T.RECONSIDER_PUBLICATION, S.PUBLICATION_DEFERRED, S.AWAITING_PUBLICATION, label="publication reconsidered"),
+    _t(T.RECORD_ACTIONS, S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
+    _t(T.RECORD_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.CLOSED,
        label="actions on the recommendations recorded"),
-    _t("confirm_national_reviewer", S.NATIONAL_REVIEW, S.NATIONAL_REVIEW_UNDER_WAY, REVIEWER_CHOSEN, SOS_CONFIRMED,
+    _t(T.CONFIRM_NATIONAL_REVIEWER, S.NATIONAL_REVIEW, S.NATIONAL_REVIEW_UNDER_WAY, REVIEWER_CHOSEN, SOS_CONFIRMED,
        label="national reviewer appointed"),
-    _t("national_report_published", S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED,
+    _t(T.NATIONAL_REPORT_PUBLISHED, S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED,
        label="national review published by the Panel"),
 )  # fmt: skip
 
-_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
+_BY_NAME: dict[str, Move] = {t.name: t for t in TRANSITIONS}
 assert len(_BY_NAME) == len(TRANSITIONS), "transition names must be unique"
+assert set(_BY_NAME) == set(Transition) - {Transition.RECORD_INCIDENT}, "every named transition is a move"
 
 
 class IllegalTransition(ValueError):
@@ -203,18 +227,18 @@ class IllegalTransition(ValueError):
         self.failed = failed
 
 
-def transition(name: str) -> Transition:
+def transition(name: str) -> Move:
     try:
         return _BY_NAME[name]
     except KeyError:
         raise IllegalTransition(f"there is no step called {name!r}", transition=name, stage=START) from None
 
 
-def allowed_from(stage: Stage) -> list[Transition]:
+def allowed_from(stage: Stage) -> list[Move]:
     return [t for t in TRANSITIONS if t.source is stage]
 
 
-def check(current: Stage, name: str, facts: Facts = Facts()) -> Transition:
+def check(current: Stage, name: str, facts: Facts = Facts()) -> Move:
     """The transition ``name`` if it may be taken from ``current`` with these facts; else IllegalTransition."""
     move = transition(name)
     if move.source is not current:

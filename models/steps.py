@@ -1,4 +1,9 @@
-"""What a review waits for at each stage: a person's form, a date, or nothing (an automatic move).
+"""The process: every step a person answers, in one table, and what a review waits for at each stage.
+
+Each ``Step`` declares everything about one human step: its form, the handler that acts on the answer, the roles
+that may answer it, its guidance, the deadline it shows and the documents its answer produces. The forms the
+Prefect UI shows (``flows/inputs.py``), the answer handlers (``models/answers.py``), the demo's scripted answers
+(``cli/demo.py``) and the documents (``models/documents.py``) are derived from this table or checked against it.
 
 ``next_action`` reads the database and says what the lifecycle must do next. It is the only place that
 decides this, so a run that crashes, is retried or replays after a suspend asks again and gets the same
@@ -8,40 +13,52 @@ answer from the recorded state.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import get_type_hints
 
 from sqlmodel import Session, col, select
 
-from models import forms, rulebook
+from models import forms, handlers, progress, rulebook
 from models.calendar import today_in_england
+from models.documents import CALLED_FOR_BY, DocumentKind
 from models.forms import FormModel
-from models.records import deadline_on, history, milestones_of
-from models.stages import HUMAN_LABELS, PartnerRole, Stage
-from models.tables import Deadline, Decision, Review, Reviewer, Role
+from models.handlers import Handler
+from models.records import deadline_on
+from models.roles import PARTNERS, Role
+from models.rulebook import Entry
+from models.stages import HUMAN_LABELS, Stage, Transition, allowed_from
+from models.tables import Deadline, Review, Reviewer
+
+D = DocumentKind
 
 
 @dataclass(frozen=True)
 class Step:
     stage: Stage
     form: type[FormModel]
+    handler: Handler  # acts on an accepted answer (models/handlers.py)
     slug: str  # for run names: "CSPR-2026-0042 · rapid-review-sign-off"
     title: str
-    roles: frozenset[str]  # who answers it
+    roles: frozenset[Role]  # who may answer it
     guidance: str
-    deadline: str | None = None  # the timetable entry this step works towards
+    deadline: Entry | None  # the timetable entry this step works towards, shown above the form
+    documents: tuple[DocumentKind, ...]  # the documents its answers call for
 
 
-COORDINATOR = frozenset({Role.COORDINATOR.value})
-PARTNERS = frozenset(r.value for r in PartnerRole)
+COORDINATOR = frozenset({Role.COORDINATOR})
+PANEL = frozenset({Role.PANEL, Role.COORDINATOR})  # the coordinator may record what the Panel decided
 
 _ACTIONS = Step(
     Stage.PUBLISHED,
     forms.ActionsRecorded,
+    handlers.actions,
     "actions",
     "Record the actions on the recommendations",
     COORDINATOR,
     "Record the actions agreed on the recommendations; progress goes in the partnership's yearly report.",
+    None,
+    (),
 )
 
 STEPS: dict[Stage, Step] = {
@@ -50,141 +67,217 @@ STEPS: dict[Stage, Step] = {
         Step(
             Stage.INCIDENT_RECORDED,
             forms.NotificationSubmitted,
+            handlers.notification,
             "notification",
             "Notify the Panel",
             COORDINATOR,
             "Submit the serious incident notification in the national notification system, tell the local "
             "safeguarding partners, then record the reference and dates here.",
-            "notify_panel",
+            Entry.NOTIFY_PANEL,
+            (D.NOTIFICATION_SUMMARY,),
         ),
         Step(
             Stage.RAPID_REVIEW,
             forms.RapidReview,
+            handlers.rapid_review,
             "rapid-review",
             "Record the rapid review",
             COORDINATOR,
             "Record what the rapid review found, answer each local review criterion (regulation 11) and give the "
             "partners' recommendation. The three partners then sign it off separately.",
-            "rapid_review",
+            Entry.RAPID_REVIEW,
+            (),
         ),
         Step(
             Stage.RAPID_REVIEW_SIGN_OFF,
             forms.SignOff,
+            handlers.sign_off,
             "rapid-review-sign-off",
             "Sign off the rapid review",
             PARTNERS,
             "Each safeguarding partner (local authority, police, health) signs off separately, in any order. "
             "Any one of them may send it back with a reason. It goes to the Panel when all three have signed.",
-            "rapid_review",
+            Entry.RAPID_REVIEW,
+            (D.RAPID_REVIEW,),
         ),
         Step(
             Stage.AWAITING_PANEL,
             forms.PanelResponse,
+            handlers.panel_response,
             "panel-response",
             "Record the Panel's response",
-            frozenset({Role.PANEL.value, Role.COORDINATOR.value}),
+            PANEL,
             "Record whether the Panel will carry out a national review and whether it agrees with the local "
             "recommendation. The Panel has no fixed time; about 10 working days is usual.",
-            "panel_response",
+            Entry.PANEL_RESPONSE,
+            (),
         ),
         Step(
             Stage.AWAITING_DECISION,
             forms.FinalDecision,
+            handlers.final_decision,
             "local-review-decision",
             "Decide on a local child safeguarding practice review",
             PARTNERS | COORDINATOR,
             "Record the partners' final decision with reasons. The Panel, Ofsted and DfE are told.",
+            None,
+            (D.DECISION_LETTER,),
         ),
         Step(
             Stage.COMMISSIONING,
             forms.Commissioning,
+            handlers.commissioning,
             "commissioning",
             "Commission the reviewer",
             COORDINATOR,
             "Choose a reviewer from the pool who is independent of the case, and agree the terms of reference. "
             "The Panel, Ofsted and DfE are told the reviewer's name.",
-            "lcspr_publication",
+            Entry.LCSPR_PUBLICATION,
+            (D.TERMS_OF_REFERENCE,),
         ),
         Step(
             Stage.REVIEW_UNDER_WAY,
             forms.ReviewProgress,
+            handlers.progress_update,
             "review-under-way",
             "Review under way",
             COORDINATOR,
             "Record each written request to the reviewer (for information or a draft) as it is made, and the "
             "draft report when it arrives.",
-            "lcspr_publication",
+            Entry.LCSPR_PUBLICATION,
+            (D.DRAFT_REPORT,),
         ),
         Step(
             Stage.QUALITY_ASSURANCE,
             forms.QualityAssurance,
+            handlers.quality,
             "quality-assurance",
             "Quality assurance of the draft report",
             PARTNERS | COORDINATOR,
             "Check the report against each point. Approve it, or return it to the reviewer with reasons.",
-            "lcspr_publication",
+            Entry.LCSPR_PUBLICATION,
+            (D.FINAL_REPORT,),
         ),
         Step(
             Stage.REPORT_APPROVED,
             forms.FinalReportSent,
+            handlers.final_report_sent,
             "final-report-sent",
             "Send the final report to the Panel and the Secretary of State",
             COORDINATOR,
             "Send the final report at least 7 working days before it is published, then record the date here. "
             "The publication decision is asked for when the 7 working days have passed.",
-            "lcspr_publication",
+            Entry.LCSPR_PUBLICATION,
+            (),
         ),
         Step(
             Stage.AWAITING_PUBLICATION,
             forms.Publication,
+            handlers.publication,
             "publication-decision",
             "Decide on publication",
             PARTNERS | COORDINATOR,
             "Publish the report; or publish information about the improvements to be made (with reasons); or "
             "defer (e.g. criminal proceedings or an inquest pending), giving a date to look again. The Panel and "
             "the Secretary of State are told of a deferral.",
-            "lcspr_publication",
+            Entry.LCSPR_PUBLICATION,
+            (D.IMPROVEMENTS_STATEMENT,),
         ),
         _ACTIONS,
         replace(_ACTIONS, stage=Stage.IMPROVEMENTS_PUBLISHED),
         Step(
             Stage.NATIONAL_REVIEW,
             forms.NationalCommissioning,
+            handlers.national_commissioning,
             "national-commissioning",
             "National review: the Panel's reviewer",
-            frozenset({Role.PANEL.value, Role.COORDINATOR.value}),
+            PANEL,
             "The Panel chooses a reviewer from its pool and the Secretary of State confirms the appointment. "
             "Record it here with what the partnership will supply.",
+            None,
+            (),
         ),
         Step(
             Stage.NATIONAL_REVIEW_UNDER_WAY,
             forms.NationalReportPublished,
+            handlers.national_report,
             "national-review",
             "National review under way",
-            frozenset({Role.PANEL.value, Role.COORDINATOR.value}),
+            PANEL,
             "The partnership co-operates and supplies information. Record the Panel's publication of the "
             "national review and any local actions when it happens.",
+            None,
+            (),
         ),
     )
 }
+
+# Stages no person answers: the lifecycle moves on by itself, or waits for a date, or the review is over.
+AUTOMATIC: dict[Stage, Transition] = {
+    Stage.NO_REVIEW: Transition.CLOSE_NO_REVIEW,
+    Stage.PUBLICATION_DEFERRED: Transition.RECONSIDER_PUBLICATION,
+}
+
+
+def documents_called_for(stage: Stage) -> frozenset[DocumentKind]:
+    """The documents that a move out of ``stage`` calls for (models/documents.py)."""
+    moves = {move.name for move in allowed_from(stage)}
+    return frozenset(kind for kind, by in CALLED_FOR_BY.items() if by & moves)
+
+
+class ProcessError(ValueError):
+    """The process table is incomplete or contradicts the state machine or the documents."""
+
+
+def check_process(steps: Mapping[Stage, Step], automatic: Mapping[Stage, Transition]) -> None:
+    """Every stage but the last is answered by a person or moves by itself, never both; every step declares
+    each of its parts, its handler takes its form, and it declares exactly the documents its moves call for."""
+    people, machine = set(steps), set(automatic)
+    unowned = set(Stage) - people - machine - {Stage.CLOSED}
+    if unowned or people & machine:
+        raise ProcessError(f"stages without exactly one way on: {sorted(unowned | (people & machine))}")
+    for stage, step in steps.items():
+        if step.stage is not stage:
+            raise ProcessError(f"{stage}: the step is filed under another stage ({step.stage})")
+        missing = [part for part in ("slug", "title", "guidance") if not getattr(step, part).strip()]
+        missing += ["roles"] if not step.roles else []
+        if missing:
+            raise ProcessError(f"{stage}: the step has no {', '.join(missing)}")
+        if get_type_hints(step.handler).get("a") is not step.form:
+            raise ProcessError(f"{stage}: its handler does not take its form {step.form.__name__}")
+        declared, called = frozenset(step.documents), documents_called_for(stage)
+        if declared != called:
+            raise ProcessError(f"{stage}: declares documents {sorted(declared)}, its moves call for {sorted(called)}")
+    for stage, move in automatic.items():
+        if move not in {m.name for m in allowed_from(stage)}:
+            raise ProcessError(f"{stage}: {move} is not a move out of it")
+
+
+check_process(STEPS, AUTOMATIC)
 
 
 @dataclass(frozen=True)
 class WaitForForm:
     step: Step
-    key: str  # unique per answer expected: stage and the review's answer counter
+    counter: int  # the review's answer counter: every answer expected has its own
     description: str  # markdown shown above the form
+
+    @property
+    def key(self) -> str:
+        """The form's key in Prefect: the stage and the answer counter."""
+        return form_key(self.step.stage, self.counter)
 
 
 @dataclass(frozen=True)
 class WaitUntil:
     on: dt.date  # the lifecycle is scheduled to run again on this date
     why: str
+    counter: int  # the review's answer counter when the wait began: part of the timer's idempotency key
 
 
 @dataclass(frozen=True)
 class Automatic:
-    transition: str
+    transition: Transition
 
 
 @dataclass(frozen=True)
@@ -195,8 +288,12 @@ class Finished:
 Action = WaitForForm | WaitUntil | Automatic | Finished
 
 
+def form_key(stage: Stage, counter: int) -> str:
+    return f"{stage.replace('_', '-')}-{counter}"
+
+
 def step_key(review: Review) -> str:
-    return f"{review.stage.replace('_', '-')}-{review.step_seq}"
+    return form_key(Stage(review.stage), review.step_seq)
 
 
 def next_action(session: Session, review: Review, today: dt.date | None = None) -> Action:
@@ -204,53 +301,19 @@ def next_action(session: Session, review: Review, today: dt.date | None = None) 
     stage = Stage(review.stage)
     if stage is Stage.CLOSED:
         return Finished()
-    if stage is Stage.NO_REVIEW:
-        return Automatic("close_no_review")
     if stage is Stage.PUBLICATION_DEFERRED:
-        look_again = deferred_until(session, review)
+        look_again = progress.deferred_until(session, review)
         if look_again is not None and today < look_again:
-            return WaitUntil(look_again, "publication deferred: look again then")
-        return Automatic("reconsider_publication")
+            return WaitUntil(look_again, "publication deferred: look again then", review.step_seq)
+    if stage in AUTOMATIC:
+        return Automatic(AUTOMATIC[stage])
     if stage is Stage.AWAITING_PUBLICATION:
-        not_before = deadline_on(session, review, "publish_not_before")
+        not_before = deadline_on(session, review, Entry.PUBLISH_NOT_BEFORE)
         if not_before is not None and today < not_before:
-            return WaitUntil(not_before, "publication may not come sooner than 7 working days after the report went")
+            why = "publication may not come sooner than 7 working days after the report went"
+            return WaitUntil(not_before, why, review.step_seq)
     step = STEPS[stage]
-    return WaitForForm(step, step_key(review), describe(session, review, step))
-
-
-def deferred_until(session: Session, review: Review) -> dt.date | None:
-    events = [e for e in history(session, review.id) if e.transition == "defer_publication"]
-    if not events:
-        return None
-    return dt.date.fromisoformat(events[-1].details["look_again_on"])
-
-
-def sign_off_round(session: Session, review: Review) -> int:
-    """Which rapid review is being signed: 1, or more after a partner sent it back."""
-    return sum(1 for e in history(session, review.id) if e.transition == "record_rapid_review")
-
-
-def _sign_offs(session: Session, review: Review) -> list[Decision]:
-    """The sign-offs given so far to the rapid review now awaiting sign-off."""
-    return list(
-        session.exec(
-            select(Decision).where(
-                Decision.review_id == review.id,
-                Decision.kind == "sign_off",
-                Decision.round == sign_off_round(session, review),
-            )
-        )
-    )
-
-
-def signed_by(session: Session, review: Review) -> dict[str, str]:
-    """Partner role -> outcome, for the rapid review now awaiting sign-off."""
-    return {d.actor_role: d.outcome for d in _sign_offs(session, review)}
-
-
-def sign_off_dates(session: Session, review: Review) -> list[dt.date]:
-    return [dt.date.fromisoformat(d.details["on"]) for d in _sign_offs(session, review) if "on" in d.details]
+    return WaitForForm(step, review.step_seq, describe(session, review, step))
 
 
 def describe(session: Session, review: Review, step: Step) -> str:
@@ -264,10 +327,10 @@ def describe(session: Session, review: Review, step: Step) -> str:
             lines.append(f"**{due.title}: {due.meaning} {due.due_on:%A %d %B %Y}** ({due.source}).")
             lines.append("")
     if step.stage is Stage.RAPID_REVIEW_SIGN_OFF:
-        signed = signed_by(session, review)
+        signed = progress.signed_by(session, review)
         edition = rulebook.edition(review.edition)
-        for role in PartnerRole:
-            label = edition.health_partner if role is PartnerRole.HEALTH else role.value.replace("_", " ")
+        for role in (r for r in Role if r in PARTNERS):
+            label = edition.health_partner if role is Role.HEALTH else role.label
             lines.append(f"- {label}: {'signed off' if role.value in signed else 'waiting'}")
         lines.append("")
     if step.stage in (Stage.COMMISSIONING, Stage.NATIONAL_REVIEW):
@@ -285,12 +348,3 @@ def describe(session: Session, review: Review, step: Step) -> str:
         lines.append("> Nothing was changed. Please correct it and submit again.")
     lines.append(f"_Stage: {HUMAN_LABELS[Stage(review.stage)]}. Guidance: {rulebook.edition(review.edition).title}._")
     return "\n".join(lines)
-
-
-def milestone_on(session: Session, review: Review, event: rulebook.Event) -> dt.date | None:
-    return milestones_of(session, review.id).get(event)
-
-
-def summary_fields(form: FormModel) -> dict[str, Any]:
-    """An answer as JSON-ready data, for the decision's details."""
-    return form.model_dump(mode="json", exclude={"your_name"})

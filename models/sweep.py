@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from models.calendar import calendar_for
-from models.records import enqueue
+from models.calendar import working_days_by_partnership
+from models.records import enqueue, review_by_reference
 from models.stages import Stage
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
 
@@ -102,12 +102,10 @@ def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Add ``working_days_left``, ``sweep_status`` and ``level`` (0, 1 or 2) to the deadlines, vectorised."""
     if frame.empty:
         return frame.assign(working_days_left=[], sweep_status=[], level=[])
-    left = np.empty(len(frame), dtype=np.int64)
     due = frame["due_on"].to_numpy(dtype="datetime64[D]")
     closures: dict[str, list[str]] = frame.attrs.get("closure_days", {})
-    for code, index in frame.groupby("partnership", sort=False).indices.items():  # one calendar per partnership
-        days = tuple(sorted(dt.date.fromisoformat(d) for d in closures.get(code) or ()))
-        left[index] = calendar_for(days).working_days_between(np.datetime64(as_of, "D"), due[index])
+    rows = frame.groupby("partnership", sort=False).indices  # one calendar per partnership
+    left = working_days_by_partnership(rows, np.datetime64(as_of, "D"), due, closures)
     status = np.select(
         [left > DUE_SOON, left > 0, left == 0, left > -ESCALATE_AFTER],
         ["on_track", "due_soon", "due_today", "overdue"],
@@ -152,7 +150,7 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another sweep raised it first, or the deadline was met meanwhile
         if row.reference not in reviews:
-            reviews[row.reference] = session.exec(select(Review).where(col(Review.reference) == row.reference)).one()
+            reviews[row.reference] = review_by_reference(session, row.reference)
         review = reviews[row.reference]
         escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), review.stage,
                                 int(row.level), int(-row.working_days_left))  # fmt: skip
@@ -175,3 +173,37 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["partnership", *STATUSES])
     table = frame.pivot_table(index="partnership", columns="sweep_status", values="deadline_id", aggfunc="count")
     return table.reindex(columns=list(STATUSES), fill_value=0).fillna(0).astype(int).reset_index()
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep found, in plain values (what the flow returns and the summaries show)."""
+
+    as_of: dt.date
+    deadlines: int
+    counts: dict[str, int]
+    by_partnership: list[dict[str, object]]
+    overdue: list[dict[str, object]]  # reference, partnership, deadline, status, working days overdue
+    escalations: list[Escalation]
+
+
+def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) -> SweepResult:
+    """The sweep's classified deadlines and escalations, counted: by status, by partnership, and what is overdue."""
+    counts = {status: 0 for status in STATUSES}
+    overdue: list[dict[str, object]] = []
+    if not frame.empty:
+        counts.update(frame["sweep_status"].value_counts().to_dict())
+        late = frame[frame["working_days_left"] < 0].sort_values(["reference", "name"])
+        overdue = [
+            {"reference": r.reference, "partnership": r.partnership, "deadline": r.title,
+             "status": r.sweep_status, "working_days_overdue": int(-r.working_days_left)}
+            for r in late.itertuples()
+        ]  # fmt: skip
+    return SweepResult(
+        as_of=as_of,
+        deadlines=len(frame),
+        counts={k: int(v) for k, v in counts.items()},
+        by_partnership=summary(frame).to_dict(orient="records"),
+        overdue=overdue,
+        escalations=raised,
+    )

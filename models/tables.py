@@ -51,16 +51,6 @@ def _json(**kw: Any) -> Any:
     return Field(default_factory=dict, sa_type=sa.JSON, **kw)
 
 
-class Role(StrEnum):
-    """Who someone acts as. The first three are the statutory safeguarding partners."""
-
-    LOCAL_AUTHORITY = "local_authority"
-    POLICE = "police"
-    HEALTH = "health"
-    COORDINATOR = "coordinator"
-    PANEL = "panel"
-
-
 class PersonKind(StrEnum):
     CHILD = "child"
     FAMILY_MEMBER = "family_member"
@@ -70,6 +60,21 @@ class DeadlineStatus(StrEnum):
     OPEN = "open"
     MET = "met"
     MISSED = "missed"  # the event happened, but after the deadline
+
+
+class DecisionKind(StrEnum):
+    """What a decision in a review's audit trail decided."""
+
+    RAPID_REVIEW = "rapid_review"  # the rapid review and its recommendation, one round per send-back
+    SIGN_OFF = "sign_off"  # one partner's sign-off (or send-back) of a rapid review round
+    PANEL_RESPONSE = "panel_response"
+    LCSPR_DECISION = "lcspr_decision"  # the partners' decision on a local review
+    MONITORING_REQUEST = "monitoring_request"  # a written request to the reviewer
+    DRAFT = "draft"  # a draft report received
+    QUALITY_ASSURANCE = "quality_assurance"
+    PUBLICATION = "publication"
+    ACTIONS = "actions"  # actions on the recommendations
+    NATIONAL_REPORT = "national_report"  # the Panel published its national review
 
 
 # --- partnerships and people ------------------------------------------------------------------------
@@ -205,7 +210,7 @@ class Decision(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
-    kind: str = _str(40)  # sign_off, panel_response, lcspr_decision, qa, publication ...
+    kind: str = _str(40)  # DecisionKind
     round: int = 1  # which attempt: a returned rapid review is signed off again in round 2
     outcome: str = _str(40)
     actor_name: str = _str(200)

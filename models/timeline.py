@@ -8,7 +8,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from models.records import history
-from models.stages import HUMAN_LABELS, Stage, transition
+from models.stages import HUMAN_LABELS, Stage, Transition, transition
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
 
 
@@ -49,6 +49,6 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
         lines.append(f"| {d.title} | {d.meaning} {d.due_on:%a %d %b %Y} | {state} | {d.source} |")
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
     for e in history(session, review.id):
-        label = "incident recorded" if e.transition == "record_incident" else transition(e.transition).label
+        label = "incident recorded" if e.transition == Transition.RECORD_INCIDENT else transition(e.transition).label
         lines.append(f"| {e.seq} | {e.at:%d %b %Y %H:%M} | {label} | {e.actor_role.replace('_', ' ')} |")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from models.documents import DocumentSpec
 from models.records import latest_decision, milestones_of, review_by_reference
 from models.rulebook import Event
 from models.stages import Stage
-from models.tables import Report, Review
+from models.tables import DecisionKind, Report, Review
 from tasks.redaction import find_personal_data
 from tasks.storage import ObjectStore, open_store
 
@@ -130,7 +130,7 @@ def store_documents(reference: str) -> list[str]:
 
 
 def _publish(session: Session, store: ObjectStore, review: Review, published_on: dt.date) -> list[str]:
-    _, decision = latest_decision(session, review, "publication")
+    _, decision = latest_decision(session, review, DecisionKind.PUBLICATION)
     if decision is None:  # a national review is published by the Panel, not here
         return []
     spec = publishable_spec(session, review, str(decision.details.get("decision", "")), decision.reasons or "")

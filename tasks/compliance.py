@@ -20,7 +20,8 @@ from prefect import task
 from sqlmodel import col, func, select
 
 from models import rulebook
-from models.compliance import Compliance, Period, compliance
+from models.compliance import MEASURES, Compliance, Period, compliance
+from models.dates import long_date
 from models.db import transaction
 from models.tables import Report, utcnow
 from tasks.charts import horizontal_bars_svg
@@ -33,12 +34,8 @@ STEPS = {"figures": "Working out the figures", "charts": "Drawing the charts", "
 OVERDUE_LISTED = 100  # the most overdue, by name of review; a national report would otherwise run to pages
 
 
-def _d(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 def _d_from_numpy(value: Any) -> str:
-    return _d(pd.Timestamp(value).date())
+    return long_date(pd.Timestamp(value).date())
 
 
 def _percent(value: float) -> str:
@@ -82,8 +79,8 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "marking": "OFFICIAL",
         "scope_name": figures.scope_name,
         "period": figures.period.label,
-        "as_of": _d(figures.as_of),
-        "produced": f"{produced:%d %B %Y %H:%M} UTC",
+        "as_of": long_date(figures.as_of),
+        "produced": f"{long_date(produced)} {produced:%H:%M} UTC",
         "reviews": figures.reviews,
         "editions": " and ".join(e.title for e in rulebook.editions()),
         "timeliness": [dict(r, percent=_percent(r["percent_on_time"])) for r in _rows(figures.timeliness)],
@@ -97,7 +94,7 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "decisions": _rows(figures.decisions),
         "themes": _rows(figures.themes),
         "by_partnership": [
-            {**r, **{m: _percent(r[m]) for m in ("notify_panel", "rapid_review", "lcspr_publication")}}
+            {**r, **{m: _percent(r[m]) for m in MEASURES}}
             for r in _rows(figures.by_partnership)
         ],
         "charts": drawn,

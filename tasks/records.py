@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from prefect import get_run_logger, task
 from sqlmodel import select
@@ -14,8 +14,12 @@ from models import answers, steps
 from models.calendar import today_in_england
 from models.db import transaction
 from models.records import Actor, IncidentRecord, create_review, review_by_reference
-from models.tables import Partnership, Role
+from models.roles import Role
+from models.stages import Stage, Transition
+from models.tables import Partnership
 from models.timeline import timeline_markdown
+
+ActionKind = Literal["form", "wait", "automatic", "finished"]
 
 
 @dataclass(frozen=True)
@@ -24,14 +28,14 @@ class NextAction:
 
     reference: str
     partnership: str
-    stage: str
-    kind: str  # "form", "wait", "automatic", "finished"
+    stage: Stage
+    kind: ActionKind
     slug: str
-    key: str = ""
-    form: str = ""  # the stage whose form is asked for
+    counter: int  # the review's answer counter: names the form to ask, or the timer to set
+    key: str = ""  # the form's key, for a form
     description: str = ""
-    on: dt.date | None = None
-    transition: str = ""
+    on: dt.date | None = None  # for a wait
+    transition: Transition | None = None  # for an automatic move
 
 
 @task(name="read-next-step")
@@ -40,16 +44,18 @@ def next_step(reference: str) -> NextAction:
         review = review_by_reference(session, reference)
         partnership = session.get_one(Partnership, review.partnership_id).code
         action = steps.next_action(session, review)
-        base = {"reference": reference, "partnership": partnership, "stage": review.stage}
+        base = {"reference": reference, "partnership": partnership, "stage": Stage(review.stage)}
         match action:
-            case steps.WaitForForm(step=step, key=key, description=description):
-                return NextAction(**base, kind="form", slug=step.slug, key=key, form=review.stage,
-                                  description=description)  # fmt: skip
-            case steps.WaitUntil(on=on, why=why):
-                return NextAction(**base, kind="wait", slug="waiting", on=on, description=why)
-            case steps.Automatic(transition=name):
-                return NextAction(**base, kind="automatic", slug=name.replace("_", "-"), transition=name)
-        return NextAction(**base, kind="finished", slug="closed")
+            case steps.WaitForForm(step=step, counter=counter, description=description):
+                return NextAction(
+                    **base, kind="form", slug=step.slug, counter=counter, key=action.key, description=description
+                )
+            case steps.WaitUntil(on=on, why=why, counter=counter):
+                return NextAction(**base, kind="wait", slug="waiting", counter=counter, on=on, description=why)
+            case steps.Automatic(transition=move):
+                slug = move.replace("_", "-")
+                return NextAction(**base, kind="automatic", slug=slug, counter=review.step_seq, transition=move)
+        return NextAction(**base, kind="finished", slug="closed", counter=review.step_seq)
 
 
 @task(name="record-answer")
@@ -66,7 +72,7 @@ def record_answer(reference: str, key: str, data: dict[str, Any], refusal: str |
 
 
 @task(name="automatic-step")
-def automatic_step(reference: str, transition: str, expected_stage: str) -> None:
+def automatic_step(reference: str, transition: Transition, expected_stage: Stage) -> None:
     with transaction() as session:
         review = review_by_reference(session, reference)
         if review.stage != expected_stage:  # done already by an earlier attempt

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pypdf import PdfReader
 
+from models.dates import long_date
 from models.documents import KnownPerson
 
 # Name parts that are also everyday words are only matched as part of the full name.
@@ -81,7 +82,7 @@ def _date_forms(day: dt.date) -> list[str]:
         day.strftime("%d/%m/%Y"),
         f"{day.day}/{day.month}/{day.year}",
         day.strftime("%d.%m.%Y"),
-        f"{day.day} {day.strftime('%B %Y')}",
+        long_date(day),
         day.strftime("%d %B %Y"),
         f"{day.day} {day.strftime('%b %Y')}",
         f"{day.strftime('%B')} {day.day} {day.year}",

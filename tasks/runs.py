@@ -6,7 +6,6 @@ Everything here carries the review reference, the partnership code and the stage
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from uuid import UUID
@@ -91,21 +90,44 @@ def timer_time(on: dt.date) -> dt.datetime:
     return dt.datetime.combine(on, dt.time(TIMER_HOUR), tzinfo=LONDON)
 
 
-@task(name="schedule-lifecycle")
-def schedule_lifecycle(reference: str, on: dt.date, why: str, partnership: str, stage: str, step: int) -> str:
-    """A scheduled run of the lifecycle for ``on``: a durable timer operators see among upcoming runs.
-    The same review, stage and step give the same run, however often this is called."""
+def run_lifecycle(
+    reference: str,
+    partnership: str,
+    stage: str,
+    *,
+    idempotency_key: str,
+    at: dt.datetime | None = None,
+    extra_tags: tuple[str, ...] = (),
+    name: str | None = None,
+) -> str:
+    """Create a run of the review's lifecycle deployment (now, or scheduled for ``at``) and return its id without
+    waiting for it. The idempotency key makes asking twice give the one run."""
     run = run_deployment(
         LIFECYCLE_DEPLOYMENT,
         parameters={"reference": reference},
-        scheduled_time=timer_time(on),
+        scheduled_time=at,
         timeout=0,
         as_subflow=False,
-        idempotency_key=f"{reference}:timer:{stage}:{step}:{on.isoformat()}",
-        tags=[*review_tags(reference, partnership, stage), "timer"],
-        flow_run_name=f"{reference} · timer · {why[:40]}",
+        idempotency_key=idempotency_key,
+        tags=[*review_tags(reference, partnership, stage), *extra_tags],
+        flow_run_name=name,
     )
     return str(run.id)
+
+
+@task(name="schedule-lifecycle")
+def schedule_lifecycle(reference: str, on: dt.date, why: str, partnership: str, stage: str, counter: int) -> str:
+    """A scheduled run of the lifecycle for ``on``: a durable timer operators see among upcoming runs.
+    The same review, stage, answer counter and date give the same run, however often this is called."""
+    return run_lifecycle(
+        reference,
+        partnership,
+        stage,
+        idempotency_key=f"{reference}:timer:{stage}:{counter}:{on.isoformat()}",
+        at=timer_time(on),
+        extra_tags=("timer",),
+        name=f"{reference} · timer · {why[:40]}",
+    )
 
 
 def slot_name(reference: str) -> str:
@@ -132,15 +154,7 @@ def release_slot(reference: str) -> None:
 
 
 def start_lifecycle(reference: str, partnership: str, stage: str) -> str:
-    run = run_deployment(
-        LIFECYCLE_DEPLOYMENT,
-        parameters={"reference": reference},
-        timeout=0,
-        as_subflow=False,
-        idempotency_key=f"{reference}:start",
-        tags=review_tags(reference, partnership, stage),
-    )
-    return str(run.id)
+    return run_lifecycle(reference, partnership, stage, idempotency_key=f"{reference}:start")
 
 
 def reviews_with_runs() -> set[str]:
@@ -174,25 +188,23 @@ def restore_lost_runs() -> list[str]:
             partnership = session.get_one(Partnership, review.partnership_id).code
             action = steps.next_action(session, review, today=today)
             if isinstance(action, steps.WaitUntil):
-                schedule_lifecycle.fn(review.reference, action.on, action.why, partnership, review.stage, 0)
+                why, counter = action.why, action.counter
+                schedule_lifecycle.fn(review.reference, action.on, why, partnership, review.stage, counter)
             else:
-                run_deployment(
-                    LIFECYCLE_DEPLOYMENT, parameters={"reference": review.reference}, timeout=0, as_subflow=False,
-                    idempotency_key=f"{review.reference}:restore:{today.isoformat()}",
-                    tags=review_tags(review.reference, partnership, review.stage),
-                )  # fmt: skip
+                key = f"{review.reference}:restore:{today.isoformat()}"
+                run_lifecycle(review.reference, partnership, review.stage, idempotency_key=key)
             restored.append(review.reference)
     if restored:
-        get_run_logger().warning("%d review(s) had lost their run and have one again: %s", len(restored),
-                                 ", ".join(restored))  # fmt: skip
+        logger = get_run_logger()
+        logger.warning("%d review(s) had lost their run and have one again: %s", len(restored), ", ".join(restored))
     return restored
 
 
-UNRESPONSIVE_AFTER_SECONDS = 300  # five missed heartbeats (one a minute): a busy machine is not a dead one
-
-
 def unresponsive_after() -> dt.timedelta:
-    return dt.timedelta(seconds=int(os.environ.get("CSPR_UNRESPONSIVE_AFTER", UNRESPONSIVE_AFTER_SECONDS)))
+    """CSPR_UNRESPONSIVE_AFTER (default five missed heartbeats, one a minute: a busy machine is not a dead one)."""
+    from models.settings import get_settings
+
+    return dt.timedelta(seconds=get_settings().unresponsive_after)
 
 
 @task(name="crash-if-silent")

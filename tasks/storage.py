@@ -15,14 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -82,7 +81,9 @@ def _verify(data: bytes, sha256: str | None, key: str) -> bytes:
 
 
 def open_store(url: str | None = None) -> ObjectStore:
-    url = url if url is not None else os.environ.get("CSPR_STORAGE_URL", "")
+    # CSPR_STORAGE_URL and CSPR_S3_* are read afresh at each opening, as boto3 reads the AWS_* credentials: a store
+    # is opened for each use, and tests point these variables elsewhere while the process runs
+    url = url if url is not None else Settings().storage_url or ""
     if not url:
         return LocalStore(get_settings().resolved_home / "objects")
     parsed = urlparse(url)
@@ -183,12 +184,13 @@ class S3Store:
             raise ValueError("CSPR_STORAGE_URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix
-        self.endpoint = os.environ.get("CSPR_S3_ENDPOINT_URL") or None
+        settings = Settings()  # afresh, like the credentials: see open_store
+        self.endpoint = settings.s3_endpoint_url or None
         # a session of its own: boto3's default session keeps the first credentials it ever read
         self.client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
-            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            region_name=settings.s3_region,
             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 3}),
         )
         self.supports_retention = self._prepare_bucket()

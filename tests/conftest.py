@@ -142,10 +142,12 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(str(exc), pytrace=False)
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CSPR_S3_ENDPOINT_URL")}
     os.environ.update(server.env())
+    get_settings.cache_clear()  # (the object stores read these afresh anyway)
     yield endpoint
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    get_settings.cache_clear()
     server.stop()

@@ -24,6 +24,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from cli.processes import dies_with_parent
 from cli.seaweed import free_port
 from models.settings import PROJECT_ROOT
 from tests.e2e.ui import CHROMIUM, CHROMIUM_FLAGS, PrefectUI
@@ -67,7 +68,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     port = free_port()
     log_path = home.parent / "up.log"
     up = subprocess.Popen([str(Path(sys.executable).parent / "cspr"), "up", "--port", str(port)], env=env,
-                          stdout=log_path.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+                          stdout=log_path.open("wb"), stderr=subprocess.STDOUT, **dies_with_parent())  # fmt: skip
     try:
         deadline = time.monotonic() + 240
         while "Prefect UI:" not in log_path.read_text():

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import sqlalchemy as sa
 
+from cli.processes import dies_with_parent
 from tests.utils.search import needles, search_files, search_postgres
 from tests.utils.team import CSPR, team
 
@@ -28,7 +29,7 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     assert "postgresql+asyncpg://" in up_output and "2 worker(s)" in up_output
     demo = subprocess.run(
         [CSPR, "demo", "--port", str(port), "--child-name", CHILD, "--child-dob", DOB.isoformat()],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, capture_output=True, text=True, timeout=600, **dies_with_parent(),
     )  # fmt: skip
     out = demo.stdout + demo.stderr
     assert demo.returncode == 0, out

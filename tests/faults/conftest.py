@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from cli.system import LocalSystem
+from models.settings import get_settings
 
 # a run's process sends a heartbeat every 30 s (Prefect's minimum) and is marked Crashed after 60 s of silence,
 # so a killed worker is noticed in about a minute and a half rather than the five minutes of production
 os.environ["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = "30"
 os.environ["CSPR_UNRESPONSIVE_AFTER"] = "60"
+get_settings.cache_clear()  # settings read before now would not have it
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,9 @@ from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models.calendar import today_in_england
 from models.db import get_engine
-from models.records import history
+from models.records import history, review_by_reference
 from models.stages import Stage
-from models.tables import Outbox, Report, Review
+from models.tables import Outbox, Report
 from tasks.notices import outbox_folder
 from tasks.runs import LIFECYCLE_DEPLOYMENT
 from tasks.storage import open_store
@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
                       timeout=30)  # fmt: skip
 
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         moves = [e.transition for e in history(session, review.id)]
         messages = session.exec(select(Outbox).where(Outbox.review_id == review.id)).all()
         reports = session.exec(select(Report).where(Report.review_id == review.id)).all()

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from cli.demo import DRAFT, Case, review_state
 from cli.system import LocalSystem
 from models import documents
 from models.db import get_engine
+from models.records import review_by_reference
 from models.stages import Stage
-from models.tables import Review
 from tasks.archive import read_document, stored_documents
 from tasks.redaction import find_personal_data
 from tasks.storage import S3Store, open_store
@@ -25,7 +25,7 @@ KINDS = {"notification-summary", "rapid-review", "decision-letter", "terms-of-re
 
 def people(reference: str) -> list[documents.KnownPerson]:
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         return documents.known_people(session, review)
 
 

@@ -14,8 +14,9 @@ from cli.seaweed import SeaweedS3
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models.db import get_engine
+from models.records import review_by_reference
 from models.stages import Stage
-from models.tables import Report, Review
+from models.tables import Report
 from tasks.archive import store_documents
 from tasks.storage import open_store
 from tests.utils import inprocess
@@ -23,7 +24,7 @@ from tests.utils import inprocess
 
 def published_reports(reference: str) -> list[Report]:
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         return list(session.exec(select(Report).where(Report.review_id == review.id, Report.published)))
 
 

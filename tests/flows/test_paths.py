@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models.db import get_engine
-from models.records import history
+from models.records import history, review_by_reference
 from models.stages import Stage
-from models.tables import Outbox, Review
+from models.tables import Outbox
 from tests.utils import inprocess
 
 _names = (f"Child {letter}" for letter in "ABCDEFGHIJKLMNOPRSTUVWXYZ")
@@ -26,7 +26,7 @@ def new_case(**kw: object) -> Case:
 
 def transitions(reference: str) -> list[str]:
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         return [e.transition for e in history(session, review.id)]
 
 
@@ -100,6 +100,6 @@ def test_sign_offs_in_any_order_through_prefect(deployed: LocalSystem, order: tu
         inprocess.give(reference, case.answer(stage))
     assert review_state(reference).stage is Stage.AWAITING_PANEL
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         told = session.exec(select(Outbox).where(Outbox.review_id == review.id, Outbox.purpose == "rapid_review")).all()
     assert [m.recipient for m in told] == ["panel"]

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from cli.demo import Case
 from cli.system import LocalSystem
 from models.db import get_engine
 from models.documents import known_people
+from models.records import review_by_reference
 from models.settings import get_settings
-from models.tables import Review
 from tasks.archive import read_document, stored_documents
 from tasks.redaction import find_personal_data
 from tests.utils import inprocess
@@ -31,7 +31,7 @@ def test_a_planted_name_and_date_of_birth_appear_nowhere_in_prefect(deployed: Lo
 
     # the project database does hold them, encrypted, for the redaction gate and the coordinator
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         people = known_people(session, review)
     assert {CHILD, FAMILY} <= {p.name for p in people}
 

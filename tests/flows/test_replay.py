@@ -14,9 +14,9 @@ from cli.system import LocalSystem
 from flows import lifecycle
 from models.calendar import today_in_england
 from models.db import get_engine
-from models.records import history
+from models.records import history, review_by_reference
 from models.stages import Stage
-from models.tables import Outbox, Review
+from models.tables import Outbox
 from tasks.notices import outbox_folder
 from tasks.runs import LIFECYCLE_DEPLOYMENT
 from tests.utils import inprocess
@@ -53,7 +53,7 @@ def test_a_run_killed_after_recording_an_answer_repeats_nothing_when_run_again(
         assert state.is_completed(), state  # it scheduled the publication timer and ended
 
     with Session(get_engine()) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         moves = [e.transition for e in history(session, review.id)]
         messages = session.exec(select(Outbox).where(Outbox.review_id == review.id)).all()
     assert len(moves) == len(set(moves)), f"a stage event was repeated: {moves}"

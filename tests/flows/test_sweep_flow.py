@@ -12,7 +12,7 @@ from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models import records
 from models.db import transaction
-from models.tables import Outbox, Review
+from models.tables import Outbox
 from tests.utils.factories import incident
 
 
@@ -44,7 +44,7 @@ def test_a_manual_sweep_raises_events_messages_and_artifacts_once(deployed: Loca
     assert sorted(e["payload"]["deadline"] for e in events) == ["notify_panel", "notify_partners"]
     assert all(e["payload"]["working_days_overdue"] == 5 and e["payload"]["level"] == 2 for e in events)
     with transaction() as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         messages = session.exec(select(Outbox).where(Outbox.review_id == review.id)).all()
     assert sorted(m.purpose for m in messages) == ["escalation:notify_panel:2", "escalation:notify_partners:2"]
     assert all(m.sent_at is not None for m in messages)

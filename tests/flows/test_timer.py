@@ -32,6 +32,11 @@ def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSyst
     assert timer.expected_start_time == expected
     assert timer.parameters == {"reference": reference}
     assert timer.name.startswith(reference)
+    # the key carries the answer counter the wait began at: a later wait at the same stage gets a timer of its own
+    counter = review_state(reference).step_seq
+    assert counter > 0
+    key = f"{reference}:timer:{Stage.AWAITING_PUBLICATION}:{counter}:{due.isoformat()}"
+    assert timer.idempotency_key == key
     # the run that set the timer has ended; nothing is waiting on a person
     assert [r for r in inprocess.runs_for(reference) if r.state is not None and r.state.is_paused()] == []
 
@@ -41,5 +46,6 @@ def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSyst
     again = [r for r in inprocess.runs_for(reference) if "timer" in r.tags]
     assert len(again) == 1 and again[0].id != timer.id
     assert again[0].expected_start_time == expected and again[0].state is not None and again[0].state.is_scheduled()
+    assert again[0].idempotency_key == key  # restored as the lifecycle would have set it
     deadline_sweep()  # and only once
     assert len([r for r in inprocess.runs_for(reference) if "timer" in r.tags]) == 1

@@ -42,13 +42,13 @@ def record(engine: Engine, case: Case) -> str:
 
 def answer(engine: Engine, reference: str, data: dict[str, Any]) -> answers.Outcome:
     with transaction(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         return answers.apply_answer(session, review, steps.step_key(review), data, today=TODAY)
 
 
 def state(engine: Engine, reference: str) -> Review:
     with Session(engine) as session:
-        return session.exec(select(Review).where(Review.reference == reference)).one()
+        return records.review_by_reference(session, reference)
 
 
 def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, list[str]]:
@@ -56,7 +56,7 @@ def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, li
     reference = record(engine, case)
     for _ in range(max_steps):
         with transaction(engine) as session:
-            review = session.exec(select(Review).where(Review.reference == reference)).one()
+            review = records.review_by_reference(session, reference)
             action = steps.next_action(session, review, today=TODAY)
             if isinstance(action, steps.Automatic):
                 answers.apply_automatic(session, review, action.transition)
@@ -67,7 +67,7 @@ def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, li
         outcome = answer(engine, reference, case.answer(Stage(action.step.stage)))
         assert outcome.accepted, outcome.message
     with Session(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         assert review.stage == Stage.CLOSED
         moves = [e.transition for e in records.history(session, review.id)]
     return reference, moves
@@ -188,11 +188,11 @@ def test_a_replayed_answer_is_applied_once(engine: Engine) -> None:
     reference, c = _at(engine, Stage.INCIDENT_RECORDED)
     data = c.answer(Stage.INCIDENT_RECORDED)
     with transaction(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         key = steps.step_key(review)
         assert answers.apply_answer(session, review, key, data, today=TODAY).accepted
     with transaction(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         again = answers.apply_answer(session, review, key, data, today=TODAY)
     assert again.already_applied
     with Session(engine) as session:
@@ -249,7 +249,7 @@ class TestWhoMayDecide:
 
     def decisions(self, engine: Engine, reference: str) -> int:
         with Session(engine) as session:
-            review = session.exec(select(Review).where(Review.reference == reference)).one()
+            review = records.review_by_reference(session, reference)
             return len(session.exec(select(Decision).where(Decision.review_id == review.id)).all())
 
     @pytest.mark.parametrize(

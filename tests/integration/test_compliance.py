@@ -29,9 +29,10 @@ from cli.main import app
 from models import records
 from models.compliance import Period, UnknownPartnership, compliance
 from models.db import transaction
+from models.roles import PARTNERS
 from models.rulebook import Event
 from models.settings import get_settings
-from models.stages import ALL_PARTNERS, Facts
+from models.stages import Facts
 from models.tables import Decision, Report, Review
 from tasks.archive import read_document
 from tasks.compliance import produce
@@ -41,7 +42,7 @@ from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_part
 D = dt.date
 JANUARY = Period(D(2027, 1, 1), D(2027, 1, 31))
 TODAY = D(2027, 2, 15)
-EVERYTHING = Facts(today=D(2030, 1, 1), reason="recorded", signed_off_by=ALL_PARTNERS, panel_national_review=False,
+EVERYTHING = Facts(today=D(2030, 1, 1), reason="recorded", signed_off_by=PARTNERS, panel_national_review=False,
                    reviewer_chosen=True, terms_of_reference=True, qa_checklist_complete=True,
                    publish_not_before=D(2000, 1, 1))  # fmt: skip
 COORDINATOR = records.Actor("Chris Lee", "coordinator")

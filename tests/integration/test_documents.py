@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 import pytest
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from cli.demo import DRAFT, Case
 from models import documents
 from models.db import make_engine, migrate
 from models.documents import KnownPerson
-from models.tables import Review
+from models.records import review_by_reference
 from tasks.documents import render_pdf
 from tasks.redaction import find_personal_data
 from tests.integration.test_answers import run_to_end
@@ -55,7 +55,7 @@ def text_of(pdf: bytes) -> str:
 def plans(engine: Engine, case: Case) -> list[documents.DocumentSpec]:
     reference, _ = run_to_end(engine, case)
     with Session(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = review_by_reference(session, reference)
         return documents.plan(session, review, today=TODAY)
 
 

@@ -65,7 +65,7 @@ def test_a_month_end_and_the_rapid_review(engine: Engine) -> None:
 def test_met_deadlines_and_closed_reviews_are_not_swept(engine: Engine) -> None:
     reference = review_aware_on(engine, D(2026, 12, 18))
     with transaction(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         told = {Event.NOTIFIED_ON: D(2026, 12, 22), Event.PARTNERS_TOLD_ON: D(2026, 12, 22)}
         records.apply_transition(session, review, "submit_notification", actor=COORDINATOR, milestones=told)
     names = {name for (_, name) in statuses(engine, D(2027, 1, 20))}
@@ -129,7 +129,7 @@ def test_two_sweeps_at_once_raise_each_escalation_once(engine: Engine) -> None:
 def test_an_expectation_is_classified_but_never_escalated(engine: Engine) -> None:
     reference = review_aware_on(engine, D(2026, 12, 18))
     with transaction(engine) as session:
-        review = session.exec(select(Review).where(Review.reference == reference)).one()
+        review = records.review_by_reference(session, reference)
         records.set_milestones(session, review, {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 4)})
         records.refresh_deadlines(session, review)
     with transaction(engine) as session:

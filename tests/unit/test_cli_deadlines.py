@@ -76,3 +76,22 @@ def test_bad_input_is_refused_with_a_clear_message(args: list[str], message: str
     result = runner.invoke(app, ["deadlines", *args])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_the_edition_choices_are_the_rulebook_files(tmp_path: Path) -> None:
+    """A new edition file needs no change in cli/: the choices are read from the rulebook folder."""
+    from models import rulebook
+
+    folder = tmp_path / "rulebooks"
+    folder.mkdir()
+    for source in rulebook.RULEBOOK_DIR.glob("*.toml"):
+        (folder / source.name).write_text(source.read_text())
+    future = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
+    (folder / "wt2030.toml").write_text(future.replace('"wt2023"', '"wt2030"').replace("2023-12-15", "2030-01-01"))
+    probe = (
+        "import sys; from models import rulebook; rulebook.RULEBOOK_DIR = __import__('pathlib').Path(sys.argv[1]); "
+        "from cli.main import EditionChoice; print(' '.join(e.value for e in EditionChoice))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["wt2018", "wt2023", "wt2030"]
+    assert run_json("--aware-on", "2026-12-18", "--edition", "wt2018")["edition"] == "wt2018"

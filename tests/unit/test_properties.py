@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from models import forms
 from models.answers import explain
-from models.stages import ALL_PARTNERS, TERMINAL, TRANSITIONS, Facts, IllegalTransition, Stage, allowed_from, check
+from models.roles import PARTNERS
+from models.stages import TERMINAL, TRANSITIONS, Facts, IllegalTransition, Stage, allowed_from, check
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
 ANYTHING: st.SearchStrategy[Any] = st.one_of(
@@ -45,7 +46,7 @@ def test_any_answer_is_accepted_or_refused_in_words_without_echoing_it(
 @settings(max_examples=200)
 @given(st.lists(st.sampled_from([t.name for t in TRANSITIONS]), max_size=40), st.booleans(), st.booleans())
 def test_only_moves_along_the_graph_and_never_out_of_closed(names: list[str], signed: bool, national: bool) -> None:
-    facts = Facts(today=dt.date(2030, 1, 1), reason="a reason", signed_off_by=ALL_PARTNERS if signed else frozenset(),
+    facts = Facts(today=dt.date(2030, 1, 1), reason="a reason", signed_off_by=PARTNERS if signed else frozenset(),
                   panel_national_review=national, reviewer_chosen=True, terms_of_reference=True,
                   qa_checklist_complete=True, publish_not_before=dt.date(2029, 1, 1),
                   secretary_of_state_confirmed=True)  # fmt: skip

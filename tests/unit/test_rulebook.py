@@ -139,3 +139,24 @@ def test_a_rule_without_a_source_is_refused(tmp_path: Path, monkeypatch: pytest.
             rulebook.editions()
     finally:
         rulebook.editions.cache_clear()
+
+
+def test_an_edition_missing_a_timetable_entry_the_code_uses_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
+    (tmp_path / "wt2023.toml").write_text(text.replace('earliest_name = "publish_not_before"\n', ""))
+    monkeypatch.setattr(rulebook, "RULEBOOK_DIR", tmp_path)
+    rulebook.editions.cache_clear()
+    try:
+        with pytest.raises(RulebookError, match="no rule gives the timetable entries publish_not_before"):
+            rulebook.editions()
+    finally:
+        rulebook.editions.cache_clear()
+
+
+def test_a_rule_is_found_by_its_id() -> None:
+    book = rulebook.edition("wt2023")
+    assert all(book.rule(rule.id) is rule for rule in book.rules)
+    with pytest.raises(KeyError, match="no rule 'no_such_rule'"):
+        book.rule("no_such_rule")

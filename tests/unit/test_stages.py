@@ -10,13 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models import stages
-from models.stages import ALL_PARTNERS, Facts, IllegalTransition, PartnerRole, Stage
+from models.roles import PARTNERS, Role
+from models.stages import Facts, IllegalTransition, Stage
 
 # Facts under which every guard holds: used to walk the graph.
 PERMISSIVE = Facts(
     today=dt.date(2027, 6, 1),
     reason="recorded",
-    signed_off_by=ALL_PARTNERS,
+    signed_off_by=PARTNERS,
     reviewer_chosen=True,
     terms_of_reference=True,
     qa_checklist_complete=True,
@@ -25,7 +26,7 @@ PERMISSIVE = Facts(
 )
 
 
-def facts_for(move: stages.Transition) -> Facts:
+def facts_for(move: stages.Move) -> Facts:
     national = move.name in {"decide_national_review"}
     return Facts(**{**PERMISSIVE.__dict__, "panel_national_review": national})
 
@@ -102,11 +103,11 @@ class TestRefusals:
             stages.check(Stage.RAPID_REVIEW, "skip_to_the_end")
 
     def test_the_rapid_review_goes_to_the_panel_only_when_all_three_partners_signed(self) -> None:
-        for signed in [set(), {PartnerRole.POLICE}, {PartnerRole.POLICE, PartnerRole.HEALTH}]:
+        for signed in [set(), {Role.POLICE}, {Role.POLICE, Role.HEALTH}]:
             with pytest.raises(IllegalTransition, match="all three safeguarding partners") as info:
                 stages.check(Stage.RAPID_REVIEW_SIGN_OFF, "send_rapid_review", Facts(signed_off_by=frozenset(signed)))
             assert info.value.failed == ("all_partners_signed",)
-        stages.check(Stage.RAPID_REVIEW_SIGN_OFF, "send_rapid_review", Facts(signed_off_by=ALL_PARTNERS))
+        stages.check(Stage.RAPID_REVIEW_SIGN_OFF, "send_rapid_review", Facts(signed_off_by=PARTNERS))
 
     def test_sending_back_needs_a_reason(self) -> None:
         with pytest.raises(IllegalTransition, match="reason"):

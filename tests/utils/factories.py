@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from models.forms import AbuseOrNeglect, Harm
 from models.records import ChildRecord, IncidentRecord
-from models.tables import Partnership, Representative, Role
+from models.roles import Role
+from models.tables import Partnership, Representative
 
 # A name and birth date that occur nowhere else, so a search for them is meaningful.
 PLANTED_NAME = "Zephyrine Quillfeather-Okonkwo"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cli.processes import dies_with_parent
 from cli.seaweed import free_port
 from models.keys import new_key
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
@@ -44,7 +45,7 @@ def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
     up = subprocess.Popen(
         [CSPR, "up", "--team", "--port", str(port), "--postgres", POSTGRES_ADMIN_URL, "--project-database", names[0],
          "--prefect-database", names[1]],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, **dies_with_parent(),  # it, and all it starts, die with us
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 240

@@ -1,0 +1,71 @@
+"""Where a review stands, read from its history: what the steps, the answers and the documents all ask.
+
+Reads only; every function works inside the caller's session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from models.records import history, latest_decision, milestones_of
+from models.rulebook import Event
+from models.stages import Transition
+from models.tables import Decision, DecisionKind, Review
+
+
+def deferred_until(session: Session, review: Review) -> dt.date | None:
+    """The date to look again at a deferred publication (the latest deferral's)."""
+    events = [e for e in history(session, review.id) if e.transition == Transition.DEFER_PUBLICATION]
+    if not events:
+        return None
+    return dt.date.fromisoformat(events[-1].details["look_again_on"])
+
+
+def times_taken(session: Session, review: Review, move: Transition) -> int:
+    """How often the review has taken ``move``."""
+    return sum(1 for e in history(session, review.id) if e.transition == move)
+
+
+def sign_off_round(session: Session, review: Review) -> int:
+    """Which rapid review is being signed: 1, or more after a partner sent it back."""
+    return times_taken(session, review, Transition.RECORD_RAPID_REVIEW)
+
+
+def _sign_offs(session: Session, review: Review) -> list[Decision]:
+    """The sign-offs given so far to the rapid review now awaiting sign-off."""
+    return list(
+        session.exec(
+            select(Decision).where(
+                Decision.review_id == review.id,
+                Decision.kind == DecisionKind.SIGN_OFF,
+                Decision.round == sign_off_round(session, review),
+            )
+        )
+    )
+
+
+def signed_by(session: Session, review: Review) -> dict[str, str]:
+    """Partner role -> outcome, for the rapid review now awaiting sign-off."""
+    return {d.actor_role: d.outcome for d in _sign_offs(session, review)}
+
+
+def sign_off_dates(session: Session, review: Review) -> list[dt.date]:
+    return [dt.date.fromisoformat(d.details["on"]) for d in _sign_offs(session, review) if "on" in d.details]
+
+
+def milestone_on(session: Session, review: Review, event: Event) -> dt.date | None:
+    return milestones_of(session, review.id).get(event)
+
+
+def decisions_made(session: Session, review: Review, kind: DecisionKind) -> int:
+    return latest_decision(session, review, kind)[0]
+
+
+def panel_chose_national(session: Session, review: Review) -> bool | None:
+    """The Panel's response: a national review (True) or not (False); None before it responded."""
+    row = session.exec(
+        select(Decision).where(Decision.review_id == review.id, Decision.kind == DecisionKind.PANEL_RESPONSE)
+    ).first()
+    return None if row is None else row.outcome == "national_review"

@@ -1,0 +1,61 @@
+"""The deadline sweep's and the compliance report's summaries, as markdown: the flows keep them as Prefect
+artifacts and the command line prints them. References, partnership codes and counts only, never a name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from models.compliance import Compliance
+from models.dates import long_date, weekday_date
+from models.sweep import STATUSES, Escalation, SweepResult
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _row(*cells: object) -> str:
+    return f"| {' | '.join(str(c) for c in cells)} |"
+
+
+def _header(*columns: str) -> list[str]:
+    return [_row(*columns), "|" + "---|" * len(columns)]
+
+
+def _overdue(row: dict[str, object]) -> str:
+    return (
+        f"- {row['reference']} ({row['partnership']}): {row['deadline']}, {row['working_days_overdue']} working "
+        f"day(s) overdue, {_words(str(row['status']))}"
+    )
+
+
+def _escalation(e: Escalation) -> str:
+    return f"- {e.reference}: {_words(e.deadline)}, level {e.level}, {e.days_overdue} working day(s) overdue"
+
+
+def sweep_summary(result: SweepResult, restored: Sequence[str] | None = None) -> str:
+    """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
+    flow, the reviews whose lost run it restored."""
+    lines = [f"# Deadline sweep, {weekday_date(result.as_of)}", "", f"{result.deadlines} open deadlines.", ""]
+    lines += [*_header("status", "deadlines"), *(_row(_words(s), n) for s, n in result.counts.items())]
+    lines += ["", "## By partnership", "", *_header("partnership", *map(_words, STATUSES))]
+    lines += [_row(row["partnership"], *(row[s] for s in STATUSES)) for row in result.by_partnership]
+    lines += ["", f"## Overdue: {len(result.overdue)}", "", *map(_overdue, result.overdue)]
+    lines += ["", f"## Escalations raised by this sweep: {len(result.escalations)}", ""]
+    lines += map(_escalation, result.escalations)
+    if restored is not None:
+        lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]
+    return "\n".join(lines)
+
+
+def compliance_summary(figures: Compliance, *, key: str, version: int, size: int) -> str:
+    """The compliance report's timeliness table and overdue reviews, and where the PDF is stored."""
+    as_of = long_date(figures.as_of)
+    lines = [f"# Compliance report: {figures.scope_name}", "", f"{figures.period.label}, as at {as_of}.", ""]
+    lines += [f"Stored as `{key}` (version {version}, {size:,} bytes).", ""]
+    lines += _header("timescale", "fell due", "on time", "late", "outstanding", "on time (%)")
+    for r in figures.timeliness.itertuples():
+        rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
+        lines.append(_row(r.title, r.fell_due, r.on_time, r.late, r.outstanding, rate))
+    lines += ["", f"Reviews with a statutory deadline overdue on {as_of}: {figures.overdue_reviews}."]
+    return "\n".join(lines)
