@@ -50,17 +50,40 @@ def _add_history_chunk(engine: sa.Engine, rng: random.Random, reviews: list[Any]
     for review_id, stage, aware in reviews:
         day = dt.datetime.combine(aware, dt.time(10), tzinfo=dt.UTC)
         for seq, to_stage in enumerate(PATH[: PATH.index(stage) + 1], start=1):
-            events.append({"id": uuid.uuid4(), "review_id": review_id, "seq": seq, "transition": "bench",
-                           "from_stage": PATH[seq - 2] if seq > 1 else None, "to_stage": to_stage,
-                           "actor_name": "Bench", "actor_role": "coordinator", "details": {}, "at": day,
-                           "prev_hash": "0" * 64, "hash": "0" * 64})  # fmt: skip
+            events.append(
+                {
+                    "id": uuid.uuid4(),
+                    "review_id": review_id,
+                    "seq": seq,
+                    "transition": "bench",
+                    "from_stage": PATH[seq - 2] if seq > 1 else None,
+                    "to_stage": to_stage,
+                    "actor_name": "Bench",
+                    "actor_role": "coordinator",
+                    "details": {},
+                    "at": day,
+                    "prev_hash": "0" * 64,
+                    "hash": "0" * 64,
+                }
+            )
             day += dt.timedelta(days=rng.randint(1, 12))
         if PATH.index(stage) >= 2:
-            decisions.append({"id": uuid.uuid4(), "review_id": review_id, "kind": "rapid_review", "round": 1,
-                              "outcome": rng.choice(["local_review", "no_review"]), "actor_name": "Bench",
-                              "actor_role": "coordinator", "at": day,
-                              "details": {"completed_on": day.date().isoformat(),
-                                          "themes": rng.sample(THEMES, rng.randint(0, 4))}})  # fmt: skip
+            decisions.append(
+                {
+                    "id": uuid.uuid4(),
+                    "review_id": review_id,
+                    "kind": "rapid_review",
+                    "round": 1,
+                    "outcome": rng.choice(["local_review", "no_review"]),
+                    "actor_name": "Bench",
+                    "actor_role": "coordinator",
+                    "at": day,
+                    "details": {
+                        "completed_on": day.date().isoformat(),
+                        "themes": rng.sample(THEMES, rng.randint(0, 4)),
+                    },
+                }
+            )
     with engine.begin() as connection:
         connection.execute(sa.insert(StageEvent), events)
         if decisions:

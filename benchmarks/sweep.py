@@ -42,10 +42,16 @@ def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
     calendar = calendar_for()
     now = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
     partnerships = [
-        {"id": uuid.uuid4(), "code": f"p{i:03d}", "name": f"Partnership {i}", "rapid_review_from": "aware_on",
-         "closure_days": [], "created_at": now}
+        {
+            "id": uuid.uuid4(),
+            "code": f"p{i:03d}",
+            "name": f"Partnership {i}",
+            "rapid_review_from": "aware_on",
+            "closure_days": [],
+            "created_at": now,
+        }
         for i in range(PARTNERSHIPS)
-    ]  # fmt: skip
+    ]
     with engine.begin() as connection:
         connection.execute(sa.insert(Partnership), partnerships)
     for first in range(0, reviews, CHUNK):
@@ -53,30 +59,58 @@ def populate(engine: sa.Engine, reviews: int, seed: int = 42) -> None:
 
 
 def _populate_chunk(
-    engine: sa.Engine, rng: random.Random, calendar: Any, partnerships: list[dict[str, Any]], numbers: range,
+    engine: sa.Engine,
+    rng: random.Random,
+    calendar: Any,
+    partnerships: list[dict[str, Any]],
+    numbers: range,
     now: dt.datetime,
-) -> None:  # fmt: skip
+) -> None:
     review_rows: list[dict[str, Any]] = []
     deadline_rows: list[dict[str, Any]] = []
     for i in numbers:
         aware = AS_OF - dt.timedelta(days=rng.randint(0, 120))
         review_id = uuid.uuid4()
-        review_rows.append({
-            "id": review_id, "reference": f"CSPR-BENCH-{i:07d}", "partnership_id": partnerships[i % PARTNERSHIPS]["id"],
-            "edition": "wt2023", "stage": rng.choice(["incident_recorded", "rapid_review", "rapid_review_sign_off",
-            "awaiting_panel"]), "version": 0, "step_seq": 0, "incident_on": aware, "aware_on": aware,
-            "harm": "seriously harmed", "abuse_or_neglect": "suspected", "looked_after": False,
-            "incident_key": uuid.uuid4().hex, "created_at": now, "updated_at": now,
-        })  # fmt: skip
+        review_rows.append(
+            {
+                "id": review_id,
+                "reference": f"CSPR-BENCH-{i:07d}",
+                "partnership_id": partnerships[i % PARTNERSHIPS]["id"],
+                "edition": "wt2023",
+                "stage": rng.choice(["incident_recorded", "rapid_review", "rapid_review_sign_off", "awaiting_panel"]),
+                "version": 0,
+                "step_seq": 0,
+                "incident_on": aware,
+                "aware_on": aware,
+                "harm": "seriously harmed",
+                "abuse_or_neglect": "suspected",
+                "looked_after": False,
+                "incident_key": uuid.uuid4().hex,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         notified = rng.random() < 0.35
         for name, count in (("notify_panel", 5), ("notify_partners", 5), ("rapid_review", 15)):
             met = notified and name != "rapid_review"
-            deadline_rows.append({
-                "id": uuid.uuid4(), "review_id": review_id, "name": name, "rule_id": name, "title": name,
-                "meaning": "due by", "kind": "statutory", "source": "bench", "basis": "aware_on", "basis_on": aware,
-                "due_on": calendar.add(aware, count), "status": "met" if met else "open", "escalation_level": 0,
-                "updated_at": now,
-            })  # fmt: skip
+            deadline_rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "review_id": review_id,
+                    "name": name,
+                    "rule_id": name,
+                    "title": name,
+                    "meaning": "due by",
+                    "kind": "statutory",
+                    "source": "bench",
+                    "basis": "aware_on",
+                    "basis_on": aware,
+                    "due_on": calendar.add(aware, count),
+                    "status": "met" if met else "open",
+                    "escalation_level": 0,
+                    "updated_at": now,
+                }
+            )
     with engine.begin() as connection:
         connection.execute(sa.insert(Review), review_rows)
         connection.execute(sa.insert(Deadline), deadline_rows)
@@ -114,9 +148,10 @@ def naive(engine: sa.Engine, sample: int) -> float:
     with Session(engine) as session:
         for review in session.exec(select(Review).where(Review.stage != "closed").limit(sample)):
             deadlines = session.exec(
-                select(Deadline).where(Deadline.review_id == review.id, Deadline.status == "open",
-                                       Deadline.meaning == "due by")
-            ).all()  # fmt: skip
+                select(Deadline).where(
+                    Deadline.review_id == review.id, Deadline.status == "open", Deadline.meaning == "due by"
+                )
+            ).all()
             for deadline in deadlines:
                 _classify_by_looping(deadline.due_on, holidays)
     return time.perf_counter() - start

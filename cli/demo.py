@@ -158,8 +158,12 @@ class Case:
 
 
 def _notification(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Chris Lee", "panel_reference": "SIN-2026-10-1234", "notified_on": c.day(3),
-            "partners_told_on": c.day(3)}  # fmt: skip
+    return {
+        "your_name": "Chris Lee",
+        "panel_reference": "SIN-2026-10-1234",
+        "notified_on": c.day(3),
+        "partners_told_on": c.day(3),
+    }
 
 
 def _rapid_review(c: Case, n: int) -> dict[str, Any]:
@@ -204,8 +208,13 @@ def _sign_off(c: Case, n: int) -> dict[str, Any]:
 
 
 def _panel(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Panel secretariat", "responded_on": c.day(24), "national_review": c.path == "national",
-            "agrees_with_local_recommendation": True, "comments": ""}  # fmt: skip
+    return {
+        "your_name": "Panel secretariat",
+        "responded_on": c.day(24),
+        "national_review": c.path == "national",
+        "agrees_with_local_recommendation": True,
+        "comments": "",
+    }
 
 
 def _decision(c: Case, n: int) -> dict[str, Any]:
@@ -223,16 +232,23 @@ def _decision(c: Case, n: int) -> dict[str, Any]:
 
 def _commissioning(c: Case, n: int) -> dict[str, Any]:
     terms = "Review the multi-agency response to Child Q, from birth to the incident."
-    return {"your_name": "Chris Lee", "reviewer": "Dr Morgan Ellery", "commissioned_on": c.day(30),
-            "terms_of_reference": terms}  # fmt: skip
+    return {
+        "your_name": "Chris Lee",
+        "reviewer": "Dr Morgan Ellery",
+        "commissioned_on": c.day(30),
+        "terms_of_reference": terms,
+    }
 
 
 def _progress(c: Case, n: int) -> dict[str, Any]:
     if n == 0:
-        return {"your_name": "Chris Lee", "update": "written request to the reviewer", "on": c.day(50),
-                "request": "Please share a first draft of the chronology by the end of the month."}  # fmt: skip
-    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": "",
-            **DRAFT}  # fmt: skip
+        return {
+            "your_name": "Chris Lee",
+            "update": "written request to the reviewer",
+            "on": c.day(50),
+            "request": "Please share a first draft of the chronology by the end of the month.",
+        }
+    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": "", **DRAFT}
 
 
 DRAFT: dict[str, Any] = {
@@ -279,29 +295,44 @@ def _final_report(c: Case, n: int) -> dict[str, Any]:
 
 def _publication(c: Case, n: int) -> dict[str, Any]:
     if n < c.deferrals:
-        return {"your_name": "Chris Lee", "decision": "defer publication", "look_again_on": c.today.isoformat(),
-                "reasons": "Criminal proceedings are pending; the police asked for publication to wait."}  # fmt: skip
+        return {
+            "your_name": "Chris Lee",
+            "decision": "defer publication",
+            "look_again_on": c.today.isoformat(),
+            "reasons": "Criminal proceedings are pending; the police asked for publication to wait.",
+        }
     if c.improvements_only:
-        return {"your_name": "Chris Lee", "decision": "publish information about improvements only",
-                "reasons": "Publishing the full report would harm the welfare of the child's sibling."}  # fmt: skip
+        return {
+            "your_name": "Chris Lee",
+            "decision": "publish information about improvements only",
+            "reasons": "Publishing the full report would harm the welfare of the child's sibling.",
+        }
     return {"your_name": "Chris Lee", "decision": "publish the report", "reasons": ""}
 
 
 def _actions(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Chris Lee",
-            "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
-                       "2. Multi-agency training on neglect (partnership, by June)."}  # fmt: skip
+    return {
+        "your_name": "Chris Lee",
+        "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
+        "2. Multi-agency training on neglect (partnership, by June).",
+    }
 
 
 def _national_commissioning(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Panel secretariat", "reviewer": "Priya Castellano",
-            "confirmed_by_secretary_of_state_on": c.day(40),
-            "local_contribution": "Chronologies from every agency; access to practitioners."}  # fmt: skip
+    return {
+        "your_name": "Panel secretariat",
+        "reviewer": "Priya Castellano",
+        "confirmed_by_secretary_of_state_on": c.day(40),
+        "local_contribution": "Chronologies from every agency; access to practitioners.",
+    }
 
 
 def _national_report(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Panel secretariat", "published_on": c.day(95),
-            "local_actions": "Adopt the national recommendations on information sharing."}  # fmt: skip
+    return {
+        "your_name": "Panel secretariat",
+        "published_on": c.day(95),
+        "local_actions": "Adopt the national recommendations on information sharing.",
+    }
 
 
 ANSWERS: dict[Stage, Callable[[Case, int], dict[str, Any]]] = {

@@ -377,8 +377,11 @@ def report_command(
     try:
         with Progress(*columns, console=err, transient=True) as bar:
             job = bar.add_task("Compliance report", total=len(STEPS))
-            produced = produce(period, partnership, progress=lambda step: bar.update(
-                job, description=STEPS[step], completed=list(STEPS).index(step)))  # fmt: skip
+            produced = produce(
+                period,
+                partnership,
+                progress=lambda step: bar.update(job, description=STEPS[step], completed=list(STEPS).index(step)),
+            )
     except (UnknownPartnership, CalendarRangeError) as exc:
         raise _fail(str(exc)) from None
     summary = compliance_summary(produced.figures, key=produced.key, version=produced.version, size=produced.size)
@@ -442,8 +445,10 @@ def audit_verify() -> None:
         result = verify(session)
     for finding in result.findings:
         err.print(f"[bold red]tampered:[/] {finding}")
-    console.print(f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s): "
-                  + (f"{len(result.findings)} problem(s)" if result.findings else "the trail is intact"))  # fmt: skip
+    console.print(
+        f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s): "
+        + (f"{len(result.findings)} problem(s)" if result.findings else "the trail is intact")
+    )
     if result.findings:
         raise typer.Exit(code=1)
 

@@ -16,9 +16,21 @@ from pathlib import Path
 
 from cli.processes import dies_with_parent, stop
 
-PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-              "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "webdav.port", "admin.port",
-              "admin.port.grpc")  # fmt: skip
+PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "webdav.port",
+    "admin.port",
+    "admin.port.grpc",
+)
 
 
 def free_port() -> int:
@@ -50,8 +62,11 @@ class SeaweedS3:
             return
         self.access_key = self.access_key or f"cspr-{secrets.token_hex(4)}"
         self.secret_key = self.secret_key or secrets.token_urlsafe(24)
-        identity = {"name": "cspr", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+        identity = {
+            "name": "cspr",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
         path.write_text(json.dumps({"identities": [identity]}))
         path.chmod(0o600)
 
@@ -62,9 +77,15 @@ class SeaweedS3:
         self.root.mkdir(parents=True, exist_ok=True)
         self._identity()
         self.ports = {flag: free_port() for flag in PORT_FLAGS}
-        args = [str(weed_binary()), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-s3.config={self.root / 's3.json'}",
-                *(f"-{flag}={port}" for flag, port in self.ports.items())]  # fmt: skip
+        args = [
+            str(weed_binary()),
+            "mini",
+            f"-dir={self.root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={self.root / 's3.json'}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]
         log = (self.root / "weed.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **dies_with_parent())
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
@@ -88,8 +109,13 @@ class SeaweedS3:
             pass  # it answers (403 without credentials)
         except OSError:
             return False
-        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
-                              aws_secret_access_key=self.secret_key, region_name="us-east-1")  # fmt: skip
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
         try:
             client.list_buckets()
         except (ClientError, BotoCoreError):
@@ -98,8 +124,11 @@ class SeaweedS3:
 
     def env(self) -> dict[str, str]:
         """What a process needs to reach it."""
-        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "CSPR_S3_ENDPOINT_URL": self.endpoint}  # fmt: skip
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "CSPR_S3_ENDPOINT_URL": self.endpoint,
+        }
 
     def stop(self) -> None:
         if self.process is not None:

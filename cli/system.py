@@ -128,8 +128,9 @@ class LocalSystem:
 
     def start_server(self) -> subprocess.Popen[bytes]:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
-        server = self._spawn("server", "--host", "127.0.0.1", "--port", str(self.port),
-                             program=(sys.executable, "-m", SERVER_MODULE))  # fmt: skip
+        server = self._spawn(
+            "server", "--host", "127.0.0.1", "--port", str(self.port), program=(sys.executable, "-m", SERVER_MODULE)
+        )
         wait_healthy(self.api_url, process=server)
         return server
 
@@ -157,8 +158,9 @@ class LocalSystem:
 
     def start_worker(self, number: int) -> subprocess.Popen[bytes]:
         name = f"{self.work_pool}-worker-{number}"
-        return self._spawn(f"worker-{number}", "worker", "start", "--pool", self.work_pool, "--type", "process",
-                           "--name", name)  # fmt: skip
+        return self._spawn(
+            f"worker-{number}", "worker", "start", "--pool", self.work_pool, "--type", "process", "--name", name
+        )
 
     def stop(self, only: list[subprocess.Popen[bytes]] | None = None) -> None:
         """Stop every process started (or only those given), children included."""

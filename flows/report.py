@@ -40,8 +40,13 @@ def partnership_report(
     produced = compliance_report(period, partnership)
     figures = produced.figures
     summary = compliance_summary(figures, key=produced.key, version=produced.version, size=produced.size)
-    create_markdown_artifact(key=f"compliance-{partnership or 'all'}", markdown=summary,
-                             description=f"Compliance report, {period.label}")  # fmt: skip
+    create_markdown_artifact(
+        key=f"compliance-{partnership or 'all'}", markdown=summary, description=f"Compliance report, {period.label}"
+    )
     get_run_logger().info("compliance report for %s, %s: %s", partnership or "all", period.label, produced.key)
-    return {"key": produced.key, "version": produced.version, "reviews": figures.reviews,
-            "overdue_reviews": figures.overdue_reviews}  # fmt: skip
+    return {
+        "key": produced.key,
+        "version": produced.version,
+        "reviews": figures.reviews,
+        "overdue_reviews": figures.overdue_reviews,
+    }

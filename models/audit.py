@@ -31,10 +31,21 @@ def _digest(content: Mapping[str, Any]) -> str:
 
 
 def decision_hash(row: Decision) -> str:
-    return _digest({"review_id": str(row.review_id), "seq": row.seq, "kind": row.kind, "round": row.round,
-                    "outcome": row.outcome, "actor_name": row.actor_name, "actor_role": row.actor_role,
-                    "reasons": row.reasons, "details": row.details, "at": _utc(row.at),
-                    "prev": row.prev_hash})  # fmt: skip
+    return _digest(
+        {
+            "review_id": str(row.review_id),
+            "seq": row.seq,
+            "kind": row.kind,
+            "round": row.round,
+            "outcome": row.outcome,
+            "actor_name": row.actor_name,
+            "actor_role": row.actor_role,
+            "reasons": row.reasons,
+            "details": row.details,
+            "at": _utc(row.at),
+            "prev": row.prev_hash,
+        }
+    )
 
 
 def event_hash(event: StageEvent) -> str:
@@ -97,16 +108,21 @@ def verify(session: Session) -> Verified:
     events = decisions = 0
     reviews = session.exec(select(Review).order_by(col(Review.reference))).all()
     for review in reviews:
-        chain = session.exec(select(StageEvent).where(StageEvent.review_id == review.id)
-                             .order_by(col(StageEvent.seq))).all()  # fmt: skip
-        made = session.exec(select(Decision).where(Decision.review_id == review.id)
-                            .order_by(col(Decision.seq))).all()  # fmt: skip
+        chain = session.exec(
+            select(StageEvent).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq))
+        ).all()
+        made = session.exec(select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.seq))).all()
         found, last_event = _walk(review.reference, "stage event", list(chain))
         findings += found
         found, last_decision = _walk(review.reference, "decision", list(made))
         findings += found
         if review.audit_head != audit_head(last_event, last_decision):
-            findings.append(Finding(review.reference, "its latest entries do not match the head it recorded: "
-                                                      "an entry was removed or added outside the trail"))  # fmt: skip
+            findings.append(
+                Finding(
+                    review.reference,
+                    "its latest entries do not match the head it recorded: "
+                    "an entry was removed or added outside the trail",
+                )
+            )
         events, decisions = events + len(chain), decisions + len(made)
     return Verified(len(reviews), events, decisions, findings)

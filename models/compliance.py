@@ -151,21 +151,36 @@ def queries(partnership: str | None) -> dict[str, Any]:
         )
 
     return {
-        "reviews": sa.select(col(Review.id).label("review_id"), col(Review.reference),
-                             col(Partnership.code).label("partnership")).where(*scope),
-        "deadlines": scoped(Deadline, col(Deadline.name), col(Deadline.title), col(Deadline.meaning),
-                            col(Deadline.kind), col(Deadline.due_on), col(Deadline.met_on)),
-        "events": scoped(StageEvent, col(StageEvent.seq), col(StageEvent.to_stage), col(StageEvent.at))
-        .order_by(col(Review.reference), col(StageEvent.seq)),
-        "decisions": scoped(Decision, col(Decision.kind), col(Decision.round), col(Decision.outcome),
-                            col(Decision.details), col(Decision.at))
-        .where(col(Decision.kind).in_(list(DECISION_KINDS))),
-    }  # fmt: skip
+        "reviews": sa.select(
+            col(Review.id).label("review_id"), col(Review.reference), col(Partnership.code).label("partnership")
+        ).where(*scope),
+        "deadlines": scoped(
+            Deadline,
+            col(Deadline.name),
+            col(Deadline.title),
+            col(Deadline.meaning),
+            col(Deadline.kind),
+            col(Deadline.due_on),
+            col(Deadline.met_on),
+        ),
+        "events": scoped(StageEvent, col(StageEvent.seq), col(StageEvent.to_stage), col(StageEvent.at)).order_by(
+            col(Review.reference), col(StageEvent.seq)
+        ),
+        "decisions": scoped(
+            Decision,
+            col(Decision.kind),
+            col(Decision.round),
+            col(Decision.outcome),
+            col(Decision.details),
+            col(Decision.at),
+        ).where(col(Decision.kind).in_(list(DECISION_KINDS))),
+    }
 
 
 def read(session: Session, partnership: str | None = None) -> Records:
-    partnerships = _frame(session, sa.select(col(Partnership.code), col(Partnership.name),
-                                             col(Partnership.closure_days)))  # fmt: skip
+    partnerships = _frame(
+        session, sa.select(col(Partnership.code), col(Partnership.name), col(Partnership.closure_days))
+    )
     if partnership is not None and partnership not in set(partnerships["code"]):
         known = ", ".join(sorted(partnerships["code"])) or "none yet"
         raise UnknownPartnership(f"there is no partnership {partnership!r} (partnerships: {known})")
@@ -258,9 +273,14 @@ def _stage_times(events: pd.DataFrame, period: Period, closures: dict[str, list[
     spells = spells[(left >= start) & (left <= end)]
     if spells.empty:
         return pd.DataFrame(columns=columns)
-    spells = spells.assign(days=_working_days(spells["partnership"].reset_index(drop=True),
-                                              spells["on"].to_numpy(dtype="datetime64[D]"),
-                                              spells["left_on"].to_numpy(dtype="datetime64[D]"), closures))  # fmt: skip
+    spells = spells.assign(
+        days=_working_days(
+            spells["partnership"].reset_index(drop=True),
+            spells["on"].to_numpy(dtype="datetime64[D]"),
+            spells["left_on"].to_numpy(dtype="datetime64[D]"),
+            closures,
+        )
+    )
     grouped = spells.groupby("to_stage")["days"]
     table = pd.DataFrame({"spells": grouped.size(), "median": grouped.median(), "p90": grouped.quantile(0.9)})
     order = {stage.value: n for n, stage in enumerate(Stage)}  # the order a review goes through them
@@ -289,8 +309,12 @@ def _overdue(
     columns = ["reference", "partnership", "deadline", "due_on", "working_days_overdue"]
     if late.empty:
         return pd.DataFrame(columns=columns)
-    days = _working_days(late["partnership"].reset_index(drop=True), late["due_on"].to_numpy(dtype="datetime64[D]"),
-                         np.full(len(late), day), closures)  # fmt: skip
+    days = _working_days(
+        late["partnership"].reset_index(drop=True),
+        late["due_on"].to_numpy(dtype="datetime64[D]"),
+        np.full(len(late), day),
+        closures,
+    )
     table = late.assign(deadline=late["title"], working_days_overdue=days)
     order = ["working_days_overdue", "reference", "deadline"]
     return table.sort_values(order, ascending=[False, True, True])[columns].reset_index(drop=True)

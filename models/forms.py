@@ -414,9 +414,16 @@ class ReviewProgress(Signed):
     def draft(self) -> dict[str, Any]:
         return self.model_dump(
             mode="json",
-            include={"summary", "recommendations", "child_experience", "family_context", "systemic_analysis",
-                     "practitioner_involvement", "timeline"},
-        )  # fmt: skip
+            include={
+                "summary",
+                "recommendations",
+                "child_experience",
+                "family_context",
+                "systemic_analysis",
+                "practitioner_involvement",
+                "timeline",
+            },
+        )
 
 
 class QaOutcome(StrEnum):

@@ -292,18 +292,34 @@ def _append_event(
 
 
 def record_decision(
-    session: Session, review: Review, kind: str, outcome: str, actor: Actor, *, round: int = 1,
-    reasons: str | None = None, details: Mapping[str, Any] | None = None, at: dt.datetime | None = None,
-) -> Decision:  # fmt: skip
+    session: Session,
+    review: Review,
+    kind: str,
+    outcome: str,
+    actor: Actor,
+    *,
+    round: int = 1,
+    reasons: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> Decision:
     """Append a decision to the review's audit trail: chained to the review's previous decision."""
     last = session.exec(
         select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.seq).desc()).limit(1)
     ).first()
     row = Decision(
-        review_id=review.id, kind=kind, round=round, outcome=outcome, actor_name=actor.name, actor_role=actor.role,
-        reasons=reasons, details=dict(details or {}), at=at or utcnow(), seq=1 if last is None else last.seq + 1,
+        review_id=review.id,
+        kind=kind,
+        round=round,
+        outcome=outcome,
+        actor_name=actor.name,
+        actor_role=actor.role,
+        reasons=reasons,
+        details=dict(details or {}),
+        at=at or utcnow(),
+        seq=1 if last is None else last.seq + 1,
         prev_hash=GENESIS_HASH if last is None or not last.hash else last.hash,
-    )  # fmt: skip
+    )
     row.hash = decision_hash(row)
     session.add(row)
     session.flush()
@@ -313,10 +329,12 @@ def record_decision(
 
 def _move_head(session: Session, review: Review) -> None:
     """Point the review's head at the newest entry of both chains: removing the latest entry is then seen too."""
-    event = session.exec(select(StageEvent.hash).where(StageEvent.review_id == review.id)
-                         .order_by(col(StageEvent.seq).desc()).limit(1)).first()  # fmt: skip
-    decision = session.exec(select(Decision.hash).where(Decision.review_id == review.id)
-                            .order_by(col(Decision.seq).desc()).limit(1)).first()  # fmt: skip
+    event = session.exec(
+        select(StageEvent.hash).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq).desc()).limit(1)
+    ).first()
+    decision = session.exec(
+        select(Decision.hash).where(Decision.review_id == review.id).order_by(col(Decision.seq).desc()).limit(1)
+    ).first()
     session.execute(
         sa.update(Review)
         .where(col(Review.id) == review.id)

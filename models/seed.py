@@ -58,8 +58,10 @@ def _add_missing_representatives(session: Session) -> bool:
     partnership = session.exec(select(Partnership).where(Partnership.code == DEMO_PARTNERSHIP)).first()
     if partnership is None:
         return False
-    known = {(r.role, r.name) for r in session.exec(select(Representative).where(
-        Representative.partnership_id == partnership.id))}  # fmt: skip
+    known = {
+        (r.role, r.name)
+        for r in session.exec(select(Representative).where(Representative.partnership_id == partnership.id))
+    }
     missing = [r for r in _REPRESENTATIVES if (r[0].value, r[1]) not in known]
     for role, name, email, organisation in missing:
         session.add(

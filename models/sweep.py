@@ -152,8 +152,15 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
         if row.reference not in reviews:
             reviews[row.reference] = review_by_reference(session, row.reference)
         review = reviews[row.reference]
-        escalation = Escalation(str(row.deadline_id), row.reference, row.partnership, str(row.name), review.stage,
-                                int(row.level), int(-row.working_days_left))  # fmt: skip
+        escalation = Escalation(
+            str(row.deadline_id),
+            row.reference,
+            row.partnership,
+            str(row.name),
+            review.stage,
+            int(row.level),
+            int(-row.working_days_left),
+        )
         enqueue(
             session,
             review,
@@ -195,10 +202,15 @@ def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) 
         counts.update(frame["sweep_status"].value_counts().to_dict())
         late = frame[frame["working_days_left"] < 0].sort_values(["reference", "name"])
         overdue = [
-            {"reference": r.reference, "partnership": r.partnership, "deadline": r.title,
-             "status": r.sweep_status, "working_days_overdue": int(-r.working_days_left)}
+            {
+                "reference": r.reference,
+                "partnership": r.partnership,
+                "deadline": r.title,
+                "status": r.sweep_status,
+                "working_days_overdue": int(-r.working_days_left),
+            }
             for r in late.itertuples()
-        ]  # fmt: skip
+        ]
     return SweepResult(
         as_of=as_of,
         deadlines=len(frame),

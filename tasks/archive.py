@@ -60,14 +60,35 @@ def _with_charts(spec: DocumentSpec) -> DocumentSpec:
 
 
 def _store(
-    session: Session, store: ObjectStore, review: Review, spec: DocumentSpec, key: str, *, kind: str,
-    version: int, published: bool = False, retain_until: dt.date | None = None,
-) -> Report:  # fmt: skip
+    session: Session,
+    store: ObjectStore,
+    review: Review,
+    spec: DocumentSpec,
+    key: str,
+    *,
+    kind: str,
+    version: int,
+    published: bool = False,
+    retain_until: dt.date | None = None,
+) -> Report:
     pdf = _pdf(spec)
-    stored = store.put(key, pdf, content_type="application/pdf", retain_until=retain_until,
-                       metadata={"reference": review.reference, "kind": kind})  # fmt: skip
-    row = Report(review_id=review.id, kind=kind, version=version, object_key=key, sha256=stored.sha256,
-                 size_bytes=stored.size, published=published, retain_until=retain_until)  # fmt: skip
+    stored = store.put(
+        key,
+        pdf,
+        content_type="application/pdf",
+        retain_until=retain_until,
+        metadata={"reference": review.reference, "kind": kind},
+    )
+    row = Report(
+        review_id=review.id,
+        kind=kind,
+        version=version,
+        object_key=key,
+        sha256=stored.sha256,
+        size_bytes=stored.size,
+        published=published,
+        retain_until=retain_until,
+    )
     session.add(row)
     session.flush()
     return row
@@ -139,13 +160,25 @@ def _publish(session: Session, store: ObjectStore, review: Review, published_on:
         return []
     retain = documents.retention_until(session, review)
     assert retain is not None, "a published review has a retention date in its timetable"
-    row = _store(session, store, review, spec, published_key(review.reference, spec.kind), kind=kind, version=1,
-                 published=True, retain_until=retain)  # fmt: skip
+    row = _store(
+        session,
+        store,
+        review,
+        spec,
+        published_key(review.reference, spec.kind),
+        kind=kind,
+        version=1,
+        published=True,
+        retain_until=retain,
+    )
     if not store.supports_retention:
         get_run_logger().warning(
             "%s: %s cannot lock objects; %s is not protected against deletion before %s",
-            review.reference, store.describe(), row.object_key, retain.isoformat(),
-        )  # fmt: skip
+            review.reference,
+            store.describe(),
+            row.object_key,
+            retain.isoformat(),
+        )
     return [row.object_key]
 
 

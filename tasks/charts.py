@@ -16,8 +16,13 @@ matplotlib.use("Agg")  # no display here, and none needed
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-STYLE = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
-         "axes.spines.right": False}  # fmt: skip
+STYLE = {
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _svg(figure: Figure) -> str:

@@ -29,8 +29,12 @@ from tasks.documents import render_pdf
 from tasks.storage import open_store
 
 KIND = "compliance-report"
-STEPS = {"figures": "Working out the figures", "charts": "Drawing the charts", "pdf": "Rendering the PDF",
-         "store": "Storing it"}  # fmt: skip
+STEPS = {
+    "figures": "Working out the figures",
+    "charts": "Drawing the charts",
+    "pdf": "Rendering the PDF",
+    "store": "Storing it",
+}
 OVERDUE_LISTED = 100  # the most overdue, by name of review; a national report would otherwise run to pages
 
 
@@ -54,19 +58,30 @@ def charts(figures: Compliance) -> dict[str, str | None]:
     t, s, th = figures.timeliness, figures.stage_times, figures.themes
     return {
         "timeliness": horizontal_bars_svg(
-            list(t["title"]), {"on time": [float(v) for v in t["percent_on_time"]]},
-            title="Timescales met on time", xlabel="Per cent of those that fell due", xmax=100, unit="%",
+            list(t["title"]),
+            {"on time": [float(v) for v in t["percent_on_time"]]},
+            title="Timescales met on time",
+            xlabel="Per cent of those that fell due",
+            xmax=100,
+            unit="%",
         ),
         "stages": horizontal_bars_svg(
             list(s["label"]),
             {"median": [float(v) for v in s["median"]], "90th percentile": [float(v) for v in s["p90"]]},
-            title="Working days in each stage", xlabel="Working days",
-        ) if not s.empty else None,
+            title="Working days in each stage",
+            xlabel="Working days",
+        )
+        if not s.empty
+        else None,
         "themes": horizontal_bars_svg(
-            [str(v).capitalize() for v in th["theme"]], {"rapid reviews": [float(v) for v in th["reviews"]]},
-            title="Themes raised by rapid reviews", xlabel="Rapid reviews",
-        ) if not th.empty else None,
-    }  # fmt: skip
+            [str(v).capitalize() for v in th["theme"]],
+            {"rapid reviews": [float(v) for v in th["reviews"]]},
+            title="Themes raised by rapid reviews",
+            xlabel="Rapid reviews",
+        )
+        if not th.empty
+        else None,
+    }
 
 
 def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.datetime) -> dict[str, Any]:
@@ -93,12 +108,9 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "many_partnerships": figures.partnership is None,
         "decisions": _rows(figures.decisions),
         "themes": _rows(figures.themes),
-        "by_partnership": [
-            {**r, **{m: _percent(r[m]) for m in MEASURES}}
-            for r in _rows(figures.by_partnership)
-        ],
+        "by_partnership": [{**r, **{m: _percent(r[m]) for m in MEASURES}} for r in _rows(figures.by_partnership)],
         "charts": drawn,
-    }  # fmt: skip
+    }
 
 
 def key_for(partnership: str | None, period: Period, version: int) -> str:
@@ -150,8 +162,11 @@ def produce(
         key = key_for(partnership, period, version)
         about = {"kind": KIND, "scope": partnership or "all", "period": f"{period.start}_{period.end}"}
         stored = open_store().put(key, pdf, content_type="application/pdf", metadata=about)
-        session.add(Report(review_id=None, kind=KIND, version=version, object_key=key, sha256=stored.sha256,
-                           size_bytes=stored.size))  # fmt: skip
+        session.add(
+            Report(
+                review_id=None, kind=KIND, version=version, object_key=key, sha256=stored.sha256, size_bytes=stored.size
+            )
+        )
     return Produced(key, version, stored.sha256, stored.size, figures, seconds)
 
 

@@ -223,8 +223,9 @@ def crash_if_silent(flow_run_id: UUID) -> str:
         elif state.timestamp > dt.datetime.now(dt.UTC) - unresponsive_after():
             verdict = "it started running again since: nothing to do"
         else:
-            client.set_flow_run_state(flow_run_id, Crashed(message="its process stopped sending heartbeats"),
-                                      force=True)  # fmt: skip
+            client.set_flow_run_state(
+                flow_run_id, Crashed(message="its process stopped sending heartbeats"), force=True
+            )
             verdict = "marked Crashed: its process stopped sending heartbeats"
     logger.info("run %s (%s): %s", run.name, flow_run_id, verdict)
     return verdict

@@ -37,6 +37,9 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
         )
     get_run_logger().info(
         "%s: %d open deadlines; %s; %d escalation(s) raised",
-        as_of.isoformat(), result.deadlines, ", ".join(f"{k} {v}" for k, v in result.counts.items()), len(raised),
-    )  # fmt: skip
+        as_of.isoformat(),
+        result.deadlines,
+        ", ".join(f"{k} {v}" for k, v in result.counts.items()),
+        len(raised),
+    )
     return result

@@ -67,8 +67,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     env["CSPR_HOME"] = str(home)
     port = free_port()
     log_path = home.parent / "up.log"
-    up = subprocess.Popen([str(Path(sys.executable).parent / "cspr"), "up", "--port", str(port)], env=env,
-                          stdout=log_path.open("wb"), stderr=subprocess.STDOUT, **dies_with_parent())  # fmt: skip
+    up = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cspr"), "up", "--port", str(port)],
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        **dies_with_parent(),
+    )
     try:
         deadline = time.monotonic() + 240
         while "Prefect UI:" not in log_path.read_text():

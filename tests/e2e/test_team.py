@@ -29,8 +29,12 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     assert "postgresql+asyncpg://" in up_output and "2 worker(s)" in up_output
     demo = subprocess.run(
         [CSPR, "demo", "--port", str(port), "--child-name", CHILD, "--child-dob", DOB.isoformat()],
-        env=env, capture_output=True, text=True, timeout=600, **dies_with_parent(),
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **dies_with_parent(),
+    )
     out = demo.stdout + demo.stderr
     assert demo.returncode == 0, out
     assert "awaiting_publication -> published" in out and ": closed" in out and "refused" not in out
@@ -39,8 +43,12 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     prefect_url = env["PREFECT_API_DATABASE_CONNECTION_URL"].replace("+asyncpg", "+psycopg")
     prefect_db = sa.create_engine(prefect_url)
     with prefect_db.connect() as connection:
-        names = {r[0] for r in connection.execute(sa.text("SELECT d.name FROM flow_run r JOIN deployment d "
-                                                          "ON d.id = r.deployment_id"))}  # fmt: skip
+        names = {
+            r[0]
+            for r in connection.execute(
+                sa.text("SELECT d.name FROM flow_run r JOIN deployment d ON d.id = r.deployment_id")
+            )
+        }
     prefect_db.dispose()
     assert {"notify-incident", "review-lifecycle"} <= names
     home = tmp_path / "cspr-home"
@@ -51,8 +59,13 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     assert sum(submitted) >= 10, submitted
     assert all(f"Worker 'cspr-local-worker-{n}' started" in (logs / f"worker-{n}.log").read_text() for n in (1, 2))
     # the documents are in S3
-    s3 = boto3.client("s3", endpoint_url=env["CSPR_S3_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["CSPR_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cspr-documents")["Contents"]]
     assert any(k.startswith("reviews/published/CSPR-") for k in keys) and len(keys) >= 7
     # the planted name and date of birth: nowhere in Prefect, in the project database (encrypted there), in the

@@ -37,8 +37,10 @@ def runs_of(deployment: str) -> list[FlowRun]:
     with get_client(sync_client=True) as client:
         while batch := client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
-            sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(runs),
-        ):  # fmt: skip
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+            offset=len(runs),
+        ):
             runs += batch
     return runs
 
@@ -94,12 +96,20 @@ def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_
     assert lifecycle_states == {StateType.PAUSED.value: REVIEWS}, lifecycle_states  # one run each, all waiting
     with project.connect() as db:
         references = db.execute(sa.text("SELECT reference, stage FROM review")).all()
-        unswept = db.execute(sa.text("SELECT count(*) FROM deadline WHERE status = 'open' AND sweep_status IS NULL "
-                                     "AND meaning = 'due by'")).scalar_one()  # fmt: skip
-        overdue = db.execute(sa.text("SELECT count(*) FROM deadline WHERE sweep_status IN ('overdue', 'escalated')")
-                             ).scalar_one()  # fmt: skip
-        events = db.execute(sa.text("SELECT review_id, transition, count(*) FROM stage_event "
-                                    "GROUP BY review_id, transition HAVING count(*) > 1")).all()  # fmt: skip
+        unswept = db.execute(
+            sa.text(
+                "SELECT count(*) FROM deadline WHERE status = 'open' AND sweep_status IS NULL AND meaning = 'due by'"
+            )
+        ).scalar_one()
+        overdue = db.execute(
+            sa.text("SELECT count(*) FROM deadline WHERE sweep_status IN ('overdue', 'escalated')")
+        ).scalar_one()
+        events = db.execute(
+            sa.text(
+                "SELECT review_id, transition, count(*) FROM stage_event "
+                "GROUP BY review_id, transition HAVING count(*) > 1"
+            )
+        ).all()
     project.dispose()
     assert len(references) == REVIEWS and {stage for _, stage in references} == {"incident_recorded"}
     assert {t.removeprefix("review:") for r in lifecycles for t in r.tags if t.startswith("review:")} == {

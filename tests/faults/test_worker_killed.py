@@ -88,10 +88,12 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
     # The other worker is still there; nobody does anything by hand.
     no_workers.start_worker(2)
     wait_for("the dead run marked Crashed", lambda: runs_in(reference, StateType.CRASHED), timeout=240)
-    wait_for("the review's run started again and finished", lambda: runs_in(reference, StateType.COMPLETED),
-             timeout=180)  # fmt: skip
-    timers = wait_for("the publication timer", lambda: [r for r in inprocess.runs_for(reference) if "timer" in r.tags],
-                      timeout=30)  # fmt: skip
+    wait_for(
+        "the review's run started again and finished", lambda: runs_in(reference, StateType.COMPLETED), timeout=180
+    )
+    timers = wait_for(
+        "the publication timer", lambda: [r for r in inprocess.runs_for(reference) if "timer" in r.tags], timeout=30
+    )
 
     with Session(get_engine()) as session:
         review = review_by_reference(session, reference)

@@ -19,8 +19,15 @@ from tasks.redaction import find_personal_data
 from tasks.storage import S3Store, open_store
 from tests.utils import inprocess
 
-KINDS = {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference", "draft-report",
-         "final-report", "published-final-report"}  # fmt: skip
+KINDS = {
+    "notification-summary",
+    "rapid-review",
+    "decision-letter",
+    "terms-of-reference",
+    "draft-report",
+    "final-report",
+    "published-final-report",
+}
 
 
 def people(reference: str) -> list[documents.KnownPerson]:
@@ -69,8 +76,13 @@ def test_the_gate_refuses_a_report_that_names_the_child_and_publishes_the_correc
     reference, _ = inprocess.notify(case)
     while review_state(reference).stage is not Stage.REVIEW_UNDER_WAY:
         inprocess.give(reference, case.answer(review_state(reference).stage))
-    leaky = {**case.answer(Stage.REVIEW_UNDER_WAY), "update": "draft report submitted", "request": "", **DRAFT,
-             "summary": f"{case.child_name} was seen by the GP twice."}  # fmt: skip
+    leaky = {
+        **case.answer(Stage.REVIEW_UNDER_WAY),
+        "update": "draft report submitted",
+        "request": "",
+        **DRAFT,
+        "summary": f"{case.child_name} was seen by the GP twice.",
+    }
     inprocess.give(reference, leaky)
     for stage in (Stage.QUALITY_ASSURANCE, Stage.REPORT_APPROVED):
         inprocess.give(reference, case.answer(stage))
@@ -81,8 +93,14 @@ def test_the_gate_refuses_a_report_that_names_the_child_and_publishes_the_correc
     assert case.child_name not in state.refusal
     assert not [r for r in stored_documents(reference) if r.published], "nothing was published"
     # the coordinator returns it for correction; the corrected report goes round again and is published
-    inprocess.give(reference, {"your_name": "Chris Lee", "decision": "return the report to the reviewer for correction",
-                               "reasons": "The summary names the child."})  # fmt: skip
+    inprocess.give(
+        reference,
+        {
+            "your_name": "Chris Lee",
+            "decision": "return the report to the reviewer for correction",
+            "reasons": "The summary names the child.",
+        },
+    )
     assert review_state(reference).stage is Stage.REVIEW_UNDER_WAY
     assert inprocess.drive(reference, case) == []
     published = [r for r in stored_documents(reference) if r.published]

@@ -36,14 +36,22 @@ def transitions(reference: str) -> list[str]:
         ({"path": "local"}, ["approve_report", "send_final_report", "publish", "record_actions"]),
         ({"path": "no-review"}, ["decide_no_review", "close_no_review"]),
         ({"path": "national"}, ["decide_national_review", "confirm_national_reviewer", "national_report_published"]),
-        ({"qa_returns": 2}, ["return_to_reviewer", "submit_draft", "approve_report", "send_final_report", "publish",
-                             "record_actions"]),
+        (
+            {"qa_returns": 2},
+            ["return_to_reviewer", "submit_draft", "approve_report", "send_final_report", "publish", "record_actions"],
+        ),
         ({"deferrals": 1}, ["defer_publication", "reconsider_publication", "publish", "record_actions"]),
         ({"improvements_only": True}, ["publish_improvements", "record_improvement_actions"]),
     ],
-    ids=["local-review", "no-review", "national-review", "qa-sent-back-twice", "deferred-then-published",
-         "improvements-only"],
-)  # fmt: skip
+    ids=[
+        "local-review",
+        "no-review",
+        "national-review",
+        "qa-sent-back-twice",
+        "deferred-then-published",
+        "improvements-only",
+    ],
+)
 def test_every_path_end_to_end(deployed: LocalSystem, kw: dict[str, object], ending: list[str]) -> None:
     case = new_case(**kw)
     reference, _ = inprocess.notify(case)
@@ -89,7 +97,11 @@ def test_a_partner_sends_it_back_and_the_sign_offs_come_in_another_order(deploye
         inprocess.give(reference, case.answer(Stage.RAPID_REVIEW_SIGN_OFF))
     assert review_state(reference).stage is Stage.AWAITING_PANEL
     assert transitions(reference)[2:] == [
-        "record_rapid_review", "return_rapid_review", "record_rapid_review", "send_rapid_review"]  # fmt: skip
+        "record_rapid_review",
+        "return_rapid_review",
+        "record_rapid_review",
+        "send_rapid_review",
+    ]
 
 
 @pytest.mark.parametrize("order", [("police", "health", "local_authority"), ("health", "local_authority", "police")])

@@ -29,10 +29,13 @@ def test_the_monthly_report_is_stored_and_summarised_without_names(deployed: Loc
     with transaction() as session:
         make_partnership(session, "eastvale")
         review, _ = records.create_review(
-            session, incident("eastvale", aware_on=dt.date(2026, 10, 1), incident_on=dt.date(2026, 9, 30),
-                              pseudonyms=("Child R",)),
-            actor=records.Actor("Chris Lee", "coordinator"), at=dt.datetime(2026, 10, 1, 9, tzinfo=dt.UTC),
-        )  # fmt: skip
+            session,
+            incident(
+                "eastvale", aware_on=dt.date(2026, 10, 1), incident_on=dt.date(2026, 9, 30), pseudonyms=("Child R",)
+            ),
+            actor=records.Actor("Chris Lee", "coordinator"),
+            at=dt.datetime(2026, 10, 1, 9, tzinfo=dt.UTC),
+        )
         reference = review.reference
     result = partnership_report(date_from=dt.date(2026, 10, 1), date_to=dt.date(2026, 10, 31), partnership="eastvale")
     assert result["key"] == "compliance/eastvale/2026-10-01_2026-10-31/v1.pdf"
@@ -43,8 +46,9 @@ def test_the_monthly_report_is_stored_and_summarised_without_names(deployed: Loc
     summary = next(a for a in artifacts if a["key"] == "compliance-eastvale")["data"]
     assert "Notified to the Panel within 5 working days | 1 | 0 | 0 | 1 | 0 |" in summary
     assert "Reviews with a statutory deadline overdue on 31 October 2026: 1" in summary
-    runs = httpx.post(f"{deployed.api_url}/flow_runs/filter",
-                      json={"flow_runs": {"name": {"like_": "partnership-report"}}}).json()  # fmt: skip
+    runs = httpx.post(
+        f"{deployed.api_url}/flow_runs/filter", json={"flow_runs": {"name": {"like_": "partnership-report"}}}
+    ).json()
     assert any(r["name"] == "partnership-report · eastvale · 2026-10-01 to 2026-10-31" for r in runs)
     hits = search_sqlite(cspr_home / "prefect" / "prefect.db", needles(PLANTED_NAME, PLANTED_DOB))
     assert hits == [], hits
@@ -62,9 +66,14 @@ def emit_overdue(reference: str) -> None:
     emit_event(
         event="cspr.deadline.overdue",
         resource={"prefect.resource.id": f"cspr.review.{reference}", "prefect.resource.name": reference},
-        payload={"reference": reference, "deadline": "notify_panel", "stage": "incident_recorded", "level": 1,
-                 "working_days_overdue": 1},
-    )  # fmt: skip
+        payload={
+            "reference": reference,
+            "deadline": "notify_panel",
+            "stage": "incident_recorded",
+            "level": 1,
+            "working_days_overdue": 1,
+        },
+    )
 
 
 def runs_for(system: LocalSystem, reference: str) -> list[dict[str, Any]]:
@@ -118,10 +127,14 @@ def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, autom
         events = httpx.post(f"{deployed.api_url}/events/filter", json=overdue).json()["events"]
         automations = [a["name"] for a in httpx.post(f"{deployed.api_url}/automations/filter", json={}).json()]
         acted = {"filter": {"event": {"prefix": ["prefect.automation"]}}, "limit": 20}
-        actions = [(e["event"], e.get("payload")) for e in
-                   httpx.post(f"{deployed.api_url}/events/filter", json=acted).json()["events"]]  # fmt: skip
-        pytest.fail(f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}; "
-                    f"automation events: {actions}")  # fmt: skip
+        actions = [
+            (e["event"], e.get("payload"))
+            for e in httpx.post(f"{deployed.api_url}/events/filter", json=acted).json()["events"]
+        ]
+        pytest.fail(
+            f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}; "
+            f"automation events: {actions}"
+        )
     time.sleep(3)  # a second run, if the automation were to start one, would be created by now
     runs = runs_for(deployed, reference)
     assert len(runs) == 1, "the automation started more than one run"

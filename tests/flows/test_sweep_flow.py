@@ -19,9 +19,11 @@ from tests.utils.factories import incident
 def overdue_events(system: LocalSystem, reference: str) -> list[dict[str, object]]:
     response = httpx.post(
         f"{system.api_url}/events/filter",
-        json={"filter": {"event": {"name": ["cspr.deadline.overdue"]},
-                         "occurred": {"since": "2020-01-01T00:00:00Z"}}, "limit": 50},
-    )  # fmt: skip
+        json={
+            "filter": {"event": {"name": ["cspr.deadline.overdue"]}, "occurred": {"since": "2020-01-01T00:00:00Z"}},
+            "limit": 50,
+        },
+    )
     response.raise_for_status()
     events = response.json()["events"]
     return [e for e in events if e["payload"].get("reference") == reference]
@@ -30,9 +32,10 @@ def overdue_events(system: LocalSystem, reference: str) -> list[dict[str, object
 def test_a_manual_sweep_raises_events_messages_and_artifacts_once(deployed: LocalSystem) -> None:
     with transaction() as session:
         review, _ = records.create_review(
-            session, incident(aware_on=dt.date(2026, 12, 18), pseudonyms=("Child Sweep",)),
+            session,
+            incident(aware_on=dt.date(2026, 12, 18), pseudonyms=("Child Sweep",)),
             actor=records.Actor("Chris Lee", "coordinator"),
-        )  # fmt: skip
+        )
         reference = review.reference
     counts = deadline_sweep(as_of=dt.date(2027, 1, 6))
     assert counts["escalated"] >= 2

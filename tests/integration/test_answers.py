@@ -80,15 +80,38 @@ def case(**kw: Any) -> Case:
 class TestPaths:
     def test_local_review_to_publication(self, engine: Engine) -> None:
         _reference, moves = run_to_end(engine, case(path="local"))
-        assert moves == ["record_incident", "submit_notification", "record_rapid_review", "send_rapid_review",
-                         "record_panel_response", "decide_local_review", "commission_reviewer", "submit_draft",
-                         "approve_report", "send_final_report", "publish", "record_actions"]  # fmt: skip
+        assert moves == [
+            "record_incident",
+            "submit_notification",
+            "record_rapid_review",
+            "send_rapid_review",
+            "record_panel_response",
+            "decide_local_review",
+            "commission_reviewer",
+            "submit_draft",
+            "approve_report",
+            "send_final_report",
+            "publish",
+            "record_actions",
+        ]
         with Session(engine) as session:
             purposes = sorted(f"{m.purpose}:{m.recipient}" for m in session.exec(select(Outbox)))
-        assert purposes == sorted([
-            "rapid_review:panel", "lcspr_decision:panel", "lcspr_decision:ofsted", "lcspr_decision:dfe",
-            "reviewer_named:panel", "reviewer_named:ofsted", "reviewer_named:dfe", "final_report:panel",
-            "final_report:secretary_of_state", "published:panel", "published:ofsted", "published:dfe"])  # fmt: skip
+        assert purposes == sorted(
+            [
+                "rapid_review:panel",
+                "lcspr_decision:panel",
+                "lcspr_decision:ofsted",
+                "lcspr_decision:dfe",
+                "reviewer_named:panel",
+                "reviewer_named:ofsted",
+                "reviewer_named:dfe",
+                "final_report:panel",
+                "final_report:secretary_of_state",
+                "published:panel",
+                "published:ofsted",
+                "published:dfe",
+            ]
+        )
 
     def test_no_review_closes_after_others_are_told(self, engine: Engine) -> None:
         _, moves = run_to_end(engine, case(path="no-review"))
@@ -197,7 +220,9 @@ def test_a_replayed_answer_is_applied_once(engine: Engine) -> None:
     assert again.already_applied
     with Session(engine) as session:
         assert [e.transition for e in records.history(session, state(engine, reference).id)] == [
-            "record_incident", "submit_notification"]  # fmt: skip
+            "record_incident",
+            "submit_notification",
+        ]
 
 
 def test_publication_waits_for_seven_working_days_after_the_report_is_sent(engine: Engine) -> None:
@@ -217,8 +242,11 @@ def test_publication_waits_for_seven_working_days_after_the_report_is_sent(engin
 def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_days(engine: Engine) -> None:
     c = Case(today=dt.date(2026, 1, 20))
     reference, c = _at(engine, Stage.AWAITING_PUBLICATION, c)
-    fix = {"your_name": "Chris Lee", "decision": "return the report to the reviewer for correction",
-           "reasons": "The summary names a family member; the reviewer must anonymise it."}  # fmt: skip
+    fix = {
+        "your_name": "Chris Lee",
+        "decision": "return the report to the reviewer for correction",
+        "reasons": "The summary names a family member; the reviewer must anonymise it.",
+    }
     assert answer(engine, reference, fix).accepted
     assert state(engine, reference).stage == Stage.REVIEW_UNDER_WAY
     for stage in (Stage.REVIEW_UNDER_WAY, Stage.QUALITY_ASSURANCE):

@@ -44,14 +44,23 @@ def test_an_untouched_trail_verifies(engine: Engine) -> None:
 
 
 TAMPERING: list[tuple[str, Callable[[str], str], str]] = [
-    ("an edited decision", lambda r: "UPDATE decision SET outcome = 'no_review' WHERE seq = 3",
-     "decision 3 was changed after it was written"),
-    ("an edited stage event", lambda r: "UPDATE stage_event SET actor_name = 'Someone Else' WHERE seq = 2",
-     "stage event 2 was changed after it was written"),
+    (
+        "an edited decision",
+        lambda r: "UPDATE decision SET outcome = 'no_review' WHERE seq = 3",
+        "decision 3 was changed after it was written",
+    ),
+    (
+        "an edited stage event",
+        lambda r: "UPDATE stage_event SET actor_name = 'Someone Else' WHERE seq = 2",
+        "stage event 2 was changed after it was written",
+    ),
     ("a deleted stage event", lambda r: "DELETE FROM stage_event WHERE seq = 4", "stage event 4 is missing"),
-    ("the latest decision deleted", lambda r: "DELETE FROM decision WHERE seq = (SELECT max(seq) FROM decision)",
-     "its latest entries do not match the head it recorded"),
-]  # fmt: skip
+    (
+        "the latest decision deleted",
+        lambda r: "DELETE FROM decision WHERE seq = (SELECT max(seq) FROM decision)",
+        "its latest entries do not match the head it recorded",
+    ),
+]
 
 
 @pytest.mark.parametrize(("what", "statement", "expected"), TAMPERING, ids=[t[0] for t in TAMPERING])
@@ -67,12 +76,17 @@ def test_a_decision_inserted_outside_the_trail_is_found(engine: Engine) -> None:
         review_id = connection.execute(sa.text("SELECT id FROM review")).scalar_one()
         top = connection.execute(sa.text("SELECT max(seq) FROM decision")).scalar_one()
         connection.execute(
-            sa.text("INSERT INTO decision (id, review_id, kind, round, outcome, actor_name, actor_role, details, at, "
-                    "seq, prev_hash, hash) VALUES (:id, :review, 'sign_off', 9, 'signed', 'Someone', 'police', '{}', "
-                    "'2026-01-01 00:00:00', :seq, '', '')"),
-            {"id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()), "review": review_id,
-             "seq": top + 1},
-        )  # fmt: skip
+            sa.text(
+                "INSERT INTO decision (id, review_id, kind, round, outcome, actor_name, actor_role, details, at, "
+                "seq, prev_hash, hash) VALUES (:id, :review, 'sign_off', 9, 'signed', 'Someone', 'police', '{}', "
+                "'2026-01-01 00:00:00', :seq, '', '')"
+            ),
+            {
+                "id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()),
+                "review": review_id,
+                "seq": top + 1,
+            },
+        )
     assert any(reference in f and "changed after it was written" in f for f in findings(engine))
 
 

@@ -42,9 +42,16 @@ from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_part
 D = dt.date
 JANUARY = Period(D(2027, 1, 1), D(2027, 1, 31))
 TODAY = D(2027, 2, 15)
-EVERYTHING = Facts(today=D(2030, 1, 1), reason="recorded", signed_off_by=PARTNERS, panel_national_review=False,
-                   reviewer_chosen=True, terms_of_reference=True, qa_checklist_complete=True,
-                   publish_not_before=D(2000, 1, 1))  # fmt: skip
+EVERYTHING = Facts(
+    today=D(2030, 1, 1),
+    reason="recorded",
+    signed_off_by=PARTNERS,
+    panel_national_review=False,
+    reviewer_chosen=True,
+    terms_of_reference=True,
+    qa_checklist_complete=True,
+    publish_not_before=D(2000, 1, 1),
+)
 COORDINATOR = records.Actor("Chris Lee", "coordinator")
 
 
@@ -54,25 +61,39 @@ def at(day: dt.date) -> dt.datetime:
 
 def review(session: Session, partnership: str, aware: dt.date, pseudonym: str, created: dt.date) -> Review:
     made, _ = records.create_review(
-        session, incident(partnership, aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
-        actor=COORDINATOR, at=at(created),
-    )  # fmt: skip
+        session,
+        incident(partnership, aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
+        actor=COORDINATOR,
+        at=at(created),
+    )
     return made
 
 
 def walk(session: Session, r: Review, *moves: tuple[str, dt.date, dict[Event, dt.date]]) -> None:
     for name, day, milestones in moves:
-        records.apply_transition(session, r, name, actor=COORDINATOR, facts=EVERYTHING, milestones=milestones,
-                                 at=at(day))  # fmt: skip
+        records.apply_transition(
+            session, r, name, actor=COORDINATOR, facts=EVERYTHING, milestones=milestones, at=at(day)
+        )
 
 
 def decide(session: Session, r: Review, kind: str, outcome: str, day: dt.date, round: int = 1, **details: Any) -> None:
-    session.add(Decision(review_id=r.id, kind=kind, round=round, outcome=outcome, actor_name="Chris Lee",
-                         actor_role="coordinator", details=details, at=at(day)))  # fmt: skip
+    session.add(
+        Decision(
+            review_id=r.id,
+            kind=kind,
+            round=round,
+            outcome=outcome,
+            actor_name="Chris Lee",
+            actor_role="coordinator",
+            details=details,
+            at=at(day),
+        )
+    )
 
 
 @pytest.fixture
 def data(engine: Engine) -> Engine:
+    # Each walk keeps one move a line, out of the formatter (fmt: skip): it reads as the review's timeline.
     with transaction(engine) as session:
         make_partnership(session, "northshire")
         make_partnership(session, "southmoor", closure_days=["2027-01-08"])
@@ -81,10 +102,25 @@ def data(engine: Engine) -> Engine:
                                                                   Event.PARTNERS_TOLD_ON: D(2027, 1, 8)}),
              ("record_rapid_review", D(2027, 1, 20), {}),
              ("send_rapid_review", D(2027, 1, 27), {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 27)}))  # fmt: skip
-        decide(session, a, "rapid_review", "local_review", D(2027, 1, 12), completed_on="2027-01-12",
-               themes=["online harm"])  # fmt: skip
-        decide(session, a, "rapid_review", "local_review", D(2027, 1, 20), round=2, completed_on="2027-01-19",
-               themes=["neglect", "domestic abuse"])  # fmt: skip
+        decide(
+            session,
+            a,
+            "rapid_review",
+            "local_review",
+            D(2027, 1, 12),
+            completed_on="2027-01-12",
+            themes=["online harm"],
+        )
+        decide(
+            session,
+            a,
+            "rapid_review",
+            "local_review",
+            D(2027, 1, 20),
+            round=2,
+            completed_on="2027-01-19",
+            themes=["neglect", "domestic abuse"],
+        )
 
         review(session, "northshire", D(2027, 1, 11), "Child B", D(2027, 1, 11))
 
@@ -95,8 +131,15 @@ def data(engine: Engine) -> Engine:
              ("send_rapid_review", D(2027, 1, 26), {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 26)}),
              ("record_panel_response", D(2027, 1, 28), {Event.PANEL_RESPONDED_ON: D(2027, 1, 28)}),
              ("decide_local_review", D(2027, 1, 29), {Event.LCSPR_DECIDED_ON: D(2027, 1, 29)}))  # fmt: skip
-        decide(session, c, "rapid_review", "local_review", D(2027, 1, 14), completed_on="2027-01-14",
-               themes=["neglect", "information sharing between agencies"])  # fmt: skip
+        decide(
+            session,
+            c,
+            "rapid_review",
+            "local_review",
+            D(2027, 1, 14),
+            completed_on="2027-01-14",
+            themes=["neglect", "information sharing between agencies"],
+        )
         decide(session, c, "panel_response", "no_national_review", D(2027, 1, 28), responded_on="2027-01-28")
         decide(session, c, "lcspr_decision", "local_review", D(2027, 2, 1), decided_on="2027-01-29")
 
@@ -112,8 +155,9 @@ def data(engine: Engine) -> Engine:
              ("approve_report", D(2026, 12, 1), {}),
              ("send_final_report", D(2027, 1, 12), {Event.FINAL_REPORT_SENT_ON: D(2027, 1, 12)}),
              ("publish", D(2027, 1, 25), {Event.PUBLISHED_ON: D(2027, 1, 25)}))  # fmt: skip
-        decide(session, d, "rapid_review", "local_review", D(2026, 6, 15), completed_on="2026-06-15",
-               themes=["neglect"])  # fmt: skip
+        decide(
+            session, d, "rapid_review", "local_review", D(2026, 6, 15), completed_on="2026-06-15", themes=["neglect"]
+        )
         decide(session, d, "publication", "publish", D(2027, 1, 25))
     return engine
 
@@ -124,8 +168,14 @@ def test_timeliness_of_the_three_statutory_clocks(data: Engine) -> None:
     assert figures.as_of == D(2027, 1, 31) and figures.reviews == 4
     rows = {r["measure"]: r for r in figures.timeliness.to_dict(orient="records")}
     assert {k: v for k, v in rows["notify_panel"].items() if k != "title"} == {
-        "measure": "notify_panel", "fell_due": 3, "on_time": 2, "late": 0, "outstanding": 1, "not_yet_due": 0,
-        "percent_on_time": 66.7}  # fmt: skip
+        "measure": "notify_panel",
+        "fell_due": 3,
+        "on_time": 2,
+        "late": 0,
+        "outstanding": 1,
+        "not_yet_due": 0,
+        "percent_on_time": 66.7,
+    }
     assert (rows["rapid_review"]["fell_due"], rows["rapid_review"]["on_time"], rows["rapid_review"]["late"]) == (
         2,
         1,
@@ -199,8 +249,13 @@ def test_one_partnership_and_the_table_by_partnership(data: Engine) -> None:
     assert south.timeliness.set_index("measure")["percent_on_time"].to_dict()["notify_panel"] == 100.0
     rows = {r["partnership"]: r for r in everyone.by_partnership.to_dict(orient="records")}
     north = rows["northshire"]
-    assert (north["reviews"], north["notify_panel"], north["rapid_review"], north["lcspr_publication"],
-            north["overdue_reviews"]) == (3, 50.0, 0.0, 0.0, 1)  # fmt: skip
+    assert (
+        north["reviews"],
+        north["notify_panel"],
+        north["rapid_review"],
+        north["lcspr_publication"],
+        north["overdue_reviews"],
+    ) == (3, 50.0, 0.0, 0.0, 1)
     assert rows["southmoor"]["rapid_review"] == 100.0 and math.isnan(rows["southmoor"]["lcspr_publication"])
 
 
@@ -250,9 +305,11 @@ def test_cspr_report_on_the_command_line(project_db: Path, tmp_path: Path) -> No
     assert "Notified to the Panel within 5 working days" in result.output and "100" in result.output
     assert "compliance/southmoor/2027-01-01_2027-01-31/v1.pdf" in result.output
     assert copy.read_bytes().startswith(b"%PDF")
-    for bad, message in [(["--from", "2027-02-01", "--to", "2027-01-01"], "ends (1 January 2027) before it starts"),
-                         (["--from", "2027-02-30"], "is not a date"),
-                         (["--partnership", "westmarch"], "no partnership 'westmarch'")]:  # fmt: skip
+    for bad, message in [
+        (["--from", "2027-02-01", "--to", "2027-01-01"], "ends (1 January 2027) before it starts"),
+        (["--from", "2027-02-30"], "is not a date"),
+        (["--partnership", "westmarch"], "no partnership 'westmarch'"),
+    ]:
         refused = runner.invoke(app, ["report", *bad])
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), refused.output
     assert sorted(p.name for p in project_db.rglob("*.pdf")) == ["v1.pdf"]  # the refusals stored nothing

@@ -41,8 +41,20 @@ def test_migrations_apply_from_empty_and_again(engine: Engine) -> None:
         cfg.attributes["connection"] = conn
         command.check(cfg)  # the models and the migrations agree: autogenerate finds nothing to add
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"partnership", "review", "case_person", "stage_event", "deadline", "decision", "reviewer",
-            "commission", "report", "outbox", "milestone", "representative"} <= tables  # fmt: skip
+    assert {
+        "partnership",
+        "review",
+        "case_person",
+        "stage_event",
+        "deadline",
+        "decision",
+        "reviewer",
+        "commission",
+        "report",
+        "outbox",
+        "milestone",
+        "representative",
+    } <= tables
 
 
 def test_a_review_is_created_with_its_history_and_deadlines(engine: Engine) -> None:

@@ -62,15 +62,33 @@ def plans(engine: Engine, case: Case) -> list[documents.DocumentSpec]:
 @pytest.mark.parametrize(
     ("kw", "kinds"),
     [
-        ({"path": "local"}, {"notification-summary", "rapid-review", "decision-letter", "terms-of-reference",
-                             "draft-report", "final-report"}),
+        (
+            {"path": "local"},
+            {
+                "notification-summary",
+                "rapid-review",
+                "decision-letter",
+                "terms-of-reference",
+                "draft-report",
+                "final-report",
+            },
+        ),
         ({"path": "no-review"}, {"notification-summary", "rapid-review", "decision-letter"}),
         ({"path": "national"}, {"notification-summary", "rapid-review", "decision-letter"}),
-        ({"improvements_only": True}, {"notification-summary", "rapid-review", "decision-letter",
-                                       "terms-of-reference", "draft-report", "final-report",
-                                       "improvements-statement"}),
+        (
+            {"improvements_only": True},
+            {
+                "notification-summary",
+                "rapid-review",
+                "decision-letter",
+                "terms-of-reference",
+                "draft-report",
+                "final-report",
+                "improvements-statement",
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_every_document_of_every_branch_renders(engine: Engine, kw: dict[str, Any], kinds: set[str]) -> None:
     specs = plans(engine, Case(today=TODAY, **kw))
     assert {s.kind for s in specs} == kinds
@@ -89,14 +107,21 @@ def test_every_document_of_every_branch_renders(engine: Engine, kw: dict[str, An
 
 def test_the_final_report_with_thirty_recommendations_and_an_eighty_row_timeline(engine: Engine) -> None:
     spec = next(s for s in plans(engine, Case(today=TODAY)) if s.kind == "final-report")
-    spec.context["draft"] = {**BIG_DRAFT, "timeline": [
-        {"on": e["on"], "event": e["event"]} for e in BIG_DRAFT["timeline"]]}  # fmt: skip
+    spec.context["draft"] = {
+        **BIG_DRAFT,
+        "timeline": [{"on": e["on"], "event": e["event"]} for e in BIG_DRAFT["timeline"]],
+    }
     pdf = render_pdf(spec.template, spec.context).pdf
     pages = PdfReader(io.BytesIO(pdf)).pages
     assert len(pages) >= 5
     text = " ".join(text_of(pdf).split())
-    for heading in ("Contents", "1. Summary", "2. Summary of recommendations", "4. Timeline of key events",
-                    "5. Systemic analysis"):  # fmt: skip
+    for heading in (
+        "Contents",
+        "1. Summary",
+        "2. Summary of recommendations",
+        "4. Timeline of key events",
+        "5. Systemic analysis",
+    ):
         assert heading in text
     assert "Recommendation 30: agencies should share information" in text
     assert "Key event 80." in text
@@ -134,8 +159,11 @@ def test_hostile_form_text_renders_as_text_and_fetches_nothing(engine: Engine, l
         f'<link rel="stylesheet" href="{listener}/evil.css">',
         "x" * 3000,
     ]
-    spec.context["draft"] = {**spec.context["draft"], "summary": "\n".join(hostile),
-                             "recommendations": [*hostile, "A normal recommendation."]}  # fmt: skip
+    spec.context["draft"] = {
+        **spec.context["draft"],
+        "summary": "\n".join(hostile),
+        "recommendations": [*hostile, "A normal recommendation."],
+    }
     rendered = render_pdf(spec.template, spec.context)
     assert Recorder.requests == [], "the renderer reached out"
     assert rendered.refused_fetches == ()  # escaped: nothing even tried to load
@@ -200,8 +228,10 @@ def test_the_gate_finds_a_date_of_birth(engine: Engine) -> None:
 
 def test_the_gate_finds_a_name_in_a_chart_label(engine: Engine) -> None:
     spec = final_with(engine)
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="60" role="img">'
-           '<text x="10" y="30" font-size="14">Contacts with Zephyrine Quillfeather-Okonkwo</text></svg>')  # fmt: skip
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="60" role="img">'
+        '<text x="10" y="30" font-size="14">Contacts with Zephyrine Quillfeather-Okonkwo</text></svg>'
+    )
     spec.context["charts"] = [{"svg": svg, "caption": "Agency contacts"}]
     assert any("the name of Child Q" in f for f in gate(spec))
 
@@ -219,8 +249,9 @@ def test_a_matplotlib_chart_keeps_its_text_for_the_gate(engine: Engine) -> None:
     spec = final_with(engine)
     svg = events_per_month_svg([dt.date(2026, 1, 5), dt.date(2026, 1, 20), dt.date(2026, 3, 2)])
     assert svg is not None and "<text" in svg and "Mar 2026" in svg  # labels are text, not paths
-    named = bar_chart_svg(["GP", "School"], [3, 4], title="Contacts with Zephyrine Quillfeather-Okonkwo",
-                          ylabel="Contacts")  # fmt: skip
+    named = bar_chart_svg(
+        ["GP", "School"], [3, 4], title="Contacts with Zephyrine Quillfeather-Okonkwo", ylabel="Contacts"
+    )
     spec.context["charts"] = [{"svg": svg, "caption": "By month"}, {"svg": named, "caption": "Contacts"}]
     pdf = render_pdf(spec.template, spec.context).pdf
     assert "Mar 2026" in text_of(pdf)

@@ -33,8 +33,12 @@ def pg(postgres_server_url: str) -> Engine:
 def counts(engine: Engine) -> tuple[str, int, int, int]:
     with Session(engine) as session:
         review = session.exec(select(Review)).one()
-        return (review.stage, len(session.exec(select(StageEvent)).all()), len(session.exec(select(Milestone)).all()),
-                len(session.exec(select(Decision)).all()))  # fmt: skip
+        return (
+            review.stage,
+            len(session.exec(select(StageEvent)).all()),
+            len(session.exec(select(Milestone)).all()),
+            len(session.exec(select(Decision)).all()),
+        )
 
 
 @pytest.mark.postgres
@@ -48,8 +52,14 @@ def test_a_connection_lost_mid_transition_leaves_nothing_half_written(pg: Engine
     with pytest.raises(sa.exc.OperationalError), transaction(pg) as session:
         review = records.review_by_reference(session, reference)
         records.record_decision(session, review, "notification", "submitted", COORDINATOR)
-        records.apply_transition(session, review, "submit_notification", actor=COORDINATOR, facts=Facts(),
-                                 milestones={Event.NOTIFIED_ON: dt.date(2026, 11, 4)})  # fmt: skip
+        records.apply_transition(
+            session,
+            review,
+            "submit_notification",
+            actor=COORDINATOR,
+            facts=Facts(),
+            milestones={Event.NOTIFIED_ON: dt.date(2026, 11, 4)},
+        )
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         with killer.connect() as conn:  # the server drops this session's connection, as a restart does
             conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
@@ -58,8 +68,14 @@ def test_a_connection_lost_mid_transition_leaves_nothing_half_written(pg: Engine
     assert counts(pg) == before  # no stage moved, no event, milestone or decision written
     with transaction(pg) as session:  # the retry, on a new connection, completes it once
         review = records.review_by_reference(session, reference)
-        records.apply_transition(session, review, "submit_notification", actor=COORDINATOR, facts=Facts(),
-                                 milestones={Event.NOTIFIED_ON: dt.date(2026, 11, 4)})  # fmt: skip
+        records.apply_transition(
+            session,
+            review,
+            "submit_notification",
+            actor=COORDINATOR,
+            facts=Facts(),
+            milestones={Event.NOTIFIED_ON: dt.date(2026, 11, 4)},
+        )
     stage, events, milestones, _ = counts(pg)
     assert stage == "rapid_review" and events == before[1] + 1 and milestones == before[2] + 1
     pg.dispose()

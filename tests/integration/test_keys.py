@@ -112,8 +112,9 @@ def test_cspr_keys_new_prints_a_usable_key() -> None:
 
 def test_the_team_set_up_will_not_start_without_a_real_key(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CSPR_HOME": str(tmp_path / "home")}
-    result = subprocess.run([str(Path(sys.executable).parent / "cspr"), "up", "--team"], env=env,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cspr"), "up", "--team"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "CSPR_ENCRYPTION_KEY is not set" in " ".join(result.stderr.split())
     assert not (tmp_path / "home").exists()  # nothing was started or written

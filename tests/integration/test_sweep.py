@@ -25,9 +25,11 @@ def review_aware_on(engine: Engine, aware: dt.date, pseudonym: str = "Child S") 
         if session.exec(select(Review)).first() is None:
             make_partnership(session)
         review, _ = records.create_review(
-            session, incident(aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)), actor=COORDINATOR,
+            session,
+            incident(aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
+            actor=COORDINATOR,
             at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
-        )  # fmt: skip
+        )
         return review.reference
 
 
@@ -98,8 +100,12 @@ def test_escalations_are_raised_once_per_level(engine: Engine) -> None:
     with Session(engine) as session:
         purposes = sorted(m.purpose for m in session.exec(select(Outbox)))
         levels = {d.name: d.escalation_level for d in session.exec(select(Deadline))}
-    assert purposes == ["escalation:notify_panel:1", "escalation:notify_panel:2",
-                        "escalation:notify_partners:1", "escalation:notify_partners:2"]  # fmt: skip
+    assert purposes == [
+        "escalation:notify_panel:1",
+        "escalation:notify_panel:2",
+        "escalation:notify_partners:1",
+        "escalation:notify_partners:2",
+    ]
     assert levels["notify_panel"] == 2 and levels["rapid_review"] == 0
     assert all(reference in e.reference for e in first + later)
 

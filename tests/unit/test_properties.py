@@ -18,12 +18,29 @@ from models.stages import TERMINAL, TRANSITIONS, Facts, IllegalTransition, Stage
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
 ANYTHING: st.SearchStrategy[Any] = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), TEXT, st.dates().map(dt.date.isoformat),
-    st.lists(TEXT, max_size=3), st.dictionaries(TEXT, TEXT, max_size=2),
-)  # fmt: skip
-FORMS = [forms.NotificationSubmitted, forms.RapidReview, forms.SignOff, forms.PanelResponse, forms.FinalDecision,
-         forms.Commissioning, forms.ReviewProgress, forms.QualityAssurance, forms.Publication, forms.ActionsRecorded,
-         forms.Identity, forms.IncidentNotification]  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    TEXT,
+    st.dates().map(dt.date.isoformat),
+    st.lists(TEXT, max_size=3),
+    st.dictionaries(TEXT, TEXT, max_size=2),
+)
+FORMS = [
+    forms.NotificationSubmitted,
+    forms.RapidReview,
+    forms.SignOff,
+    forms.PanelResponse,
+    forms.FinalDecision,
+    forms.Commissioning,
+    forms.ReviewProgress,
+    forms.QualityAssurance,
+    forms.Publication,
+    forms.ActionsRecorded,
+    forms.Identity,
+    forms.IncidentNotification,
+]
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -46,10 +63,17 @@ def test_any_answer_is_accepted_or_refused_in_words_without_echoing_it(
 @settings(max_examples=200)
 @given(st.lists(st.sampled_from([t.name for t in TRANSITIONS]), max_size=40), st.booleans(), st.booleans())
 def test_only_moves_along_the_graph_and_never_out_of_closed(names: list[str], signed: bool, national: bool) -> None:
-    facts = Facts(today=dt.date(2030, 1, 1), reason="a reason", signed_off_by=PARTNERS if signed else frozenset(),
-                  panel_national_review=national, reviewer_chosen=True, terms_of_reference=True,
-                  qa_checklist_complete=True, publish_not_before=dt.date(2029, 1, 1),
-                  secretary_of_state_confirmed=True)  # fmt: skip
+    facts = Facts(
+        today=dt.date(2030, 1, 1),
+        reason="a reason",
+        signed_off_by=PARTNERS if signed else frozenset(),
+        panel_national_review=national,
+        reviewer_chosen=True,
+        terms_of_reference=True,
+        qa_checklist_complete=True,
+        publish_not_before=dt.date(2029, 1, 1),
+        secretary_of_state_confirmed=True,
+    )
     stage = Stage.INCIDENT_RECORDED
     for name in names:
         try:

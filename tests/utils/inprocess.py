@@ -140,7 +140,9 @@ def task_runs(flow_run_id: UUID, name: str) -> list[Any]:
     from prefect.client.schemas.filters import FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
     with get_client(sync_client=True) as client:
-        return list(client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
-        ))  # fmt: skip
+        return list(
+            client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
+            )
+        )

@@ -43,10 +43,24 @@ def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
     port = free_port()
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
-        [CSPR, "up", "--team", "--port", str(port), "--postgres", POSTGRES_ADMIN_URL, "--project-database", names[0],
-         "--prefect-database", names[1]],
-        env=env, stdout=log, stderr=subprocess.STDOUT, **dies_with_parent(),  # it, and all it starts, die with us
-    )  # fmt: skip
+        [
+            CSPR,
+            "up",
+            "--team",
+            "--port",
+            str(port),
+            "--postgres",
+            POSTGRES_ADMIN_URL,
+            "--project-database",
+            names[0],
+            "--prefect-database",
+            names[1],
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        **dies_with_parent(),  # it, and all it starts, die with us
+    )
     try:
         deadline = time.monotonic() + 240
         while "Prefect UI:" not in (text := (tmp_path / "up.log").read_text()):
