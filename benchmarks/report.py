@@ -26,7 +26,7 @@ from sqlmodel import Session
 from benchmarks.sweep import AS_OF, CHUNK, populate
 from models import compliance, forms
 from models.db import make_engine, migrate
-from models.tables import Decision, Review, StageEvent, utcnow
+from models.tables import Decision, DecisionKind, Review, StageEvent, utcnow
 from tasks.compliance import charts, context
 from tasks.documents import render_pdf
 from tasks.storage import LocalStore
@@ -72,7 +72,7 @@ def _add_history_chunk(engine: sa.Engine, rng: random.Random, reviews: list[Any]
                 {
                     "id": uuid.uuid4(),
                     "review_id": review_id,
-                    "kind": "rapid_review",
+                    "kind": DecisionKind.RAPID_REVIEW,
                     "round": 1,
                     "outcome": rng.choice(["local_review", "no_review"]),
                     "actor_name": "Bench",

@@ -23,10 +23,13 @@ from prefect.flow_runs import resume_flow_run
 from models.calendar import calendar_for, today_in_england
 from models.db import transaction
 from models.records import review_by_reference
+from models.roles import Role
+from models.seed import DEMO_REPRESENTATIVES
 from models.stages import Stage
 from models.steps import STEPS
 
 NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
+DEMO_NAMES = {role: name for role, name, *_ in DEMO_REPRESENTATIVES}  # who acts for each role in the demo
 
 
 class DemoError(RuntimeError):
@@ -115,7 +118,7 @@ class Case:
     deferrals: int = 0
     improvements_only: bool = False
     send_back_first: bool = False
-    sign_off_order: tuple[str, ...] = ("local_authority", "police", "health")
+    sign_off_order: tuple[str, ...] = (Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH)  # roles, in their order
     report_sent_on: dt.date | None = None  # default: long enough ago that publication need not wait
     today: dt.date = field(default_factory=today_in_england)
     asked: Counter[Stage] = field(default_factory=Counter)
@@ -197,10 +200,10 @@ def _rapid_review(c: Case, n: int) -> dict[str, Any]:
 def _sign_off(c: Case, n: int) -> dict[str, Any]:
     order = c.sign_off_order
     send_back = c.send_back_first and n == 0
-    partner = order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3]
+    partner = Role(order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3])
     return {
-        "your_name": {"local_authority": "Alex Morgan", "police": "Sam Patel", "health": "Jo Evans"}[partner],
-        "partner": partner.replace("_", " "),
+        "your_name": DEMO_NAMES[partner],
+        "partner": partner.label,
         "decision": "send back" if send_back else "sign off",
         "signed_on": c.day(14 + (3 if c.send_back_first and not send_back else 0)),
         "reason": "The family context section needs the school's account." if send_back else "",

@@ -67,16 +67,17 @@ def dies_with_parent(death_signal: int = signal.SIGTERM) -> dict[str, Any]:
     return {"start_new_session": True, "preexec_fn": _ask_for_signal_on_parent_death(death_signal)}
 
 
-def stop(process: subprocess.Popen[Any], timeout: float = 20) -> None:
-    """SIGTERM to the process's group (it leads one: see :func:`dies_with_parent`), SIGKILL if it is still there
-    after ``timeout`` seconds."""
-    if process.poll() is not None:
-        return
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+def stop(*processes: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """SIGTERM to each process's group (each leads one: see :func:`dies_with_parent`), all at once so they stop
+    together, then SIGKILL to any group whose leader is still there after ``timeout`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

@@ -8,7 +8,6 @@ when it stops.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.processes import dies_with_parent
+from cli.processes import dies_with_parent, stop
 from models.settings import PROJECT_ROOT, get_settings
 
 WORK_POOL = "cspr-local"
@@ -165,17 +164,8 @@ class LocalSystem:
     def stop(self, only: list[subprocess.Popen[bytes]] | None = None) -> None:
         """Stop every process started (or only those given), children included."""
         stopping = [p for p in reversed(self.processes) if only is None or p in only]
+        stop(*stopping)
         for process in stopping:
-            if process.poll() is None:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process in stopping:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
             self.processes.remove(process)
 
     def check_alive(self) -> None:

@@ -19,6 +19,7 @@ from models import rulebook
 from models.calendar import today_in_england
 from models.dates import long_date, weekday_date
 from models.records import deadline_on, history, latest_decision, milestones_of
+from models.roles import PARTNERS, Role
 from models.rulebook import Entry, Event
 from models.stages import Transition
 from models.tables import (
@@ -172,7 +173,8 @@ def _rapid_review(session: Session, review: Review) -> DocumentSpec:
         )
     ).all()
     edition = rulebook.edition(review.edition)
-    labels = {"local_authority": "Local authority", "police": "Police", "health": edition.health_partner.capitalize()}
+    labels: dict[str, str] = {role: role.label.capitalize() for role in PARTNERS}
+    labels[Role.HEALTH] = edition.health_partner.capitalize()
     ctx.update(
         rapid=details,
         criteria=[(label, bool(details.get(key))) for key, label in CRITERIA],

@@ -276,23 +276,25 @@ class RapidReview(Signed):
         return self
 
 
+_PARTNER_LABELS = {role.label: role for role in Role if role in PARTNERS}
+
+
 def _partner(value: Any) -> Role:
-    """A partner chosen by its label ("local authority") or its stored value; no other role signs off."""
-    try:
-        role = Role.from_label(value) if isinstance(value, str) else Role(value)
-    except ValueError:
-        role = None
+    """A partner as the form offers it, by label ("local authority"); no other role signs off."""
+    role = value if isinstance(value, Role) else _PARTNER_LABELS.get(value) if isinstance(value, str) else None
     if role not in PARTNERS:
-        raise ValueError("choose one of the three safeguarding partners: local authority, police or health")
+        labels = [repr(label) for label in _PARTNER_LABELS]  # as pydantic words a wrong choice of an enum
+        raise ValueError(f"Input should be {', '.join(labels[:-1])} or {labels[-1]}")
     return role
 
 
-# The sign-off form offers the three partners by the names people read them ("local authority").
+# The sign-off form offers the three partners by the names people read them ("local authority"), and its answer
+# says it so: the stored role is the field's value.
 PartnerChoice = Annotated[
     Role,
     PlainValidator(_partner),
-    PlainSerializer(lambda role: role.value, return_type=str),
-    WithJsonSchema({"type": "string", "enum": [r.label for r in Role if r in PARTNERS]}),
+    PlainSerializer(lambda role: role.label, return_type=str),
+    WithJsonSchema({"type": "string", "enum": list(_PARTNER_LABELS)}),
 ]
 
 

@@ -24,13 +24,14 @@ from sqlmodel import Session, col, select
 
 from models import rulebook, stages
 from models.audit import GENESIS_HASH, audit_head, decision_hash, event_hash
-from models.rulebook import Event
+from models.rulebook import Entry, Event
 from models.stages import Facts, Stage
 from models.tables import (
     CasePerson,
     Deadline,
     DeadlineStatus,
     Decision,
+    DecisionKind,
     Milestone,
     Outbox,
     Partnership,
@@ -294,7 +295,7 @@ def _append_event(
 def record_decision(
     session: Session,
     review: Review,
-    kind: str,
+    kind: DecisionKind,
     outcome: str,
     actor: Actor,
     *,
@@ -372,7 +373,7 @@ def review_by_reference(session: Session, reference: str) -> Review:
     return review
 
 
-def latest_decision(session: Session, review: Review, kind: str) -> tuple[int, Decision | None]:
+def latest_decision(session: Session, review: Review, kind: DecisionKind) -> tuple[int, Decision | None]:
     """How many decisions of ``kind`` the review has, and the latest of them."""
     rows = session.exec(
         select(Decision).where(Decision.review_id == review.id, Decision.kind == kind).order_by(col(Decision.at))
@@ -380,7 +381,7 @@ def latest_decision(session: Session, review: Review, kind: str) -> tuple[int, D
     return len(rows), (rows[-1] if rows else None)
 
 
-def deadline_on(session: Session, review: Review, name: str) -> dt.date | None:
+def deadline_on(session: Session, review: Review, name: Entry) -> dt.date | None:
     """The date of one entry of the review's stored timetable, if it has that entry."""
     row = session.exec(select(Deadline).where(Deadline.review_id == review.id, Deadline.name == name)).first()
     return None if row is None else row.due_on

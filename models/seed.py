@@ -12,7 +12,7 @@ from models.tables import Partnership, Representative, Reviewer
 
 DEMO_PARTNERSHIP = "northshire"
 
-_REPRESENTATIVES = [
+DEMO_REPRESENTATIVES = [
     (Role.LOCAL_AUTHORITY, "Alex Morgan", "alex.morgan@northshire-council.example", "Northshire County Council"),
     (Role.POLICE, "Sam Patel", "sam.patel@northshire-police.example", "Northshire Police"),
     (Role.HEALTH, "Jo Evans", "jo.evans@northshire-icb.example", "Northshire Integrated Care Board"),
@@ -62,7 +62,7 @@ def _add_missing_representatives(session: Session) -> bool:
         (r.role, r.name)
         for r in session.exec(select(Representative).where(Representative.partnership_id == partnership.id))
     }
-    missing = [r for r in _REPRESENTATIVES if (r[0].value, r[1]) not in known]
+    missing = [r for r in DEMO_REPRESENTATIVES if (r[0].value, r[1]) not in known]
     for role, name, email, organisation in missing:
         session.add(
             Representative(partnership_id=partnership.id, role=role, name=name, email=email, organisation=organisation)

@@ -239,7 +239,7 @@ def allowed_from(stage: Stage) -> list[Move]:
     return [t for t in TRANSITIONS if t.source is stage]
 
 
-def check(current: Stage, name: str, facts: Facts = Facts()) -> Move:
+def check(current: Stage, name: Transition, facts: Facts = Facts()) -> Move:
     """The transition ``name`` if it may be taken from ``current`` with these facts; else IllegalTransition."""
     move = transition(name)
     if move.source is not current:

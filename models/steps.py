@@ -1,9 +1,10 @@
 """The process: every step a person answers, in one table, and what a review waits for at each stage.
 
-Each ``Step`` declares everything about one human step: its form, the handler that acts on the answer, the roles
-that may answer it, its guidance, the deadline it shows and the documents its answer produces. The forms the
-Prefect UI shows (``flows/inputs.py``), the answer handlers (``models/answers.py``), the demo's scripted answers
-(``cli/demo.py``) and the documents (``models/documents.py``) are derived from this table or checked against it.
+Each ``Step`` declares everything about one human step: its form, the handler that acts on the answer
+(``models/handlers.py``, applied by ``models/answers.py``), the roles that may answer it, its guidance, the
+deadline it shows and the documents its answer produces. The forms the Prefect UI shows (``flows/inputs.py``) are
+derived from this table; the demo's scripted answers (``cli/demo.py``) and the documents (``models/documents.py``)
+are checked against it.
 
 ``next_action`` reads the database and says what the lifecycle must do next. It is the only place that
 decides this, so a run that crashes, is retried or replays after a suspend asks again and gets the same
@@ -28,7 +29,7 @@ from models.records import deadline_on
 from models.roles import PARTNERS, Role
 from models.rulebook import Entry
 from models.stages import HUMAN_LABELS, Stage, Transition, allowed_from
-from models.tables import Deadline, Review, Reviewer
+from models.tables import Deadline, DeadlineStatus, Review, Reviewer
 
 D = DocumentKind
 
@@ -323,7 +324,7 @@ def describe(session: Session, review: Review, step: Step) -> str:
         due = session.exec(
             select(Deadline).where(Deadline.review_id == review.id, Deadline.name == step.deadline)
         ).first()
-        if due is not None and due.status == "open":
+        if due is not None and due.status == DeadlineStatus.OPEN:
             lines.append(f"**{due.title}: {due.meaning} {due.due_on:%A %d %B %Y}** ({due.source}).")
             lines.append("")
     if step.stage is Stage.RAPID_REVIEW_SIGN_OFF:
