@@ -1,0 +1,92 @@
+"""Who gave an answer, in a form the flow can check: the gate signs the signed-in person onto each form answer it
+passes to Prefect, and the lifecycle accepts the answer only with a valid signature for that very run and form.
+
+The token is an HMAC-SHA256 over the person, their role, how they signed in, the run, the form's key and the time,
+with a key that only the gate and the workers hold (never Prefect's server, never a run's parameters). So:
+- a typed name, or an answer posted straight to Prefect's API, carries no valid token;
+- a token lifted from one answer fails on any other run or form (both are signed);
+- a token older than ``MAX_AGE`` fails, so one seen in a log or a browser's history is soon worthless; within that
+  time the form's key itself is single-use (the review's answer counter moves on as soon as it is answered).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+MAX_AGE = dt.timedelta(minutes=10)  # from the gate's signing to the lifecycle's check: a worker picks it up in seconds
+CLOCK_SKEW = dt.timedelta(seconds=30)  # the gate's and a worker's clocks may differ a little
+KEY_BYTES = 32
+
+
+class IdentityRefused(ValueError):
+    """An answer whose identity cannot be trusted; ``str()`` says why, in words for the person and the log."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person who proved who they are at the gate."""
+
+    person_id: str  # the account's id in the project's register
+    name: str
+    role: str  # a models.roles.Role value, from the register, never from the identity provider's token
+    signed_in_with: str  # "password+totp", "password" (a demo account) or "oidc"
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What the lifecycle learns from a valid token: who answered, on which run and form, and when."""
+
+    identity: Identity
+    run_id: str
+    form_key: str
+    at: dt.datetime
+
+
+def new_key() -> str:
+    """A new signing key, as text for a setting or an owner-only file."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def _mac(key: str, body: bytes) -> bytes:
+    return hmac.new(key.encode(), body, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(key: str, identity: Identity, *, run_id: str, form_key: str, at: dt.datetime) -> str:
+    """The token the gate attaches to an answer to form ``form_key`` of run ``run_id``, given at ``at``."""
+    claims = {**asdict(identity), "run_id": run_id, "form_key": form_key, "at": at.astimezone(dt.UTC).isoformat()}
+    body = json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
+    return f"{_b64(body)}.{_b64(_mac(key, body))}"
+
+
+def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime) -> Signed:
+    """The identity in ``token`` if it was signed with ``key`` for this run and form, recently; else IdentityRefused.
+    A token may be tried against any number of keys by the caller (a key being rotated): each fails the same way."""
+    try:
+        body_text, mac_text = token.split(".")
+        body, mac = _unb64(body_text), _unb64(mac_text)
+    except ValueError:
+        raise IdentityRefused("the answer carries no valid sign-in: sign in again and resubmit the form") from None
+    if not hmac.compare_digest(mac, _mac(key, body)):
+        raise IdentityRefused("the answer's sign-in is not the gate's: sign in again and resubmit the form")
+    claims = json.loads(body)
+    if claims["run_id"] != run_id or claims["form_key"] != form_key:
+        raise IdentityRefused("the answer's sign-in was given for another form: open this form and submit it again")
+    at = dt.datetime.fromisoformat(claims["at"])
+    if not now - MAX_AGE <= at <= now + CLOCK_SKEW:
+        raise IdentityRefused("the answer's sign-in has expired: sign in again and resubmit the form")
+    identity = Identity(claims["person_id"], claims["name"], claims["role"], claims["signed_in_with"])
+    return Signed(identity, run_id, form_key, at)

@@ -1,0 +1,131 @@
+"""Local sign-in, the embedded default: a password hashed with Argon2id, a TOTP second factor whose every code is
+accepted once, and a lock after repeated failures. Pure: the caller keeps each person's ``Credentials`` (issue 14
+stores them with the person's account) and writes back what ``sign_in`` returns, in one transaction.
+
+Whoever asks learns nothing about who has an account: an unknown account, a wrong password and a wrong code get
+the same refusal, and an unknown account costs the same Argon2id work as a known one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+MAX_FAILURES = 5  # failed attempts in a row before the account is locked
+LOCKED_FOR = dt.timedelta(minutes=15)
+MAX_PASSWORD_LENGTH = 1024  # long passphrases are welcome; a megabyte is an attack on the hashing, refused unhashed
+MIN_PASSWORD_LENGTH = 12
+ISSUER = "cspr"  # how an authenticator app labels the account
+
+# One refusal for every failure, a locked account's too: a different word for "locked" would tell whoever tries
+# five times that the address has an account.
+REFUSED = (
+    "That email address, password or code is not right, or the account is locked for 15 minutes after 5 failed "
+    "attempts. Check them and try again later, or ask an operator."
+)
+
+_HASHER = PasswordHasher()  # Argon2id with argon2-cffi's current recommended cost (RFC 9106's low-memory choice)
+_NO_ACCOUNT = _HASHER.hash("no account has this password")  # verified against when there is no account
+
+
+class SignInRefused(ValueError):
+    """A sign-in that fails; ``str()`` is the message for the person, which never says which part was wrong."""
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash of a new password, after checking its length (never logging or echoing it)."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValueError(f"a password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long")
+    return _HASHER.hash(password)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def enrolment_uri(secret: str, email: str) -> str:
+    """The ``otpauth://`` URI an authenticator app takes, as text or as the QR code of ``enrolment_qr_svg``."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+
+
+def enrolment_qr_svg(uri: str) -> str:
+    """The enrolment URI as an SVG QR code, to show on the enrolment page."""
+    return str(segno.make(uri, error="m").svg_inline(scale=4))
+
+
+class Factor(StrEnum):
+    PASSWORD = "password"  # demo accounts only (never in the team set-up)
+    PASSWORD_AND_TOTP = "password+totp"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One person's local sign-in state, as stored with their account."""
+
+    password_hash: str
+    totp_secret: str | None  # None: a demo account, which signs in with a password alone
+    totp_last_step: int = -1  # the time step of the last code accepted: that code, and any older, is spent
+    failures: int = 0  # failed attempts in a row
+    locked_until: dt.datetime | None = None
+
+    @property
+    def factor(self) -> Factor:
+        return Factor.PASSWORD if self.totp_secret is None else Factor.PASSWORD_AND_TOTP
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What a sign-in decided, and the credentials to store in place of the old ones (None: no account)."""
+
+    accepted: bool
+    message: str
+    credentials: Credentials | None
+
+
+def _password_matches(stored: str | None, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored or _NO_ACCOUNT, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _code_step(secret: str, code: str, at: dt.datetime, last_step: int) -> int | None:
+    """The time step of ``code`` if it is the current code (or the one either side, for a clock a little off) and
+    later than the last code accepted; else None."""
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = int(at.timestamp()) // totp.interval
+    for step in (now - 1, now, now + 1):
+        if step > last_step and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def sign_in(credentials: Credentials | None, password: str, code: str, at: dt.datetime) -> Attempt:
+    """Check a password (and a TOTP code, unless a demo account) against the stored credentials at ``at``."""
+    if len(password) > MAX_PASSWORD_LENGTH or len(code) > 16:
+        return Attempt(False, REFUSED, credentials)  # refused before any hashing, whoever's account it names
+    if credentials is not None and credentials.locked_until is not None and at < credentials.locked_until:
+        _password_matches(None, password)  # the same work as any other attempt
+        return Attempt(False, REFUSED, credentials)
+    password_ok = _password_matches(credentials.password_hash if credentials else None, password)
+    if credentials is None:
+        return Attempt(False, REFUSED, None)
+    step = None
+    if credentials.totp_secret is not None:
+        step = _code_step(credentials.totp_secret, code.strip(), at, credentials.totp_last_step)
+    if password_ok and (credentials.totp_secret is None or step is not None):
+        last = credentials.totp_last_step if step is None else step
+        return Attempt(True, "", replace(credentials, totp_last_step=last, failures=0, locked_until=None))
+    failures = credentials.failures + 1
+    if failures >= MAX_FAILURES:
+        return Attempt(False, REFUSED, replace(credentials, failures=0, locked_until=at + LOCKED_FOR))
+    return Attempt(False, REFUSED, replace(credentials, failures=failures))
