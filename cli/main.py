@@ -6,6 +6,7 @@ Commands import what they need when they run, so ``cspr deadlines`` answers with
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import time
 from enum import StrEnum
@@ -17,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from models import rulebook
+from models.records import Actor
+from models.roles import Role
 from models.rulebook import Entry, Event, RulebookError
 
 app = typer.Typer(
@@ -32,6 +35,8 @@ audit_app = typer.Typer(help="The audit trail of every review's stages and decis
 app.add_typer(audit_app, name="audit")
 keys_app = typer.Typer(help="The key that encrypts names and dates of birth at rest.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+people_app = typer.Typer(help="The register of people who may act, and their accounts.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
@@ -446,7 +451,8 @@ def audit_verify() -> None:
     for finding in result.findings:
         err.print(f"[bold red]tampered:[/] {finding}")
     console.print(
-        f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s): "
+        f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s), "
+        f"{result.register_events} change(s) to the register: "
         + (f"{len(result.findings)} problem(s)" if result.findings else "the trail is intact")
     )
     if result.findings:
@@ -478,6 +484,102 @@ def keys_rotate() -> None:
         raise _fail(str(exc)) from None
     made = "a new development key was made; " if done.new_key_made else ""
     console.print(f"Rotated: {made}{done.values} value(s) re-encrypted under the newest key.")
+
+
+def _operator() -> Actor:
+    """Who changes the register from the command line: the machine's user, acting as an operator."""
+    return Actor(f"{getpass.getuser()} (command line)", Role.OPERATOR)
+
+
+@people_app.command("add")
+def people_add(
+    name: Annotated[str, typer.Option(help="The person's name, as colleagues know them.")],
+    email: Annotated[str, typer.Option(help="Their work email address: they sign in with it.")],
+    role: Annotated[Role, typer.Option(help="What they act as.")],
+    partnership: Annotated[
+        str | None, typer.Option(help="The partnership's code (every role but operator), e.g. northshire.")
+    ] = None,
+    organisation: Annotated[str, typer.Option(help="Their organisation, e.g. Northshire Police.")] = "",
+    demo: Annotated[bool, typer.Option(help="A demo person: signs in with a password alone; never in a team.")] = False,
+) -> None:
+    """Register a person in a role and make their account; a new account's first password and its authenticator
+    enrolment are shown once, here, for the person alone."""
+    from models.db import transaction
+    from models.people import RegisterRefusal, add_person
+    from models.signin import enrolment_qr_text
+
+    try:
+        with transaction() as session:
+            enrolment = add_person(
+                session,
+                name=name,
+                email=email,
+                role=role,
+                partnership_code=partnership,
+                organisation=organisation,
+                by=_operator(),
+                demo=demo,
+            )
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    where = f" for {partnership}" if partnership else ""
+    console.print(f"Registered {enrolment.email} as {role.label}{where}.")
+    if enrolment.password is None:
+        console.print("The address had an account already: its password and second factor stand.")
+        return
+    console.print("Give the person these, in person or by a channel only they read; they are not shown again:")
+    console.print(f"  first password: {enrolment.password}", highlight=False, markup=False)
+    if enrolment.totp_uri:
+        console.print("  authenticator app: scan the code below, or enter this address in the app:")
+        console.print(f"  {enrolment.totp_uri}", markup=False, highlight=False, soft_wrap=True)
+        print(enrolment_qr_text(enrolment.totp_uri))
+
+
+@people_app.command("disable")
+def people_disable(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
+    """Disable a person's account and every registration of it: they can no longer sign in or answer any step."""
+    from models.db import transaction
+    from models.people import RegisterRefusal, disable_person
+
+    try:
+        with transaction() as session:
+            account = disable_person(session, email, by=_operator())
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Disabled {account.email}: every registration of it is inactive.")
+
+
+@people_app.command("list")
+def people_list(
+    partnership: Annotated[str | None, typer.Option(help="Only this partnership's people.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Everyone registered, with their role, partnership and how they sign in."""
+    from dataclasses import asdict
+
+    from models.db import transaction
+    from models.people import people
+
+    with transaction() as session:
+        rows = people(session, partnership)
+    if as_json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    table = Table(title="People registered", title_justify="left")
+    for column in ("name", "email", "role", "partnership", "organisation", "active", "sign-in"):
+        table.add_column(column)
+    for r in rows:
+        sign_in = f"{r.sign_in} (demo)" if r.demo else r.sign_in
+        table.add_row(
+            r.name,
+            r.email,
+            Role(r.role).label,
+            r.partnership or "-",
+            r.organisation,
+            "yes" if r.active else "no",
+            sign_in,
+        )
+    console.print(table)
 
 
 @db_app.command("upgrade")

@@ -4,6 +4,8 @@ Each stage event and each decision of a review is hashed over its content and th
 (``event_hash``, ``decision_hash``), and the review records the heads of both chains hashed together
 (``audit_head``); ``models/records.py`` writes them. Checking walks every review's chains from their first entry,
 recomputes every hash and compares the heads with the review's, so an edited, inserted or deleted row shows.
+The register (who may act, models/people.py) has one chain of its own, ``register_event_hash``, walked the same
+way (it keeps no head yet, so a removed latest entry of the register is not seen).
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.tables import Decision, Review, StageEvent
+from models.tables import Decision, RegisterEvent, Review, StageEvent
 
 GENESIS_HASH = "0" * 64
 
@@ -67,6 +69,28 @@ def event_hash(event: StageEvent) -> str:
     )
 
 
+def register_event_hash(event: RegisterEvent) -> str:
+    return _digest(
+        {
+            "seq": event.seq,
+            "action": event.action,
+            "account_id": str(event.account_id),
+            "details": event.details,
+            "actor_name": event.actor_name,
+            "actor_role": event.actor_role,
+            "at": _utc(event.at),
+            "prev": event.prev_hash,
+        }
+    )
+
+
+HASHES: dict[type, Callable[[Any], str]] = {
+    StageEvent: event_hash,
+    Decision: decision_hash,
+    RegisterEvent: register_event_hash,
+}
+
+
 def audit_head(last_event_hash: str, last_decision_hash: str) -> str:
     return _digest({"events": last_event_hash, "decisions": last_decision_hash})
 
@@ -85,16 +109,19 @@ class Verified:
     reviews: int
     events: int
     decisions: int
+    register_events: int
     findings: list[Finding]
 
 
-def _walk(reference: str, what: str, rows: Sequence[StageEvent | Decision]) -> tuple[list[Finding], str]:
+def _walk(
+    reference: str, what: str, rows: Sequence[StageEvent | Decision | RegisterEvent]
+) -> tuple[list[Finding], str]:
     findings: list[Finding] = []
     previous = GENESIS_HASH
     for expected_seq, row in enumerate(rows, start=1):
         if row.seq != expected_seq:
             findings.append(Finding(reference, f"{what} {expected_seq} is missing (the next is {row.seq})"))
-        recomputed = event_hash(row) if isinstance(row, StageEvent) else decision_hash(row)
+        recomputed = HASHES[type(row)](row)
         if row.hash != recomputed:
             findings.append(Finding(reference, f"{what} {row.seq} was changed after it was written"))
         elif row.prev_hash != previous:
@@ -125,4 +152,6 @@ def verify(session: Session) -> Verified:
                 )
             )
         events, decisions = events + len(chain), decisions + len(made)
-    return Verified(len(reviews), events, decisions, findings)
+    register = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq))).all()
+    findings += _walk("the register", "register entry", list(register))[0]
+    return Verified(len(reviews), events, decisions, len(register), findings)

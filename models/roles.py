@@ -16,6 +16,7 @@ class Role(StrEnum):
     HEALTH = "health"  # clinical commissioning group (WT2018) / integrated care board (WT2023)
     COORDINATOR = "coordinator"
     PANEL = "panel"
+    OPERATOR = "operator"  # runs the system: deployments, work pools, the register; registered in no partnership
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import io
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -53,6 +54,13 @@ def new_totp_secret() -> str:
 def enrolment_uri(secret: str, email: str) -> str:
     """The ``otpauth://`` URI an authenticator app takes, as text or as the QR code of ``enrolment_qr_svg``."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+
+
+def enrolment_qr_text(uri: str) -> str:
+    """The enrolment URI as a QR code drawn in text, for a terminal."""
+    out = io.StringIO()
+    segno.make(uri, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
 
 
 def enrolment_qr_svg(uri: str) -> str:

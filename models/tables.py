@@ -90,18 +90,56 @@ class Partnership(SQLModel, table=True):
 
 
 class Representative(SQLModel, table=True):
-    """A named person who may act for a partner (or coordinate) in a partnership."""
+    """The register: a named person who may act in a role for a partnership (an operator for none). A person's
+    account (by email) may hold several registrations; each gives one role in one partnership."""
 
     __table_args__ = (sa.UniqueConstraint("partnership_id", "email"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
+    partnership_id: uuid.UUID | None = Field(default=None, foreign_key="partnership.id", index=True)
     name: str = _str(200)
     email: str = _str(254)
     role: str = _str(40)  # Role
     organisation: str = _str(200)
     active: bool = True
     created_at: dt.datetime = _when()
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in, one per email address; their roles are their active registrations (Representative
+    rows with the same address). Local sign-in's credentials live here (models/signin.py)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = _str(254, unique=True, index=True)  # lower case
+    name: str = _str(200)
+    password_hash: str | None = _str(200, default=None)  # Argon2id; None for a person who signs in through OIDC
+    totp_secret: str | None = Field(default=None, sa_type=EncryptedText)  # None: a demo account (password alone)
+    totp_last_step: int = -1  # the last TOTP time step accepted: its code, and older, are spent
+    failures: int = 0  # failed sign-ins in a row
+    locked_until: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    oidc_subject: str | None = _str(255, default=None, unique=True)  # the identity provider's "sub", once matched
+    demo: bool = False  # a demo person: marked as such everywhere, refused in the team set-up
+    active: bool = True
+    created_at: dt.datetime = _when()
+    updated_at: dt.datetime = _when()
+
+
+class RegisterEvent(SQLModel, table=True):
+    """Append-only history of the register and its accounts: who added or disabled whom, when. Hash-chained like a
+    review's history, one chain for the whole register."""
+
+    __tablename__ = "register_event"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    seq: int = Field(unique=True)  # 1, 2, 3 ... over the whole register
+    action: str = _str(40)  # RegisterAction
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    details: dict[str, Any] = _json()  # role, partnership, demo: never a password or a secret
+    actor_name: str = _str(200)
+    actor_role: str = _str(40)
+    at: dt.datetime = _when()
+    prev_hash: str = _str(64)
+    hash: str = _str(64)
 
 
 # --- reviews ------------------------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""The register of people who may act, and their accounts: adding, disabling and listing them, each change written
+to the register's own hash-chained history with who made it.
+
+A person is one account (one email address); each registration (a ``Representative`` row) gives them one role in one
+partnership, or the operator's role in none. Roles come from here, never from a sign-in token. Every function works
+inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models import signin
+from models.audit import GENESIS_HASH, register_event_hash
+from models.records import Actor
+from models.roles import Role
+from models.tables import Account, Partnership, RegisterEvent, Representative, utcnow
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class RegisterAction(StrEnum):
+    ADDED = "added"  # a registration (and, for a new address, the account)
+    DISABLED = "disabled"  # the account and every registration of it
+
+
+class RegisterRefusal(ValueError):
+    """A change to the register that cannot be made; ``str()`` says why, for the operator."""
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a new local account needs to sign in the first time: shown once, stored only as hashes and ciphertext."""
+
+    email: str
+    password: str | None  # None: the address had an account already, whose password stands
+    totp_uri: str | None  # None for a demo account (password alone) or an existing account
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    name: str
+    email: str
+    role: str
+    partnership: str  # the partnership's code, "" for an operator
+    organisation: str
+    active: bool
+    demo: bool
+    sign_in: str  # "password+totp", "password", "oidc" or "not enrolled"
+
+
+def normalise_email(email: str) -> str:
+    address = email.strip().casefold()
+    if len(address) > 254 or not EMAIL.match(address):
+        raise RegisterRefusal("that is not an email address; give the person's work address, e.g. name@council.gov.uk")
+    return address
+
+
+def _record(
+    session: Session, action: RegisterAction, account: Account, by: Actor, at: dt.datetime, **details: Any
+) -> None:
+    """Append a change to the register's history, chained to the entry before it."""
+    last = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq).desc()).limit(1)).first()
+    event = RegisterEvent(
+        seq=1 if last is None else last.seq + 1,
+        action=action,
+        account_id=account.id,
+        details=details,
+        actor_name=by.name,
+        actor_role=by.role,
+        at=at,
+        prev_hash=GENESIS_HASH if last is None else last.hash,
+        hash="",
+    )
+    event.hash = register_event_hash(event)
+    session.add(event)
+    session.flush()
+
+
+def add_person(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    role: Role,
+    partnership_code: str | None,
+    organisation: str,
+    by: Actor,
+    demo: bool = False,
+    at: dt.datetime | None = None,
+) -> Enrolment:
+    """Register a person in a role (for a partnership, unless an operator), making their account if the address has
+    none. A new local account gets a one-time password and, unless a demo account, a TOTP enrolment."""
+    at = at or utcnow()
+    name = " ".join(name.split())
+    if not 0 < len(name) <= 200:
+        raise RegisterRefusal("give the person's name (at most 200 characters)")
+    address = normalise_email(email)
+    partnership = None
+    if role is Role.OPERATOR:
+        if partnership_code:
+            raise RegisterRefusal("an operator runs the whole system and is registered in no partnership")
+    else:
+        partnership = session.exec(select(Partnership).where(Partnership.code == partnership_code)).first()
+        if partnership is None:
+            known = ", ".join(p.code for p in session.exec(select(Partnership).order_by(col(Partnership.code))))
+            raise RegisterRefusal(f"there is no partnership {partnership_code!r}; known partnerships: {known}")
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    enrolment = Enrolment(address, None, None)
+    if account is None:
+        password = secrets.token_urlsafe(12)  # 16 characters, to be changed at the first sign-in
+        secret = None if demo else signin.new_totp_secret()
+        account = Account(
+            email=address,
+            name=name,
+            password_hash=signin.hash_password(password),
+            totp_secret=secret,
+            demo=demo,
+            created_at=at,
+            updated_at=at,
+        )
+        session.add(account)
+        session.flush()
+        enrolment = Enrolment(address, password, None if secret is None else signin.enrolment_uri(secret, address))
+    elif not account.active:
+        raise RegisterRefusal(f"the account of {address} is disabled; it is not registered again")
+    partnership_id = None if partnership is None else partnership.id
+    where_registered = (
+        col(Representative.partnership_id).is_(None)
+        if partnership_id is None
+        else col(Representative.partnership_id) == partnership_id
+    )
+    registered = session.exec(select(Representative).where(Representative.email == address, where_registered)).first()
+    if registered is not None:
+        where = f"in {partnership.name}" if partnership else "as an operator"
+        raise RegisterRefusal(f"{address} is already registered {where} (as {Role(registered.role).label})")
+    session.add(
+        Representative(
+            partnership_id=partnership_id, name=name, email=address, role=role, organisation=organisation, created_at=at
+        )
+    )
+    code = partnership.code if partnership else ""
+    _record(session, RegisterAction.ADDED, account, by, at, role=role.value, partnership=code, demo=account.demo)
+    return enrolment
+
+
+def disable_person(session: Session, email: str, *, by: Actor, at: dt.datetime | None = None) -> Account:
+    """Disable a person's account and every registration of it: they can no longer sign in or answer any step."""
+    at = at or utcnow()
+    address = normalise_email(email)
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    if account is None:
+        raise RegisterRefusal(f"there is no account for {address}")
+    if not account.active:
+        raise RegisterRefusal(f"the account of {address} is disabled already")
+    account.active, account.updated_at = False, at
+    session.add(account)
+    for registration in session.exec(select(Representative).where(Representative.email == address)):
+        registration.active = False
+        session.add(registration)
+    _record(session, RegisterAction.DISABLED, account, by, at)
+    return account
+
+
+def people(session: Session, partnership_code: str | None = None) -> list[PersonRow]:
+    """Every registration, with its account's state, by partnership then name; one partnership's alone if given."""
+    codes = {p.id: p.code for p in session.exec(select(Partnership))}
+    accounts = {a.email: a for a in session.exec(select(Account))}
+    rows = []
+    for r in session.exec(select(Representative)):
+        code = codes.get(r.partnership_id, "") if r.partnership_id else ""
+        if partnership_code is not None and code != partnership_code:
+            continue
+        account = accounts.get(r.email)
+        if account is None:  # registered before accounts existed: can be named on a form, cannot sign in
+            sign_in = "not enrolled"
+        elif account.password_hash is None:
+            sign_in = "oidc"
+        else:
+            sign_in = signin.Factor.PASSWORD if account.totp_secret is None else signin.Factor.PASSWORD_AND_TOTP
+        active = r.active and (account is None or account.active)
+        demo = account is not None and account.demo
+        rows.append(PersonRow(r.name, r.email, r.role, code, r.organisation, active, demo, str(sign_in)))
+    return sorted(rows, key=lambda p: (p.partnership, p.name.casefold(), p.role))
