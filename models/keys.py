@@ -1,7 +1,7 @@
 """Rotating the key that protects personal data at rest.
 
-Rotation re-encrypts every stored name and date of birth under the newest configured key, in one transaction,
-and checks each value decrypts to what it was before anything is committed. Where the keys live decides who
+Rotation re-encrypts every stored name, date of birth and TOTP secret under the newest configured key, in one
+transaction, and checks each value decrypts to what it was before anything is committed. Where the keys live decides who
 makes the new key:
 
 - local mode (no ``CSPR_ENCRYPTION_KEY``): rotation makes a new development key and keeps the previous one behind
@@ -22,7 +22,8 @@ from sqlmodel import Session
 from models import crypto
 from models.settings import get_settings
 
-COLUMNS = ("name", "date_of_birth")  # case_person's encrypted columns
+# every encrypted column, by table: the names and dates of birth in a case, and the accounts' TOTP secrets
+ENCRYPTED: dict[str, tuple[str, ...]] = {"case_person": ("name", "date_of_birth"), "account": ("totp_secret",)}
 
 
 class KeyProblem(RuntimeError):
@@ -56,24 +57,26 @@ def rotate(session: Session) -> Rotated:
     if local:
         _prepend_development_key()
     cipher = crypto.cipher()
-    rows = session.execute(sa.text("SELECT id, name, date_of_birth FROM case_person")).all()
     count = 0
-    for row_id, *values in rows:
-        rotated: list[str | None] = []
-        for before in values:
-            after = None if before is None else cipher.rotate(before.encode("ascii")).decode("ascii")
-            if (
-                before is not None
-                and after is not None
-                and cipher.decrypt(after.encode()) != cipher.decrypt(before.encode())
-            ):
-                raise KeyProblem("a value did not survive re-encryption; nothing was changed")
-            rotated.append(after)
-        count += sum(v is not None for v in values)
-        session.execute(
-            sa.text("UPDATE case_person SET name = :name, date_of_birth = :dob WHERE id = :id"),
-            {"name": rotated[0], "dob": rotated[1], "id": row_id},
-        )
+    for table, columns in ENCRYPTED.items():
+        rows = session.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}")).all()
+        for row_id, *values in rows:
+            rotated: list[str | None] = []
+            for before in values:
+                after = None if before is None else cipher.rotate(before.encode("ascii")).decode("ascii")
+                if (
+                    before is not None
+                    and after is not None
+                    and cipher.decrypt(after.encode()) != cipher.decrypt(before.encode())
+                ):
+                    raise KeyProblem("a value did not survive re-encryption; nothing was changed")
+                rotated.append(after)
+            count += sum(v is not None for v in values)
+            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+            session.execute(
+                sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id"),
+                {**dict(zip(columns, rotated, strict=True)), "id": row_id},
+            )
     return Rotated(values=count, new_key_made=local)
 
 

@@ -19,8 +19,10 @@ from cli.main import app
 from models import crypto, records
 from models.db import get_engine, transaction
 from models.keys import new_key, rotate
+from models.people import add_person
+from models.roles import Role
 from models.settings import get_settings
-from models.tables import CasePerson
+from models.tables import Account, CasePerson
 from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_partnership
 
 
@@ -83,6 +85,35 @@ def test_rotation_to_a_configured_key_lets_the_old_one_go(
     get_settings.cache_clear()
     assert read(engine) == [(PLANTED_NAME, PLANTED_DOB.isoformat())]
     assert not own_keys.exists()  # a configured key never makes a development key
+
+
+def test_an_accounts_totp_secret_is_rotated_too(
+    engine: Engine, own_keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = new_key(), new_key()
+    monkeypatch.setenv("CSPR_ENCRYPTION_KEY", old)
+    get_settings.cache_clear()
+    with transaction(engine) as session:
+        make_partnership(session)
+        operator = records.Actor("an operator", "operator")
+        add_person(
+            session,
+            name="Dana Okafor",
+            email="dana@northshire-police.example",
+            role=Role.POLICE,
+            partnership_code="northshire",
+            organisation="Northshire Police",
+            by=operator,
+        )
+        secret = session.exec(select(Account)).one().totp_secret
+    monkeypatch.setenv("CSPR_ENCRYPTION_KEY", f"{new},{old}")
+    get_settings.cache_clear()
+    with transaction(engine) as session:
+        assert rotate(session).values == 1
+    monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new)  # the old key dropped: the secret still reads
+    get_settings.cache_clear()
+    with Session(engine) as session:
+        assert secret and session.exec(select(Account)).one().totp_secret == secret
 
 
 def test_a_wrong_key_is_refused_with_a_message_not_garbage(
