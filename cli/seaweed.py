@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.processes import dies_with_parent, stop
+from models.files import write_private
 
 PORT_FLAGS = (
     "master.port",
@@ -67,8 +68,7 @@ class SeaweedS3:
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
-        path.write_text(json.dumps({"identities": [identity]}))
-        path.chmod(0o600)
+        write_private(path, json.dumps({"identities": [identity]}))
 
     def start(self, timeout: float = 90) -> str:
         """Start the server and wait until it answers; returns its S3 endpoint."""

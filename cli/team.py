@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cli.seaweed import SeaweedS3
+from models.files import write_private
 from models.settings import get_settings, normalise_database_url
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -61,9 +62,8 @@ class Team:
             self.env.update(CSPR_STORAGE_URL=BUCKET_URL, **self.s3.env())
         os.environ.update(self.env)  # for this process's own reads, and the processes it starts
         get_settings.cache_clear()  # so that the settings read from now on are these
-        env_file = self.home / "team.env"
-        env_file.write_text("".join(f"{key}={value}\n" for key, value in sorted(self.env.items())))
-        env_file.chmod(0o600)  # it holds the S3 stand-in's key
+        # owner-only: it holds the S3 stand-in's key
+        write_private(self.home / "team.env", "".join(f"{key}={value}\n" for key, value in sorted(self.env.items())))
         return self.env
 
     def stop(self) -> None:

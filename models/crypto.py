@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from models.files import write_private
 from models.settings import get_settings
 
 
@@ -28,10 +29,8 @@ def _development_key() -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(Fernet.generate_key())
-        tmp.chmod(0o600)
-        tmp.replace(path)  # atomic, so two processes starting together agree on one key
+        # the first of two processes starting together makes the key, and both use it
+        write_private(path, Fernet.generate_key().decode("ascii"), keep_existing=True)
     return path.read_text().strip()
 
 

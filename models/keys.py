@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import Session
 
 from models import crypto
+from models.files import write_private
 from models.settings import get_settings
 
 # every encrypted column, by table: the names and dates of birth in a case, and the accounts' TOTP secrets
@@ -44,11 +45,7 @@ def _prepend_development_key() -> None:
     path = crypto.development_key_path()
     current = [k for k in path.read_text().strip().split(",") if k] if path.exists() else []
     keys = [new_key(), *current]  # every earlier key stays behind it: nothing ever becomes unreadable
-    tmp = path.with_suffix(".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(",".join(keys))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_private(path, ",".join(keys))
 
 
 def rotate(session: Session) -> Rotated:
