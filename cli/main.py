@@ -11,16 +11,16 @@ import json
 import time
 from enum import StrEnum
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from models import rulebook
-from models.records import Actor
 from models.roles import Role
-from models.rulebook import Entry, Event, RulebookError
+
+if TYPE_CHECKING:
+    from models.records import Actor
 
 app = typer.Typer(
     name="cspr",
@@ -42,15 +42,6 @@ app.add_typer(bench_app, name="bench")
 
 console = Console(width=140) if not Console().is_terminal else Console()
 err = Console(stderr=True)
-
-
-# `cspr deadlines` shows only what follows from the dates given; an event's own follow-ups (retention) need it to happen
-TIMETABLE_SHOWN = frozenset(
-    {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW, Entry.LCSPR_PUBLICATION, Entry.SEND_FINAL_REPORT_BY}
-)
-
-# the guidance editions offered are the rulebook files there are: a new edition needs no change here
-EditionChoice = StrEnum("EditionChoice", {e.id: e.id for e in rulebook.editions()})  # type: ignore[misc]
 
 
 class RapidReviewFrom(StrEnum):
@@ -75,8 +66,11 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def deadlines(
     aware_on: Annotated[str, typer.Option(help="Date the local authority became aware of the incident (day 0).")],
+    # any edition the rulebook files hold (checked when the timetable is computed): a new edition file needs no
+    # change here, and the rulebooks are read only by the command that needs them
     edition: Annotated[
-        EditionChoice | None, typer.Option(help="Guidance edition; default: the one in force on --aware-on.")
+        str | None,
+        typer.Option(help="Guidance edition, e.g. wt2023; default: the one in force on --aware-on."),
     ] = None,
     notified_on: Annotated[str | None, typer.Option(help="Date the Panel was notified, if it has been.")] = None,
     rapid_review_from: Annotated[
@@ -95,7 +89,18 @@ def deadlines(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Print the statutory timetable of a review, with the source of each rule."""
+    from models import rulebook
     from models.calendar import CalendarRangeError
+    from models.rulebook import Entry, Event, RulebookError
+
+    # only what follows from the dates given; an event's own follow-ups (retention) need it to happen
+    wanted = {
+        Entry.NOTIFY_PANEL,
+        Entry.NOTIFY_PARTNERS,
+        Entry.RAPID_REVIEW,
+        Entry.LCSPR_PUBLICATION,
+        Entry.SEND_FINAL_REPORT_BY,
+    }
 
     aware = _date(aware_on, "--aware-on")
     assert aware is not None
@@ -118,12 +123,12 @@ def deadlines(
     closures = tuple(d for d in (_date(c, "--closure-day") for c in closure_day or ()) if d is not None)
 
     try:
-        book = rulebook.edition(edition.value) if edition else rulebook.edition_in_force(aware)
+        book = rulebook.edition(edition) if edition else rulebook.edition_in_force(aware)
         entries = book.timetable(events, planned=planned, closure_days=closures, rapid_review_from=start)
     except (CalendarRangeError, RulebookError) as exc:
         raise _fail(str(exc)) from None
 
-    shown = [e for e in entries if e.name in TIMETABLE_SHOWN]
+    shown = [e for e in entries if e.name in wanted]
     if as_json:
         print(
             json.dumps(
@@ -488,6 +493,8 @@ def keys_rotate() -> None:
 
 def _operator() -> Actor:
     """Who changes the register from the command line: the machine's user, acting as an operator."""
+    from models.records import Actor
+
     return Actor(f"{getpass.getuser()} (command line)", Role.OPERATOR)
 
 

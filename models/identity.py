@@ -39,7 +39,7 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Signed:
+class SignedAnswer:
     """What the lifecycle learns from a valid token: who answered, on which run and form, and when."""
 
     identity: Identity
@@ -72,7 +72,7 @@ def sign(key: str, identity: Identity, *, run_id: str, form_key: str, at: dt.dat
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
-def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime) -> Signed:
+def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime) -> SignedAnswer:
     """The identity in ``token`` if it was signed with ``key`` for this run and form, recently; else IdentityRefused.
     A token may be tried against any number of keys by the caller (a key being rotated): each fails the same way."""
     try:
@@ -89,4 +89,4 @@ def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime
     if not now - MAX_AGE <= at <= now + CLOCK_SKEW:
         raise IdentityRefused("the answer's sign-in has expired: sign in again and resubmit the form")
     identity = Identity(claims["person_id"], claims["name"], claims["role"], claims["signed_in_with"])
-    return Signed(identity, run_id, form_key, at)
+    return SignedAnswer(identity, run_id, form_key, at)

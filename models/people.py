@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from models import signin
 from models.audit import GENESIS_HASH, register_event_hash
-from models.records import Actor
+from models.records import Actor, UnknownPartnership, partnership_by_code
 from models.roles import Role
 from models.tables import Account, Partnership, RegisterEvent, Representative, utcnow
 
@@ -108,10 +108,10 @@ def add_person(
         if partnership_code:
             raise RegisterRefusal("an operator runs the whole system and is registered in no partnership")
     else:
-        partnership = session.exec(select(Partnership).where(Partnership.code == partnership_code)).first()
-        if partnership is None:
-            known = ", ".join(p.code for p in session.exec(select(Partnership).order_by(col(Partnership.code))))
-            raise RegisterRefusal(f"there is no partnership {partnership_code!r}; known partnerships: {known}")
+        try:
+            partnership = partnership_by_code(session, partnership_code)
+        except UnknownPartnership as exc:
+            raise RegisterRefusal(str(exc)) from None
     account = session.exec(select(Account).where(Account.email == address)).first()
     enrolment = Enrolment(address, None, None)
     if account is None:

@@ -366,6 +366,18 @@ class UnknownReview(LookupError):
     pass
 
 
+class UnknownPartnership(ValueError):
+    """A partnership code that is not registered; ``str()`` names the ones that are."""
+
+
+def partnership_by_code(session: Session, code: str | None) -> Partnership:
+    partnership = session.exec(select(Partnership).where(Partnership.code == code)).first()
+    if partnership is None:
+        known = ", ".join(p.code for p in session.exec(select(Partnership).order_by(col(Partnership.code))))
+        raise UnknownPartnership(f"there is no safeguarding partnership {code!r}; known partnerships: {known}")
+    return partnership
+
+
 def review_by_reference(session: Session, reference: str) -> Review:
     review = session.exec(select(Review).where(Review.reference == reference)).first()
     if review is None:

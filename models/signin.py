@@ -13,6 +13,7 @@ import hmac
 import io
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cache
 
 import pyotp
 import segno
@@ -33,7 +34,6 @@ REFUSED = (
 )
 
 _HASHER = PasswordHasher()  # Argon2id with argon2-cffi's current recommended cost (RFC 9106's low-memory choice)
-_NO_ACCOUNT = _HASHER.hash("no account has this password")  # verified against when there is no account
 
 
 class SignInRefused(ValueError):
@@ -97,9 +97,16 @@ class Attempt:
     credentials: Credentials | None
 
 
+@cache
+def _no_account() -> str:
+    """A hash to verify against when there is no account, so that costs what a wrong password does. Made on first
+    use, not when the module is imported: hashing takes a noticeable part of a second."""
+    return _HASHER.hash("no account has this password")
+
+
 def _password_matches(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _NO_ACCOUNT, password) and stored is not None
+        return _HASHER.verify(stored or _no_account(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

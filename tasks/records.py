@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect import get_run_logger, task
-from sqlmodel import select
 
 from models import answers, steps
 from models.calendar import today_in_england
 from models.db import transaction
-from models.records import Actor, IncidentRecord, create_review, review_by_reference
+from models.records import Actor, IncidentRecord, create_review, partnership_by_code, review_by_reference
 from models.roles import Role
 from models.stages import Stage, Transition
 from models.tables import Partnership
@@ -92,11 +91,7 @@ def record_incident(incident: IncidentRecord, recorded_by: str) -> tuple[str, bo
 @task(name="check-partnership")
 def check_partnership(code: str) -> str:
     with transaction() as session:
-        partnership = session.exec(select(Partnership).where(Partnership.code == code)).first()
-        if partnership is None:
-            known = ", ".join(p.code for p in session.exec(select(Partnership)))
-            raise ValueError(f"there is no safeguarding partnership {code!r}; known partnerships: {known}")
-        return partnership.name
+        return partnership_by_code(session, code).name
 
 
 @task(name="timeline")

@@ -100,7 +100,10 @@ def test_one_address_is_one_account_however_many_registrations(register: Engine)
         ({"email": "not-an-address"}, "not an email address"),
         ({"email": "x" * 250 + "@a.example"}, "not an email address"),
         ({"name": "  "}, "give the person's name"),
-        ({"partnership_code": "westmarch"}, "no partnership 'westmarch'; known partnerships: northshire, southmoor"),
+        (
+            {"partnership_code": "westmarch"},
+            "no safeguarding partnership 'westmarch'; known partnerships: northshire, southmoor",
+        ),
         ({"role": Role.OPERATOR}, "registered in no partnership"),
     ],
 )

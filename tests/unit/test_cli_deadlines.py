@@ -79,7 +79,7 @@ def test_bad_input_is_refused_with_a_clear_message(args: list[str], message: str
 
 
 def test_the_edition_choices_are_the_rulebook_files(tmp_path: Path) -> None:
-    """A new edition file needs no change in cli/: the choices are read from the rulebook folder."""
+    """A new edition file needs no change in cli/: the edition asked for is looked up in the rulebook folder."""
     from models import rulebook
 
     folder = tmp_path / "rulebooks"
@@ -89,9 +89,16 @@ def test_the_edition_choices_are_the_rulebook_files(tmp_path: Path) -> None:
     future = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
     (folder / "wt2030.toml").write_text(future.replace('"wt2023"', '"wt2030"').replace("2023-12-15", "2030-01-01"))
     probe = (
-        "import sys; from models import rulebook; rulebook.RULEBOOK_DIR = __import__('pathlib').Path(sys.argv[1]); "
-        "from cli.main import EditionChoice; print(' '.join(e.value for e in EditionChoice))"
+        "import sys; from pathlib import Path; from models import rulebook; rulebook.RULEBOOK_DIR = Path(sys.argv[1]); "
+        "from cli.main import main; sys.argv = ['cspr', 'deadlines', '--aware-on', '2026-12-18', '--edition', "
+        "sys.argv[2], '--json']; main()"
     )
-    out = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["wt2018", "wt2023", "wt2030"]
+    out = subprocess.run([sys.executable, "-c", probe, str(folder), "wt2030"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["edition"] == "wt2030"
+    unknown = subprocess.run([sys.executable, "-c", probe, str(folder), "wt1999"], capture_output=True, text=True)
+    assert unknown.returncode == 2
+    assert "unknown guidance edition 'wt1999'; known editions: wt2018, wt2023, wt2030" in " ".join(
+        unknown.stderr.split()
+    )
     assert run_json("--aware-on", "2026-12-18", "--edition", "wt2018")["edition"] == "wt2018"
