@@ -13,7 +13,7 @@ PYTEST_PROCESSES := -n 2 --dist loadfile
 
 .PHONY: up up-team test test-faults e2e lint clean-state
 
-$(STAMP): pyproject.toml constraints.txt scripts/setup.sh
+$(STAMP): pyproject.toml constraints.txt package-lock.json scripts/setup.sh
 	bash scripts/setup.sh
 	@touch $(STAMP)
 

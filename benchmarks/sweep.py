@@ -108,6 +108,7 @@ def _populate_chunk(
                     "due_on": calendar.add(aware, count),
                     "status": "met" if met else "open",
                     "escalation_level": 0,
+                    "reminder_level": 0,
                     "updated_at": now,
                 }
             )

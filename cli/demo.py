@@ -1,5 +1,7 @@
-"""Driving reviews through the running system as people would: run the notification, answer each form through
-Prefect's API, and watch the project database move. Used by ``cspr demo`` and by the end-to-end tests.
+"""Driving reviews through the running system as people would: each demo person signs in at the gate when it is their
+turn (``AtTheGate``), the coordinator runs the notification, each form is answered by the person whose step it is, as
+the browser answers it, and the project database is watched as it moves. Used by ``cspr demo`` and by the end-to-end
+tests; the scripted answers (``Case``) are what the other tests give too.
 
 All people, places and children here are invented.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -17,19 +19,18 @@ from uuid import UUID
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
 
+from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
 from models.calendar import calendar_for, today_in_england
 from models.db import transaction
-from models.records import review_by_reference
+from models.people import reset_credentials
+from models.records import Actor, review_by_reference
 from models.roles import Role
 from models.seed import DEMO_REPRESENTATIVES
 from models.stages import Stage
 from models.steps import STEPS
 
 NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
-DEMO_NAMES = {role: name for role, name, *_ in DEMO_REPRESENTATIVES}  # who acts for each role in the demo
 
 
 class DemoError(RuntimeError):
@@ -66,6 +67,68 @@ def lifecycle_runs(reference: str) -> list[FlowRun]:
         return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]))
         )
+
+
+def answerer(stage: Stage | None, answer: Mapping[str, Any]) -> Role:
+    """Who answers a form in the demo (``None``: the notification's identity form): the partner a sign-off is for,
+    the Panel's contact on the Panel's steps, the coordinator on every other."""
+    if stage is Stage.RAPID_REVIEW_SIGN_OFF:
+        return Role.from_label(str(answer["partner"]))
+    return Role.PANEL if stage is not None and Role.PANEL in STEPS[stage].roles else Role.COORDINATOR
+
+
+class AtTheGate:
+    """The demo people, each signed in at the gate the first time it is their turn, acting as the browser does: the
+    gate, not this process, signs each answer with who gave it.
+
+    Their passwords were shown once when they were made, and kept nowhere: the demo gives each a new one
+    (`cspr people reset`, recorded in the register as the demo's doing) and says so, with the new password of a demo
+    account so that a person can go on signing in with it.
+    """
+
+    ACTOR = Actor("cspr demo", "system")
+
+    def __init__(self, ui_url: str, say: Callable[[str], None] = print) -> None:
+        self.ui_url, self.say = ui_url, say
+        self.sessions: dict[Role, GateSession] = {}
+
+    def signed_in(self, role: Role) -> GateSession:
+        if role not in self.sessions:
+            email = next(e for r, _, e, _ in DEMO_REPRESENTATIVES if r is role)
+            with transaction() as session:
+                enrolment = reset_credentials(session, email, by=self.ACTOR)
+            assert enrolment.password is not None
+            person = Person(email, enrolment.password, totp_secret_of(enrolment.totp_uri))
+            try:
+                self.sessions[role] = GateSession(self.ui_url, person).sign_in()
+            except GateRefused as exc:
+                raise DemoError(str(exc)) from None
+            new = f": {enrolment.password}" if person.totp_secret is None else ""
+            self.say(f"signed in as {email} ({role.label}), with a new password{new}")
+        return self.sessions[role]
+
+    def start(self, deployment: str, parameters: dict[str, Any]) -> UUID:
+        """The coordinator starts a run of ``deployment`` (flow/deployment name), as from the UI's Run button."""
+        with get_client(sync_client=True) as client:
+            deployment_id = client.read_deployment_by_name(deployment).id
+        try:
+            return UUID(self.signed_in(Role.COORDINATOR).start_run(deployment_id, parameters))
+        except GateRefused as exc:
+            raise DemoError(f"the coordinator could not start {deployment}: {exc}") from None
+
+    def answer(self, run: FlowRun, answer: dict[str, Any], role: Role) -> None:
+        """Answer the form ``run`` waits for as the demo person acting as ``role``."""
+        try:
+            verdict = self.signed_in(role).resume(run.id, answer)
+        except GateRefused as exc:
+            raise DemoError(f"the gate refused the {role.label}'s answer to {run.name}: {exc}") from None
+        if verdict.get("status") == "REJECT":  # the form itself refused it (Prefect checks it against its schema)
+            raise DemoError(f"{run.name}: the form refused the answer: {verdict.get('details')}")
+
+    def sign_out(self) -> None:
+        for session in self.sessions.values():
+            session.sign_out()
+        self.sessions.clear()
 
 
 def suspended_lifecycle_run(reference: str, timeout: float = 180) -> FlowRun:
@@ -146,7 +209,6 @@ class Case:
 
     def identity(self) -> dict[str, Any]:
         return {
-            "your_name": "Chris Lee",
             "children": [
                 {"pseudonym": self.pseudonym, "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
             ],
@@ -162,7 +224,6 @@ class Case:
 
 def _notification(c: Case, n: int) -> dict[str, Any]:
     return {
-        "your_name": "Chris Lee",
         "panel_reference": "SIN-2026-10-1234",
         "notified_on": c.day(3),
         "partners_told_on": c.day(3),
@@ -176,7 +237,6 @@ def _rapid_review(c: Case, n: int) -> dict[str, Any]:
         "no-review": "no local review",
     }
     return {
-        "your_name": "Chris Lee",
         "facts": "Child Q was admitted to hospital with injuries consistent with neglect over several months.",
         "immediate_actions": "A strategy meeting was held; the sibling is subject to a child protection plan.",
         "agencies_involved": "Children's social care; police; health visiting; the GP practice; the primary school.",
@@ -202,7 +262,6 @@ def _sign_off(c: Case, n: int) -> dict[str, Any]:
     send_back = c.send_back_first and n == 0
     partner = Role(order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3])
     return {
-        "your_name": DEMO_NAMES[partner],
         "partner": partner.label,
         "decision": "send back" if send_back else "sign off",
         "signed_on": c.day(14 + (3 if c.send_back_first and not send_back else 0)),
@@ -212,7 +271,6 @@ def _sign_off(c: Case, n: int) -> dict[str, Any]:
 
 def _panel(c: Case, n: int) -> dict[str, Any]:
     return {
-        "your_name": "Panel secretariat",
         "responded_on": c.day(24),
         "national_review": c.path == "national",
         "agrees_with_local_recommendation": True,
@@ -223,7 +281,6 @@ def _panel(c: Case, n: int) -> dict[str, Any]:
 def _decision(c: Case, n: int) -> dict[str, Any]:
     decision = {"local": "local review", "national": "national review led by the Panel", "no-review": "no local review"}
     return {
-        "your_name": "Chris Lee",
         "decision": decision[c.path],
         "decided_on": c.day(26),
         "reasons": "Criteria (a) to (c) are met: the case may highlight improvements in information sharing.",
@@ -236,7 +293,6 @@ def _decision(c: Case, n: int) -> dict[str, Any]:
 def _commissioning(c: Case, n: int) -> dict[str, Any]:
     terms = "Review the multi-agency response to Child Q, from birth to the incident."
     return {
-        "your_name": "Chris Lee",
         "reviewer": "Dr Morgan Ellery",
         "commissioned_on": c.day(30),
         "terms_of_reference": terms,
@@ -246,12 +302,11 @@ def _commissioning(c: Case, n: int) -> dict[str, Any]:
 def _progress(c: Case, n: int) -> dict[str, Any]:
     if n == 0:
         return {
-            "your_name": "Chris Lee",
             "update": "written request to the reviewer",
             "on": c.day(50),
             "request": "Please share a first draft of the chronology by the end of the month.",
         }
-    return {"your_name": "Chris Lee", "update": "draft report submitted", "on": c.day(60 + n), "request": "", **DRAFT}
+    return {"update": "draft report submitted", "on": c.day(60 + n), "request": "", **DRAFT}
 
 
 DRAFT: dict[str, Any] = {
@@ -280,7 +335,6 @@ DRAFT: dict[str, Any] = {
 def _qa(c: Case, n: int) -> dict[str, Any]:
     returning = n < c.qa_returns
     return {
-        "your_name": "Chris Lee",
         "summary_of_recommendations": True,
         "systemic_analysis": not returning,
         "child_perspective_and_family_context": True,
@@ -293,29 +347,26 @@ def _qa(c: Case, n: int) -> dict[str, Any]:
 
 
 def _final_report(c: Case, n: int) -> dict[str, Any]:
-    return {"your_name": "Chris Lee", "sent_on": (c.report_sent_on or dt.date.fromisoformat(c.day(85))).isoformat()}
+    return {"sent_on": (c.report_sent_on or dt.date.fromisoformat(c.day(85))).isoformat()}
 
 
 def _publication(c: Case, n: int) -> dict[str, Any]:
     if n < c.deferrals:
         return {
-            "your_name": "Chris Lee",
             "decision": "defer publication",
             "look_again_on": c.today.isoformat(),
             "reasons": "Criminal proceedings are pending; the police asked for publication to wait.",
         }
     if c.improvements_only:
         return {
-            "your_name": "Chris Lee",
             "decision": "publish information about improvements only",
             "reasons": "Publishing the full report would harm the welfare of the child's sibling.",
         }
-    return {"your_name": "Chris Lee", "decision": "publish the report", "reasons": ""}
+    return {"decision": "publish the report", "reasons": ""}
 
 
 def _actions(c: Case, n: int) -> dict[str, Any]:
     return {
-        "your_name": "Chris Lee",
         "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
         "2. Multi-agency training on neglect (partnership, by June).",
     }
@@ -323,7 +374,6 @@ def _actions(c: Case, n: int) -> dict[str, Any]:
 
 def _national_commissioning(c: Case, n: int) -> dict[str, Any]:
     return {
-        "your_name": "Panel secretariat",
         "reviewer": "Priya Castellano",
         "confirmed_by_secretary_of_state_on": c.day(40),
         "local_contribution": "Chronologies from every agency; access to practitioners.",
@@ -332,7 +382,6 @@ def _national_commissioning(c: Case, n: int) -> dict[str, Any]:
 
 def _national_report(c: Case, n: int) -> dict[str, Any]:
     return {
-        "your_name": "Panel secretariat",
         "published_on": c.day(95),
         "local_actions": "Adopt the national recommendations on information sharing.",
     }
@@ -361,27 +410,30 @@ assert set(ANSWERS) == set(STEPS), f"demo answers missing for {sorted(set(STEPS)
 # --- the drive --------------------------------------------------------------------------------------------
 
 
-def notify(case: Case, say: Callable[[str], None] = print) -> str:
-    """Run notify-incident with the case's form, answer the identity step, and return the new reference."""
-    run = run_deployment(NOTIFY_DEPLOYMENT, parameters={"notification": case.notification()}, timeout=0)
-    wait_for_run(run.id, is_suspended, what="the identity step of")
+def notify(case: Case, people: AtTheGate, say: Callable[[str], None] = print) -> str:
+    """The coordinator runs notify-incident with the case's form and answers its identity step; the new reference."""
+    run_id = people.start(NOTIFY_DEPLOYMENT, {"notification": case.notification()})
+    waiting = wait_for_run(run_id, is_suspended, what="the identity step of")
     say("notify-incident is waiting for the children's identities; answering")
-    resume_flow_run(run.id, run_input=case.identity())
-    done = wait_for_run(run.id, lambda r: r.state is not None and r.state.is_completed(), what="notification")
+    people.answer(waiting, case.identity(), answerer(None, {}))
+    done = wait_for_run(run_id, lambda r: r.state is not None and r.state.is_completed(), what="notification")
     reference = next(t.removeprefix("review:") for t in done.tags if t.startswith("review:"))
     say(f"{reference} recorded; its review-lifecycle run is starting")
     return reference
 
 
-def drive(reference: str, case: Case, say: Callable[[str], None] = print, max_steps: int = 60) -> Stage:
-    """Answer each form the lifecycle asks for until the review is closed."""
+def drive(
+    reference: str, case: Case, people: AtTheGate, say: Callable[[str], None] = print, max_steps: int = 60
+) -> Stage:
+    """Answer each form the lifecycle asks for, each as the person whose step it is, until the review is closed."""
     for _ in range(max_steps):
         if review_state(reference).stage is Stage.CLOSED:
             say(f"{reference}: closed")
             return Stage.CLOSED
         run = suspended_lifecycle_run(reference)
         before = review_state(reference)
-        resume_flow_run(run.id, run_input=case.answer(before.stage))
+        answer = case.answer(before.stage)
+        people.answer(run, answer, answerer(before.stage, answer))
         after = wait_for_answer_processed(reference, before.step_seq)
         if after.refusal:
             say(f"{reference}: {before.stage.value}: answer refused: {after.refusal}")

@@ -11,7 +11,7 @@ import json
 import time
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.table import Table
 from models.roles import Role
 
 if TYPE_CHECKING:
+    from models.people import Enrolment
     from models.records import Actor
 
 app = typer.Typer(
@@ -209,6 +210,7 @@ def up(
             )
             console.print(f"Settings for other cspr commands: set -a; . {settings.resolved_home / 'team.env'}; set +a")
         console.print("Demo partnership and reviewer pool: " + ("added" if seeded else "already present"))
+        _show_demo_passwords(seeded)
         console.print(f"Starting the Prefect server, the deployments and {system.workers} worker(s) ...")
         with running(system):
             console.print(f"\n[bold]Prefect UI: {system.ui_url}[/]  (Deployments -> notify-incident -> Run)")
@@ -221,6 +223,18 @@ def up(
     finally:
         if crew is not None:
             crew.stop()
+
+
+def _show_demo_passwords(enrolments: list[Enrolment]) -> None:
+    """The demo people's first passwords, once, as their accounts are made: nowhere else keeps them."""
+    if not enrolments:
+        return
+    if enrolments[0].totp_uri is None:
+        console.print("Demo people (demo accounts: a password alone; never in the team set-up), shown this once:")
+    else:  # the team set-up allows no demo accounts: these set up the authenticator app when they first sign in
+        console.print("The demo partnership's people (they set up their authenticator app at first sign-in), once:")
+    for enrolment in enrolments:
+        console.print(f"  {enrolment.email}  {enrolment.password}", highlight=False, markup=False)
 
 
 def _hide_password(url: str) -> str:
@@ -261,7 +275,7 @@ def demo(
     system = LocalSystem(port=port)
     (system.home / "prefect").mkdir(parents=True, exist_ok=True)  # before Prefect is imported and looks for it
     os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v})
-    from cli.demo import Case, DemoError, drive, notify
+    from cli.demo import AtTheGate, Case, DemoError, drive, notify
     from models.db import get_engine, migrate, transaction
     from models.seed import seed_demo
 
@@ -276,11 +290,14 @@ def demo(
         seed_demo(session)
 
     def go() -> None:
+        people = AtTheGate(system.ui_url, partial(console.print, highlight=False, markup=False))
         try:
-            reference = notify(case, console.print)
-            drive(reference, case, console.print)
+            reference = notify(case, people, console.print)
+            drive(reference, case, people, console.print)
         except DemoError as exc:
             raise _fail(str(exc)) from None
+        finally:
+            people.sign_out()
         from tasks.archive import stored_documents
         from tasks.notices import outbox_folder
         from tasks.storage import open_store
@@ -355,6 +372,48 @@ def sweep_command(
     except CalendarRangeError as exc:
         raise _fail(str(exc)) from None
     console.print(Markdown(sweep_summary(sweep.sweep_result(day, frame, raised))))
+
+
+@app.command("tasks")
+def tasks_command(
+    partnership: Annotated[str | None, typer.Option(help="Only this partnership's (its code).")] = None,
+    role: Annotated[Role | None, typer.Option(help="Only the steps this role may answer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server, for the links to each form.")] = 4200,
+) -> None:
+    """Every step waiting for a person: reference, step, who may answer, since when, deadline, working days left and
+    the link to its form; soonest deadline first."""
+    import os
+
+    from cli.system import LocalSystem, prefect_env, server_is_up
+
+    system = LocalSystem(port=port)
+    os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v and k not in os.environ})
+    from tasks import worklist
+
+    up = server_is_up(os.environ["PREFECT_API_URL"])
+    if not up:  # no server to ask for the runs: each links to the review's page instead
+        console.print(f"[dim]No Prefect server at {os.environ['PREFECT_API_URL']}: links go to each review.[/]")
+    table = worklist.rows(partnership=partnership, role=role, with_runs=up)
+    if as_json:
+        print(json.dumps(table))
+        return
+    if not table:
+        console.print("Nothing is waiting for anyone.")
+        return
+    grid = Table("reference", "step", "who may answer", "waiting since", "deadline", "days left", "link")
+    for row in table:
+        left = row["working days left"]
+        grid.add_row(
+            str(row["reference"]),
+            str(row["step"]),
+            str(row["who may answer"]),
+            str(row["waiting since"]),
+            str(row["deadline"] or "none"),
+            "" if left is None else str(left),
+            str(row["link"]),
+        )
+    console.print(grid, soft_wrap=True)
 
 
 @app.command("report")
@@ -444,6 +503,27 @@ def bench_report(
         console.print(f"{key:>20}: {value}")
 
 
+@bench_app.command("gate")
+def bench_gate(
+    requests: Annotated[int, typer.Option(help="Requests timed on each path.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time what the sign-in gate adds to an API request (median and 99th percentile), against the same request sent
+    to Prefect without it, in one run."""
+    import os
+
+    from benchmarks.gate import run
+
+    with console.status(f"Timing {requests:,} requests with and without the gate ..."):
+        result = run(requests)
+    result["cores"] = os.cpu_count()
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:>24}: {value}")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute every review's hash chains (stage events and decisions); exit 1 if anything was changed,
@@ -513,7 +593,6 @@ def people_add(
     enrolment are shown once, here, for the person alone."""
     from models.db import transaction
     from models.people import RegisterRefusal, add_person
-    from models.signin import enrolment_qr_text
 
     try:
         with transaction() as session:
@@ -534,12 +613,35 @@ def people_add(
     if enrolment.password is None:
         console.print("The address had an account already: its password and second factor stand.")
         return
+    _show_enrolment(enrolment)
+
+
+def _show_enrolment(enrolment: Any) -> None:
+    """A first password and authenticator enrolment, shown once, here, for the person alone."""
+    from models.signin import enrolment_qr_text
+
     console.print("Give the person these, in person or by a channel only they read; they are not shown again:")
     console.print(f"  first password: {enrolment.password}", highlight=False, markup=False)
     if enrolment.totp_uri:
         console.print("  authenticator app: scan the code below, or enter this address in the app:")
         console.print(f"  {enrolment.totp_uri}", markup=False, highlight=False, soft_wrap=True)
         print(enrolment_qr_text(enrolment.totp_uri))
+        console.print("  (or sign in with the password alone the first time: the sign-in page shows the same code)")
+
+
+@people_app.command("reset")
+def people_reset(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
+    """A new first password and authenticator enrolment for a person who lost either; the old ones stop working."""
+    from models.db import transaction
+    from models.people import RegisterRefusal, reset_credentials
+
+    try:
+        with transaction() as session:
+            enrolment = reset_credentials(session, email, by=_operator())
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Reset the sign-in of {enrolment.email}.")
+    _show_enrolment(enrolment)
 
 
 @people_app.command("disable")
@@ -554,6 +656,27 @@ def people_disable(email: Annotated[str, typer.Argument(help="The person's email
     except RegisterRefusal as exc:
         raise _fail(str(exc)) from None
     console.print(f"Disabled {account.email}: every registration of it is inactive.")
+
+
+@people_app.command("digest")
+def people_digest(
+    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    daily: Annotated[
+        bool, typer.Option("--daily/--each", help="One email a day with everything, or each message as it comes.")
+    ] = True,
+) -> None:
+    """Choose how a person gets cspr's email: one daily digest (sent by the morning's deadline sweep), or each
+    message as it comes. A national body's mailbox always gets each message."""
+    from models.db import transaction
+    from models.people import RegisterRefusal, set_digest
+
+    try:
+        with transaction() as session:
+            account = set_digest(session, email, daily=daily, by=_operator())
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    how = "one daily digest" if daily else "each message as it comes"
+    console.print(f"{account.email} now gets cspr's email as {how}.")
 
 
 @people_app.command("list")

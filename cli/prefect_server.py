@@ -1,5 +1,6 @@
-"""The Prefect server, as `prefect server start` runs it, with one addition: a request the server refused only
-because its SQLite database was busy is tried again before the answer goes back.
+"""The Prefect server, as `prefect server start` runs it, behind the sign-in gate (gate/app.py), and with one
+addition: a request the server refused only because its SQLite database was busy is tried again before the
+answer goes back.
 
 Why: on SQLite, a request that reads and then writes (starting a run from a deployment, resuming a run with a
 form's answer) fails at once with "database is locked" when another writer commits in between: the server's own
@@ -17,13 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+from gate.asgi import ASGIApp, Message, Receive, Send, read_body, replay
 
 BUSY = 503  # Prefect's answer to a request it rolled back because the database was busy ("Service Unavailable")
 PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # seconds before each new try: about 3 s in all, then the 503 goes back
@@ -46,13 +44,13 @@ class RetryWhenBusy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         for attempt, pause in enumerate(self.pauses, start=1):
-            if not await self._try(scope, _replay(body, receive), send, last=False):
+            if not await self._try(scope, replay(body, receive), send, last=False):
                 return
             log.info("%s %s: the database was busy; trying again (%d)", scope["method"], scope["path"], attempt)
             await asyncio.sleep(pause)
-        await self._try(scope, _replay(body, receive), send, last=True)  # whatever it answers goes back
+        await self._try(scope, replay(body, receive), send, last=True)  # whatever it answers goes back
 
     async def _try(self, scope: MutableMapping[str, Any], receive: Receive, send: Send, *, last: bool) -> bool:
         """Run the app once; True if it answered 503 and the answer was held back (never on the last try)."""
@@ -75,31 +73,6 @@ class RetryWhenBusy:
         return held
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away before sending it all
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
 def main() -> None:
     import uvicorn
     from prefect.server.api.server import create_app
@@ -110,11 +83,25 @@ def main() -> None:
         PREFECT_SERVER_LOGGING_LEVEL,
     )
 
+    from gate.app import Gate
+    from gate.oidc import provider_from_settings
+    from models.credentials import gate_key, service_token
+    from models.settings import get_settings
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = create_app(final=True)
+    settings = get_settings()
+    public = settings.public_url or f"http://{args.host}:{args.port}"
+    app = Gate(
+        RetryWhenBusy(create_app(final=True)),
+        service_token=service_token(),
+        gate_key=gate_key(),
+        secure=public.startswith("https://"),
+        demo_allowed=settings.demo_accounts,
+        oidc=provider_from_settings(f"{public}/sign-in/oidc/callback"),
+    )
     handler = logging.StreamHandler()  # to the server's log, in the form of Prefect's own lines
     handler.setFormatter(
         logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S")
@@ -123,7 +110,7 @@ def main() -> None:
     log.setLevel(logging.INFO)
     log.propagate = False
     uvicorn.run(
-        RetryWhenBusy(app),
+        app,
         host=args.host,
         port=args.port,
         timeout_keep_alive=PREFECT_SERVER_API_KEEPALIVE_TIMEOUT.value(),

@@ -7,6 +7,7 @@ when it stops.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,20 +18,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cli.processes import dies_with_parent, stop
+from models.credentials import SERVICE_HEADER, service_token
 from models.settings import PROJECT_ROOT, get_settings
 
 WORK_POOL = "cspr-local"
 DEFAULT_PORT = 4200
 HEARTBEAT_SECONDS = 60  # Prefect's minimum is 30
-SERVER_MODULE = "cli.prefect_server"  # `prefect server start`, with busy-database refusals tried again in the server
+SERVER_MODULE = "cli.prefect_server"
+SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY",)  # the gate's process reads no child's name
+LOCKED_JOB_VARIABLES = (
+    "command",
+    "env",
+    "working_dir",
+)  # `prefect server start`, with busy-database refusals tried again in the server
 
 
 def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
     """The environment every Prefect process of this system shares."""
     home = home or get_settings().resolved_home / "prefect"
+    origin = api_url.removesuffix("/api")
     return {
+        # the gate (gate/app.py): every client of ours presents the service credential, on every request and every
+        # websocket's handshake; the UI calls the API on its own origin, so its calls carry the session cookie
+        "PREFECT_CLIENT_CUSTOM_HEADERS": json.dumps(service_headers()),
+        "PREFECT_UI_API_URL": "/api",
+        "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": get_settings().public_url or origin,
+        # the gate refuses bodies over 1 MB: log batches stay under it
+        "PREFECT_LOGGING_TO_API_BATCH_SIZE": "900000",
+        "PREFECT_LOGGING_TO_API_MAX_LOG_SIZE": "500000",
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -52,6 +71,32 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         "CSPR_WORK_POOL": work_pool,
         "CSPR_HOME": str(get_settings().resolved_home),
     }
+
+
+@contextmanager
+def as_service(api_url: str) -> Iterator[None]:
+    """This process's Prefect client talks to ``api_url`` as the service, past the gate."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_CUSTOM_HEADERS, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_CLIENT_CUSTOM_HEADERS: service_headers()}):
+        yield
+
+
+def service_headers() -> dict[str, str]:
+    return {SERVICE_HEADER: service_token()}
+
+
+def locked_job_template() -> dict[str, Any]:
+    """The process work pool's job template with nothing a run could use to change what its worker runs: no
+    ``command`` (a run's own shell command), no ``env`` (a run's own settings, merged over the worker's even when
+    fixed), no ``working_dir``. Left out of the job's configuration, a run's job variable of that name is ignored."""
+    from prefect.workers.process import ProcessWorker
+
+    template: dict[str, Any] = ProcessWorker.get_default_base_job_template()
+    for name in LOCKED_JOB_VARIABLES:
+        template["job_configuration"].pop(name, None)
+        template["variables"]["properties"].pop(name, None)
+    return template
 
 
 def _bin(name: str) -> str:
@@ -112,11 +157,22 @@ class LocalSystem:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{name}.log"
 
-    def _spawn(self, name: str, *args: str, program: tuple[str, ...] = (_bin("prefect"),)) -> subprocess.Popen[bytes]:
+    @property
+    def server_env(self) -> dict[str, str]:
+        """The server's environment: the gate needs the database and its own keys, never the personal-data key."""
+        return {k: v for k, v in self.env.items() if k not in SERVER_NEVER_HOLDS}
+
+    def _spawn(
+        self,
+        name: str,
+        *args: str,
+        program: tuple[str, ...] = (_bin("prefect"),),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         log = self._log(name).open("ab")
         process = subprocess.Popen(
             [*program, *args],
-            env=self.env,
+            env=env or self.env,
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -128,7 +184,13 @@ class LocalSystem:
     def start_server(self) -> subprocess.Popen[bytes]:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
         server = self._spawn(
-            "server", "--host", "127.0.0.1", "--port", str(self.port), program=(sys.executable, "-m", SERVER_MODULE)
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            program=(sys.executable, "-m", SERVER_MODULE),
+            env=self.server_env,
         )
         wait_healthy(self.api_url, process=server)
         return server
@@ -142,14 +204,23 @@ class LocalSystem:
             raise RuntimeError(f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
     def deploy(self) -> None:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
         from cli.automations import check_unresponsive_runs
 
-        self.prefect("work-pool", "create", self.work_pool, "--type", "process", "--overwrite")
+        template = self.home / "prefect" / "work-pool-template.json"
+        template.write_text(json.dumps(locked_job_template(), indent=2))
+        self.prefect(
+            "work-pool",
+            "create",
+            self.work_pool,
+            "--type",
+            "process",
+            "--overwrite",
+            "--base-job-template",
+            str(template),
+        )
         self.prefect("work-pool", "set-concurrency-limit", self.work_pool, str(self.workers * self.runs_per_worker))
         self.prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PROJECT_ROOT / "prefect.yaml"))
-        with temporary_settings({PREFECT_API_URL: self.api_url}):
+        with as_service(self.api_url):
             check_unresponsive_runs()
 
     def start_workers(self) -> list[subprocess.Popen[bytes]]:

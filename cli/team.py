@@ -53,7 +53,12 @@ class Team:
         prefect = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or ensure_database(
             self.postgres, self.prefect_database
         ).replace("postgresql+psycopg://", "postgresql+asyncpg://")
-        self.env = {"CSPR_DATABASE_URL": project, "PREFECT_API_DATABASE_CONNECTION_URL": prefect}
+        # demo accounts sign in with a password alone: never in a team's system
+        self.env = {
+            "CSPR_DATABASE_URL": project,
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect,
+            "CSPR_DEMO_ACCOUNTS": "false",
+        }
         if settings.storage_url and settings.storage_url.startswith("s3://"):
             self.env["CSPR_STORAGE_URL"] = settings.storage_url
         else:

@@ -4,6 +4,9 @@
 form's JSON schema when it is submitted (types, required fields, lengths, choices), so those mistakes are
 refused in the UI and the run stays suspended; the rules that need the case (dates in order, who has signed)
 are checked by the lifecycle, which asks again with the reason shown above the form.
+
+Who gave an answer travels beside it: before passing an answer on, the gate stores the signed-in person, signed
+with its key, as another input of the run (gate/app.py; models/identity.py); ``signed_by`` reads and checks it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input, filter_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
+from prefect.runtime import flow_run
 
-from models import forms
+from models import forms, identity
+from models.credentials import gate_key
 from models.forms import FormModel
+from models.identity import Identity
 from models.stages import Stage
 from models.steps import STEPS
+from models.tables import utcnow
+
+SUSPENDED = "suspended-"  # Prefect's prefix for a form's schema, description and answer
+IDENTITY_PREFIX = identity.input_key("")  # who gave each answer, stored beside it by the gate
 
 
 def as_run_input(form: type[FormModel]) -> type[RunInput]:
@@ -36,7 +46,12 @@ IDENTITY = as_run_input(forms.Identity)
 
 
 def _keyset(key: str) -> dict[str, str]:
-    return dict(keyset_from_base_key(f"suspended-{key}"))
+    return dict(keyset_from_base_key(f"{SUSPENDED}{key}"))
+
+
+def _stored(key: str) -> set[str]:
+    """Every input this run keeps for form ``key``: Prefect's own, and who answered it."""
+    return {*_keyset(key).values(), identity.input_key(key)}
 
 
 def ask(form: type[RunInput], key: str, description: str) -> dict[str, Any] | None:
@@ -52,17 +67,24 @@ def ask(form: type[RunInput], key: str, description: str) -> dict[str, Any] | No
     return dumped
 
 
+def signed_by(key: str) -> Identity | str:
+    """Who gave this run's answer to form ``key``, as the gate signed it; or, when it cannot be trusted (no
+    signature: the answer did not pass the gate; forged; expired; made for another run or form), why not."""
+    token = read_flow_run_input(identity.input_key(key))
+    return identity.who_answered(gate_key(), token, run_id=str(flow_run.id), form_key=key, now=utcnow())
+
+
 def forget(key: str) -> None:
-    """Delete a form's answer, schema and description from Prefect once the project database holds what matters:
-    answers may carry personal data, and Prefect's database is not the place for it."""
-    for stored in _keyset(key).values():
+    """Delete a form's answer, schema and description, and who gave it, from Prefect once the project database holds
+    what matters: answers may carry personal data, and Prefect's database is not the place for it."""
+    for stored in _stored(key):
         with suppress(ObjectNotFound, PrefectHTTPStatusError):  # absent already (a replay)
             delete_flow_run_input(stored)
 
 
 def forget_all_but(key: str | None) -> None:
     """Delete every form this run stored except the one for ``key``."""
-    _delete_inputs(None, keep=set(_keyset(key).values()) if key else set())
+    _delete_inputs(None, keep=_stored(key) if key else set())
 
 
 def forget_runs(run_ids: list[UUID]) -> None:
@@ -73,6 +95,7 @@ def forget_runs(run_ids: list[UUID]) -> None:
 
 
 def _delete_inputs(run_id: UUID | None, keep: set[str]) -> None:
-    for stored in filter_flow_run_input(key_prefix="suspended-", limit=200, exclude_keys=keep, flow_run_id=run_id):
-        with suppress(ObjectNotFound, PrefectHTTPStatusError):
-            delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
+    for prefix in (SUSPENDED, IDENTITY_PREFIX):
+        for stored in filter_flow_run_input(key_prefix=prefix, limit=200, exclude_keys=keep, flow_run_id=run_id):
+            with suppress(ObjectNotFound, PrefectHTTPStatusError):
+                delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)

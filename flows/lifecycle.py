@@ -1,9 +1,9 @@
 """`review-lifecycle`: one run per review, advancing it from wherever the database says it stands.
 
-A reconciler: each turn of the loop asks the database what the review waits for. A person's step suspends
-the run (no process is held while people take weeks); the answer is written to the database before anything
-acts on it, then removed from Prefect. A date to wait for becomes a scheduled run of this deployment, and this
-run ends. Crashed, retried or replayed after a suspend, the run asks again and repeats nothing.
+A reconciler: each turn of the loop asks the database what the review waits for. A person's step suspends the run
+(no process is held while people take weeks); the answer, with the person the gate signed onto it, is written to the
+database before anything acts on it, then removed from Prefect. A date to wait for becomes a scheduled run of this
+deployment, and this run ends. Crashed, retried or replayed after a suspend, the run asks again and repeats nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
+from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs, signed_by
+from models.identity import Identity
 from tasks.archive import check_publication, store_documents
-from tasks.notices import deliver_outbox
+from tasks.notices import announce_waiting, deliver_outbox
 from tasks.records import automatic_step, next_step, record_answer, timeline
 from tasks.runs import (
     ended_runs,
@@ -26,6 +27,7 @@ from tasks.runs import (
     review_slot,
     schedule_lifecycle,
 )
+from tasks.worklist import publish_worklist
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
 
@@ -45,8 +47,11 @@ def review_lifecycle(reference: Reference) -> str:
             action = next_step(reference)
             label_run(reference, action.slug, action.partnership, action.stage)
             store_documents(reference)
+            if action.kind == "form":
+                announce_waiting(reference)  # once per visit of the step: a replay or a refusal tells nobody again
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
+            publish_worklist(reference if action.kind == "form" else None)
             forget_all_but(action.key if action.kind == "form" else None)
             if action.kind == "automatic":
                 assert action.transition is not None
@@ -64,6 +69,9 @@ def review_lifecycle(reference: Reference) -> str:
             return f"waiting until {action.on.isoformat()}"
         answer = ask(FORMS[action.stage], action.key, action.description)  # suspends: no slot held
         if answer is not None:
+            signer = signed_by(action.key)
+            # the redaction gate reads a whole report: not for an answer nobody can be held to, which is refused
+            refusal = check_publication(reference, action.stage, answer) if isinstance(signer, Identity) else None
             with review_slot(reference):
-                record_answer(reference, action.key, answer, check_publication(reference, action.stage, answer))
+                record_answer(reference, action.key, answer, signer, refusal)
         forget(action.key)

@@ -1,8 +1,9 @@
 """`notify-incident`: a coordinator records a serious child safeguarding incident from the Prefect UI.
 
-The parameters carry no names: children are known by pseudonym. Their real names and dates of birth are asked
-for in a private step (the identity form), written encrypted to the project database, and deleted from
-Prefect at once. The same incident submitted twice gives one review.
+The parameters carry no names: children are known by pseudonym. Their real names and dates of birth are asked for in
+a private step (the identity form), answered by a coordinator of the partnership signed in at the gate, written
+encrypted to the project database, and deleted from Prefect at once. The same incident submitted twice gives one
+review.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import Any
 import pydantic
 from prefect import flow, get_run_logger
 
-from flows.inputs import IDENTITY, ask, forget
+from flows.inputs import IDENTITY, ask, forget, signed_by
 from models.answers import explain
 from models.forms import Identity, IncidentNotification
-from models.records import ChildRecord, FamilyRecord, IncidentRecord
+from models.records import Actor, ChildRecord, FamilyRecord, IncidentRecord
+from models.roles import Role
 from models.stages import START
-from tasks.records import check_partnership, record_incident
+from tasks.records import check_partnership, record_incident, signed_in_as
 from tasks.runs import label_run, name_run, start_lifecycle
 
 MAX_IDENTITY_ATTEMPTS = 50
@@ -39,8 +41,8 @@ def notify_incident(notification: IncidentNotification) -> str:
     except ValueError as exc:
         raise NotificationRefused(f"The notification was not recorded: {exc}") from None
     name_run(f"{incident.partnership} · new incident", ["cspr", "notification", f"partnership:{incident.partnership}"])
-    identity = _ask_identity(incident)
-    reference, created = record_incident(_record(incident, identity), identity.your_name)
+    identity, coordinator = _ask_identity(incident)
+    reference, created = record_incident(_record(incident, identity), coordinator)
     label_run(reference, "notify-incident", incident.partnership, START, kind="notification")
     if not created:
         get_run_logger().info("This incident was recorded already as %s; no second review was made", reference)
@@ -48,21 +50,27 @@ def notify_incident(notification: IncidentNotification) -> str:
     return reference
 
 
-def _ask_identity(incident: IncidentNotification) -> Identity:
-    """Ask for the children's identities until a valid answer arrives; every answer is deleted from Prefect once
-    read (a replay finds those keys empty and moves on to the next)."""
+def _ask_identity(incident: IncidentNotification) -> tuple[Identity, Actor]:
+    """Ask for the children's identities until a valid answer arrives from a coordinator of the partnership, and
+    return it with that coordinator; every answer is deleted from Prefect once read (a replay finds those keys
+    empty and moves on to the next)."""
     pseudonyms = [c.pseudonym for c in incident.children]
     message = ""
     for attempt in range(1, MAX_IDENTITY_ATTEMPTS + 1):
         key = f"identity-{attempt}"
         raw = ask(IDENTITY, key, _identity_description(pseudonyms, message))
+        signer = signed_by(key)
         forget(key)
         if raw is None:
+            continue
+        coordinator = signed_in_as(incident.partnership, signer, Role.COORDINATOR)
+        if isinstance(coordinator, str):  # nothing in an answer nobody can be held to is looked at
+            message = coordinator
             continue
         try:
             identity = Identity.model_validate(raw)
             _check_pseudonyms(identity, pseudonyms)
-            return identity
+            return identity, coordinator
         except pydantic.ValidationError as exc:
             message = explain(exc, Identity)
         except NotificationRefused as exc:

@@ -11,9 +11,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from models.calendar import today_in_england
 from models.dates import long_date
 from models.summaries import sweep_summary
-from tasks.notices import deliver_outbox
+from tasks.notices import deliver_outbox, references_with_messages_waiting, send_daily_digests
 from tasks.runs import restore_lost_runs
 from tasks.sweeping import sweep_deadlines
+from tasks.worklist import publish_worklist
 
 
 @flow(name="deadline-sweep", flow_run_name="deadline-sweep · {as_of}")
@@ -21,14 +22,19 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     """Classify every open statutory deadline as of a day (default today) and escalate what is overdue."""
     day = as_of or today_in_england()
     result = sweep_deadlines(day)
-    for reference in sorted({e.reference for e in result.escalations}):
-        deliver_outbox(reference)
+    # the escalations' messages, and every email a mail relay did not take yet: tried again here
+    waiting = {e.reference for e in result.escalations} | set(references_with_messages_waiting())
+    undelivered = [str(failure) for reference in sorted(waiting) for failure in deliver_outbox(reference).failed]
+    undelivered += [str(failure) for failure in send_daily_digests().failed]  # the sweep runs once a working day
     restored = restore_lost_runs()
+    publish_worklist()
     nothing = {"reference": "none overdue", "partnership": "", "deadline": "", "status": "", "working_days_overdue": 0}
     create_table_artifact(
         key="deadline-sweep-overdue", table=result.overdue or [nothing], description=f"Overdue on {long_date(day)}"
     )
     create_markdown_artifact(
-        key="deadline-sweep", markdown=sweep_summary(result, restored), description="Deadline sweep summary"
+        key="deadline-sweep",
+        markdown=sweep_summary(result, restored, undelivered),
+        description="Deadline sweep summary",
     )
     return result.counts

@@ -1,28 +1,33 @@
 """Acting on a person's answer to a step's form: validate it against the case, then record it and move on.
 
-``apply_answer`` is one transaction. An accepted answer writes the decision, the transition, the deadlines and
-any outbox messages together; a refused one writes only the refusal (shown with the form when it is asked
-again) and changes nothing else. Either way the review's answer counter moves on, so the next form has a new
-key. An answer whose key no longer matches the review has been applied already: it is ignored, which is what
-makes a replayed run safe.
+``apply_answer`` is one transaction. Only an answer the gate signed, from a person the register has in a role that
+may answer the step in the review's partnership, is looked at. An accepted answer writes the decision, the
+transition, the deadlines and any outbox messages together; a refused one writes only the refusal (shown with the
+form when it is asked again) and changes nothing else. Either way the review's answer counter moves on, so the next
+form has a new key. An answer whose key no longer matches the review has been applied already: it is ignored, which
+is what makes a replayed run safe.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from models import forms, records, steps
+from models.accounts import roles_in
 from models.calendar import today_in_england
 from models.handlers import Refusal
+from models.identity import Identity
 from models.records import Actor
+from models.roles import Role
 from models.stages import IllegalTransition, Stage, Transition
-from models.tables import Partnership, Representative, Review, utcnow
+from models.tables import Account, Partnership, Review, utcnow
 
 
 @dataclass(frozen=True)
@@ -38,27 +43,34 @@ def apply_answer(
     key: str,
     data: dict[str, Any],
     *,
+    signer: Identity | str,
     at: dt.datetime | None = None,
     today: dt.date | None = None,
     refusal: str | None = None,
 ) -> Outcome:
-    """Apply an answer; ``refusal`` is a check made outside the database (the redaction gate) saying no."""
+    """Apply an answer given by ``signer``: the person the gate signed onto it (models/identity.py), or why no one
+    could be trusted to have given it. ``refusal`` is a check made outside the database (the redaction gate)
+    saying no."""
     at = at or utcnow()
     today = today or today_in_england()
     if key != steps.step_key(review):
         return Outcome(True, "this answer was recorded already", already_applied=True)
     step = steps.STEPS[Stage(review.stage)]
+    if isinstance(signer, str):  # nothing in an answer nobody can be held to is looked at
+        return _refuse(session, review, signer)
     try:
         answer = step.form.model_validate(data)
     except pydantic.ValidationError as exc:
         return _refuse(session, review, explain(exc, step.form))
+    try:
+        actor = acting(session, session.get_one(Partnership, review.partnership_id), signer, roles_for(step, answer))
+    except Refusal as exc:
+        return _refuse(session, review, str(exc))
     if refusal:
         return _refuse(session, review, refusal)
-    if (unregistered := not_registered(session, review, step, answer)) is not None:
-        return _refuse(session, review, unregistered)
     try:
         with session.begin_nested():  # a refusal part-way through undoes whatever the handler wrote
-            message = step.handler(session, review, answer, at, today)
+            message = step.handler(session, review, answer, actor, at, today)
     except (Refusal, IllegalTransition) as exc:
         session.refresh(review)
         return _refuse(session, review, str(exc))
@@ -97,31 +109,29 @@ def _advance_counter(session: Session, review: Review, *, refusal: str | None) -
 # --- who may answer ---------------------------------------------------------------------------------------
 
 
-def _same_name(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+def roles_for(step: steps.Step, answer: forms.FormModel) -> frozenset[Role]:
+    """The roles that may give this answer: the step's, and for a sign-off the very partner signed for."""
+    return frozenset({answer.partner}) if isinstance(answer, forms.SignOff) else step.roles
 
 
-def not_registered(session: Session, review: Review, step: steps.Step, answer: forms.FormModel) -> str | None:
-    """Why the person named on the form may not answer this step, or None if they may: only an active
-    representative registered in the review's partnership for one of the step's roles (for a sign-off, for the
-    very partner signed for). The message never repeats the name typed: it could be anyone's."""
-    roles = {answer.partner} if isinstance(answer, forms.SignOff) else set(step.roles)
-    people = session.exec(
-        select(Representative).where(
-            Representative.partnership_id == review.partnership_id,
-            col(Representative.active).is_(True),
-            col(Representative.role).in_(roles),
+def acting(session: Session, partnership: Partnership, signer: Identity | str, roles: frozenset[Role]) -> Actor:
+    """The person who answered, as the register knows them today: an active account registered (and active) in
+    ``partnership`` in one of ``roles``, with the role the register gives them, never the token's. Otherwise a
+    Refusal saying what to do; it repeats nothing typed, and nothing of the person's but their own name."""
+    if isinstance(signer, str):
+        raise Refusal(signer)
+    held = roles_in(session, signer.person_id, partnership) & roles
+    if not held:
+        who = " or ".join(sorted(role.label for role in roles))
+        raise Refusal(
+            f"you are not registered as a {who} representative of {partnership.name}, so this answer cannot be "
+            f"accepted and nothing was recorded. The {who} representative must answer it; if that is you, ask the "
+            "partnership's cspr operator to register you"
         )
-    ).all()
-    if any(_same_name(person.name, str(getattr(answer, "your_name", ""))) for person in people):
-        return None
-    partnership = session.get_one(Partnership, review.partnership_id)
-    who = " or ".join(sorted(role.label for role in roles))
-    return (
-        f'the name given under "Your name" is not registered as a {who} representative of {partnership.name}, '
-        "so this answer cannot be accepted and nothing was recorded. Check the spelling of your name, or ask the "
-        "partnership's coordinator to register you"
-    )
+    account = session.get_one(Account, uuid.UUID(signer.person_id))
+    # one registration per partnership, so one role; the gate's choice stands if it named one of them
+    role = Role(signer.role) if signer.role in held else min(held)
+    return Actor(account.name, role, signer.person_id, signer.signed_in_with)
 
 
 def apply_automatic(session: Session, review: Review, transition: Transition, *, at: dt.datetime | None = None) -> None:

@@ -1,11 +1,12 @@
 """The audit trail: how its entries are hashed, and checking it.
 
-Each stage event and each decision of a review is hashed over its content and the hash of the entry before it
-(``event_hash``, ``decision_hash``), and the review records the heads of both chains hashed together
-(``audit_head``); ``models/records.py`` writes them. Checking walks every review's chains from their first entry,
-recomputes every hash and compares the heads with the review's, so an edited, inserted or deleted row shows.
-The register (who may act, models/people.py) has one chain of its own, ``register_event_hash``, walked the same
-way (it keeps no head yet, so a removed latest entry of the register is not seen).
+Each stage event and each decision of a review is hashed over its content (who acted too: their name, role, account
+and how they signed in) and the hash of the entry before it (``event_hash``, ``decision_hash``), and the review
+records the heads of both chains hashed together (``audit_head``); ``models/records.py`` writes them. Checking walks
+every review's chains from their first entry, recomputes every hash and compares the heads with the review's, so an
+edited, inserted or deleted row shows. The register (who may act, models/people.py) has one chain of its own,
+``register_event_hash``, walked the same way (it keeps no head yet, so a removed latest entry of the register is not
+seen).
 """
 
 from __future__ import annotations
@@ -32,9 +33,17 @@ def _digest(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _signed_in(row: StageEvent | Decision) -> dict[str, str]:
+    """Who proved who they are, for the hash: only when recorded, so rows written before people signed in (a typed
+    name, no account) hash as they did when they were written, and still verify."""
+    person = {"actor_id": row.actor_id, "actor_signed_in_with": row.actor_signed_in_with}
+    return {name: str(value) for name, value in person.items() if value is not None}
+
+
 def decision_hash(row: Decision) -> str:
     return _digest(
         {
+            **_signed_in(row),
             "review_id": str(row.review_id),
             "seq": row.seq,
             "kind": row.kind,
@@ -54,6 +63,7 @@ def event_hash(event: StageEvent) -> str:
     """The audit chain: each event's hash covers its content and the previous event's hash."""
     return _digest(
         {
+            **_signed_in(event),
             "review_id": str(event.review_id),
             "seq": event.seq,
             "transition": event.transition,

@@ -7,6 +7,7 @@ rotated-out key can still decrypt). With no key set, a development key is genera
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,3 +54,34 @@ def decrypt(token: str) -> str:
         return cipher().decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:
         raise DecryptionError("personal data could not be decrypted: is CSPR_ENCRYPTION_KEY the right key?") from exc
+
+
+# --- the accounts' TOTP secrets: sealed with the gate's key, not the personal-data key -------------------------
+# The gate checks codes inside the Prefect server's process, which must not hold the key to the children's names;
+# so the secrets are sealed with a key derived from the gate's own (models/credentials.py), which it holds anyway.
+
+
+@lru_cache(maxsize=4)
+def _sealing(gate_key: str) -> Fernet:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"cspr: sign-in secrets").derive(
+        gate_key.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def seal(plain: str) -> str:
+    from models.credentials import gate_key
+
+    return _sealing(gate_key()).encrypt(plain.encode("utf-8")).decode("ascii")
+
+
+def unseal(token: str) -> str:
+    from models.credentials import gate_key
+
+    try:
+        return _sealing(gate_key()).decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken as exc:
+        raise DecryptionError("a sign-in secret could not be read: is CSPR_GATE_KEY the right key?") from exc

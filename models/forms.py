@@ -3,7 +3,8 @@
 Pure data and validation (no Prefect here); ``flows/inputs.py`` turns each into a Prefect ``RunInput``. Field
 order, titles and descriptions are what the coordinator sees in the Prefect UI, so they are written for them.
 Every text field has a maximum length, and validation messages never repeat what was typed (it may be
-personal data).
+personal data). No form asks who is answering: the gate signs the signed-in person onto each answer
+(models/identity.py), and the lifecycle records that person, never a name someone typed.
 """
 
 from __future__ import annotations
@@ -150,13 +151,6 @@ class IncidentNotification(CleanText):
         return self
 
 
-# --- people acting --------------------------------------------------------------------------------------
-
-
-class Signed(CleanText):
-    your_name: Line = Field(title="Your name", description="Recorded in the review's history with your role.")
-
-
 # --- the steps ------------------------------------------------------------------------------------------
 
 
@@ -172,7 +166,7 @@ class FamilyMember(CleanText):
     date_of_birth: dt.date | None = Field(default=None, title="Date of birth (if known)")
 
 
-class Identity(Signed):
+class Identity(CleanText):
     """The children's (and family members') real identities: encrypted in the project database, never kept in
     Prefect, and used to check that nothing published names them."""
 
@@ -188,7 +182,7 @@ class Identity(Signed):
         return self
 
 
-class NotificationSubmitted(Signed):
+class NotificationSubmitted(CleanText):
     panel_reference: Line = Field(
         title="Reference from the national notification system",
         description="Given when the serious incident notification is submitted to the Panel.",
@@ -231,7 +225,7 @@ class Theme(StrEnum):
     escalation = "escalation and professional challenge"
 
 
-class RapidReview(Signed):
+class RapidReview(CleanText):
     facts: Text = Field(title="The facts", description="As far as they can readily be established.")
     immediate_actions: Text = Field(
         title="Immediate safeguarding action", description="Action needed now to keep children safe, or 'none'."
@@ -303,7 +297,7 @@ class SignOffDecision(StrEnum):
     send_back = "send back"
 
 
-class SignOff(Signed):
+class SignOff(CleanText):
     partner: PartnerChoice = Field(title="You sign for", description="Each of the three partners signs separately.")
     decision: Annotated[SignOffDecision, inline(SignOffDecision)] = Field(title="Decision")
     signed_on: dt.date = Field(title="Date of your decision")
@@ -317,13 +311,23 @@ class SignOff(Signed):
         return self
 
 
-class PanelResponse(Signed):
+class PanelResponse(CleanText):
+    """Recorded as the Panel's when the Panel's contact submits it; a coordinator may enter it on the Panel's
+    behalf, giving the reference of the Panel's letter."""
+
     responded_on: dt.date = Field(title="Date of the Panel's response")
     national_review: bool = Field(default=False, title="The Panel will carry out a national review")
     agrees_with_local_recommendation: bool = Field(
         default=False, title="The Panel agrees with the local recommendation"
     )
     comments: OptionalText = Field(default="", title="The Panel's comments")
+    # optional here because the Panel's own contact needs none; whether it is required depends on who submits it,
+    # which only the lifecycle knows (models/handlers.py)
+    letter_reference: OptionalLine = Field(
+        default="",
+        title="Reference of the Panel's letter",
+        description="Required when you enter the response on the Panel's behalf.",
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> PanelResponse:
@@ -337,7 +341,7 @@ class LocalDecision(StrEnum):
     national_review = "national review led by the Panel"
 
 
-class FinalDecision(Signed):
+class FinalDecision(CleanText):
     decision: Annotated[LocalDecision, inline(LocalDecision)] = Field(title="The partners' decision")
     decided_on: dt.date = Field(title="Date of the decision", description="A local review's 6 months run from it.")
     reasons: Text = Field(title="Reasons", description="Against the local review criteria.")
@@ -353,7 +357,7 @@ class FinalDecision(Signed):
         return self
 
 
-class Commissioning(Signed):
+class Commissioning(CleanText):
     reviewer: Line = Field(title="Reviewer", description="Name as listed in the reviewer pool.")
     terms_of_reference: Text = Field(title="Terms of reference")
     commissioned_on: dt.date = Field(title="Date commissioned")
@@ -379,7 +383,7 @@ class TimelineEntry(CleanText):
 Recommendation_ = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-class ReviewProgress(Signed):
+class ReviewProgress(CleanText):
     """A written request to the reviewer, or the reviewer's draft report. Write about the children by pseudonym:
     the report is checked for their names before anything is published."""
 
@@ -433,7 +437,7 @@ class QaOutcome(StrEnum):
     return_to_reviewer = "return to the reviewer"
 
 
-class QualityAssurance(Signed):
+class QualityAssurance(CleanText):
     summary_of_recommendations: bool = Field(default=False, title="A summary of recommendations is present")
     systemic_analysis: bool = Field(default=False, title="Systemic and underlying reasons are analysed")
     child_perspective_and_family_context: bool = Field(
@@ -469,7 +473,7 @@ class QualityAssurance(Signed):
         return self
 
 
-class FinalReportSent(Signed):
+class FinalReportSent(CleanText):
     sent_on: dt.date = Field(
         title="Date the final report was sent to the Panel and the Secretary of State",
         description="Publication may follow no sooner than 7 working days later.",
@@ -488,7 +492,7 @@ class PublicationChoice(StrEnum):
     correct = "return the report to the reviewer for correction"
 
 
-class Publication(Signed):
+class Publication(CleanText):
     decision: Annotated[PublicationChoice, inline(PublicationChoice)] = Field(title="Decision")
     reasons: OptionalText = Field(
         default="",
@@ -508,14 +512,14 @@ class Publication(Signed):
         return self
 
 
-class ActionsRecorded(Signed):
+class ActionsRecorded(CleanText):
     actions: Text = Field(
         title="Actions on the recommendations",
         description="Who does what by when; reported in the partnership's yearly report.",
     )
 
 
-class NationalCommissioning(Signed):
+class NationalCommissioning(CleanText):
     reviewer: Line = Field(title="Reviewer from the Panel's pool")
     confirmed_by_secretary_of_state_on: dt.date = Field(title="Date the Secretary of State confirmed the appointment")
     local_contribution: OptionalText = Field(
@@ -528,7 +532,7 @@ class NationalCommissioning(Signed):
         return self
 
 
-class NationalReportPublished(Signed):
+class NationalReportPublished(CleanText):
     published_on: dt.date = Field(title="Date the Panel published the national review")
     local_actions: OptionalText = Field(default="", title="Local actions arising")
 

@@ -1,9 +1,10 @@
 """What each step's answer does, once it is known to be well formed and from someone who may give it.
 
-One handler per step, named in the process table (``models/steps.py``). A handler works inside the caller's
-transaction and either records the decision, the transition, the deadlines and any outbox messages, or raises
-``Refusal`` (or ``IllegalTransition``) with a message for the person, in which case the caller undoes whatever
-it wrote.
+One handler per step, named in the process table (``models/steps.py``). Each is given the answer and the person who
+gave it (``actor``: who signed in at the gate, in the role the register gives them for this step). A handler works
+inside the caller's transaction and either records the decision, the transition, the deadlines and any outbox
+messages, or raises ``Refusal`` (or ``IllegalTransition``) with a message for the person, in which case the caller
+undoes whatever it wrote.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from models.tables import Commission, Decision, DecisionKind, Partnership, Repre
 PANEL_OFSTED_DFE = ("panel", "ofsted", "dfe")
 PANEL_AND_SOS = ("panel", "secretary_of_state")
 
-Handler = Callable[[Session, Review, Any, dt.datetime, dt.date], str]
+Handler = Callable[[Session, Review, Any, Actor, dt.datetime, dt.date], str]
 
 
 class Refusal(ValueError):
@@ -41,7 +42,7 @@ def _not_before(day: dt.date, earliest: dt.date | None, what: str, than: str) ->
 
 def _summary(form: forms.FormModel) -> dict[str, Any]:
     """An answer as JSON-ready data, for the decision's details."""
-    return form.model_dump(mode="json", exclude={"your_name"})
+    return form.model_dump(mode="json")
 
 
 def _independent_reviewer(session: Session, review: Review, name: str, *, national: bool) -> Reviewer:
@@ -126,7 +127,7 @@ def _commission(
 
 
 def notification(
-    session: Session, review: Review, a: forms.NotificationSubmitted, at: dt.datetime, today: dt.date
+    session: Session, review: Review, a: forms.NotificationSubmitted, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
     _not_before(a.notified_on, review.aware_on, "The notification date", "the date the local authority became aware")
     _not_before(a.partners_told_on, review.aware_on, "The date the partners were told", "the date of awareness")
@@ -136,7 +137,7 @@ def notification(
         session,
         review,
         Transition.SUBMIT_NOTIFICATION,
-        actor=Actor(a.your_name, Role.COORDINATOR),
+        actor=actor,
         details={"panel_reference": a.panel_reference},
         milestones={Event.NOTIFIED_ON: a.notified_on, Event.PARTNERS_TOLD_ON: a.partners_told_on},
         at=at,
@@ -144,10 +145,11 @@ def notification(
     return "notification recorded"
 
 
-def rapid_review(session: Session, review: Review, a: forms.RapidReview, at: dt.datetime, today: dt.date) -> str:
+def rapid_review(
+    session: Session, review: Review, a: forms.RapidReview, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     notified = progress.milestone_on(session, review, Event.NOTIFIED_ON)
     _not_before(a.completed_on, notified, "The completion date", "the notification")
-    actor = Actor(a.your_name, Role.COORDINATOR)
     round_ = progress.sign_off_round(session, review) + 1
     records.record_decision(
         session,
@@ -165,14 +167,18 @@ def rapid_review(session: Session, review: Review, a: forms.RapidReview, at: dt.
     return "rapid review recorded; awaiting the three partners' sign-off"
 
 
-def sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetime, today: dt.date) -> str:
+def sign_off(session: Session, review: Review, a: forms.SignOff, actor: Actor, at: dt.datetime, today: dt.date) -> str:
     signed = progress.signed_by(session, review)
     _, rapid = records.latest_decision(session, review, DecisionKind.RAPID_REVIEW)
     completed = dt.date.fromisoformat(rapid.details["completed_on"]) if rapid else None
     _not_before(a.signed_on, completed, "The date of your decision", "the rapid review's completion")
     if a.partner.value in signed:
         raise Refusal(f"the {a.partner.label} partner has already signed off this rapid review")
-    actor = Actor(a.your_name, a.partner.value)
+    if actor.person_id in progress.signers(session, review):  # three partners, so three different people
+        raise Refusal(
+            "you have already signed this rapid review for another partner, and each partner's sign-off must come "
+            f"from a different person: ask the {a.partner.label} partner's representative to sign it"
+        )
     round_ = progress.sign_off_round(session, review)
     if a.decision is forms.SignOffDecision.send_back:
         records.record_decision(
@@ -199,21 +205,34 @@ def sign_off(session: Session, review: Review, a: forms.SignOff, at: dt.datetime
     return f"signed off by the {a.partner.label} partner"
 
 
-def panel_response(session: Session, review: Review, a: forms.PanelResponse, at: dt.datetime, today: dt.date) -> str:
+def panel_response(
+    session: Session, review: Review, a: forms.PanelResponse, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     sent = progress.milestone_on(session, review, Event.RAPID_REVIEW_SENT_ON)
     _not_before(a.responded_on, sent, "The response date", "the date the rapid review was sent")
-    actor = Actor(a.your_name, Role.PANEL)
+    # The Panel's own contact records the Panel's response; anyone else (a coordinator) only enters it for the
+    # Panel, from the Panel's letter, and the record says so.
+    for_panel = (
+        {} if actor.role == Role.PANEL else {"on_behalf_of": Role.PANEL.value, "letter_reference": a.letter_reference}
+    )
+    if for_panel and not a.letter_reference:
+        raise Refusal(
+            "you are entering the Panel's response on the Panel's behalf: give the reference of the Panel's letter "
+            'under "Reference of the Panel\'s letter", so the record shows where the response came from'
+        )
     outcome = "national_review" if a.national_review else "no_national_review"
-    records.record_decision(session, review, DecisionKind.PANEL_RESPONSE, outcome, actor, details=_summary(a), at=at)
+    details = {**_summary(a), **for_panel}
+    records.record_decision(session, review, DecisionKind.PANEL_RESPONSE, outcome, actor, details=details, at=at)
     records.apply_transition(
         session,
         review,
         Transition.RECORD_PANEL_RESPONSE,
         actor=actor,
+        details=for_panel,
         milestones={Event.PANEL_RESPONDED_ON: a.responded_on},
         at=at,
     )
-    return "the Panel's response recorded"
+    return "the Panel's response recorded" + (" on the Panel's behalf" if for_panel else "")
 
 
 _LOCAL_DECISIONS = {
@@ -223,10 +242,11 @@ _LOCAL_DECISIONS = {
 }
 
 
-def final_decision(session: Session, review: Review, a: forms.FinalDecision, at: dt.datetime, today: dt.date) -> str:
+def final_decision(
+    session: Session, review: Review, a: forms.FinalDecision, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     responded = progress.milestone_on(session, review, Event.PANEL_RESPONDED_ON)
     _not_before(a.decided_on, responded, "The decision date", "the Panel's response")
-    actor = Actor(a.your_name, Role.COORDINATOR)
     facts = Facts(panel_national_review=progress.panel_chose_national(session, review), reason=a.reasons)
     move = _LOCAL_DECISIONS[a.decision]
     milestones = {Event.LCSPR_DECIDED_ON: a.decided_on} if move is Transition.DECIDE_LOCAL_REVIEW else {}
@@ -248,11 +268,12 @@ def final_decision(session: Session, review: Review, a: forms.FinalDecision, at:
     return f"decision recorded: {a.decision.value}"
 
 
-def commissioning(session: Session, review: Review, a: forms.Commissioning, at: dt.datetime, today: dt.date) -> str:
+def commissioning(
+    session: Session, review: Review, a: forms.Commissioning, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     decided = progress.milestone_on(session, review, Event.LCSPR_DECIDED_ON)
     _not_before(a.commissioned_on, decided, "The commissioning date", "the decision to start the review")
     reviewer = _independent_reviewer(session, review, a.reviewer, national=False)
-    actor = Actor(a.your_name, Role.COORDINATOR)
     facts = Facts(reviewer_chosen=True, terms_of_reference=True)
     move = Transition.COMMISSION_REVIEWER
     _commission(session, review, reviewer, actor, move, facts, a.terms_of_reference, a.commissioned_on, at=at)
@@ -261,8 +282,9 @@ def commissioning(session: Session, review: Review, a: forms.Commissioning, at: 
     return f"{reviewer.name} commissioned"
 
 
-def progress_update(session: Session, review: Review, a: forms.ReviewProgress, at: dt.datetime, today: dt.date) -> str:
-    actor = Actor(a.your_name, Role.COORDINATOR)
+def progress_update(
+    session: Session, review: Review, a: forms.ReviewProgress, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     on = {"on": a.on.isoformat()}
     if a.update is forms.ProgressUpdate.monitoring_request:
         kind = DecisionKind.MONITORING_REQUEST
@@ -279,8 +301,9 @@ def progress_update(session: Session, review: Review, a: forms.ReviewProgress, a
     return "draft received; quality assurance next"
 
 
-def quality(session: Session, review: Review, a: forms.QualityAssurance, at: dt.datetime, today: dt.date) -> str:
-    actor = Actor(a.your_name, Role.COORDINATOR)
+def quality(
+    session: Session, review: Review, a: forms.QualityAssurance, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     checklist = a.checklist()
     kind = DecisionKind.QUALITY_ASSURANCE
     round_ = progress.decisions_made(session, review, kind) + 1
@@ -300,11 +323,10 @@ def quality(session: Session, review: Review, a: forms.QualityAssurance, at: dt.
 
 
 def final_report_sent(
-    session: Session, review: Review, a: forms.FinalReportSent, at: dt.datetime, today: dt.date
+    session: Session, review: Review, a: forms.FinalReportSent, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
     decided = progress.milestone_on(session, review, Event.LCSPR_DECIDED_ON)
     _not_before(a.sent_on, decided, "The date sent", "the decision to start the review")
-    actor = Actor(a.your_name, Role.COORDINATOR)
     sends = progress.times_taken(session, review, Transition.SEND_FINAL_REPORT)
     # a corrected report is sent again, and its own 7 working days run from the new date
     records.apply_transition(session, review, Transition.SEND_FINAL_REPORT, actor=actor, at=at)
@@ -316,8 +338,9 @@ def final_report_sent(
     return f"final report sent; publication not before {not_before:%d %B %Y}"
 
 
-def publication(session: Session, review: Review, a: forms.Publication, at: dt.datetime, today: dt.date) -> str:
-    actor = Actor(a.your_name, Role.COORDINATOR)
+def publication(
+    session: Session, review: Review, a: forms.Publication, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     not_before = records.deadline_on(session, review, Entry.PUBLISH_NOT_BEFORE)
     facts = Facts(today=today, publish_not_before=not_before, reason=a.reasons)
     round_ = progress.decisions_made(session, review, DecisionKind.PUBLICATION) + 1
@@ -367,8 +390,9 @@ def publication(session: Session, review: Review, a: forms.Publication, at: dt.d
     return "published" if full else "information about improvements published"
 
 
-def actions(session: Session, review: Review, a: forms.ActionsRecorded, at: dt.datetime, today: dt.date) -> str:
-    actor = Actor(a.your_name, Role.COORDINATOR)
+def actions(
+    session: Session, review: Review, a: forms.ActionsRecorded, actor: Actor, at: dt.datetime, today: dt.date
+) -> str:
     records.record_decision(session, review, DecisionKind.ACTIONS, "recorded", actor, reasons=a.actions, at=at)
     move = Transition.RECORD_ACTIONS if review.stage == Stage.PUBLISHED else Transition.RECORD_IMPROVEMENT_ACTIONS
     milestones = {Event.ACTIONS_REPORTED_ON: today}
@@ -377,10 +401,9 @@ def actions(session: Session, review: Review, a: forms.ActionsRecorded, at: dt.d
 
 
 def national_commissioning(
-    session: Session, review: Review, a: forms.NationalCommissioning, at: dt.datetime, today: dt.date
+    session: Session, review: Review, a: forms.NationalCommissioning, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
     reviewer = _independent_reviewer(session, review, a.reviewer, national=True)
-    actor = Actor(a.your_name, Role.PANEL)
     facts = Facts(reviewer_chosen=True, secretary_of_state_confirmed=True)
     terms = a.local_contribution or "National review led by the Panel"
     move, on = Transition.CONFIRM_NATIONAL_REVIEWER, a.confirmed_by_secretary_of_state_on
@@ -389,9 +412,8 @@ def national_commissioning(
 
 
 def national_report(
-    session: Session, review: Review, a: forms.NationalReportPublished, at: dt.datetime, today: dt.date
+    session: Session, review: Review, a: forms.NationalReportPublished, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
-    actor = Actor(a.your_name, Role.PANEL)
     local_actions = a.local_actions or None
     records.record_decision(
         session, review, DecisionKind.NATIONAL_REPORT, "published", actor, reasons=local_actions, at=at

@@ -72,9 +72,15 @@ def sign(key: str, identity: Identity, *, run_id: str, form_key: str, at: dt.dat
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
-def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime) -> SignedAnswer:
+def verify(key: str, token: object, *, run_id: str, form_key: str, now: dt.datetime) -> SignedAnswer:
     """The identity in ``token`` if it was signed with ``key`` for this run and form, recently; else IdentityRefused.
-    A token may be tried against any number of keys by the caller (a key being rotated): each fails the same way."""
+    A token may be tried against any number of keys by the caller (a key being rotated): each fails the same way.
+    ``token`` is whatever was stored beside the answer: None (nothing was, the answer did not pass the gate) or any
+    other value than a string is refused like a malformed one."""
+    if not isinstance(token, str):
+        raise IdentityRefused(
+            "the answer came without a sign-in (not through cspr's sign-in page): sign in and submit the form again"
+        )
     try:
         body_text, mac_text = token.split(".")
         body, mac = _unb64(body_text), _unb64(mac_text)
@@ -90,3 +96,18 @@ def verify(key: str, token: str, *, run_id: str, form_key: str, now: dt.datetime
         raise IdentityRefused("the answer's sign-in has expired: sign in again and resubmit the form")
     identity = Identity(claims["person_id"], claims["name"], claims["role"], claims["signed_in_with"])
     return SignedAnswer(identity, run_id, form_key, at)
+
+
+def who_answered(key: str, token: object, *, run_id: str, form_key: str, now: dt.datetime) -> Identity | str:
+    """The person who gave the answer to form ``form_key`` of run ``run_id``, if ``token`` is valid for it; else why
+    the answer cannot be trusted, in words for the person (the lifecycle refuses the answer with them)."""
+    try:
+        return verify(key, token, run_id=run_id, form_key=form_key, now=now).identity
+    except IdentityRefused as exc:
+        return str(exc)
+
+
+def input_key(form_key: str) -> str:
+    """The flow-run input under which the gate stores the token for the answer to form ``form_key``, beside Prefect's
+    own ``suspended-{form_key}-response`` (the form's schema forbids extra fields, so it cannot travel inside)."""
+    return f"cspr-identity-{form_key}"

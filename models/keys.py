@@ -1,6 +1,6 @@
 """Rotating the key that protects personal data at rest.
 
-Rotation re-encrypts every stored name, date of birth and TOTP secret under the newest configured key, in one
+Rotation re-encrypts every stored name and date of birth under the newest configured key, in one
 transaction, and checks each value decrypts to what it was before anything is committed. Where the keys live decides who
 makes the new key:
 
@@ -23,8 +23,9 @@ from models import crypto
 from models.files import write_private
 from models.settings import get_settings
 
-# every encrypted column, by table: the names and dates of birth in a case, and the accounts' TOTP secrets
-ENCRYPTED: dict[str, tuple[str, ...]] = {"case_person": ("name", "date_of_birth"), "account": ("totp_secret",)}
+# every column encrypted with the personal-data key, by table: the names and dates of birth in a case (the accounts'
+# TOTP secrets are sealed with the gate's key instead: models/crypto.py)
+ENCRYPTED: dict[str, tuple[str, ...]] = {"case_person": ("name", "date_of_birth")}
 
 
 class KeyProblem(RuntimeError):

@@ -21,6 +21,7 @@ from models import signin
 from models.audit import GENESIS_HASH, register_event_hash
 from models.records import Actor, UnknownPartnership, partnership_by_code
 from models.roles import Role
+from models.settings import get_settings
 from models.tables import Account, Partnership, RegisterEvent, Representative, utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -29,10 +30,23 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class RegisterAction(StrEnum):
     ADDED = "added"  # a registration (and, for a new address, the account)
     DISABLED = "disabled"  # the account and every registration of it
+    RESET = "reset"  # a new first password and authenticator enrolment (a lost phone, a forgotten password)
+    LINKED = "linked"  # the account tied to its identity provider's subject, at its first OpenID Connect sign-in
+    DIGEST = "digest"  # the person's email changed to one daily digest, or back to one message at a time
 
 
 class RegisterRefusal(ValueError):
     """A change to the register that cannot be made; ``str()`` says why, for the operator."""
+
+
+class NotMatched(signin.SignInRefused):
+    """An OpenID Connect sign-in that matches no one who may act in cspr; ``str()`` is the message for the person."""
+
+
+# The identity provider vouched for the person; the sign-in, not an operator, makes the link it leads to.
+OIDC_SIGN_IN = Actor("cspr (sign-in with the organisation's account)", "system")
+# An address plain enough to show back on the refusal page as it is: anything else is left out, not escaped here.
+SHOWN_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,190}$")
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ def add_person(
     """Register a person in a role (for a partnership, unless an operator), making their account if the address has
     none. A new local account gets a one-time password and, unless a demo account, a TOTP enrolment."""
     at = at or utcnow()
+    if demo and not get_settings().demo_accounts:
+        raise RegisterRefusal("demo accounts sign in with a password alone: this system does not allow them")
     name = " ".join(name.split())
     if not 0 < len(name) <= 200:
         raise RegisterRefusal("give the person's name (at most 200 characters)")
@@ -151,6 +167,27 @@ def add_person(
     return enrolment
 
 
+def reset_credentials(session: Session, email: str, *, by: Actor, at: dt.datetime | None = None) -> Enrolment:
+    """A new first password and (unless a demo account) a new TOTP secret, to be enrolled at the next sign-in; the
+    lock and the failures are cleared. The old password and authenticator app stop working at once."""
+    at = at or utcnow()
+    address = normalise_email(email)
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    if account is None or not account.active:
+        raise RegisterRefusal(f"there is no active account for {address}")
+    if account.password_hash is None:
+        raise RegisterRefusal(f"{address} signs in with the organisation's account; its password is kept there")
+    password = secrets.token_urlsafe(12)
+    account.password_hash = signin.hash_password(password)
+    account.totp_secret = None if account.demo else signin.new_totp_secret()
+    account.totp_last_step, account.failures, account.locked_until, account.updated_at = -1, 0, None, at
+    session.add(account)
+    session.flush()
+    _record(session, RegisterAction.RESET, account, by, at)
+    uri = None if account.totp_secret is None else signin.enrolment_uri(account.totp_secret, address)
+    return Enrolment(address, password, uri)
+
+
 def disable_person(session: Session, email: str, *, by: Actor, at: dt.datetime | None = None) -> Account:
     """Disable a person's account and every registration of it: they can no longer sign in or answer any step."""
     at = at or utcnow()
@@ -166,6 +203,20 @@ def disable_person(session: Session, email: str, *, by: Actor, at: dt.datetime |
         registration.active = False
         session.add(registration)
     _record(session, RegisterAction.DISABLED, account, by, at)
+    return account
+
+
+def set_digest(session: Session, email: str, *, daily: bool, by: Actor, at: dt.datetime | None = None) -> Account:
+    """A person's choice: their email once a day, together (``daily``), or each message as it comes."""
+    at = at or utcnow()
+    address = normalise_email(email)
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    if account is None or not account.active:
+        raise RegisterRefusal(f"there is no active account for {address}")
+    account.digest, account.updated_at = daily, at
+    session.add(account)
+    session.flush()
+    _record(session, RegisterAction.DIGEST, account, by, at, daily=daily)
     return account
 
 
@@ -189,3 +240,63 @@ def people(session: Session, partnership_code: str | None = None) -> list[Person
         demo = account is not None and account.demo
         rows.append(PersonRow(r.name, r.email, r.role, code, r.organisation, active, demo, str(sign_in)))
     return sorted(rows, key=lambda p: (p.partnership, p.name.casefold(), p.role))
+
+
+def match_oidc(
+    session: Session, *, subject: str, email: str | None, email_verified: bool, at: dt.datetime | None = None
+) -> Account:
+    """The register's account for a person the identity provider signed in: by the provider's subject; else, the
+    first time, by the verified email address of an account not yet linked to a subject, which is then linked (and
+    the link recorded in the register's history). The person's roles are their registrations, never the token's.
+    Refuses (NotMatched) a demo or disabled account, an account linked to another subject, and anyone unregistered."""
+    at = at or utcnow()
+    if not 0 < len(subject) <= 255:  # the register keeps a subject in 255 characters; none is no one
+        raise NotMatched(_not_registered(email))
+    account = session.exec(select(Account).where(Account.oidc_subject == subject)).first()
+    if account is None:
+        account = _account_by_verified_email(session, email, email_verified)
+    if account.demo:
+        raise NotMatched("A demo account cannot sign in with an organisation's account. Ask an operator.")
+    if not account.active:
+        raise NotMatched("Your cspr account is disabled. Ask an operator if you should still have access.")
+    if not _registered(session, account):
+        raise NotMatched(_not_registered(email))
+    if account.oidc_subject is None:
+        account.oidc_subject, account.updated_at = subject, at
+        session.add(account)
+        session.flush()
+        _record(session, RegisterAction.LINKED, account, OIDC_SIGN_IN, at, subject=subject, matched_by="verified email")
+    return account
+
+
+def _account_by_verified_email(session: Session, email: str | None, email_verified: bool) -> Account:
+    """The account of an address the provider has confirmed, not yet linked to a subject; else NotMatched."""
+    if email and not email_verified:
+        raise NotMatched(
+            "You signed in at your organisation, but it did not confirm your email address, so cspr cannot tell "
+            "who you are. Ask an operator."
+        )
+    try:
+        address = normalise_email(email or "")
+    except RegisterRefusal:
+        raise NotMatched(_not_registered(email)) from None
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    if account is None:
+        raise NotMatched(_not_registered(email))
+    if account.oidc_subject is not None:  # its subject did not match: someone else at the provider has this address
+        raise NotMatched(
+            "Your cspr account is linked to another account at your organisation, so it cannot be used from this "
+            "one. Ask an operator."
+        )
+    return account
+
+
+def _registered(session: Session, account: Account) -> bool:
+    """Whether the account holds any active registration, so any role at all."""
+    where = (Representative.email == account.email, col(Representative.active).is_(True))
+    return session.exec(select(Representative.id).where(*where).limit(1)).first() is not None
+
+
+def _not_registered(email: str | None) -> str:
+    who = f" as {email}" if email and SHOWN_EMAIL.match(email) else ""
+    return f"You signed in{who} at your organisation, but you are not registered in cspr; ask an operator to add you."

@@ -51,6 +51,11 @@ def signed_by(session: Session, review: Review) -> dict[str, str]:
     return {d.actor_role: d.outcome for d in _sign_offs(session, review)}
 
 
+def signers(session: Session, review: Review) -> set[str]:
+    """The accounts of the people who have signed (or sent back) the rapid review now awaiting sign-off."""
+    return {str(d.actor_id) for d in _sign_offs(session, review) if d.actor_id is not None}
+
+
 def sign_off_dates(session: Session, review: Review) -> list[dt.date]:
     return [dt.date.fromisoformat(d.details["on"]) for d in _sign_offs(session, review) if "on" in d.details]
 

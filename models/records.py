@@ -55,8 +55,12 @@ class StaleStage(RuntimeError):
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts: a person as the register knows them (with how they proved it), or the system itself."""
+
     name: str
     role: str
+    person_id: str | None = None  # their account's id; None for the system, or an operator at the command line
+    signed_in_with: str | None = None  # "password+totp", "password" (a demo account) or "oidc"; None likewise
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,8 @@ def _append_event(
         to_stage=to_stage.value,
         actor_name=actor.name,
         actor_role=actor.role,
+        actor_id=_account_id(actor),
+        actor_signed_in_with=actor.signed_in_with,
         reason=reason,
         details=details,
         at=at,
@@ -315,6 +321,8 @@ def record_decision(
         outcome=outcome,
         actor_name=actor.name,
         actor_role=actor.role,
+        actor_id=_account_id(actor),
+        actor_signed_in_with=actor.signed_in_with,
         reasons=reasons,
         details=dict(details or {}),
         at=at or utcnow(),
@@ -326,6 +334,10 @@ def record_decision(
     session.flush()
     _move_head(session, review)
     return row
+
+
+def _account_id(actor: Actor) -> uuid.UUID | None:
+    return None if actor.person_id is None else uuid.UUID(actor.person_id)
 
 
 def _move_head(session: Session, review: Review) -> None:

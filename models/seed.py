@@ -1,16 +1,25 @@
-"""A demo partnership and reviewer pool, so a fresh system has someone to act and someone to commission.
+"""A demo partnership, its people and a reviewer pool, so a fresh system has someone to act and someone to commission.
 
-All names are invented. Only written into an empty database.
+All names are invented. Only written into an empty database (or added to the demo partnership of an earlier version).
+Where demo accounts are allowed (`make up`), the demo people have them: a password alone, marked as demo everywhere.
+The team set-up allows none, so there they get ordinary accounts (password and authenticator app), enrolled like
+anyone added with `cspr people add`.
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from models.identity import Identity
+from models.people import Enrolment, add_person
+from models.records import Actor
 from models.roles import Role
-from models.tables import Partnership, Representative, Reviewer
+from models.settings import get_settings
+from models.signin import Factor
+from models.tables import Account, Partnership, Representative, Reviewer
 
 DEMO_PARTNERSHIP = "northshire"
+SEEDER = Actor("cspr (demo set-up)", "system")  # who registers the demo people, in the register's history
 
 DEMO_REPRESENTATIVES = [
     (Role.LOCAL_AUTHORITY, "Alex Morgan", "alex.morgan@northshire-council.example", "Northshire County Council"),
@@ -28,17 +37,18 @@ _REVIEWERS = [
 ]
 
 
-def seed_demo(session: Session) -> bool:
-    """Add the demo partnership, its representatives and the reviewer pool if there are no partnerships yet.
+def seed_demo(session: Session) -> list[Enrolment]:
+    """Add the demo partnership, its people (demo accounts where they are allowed) and the reviewer pool if
+    there are no partnerships yet; to a demo partnership made by an earlier version, the people it lacks.
 
-    Returns whether anything was added.
+    Returns the new accounts' enrolments (each first password, to be shown once); empty when nothing was added.
     """
     if session.exec(select(Partnership)).first() is not None:
-        return _add_missing_representatives(session)
+        return _add_missing_people(session)
     partnership = Partnership(code=DEMO_PARTNERSHIP, name="Northshire Safeguarding Children Partnership")
     session.add(partnership)
     session.flush()
-    _add_missing_representatives(session)
+    enrolments = _add_missing_people(session)
     for name, organisation, expertise, national_pool, conflicts in _REVIEWERS:
         session.add(
             Reviewer(
@@ -50,22 +60,39 @@ def seed_demo(session: Session) -> bool:
             )
         )
     session.flush()
-    return True
+    return enrolments
 
 
-def _add_missing_representatives(session: Session) -> bool:
-    """The demo partnership's representatives, any that a database made by an earlier version lacks."""
+def _add_missing_people(session: Session) -> list[Enrolment]:
+    """The demo partnership's people that have no account yet, registered through the register (so its history says
+    so). A registration made before accounts existed could not sign in: it is replaced by one with an account."""
     partnership = session.exec(select(Partnership).where(Partnership.code == DEMO_PARTNERSHIP)).first()
     if partnership is None:
-        return False
-    known = {
-        (r.role, r.name)
-        for r in session.exec(select(Representative).where(Representative.partnership_id == partnership.id))
-    }
-    missing = [r for r in DEMO_REPRESENTATIVES if (r[0].value, r[1]) not in known]
-    for role, name, email, organisation in missing:
-        session.add(
-            Representative(partnership_id=partnership.id, role=role, name=name, email=email, organisation=organisation)
+        return []
+    enrolments = []
+    for role, name, email, organisation in DEMO_REPRESENTATIVES:
+        if session.exec(select(Account).where(Account.email == email)).first() is not None:
+            continue
+        for old in session.exec(select(Representative).where(Representative.email == email)):
+            session.delete(old)
+        session.flush()
+        enrolments.append(
+            add_person(
+                session,
+                name=name,
+                email=email,
+                role=role,
+                partnership_code=DEMO_PARTNERSHIP,
+                organisation=organisation,
+                by=SEEDER,
+                demo=get_settings().demo_accounts,
+            )
         )
-    session.flush()
-    return bool(missing)
+    return enrolments
+
+
+def demo_identity(session: Session, role: Role) -> Identity:
+    """The demo person who acts as ``role``, as the gate signs them in (a demo account: a password alone)."""
+    email = next(e for r, _, e, _ in DEMO_REPRESENTATIVES if r is role)
+    account = session.exec(select(Account).where(Account.email == email)).one()
+    return Identity(str(account.id), account.name, role.value, Factor.PASSWORD.value)

@@ -31,6 +31,39 @@ class Settings(BaseSettings):
         description="Fernet key(s), comma separated, newest first, for personal data at rest. "
         "Unset in local mode: a development key is generated under CSPR_HOME.",
     )
+    gate_key: str | None = Field(
+        default=None,
+        description="Key that signs the signed-in person onto each form answer; shared by the gate and the workers. "
+        "Unset in local mode: generated under CSPR_HOME/keys.",
+    )
+    service_token: str | None = Field(
+        default=None,
+        description="The service credential the workers and the command line present at the gate. "
+        "Unset in local mode: generated under CSPR_HOME/keys.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address people open cspr at, e.g. https://cspr.northshire.example behind a TLS proxy; "
+        "unset means http://127.0.0.1:PORT. Sign-in cookies are marked Secure when it is https.",
+    )
+    demo_accounts: bool = Field(
+        default=True,
+        description="Whether demo accounts (password alone) may sign in; the team set-up sets false.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The partnership's OpenID Connect identity provider, as its tokens name it (for Entra ID "
+        "https://login.microsoftonline.com/<tenant id>/v2.0). Unset: no sign-in with the organisation's accounts.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The gate's client id (Entra ID: the application id) at the identity provider.",
+    )
+    oidc_client_secret: str | None = Field(
+        default=None,
+        description="The gate's client secret at the identity provider; from a secrets store, never a file in the "
+        "checkout.",
+    )
     storage_url: str | None = Field(
         default=None,
         description="Where documents are stored: file:///path for a folder, s3://bucket/prefix for S3; "
@@ -45,6 +78,27 @@ class Settings(BaseSettings):
         default="us-east-1",
         validation_alias=AliasChoices("CSPR_S3_REGION", "AWS_DEFAULT_REGION"),
         description="The S3 region; unset means AWS_DEFAULT_REGION if that is set.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="The partnership's mail relay: smtp+starttls://user@relay.example:587, smtps://relay.example:465, "
+        "or smtp://127.0.0.1:25 for a relay on this host. Unset: messages are written to the folder "
+        "CSPR_HOME/outbox instead.",
+    )
+    smtp_password: str | None = Field(
+        default=None, description="The mail relay's password for the user in CSPR_SMTP_URL, from a secrets store."
+    )
+    mail_from: str = Field(
+        default="cspr@localhost",
+        description="The address cspr's email is sent from, e.g. cspr@northshire-scp.example.",
+    )
+    panel_mailbox: str | None = Field(
+        default=None, description="The Child Safeguarding Practice Review Panel's mailbox for notices."
+    )
+    ofsted_mailbox: str | None = Field(default=None, description="Ofsted's mailbox for notices.")
+    dfe_mailbox: str | None = Field(default=None, description="The Department for Education's mailbox for notices.")
+    secretary_of_state_mailbox: str | None = Field(
+        default=None, description="The mailbox for notices to the Secretary of State for Education."
     )
     runs_per_worker: int = Field(
         default=4,

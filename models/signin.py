@@ -144,3 +144,15 @@ def sign_in(credentials: Credentials | None, password: str, code: str, at: dt.da
     if failures >= MAX_FAILURES:
         return Attempt(False, REFUSED, replace(credentials, failures=0, locked_until=at + LOCKED_FOR))
     return Attempt(False, REFUSED, replace(credentials, failures=failures))
+
+
+def confirm_code(credentials: Credentials, code: str, at: dt.datetime) -> Attempt:
+    """Check a TOTP code alone: the first code from a newly enrolled authenticator app, after the password was
+    accepted. A wrong code counts as a failed attempt like any other."""
+    step = None if credentials.totp_secret is None else _code_step(credentials.totp_secret, code.strip(), at, -1)
+    if step is not None and step > credentials.totp_last_step:
+        return Attempt(True, "", replace(credentials, totp_last_step=step, failures=0, locked_until=None))
+    failures = credentials.failures + 1
+    if failures >= MAX_FAILURES:
+        return Attempt(False, REFUSED, replace(credentials, failures=0, locked_until=at + LOCKED_FOR))
+    return Attempt(False, REFUSED, replace(credentials, failures=failures))

@@ -48,7 +48,9 @@ class Step:
 
 
 COORDINATOR = frozenset({Role.COORDINATOR})
-PANEL = frozenset({Role.PANEL, Role.COORDINATOR})  # the coordinator may record what the Panel decided
+# The Panel's steps: its contact answers them, or a coordinator records what the Panel decided (its response then
+# only with the reference of the Panel's letter, and recorded as entered on the Panel's behalf: models/handlers.py)
+PANEL = frozenset({Role.PANEL, Role.COORDINATOR})
 
 _ACTIONS = Step(
     Stage.PUBLISHED,
@@ -109,7 +111,8 @@ STEPS: dict[Stage, Step] = {
             "Record the Panel's response",
             PANEL,
             "Record whether the Panel will carry out a national review and whether it agrees with the local "
-            "recommendation. The Panel has no fixed time; about 10 working days is usual.",
+            "recommendation. The Panel has no fixed time; about 10 working days is usual. A coordinator entering "
+            "it on the Panel's behalf gives the reference of the Panel's letter.",
             Entry.PANEL_RESPONSE,
             (),
         ),

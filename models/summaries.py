@@ -33,9 +33,11 @@ def _escalation(e: Escalation) -> str:
     return f"- {e.reference}: {_words(e.deadline)}, level {e.level}, {e.days_overdue} working day(s) overdue"
 
 
-def sweep_summary(result: SweepResult, restored: Sequence[str] | None = None) -> str:
+def sweep_summary(
+    result: SweepResult, restored: Sequence[str] | None = None, undelivered: Sequence[str] | None = None
+) -> str:
     """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
-    flow, the reviews whose lost run it restored."""
+    flow, the reviews whose lost run it restored and the messages it gave up delivering."""
     lines = [f"# Deadline sweep, {weekday_date(result.as_of)}", "", f"{result.deadlines} open deadlines.", ""]
     lines += [*_header("status", "deadlines"), *(_row(_words(s), n) for s, n in result.counts.items())]
     lines += ["", "## By partnership", "", *_header("partnership", *map(_words, STATUSES))]
@@ -45,6 +47,9 @@ def sweep_summary(result: SweepResult, restored: Sequence[str] | None = None) ->
     lines += map(_escalation, result.escalations)
     if restored is not None:
         lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]
+    if undelivered is not None:
+        lines += ["", f"## Messages that could not be delivered: {len(undelivered)}", ""]
+        lines += [f"- {line}" for line in undelivered]
     return "\n".join(lines)
 
 

@@ -8,6 +8,11 @@ loop per review. Statuses, by working days from ``as_of`` to the due date:
 - ``overdue``: past the due date (escalation level 1);
 - ``escalated``: overdue by ``ESCALATE_AFTER`` working days or more (escalation level 2).
 
+Before a deadline falls due, whoever must act is reminded: once when it is due within ``DUE_SOON`` working days
+(reminder level 1) and again on the day (level 2). An escalation goes to the coordinator and to each partner whose
+answer is missing (models/messages.py says who). Each reminder and escalation is a compare-and-set on the deadline's
+level, so each is raised once, for each person once, however often or concurrently the sweep runs.
+
 Expectations (the Panel's response) are classified but never escalated: nobody in the partnership can be
 chased for them.
 """
@@ -26,6 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from models import messages
 from models.calendar import working_days_by_partnership
 from models.records import enqueue, review_by_reference
 from models.stages import Stage
@@ -58,6 +64,7 @@ def open_deadlines_query() -> Any:
             col(Deadline.kind),
             col(Deadline.due_on),
             col(Deadline.escalation_level),
+            col(Deadline.reminder_level),
             col(Review.reference),
             col(Partnership.code).label("partnership"),
         )
@@ -99,9 +106,10 @@ def open_deadlines(session: Session) -> pd.DataFrame:
 
 
 def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Add ``working_days_left``, ``sweep_status`` and ``level`` (0, 1 or 2) to the deadlines, vectorised."""
+    """Add ``working_days_left``, ``sweep_status``, ``level`` (0, 1 or 2) and ``reminder`` (0, 1 or 2) to the
+    deadlines, vectorised."""
     if frame.empty:
-        return frame.assign(working_days_left=[], sweep_status=[], level=[])
+        return frame.assign(working_days_left=[], sweep_status=[], level=[], reminder=[])
     due = frame["due_on"].to_numpy(dtype="datetime64[D]")
     closures: dict[str, list[str]] = frame.attrs.get("closure_days", {})
     rows = frame.groupby("partnership", sort=False).indices  # one calendar per partnership
@@ -112,8 +120,10 @@ def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         default="escalated",
     )
     level = np.select([left >= 0, left > -ESCALATE_AFTER], [0, 1], default=2)
-    level = np.where(frame["kind"].to_numpy() == "expectation", 0, level)
-    return frame.assign(working_days_left=left, sweep_status=status, level=level)
+    expectation = frame["kind"].to_numpy() == "expectation"
+    level = np.where(expectation, 0, level)
+    reminder = np.where(expectation, 0, np.select([left == 0, (left > 0) & (left <= DUE_SOON)], [2, 1], default=0))
+    return frame.assign(working_days_left=left, sweep_status=status, level=level, reminder=reminder)
 
 
 def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalation]]:
@@ -137,21 +147,9 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
     reviews: dict[str, Review] = {}  # a review with two deadlines overdue is read once
     due = frame[frame["level"] > frame["escalation_level"]]
     for row in due.itertuples():  # only the few deadlines whose level rises today
-        result = session.execute(
-            sa.update(Deadline)
-            .where(
-                col(Deadline.id) == uuid.UUID(str(row.deadline_id)),
-                col(Deadline.status) == DeadlineStatus.OPEN,
-                col(Deadline.escalation_level) < row.level,
-            )
-            .values(escalation_level=int(row.level))
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not _raise_level(session, row.deadline_id, "escalation_level", int(row.level)):
             continue  # another sweep raised it first, or the deadline was met meanwhile
-        if row.reference not in reviews:
-            reviews[row.reference] = review_by_reference(session, row.reference)
-        review = reviews[row.reference]
+        review = _review(session, reviews, row.reference)
         escalation = Escalation(
             str(row.deadline_id),
             row.reference,
@@ -165,13 +163,30 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
             session,
             review,
             f"escalation:{row.name}:{row.level}",
-            ("coordinator",),
+            messages.chased_for(session, review, str(row.name), overdue=True),
             f"{row.reference}: {row.title} is overdue by {escalation.days_overdue} working day(s)"
             + (" and escalated" if row.level == 2 else ""),
             json.dumps({"deadline": row.name, "due_on": str(row.due_on)[:10], "level": int(row.level)}),
         )
         raised.append(escalation)
+    _remind(session, frame[frame["reminder"] > frame["reminder_level"]], reviews)
     return frame, raised
+
+
+def _remind(session: Session, due: pd.DataFrame, reviews: dict[str, Review]) -> None:
+    """The reminders that are due: each deadline's level raised by compare-and-set, so only one sweep sends it."""
+    for row in due.itertuples():
+        if not _raise_level(session, row.deadline_id, "reminder_level", int(row.reminder)):
+            continue
+        review = _review(session, reviews, row.reference)
+        when = "today" if row.reminder == 2 else f"in {int(row.working_days_left)} working day(s)"
+        enqueue(
+            session,
+            review,
+            f"reminder:{row.name}:{row.reminder}",
+            messages.chased_for(session, review, str(row.name), overdue=False),
+            f"{row.reference}: reminder: {row.title} is due {when}",
+        )
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -219,3 +234,27 @@ def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) 
         overdue=overdue,
         escalations=raised,
     )
+
+
+def _raise_level(session: Session, deadline_id: Any, column: str, level: int) -> bool:
+    """Compare-and-set one of an open deadline's levels (escalation or reminder) up to ``level``: True for the one
+    sweep that raised it; False when another did first, or the deadline was met meanwhile."""
+    levels = getattr(Deadline, column)
+    result = session.execute(
+        sa.update(Deadline)
+        .where(
+            col(Deadline.id) == uuid.UUID(str(deadline_id)),
+            col(Deadline.status) == DeadlineStatus.OPEN,
+            col(levels) < level,
+        )
+        .values({column: level})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _review(session: Session, reviews: dict[str, Review], reference: str) -> Review:
+    """The review, read once however many of its deadlines rise in one sweep."""
+    if reference not in reviews:
+        reviews[reference] = review_by_reference(session, reference)
+    return reviews[reference]

@@ -39,6 +39,19 @@ class EncryptedText(TypeDecorator[str]):
         return None if value is None else crypto.decrypt(value)
 
 
+class SealedText(TypeDecorator[str]):
+    """Text sealed with the gate's key (models/crypto.py: the accounts' TOTP secrets)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else crypto.seal(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else crypto.unseal(value)
+
+
 def _str(length: int = 40, **kw: Any) -> Any:
     return Field(sa_type=sa.String(length), **kw)
 
@@ -113,12 +126,13 @@ class Account(SQLModel, table=True):
     email: str = _str(254, unique=True, index=True)  # lower case
     name: str = _str(200)
     password_hash: str | None = _str(200, default=None)  # Argon2id; None for a person who signs in through OIDC
-    totp_secret: str | None = Field(default=None, sa_type=EncryptedText)  # None: a demo account (password alone)
+    totp_secret: str | None = Field(default=None, sa_type=SealedText)  # None: a demo account (password alone)
     totp_last_step: int = -1  # the last TOTP time step accepted: its code, and older, are spent
     failures: int = 0  # failed sign-ins in a row
     locked_until: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     oidc_subject: str | None = _str(255, default=None, unique=True)  # the identity provider's "sub", once matched
     demo: bool = False  # a demo person: marked as such everywhere, refused in the team set-up
+    digest: bool = False  # their email comes once a day, together, instead of one message at a time
     active: bool = True
     created_at: dt.datetime = _when()
     updated_at: dt.datetime = _when()
@@ -197,7 +211,8 @@ class Milestone(SQLModel, table=True):
 
 
 class StageEvent(SQLModel, table=True):
-    """Append-only history of a review's stages: who moved it, in what role, when and why."""
+    """Append-only history of a review's stages: who moved it (their name and account, and how they signed in), in
+    what role, when and why."""
 
     __tablename__ = "stage_event"
     __table_args__ = (sa.UniqueConstraint("review_id", "seq"),)
@@ -210,6 +225,9 @@ class StageEvent(SQLModel, table=True):
     to_stage: str = _str(40)
     actor_name: str = _str(200)
     actor_role: str = _str(40)
+    # the person who proved who they are at the gate (None: the system, or an operator at the command line)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    actor_signed_in_with: str | None = _str(40, default=None)  # models.signin.Factor, or "oidc"
     reason: str | None = Field(default=None, sa_type=sa.Text)
     details: dict[str, Any] = _json()
     at: dt.datetime = _when()
@@ -237,11 +255,12 @@ class Deadline(SQLModel, table=True):
     met_on: dt.date | None = None
     sweep_status: str | None = _str(30, default=None)  # the last sweep's classification
     escalation_level: int = 0
+    reminder_level: int = 0  # the reminders sent: 1 when due within 2 working days, 2 when due today
     updated_at: dt.datetime = _when()
 
 
 class Decision(SQLModel, table=True):
-    """A decision or approval by a named person: sign-offs, the Panel's response, the LCSPR decision...
+    """A decision or approval by a signed-in person: sign-offs, the Panel's response, the LCSPR decision...
     Append-only and hash-chained per review, like the stage events."""
 
     __table_args__ = (sa.UniqueConstraint("review_id", "kind", "round", "actor_role"),)
@@ -253,6 +272,8 @@ class Decision(SQLModel, table=True):
     outcome: str = _str(40)
     actor_name: str = _str(200)
     actor_role: str = _str(40)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="account.id")  # as for a stage event
+    actor_signed_in_with: str | None = _str(40, default=None)
     reasons: str | None = Field(default=None, sa_type=sa.Text)
     details: dict[str, Any] = _json()
     at: dt.datetime = _when()
@@ -319,6 +340,32 @@ class Outbox(SQLModel, table=True):
     recipient: str = _str(80)
     subject: str = _str(300)
     body: str = Field(default="", sa_type=sa.Text)
+    link: str = _str(500, default="")  # where the email sends its reader (a run's form); else the review's page
     created_at: dt.datetime = _when()
     sent_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     attempts: int = 0
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # not yet accepted by the mail relay: tried again with backoff
+    HELD = "digest"  # for a person who chose the daily digest: sent with the others of the day
+    SENT = "sent"  # the relay accepted it
+    FAILED = "failed"  # refused for good (the relay's answer kept), or given up on after the last try
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox message to one mailbox, by email: its state and the relay's last answer. Made when the message is
+    first delivered, from the register (people) and the settings (the national bodies' mailboxes)."""
+
+    __table_args__ = (sa.UniqueConstraint("outbox_id", "address"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    outbox_id: uuid.UUID = Field(foreign_key="outbox.id", index=True)
+    address: str = _str(254)
+    state: str = _str(20, default=DeliveryState.PENDING)
+    attempts: int = 0
+    next_try_at: dt.datetime = _when()
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))  # a sender has it
+    answer: str = _str(500, default="")  # the relay's last answer: why it failed, or what it said on success
+    sent_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: dt.datetime = _when()

@@ -8,8 +8,9 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from models.records import history
+from models.roles import Role
 from models.stages import HUMAN_LABELS, Stage, Transition, transition
-from models.tables import Deadline, DeadlineStatus, Partnership, Review
+from models.tables import Deadline, DeadlineStatus, Partnership, Review, StageEvent
 
 
 def deadline_state(deadline: Deadline, today: dt.date) -> str:
@@ -50,5 +51,12 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
     for e in history(session, review.id):
         label = "incident recorded" if e.transition == Transition.RECORD_INCIDENT else transition(e.transition).label
-        lines.append(f"| {e.seq} | {e.at:%d %b %Y %H:%M} | {label} | {e.actor_role.replace('_', ' ')} |")
+        lines.append(f"| {e.seq} | {e.at:%d %b %Y %H:%M} | {label} | {acted_as(e)} |")
     return "\n".join(lines)
+
+
+def acted_as(event: StageEvent) -> str:
+    """The role that made the move, and whose decision it entered when it acted for someone else (the Panel)."""
+    role = event.actor_role.replace("_", " ")
+    for_whom = event.details.get("on_behalf_of")
+    return f"{role}, on behalf of the {Role(for_whom).label}" if for_whom else role

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine: Debian packages (when run as root and they are
-# missing), then a virtual environment at .venv with the pinned Python packages. Safe to run again.
+# missing), then a virtual environment at .venv with the pinned Python packages, then the tests' npm packages.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +41,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 echo "setup: .venv is ready ($(.venv/bin/python --version))"
+
+# The tests start a real OpenID provider (oidc-provider) and a mail server with an inbox to read (maildev), both from
+# npm, installed exactly as package-lock.json says, and
+# again whenever the lock is newer than what was installed (npm ci records it in node_modules/.package-lock.json).
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+  echo "setup: node_modules is ready (Node.js $(node --version))"
+else
+  echo "setup: Node.js and npm are missing; the OpenID Connect sign-in and browser tests need them" >&2
+fi

@@ -12,6 +12,8 @@ from prefect import get_run_logger, task
 from models import answers, steps
 from models.calendar import today_in_england
 from models.db import transaction
+from models.handlers import Refusal
+from models.identity import Identity
 from models.records import Actor, IncidentRecord, create_review, partnership_by_code, review_by_reference
 from models.roles import Role
 from models.stages import Stage, Transition
@@ -58,10 +60,14 @@ def next_step(reference: str) -> NextAction:
 
 
 @task(name="record-answer")
-def record_answer(reference: str, key: str, data: dict[str, Any], refusal: str | None = None) -> answers.Outcome:
-    """Write a person's answer (or its refusal) to the database. Logs the outcome, never the answer."""
+def record_answer(
+    reference: str, key: str, data: dict[str, Any], signer: Identity | str, refusal: str | None = None
+) -> answers.Outcome:
+    """Write a person's answer (or its refusal) to the database, as given by ``signer`` (who the gate signed onto it,
+    or why nobody can be held to it). Logs the outcome, never the answer."""
     with transaction() as session:
-        outcome = answers.apply_answer(session, review_by_reference(session, reference), key, data, refusal=refusal)
+        review = review_by_reference(session, reference)
+        outcome = answers.apply_answer(session, review, key, data, signer=signer, refusal=refusal)
     logger = get_run_logger()
     if outcome.accepted:
         logger.info("%s: %s", reference, outcome.message)
@@ -81,11 +87,22 @@ def automatic_step(reference: str, transition: Transition, expected_stage: Stage
 
 
 @task(name="record-incident")
-def record_incident(incident: IncidentRecord, recorded_by: str) -> tuple[str, bool]:
+def record_incident(incident: IncidentRecord, recorded_by: Actor) -> tuple[str, bool]:
     """Create the review (or find the one already recorded for this incident). Returns (reference, created)."""
     with transaction() as session:
-        review, created = create_review(session, incident, actor=Actor(recorded_by, Role.COORDINATOR))
+        review, created = create_review(session, incident, actor=recorded_by)
     return review.reference, created
+
+
+@task(name="check-signer")
+def signed_in_as(partnership_code: str, signer: Identity | str, role: Role) -> Actor | str:
+    """The person who answered, as the register knows them in ``role`` in the partnership; or why their answer
+    cannot be accepted, for them (nothing is recorded then)."""
+    with transaction() as session:
+        try:
+            return answers.acting(session, partnership_by_code(session, partnership_code), signer, frozenset({role}))
+        except Refusal as exc:
+            return str(exc)
 
 
 @task(name="check-partnership")

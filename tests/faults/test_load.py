@@ -9,6 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +19,15 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterNam
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_CUSTOM_HEADERS, temporary_settings
 
 from cli.demo import Case
+from cli.gate_client import GateSession
 from models.calendar import calendar_for, today_in_england
+from models.credentials import SERVICE_HEADER
+from models.roles import Role
 from models.settings import PROJECT_ROOT
+from tests.utils.signin import register_with_cli
 from tests.utils.team import team
 
 __all__ = ["team"]
@@ -67,7 +71,14 @@ def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_
     today = calendar_for().add(today_in_england(), 100)
     cases = [Case(pseudonym=f"Child Load {n:03d}", today=today) for n in range(REVIEWS)]
     figures: dict[str, Any] = {"reviews": REVIEWS, "workers": 2, "cores": os.cpu_count()}
-    with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}), get_client(sync_client=True) as c:
+    # the test acts as the system (the team's own service credential) and, for the identity forms, as a coordinator
+    # the team's operator registered, signed in at the gate like anyone else
+    coordinator = register_with_cli(
+        env, "Load Coordinator", "load.coordinator@northshire-scp.example", Role.COORDINATOR
+    )
+    service = {SERVICE_HEADER: (Path(env["CSPR_HOME"]) / "keys" / "service.token").read_text().strip()}
+    as_the_system = {PREFECT_API_URL: f"http://127.0.0.1:{port}/api", PREFECT_CLIENT_CUSTOM_HEADERS: service}
+    with temporary_settings(as_the_system), get_client(sync_client=True) as c:
         notify = c.read_deployment_by_name("notify-incident/notify-incident")
         start = time.perf_counter()
         for case in cases:  # every coordinator presses Run at once
@@ -80,8 +91,11 @@ def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_
         waited = wait_until("identity forms", all_waiting("notify-incident"), timeout=1800)
         figures["all_at_identity_form_seconds"] = round(figures["submit_seconds"] + waited, 1)
         by_name = {r.parameters["notification"]["children"][0]["pseudonym"]: r for r in runs_of("notify-incident")}
+        gate = GateSession(f"http://127.0.0.1:{port}", coordinator).sign_in()
         for case in cases:  # the identity forms answered
-            resume_flow_run(by_name[case.pseudonym].id, run_input=case.identity())
+            verdict = gate.resume(by_name[case.pseudonym].id, case.identity())
+            assert verdict["status"] == "ACCEPT", verdict
+        gate.sign_out()
         waited = wait_until("first forms", all_waiting("review-lifecycle"), timeout=1800)
         figures["all_at_first_form_seconds"] = round(waited, 1)
 

@@ -9,12 +9,13 @@ import time
 from uuid import UUID
 
 import pytest
-from prefect.flow_runs import resume_flow_run
 
 from cli.demo import Case, review_state
 from cli.system import SERVER_MODULE, LocalSystem
+from models.roles import Role
 from models.stages import Stage
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 pytestmark = pytest.mark.faults
 
@@ -61,7 +62,7 @@ def test_fifty_reviews_waiting_at_different_steps_all_resume_after_a_server_rest
     for case, reference, run, stage in waiting:
         assert inprocess.read(run).state.is_paused(), (reference, stage)  # type: ignore[union-attr]
         if reference is None:  # the identity form: notify-incident completes and the review's run starts
-            resume_flow_run(run, run_input=case.identity())
+            submit(inprocess.read(run), case.identity(), Role.COORDINATOR)
             assert inprocess.execute(run).is_completed()
             reference = inprocess.reference_of(run)
             assert inprocess.suspended_run(reference)  # its lifecycle reached its first form

@@ -16,7 +16,6 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.flow_runs import resume_flow_run
 from sqlmodel import Session, select
 
 from cli.demo import Case, review_state
@@ -24,12 +23,14 @@ from cli.system import LocalSystem
 from models.calendar import today_in_england
 from models.db import get_engine
 from models.records import history, review_by_reference
+from models.roles import Role
 from models.stages import Stage
 from models.tables import Outbox, Report
 from tasks.notices import outbox_folder
 from tasks.runs import LIFECYCLE_DEPLOYMENT
 from tasks.storage import open_store
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 pytestmark = pytest.mark.faults
 
@@ -76,7 +77,7 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
     point_lifecycle_at("tests/faults/dying.py:review_lifecycle")
     (cspr_home / "kill-the-next-run").touch()
     doomed = no_workers.start_worker(1)
-    resume_flow_run(run.id, run_input=case.answer(Stage.REPORT_APPROVED))
+    submit(run, case.answer(Stage.REPORT_APPROVED), Role.COORDINATOR)
     try:
         doomed.wait(timeout=180)
     finally:

@@ -96,7 +96,6 @@ def test_the_gate_refuses_a_report_that_names_the_child_and_publishes_the_correc
     inprocess.give(
         reference,
         {
-            "your_name": "Chris Lee",
             "decision": "return the report to the reviewer for correction",
             "reasons": "The summary names the child.",
         },

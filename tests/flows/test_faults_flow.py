@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from prefect.flow_runs import resume_flow_run
 from sqlmodel import Session, select
 
 from cli.demo import Case, review_state
@@ -15,11 +14,13 @@ from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models.db import get_engine
 from models.records import review_by_reference
+from models.roles import Role
 from models.stages import Stage
 from models.tables import Report
 from tasks.archive import store_documents
 from tasks.storage import open_store
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 
 def published_reports(reference: str) -> list[Report]:
@@ -45,7 +46,7 @@ def test_s3_stopped_during_publication_fails_cleanly_and_a_later_run_publishes_o
             inprocess.give(reference, case.answer(review_state(reference).stage))
         s3.stop()  # the partnership's S3 goes down as the coordinator publishes
         run = inprocess.suspended_run(reference)
-        resume_flow_run(run.id, run_input=case.answer(Stage.AWAITING_PUBLICATION))
+        submit(run, case.answer(Stage.AWAITING_PUBLICATION), Role.COORDINATOR)
         state = inprocess.advance(reference)
         # the run keeps the review's documents before it acts on an answer; with S3 down it cannot, so after
         # its retries it fails cleanly, having acted on nothing

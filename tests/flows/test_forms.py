@@ -7,13 +7,15 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from prefect.flow_runs import resume_flow_run
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.input.actions import read_flow_run_input
 
-from cli.demo import Case, review_state
+from cli.demo import Case, answerer, review_state
 from cli.system import LocalSystem
 from models.stages import Stage
+from models.steps import STEPS
 from tests.utils import inprocess
+from tests.utils.answering import submit
 from tests.utils.bad_answers import BAD_ANSWERS
 
 BAD: dict[Stage, list[tuple[dict[str, Any], str]]] = defaultdict(list)
@@ -40,9 +42,11 @@ def test_every_form_refuses_bad_input_and_keeps_waiting(deployed: LocalSystem, p
             break
         run = inprocess.suspended_run(reference)
         good = case.answer(before.stage)
+        person = answerer(before.stage, good)
         # a required field left out: the server refuses it, naming the field; the run stays suspended
-        with pytest.raises(RuntimeError, match="your_name"):
-            resume_flow_run(run.id, run_input={k: v for k, v in good.items() if k != "your_name"})
+        required = next(name for name, field in STEPS[before.stage].form.model_fields.items() if field.is_required())
+        with pytest.raises(RuntimeError, match=required):
+            submit(run, {k: v for k, v in good.items() if k != required}, person)
         assert inprocess.read(run.id).state.is_paused()  # type: ignore[union-attr]
         for change, message in [] if before.stage in seen else BAD[before.stage]:
             if all(good.get(k) == v for k, v in change.items()):
@@ -50,7 +54,11 @@ def test_every_form_refuses_bad_input_and_keeps_waiting(deployed: LocalSystem, p
             run = inprocess.suspended_run(reference)
             state = review_state(reference)
             try:
-                resume_flow_run(run.id, run_input={**good, **change})
+                submit(run, {**good, **change}, person)
+            except PrefectHTTPStatusError as refused:  # the gate: a body over 1 MB is not even read
+                assert refused.response.status_code == 413
+                assert inprocess.read(run.id).state.is_paused()  # type: ignore[union-attr]
+                checked_server += 1
             except RuntimeError as refused:  # the form's schema (types, lengths, choices) said no
                 assert "Validation failed" in str(refused) and "Failure reason" in str(refused)
                 assert inprocess.read(run.id).state.is_paused()  # type: ignore[union-attr]

@@ -8,15 +8,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from sqlmodel import Session, select
 
 from cli.demo import NOTIFY_DEPLOYMENT, Case
 from cli.system import LocalSystem
 from models.db import get_engine
+from models.roles import Role
 from models.tables import CasePerson, Review
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 
 def reviews() -> int:
@@ -81,14 +82,14 @@ def test_a_wrong_identity_answer_is_asked_again_with_the_reason(deployed: LocalS
     assert inprocess.execute(run.id).is_paused()
     wrong = case.identity()
     wrong["children"][0]["pseudonym"] = "Child Other"
-    resume_flow_run(run.id, run_input=wrong)
+    submit(inprocess.read(run.id), wrong, Role.COORDINATOR)
     assert inprocess.execute(run.id).is_paused()  # asked again
     description = str(read_flow_run_input("suspended-identity-2-description", flow_run_id=run.id))
     assert "give one entry for each child notified" in description and "Child Ident" in description
     assert read_flow_run_input("suspended-identity-1-response", flow_run_id=run.id) is None  # forgotten
     with Session(get_engine()) as session:
         assert not session.exec(select(CasePerson).where(CasePerson.pseudonym == "Child Ident")).all()
-    resume_flow_run(run.id, run_input=case.identity())
+    submit(inprocess.read(run.id), case.identity(), Role.COORDINATOR)
     assert inprocess.execute(run.id).is_completed()
     with Session(get_engine()) as session:
         person = session.exec(select(CasePerson).where(CasePerson.pseudonym == "Child Ident")).one()

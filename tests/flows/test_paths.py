@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -16,6 +15,7 @@ from models.records import history, review_by_reference
 from models.stages import Stage
 from models.tables import Outbox
 from tests.utils import inprocess
+from tests.utils.api import service_api
 
 _names = (f"Child {letter}" for letter in "ABCDEFGHIJKLMNOPRSTUVWXYZ")
 
@@ -69,7 +69,7 @@ def test_every_path_end_to_end(deployed: LocalSystem, kw: dict[str, object], end
 
 def review_slots(system: LocalSystem) -> set[str]:
     """The review concurrency limits on the server (one per review with a run acting on it or waiting)."""
-    limits = httpx.post(f"{system.api_url}/v2/concurrency_limits/filter", json={}).json()
+    limits = service_api(system).post("/v2/concurrency_limits/filter", json={}).json()
     return {str(limit["name"]) for limit in limits if str(limit["name"]).startswith("review-")}
 
 
@@ -77,7 +77,7 @@ def test_a_waiting_review_holds_its_slot_free_and_a_closed_one_has_none(deployed
     case = new_case(path="no-review")
     reference, _ = inprocess.notify(case)
     inprocess.suspended_run(reference)  # the lifecycle's first form is waiting
-    limits = httpx.post(f"{deployed.api_url}/v2/concurrency_limits/filter", json={}).json()
+    limits = service_api(deployed).post("/v2/concurrency_limits/filter", json={}).json()
     (slot,) = [limit for limit in limits if limit["name"] == f"review-{reference}"]
     assert slot["limit"] == 1 and slot["active_slots"] == 0  # nothing held while the run waits for people
     assert inprocess.drive(reference, case) == []

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
 from sqlmodel import Session, select
 
 from cli.demo import Case, review_state
@@ -15,11 +14,13 @@ from flows import lifecycle
 from models.calendar import today_in_england
 from models.db import get_engine
 from models.records import history, review_by_reference
+from models.roles import Role
 from models.stages import Stage
 from models.tables import Outbox
 from tasks.notices import outbox_folder
 from tasks.runs import LIFECYCLE_DEPLOYMENT
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 
 class Killed(BaseException):
@@ -39,7 +40,7 @@ def test_a_run_killed_after_recording_an_answer_repeats_nothing_when_run_again(
         raise Killed
 
     run = inprocess.suspended_run(reference)
-    resume_flow_run(run.id, run_input=case.answer(Stage.REPORT_APPROVED))
+    submit(run, case.answer(Stage.REPORT_APPROVED), Role.COORDINATOR)
     monkeypatch.setattr(lifecycle, "forget", die)
     with pytest.raises(Killed):
         inprocess.execute(run.id)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from prefect.events import DeploymentEventTrigger, emit_event
@@ -21,6 +20,7 @@ from models.db import transaction
 from models.settings import PROJECT_ROOT
 from tasks.storage import open_store
 from tests.integration.test_documents import text_of
+from tests.utils.api import service_api
 from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_partnership
 from tests.utils.search import needles, search_sqlite
 
@@ -42,13 +42,12 @@ def test_the_monthly_report_is_stored_and_summarised_without_names(deployed: Loc
     assert result["overdue_reviews"] == 1  # notified to nobody: both 5-day deadlines passed in October
     text = text_of(open_store().get(str(result["key"])))
     assert reference in text and "Child R" not in text and PLANTED_NAME not in text  # overdue, by reference only
-    artifacts = httpx.post(f"{deployed.api_url}/artifacts/latest/filter", json={}).json()
+    artifacts = service_api(deployed).post("/artifacts/latest/filter", json={}).json()
     summary = next(a for a in artifacts if a["key"] == "compliance-eastvale")["data"]
     assert "Notified to the Panel within 5 working days | 1 | 0 | 0 | 1 | 0 |" in summary
     assert "Reviews with a statutory deadline overdue on 31 October 2026: 1" in summary
-    runs = httpx.post(
-        f"{deployed.api_url}/flow_runs/filter", json={"flow_runs": {"name": {"like_": "partnership-report"}}}
-    ).json()
+    by_name = {"flow_runs": {"name": {"like_": "partnership-report"}}}
+    runs = service_api(deployed).post("/flow_runs/filter", json=by_name).json()
     assert any(r["name"] == "partnership-report · eastvale · 2026-10-01 to 2026-10-31" for r in runs)
     hits = search_sqlite(cspr_home / "prefect" / "prefect.db", needles(PLANTED_NAME, PLANTED_DOB))
     assert hits == [], hits
@@ -80,7 +79,7 @@ def runs_for(system: LocalSystem, reference: str) -> list[dict[str, Any]]:
     """The runs automations started for ``reference``: the server filters by creator, as it returns 200 runs at
     most, in no useful order, and this session's server holds the other tests' runs too."""
     by_automation = {"flow_runs": {"created_by": {"type_": ["AUTOMATION"]}}}
-    runs = httpx.post(f"{system.api_url}/flow_runs/filter", json=by_automation).json()
+    runs = service_api(system).post("/flow_runs/filter", json=by_automation).json()
     return [r for r in runs if r["parameters"].get("reference") == reference]
 
 
@@ -115,7 +114,7 @@ def automation(deployed: LocalSystem) -> Iterator[None]:
         review_lifecycle.to_deployment(name="review-lifecycle", enforce_parameter_schema=True).apply()  # drops it
         for probe in probes:  # no worker will run them
             for run in runs_for(deployed, probe):
-                httpx.delete(f"{deployed.api_url}/flow_runs/{run['id']}").raise_for_status()
+                service_api(deployed).delete(f"/flow_runs/{run['id']}").raise_for_status()
 
 
 def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, automation: None) -> None:
@@ -124,12 +123,12 @@ def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, autom
     runs = wait_for_runs(deployed, reference, 90)
     if not runs:  # say which link broke: the event, the automation, or the run it should have started
         overdue = {"filter": {"event": {"name": ["cspr.deadline.overdue"]}}}
-        events = httpx.post(f"{deployed.api_url}/events/filter", json=overdue).json()["events"]
-        automations = [a["name"] for a in httpx.post(f"{deployed.api_url}/automations/filter", json={}).json()]
+        events = service_api(deployed).post("/events/filter", json=overdue).json()["events"]
+        automations = [a["name"] for a in service_api(deployed).post("/automations/filter", json={}).json()]
         acted = {"filter": {"event": {"prefix": ["prefect.automation"]}}, "limit": 20}
         actions = [
             (e["event"], e.get("payload"))
-            for e in httpx.post(f"{deployed.api_url}/events/filter", json=acted).json()["events"]
+            for e in service_api(deployed).post("/events/filter", json=acted).json()["events"]
         ]
         pytest.fail(
             f"no review-lifecycle run after 90 s; events received: {len(events)}; automations: {automations}; "
@@ -139,4 +138,4 @@ def test_an_overdue_deadline_starts_the_reviews_run(deployed: LocalSystem, autom
     runs = runs_for(deployed, reference)
     assert len(runs) == 1, "the automation started more than one run"
     assert runs[0]["created_by"]["display_value"] == "cspr-overdue-deadline-resumes-review"
-    httpx.delete(f"{deployed.api_url}/flow_runs/{runs[0]['id']}").raise_for_status()  # no worker will run it
+    service_api(deployed).delete(f"/flow_runs/{runs[0]['id']}").raise_for_status()  # no worker will run it

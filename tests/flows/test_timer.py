@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models.calendar import calendar_for, today_in_england
 from models.stages import Stage
 from tests.utils import inprocess
+from tests.utils.api import service_api
 
 
 def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSystem) -> None:
@@ -41,7 +40,7 @@ def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSyst
     assert [r for r in inprocess.runs_for(reference) if r.state is not None and r.state.is_paused()] == []
 
     # a lost timer (someone deleted the scheduled run): the next sweep notices and schedules it again
-    httpx.delete(f"{deployed.api_url}/flow_runs/{timer.id}").raise_for_status()
+    service_api(deployed).delete(f"/flow_runs/{timer.id}").raise_for_status()
     deadline_sweep()
     again = [r for r in inprocess.runs_for(reference) if "timer" in r.tags]
     assert len(again) == 1 and again[0].id != timer.id

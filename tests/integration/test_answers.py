@@ -1,7 +1,8 @@
-"""Every step's answers applied to the database directly (no Prefect): every branch, every refusal.
+"""Every step's answers applied to the database directly (no Prefect): every branch, every refusal, and who may
+give each answer (the person the gate signed onto it, checked against the register).
 
-The same scripted answers as `cspr demo` (cli/demo.py), so what is tested here is what the demo and the
-end-to-end tests send through Prefect.
+The same scripted answers as `cspr demo` (cli/demo.py), given by the same demo people, so what is tested here is what
+the demo and the end-to-end tests send through Prefect.
 """
 
 from __future__ import annotations
@@ -12,19 +13,32 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cli.demo import Case
-from models import answers, records, steps
+from cli.demo import Case, answerer
+from models import answers, identity, records, signin, steps
 from models.calendar import today_in_england
+from models.credentials import gate_key
 from models.db import transaction
-from models.seed import seed_demo
+from models.identity import Identity
+from models.people import disable_person
+from models.roles import Role
+from models.seed import demo_identity, seed_demo
 from models.stages import Stage
-from models.tables import Decision, Outbox, Representative, Review, StageEvent
+from models.tables import Decision, Outbox, Representative, Review, StageEvent, utcnow
+from models.timeline import timeline_markdown
 from tests.utils.bad_answers import BAD_ANSWERS
 
 TODAY = today_in_england()  # the scenario runs up to today: deferral dates are checked against the real date
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test registers the demo people, with accounts; Argon2id at its real cost (tested in test_signin.py)
+    would add a second to each, for passwords nobody types here."""
+    monkeypatch.setattr(signin, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def record(engine: Engine, case: Case) -> str:
@@ -40,10 +54,25 @@ def record(engine: Engine, case: Case) -> str:
         return review.reference
 
 
-def answer(engine: Engine, reference: str, data: dict[str, Any]) -> answers.Outcome:
+def answer(
+    engine: Engine, reference: str, data: dict[str, Any], as_: Role | Identity | str | None = None
+) -> answers.Outcome:
+    """Apply ``data`` to the step the review waits at, given by the demo person whose step it is, or by ``as_``:
+    another demo person's role, a person, or why the answer's sign-in cannot be trusted."""
     with transaction(engine) as session:
         review = records.review_by_reference(session, reference)
-        return answers.apply_answer(session, review, steps.step_key(review), data, today=TODAY)
+        if as_ is None or isinstance(as_, Role):  # (a Role is a str too: asked first)
+            as_ = demo_identity(session, as_ or answerer(Stage(review.stage), data))
+        return answers.apply_answer(session, review, steps.step_key(review), data, signer=as_, today=TODAY)
+
+
+def written(engine: Engine) -> dict[str, int]:
+    """How many stage events, decisions and outbox messages there are: what a refused answer must not change."""
+    with Session(engine) as session:
+        return {
+            t.__name__: session.exec(select(sa.func.count()).select_from(t)).one()
+            for t in (StageEvent, Decision, Outbox)
+        }
 
 
 def state(engine: Engine, reference: str) -> Review:
@@ -174,23 +203,15 @@ def test_a_bad_answer_is_refused_clearly_and_changes_nothing(
 ) -> None:
     reference, c = _at(engine, stage)
     good = c.answer(stage)
-    before = state(engine, reference)
-    with Session(engine) as session:
-        counts = {
-            t.__name__: session.exec(select(sa.func.count()).select_from(t)).one()
-            for t in (StageEvent, Decision, Outbox)
-        }
-    outcome = answer(engine, reference, {**good, **change})
+    before, counts = state(engine, reference), written(engine)
+    outcome = answer(engine, reference, {**good, **change}, as_=answerer(stage, good))
     assert not outcome.accepted
     assert message in outcome.message
     after = state(engine, reference)
     assert after.stage == before.stage and after.version == before.version
     assert after.step_refusal == outcome.message
+    assert written(engine) == counts
     with Session(engine) as session:
-        assert counts == {
-            t.__name__: session.exec(select(sa.func.count()).select_from(t)).one()
-            for t in (StageEvent, Decision, Outbox)
-        }
         # the step still waits, with the reason shown above the form
         action = steps.next_action(session, session.get_one(Review, after.id), today=TODAY)
         assert isinstance(action, steps.WaitForForm)
@@ -212,11 +233,11 @@ def test_a_replayed_answer_is_applied_once(engine: Engine) -> None:
     data = c.answer(Stage.INCIDENT_RECORDED)
     with transaction(engine) as session:
         review = records.review_by_reference(session, reference)
-        key = steps.step_key(review)
-        assert answers.apply_answer(session, review, key, data, today=TODAY).accepted
+        key, coordinator = steps.step_key(review), demo_identity(session, Role.COORDINATOR)
+        assert answers.apply_answer(session, review, key, data, signer=coordinator, today=TODAY).accepted
     with transaction(engine) as session:
         review = records.review_by_reference(session, reference)
-        again = answers.apply_answer(session, review, key, data, today=TODAY)
+        again = answers.apply_answer(session, review, key, data, signer=coordinator, today=TODAY)
     assert again.already_applied
     with Session(engine) as session:
         assert [e.transition for e in records.history(session, state(engine, reference).id)] == [
@@ -243,7 +264,6 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
     c = Case(today=dt.date(2026, 1, 20))
     reference, c = _at(engine, Stage.AWAITING_PUBLICATION, c)
     fix = {
-        "your_name": "Chris Lee",
         "decision": "return the report to the reviewer for correction",
         "reasons": "The summary names a family member; the reviewer must anonymise it.",
     }
@@ -251,7 +271,7 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
     assert state(engine, reference).stage == Stage.REVIEW_UNDER_WAY
     for stage in (Stage.REVIEW_UNDER_WAY, Stage.QUALITY_ASSURANCE):
         assert answer(engine, reference, c.answer(stage)).accepted
-    resend = {"your_name": "Chris Lee", "sent_on": "2026-01-13"}
+    resend = {"sent_on": "2026-01-13"}
     assert answer(engine, reference, resend).accepted
     with Session(engine) as session:
         review = state(engine, reference)
@@ -261,59 +281,166 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
     assert {"final_report", "final_report_2"} <= purposes
 
 
+def at_sign_off(engine: Engine) -> tuple[str, Case]:
+    c = case()
+    reference = record(engine, c)
+    for stage in (Stage.INCIDENT_RECORDED, Stage.RAPID_REVIEW):
+        assert answer(engine, reference, c.answer(stage)).accepted
+    assert state(engine, reference).stage == Stage.RAPID_REVIEW_SIGN_OFF
+    return reference, c
+
+
+def assert_refused_and_nothing_recorded(
+    engine: Engine, reference: str, data: dict[str, Any], as_: Role | Identity | str, message: str
+) -> answers.Outcome:
+    """The answer is refused with ``message``, asked again with it shown, and nothing else is written."""
+    before, counts = state(engine, reference), written(engine)
+    outcome = answer(engine, reference, data, as_=as_)
+    assert not outcome.accepted and message in outcome.message, outcome.message
+    after = state(engine, reference)
+    assert after.stage == before.stage and after.version == before.version
+    assert after.step_seq == before.step_seq + 1 and after.step_refusal == outcome.message  # asked again
+    assert written(engine) == counts
+    return outcome
+
+
 class TestWhoMayDecide:
-    """Only a representative registered for the step's role in the review's partnership may answer it."""
-
-    def at_sign_off(self, engine: Engine) -> tuple[str, Case]:
-        c = case()
-        reference = record(engine, c)
-        for stage in (Stage.INCIDENT_RECORDED, Stage.RAPID_REVIEW):
-            assert answer(engine, reference, c.answer(stage)).accepted
-        assert state(engine, reference).stage == Stage.RAPID_REVIEW_SIGN_OFF
-        return reference, c
-
-    def sign_off(self, c: Case, **changes: str) -> dict[str, Any]:
-        return {**c.answer(Stage.RAPID_REVIEW_SIGN_OFF), **changes}
-
-    def decisions(self, engine: Engine, reference: str) -> int:
-        with Session(engine) as session:
-            review = records.review_by_reference(session, reference)
-            return len(session.exec(select(Decision).where(Decision.review_id == review.id)).all())
+    """Only a person signed in at the gate, registered in the review's partnership in a role that fits the step,
+    may answer it; the role recorded is the register's."""
 
     @pytest.mark.parametrize(
-        ("changes", "message"),
+        ("partner", "as_", "message"),
         [
-            ({"your_name": "Pat Unknown"}, "not registered as a local authority representative"),
-            ({"your_name": "Sam Patel"}, "not registered as a local authority representative"),  # police, not LA
-            ({"your_name": "Chris Lee"}, "not registered as a local authority representative"),  # the coordinator
+            ("health", Role.POLICE, "you are not registered as a health representative of Northshire"),
+            ("local authority", Role.COORDINATOR, "you are not registered as a local authority representative"),
+            ("police", Role.PANEL, "you are not registered as a police representative"),
         ],
-        ids=["a-stranger", "another-partners-representative", "the-coordinator"],
+        ids=["police-signs-for-health", "the-coordinator-signs-off", "the-panel-signs-off"],
     )
-    def test_a_sign_off_by_anyone_else_is_refused(self, engine: Engine, changes: dict[str, str], message: str) -> None:
-        reference, c = self.at_sign_off(engine)
-        before, decisions = state(engine, reference), self.decisions(engine, reference)
-        outcome = answer(engine, reference, self.sign_off(c, **changes))
-        assert not outcome.accepted and message in outcome.message
-        assert "Pat Unknown" not in outcome.message and "Sam Patel" not in outcome.message  # never echoed
-        after = state(engine, reference)
-        assert after.stage == before.stage and after.step_seq == before.step_seq + 1  # asked again
-        assert after.step_refusal == outcome.message and self.decisions(engine, reference) == decisions
+    def test_a_sign_off_by_anyone_but_that_partners_representative_is_refused(
+        self, engine: Engine, partner: str, as_: Role, message: str
+    ) -> None:
+        reference, c = at_sign_off(engine)
+        sign_off = {**c.answer(Stage.RAPID_REVIEW_SIGN_OFF), "partner": partner}
+        outcome = assert_refused_and_nothing_recorded(engine, reference, sign_off, as_, message)
+        assert "Sam Patel" not in outcome.message and "Chris Lee" not in outcome.message
 
-    def test_the_registered_name_is_matched_whatever_its_spacing_and_case(self, engine: Engine) -> None:
-        reference, c = self.at_sign_off(engine)
-        assert answer(engine, reference, self.sign_off(c, your_name="  alex   MORGAN ")).accepted
-
-    def test_a_representative_no_longer_active_is_refused(self, engine: Engine) -> None:
-        reference, c = self.at_sign_off(engine)
-        with transaction(engine) as session:
+    def test_one_person_cannot_sign_for_two_partners(self, engine: Engine) -> None:
+        reference, c = at_sign_off(engine)
+        assert answer(engine, reference, c.answer(Stage.RAPID_REVIEW_SIGN_OFF), as_=Role.LOCAL_AUTHORITY).accepted
+        with transaction(engine) as session:  # the same person now holds the police registration instead
+            alex = demo_identity(session, Role.LOCAL_AUTHORITY)
             session.execute(
-                sa.update(Representative).where(col(Representative.name) == "Alex Morgan").values(active=False)
+                sa.update(Representative).where(col(Representative.name) == "Alex Morgan").values(role=Role.POLICE)
             )
-        assert not answer(engine, reference, self.sign_off(c)).accepted
+        police = {**c.answer(Stage.RAPID_REVIEW_SIGN_OFF), "partner": "police"}
+        assert_refused_and_nothing_recorded(engine, reference, police, alex, "must come from a different person")
+        assert answer(engine, reference, police, as_=Role.POLICE).accepted  # another police representative may
+        with Session(engine) as session:
+            signed = session.exec(select(Decision).where(Decision.kind == "sign_off").order_by(col(Decision.seq)))
+            assert [(d.actor_name, d.actor_role) for d in signed] == [
+                ("Alex Morgan", "local_authority"),
+                ("Sam Patel", "police"),
+            ]
+
+    def test_three_sign_offs_record_three_people_with_how_they_signed_in(self, engine: Engine) -> None:
+        reference, c = at_sign_off(engine)
+        for _ in range(3):
+            assert answer(engine, reference, c.answer(Stage.RAPID_REVIEW_SIGN_OFF)).accepted
+        with Session(engine) as session:
+            people = {r: demo_identity(session, r) for r in (Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH)}
+            signed = session.exec(select(Decision).where(Decision.kind == "sign_off")).all()
+            sent = session.exec(select(StageEvent).where(StageEvent.transition == "send_rapid_review")).one()
+        assert {(d.actor_role, str(d.actor_id), d.actor_name, d.actor_signed_in_with) for d in signed} == {
+            (role.value, p.person_id, p.name, "password") for role, p in people.items()
+        }
+        assert (sent.actor_id, sent.actor_signed_in_with) == (signed[-1].actor_id, "password")
+
+    @pytest.mark.parametrize(
+        ("token", "message"),
+        [
+            ("missing", "the answer came without a sign-in"),  # posted straight to Prefect, around the gate
+            ("forged", "not the gate's"),
+            ("expired", "has expired"),
+            ("another run", "given for another form"),
+            ("another form", "given for another form"),
+        ],
+    )
+    def test_an_answer_without_a_valid_sign_in_is_refused(self, engine: Engine, token: str, message: str) -> None:
+        c = case()
+        reference = record(engine, c)
+        run, now = "0b5e6a9c-0000-4000-8000-000000000001", utcnow()
+        with Session(engine) as session:
+            coordinator = demo_identity(session, Role.COORDINATOR)
+            key = steps.step_key(records.review_by_reference(session, reference))
+        signed = {
+            "missing": None,
+            "forged": identity.sign(identity.new_key(), coordinator, run_id=run, form_key=key, at=now),
+            "expired": identity.sign(gate_key(), coordinator, run_id=run, form_key=key, at=now - identity.MAX_AGE * 2),
+            "another run": identity.sign(gate_key(), coordinator, run_id="another-run", form_key=key, at=now),
+            "another form": identity.sign(gate_key(), coordinator, run_id=run, form_key=f"{key}0", at=now),
+        }[token]
+        # what the lifecycle learns from the token stored beside the answer (flows/inputs.py's signed_by)
+        signer = identity.who_answered(gate_key(), signed, run_id=run, form_key=key, now=now)
+        assert isinstance(signer, str)
+        assert_refused_and_nothing_recorded(engine, reference, c.answer(Stage.INCIDENT_RECORDED), signer, message)
+
+    def test_a_person_whose_account_is_disabled_is_refused(self, engine: Engine) -> None:
+        reference, c = at_sign_off(engine)
+        with transaction(engine) as session:
+            alex = demo_identity(session, Role.LOCAL_AUTHORITY)
+            disable_person(session, "alex.morgan@northshire-council.example", by=records.Actor("cspr", "system"))
+        sign_off = c.answer(Stage.RAPID_REVIEW_SIGN_OFF)
+        assert_refused_and_nothing_recorded(engine, reference, sign_off, alex, "you are not registered as a local")
 
     def test_a_coordinator_step_needs_a_registered_coordinator(self, engine: Engine) -> None:
         c = case()
         reference = record(engine, c)
-        outcome = answer(engine, reference, {**c.answer(Stage.INCIDENT_RECORDED), "your_name": "Alex Morgan"})
-        assert not outcome.accepted and "not registered as a coordinator representative" in outcome.message
-        assert state(engine, reference).stage == Stage.INCIDENT_RECORDED
+        notification = c.answer(Stage.INCIDENT_RECORDED)
+        message = "you are not registered as a coordinator representative"
+        assert_refused_and_nothing_recorded(engine, reference, notification, Role.LOCAL_AUTHORITY, message)
+
+
+class TestThePanelsResponse:
+    """Recorded as the Panel's only from the Panel's contact; a coordinator enters it on the Panel's behalf, from
+    the Panel's letter, and is recorded as doing so."""
+
+    def at_panel(self, engine: Engine) -> tuple[str, Case]:
+        reference, c = _at(engine, Stage.AWAITING_PANEL)
+        return reference, c
+
+    def recorded(self, engine: Engine, reference: str) -> tuple[Decision, StageEvent, str]:
+        with Session(engine) as session:
+            review = records.review_by_reference(session, reference)
+            decision = session.exec(select(Decision).where(Decision.kind == "panel_response")).one()
+            event = session.exec(select(StageEvent).where(StageEvent.transition == "record_panel_response")).one()
+            return decision, event, timeline_markdown(session, review, TODAY)
+
+    def test_from_the_panels_contact_it_is_the_panels(self, engine: Engine) -> None:
+        reference, c = self.at_panel(engine)
+        outcome = answer(engine, reference, c.answer(Stage.AWAITING_PANEL))  # the demo's Panel contact
+        assert outcome.accepted and outcome.message == "the Panel's response recorded"
+        decision, event, timeline = self.recorded(engine, reference)
+        assert (decision.actor_role, decision.actor_name) == ("panel", "Panel secretariat")
+        assert "on_behalf_of" not in decision.details and "on_behalf_of" not in event.details
+        assert "| panel |" in timeline
+
+    def test_a_coordinator_on_the_panels_behalf_needs_the_panels_letter(self, engine: Engine) -> None:
+        reference, c = self.at_panel(engine)
+        response = c.answer(Stage.AWAITING_PANEL)
+        message = "give the reference of the Panel's letter"
+        assert_refused_and_nothing_recorded(engine, reference, response, Role.COORDINATOR, message)
+        letter = {**response, "letter_reference": "CSPRP/2026/0417"}
+        outcome = answer(engine, reference, letter, as_=Role.COORDINATOR)
+        assert outcome.accepted and outcome.message == "the Panel's response recorded on the Panel's behalf"
+        decision, event, timeline = self.recorded(engine, reference)
+        assert (decision.actor_role, decision.actor_name) == ("coordinator", "Chris Lee")
+        for details in (decision.details, event.details):
+            assert (details["on_behalf_of"], details["letter_reference"]) == ("panel", "CSPRP/2026/0417")
+        assert "| coordinator, on behalf of the panel |" in timeline
+
+    def test_nobody_else_may_enter_it(self, engine: Engine) -> None:
+        reference, c = self.at_panel(engine)
+        letter = {**c.answer(Stage.AWAITING_PANEL), "letter_reference": "CSPRP/2026/0417"}
+        message = "you are not registered as a coordinator or panel representative"
+        assert_refused_and_nothing_recorded(engine, reference, letter, Role.HEALTH, message)

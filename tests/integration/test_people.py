@@ -18,7 +18,7 @@ from cli.main import app
 from models import signin
 from models.audit import verify
 from models.db import transaction
-from models.people import RegisterRefusal, add_person, disable_person, people
+from models.people import NotMatched, RegisterRefusal, add_person, disable_person, match_oidc, people
 from models.records import Actor
 from models.roles import Role
 from models.settings import get_settings
@@ -199,3 +199,69 @@ def test_the_people_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert bad.exit_code == 2  # not a role: typer lists the roles
     finally:
         get_settings.cache_clear()
+
+
+def _register_then(register: Engine, setup: str) -> None:
+    """Dana registered with an account; then, as ``setup`` says, linked, disabled, or joined by a demo person."""
+    add(register)
+    if setup == "demo":
+        add(register, email="demo@northshire-police.example", demo=True, name="Demo Person")
+    with transaction(register) as session:
+        if setup == "linked elsewhere":
+            match_oidc(session, subject="subject-of-someone-else", email=DANA, email_verified=True, at=AT)
+        elif setup == "disabled":
+            disable_person(session, DANA, by=OPERATOR, at=AT)
+
+
+def test_an_oidc_sign_in_is_matched_by_verified_email_once_then_by_subject(register: Engine) -> None:
+    add(register)
+    with transaction(register) as session:
+        account = match_oidc(
+            session, subject="entra-oid-dana", email="Dana.Okafor@Northshire-Police.example", email_verified=True, at=AT
+        )
+        assert (account.email, account.oidc_subject) == (DANA, "entra-oid-dana")
+    with transaction(register) as session:  # from now on her subject finds her, whatever address the token carries
+        assert (
+            match_oidc(session, subject="entra-oid-dana", email="d.o@elsewhere.example", email_verified=False).email
+            == DANA
+        )
+    with Session(register) as session:
+        events = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq))).all()
+        assert [e.action for e in events] == ["added", "linked"]  # linked once, recorded once
+        assert (events[1].actor_role, events[1].details) == (
+            "system",
+            {"subject": "entra-oid-dana", "matched_by": "verified email"},
+        )
+        assert verify(session).findings == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "email", "verified", "complaint"),
+    [
+        (
+            "",
+            "robin.ashdown@northshire-police.example",
+            True,
+            "You signed in as robin.ashdown@northshire-police.example at your organisation, but you are not "
+            "registered in cspr; ask an operator to add you.",
+        ),
+        ("", "<b>x</b>@x.example", True, "You signed in at your organisation, but you are not registered in cspr"),
+        ("", None, False, "You signed in at your organisation, but you are not registered in cspr"),
+        ("", DANA, False, "it did not confirm your email address"),  # anyone can type an unverified address
+        ("demo", "demo@northshire-police.example", True, "A demo account cannot sign in"),
+        ("disabled", DANA, True, "Your cspr account is disabled"),
+        ("linked elsewhere", DANA, True, "linked to another account at your organisation"),
+    ],
+)
+def test_an_oidc_sign_in_that_matches_no_one_who_may_act_is_refused_and_links_nothing(
+    register: Engine, setup: str, email: str | None, verified: bool, complaint: str
+) -> None:
+    _register_then(register, setup)
+    with Session(register) as session:
+        before = len(session.exec(select(RegisterEvent)).all())
+    with pytest.raises(NotMatched) as refused, transaction(register) as session:
+        match_oidc(session, subject="entra-oid-newcomer", email=email, email_verified=verified, at=AT)
+    assert complaint in str(refused.value) and "<" not in str(refused.value)
+    with Session(register) as session:
+        assert len(session.exec(select(RegisterEvent)).all()) == before
+        assert session.exec(select(Account).where(Account.oidc_subject == "entra-oid-newcomer")).first() is None

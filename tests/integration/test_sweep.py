@@ -1,5 +1,6 @@
-"""The deadline sweep on hand-built reviews: classifications around Christmas and month ends, escalations once
-per level however often the sweep runs, and two sweeps at once raising nothing twice (SQLite and PostgreSQL)."""
+"""The deadline sweep on hand-built reviews: classifications around Christmas and month ends, reminders before a
+deadline and escalations after it, each once per level and person however often the sweep runs, to whoever must act,
+and two sweeps at once raising nothing twice (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -128,7 +129,10 @@ def test_two_sweeps_at_once_raise_each_escalation_once(engine: Engine) -> None:
     keys = [(e.deadline_id, e.level) for e in raised]
     assert len(keys) == len(set(keys)) >= 40  # at least 20 reviews x 2 notification deadlines, each raised once
     with Session(engine) as session:
-        assert len(session.exec(select(Outbox)).all()) == len(keys)
+        messages = session.exec(select(Outbox)).all()
+    assert len([m for m in messages if m.purpose.startswith("escalation:")]) == len(keys)
+    reminders = [(m.review_id, m.purpose, m.recipient) for m in messages if m.purpose.startswith("reminder:")]
+    assert reminders and len(reminders) == len(set(reminders))  # the rapid reviews due soon: each reminded once
     assert escalations(engine, D(2027, 1, 6)) == []
 
 
@@ -152,3 +156,49 @@ def test_the_summary_counts_per_partnership_and_status(engine: Engine) -> None:
     table = sweep.summary(frame)
     row = table[table["partnership"] == "northshire"].iloc[0]
     assert row["due_soon"] == 2 and row["on_track"] == 1 and row["overdue"] == 0
+
+
+def told(engine: Engine, kind: str) -> list[tuple[str, str]]:
+    """The outbox messages of one kind ("reminder", "escalation"): purpose and recipient, sorted."""
+    with Session(engine) as session:
+        messages = session.exec(select(Outbox)).all()
+    return sorted((m.purpose, m.recipient) for m in messages if m.purpose.startswith(f"{kind}:"))
+
+
+def test_whoever_must_act_is_reminded_two_working_days_before_and_on_the_day_once_each(engine: Engine) -> None:
+    review_aware_on(engine, D(2026, 12, 18))  # the notifications are due Tue 29 Dec 2026
+    for _ in range(3):  # three sweeps in a day
+        statuses(engine, D(2026, 12, 23))  # 24 and 29 Dec left: due soon
+    soon = [
+        ("reminder:notify_panel:1", "role:coordinator"),  # the step waiting now works towards it
+        ("reminder:notify_partners:1", "coordinator"),  # no step waits on it: the coordinator sees to it
+    ]
+    assert told(engine, "reminder") == soon
+    statuses(engine, D(2026, 12, 24))  # still due soon: nothing new
+    assert told(engine, "reminder") == soon
+    for _ in range(3):
+        statuses(engine, D(2026, 12, 29))
+    on_the_day = [("reminder:notify_panel:2", "role:coordinator"), ("reminder:notify_partners:2", "coordinator")]
+    assert told(engine, "reminder") == sorted(soon + on_the_day)
+    with Session(engine) as session:
+        subjects = {m.purpose: m.subject for m in session.exec(select(Outbox))}
+    assert subjects["reminder:notify_panel:1"].endswith("is due in 2 working day(s)")
+    assert subjects["reminder:notify_panel:2"].endswith("is due today")
+
+
+def test_an_overdue_sign_off_is_escalated_to_the_coordinator_and_each_partner_still_to_sign(engine: Engine) -> None:
+    from cli.demo import Case
+    from models.stages import Stage
+    from tests.integration.test_answers import TODAY, _at, answer
+
+    reference, c = _at(engine, Stage.RAPID_REVIEW_SIGN_OFF, Case(today=TODAY))
+    assert answer(engine, reference, c.answer(Stage.RAPID_REVIEW_SIGN_OFF)).accepted  # the local authority signs
+    raised = escalations(engine, TODAY + dt.timedelta(days=60))
+    assert "rapid_review" in {e.deadline for e in raised}
+    rapid = [(p, r) for p, r in told(engine, "escalation") if p.startswith("escalation:rapid_review:")]
+    assert rapid == [
+        ("escalation:rapid_review:2", "coordinator"),
+        ("escalation:rapid_review:2", "role:health"),
+        ("escalation:rapid_review:2", "role:police"),
+    ]
+    assert escalations(engine, TODAY + dt.timedelta(days=61)) == []  # once

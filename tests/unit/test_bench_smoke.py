@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import report, sweep
+from benchmarks import gate, report, sweep
 
 
 def test_the_sweep_benchmark_runs_on_a_thousand_reviews() -> None:
@@ -19,3 +19,11 @@ def test_the_report_benchmark_runs_on_a_thousand_reviews() -> None:
     for step in ("raw_read", "read", "figures", "charts", "pdf", "store"):
         assert result[f"{step}_seconds"] > 0
     assert result["pdf_bytes"] > 10_000
+
+
+def test_the_gate_benchmark_times_both_paths() -> None:
+    result = gate.run(20)
+    assert result["requests"] == 20
+    for key in ("with_gate_median_ms", "without_gate_median_ms", "with_gate_p99_ms", "without_gate_p99_ms"):
+        assert result[key] > 0
+    assert isinstance(result["target_met"], bool)

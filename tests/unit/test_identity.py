@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from models.identity import Identity, IdentityRefused, new_key, sign, verify
+from models.identity import Identity, IdentityRefused, new_key, sign, verify, who_answered
 
 KEY = new_key()
 AT = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
@@ -57,3 +57,15 @@ def test_anything_else_is_refused_plainly(bad: str) -> None:
     with pytest.raises(IdentityRefused, match=r"no valid sign-in|not the gate's") as refused:
         verify(KEY, bad, run_id=RUN, form_key=FORM, now=AT)
     assert bad[:20] not in str(refused.value) or not bad
+
+
+@pytest.mark.parametrize("stored", [None, 42, {"person_id": "7f1c"}])
+def test_no_token_at_all_is_refused(stored: object) -> None:
+    """An answer posted straight to Prefect has no token beside it (None), or something else than the gate's."""
+    with pytest.raises(IdentityRefused, match="without a sign-in"):
+        verify(KEY, stored, run_id=RUN, form_key=FORM, now=AT)
+
+
+def test_who_answered_gives_the_person_or_why_not() -> None:
+    assert who_answered(KEY, token(), run_id=RUN, form_key=FORM, now=AT) == POLICE
+    assert "another form" in str(who_answered(KEY, token(), run_id=RUN, form_key="another", now=AT))

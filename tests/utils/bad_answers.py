@@ -20,13 +20,10 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     (Stage.RAPID_REVIEW, {"facts": "bell\x07"}, "control characters"),
     # hostile and malformed: a 10 MB paste, markup and SQL where a name goes, a look-alike name, wrong types
     (Stage.RAPID_REVIEW, {"facts": "x" * 10_000_000}, "The facts"),
-    (Stage.RAPID_REVIEW, {"your_name": "<script>alert('x')</script>"}, "is not registered as a coordinator"),
-    (Stage.RAPID_REVIEW, {"your_name": "Chris\x00Lee"}, "control characters"),
+    (Stage.RAPID_REVIEW, {"agencies_involved": "Police\x00Health"}, "control characters"),
     (Stage.RAPID_REVIEW, {"themes": ["witchcraft"]}, "Practice themes"),
     (Stage.RAPID_REVIEW, {"completed_on": "last Tuesday"}, "Date the rapid review was completed"),
-    (Stage.RAPID_REVIEW_SIGN_OFF, {"your_name": "Robert'); DROP TABLE review;--"}, "is not registered as a"),
     (Stage.RAPID_REVIEW_SIGN_OFF, {"signed_on": ["2026-01-01"]}, "Date of your decision"),
-    (Stage.AWAITING_DECISION, {"your_name": "\u0421hris Lee"}, "is not registered as a"),  # Cyrillic Es
     (Stage.RAPID_REVIEW_SIGN_OFF, {"decision": "send back", "reason": ""}, "give a reason"),
     (Stage.RAPID_REVIEW_SIGN_OFF, {"partner": "mayor"}, "You sign for"),
     (Stage.RAPID_REVIEW_SIGN_OFF, {"signed_on": "2020-01-01"}, "cannot be before the rapid review's completion"),
@@ -34,6 +31,9 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     (Stage.AWAITING_DECISION, {"decision": "national review led by the Panel"}, "only the Panel can start"),
     (Stage.AWAITING_DECISION, {"decision": "no local review", "immediate_learning": ""}, "immediate learning"),
     (Stage.COMMISSIONING, {"reviewer": "Nobody Known"}, "no active reviewer of that name"),
+    (Stage.COMMISSIONING, {"reviewer": "<script>alert('x')</script>"}, "no active reviewer of that name"),
+    (Stage.COMMISSIONING, {"reviewer": "Robert'); DROP TABLE review;--"}, "no active reviewer of that name"),
+    (Stage.COMMISSIONING, {"reviewer": "Dr Morgan Eller\u0443"}, "no active reviewer of that name"),  # Cyrillic u
     (Stage.COMMISSIONING, {"reviewer": "Tomasz Whitfield"}, "conflict of interest with Northshire Police"),
     (Stage.REVIEW_UNDER_WAY, {"update": "written request to the reviewer", "request": ""}, "write down the request"),
     (Stage.QUALITY_ASSURANCE, {"anonymised": False}, "not yet met: Anonymised"),

@@ -1,7 +1,8 @@
 """Running deployment flow runs inside the test process, against a real Prefect server.
 
 What a worker does, minus the polling and the subprocess: read the flow run, execute it with Prefect's own
-engine, and stop where it suspends (the engine raises ``Pause``). Resuming is the same API call the UI makes.
+engine, and stop where it suspends (the engine raises ``Pause``). Resuming is the same API call the UI makes, after
+the signed identity of the person answering is stored beside it, as the gate stores it (cli/demo.py's ``submit``).
 About half a second a step, so every path of the process can be run through Prefect in the test suite.
 """
 
@@ -17,13 +18,14 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.deployments import run_deployment
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
-from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from cli.demo import Case, review_state
+from cli.demo import Case, answerer, review_state
 from flows.lifecycle import review_lifecycle
 from flows.notification import notify_incident
+from models.roles import Role
 from models.stages import Stage
+from tests.utils.answering import submit
 
 FLOWS: dict[str, Flow[Any, Any]] = {"notify-incident": notify_incident, "review-lifecycle": review_lifecycle}
 
@@ -77,7 +79,7 @@ def notify(case: Case) -> tuple[str, UUID]:
     """Run notify-incident in-process, answering the identity step. Returns the reference and the run id."""
     run_id = run_deployment_now("notify-incident", {"notification": case.notification()})
     assert read(run_id).state.is_paused(), read(run_id).state  # type: ignore[union-attr]
-    resume_flow_run(run_id, run_input=case.identity())
+    submit(read(run_id), case.identity(), answerer(None, {}))
     state = execute(run_id)
     assert state.is_completed(), state
     return reference_of(run_id), run_id
@@ -113,10 +115,11 @@ def suspended_run(reference: str) -> FlowRun:
     return run
 
 
-def give(reference: str, answer: dict[str, Any]) -> None:
-    """Submit an answer to the waiting form and let the lifecycle run on to its next stop."""
+def give(reference: str, answer: dict[str, Any], as_: Role | None = None) -> None:
+    """Submit an answer to the waiting form, signed as the demo person whose step it is (or as ``as_``), and let the
+    lifecycle run on to its next stop."""
     run = suspended_run(reference)
-    resume_flow_run(run.id, run_input=answer)
+    submit(run, answer, as_ or answerer(review_state(reference).stage, answer))
     advance(reference)
 
 

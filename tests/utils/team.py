@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,21 @@ def _server_or_skip() -> None:
 @pytest.fixture
 def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
     """`cspr up --team` running on fresh databases; dropped afterwards."""
+    with running_team(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def running_team(tmp_path: Path, settings: dict[str, str] | None = None) -> Iterator[tuple[dict[str, str], int, str]]:
+    """`cspr up --team` with ``settings`` (CSPR_ variables) in its environment: its environment with every setting
+    it chose, its port, and what it printed."""
     _server_or_skip()
     suffix = uuid.uuid4().hex[:8]
     names = (f"cspr_team_{suffix}", f"cspr_team_prefect_{suffix}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CSPR_", "AWS_"))}
     env["CSPR_HOME"] = str(tmp_path / "cspr-home")
     env["CSPR_ENCRYPTION_KEY"] = new_key()  # a team set-up refuses to start without a real key
+    env |= settings or {}
     port = free_port()
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(

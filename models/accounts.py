@@ -1,0 +1,120 @@
+"""Signing in against the register's accounts (models/signin.py decides; this reads and writes the account), and
+what a signed-in person may answer. Used by the gate; every function works inside the caller's transaction.
+
+A new local account is enrolled at its first sign-in: the password is checked alone, then the authenticator app's
+first code confirms the TOTP secret shown on the enrolment page. From then on every sign-in needs both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, replace
+
+from sqlmodel import Session, col, select
+
+from models import signin
+from models.identity import Identity
+from models.people import RegisterRefusal, normalise_email
+from models.roles import Role
+from models.tables import Account, Partnership, Representative
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A password (and code) accepted: the person, or, at a first sign-in, the account still to be enrolled."""
+
+    account: Account
+    enrolling: bool  # True: show the enrolment page and ask for the authenticator app's first code
+
+
+def _credentials(account: Account) -> signin.Credentials:
+    assert account.password_hash is not None
+    locked_until = account.locked_until
+    if locked_until is not None and locked_until.tzinfo is None:  # SQLite keeps no time zone: the column holds UTC
+        locked_until = locked_until.replace(tzinfo=dt.UTC)
+    return signin.Credentials(
+        account.password_hash, account.totp_secret, account.totp_last_step, account.failures, locked_until
+    )
+
+
+def _store(account: Account, credentials: signin.Credentials, at: dt.datetime, *, counters_only: bool = False) -> None:
+    if not counters_only:
+        account.totp_last_step = credentials.totp_last_step
+    account.failures = credentials.failures
+    account.locked_until = credentials.locked_until
+    account.updated_at = at
+
+
+def enrolled(account: Account) -> bool:
+    """A demo account has no second factor; any other has confirmed its first code once."""
+    return account.totp_secret is None or account.totp_last_step >= 0
+
+
+def _local_account(session: Session, email: str, *, demo_allowed: bool) -> Account | None:
+    try:
+        address = normalise_email(email)
+    except RegisterRefusal:
+        return None
+    account = session.exec(select(Account).where(Account.email == address)).first()
+    if account is None or not account.active or account.password_hash is None or (account.demo and not demo_allowed):
+        return None
+    return account
+
+
+def sign_in(
+    session: Session, email: str, password: str, code: str, at: dt.datetime, *, demo_allowed: bool
+) -> SignedIn | str:
+    """The person if the password (and, once enrolled, the code) is right; else the one refusal for everything."""
+    account = _local_account(session, email, demo_allowed=demo_allowed)
+    if account is None:
+        signin.sign_in(None, password, code, at)  # the same work as a known account, so timing tells nothing
+        return signin.REFUSED
+    credentials = _credentials(account)
+    first_time = not enrolled(account)
+    if first_time:  # the password alone, then the enrolment page
+        credentials = replace(credentials, totp_secret=None)
+    attempt = signin.sign_in(credentials, password, code, at)
+    assert attempt.credentials is not None
+    _store(account, attempt.credentials, at, counters_only=first_time)  # a first sign-in leaves the TOTP step alone
+    session.add(account)
+    return SignedIn(account, enrolling=first_time) if attempt.accepted else attempt.message
+
+
+def confirm_enrolment(session: Session, account_id: uuid.UUID, code: str, at: dt.datetime) -> Account | str:
+    """The authenticator app's first code, which completes a first sign-in."""
+    account = session.get(Account, account_id)
+    if account is None or not account.active or enrolled(account):
+        return signin.REFUSED
+    attempt = signin.confirm_code(_credentials(account), code, at)
+    assert attempt.credentials is not None
+    _store(account, attempt.credentials, at)
+    session.add(account)
+    return account if attempt.accepted else attempt.message
+
+
+def roles_of(session: Session, account: Account) -> frozenset[Role]:
+    """Every role the person holds in any partnership (operator included), from the register."""
+    rows = session.exec(
+        select(Representative.role).where(Representative.email == account.email, col(Representative.active).is_(True))
+    ).all()
+    return frozenset(Role(role) for role in rows)
+
+
+def identity_of(account: Account, signed_in_with: str) -> Identity:
+    return Identity(person_id=str(account.id), name=account.name, role="", signed_in_with=signed_in_with)
+
+
+def roles_in(session: Session, person_id: str, partnership: Partnership) -> frozenset[Role]:
+    """The roles an active person holds in one partnership today, from the register."""
+    account = session.get(Account, uuid.UUID(person_id))
+    if account is None or not account.active:
+        return frozenset()
+    rows = session.exec(
+        select(Representative.role).where(
+            Representative.email == account.email,
+            Representative.partnership_id == partnership.id,
+            col(Representative.active).is_(True),
+        )
+    ).all()
+    return frozenset(Role(role) for role in rows)

@@ -1,0 +1,38 @@
+"""The two secrets the gate and the workers share, and nobody else holds: the key that signs who answered a form
+(models/identity.py), and the service credential the workers, the command line and the flows present at the gate.
+
+Each comes from its setting (``CSPR_GATE_KEY``, ``CSPR_SERVICE_TOKEN``) in the team set-up, or is generated once,
+owner-only, under ``CSPR_HOME/keys`` on one machine. Neither is the encryption key of personal data, which the
+Prefect server's process never holds.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from models.files import write_private
+from models.settings import get_settings
+
+KEY_BYTES = 32
+SERVICE_HEADER = "X-Cspr-Service"  # the header that carries the service credential on every request and websocket
+
+
+def _generated(name: str) -> str:
+    path: Path = get_settings().resolved_home / "keys" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        # the first of two processes starting together makes it, and both use it
+        write_private(path, secrets.token_urlsafe(KEY_BYTES), keep_existing=True)
+    return path.read_text().strip()
+
+
+def gate_key() -> str:
+    """The key that signs identities onto form answers (the gate) and checks them (the lifecycle)."""
+    return get_settings().gate_key or _generated("gate.key")
+
+
+def service_token() -> str:
+    """The service credential: whoever presents it acts as the system itself."""
+    return get_settings().service_token or _generated("service.token")

@@ -1,0 +1,263 @@
+"""What an email from cspr says, and to whom it goes.
+
+An email carries references, pseudonyms, stages, dates and a link, and nothing else: never a name or a date of
+birth, never what someone typed into a form (an outbox message's free text stays in the project database and the
+outbox folder), never an attached document. The link leads to the review in cspr, behind sign-in.
+
+Who receives it: the national bodies at the mailboxes the deployment's settings give; the coordinator and the
+local partners at the addresses the register holds for the review's partnership, today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from models import progress, records, steps
+from models.dates import weekday_date
+from models.roles import PARTNERS, Role
+from models.settings import Settings
+from models.stages import HUMAN_LABELS, Stage
+from models.tables import (
+    Account,
+    CasePerson,
+    Deadline,
+    DeadlineStatus,
+    Outbox,
+    Partnership,
+    PersonKind,
+    Representative,
+    Review,
+    StageEvent,
+)
+
+RECIPIENTS = {
+    "panel": "the Child Safeguarding Practice Review Panel",
+    "ofsted": "Ofsted",
+    "dfe": "the Department for Education",
+    "secretary_of_state": "the Secretary of State for Education",
+    "local_partners": "the local safeguarding partners",
+    "coordinator": "the review coordinator",
+    "operators": "cspr's operators",
+}
+MAILBOXES = {  # the national bodies: their mailboxes are settings of the deployment
+    "panel": "panel_mailbox",
+    "ofsted": "ofsted_mailbox",
+    "dfe": "dfe_mailbox",
+    "secretary_of_state": "secretary_of_state_mailbox",
+}
+REGISTERED = {"coordinator": frozenset({Role.COORDINATOR}), "local_partners": PARTNERS}
+OPERATORS = "operators"  # registered in no partnership: the whole system's
+ROLE = "role:"  # "role:police": the people registered in that role in the review's partnership
+
+
+def for_role(role: Role) -> str:
+    return f"{ROLE}{role.value}"
+
+
+def recipient_label(recipient: str) -> str:
+    if recipient.startswith(ROLE):
+        return f"the {Role(recipient.removeprefix(ROLE)).label} representatives"
+    return RECIPIENTS.get(recipient, recipient)
+
+
+def addresses(session: Session, review: Review, recipient: str, settings: Settings) -> list[str]:
+    """Where a message for ``recipient`` (an outbox row's) goes: none when no mailbox is set or nobody is
+    registered, and the message then goes to the outbox folder instead."""
+    if recipient in MAILBOXES:
+        mailbox = getattr(settings, MAILBOXES[recipient])
+        return [mailbox] if mailbox else []
+    if recipient == OPERATORS:
+        registered = col(Representative.role) == Role.OPERATOR
+    elif recipient.startswith(ROLE):
+        registered = sa.and_(
+            col(Representative.partnership_id) == review.partnership_id,
+            col(Representative.role) == Role(recipient.removeprefix(ROLE)),
+        )
+    else:
+        registered = sa.and_(
+            col(Representative.partnership_id) == review.partnership_id,
+            col(Representative.role).in_(REGISTERED.get(recipient, frozenset())),
+        )
+    rows = session.exec(select(Representative.email).where(registered, col(Representative.active).is_(True))).all()
+    return sorted({address for address in rows if address})
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything an email may say about a review."""
+
+    reference: str
+    partnership: str
+    stage: str
+    pseudonyms: tuple[str, ...]
+    link: str
+
+
+def letter(session: Session, review: Review, ui_url: str) -> Letter:
+    partnership = session.get_one(Partnership, review.partnership_id)
+    children = session.exec(
+        select(CasePerson.pseudonym)
+        .where(CasePerson.review_id == review.id, CasePerson.kind == PersonKind.CHILD)
+        .order_by(col(CasePerson.pseudonym))
+    ).all()
+    # the review's timeline artifact, keyed by its reference: the page a person lands on after signing in
+    link = f"{ui_url.rstrip('/')}/artifacts/key/{review.reference.lower()}"
+    return Letter(review.reference, partnership.name, HUMAN_LABELS[Stage(review.stage)], tuple(children), link)
+
+
+def takes_digest(session: Session, recipient: str, addresses: list[str]) -> set[str]:
+    """Which of a message's addresses belong to people who chose one daily digest (never a national body's)."""
+    if recipient in MAILBOXES or not addresses:
+        return set()
+    rows = session.exec(select(Account.email).where(col(Account.email).in_(addresses), col(Account.digest).is_(True)))
+    return set(rows.all())
+
+
+def digest_id(delivery_ids: list[uuid.UUID], sender: str) -> str:
+    """Made from the deliveries a digest holds: the same for every try of the same digest, and another for a digest
+    that holds other messages (a mail system drops a second message with an ID it has seen)."""
+    held = hashlib.sha256(",".join(sorted(map(str, delivery_ids))).encode()).hexdigest()[:24]
+    return f"<cspr.digest.{held}@{sender.rpartition('@')[2] or 'cspr.invalid'}>"
+
+
+def still_reached(session: Session, recipient: str, address: str) -> bool:
+    """Whether a message for ``recipient`` may still go to ``address``: a national body's mailbox always; a person
+    only while the register has an active registration under that address."""
+    if recipient in MAILBOXES:
+        return True
+    registered = session.exec(
+        select(Representative.id).where(Representative.email == address, col(Representative.active).is_(True))
+    ).first()
+    return registered is not None
+
+
+def compose_digest(
+    items: list[tuple[str, str]], *, to: str, sender: str, message_id: str, at: dt.datetime
+) -> EmailMessage:
+    """One person's messages of the day, each its subject and its link, as one email."""
+    message = EmailMessage()
+    message["Subject"] = f"cspr: your daily digest, {len(items)} message(s)"
+    message["From"], message["To"], message["Date"] = sender, to, format_datetime(at)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    lines = [f"- {subject}\n  {link}" for subject, link in items]
+    message.set_content(
+        "Your cspr messages since the last digest (open each link; you will be asked to sign in):\n\n"
+        + "\n".join(lines)
+        + "\n\nThese messages hold no names and have nothing attached: the details are in cspr, behind sign-in.\n"
+    )
+    return message
+
+
+def message_id(outbox_id: uuid.UUID, sender: str) -> str:
+    """The same for every try of one outbox message, so a message sent again after a crash is seen to be the same."""
+    domain = sender.rpartition("@")[2] or "cspr.invalid"
+    return f"<cspr.{outbox_id}@{domain}>"
+
+
+def compose(
+    about: Letter,
+    *,
+    subject: str,
+    recipient: str,
+    to: str,
+    sender: str,
+    message_id: str,
+    at: dt.datetime,
+    link: str = "",
+) -> EmailMessage:
+    """One outbox message as an email to one address; ``link`` where it leads (the review's page if none)."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = format_datetime(at)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"  # no out-of-office replies, please
+    children = ", ".join(about.pseudonyms) or "not yet recorded"
+    message.set_content(
+        f"{subject}\n\n"
+        f"For: {recipient_label(recipient)}\n"
+        f"Review: {about.reference}\n"
+        f"Partnership: {about.partnership}\n"
+        f"Children (by pseudonym): {children}\n"
+        f"Where the review stands: {about.stage}\n\n"
+        f"Open {'the form' if link else 'the review'} in cspr (you will be asked to sign in):\n{link or about.link}\n\n"
+        "This message holds no names and has nothing attached: the review's details and documents are in cspr, "
+        "behind sign-in.\n"
+    )
+    return message
+
+
+def failure_subject(reference: str, purpose: str, recipient: str) -> str:
+    """What the operators are told when a message could not be delivered (the relay's answer is in the sweep's
+    summary and the delivery's record, not in an email)."""
+    to = recipient_label(recipient)
+    return f"{reference}: the {purpose.replace('_', ' ')} message to {to} was not delivered"
+
+
+# --- "waiting for you" ------------------------------------------------------------------------------------
+
+
+def announce_waiting(session: Session, review: Review, link: str) -> list[Outbox]:
+    """Tell the people who may answer the step the review now waits at that it waits on them: one message per
+    role, to everyone registered in it in the review's partnership, with the step, its deadline and ``link`` (the
+    run's form). Once per visit of the stage, however often the run asks (a refused answer asks again; each
+    partner's sign-off leaves the others waiting): a partner who has signed is not told again."""
+    stage = Stage(review.stage)
+    step = steps.STEPS.get(stage)
+    if step is None:
+        return []
+    entered = session.exec(
+        select(sa.func.max(StageEvent.seq)).where(StageEvent.review_id == review.id, StageEvent.to_stage == stage)
+    ).one()
+    roles = waiting_on(session, review, step)
+    due = due_for(session, review, step)
+    subject = f"{review.reference}: waiting for you: {step.title}" + (f", due by {weekday_date(due)}" if due else "")
+    added = []
+    for role in sorted(roles):
+        added += records.enqueue(session, review, f"waiting:{stage.value}:{entered}", (for_role(role),), subject)
+    for message in added:
+        message.link = link
+        session.add(message)
+    session.flush()
+    return added
+
+
+def waiting_on(session: Session, review: Review, step: steps.Step) -> frozenset[Role]:
+    """The roles whose answer the step still waits for: a partner who has signed off is no longer waited on."""
+    roles = set(step.roles)
+    if step.stage is Stage.RAPID_REVIEW_SIGN_OFF:
+        roles -= {Role(role) for role in progress.signed_by(session, review)}
+    return frozenset(roles)
+
+
+def chased_for(session: Session, review: Review, deadline: str, *, overdue: bool) -> tuple[str, ...]:
+    """Who a deadline's reminder (``overdue``: its escalation) goes to. A reminder: the people whose answer the step
+    now waiting works towards it, or the coordinator for a deadline no waiting step is for. An escalation: the
+    coordinator, and each partner whose answer is still missing."""
+    step = steps.STEPS.get(Stage(review.stage))
+    roles = waiting_on(session, review, step) if step is not None and step.deadline == deadline else frozenset()
+    if overdue:
+        return ("coordinator", *(for_role(role) for role in sorted(roles & PARTNERS)))
+    return tuple(for_role(role) for role in sorted(roles)) or ("coordinator",)
+
+
+def due_for(session: Session, review: Review, step: steps.Step) -> dt.date | None:
+    """The open deadline the step works towards, if it has one."""
+    if step.deadline is None:
+        return None
+    deadline = session.exec(
+        select(Deadline).where(
+            Deadline.review_id == review.id, Deadline.name == step.deadline, Deadline.status == DeadlineStatus.OPEN
+        )
+    ).first()
+    return None if deadline is None else deadline.due_on

@@ -1,0 +1,103 @@
+"""The gate's sign-in with the organisation's account, end to end against a real OpenID provider on loopback: from
+the sign-in page's button to a session that opens the API, and a clear refusal for a person not in the register.
+The gate runs over ASGI in this process in front of a stand-in for Prefect; its database is this session's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from gate import oidc
+from gate.app import Gate
+from gate.asgi import Receive, Scope, Send, respond_json
+from gate.sessions import COOKIE
+from models.db import get_engine, migrate, transaction
+from models.people import add_person
+from models.records import Actor
+from models.roles import Role
+from models.seed import DEMO_PARTNERSHIP, seed_demo
+from tests.utils.oidc import CALLBACK, LoopbackProvider, ProviderAccount, running_provider, sign_in_at_provider
+
+SAM = ProviderAccount("0c9f3f2e-7d1a-4d55-8e2b-sam000000001", "sam.okoro@northshire-police.example", "Sam Okoro")
+ALEX = ProviderAccount("0c9f3f2e-7d1a-4d55-8e2b-alex00000002", "alex.vance@northshire-police.example", "Alex Vance")
+ORIGIN = CALLBACK.removesuffix("/sign-in/oidc/callback")
+
+
+async def prefect_stand_in(scope: Scope, receive: Receive, send: Send) -> None:
+    await respond_json(send, 200, f"reached {scope['path']}")
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackProvider]:
+    with running_provider(tmp_path_factory.mktemp("oidc"), [SAM, ALEX]) as server:
+        yield server
+    oidc.forget_discovery()
+
+
+@pytest.fixture(scope="module")
+def gate(idp: LoopbackProvider, cspr_home: Path) -> Gate:
+    migrate(get_engine())
+    with transaction() as session:
+        seed_demo(session)
+        add_person(
+            session,
+            name=SAM.name,
+            email=SAM.email,
+            role=Role.POLICE,
+            partnership_code=DEMO_PARTNERSHIP,
+            organisation="Northshire Police",
+            by=Actor("an operator", Role.OPERATOR),
+        )
+    return Gate(prefect_stand_in, service_token="service", gate_key="gate-key", oidc=idp.provider)
+
+
+def call(gate: Gate, path: str, cookies: dict[str, str] | None = None) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, cookies=cookies) as client:
+            return await client.get(path)
+
+    return asyncio.run(go())
+
+
+def through_provider(gate: Gate, person: ProviderAccount) -> httpx.Response:
+    """The sign-in page's button, the person's login at the provider, and the provider's redirect back."""
+    started = call(gate, "/sign-in/oidc?" + urlencode({"next": "/runs/flow-run/abc"}))
+    assert started.status_code == 303
+    callback = sign_in_at_provider(started.headers["location"], person.sub)
+    return call(gate, "/sign-in/oidc/callback?" + urlencode(callback))
+
+
+def test_the_sign_in_page_offers_the_organisations_account(gate: Gate) -> None:
+    page = call(gate, "/sign-in")
+    assert "Sign in with your organisation" in page.text and 'action="/sign-in/oidc"' in page.text
+
+
+def test_a_registered_person_signs_in_with_their_organisations_account(gate: Gate) -> None:
+    back = through_provider(gate, SAM)
+    assert back.status_code == 303 and back.headers["location"] == "/runs/flow-run/abc"
+    cookie = back.cookies[COOKIE]
+    assert call(gate, "/api/flows/filter-me").status_code == 401
+    assert call(gate, "/api/flows/filter-me", {COOKIE: cookie}).json() == {"detail": "reached /api/flows/filter-me"}
+    session = gate.sessions.find(cookie, gate.clock())
+    assert session is not None
+    assert session.roles == frozenset({Role.POLICE}) and session.identity.signed_in_with == "oidc"
+
+
+def test_a_person_not_in_the_register_is_refused_with_a_clear_page(gate: Gate) -> None:
+    back = through_provider(gate, ALEX)
+    assert back.status_code == 403 and COOKIE not in back.cookies
+    assert "You could not be signed in" in back.text and "not registered" in back.text
+
+
+def test_a_callback_nobody_started_is_refused(gate: Gate, idp: LoopbackProvider) -> None:
+    url, _ = oidc.start(idp.provider)  # started elsewhere: the gate never saw this state
+    callback = sign_in_at_provider(url, SAM.sub)
+    back = call(gate, "/sign-in/oidc/callback?" + urlencode(callback))
+    assert back.status_code == 403 and "start again" in back.text
+    assert dict(parse_qsl(urlsplit(url).query))["code_challenge_method"] == "S256"

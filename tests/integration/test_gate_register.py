@@ -1,0 +1,83 @@
+"""A signed-in session is held to the register: within a minute of `cspr people disable`, the person's session is
+over, and a change of registration changes what the session may do. Through the gate's ASGI interface on a clock the
+test moves, in front of a stand-in for Prefect, with the test session's project database as the register."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import httpx
+
+from cli.system import LocalSystem
+from gate.app import Gate
+from gate.asgi import Receive, Scope, Send, respond_json
+from gate.sessions import COOKIE, RECHECK_EVERY
+from models import accounts
+from models.db import transaction
+from models.people import disable_person
+from models.roles import Role
+from models.signin import Factor
+from tests.utils.signin import OPERATOR, account, register
+
+T0 = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+SECOND = dt.timedelta(seconds=1)
+
+
+async def prefect_stand_in(scope: Scope, receive: Receive, send: Send) -> None:
+    await respond_json(send, 200, "reached Prefect")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def get(app: Gate, path: str, token: str) -> int:
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate.test") as client:
+            response = await client.get(path, headers={"cookie": f"{COOKIE}={token}"})
+            return response.status_code
+
+    return asyncio.run(go())
+
+
+def test_a_disabled_person_is_signed_out_within_a_minute(deployed: LocalSystem) -> None:
+    clock = Clock()
+    app = Gate(prefect_stand_in, service_token="service", gate_key="gate-key", clock=clock)
+    someone = register(Role.POLICE)
+    with transaction() as session:
+        roles = accounts.roles_of(session, account(someone))
+    token = app.sessions.start(accounts.identity_of(account(someone), Factor.PASSWORD), roles, demo=True, now=T0)
+    assert get(app, "/api/version", token) == 200
+
+    with transaction() as session:
+        disable_person(session, someone.email, by=OPERATOR)
+    clock.now = T0 + RECHECK_EVERY - SECOND
+    assert get(app, "/api/version", token) == 200  # taken as read for at most a minute
+    clock.now = T0 + RECHECK_EVERY
+    assert get(app, "/api/version", token) == 401  # the register asked again: signed out
+    clock.now += SECOND
+    assert get(app, "/api/version", token) == 401  # and it stays over
+    assert app.sessions.find(token, clock.now) is None
+
+
+def test_a_session_takes_the_registers_roles_of_today(deployed: LocalSystem) -> None:
+    clock = Clock()
+    app = Gate(prefect_stand_in, service_token="service", gate_key="gate-key", clock=clock)
+    operator = register(Role.OPERATOR)
+    token = app.sessions.start(
+        accounts.identity_of(account(operator), Factor.PASSWORD), frozenset({Role.POLICE}), demo=True, now=T0
+    )
+    work_pool = "/api/work_pools/cspr-local"
+    assert get(app, work_pool, token) == 200  # a read: anyone signed in
+    clock.now = T0 + RECHECK_EVERY
+    session = app.sessions.find(token, clock.now)
+    assert session is not None and session.roles == {Role.POLICE}  # what the session was started with
+    get(app, work_pool, token)
+    session = app.sessions.find(token, clock.now)
+    assert session is not None and session.roles == {Role.OPERATOR}  # what the register says
