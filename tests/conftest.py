@@ -5,21 +5,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 # Before anything reads settings or imports Prefect: every test session gets its own state folder and its
 # own Prefect server address (the server itself starts only for the tests that need it).
@@ -28,7 +19,10 @@ atexit.register(shutil.rmtree, _HOME, True)
 os.environ["CSPR_HOME"] = str(_HOME)
 os.environ.pop("CSPR_DATABASE_URL", None)
 os.environ.pop("CSPR_ENCRYPTION_KEY", None)
-_PORT = _free_port()
+
+from cli.seaweed import free_port  # noqa: E402
+
+_PORT = free_port()
 
 from cli.system import LocalSystem, prefect_env  # noqa: E402
 
