@@ -11,6 +11,7 @@ import json
 import time
 from enum import StrEnum
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -38,6 +39,12 @@ keys_app = typer.Typer(help="The key that encrypts names and dates of birth at r
 app.add_typer(keys_app, name="keys")
 people_app = typer.Typer(help="The register of people who may act, and their accounts.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
+partnerships_app = typer.Typer(
+    help="Each partnership's partner bodies and who represents them, with dates (bodies merge).", no_args_is_help=True
+)
+app.add_typer(partnerships_app, name="partnerships")
+calendar_app = typer.Typer(help="The bank holidays that working days are counted with.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
@@ -91,7 +98,8 @@ def deadlines(
 ) -> None:
     """Print the statutory timetable of a review, with the source of each rule."""
     from models import rulebook
-    from models.calendar import CalendarRangeError
+    from models.bank_holidays import published_list
+    from models.calendar import PROVISIONAL_NOTE, CalendarRangeError
     from models.rulebook import Entry, Event, RulebookError
 
     # only what follows from the dates given; an event's own follow-ups (retention) need it to happen
@@ -137,6 +145,8 @@ def deadlines(
                     "edition": book.id,
                     "aware_on": aware.isoformat(),
                     "deadlines": {e.name: e.due_on.isoformat() for e in shown},
+                    "provisional": [e.name for e in shown if e.provisional],
+                    "bank_holidays_published_to": published_list().last_year,
                 }
             )
         )
@@ -147,8 +157,11 @@ def deadlines(
     table.add_column("Counted", ratio=3)
     table.add_column("Source", ratio=2)
     for e in shown:
-        table.add_row(e.rule.title, f"{e.meaning} {e.due_on:%a %d %b %Y}", e.explain(), e.rule.source)
+        when = f"{e.meaning} {e.due_on:%a %d %b %Y}" + ("\n[yellow]provisional[/]" if e.provisional else "")
+        table.add_row(e.rule.title, when, e.explain(), e.rule.source)
     console.print(table)
+    if any(e.provisional for e in shown):
+        console.print(f"[yellow]A provisional date is {PROVISIONAL_NOTE}.[/]")
     console.print(
         "Working days: Monday to Friday, less the bank holidays of England and Wales (with substitute days), "
         "Christmas Day and Good Friday" + (f", and {len(closures)} local closure day(s)" if closures else "") + ". "
@@ -372,6 +385,72 @@ def sweep_command(
     except CalendarRangeError as exc:
         raise _fail(str(exc)) from None
     console.print(Markdown(sweep_summary(sweep.sweep_result(day, frame, raised))))
+
+
+@calendar_app.command("show")
+def calendar_show() -> None:
+    """Which bank holiday list is in use, the years it covers, and its holidays of this year and the next."""
+    from models.bank_holidays import published_list
+    from models.calendar import today_in_england
+
+    published = published_list()
+    console.print(f"{published.source}: {published.first_year} to {published.last_year}.")
+    console.print(f"Dates counted past {published.last_year} use the regular holidays and are provisional.")
+    year = today_in_england().year
+    for day, name in sorted(published.days.items()):
+        if year <= day.year <= year + 1:
+            console.print(f"  {day:%a %d %b %Y}  {name}")
+
+
+@calendar_app.command("import")
+def calendar_import(
+    file: Annotated[
+        Path, typer.Argument(help="A bank-holidays.json downloaded from https://www.gov.uk/bank-holidays.json")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Count working days with a newer GOV.UK list: checks it, keeps it, and counts every open provisional deadline
+    again, reporting each one that moved. A file that cannot be used changes nothing."""
+    from models.bank_holidays import BankHolidayListError, import_list
+    from models.db import transaction
+    from models.records import recount_provisional
+
+    try:
+        before, now = import_list(file)
+    except BankHolidayListError as exc:
+        raise _fail(f"{exc}. The calendar is unchanged.") from None
+    with transaction() as session:
+        recounted = recount_provisional(session)
+    moved = [r for r in recounted if r.moved]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "published_to": now.last_year,
+                    "was_published_to": before.last_year,
+                    "recounted": len(recounted),
+                    "moved": [
+                        {
+                            "reference": r.reference,
+                            "deadline": r.title,
+                            "was": r.was.isoformat(),
+                            "now": r.now.isoformat(),
+                            "provisional": r.provisional,
+                        }
+                        for r in moved
+                    ],
+                    "still_provisional": sum(r.provisional for r in recounted),
+                }
+            )
+        )
+        return
+    console.print(f"Bank holidays now published to {now.last_year} (was {before.last_year}).")
+    console.print(f"{len(recounted)} open provisional deadline(s) counted again; {len(moved)} moved.")
+    for r in moved:
+        console.print(
+            f"  {r.reference}: {r.title}: {r.was:%a %d %b %Y} -> {r.now:%a %d %b %Y}"
+            + (" (still provisional)" if r.provisional else "")
+        )
 
 
 @app.command("tasks")
@@ -642,6 +721,118 @@ def people_reset(email: Annotated[str, typer.Argument(help="The person's email a
         raise _fail(str(exc)) from None
     console.print(f"Reset the sign-in of {enrolment.email}.")
     _show_enrolment(enrolment)
+
+
+@partnerships_app.command("list")
+def partnerships_list(
+    partnership: Annotated[str | None, typer.Option(help="Only this partnership (its code).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """Every partner body, the dates it holds its place, and who represents it, from and to when."""
+    from dataclasses import asdict
+
+    from models.db import transaction
+    from models.partners import bodies
+    from models.people import RegisterRefusal
+
+    try:
+        with transaction() as session:
+            rows = bodies(session, partnership)
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps([asdict(r) for r in rows], default=str))
+        return
+    if not rows:
+        console.print("No partner bodies recorded yet: add them with cspr partnerships add-body.")
+        return
+    grid = Table("partnership", "partner", "body", "from", "to", "representatives")
+    for r in rows:
+        grid.add_row(
+            r.partnership,
+            Role(r.role).label,
+            r.name,
+            str(r.from_on),
+            str(r.to_on or "now"),
+            "\n".join(r.representatives),
+        )
+    console.print(grid)
+
+
+@partnerships_app.command("add-body")
+def partnerships_add_body(
+    partnership: Annotated[str, typer.Option(help="The partnership's code.")],
+    role: Annotated[Role, typer.Option(help="Which partner it is: local_authority, police or health.")],
+    name: Annotated[str, typer.Option(help='The body\'s name, e.g. "NHS Northshire Integrated Care Board".')],
+    from_on: Annotated[str, typer.Option("--from", help="The first day it holds its place, YYYY-MM-DD.")],
+) -> None:
+    """Record a partner body of a partnership, from a date."""
+    from models.db import transaction
+    from models.partners import add_body
+    from models.people import RegisterRefusal
+
+    first = _date(from_on, "--from")
+    assert first is not None
+    try:
+        with transaction() as session:
+            add_body(session, partnership, role, name, first, by=_operator())
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{name} is the {role.label} partner of {partnership} from {first:%d %B %Y}.")
+
+
+@partnerships_app.command("merge")
+def partnerships_merge(
+    partnership: Annotated[str, typer.Option(help="The partnership's code.")],
+    body: Annotated[list[str], typer.Option(help="A body that merges (repeat for each).")],
+    into: Annotated[str, typer.Option(help="The name of the body they become.")],
+    on: Annotated[str, typer.Option(help="The first day of the merged body, YYYY-MM-DD.")],
+) -> None:
+    """Partner bodies become one on a date: reviews running across it stay valid, and each sign-off keeps the body it
+    was given for."""
+    from models.db import transaction
+    from models.partners import merge_bodies
+    from models.people import RegisterRefusal
+
+    day = _date(on, "--on")
+    assert day is not None
+    try:
+        with transaction() as session:
+            merge_bodies(session, partnership, body, into, day, by=_operator())
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{' and '.join(body)} became {into} on {day:%d %B %Y}; their representatives act for it.")
+
+
+@partnerships_app.command("represent")
+def partnerships_represent(
+    partnership: Annotated[str, typer.Option(help="The partnership's code.")],
+    email: Annotated[str, typer.Option(help="The registered person's email address.")],
+    body: Annotated[str | None, typer.Option(help="The partner body they act for.")] = None,
+    from_on: Annotated[str | None, typer.Option("--from", help="Their first day, YYYY-MM-DD.")] = None,
+    to_on: Annotated[str | None, typer.Option("--to", help="Their last day, YYYY-MM-DD (included).")] = None,
+) -> None:
+    """Which body a person represents, and from and to when: a sign-off is accepted only on those days."""
+    from models.db import transaction
+    from models.partners import represent
+    from models.people import RegisterRefusal
+
+    try:
+        with transaction() as session:
+            row = represent(
+                session,
+                partnership,
+                email,
+                body=body,
+                from_on=_date(from_on, "--from"),
+                to_on=_date(to_on, "--to"),
+                by=_operator(),
+            )
+            said = f"{row.email} represents {row.organisation or Role(row.role).label}"
+            said += f" from {row.from_on or 'registration'} to {row.to_on or 'further notice'}."
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+    console.print(said)
 
 
 @people_app.command("disable")

@@ -43,6 +43,7 @@ def as_run_input(form: type[FormModel]) -> type[RunInput]:
 
 FORMS: dict[Stage, type[RunInput]] = {stage: as_run_input(step.form) for stage, step in STEPS.items()}
 IDENTITY = as_run_input(forms.Identity)
+IDENTITY_TO_FOLLOW = as_run_input(forms.IdentityToFollow)
 
 
 def _keyset(key: str) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""`notify-incident`: a coordinator records a serious child safeguarding incident from the Prefect UI.
+"""`notify-incident`: a coordinator records a notification from the Prefect UI: a serious child safeguarding incident,
+a child harmed outside England, or the death of a looked-after child or of a care leaver (models.rulebook).
 
 The parameters carry no names: children are known by pseudonym. Their real names and dates of birth are asked for in
 a private step (the identity form), answered by a coordinator of the partnership signed in at the gate, written
-encrypted to the project database, and deleted from Prefect at once. The same incident submitted twice gives one
-review.
+encrypted to the project database, and deleted from Prefect at once. A notification made before a child's identity
+is known skips that step. The same incident submitted twice gives one review.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import pydantic
 from prefect import flow, get_run_logger
 
-from flows.inputs import IDENTITY, ask, forget, signed_by
+from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget, signed_by
 from models.answers import explain
-from models.forms import Identity, IncidentNotification
+from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
 from models.records import Actor, ChildRecord, FamilyRecord, IncidentRecord
 from models.roles import Role
 from models.stages import START
@@ -50,15 +51,19 @@ def notify_incident(notification: IncidentNotification) -> str:
     return reference
 
 
-def _ask_identity(incident: IncidentNotification) -> tuple[Identity, Actor]:
+def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Actor]:
     """Ask for the children's identities until a valid answer arrives from a coordinator of the partnership, and
     return it with that coordinator; every answer is deleted from Prefect once read (a replay finds those keys
-    empty and moves on to the next)."""
+    empty and moves on to the next). A notification made before the identities are known asks the coordinator to
+    confirm it instead, and returns no identity."""
     pseudonyms = [c.pseudonym for c in incident.children]
     message = ""
     for attempt in range(1, MAX_IDENTITY_ATTEMPTS + 1):
         key = f"identity-{attempt}"
-        raw = ask(IDENTITY, key, _identity_description(pseudonyms, message))
+        if incident.identity_known:
+            raw = ask(IDENTITY, key, _identity_description(pseudonyms, message))
+        else:
+            raw = ask(IDENTITY_TO_FOLLOW, key, _to_follow_description(pseudonyms, message))
         signer = signed_by(key)
         forget(key)
         if raw is None:
@@ -68,11 +73,14 @@ def _ask_identity(incident: IncidentNotification) -> tuple[Identity, Actor]:
             message = coordinator
             continue
         try:
+            if not incident.identity_known:
+                IdentityToFollow.model_validate(raw)
+                return None, coordinator
             identity = Identity.model_validate(raw)
             _check_pseudonyms(identity, pseudonyms)
             return identity, coordinator
         except pydantic.ValidationError as exc:
-            message = explain(exc, Identity)
+            message = explain(exc, Identity if incident.identity_known else IdentityToFollow)
         except NotificationRefused as exc:
             message = str(exc)
     raise NotificationRefused("too many attempts at the identity form; start the notification again")
@@ -92,34 +100,56 @@ def _identity_description(pseudonyms: list[str], refusal: str) -> str:
         "",
         "Give each child's full name and date of birth, under the pseudonym used in the notification: "
         + ", ".join(f"**{p}**" for p in pseudonyms)
-        + ". Add family members whose names must never appear in anything published.",
+        + ", and what the Department's figures count: sex, ethnicity, disability and any child in need or child "
+        "protection plan. Add family members whose names must never appear in anything published.",
         "",
         "These details are encrypted in the partnership's own database and deleted from this system as soon as "
         "they are saved. Everywhere else the children are known only by their pseudonyms.",
     ]
+    return _with_refusal(lines, refusal)
+
+
+def _to_follow_description(pseudonyms: list[str], refusal: str) -> str:
+    lines = [
+        "## Notifying before the children's identities are known",
+        "",
+        "Confirm that this notification is recorded now for "
+        + ", ".join(f"**{p}**" for p in pseudonyms)
+        + ", without names or dates of birth. The pseudonyms stand for the children in everything that follows.",
+    ]
+    return _with_refusal(lines, refusal)
+
+
+def _with_refusal(lines: list[str], refusal: str) -> str:
+    """A form's description, with why the last answer was refused, if it was."""
     if refusal:
         lines += ["", f"> **Your last answer was not accepted:** {refusal}", "> Nothing was saved. Please try again."]
     return "\n".join(lines)
 
 
-def _record(incident: IncidentNotification, identity: Identity) -> IncidentRecord:
-    by_pseudonym: dict[str, Any] = {c.pseudonym.casefold(): c for c in identity.children}
+def _record(incident: IncidentNotification, identity: Identity | None) -> IncidentRecord:
+    by_pseudonym: dict[str, Any] = {c.pseudonym.casefold(): c for c in identity.children} if identity else {}
     return IncidentRecord(
         partnership_code=incident.partnership,
         incident_on=incident.incident_date,
         aware_on=incident.aware_date,
         harm=incident.harm.value,
         abuse_or_neglect=incident.abuse_or_neglect.value,
-        looked_after=incident.looked_after,
+        looked_after=incident.looked_after or incident.kind is Kind.looked_after_death,
         children=[
             ChildRecord(
                 pseudonym=c.pseudonym,
                 age_band=c.age_band.value,
-                name=by_pseudonym[c.pseudonym.casefold()].full_name,
-                date_of_birth=by_pseudonym[c.pseudonym.casefold()].date_of_birth,
+                name=by_pseudonym[c.pseudonym.casefold()].full_name if identity else None,
+                date_of_birth=by_pseudonym[c.pseudonym.casefold()].date_of_birth if identity else None,
+                characteristics=by_pseudonym[c.pseudonym.casefold()].characteristics() if identity else None,
             )
             for c in incident.children
         ],
-        family=[FamilyRecord(m.relationship, m.full_name, m.date_of_birth) for m in identity.family_members],
+        family=[FamilyRecord(m.relationship, m.full_name, m.date_of_birth) for m in identity.family_members]
+        if identity
+        else [],
         national_reference=incident.national_reference or None,
+        kind=incident.kind.rule,
+        rapid_review_follows=incident.rapid_review_follows,
     )

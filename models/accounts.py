@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models import signin
+from models.calendar import today_in_england
 from models.identity import Identity
 from models.people import RegisterRefusal, normalise_email
 from models.roles import Role
-from models.tables import Account, Partnership, Representative
+from models.tables import Account, PartnerBody, Partnership, Representative
 
 
 @dataclass(frozen=True)
@@ -105,16 +108,35 @@ def identity_of(account: Account, signed_in_with: str) -> Identity:
     return Identity(person_id=str(account.id), name=account.name, role="", signed_in_with=signed_in_with)
 
 
-def roles_in(session: Session, person_id: str, partnership: Partnership) -> frozenset[Role]:
-    """The roles an active person holds in one partnership today, from the register."""
+def roles_in(
+    session: Session, person_id: str, partnership: Partnership, on: dt.date | None = None, *, any_day: bool = False
+) -> frozenset[Role]:
+    """The roles an active person holds in one partnership on a day (default today in England), from the register:
+    their registration, and the partner body they act for, must both be in force that day. ``any_day``: on any day
+    (to tell someone whose registration has ended, or not begun, why they are refused)."""
     account = session.get(Account, uuid.UUID(person_id))
     if account is None or not account.active:
         return frozenset()
-    rows = session.exec(
-        select(Representative.role).where(
+    query = (
+        select(Representative.role)
+        .outerjoin(PartnerBody, col(PartnerBody.id) == col(Representative.body_id))
+        .where(
             Representative.email == account.email,
             Representative.partnership_id == partnership.id,
             col(Representative.active).is_(True),
         )
-    ).all()
-    return frozenset(Role(role) for role in rows)
+    )
+    if not any_day:
+        day = on or today_in_england()
+        query = query.where(
+            _in_force(col(Representative.from_on), col(Representative.to_on), day),
+            sa.or_(
+                col(Representative.body_id).is_(None), _in_force(col(PartnerBody.from_on), col(PartnerBody.to_on), day)
+            ),
+        )
+    return frozenset(Role(role) for role in session.exec(query).all())
+
+
+def _in_force(first: Any, last: Any, day: dt.date) -> Any:
+    """SQL: ``day`` falls between two optional dates (an open end is no limit)."""
+    return sa.and_(sa.or_(first.is_(None), first <= day), sa.or_(last.is_(None), last >= day))

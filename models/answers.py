@@ -121,6 +121,13 @@ def acting(session: Session, partnership: Partnership, signer: Identity | str, r
     if isinstance(signer, str):
         raise Refusal(signer)
     held = roles_in(session, signer.person_id, partnership) & roles
+    if not held and roles_in(session, signer.person_id, partnership, any_day=True) & roles:
+        raise Refusal(
+            f"your registration for {partnership.name} is not in force today ({today_in_england():%d %B %Y}): it has "
+            "ended, or not yet begun, or the partner body you act for has changed. Nothing was recorded. The "
+            "partner's representative on the day must answer it; ask the partnership's cspr operator "
+            "(cspr partnerships) if that should be you"
+        )
     if not held:
         who = " or ".join(sorted(role.label for role in roles))
         raise Refusal(

@@ -1,16 +1,19 @@
 """Working days in England and Wales, vectorised.
 
 Neither the regulations nor Working Together define "working day". Here it is Monday to Friday, excluding
-the bank holidays of England and Wales (substitute days included) and the two common-law holidays,
-Christmas Day and Good Friday, plus any closure days a partnership adds.
+the bank holidays of England and Wales (substitute days included), Christmas Day and Good Friday, plus any closure
+days a partnership adds.
 
 Counting: the day the local authority becomes aware is day 0; "within N working days" ends on the N-th
 working day after it. An awareness date on a weekend or holiday counts from the next working day as day 1.
 Both rules are one numpy call: roll *back* to the last working day on or before the date, then step N
 working days (``np.busday_offset(..., roll="backward")``).
 
-Holiday data is only trusted for the years listed in ``KNOWN_YEARS``: one-off bank holidays (a coronation,
-a state funeral) are announced a year or two ahead, so a date outside the range is refused, never guessed.
+The holidays are GOV.UK's published list (:mod:`models.bank_holidays`) up to its last year, and the regular ones
+after it. A date counted over a day past the list's last year is **provisional**: a one-off holiday may still be
+announced for that year. :meth:`WorkingCalendar.provisional` says which dates are, and a review is never refused
+for it. Dates before 2018, when the regime began, are refused; so are dates more than ``YEARS_BEYOND`` years past
+the list, which can only be mistakes.
 """
 
 from __future__ import annotations
@@ -20,18 +23,22 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
 import numpy as np
 import numpy.typing as npt
-from dateutil.easter import easter
 
-# The first year of the child safeguarding practice review regime (2018) to the last year for which the
-# government had published the bank holidays of England and Wales when this table was checked.
-# Extend LAST_KNOWN_YEAR when the next year is published (and check any one-off holiday is in `holidays`).
-FIRST_KNOWN_YEAR = 2018
-LAST_KNOWN_YEAR = 2028
-KNOWN_YEARS = range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1)
-SOURCE = "Bank holidays of England and Wales (the `holidays` package, GB/ENG) with Christmas Day and Good Friday"
+from models.bank_holidays import FIRST_YEAR, PublishedList, published_list, regular_holidays
+
+YEARS_BEYOND = 30  # regular holidays are counted this far past the published list's last year
+SOURCE = (
+    "the bank holidays of England and Wales from GOV.UK's published list, Christmas Day and Good Friday; "
+    "past the list's last year, the regular holidays (provisional)"
+)
+
+# What a provisional date means, in one place: every form, artifact, document and summary says it the same way.
+PROVISIONAL_NOTE = (
+    "counted past the last year of GOV.UK's published bank holidays, with the regular holidays; it will be counted "
+    "again when the operator imports a newer list (cspr calendar import)"
+)
 
 DateArray = npt.NDArray[np.datetime64]
 
@@ -42,52 +49,45 @@ def today_in_england() -> dt.date:
 
 
 class CalendarRangeError(ValueError):
-    """A date falls in a year the calendar has no holiday data for."""
+    """A date falls in a year the calendar cannot count in."""
 
 
-@lru_cache(maxsize=1)
-def england_and_wales_holidays() -> tuple[dt.date, ...]:
-    """Every non-working weekday-or-weekend holiday of England and Wales in the known years."""
-    days = holidays.country_holidays("GB", subdiv="ENG", years=KNOWN_YEARS)
-    names = {day: name for day, name in days.items()}
-    # Christmas Day and Good Friday are common-law holidays, not bank holidays under the 1971 Act:
-    # assert them explicitly so a change in the holidays package cannot drop them silently.
-    for year in KNOWN_YEARS:
-        christmas = dt.date(year, 12, 25)
-        good_friday = easter(year) - dt.timedelta(days=2)
-        names.setdefault(christmas, "Christmas Day")
-        names.setdefault(good_friday, "Good Friday")
-    return tuple(sorted(names))
+def england_and_wales_holidays(published: PublishedList | None = None) -> dict[dt.date, str]:
+    """Every holiday of England and Wales the calendar counts, by date: the published list from 2018 to its last
+    year, then the regular holidays for ``YEARS_BEYOND`` years."""
+    published = published or published_list()
+    days = {day: name for day, name in published.days.items() if day.year >= FIRST_YEAR}
+    for year in range(FIRST_YEAR, published.last_year + 1):
+        # Christmas Day and Good Friday are common-law holidays, not bank holidays under the 1971 Act: asserted
+        # here, so that a list that ever left them out could not make them working days
+        days.setdefault(dt.date(year, 12, 25), "Christmas Day")
+        days.setdefault(next(d for d, n in regular_holidays(year).items() if n == "Good Friday"), "Good Friday")
+    for year in range(published.last_year + 1, published.last_year + YEARS_BEYOND + 1):
+        days.update(regular_holidays(year))
+    return dict(sorted(days.items()))
 
 
 def holiday_name(day: dt.date) -> str | None:
     """The name of a holiday of England and Wales on ``day``, if it is one."""
-    return holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day)
+    return england_and_wales_holidays().get(day)
 
 
 class WorkingCalendar:
     """Working days for one partnership: England and Wales holidays plus its own closure days."""
 
-    def __init__(self, closure_days: Iterable[dt.date] = ()) -> None:
+    def __init__(self, closure_days: Iterable[dt.date] = (), published: PublishedList | None = None) -> None:
+        published = published or published_list()
+        self.published_until = published.last_day
+        self._first = np.datetime64(dt.date(FIRST_YEAR, 1, 1), "D")
+        self._last = np.datetime64(dt.date(published.last_year + YEARS_BEYOND, 12, 31), "D")
         extra = sorted(set(closure_days))
-        for day in extra:
-            self._check_year(day.year)
+        self._check_range(np.array(extra, dtype="datetime64[D]"))
         self.closure_days: tuple[dt.date, ...] = tuple(extra)
-        all_days = np.array(sorted(set(england_and_wales_holidays()) | set(extra)), dtype="datetime64[D]")
+        all_days = np.array(sorted(set(england_and_wales_holidays(published)) | set(extra)), dtype="datetime64[D]")
         self._busdaycal = np.busdaycalendar(weekmask="1111100", holidays=all_days)
-        self._first = np.datetime64(dt.date(FIRST_KNOWN_YEAR, 1, 1), "D")
-        self._last = np.datetime64(dt.date(LAST_KNOWN_YEAR, 12, 31), "D")
+        self._published_until = np.datetime64(self.published_until, "D")
 
     # -- checks ----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_year(year: int) -> None:
-        if year not in KNOWN_YEARS:
-            raise CalendarRangeError(
-                f"The working-day calendar knows the bank holidays of {FIRST_KNOWN_YEAR} to "
-                f"{LAST_KNOWN_YEAR} only; {year} is outside that range, so a deadline cannot be counted "
-                "safely. Extend the calendar once that year's bank holidays are published."
-            )
 
     def _check_range(self, days: DateArray) -> None:
         if days.size == 0:
@@ -97,9 +97,22 @@ class WorkingCalendar:
             return
         lo, hi = valid.min(), valid.max()
         if lo < self._first:
-            self._check_year(as_date(lo).year)
+            raise CalendarRangeError(
+                f"{as_date(lo):%d %B %Y} is before {FIRST_YEAR}, when child safeguarding practice reviews began: "
+                "check the date"
+            )
         if hi > self._last:
-            self._check_year(as_date(hi).year)
+            raise CalendarRangeError(
+                f"{as_date(hi):%d %B %Y} is more than {YEARS_BEYOND} years past the published bank holidays "
+                f"(to {self.published_until.year}): check the date"
+            )
+
+    def provisional(self, starts: npt.ArrayLike, ends: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Whether a count between each start and end (either way round) crossed a day past the published list:
+        its result is then provisional until the list covers it."""
+        later = np.maximum(np.asarray(starts, dtype="datetime64[D]"), np.asarray(ends, dtype="datetime64[D]"))
+        result: npt.NDArray[np.bool_] = later > self._published_until
+        return result
 
     # -- vectorised API --------------------------------------------------------------------------
 
@@ -149,6 +162,9 @@ class WorkingCalendar:
     def is_working(self, day: dt.date) -> bool:
         return bool(self.is_working_day(np.datetime64(day, "D")))
 
+    def is_provisional(self, start: dt.date, end: dt.date) -> bool:
+        return bool(self.provisional(np.datetime64(start, "D"), np.datetime64(end, "D")))
+
 
 def add_calendar_months(starts: npt.ArrayLike, months: npt.ArrayLike) -> DateArray:
     """Calendar months after each date; a day past the end of the target month clamps to its last day
@@ -174,10 +190,15 @@ def as_date(value: npt.NDArray[np.datetime64] | np.datetime64) -> dt.date:
     return day
 
 
-@lru_cache(maxsize=64)
 def calendar_for(closure_days: tuple[dt.date, ...] = ()) -> WorkingCalendar:
-    """A cached calendar for a set of closure days (building one costs about a millisecond)."""
-    return WorkingCalendar(closure_days)
+    """A calendar for a set of closure days, with the bank holiday list in use (cached: building one costs about a
+    millisecond; a newly imported list is a new cache key)."""
+    return _calendar(closure_days, published_list())
+
+
+@lru_cache(maxsize=64)
+def _calendar(closure_days: tuple[dt.date, ...], published: PublishedList) -> WorkingCalendar:
+    return WorkingCalendar(closure_days, published)
 
 
 def working_days_by_partnership(

@@ -32,6 +32,7 @@ from models.calendar import today_in_england, working_days_by_partnership
 from models.dates import long_date
 from models.rulebook import Entry
 from models.stages import Stage
+from models.statistics import Statistics, statistics
 from models.tables import Deadline, Decision, DecisionKind, Partnership, Review, StageEvent
 
 MEASURES = {
@@ -87,6 +88,7 @@ class Compliance:
     decisions: pd.DataFrame  # kind, decision, outcome, count
     themes: pd.DataFrame  # theme, reviews, recurring
     by_partnership: pd.DataFrame = field(default_factory=pd.DataFrame)  # partnership, reviews, each measure's %
+    statistics: Statistics | None = None  # the Department's figures: by reporting year, the funnel, characteristics
 
     @property
     def overdue_reviews(self) -> int:
@@ -229,7 +231,10 @@ def compliance(
 ) -> Compliance:
     """Every figure of the compliance report for ``period``, for one partnership (by code) or all of them, as at
     the period's end or today, whichever is earlier."""
-    return figures(read(session, partnership), period, min(period.end, today or today_in_england()))
+    as_of = min(period.end, today or today_in_england())
+    result = figures(read(session, partnership), period, as_of)
+    result.statistics = statistics(session, as_of, partnership)
+    return result
 
 
 def _outcomes(deadlines: pd.DataFrame, period: Period, as_of: dt.date) -> pd.DataFrame:

@@ -99,7 +99,7 @@ T = Transition
 # A document is called for once the review has taken any of these moves; the process table (models/steps.py)
 # checks that each step declares exactly the documents its moves call for.
 CALLED_FOR_BY: dict[DocumentKind, frozenset[Transition]] = {
-    DocumentKind.NOTIFICATION_SUMMARY: frozenset({T.SUBMIT_NOTIFICATION}),
+    DocumentKind.NOTIFICATION_SUMMARY: frozenset({T.SUBMIT_NOTIFICATION, T.CLOSE_AFTER_NOTIFICATION}),
     DocumentKind.RAPID_REVIEW: frozenset({T.SEND_RAPID_REVIEW}),
     DocumentKind.DECISION_LETTER: frozenset({T.DECIDE_LOCAL_REVIEW, T.DECIDE_NO_REVIEW, T.DECIDE_NATIONAL_REVIEW}),
     DocumentKind.TERMS_OF_REFERENCE: frozenset({T.COMMISSION_REVIEWER}),
@@ -127,7 +127,8 @@ def plan(session: Session, review: Review, today: dt.date | None = None) -> list
 
 
 def _notification(session: Session, review: Review, events: dict[Event, dt.date], today: dt.date) -> DocumentSpec:
-    ctx = _base(session, review, f"Serious incident notification: {review.reference}")
+    notice = rulebook.edition(review.edition).notifications[rulebook.NotificationKind(review.notification_kind)]
+    ctx = _base(session, review, f"Notification: {review.reference}")
     children = session.exec(
         select(CasePerson).where(CasePerson.review_id == review.id, CasePerson.kind == PersonKind.CHILD)
     ).all()
@@ -143,6 +144,8 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
         harm=review.harm,
         abuse_or_neglect=review.abuse_or_neglect,
         looked_after=review.looked_after,
+        kind=notice.title,
+        rapid_review_follows=review.rapid_review_follows,
         children=[{"pseudonym": c.pseudonym, "age_band": c.age_band or ""} for c in children],
         deadlines=[
             {
@@ -152,9 +155,10 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
                 "state": deadline_state(d, today),
                 "state_class": d.status,
                 "source": d.source,
+                "provisional": d.provisional,
             }
             for d in deadlines
-            if d.rule_id in {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW}
+            if d.rule_id in {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW, notice.deadline}
         ],
     )
     return DocumentSpec(DocumentKind.NOTIFICATION_SUMMARY, 1, "notification_summary.html", ctx)

@@ -27,6 +27,7 @@ from pydantic import (
 
 from models.calendar import today_in_england
 from models.roles import PARTNERS, Role
+from models.rulebook import NotificationKind
 
 MAX_CHILDREN = 4  # one notification may cover up to four children in the same incident (Panel guidance)
 
@@ -60,6 +61,10 @@ def _not_in_future(value: dt.date | None, what: str) -> None:
         raise ValueError(f"{what} cannot be in the future")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class CleanText(FormModel):
     """Refuses invisible control characters in any text field."""
 
@@ -89,6 +94,20 @@ class AgeBand(StrEnum):
     age_5_to_9 = "5-9"
     age_10_to_15 = "10-15"
     age_16_to_17 = "16-17"
+    age_18_to_24 = "18-24 (a care leaver)"  # only a care leaver's death is notified at these ages
+
+
+class Kind(StrEnum):
+    """The kinds of notification, as the form offers them (models.rulebook.NotificationKind by name)."""
+
+    serious_incident = "serious incident: abuse or neglect known or suspected"
+    outside_england = "a child normally resident here, died or seriously harmed outside England"
+    looked_after_death = "death of a looked-after child, whatever the cause"
+    care_leaver_death = "death of a care leaver (up to and including age 24)"
+
+    @property
+    def rule(self) -> NotificationKind:
+        return NotificationKind(self.name)
 
 
 class ChildEntry(CleanText):
@@ -106,6 +125,12 @@ class IncidentNotification(CleanText):
     partnership: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
         title="Safeguarding partnership",
         description='The partnership\'s short code, e.g. "northshire".',
+    )
+    kind: Annotated[Kind, inline(Kind)] = Field(
+        default=Kind.serious_incident,
+        title="What is being notified",
+        description="Every kind goes through the national notification route; a rapid review follows a serious "
+        "incident only.",
     )
     incident_date: dt.date = Field(title="Date of the incident")
     aware_date: dt.date = Field(
@@ -125,6 +150,11 @@ class IncidentNotification(CleanText):
         title="Reference in the national notification system",
         description="Once the notification has been submitted; can be added later.",
     )
+    identity_known: bool = Field(
+        default=True,
+        title="The children's names are known",
+        description="Untick to notify before a child's identity is known: no names are asked for now.",
+    )
 
     @field_validator("children")
     @classmethod
@@ -142,22 +172,85 @@ class IncidentNotification(CleanText):
         _not_in_future(self.aware_date, "the date the local authority became aware")
         if self.aware_date < self.incident_date:
             raise ValueError("the local authority cannot have become aware before the incident happened")
-        if self.abuse_or_neglect is AbuseOrNeglect.not_suspected:
+        deaths = (Kind.looked_after_death, Kind.care_leaver_death)
+        if self.kind in deaths and self.harm is not Harm.died:
+            raise ValueError(f"a {self.kind.value.split(' (')[0]} is notified when the person has died")
+        if self.kind not in deaths and self.abuse_or_neglect is AbuseOrNeglect.not_suspected:
             raise ValueError(
-                "this is not a serious child safeguarding case: abuse or neglect must be known or suspected "
-                "(Children Act 2004 s16C). A looked-after child's death is still notified to the Secretary of "
-                "State and Ofsted, outside this process"
+                "a serious incident is notified when abuse or neglect is known or suspected (Children Act 2004 "
+                f's16C). If a looked-after child or a care leaver has died, choose "{Kind.looked_after_death.value}" '
+                f'or "{Kind.care_leaver_death.value}": those are notified whatever the cause'
+            )
+        adults = [c.pseudonym for c in self.children if c.age_band is AgeBand.age_18_to_24]
+        if adults and self.kind is not Kind.care_leaver_death:
+            raise ValueError(
+                f"{', '.join(adults)}: the age band 18-24 is only for the death of a care leaver; anyone younger "
+                "than 18 is a child"
             )
         return self
+
+    @property
+    def rapid_review_follows(self) -> bool:
+        """A rapid review follows a serious incident: abuse or neglect known or suspected, of a child (under 18)."""
+        return self.abuse_or_neglect is not AbuseOrNeglect.not_suspected and any(
+            c.age_band is not AgeBand.age_18_to_24 for c in self.children
+        )
 
 
 # --- the steps ------------------------------------------------------------------------------------------
 
 
-class ChildIdentity(CleanText):
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    not_known = "not known"
+
+
+class Ethnicity(StrEnum):
+    """The major ethnic groups the Department's statistics use."""
+
+    white = "White"
+    mixed = "Mixed or multiple ethnic groups"
+    asian = "Asian or Asian British"
+    black = "Black, Black British, Caribbean or African"
+    other = "Other ethnic group"
+    not_known = "not known or refused"
+
+
+class Disability(StrEnum):
+    yes = "disabled"
+    no = "not disabled"
+    not_known = "not known"
+
+
+class Plan(StrEnum):
+    child_protection = "child protection plan"
+    child_in_need = "child in need plan"
+    neither = "neither"
+    not_known = "not known"
+
+
+class Characteristics(CleanText):
+    """What the Department publishes about the children notified, so that a partnership can look at
+    disproportionality: kept encrypted like names, and reported only in aggregate, counts under 5 suppressed."""
+
+    sex: Annotated[Sex, inline(Sex)] = Field(default=Sex.not_known, title="Sex")
+    ethnicity: Annotated[Ethnicity, inline(Ethnicity)] = Field(default=Ethnicity.not_known, title="Ethnicity")
+    disability: Annotated[Disability, inline(Disability)] = Field(default=Disability.not_known, title="Disability")
+    plan: Annotated[Plan, inline(Plan)] = Field(
+        default=Plan.not_known, title="Child in need or child protection plan at the time"
+    )
+
+
+class _NamedChild(CleanText):
     pseudonym: Pseudonym = Field(title="Pseudonym (as notified)")
     full_name: Line = Field(title="Full name")
     date_of_birth: dt.date = Field(title="Date of birth")
+
+
+class ChildIdentity(Characteristics, _NamedChild):  # the name first in the form, then the characteristics
+    def characteristics(self) -> dict[str, str]:
+        return {name: getattr(self, name).value for name in Characteristics.model_fields}
 
 
 class FamilyMember(CleanText):
@@ -182,13 +275,37 @@ class Identity(CleanText):
         return self
 
 
+class IdentityToFollow(CleanText):
+    """A notification made before the children's identities are known: confirmed by a coordinator of the partnership,
+    with no names."""
+
+    confirmed: bool = Field(
+        default=False,
+        title="Record this notification now, without the children's names",
+        description="Tick to confirm. The pseudonyms stand for the children until their identities are known.",
+    )
+
+    @model_validator(mode="after")
+    def _ticked(self) -> IdentityToFollow:
+        if not self.confirmed:
+            raise ValueError("tick the box to record the notification without the children's names")
+        return self
+
+
 class NotificationSubmitted(CleanText):
     panel_reference: Line = Field(
         title="Reference from the national notification system",
-        description="Given when the serious incident notification is submitted to the Panel.",
+        description="Given when the notification is submitted through the national notification route.",
     )
-    notified_on: dt.date = Field(title="Date the notification was submitted to the Panel")
-    partners_told_on: dt.date = Field(title="Date the local safeguarding partners were told")
+    notified_on: dt.date = Field(title="Date the notification was submitted")
+    # drawn as a plain date that may be left empty: the UI draws "date or None" as a switch between a date and
+    # "Property is type None", and would send a default of None, which the plain date's schema refuses
+    partners_told_on: Annotated[dt.date | None, WithJsonSchema({"type": "string", "format": "date"})] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        title="Date the local safeguarding partners were told",
+        description="Needed for a serious incident; leave empty for a death notified where nothing more follows.",
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> NotificationSubmitted:

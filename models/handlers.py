@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import forms, progress, records
+from models import forms, progress, records, rulebook
+from models.partners import organisation_on
 from models.records import Actor
 from models.roles import PARTNERS, Role
 from models.rulebook import Entry, Event
@@ -129,20 +130,48 @@ def _commission(
 def notification(
     session: Session, review: Review, a: forms.NotificationSubmitted, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
+    """Record the notification made through the national route, tell whoever the rulebook says is told of this kind,
+    and move on: to the rapid review for a serious incident, or to closed where nothing more follows."""
     _not_before(a.notified_on, review.aware_on, "The notification date", "the date the local authority became aware")
-    _not_before(a.partners_told_on, review.aware_on, "The date the partners were told", "the date of awareness")
+    milestones = {Event.NOTIFIED_ON: a.notified_on}
+    if review.rapid_review_follows and a.partners_told_on is None:
+        raise Refusal(
+            "Give the date the local safeguarding partners were told: this is a serious incident, and they carry "
+            "out the rapid review"
+        )
+    if a.partners_told_on is not None:
+        _not_before(a.partners_told_on, review.aware_on, "The date the partners were told", "the date of awareness")
+        milestones[Event.PARTNERS_TOLD_ON] = a.partners_told_on
     review.national_reference = a.panel_reference
     session.add(review)
+    # The national notification route is what tells them (the coordinator submits through it; the Panel shares it
+    # with Ofsted and the DfE): no email of ours repeats it. Who was told, by the rulebook, goes into the history.
+    told = sorted({recipient for notice in told_of(review) for recipient in notice.tell})
+    move = Transition.SUBMIT_NOTIFICATION if review.rapid_review_follows else Transition.CLOSE_AFTER_NOTIFICATION
     records.apply_transition(
         session,
         review,
-        Transition.SUBMIT_NOTIFICATION,
+        move,
         actor=actor,
-        details={"panel_reference": a.panel_reference},
-        milestones={Event.NOTIFIED_ON: a.notified_on, Event.PARTNERS_TOLD_ON: a.partners_told_on},
+        facts=Facts(rapid_review_follows=review.rapid_review_follows),
+        details={"panel_reference": a.panel_reference, "kind": review.notification_kind, "told": told},
+        milestones=milestones,
         at=at,
     )
-    return "notification recorded"
+    if review.rapid_review_follows:
+        return "notification recorded"
+    return "notification recorded; nothing more follows, so the case is closed"
+
+
+def told_of(review: Review) -> list[rulebook.NotificationRule]:
+    """The notifications a review's kind calls for: its own, and the serious incident's when a rapid review follows
+    (a looked-after child's death with abuse suspected is both)."""
+    notices = rulebook.edition(review.edition).notifications
+    kind = rulebook.NotificationKind(review.notification_kind)
+    found = [notices[kind]]
+    if review.rapid_review_follows and notices[kind].follows is not rulebook.Follows.RAPID_REVIEW:
+        found.append(notices[rulebook.NotificationKind.SERIOUS_INCIDENT])
+    return found
 
 
 def rapid_review(
@@ -186,7 +215,8 @@ def sign_off(session: Session, review: Review, a: forms.SignOff, actor: Actor, a
         )
         _send_back(session, review, Transition.RETURN_RAPID_REVIEW, actor, a.reason, at=at)
         return "rapid review sent back"
-    on = {"on": a.signed_on.isoformat()}
+    # the body they signed for, as the register has it today: a merger later does not rewrite whom they signed for
+    on = {"on": a.signed_on.isoformat(), "for": organisation_on(session, review.partnership_id, actor.person_id)}
     records.record_decision(session, review, DecisionKind.SIGN_OFF, "signed", actor, round=round_, details=on, at=at)
     now_signed = {Role(r) for r, outcome in {**signed, a.partner.value: "signed"}.items() if outcome == "signed"}
     if now_signed >= PARTNERS:

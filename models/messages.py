@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from models import progress, records, steps
 from models.dates import weekday_date
+from models.recipients import OPERATORS, ROLE, for_role, recipient_label
 from models.roles import PARTNERS, Role
 from models.settings import Settings
 from models.stages import HUMAN_LABELS, Stage
@@ -38,15 +39,6 @@ from models.tables import (
     StageEvent,
 )
 
-RECIPIENTS = {
-    "panel": "the Child Safeguarding Practice Review Panel",
-    "ofsted": "Ofsted",
-    "dfe": "the Department for Education",
-    "secretary_of_state": "the Secretary of State for Education",
-    "local_partners": "the local safeguarding partners",
-    "coordinator": "the review coordinator",
-    "operators": "cspr's operators",
-}
 MAILBOXES = {  # the national bodies: their mailboxes are settings of the deployment
     "panel": "panel_mailbox",
     "ofsted": "ofsted_mailbox",
@@ -54,18 +46,6 @@ MAILBOXES = {  # the national bodies: their mailboxes are settings of the deploy
     "secretary_of_state": "secretary_of_state_mailbox",
 }
 REGISTERED = {"coordinator": frozenset({Role.COORDINATOR}), "local_partners": PARTNERS}
-OPERATORS = "operators"  # registered in no partnership: the whole system's
-ROLE = "role:"  # "role:police": the people registered in that role in the review's partnership
-
-
-def for_role(role: Role) -> str:
-    return f"{ROLE}{role.value}"
-
-
-def recipient_label(recipient: str) -> str:
-    if recipient.startswith(ROLE):
-        return f"the {Role(recipient.removeprefix(ROLE)).label} representatives"
-    return RECIPIENTS.get(recipient, recipient)
 
 
 def addresses(session: Session, review: Review, recipient: str, settings: Settings) -> list[str]:

@@ -33,6 +33,9 @@ class RegisterAction(StrEnum):
     RESET = "reset"  # a new first password and authenticator enrolment (a lost phone, a forgotten password)
     LINKED = "linked"  # the account tied to its identity provider's subject, at its first OpenID Connect sign-in
     DIGEST = "digest"  # the person's email changed to one daily digest, or back to one message at a time
+    BODY_ADDED = "body_added"  # a partner body took its place in a partnership (models/partners.py)
+    BODIES_MERGED = "bodies_merged"  # partner bodies became one on a date; their representatives moved to it
+    REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
 
 
 class RegisterRefusal(ValueError):
@@ -77,15 +80,15 @@ def normalise_email(email: str) -> str:
     return address
 
 
-def _record(
-    session: Session, action: RegisterAction, account: Account, by: Actor, at: dt.datetime, **details: Any
+def record_change(
+    session: Session, action: RegisterAction, account: Account | None, by: Actor, at: dt.datetime, **details: Any
 ) -> None:
     """Append a change to the register's history, chained to the entry before it."""
     last = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq).desc()).limit(1)).first()
     event = RegisterEvent(
         seq=1 if last is None else last.seq + 1,
         action=action,
-        account_id=account.id,
+        account_id=None if account is None else account.id,
         details=details,
         actor_name=by.name,
         actor_role=by.role,
@@ -163,7 +166,7 @@ def add_person(
         )
     )
     code = partnership.code if partnership else ""
-    _record(session, RegisterAction.ADDED, account, by, at, role=role.value, partnership=code, demo=account.demo)
+    record_change(session, RegisterAction.ADDED, account, by, at, role=role.value, partnership=code, demo=account.demo)
     return enrolment
 
 
@@ -183,7 +186,7 @@ def reset_credentials(session: Session, email: str, *, by: Actor, at: dt.datetim
     account.totp_last_step, account.failures, account.locked_until, account.updated_at = -1, 0, None, at
     session.add(account)
     session.flush()
-    _record(session, RegisterAction.RESET, account, by, at)
+    record_change(session, RegisterAction.RESET, account, by, at)
     uri = None if account.totp_secret is None else signin.enrolment_uri(account.totp_secret, address)
     return Enrolment(address, password, uri)
 
@@ -202,7 +205,7 @@ def disable_person(session: Session, email: str, *, by: Actor, at: dt.datetime |
     for registration in session.exec(select(Representative).where(Representative.email == address)):
         registration.active = False
         session.add(registration)
-    _record(session, RegisterAction.DISABLED, account, by, at)
+    record_change(session, RegisterAction.DISABLED, account, by, at)
     return account
 
 
@@ -216,7 +219,7 @@ def set_digest(session: Session, email: str, *, daily: bool, by: Actor, at: dt.d
     account.digest, account.updated_at = daily, at
     session.add(account)
     session.flush()
-    _record(session, RegisterAction.DIGEST, account, by, at, daily=daily)
+    record_change(session, RegisterAction.DIGEST, account, by, at, daily=daily)
     return account
 
 
@@ -265,7 +268,9 @@ def match_oidc(
         account.oidc_subject, account.updated_at = subject, at
         session.add(account)
         session.flush()
-        _record(session, RegisterAction.LINKED, account, OIDC_SIGN_IN, at, subject=subject, matched_by="verified email")
+        record_change(
+            session, RegisterAction.LINKED, account, OIDC_SIGN_IN, at, subject=subject, matched_by="verified email"
+        )
     return account
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class ChildRecord:
     age_band: str | None = None
     name: str | None = None
     date_of_birth: dt.date | None = None
+    characteristics: Mapping[str, str] | None = None  # models.forms.Characteristics, as values
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class IncidentRecord:
     children: Sequence[ChildRecord]
     family: Sequence[FamilyRecord] = ()
     national_reference: str | None = None
+    kind: rulebook.NotificationKind = rulebook.NotificationKind.SERIOUS_INCIDENT
+    rapid_review_follows: bool = True
 
 
 def incident_key(incident: IncidentRecord) -> str:
@@ -138,6 +142,8 @@ def create_review(
             harm=incident.harm,
             abuse_or_neglect=incident.abuse_or_neglect,
             looked_after=incident.looked_after,
+            notification_kind=incident.kind.value,
+            rapid_review_follows=incident.rapid_review_follows,
             incident_key=key,
             national_reference=incident.national_reference,
             created_at=at,
@@ -166,6 +172,7 @@ def create_review(
                 age_band=child.age_band,
                 name=child.name,
                 date_of_birth=child.date_of_birth.isoformat() if child.date_of_birth else None,
+                characteristics=json.dumps(dict(child.characteristics)) if child.characteristics else None,
             )
         )
     for number, member in enumerate(incident.family, start=1):
@@ -187,7 +194,11 @@ def create_review(
         to_stage=stages.START,
         actor=actor,
         reason=None,
-        details={"edition": edition.id},
+        details={
+            "edition": edition.id,
+            "kind": incident.kind.value,
+            "rapid_review_follows": incident.rapid_review_follows,
+        },
         at=at,
     )
     set_milestones(session, review, {Event.AWARE_ON: incident.aware_on})
@@ -449,6 +460,7 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
         events,
         closure_days=tuple(dt.date.fromisoformat(d) for d in partnership.closure_days),
         rapid_review_from=Event(partnership.rapid_review_from),
+        applies=edition.applying(rulebook.NotificationKind(review.notification_kind), review.rapid_review_follows),
     )
     stored = {d.name: d for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))}
     now = utcnow()
@@ -466,6 +478,7 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
         row.basis = entry.basis.value
         row.basis_on = entry.basis_on
         row.due_on = entry.due_on
+        row.provisional = entry.provisional
         row.status = status
         row.met_on = met_on
         row.updated_at = now
@@ -475,6 +488,48 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
         session.delete(stale)
     session.flush()
     return kept
+
+
+@dataclass(frozen=True)
+class Recounted:
+    """An open deadline counted again with a newer bank holiday list."""
+
+    reference: str
+    title: str
+    was: dt.date
+    now: dt.date
+    provisional: bool  # still past the newer list's last year
+
+    @property
+    def moved(self) -> bool:
+        return self.was != self.now
+
+
+def recount_provisional(session: Session) -> list[Recounted]:
+    """Count again every open review's provisional deadlines, with the bank holiday list now in use (after
+    ``cspr calendar import``): what each was and is now, the ones that moved first."""
+    reviews = session.exec(
+        select(Review)
+        .where(col(Review.stage) != Stage.CLOSED)
+        .where(
+            col(Review.id).in_(
+                select(Deadline.review_id).where(col(Deadline.provisional), col(Deadline.status) == DeadlineStatus.OPEN)
+            )
+        )
+        .order_by(col(Review.reference))
+    ).all()
+    found: list[Recounted] = []
+    for review in reviews:
+        before = {
+            d.name: d
+            for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))
+            if d.provisional and d.status == DeadlineStatus.OPEN
+        }
+        was = {name: d.due_on for name, d in before.items()}
+        for row in refresh_deadlines(session, review):
+            if row.name in was:
+                found.append(Recounted(review.reference, row.title, was[row.name], row.due_on, row.provisional))
+    return sorted(found, key=lambda r: (not r.moved, r.reference, r.now))
 
 
 def _status(entry: rulebook.TimetableEntry, events: Mapping[Event, dt.date]) -> tuple[DeadlineStatus, dt.date | None]:

@@ -9,6 +9,11 @@ review (``from`` and ``to``), in working days or calendar months, and names its 
 
 A review is pinned to the edition in force when it was notified, so a new edition never moves the
 deadlines of reviews already running.
+
+Each edition also says, for every kind of notification the local authority makes (``[[notifications]]``), who is
+told, which rule sets the time, and what follows: a rapid review, a rapid review only if the serious incident
+criteria also hold, or nothing. A rule applies to the serious incident process (``applies_to = ["serious"]``, the
+default) or to the notification of one kind only.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.calendar import WorkingCalendar, add_calendar_months, as_date, calendar_for
+from models.recipients import RECIPIENTS
 
 RULEBOOK_DIR = Path(__file__).resolve().parent / "rulebooks"
 
@@ -73,6 +79,36 @@ EVENT_LABELS: dict[Event, str] = {
 }
 
 
+class NotificationKind(StrEnum):
+    """Every kind of notification the local authority makes through the national notification route."""
+
+    SERIOUS_INCIDENT = "serious_incident"  # abuse or neglect known or suspected; died or seriously harmed
+    OUTSIDE_ENGLAND = "outside_england"  # a child normally resident here, died or seriously harmed outside England
+    LOOKED_AFTER_DEATH = "looked_after_death"  # the death of a looked-after child, whatever the cause
+    CARE_LEAVER_DEATH = "care_leaver_death"  # the death of a care leaver up to and including age 24
+
+
+class Follows(StrEnum):
+    """What follows a notification."""
+
+    RAPID_REVIEW = "rapid_review"
+    RAPID_REVIEW_IF_CRITERIA = "rapid_review_if_criteria"  # only if it is also a serious incident
+
+
+SERIOUS = "serious"  # the rules of the serious incident process: notification, rapid review and what follows
+
+
+@dataclass(frozen=True)
+class NotificationRule:
+    kind: NotificationKind
+    title: str
+    tell: tuple[str, ...]  # who is told (outbox recipients: models/messages.py)
+    deadline: str  # the id of the rule that sets when
+    follows: Follows
+    source: str
+    note: str = ""
+
+
 class Entry(StrEnum):
     """The timetable entries the code names: a rule's own deadline (its id), or the dates an "at least" rule gives
     (its ``earliest_name`` and ``latest_from_name``). Every edition must compute each of them."""
@@ -106,6 +142,7 @@ class Rule:
     earliest_name: str | None = None
     latest_from_name: str | None = None
     note: str = ""
+    applies_to: tuple[str, ...] = (SERIOUS,)
 
     def offset(
         self, dates: npt.ArrayLike, calendar: WorkingCalendar, *, backward: bool = False
@@ -115,6 +152,11 @@ class Rule:
         if self.unit is Unit.WORKING_DAYS:
             return calendar.add_working_days(dates, n)
         return add_calendar_months(dates, n)
+
+    def provisional(self, start: dt.date, end: dt.date, calendar: WorkingCalendar) -> bool:
+        """Whether the count from ``start`` to ``end`` rests on holidays GOV.UK has not published yet (calendar
+        months do not count holidays, so they never do)."""
+        return self.unit is Unit.WORKING_DAYS and calendar.is_provisional(start, end)
 
 
 @dataclass(frozen=True)
@@ -127,6 +169,8 @@ class TimetableEntry:
     basis: Event  # the event the date was counted from
     basis_on: dt.date
     meaning: str  # "due by", "not before" or "until at least"
+    # counted over a day past GOV.UK's published bank holidays: a one-off holiday may still move it
+    provisional: bool = False
 
     def explain(self) -> str:
         """How the date was counted, in words: "15 working days from the local authority becoming aware (...)"."""
@@ -143,7 +187,9 @@ class Edition:
     health_partner: str
     sources: Mapping[str, str]
     rules: tuple[Rule, ...]
+    notifications: Mapping[NotificationKind, NotificationRule]
     path: Path = field(compare=False)
+    in_force_note: str = ""  # what could not be confirmed about the date it took effect
     by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -169,15 +215,19 @@ class Edition:
         planned: Mapping[Event, dt.date] | None = None,
         closure_days: tuple[dt.date, ...] = (),
         rapid_review_from: Event = Event.AWARE_ON,
+        applies: frozenset[str] = frozenset({SERIOUS}),
     ) -> list[TimetableEntry]:
         """Every date the rulebook can compute from the events that have happened (``events``) and,
         for "at least" rules counted backwards, from the ones that are only planned (``planned``).
 
-        A rule whose starting event has not happened yet gives no entry: nothing is guessed.
+        A rule whose starting event has not happened yet gives no entry: nothing is guessed. Only the rules that
+        apply to the review (``applies``: ``SERIOUS`` and its kind of notification; see :meth:`applying`) count.
         """
         calendar = calendar_for(tuple(sorted(closure_days)))
         entries: list[TimetableEntry] = []
         for rule in self.rules:
+            if not applies & set(rule.applies_to):
+                continue
             start = rule.from_event
             if rule.from_options:
                 if rapid_review_from not in rule.from_options:
@@ -187,16 +237,27 @@ class Edition:
                 start = rapid_review_from
             if start in events:
                 due = as_date(rule.offset(np.datetime64(events[start], "D"), calendar))
+                provisional = rule.provisional(events[start], due, calendar)
                 if rule.limit is Limit.WITHIN:
-                    entries.append(TimetableEntry(rule.id, rule, due, start, events[start], "due by"))
+                    entries.append(TimetableEntry(rule.id, rule, due, start, events[start], "due by", provisional))
                 elif rule.earliest_name:
                     meaning = "not before" if rule.to_event is Event.PUBLISHED_ON else "until at least"
-                    entries.append(TimetableEntry(rule.earliest_name, rule, due, start, events[start], meaning))
+                    entries.append(
+                        TimetableEntry(rule.earliest_name, rule, due, start, events[start], meaning, provisional)
+                    )
             if rule.limit is Limit.AT_LEAST and rule.latest_from_name and planned and rule.to_event in planned:
                 basis_on = planned[rule.to_event]
                 due = as_date(rule.offset(np.datetime64(basis_on, "D"), calendar, backward=True))
-                entries.append(TimetableEntry(rule.latest_from_name, rule, due, rule.to_event, basis_on, "due by"))
+                provisional = rule.provisional(basis_on, due, calendar)
+                entries.append(
+                    TimetableEntry(rule.latest_from_name, rule, due, rule.to_event, basis_on, "due by", provisional)
+                )
         return entries
+
+    def applying(self, kind: NotificationKind, rapid_review_follows: bool) -> frozenset[str]:
+        """The rules a review of this kind follows: its notification's, and the serious incident process's when a
+        rapid review follows."""
+        return frozenset({kind.value} | ({SERIOUS} if rapid_review_follows else set()))
 
 
 def _parse_edition(path: Path) -> Edition:
@@ -218,9 +279,22 @@ def _parse_edition(path: Path) -> Edition:
                 earliest_name=r.get("earliest_name"),
                 latest_from_name=r.get("latest_from_name"),
                 note=r.get("note", ""),
+                applies_to=tuple(r.get("applies_to", (SERIOUS,))),
             )
             for r in raw["rules"]
         )
+        notifications = {
+            NotificationKind(n["kind"]): NotificationRule(
+                kind=NotificationKind(n["kind"]),
+                title=n["title"],
+                tell=tuple(n["tell"]),
+                deadline=n["deadline"],
+                follows=Follows(n["follows"]),
+                source=n["source"],
+                note=n.get("note", ""),
+            )
+            for n in raw["notifications"]
+        }
         edition = Edition(
             id=raw["edition"],
             title=raw["title"],
@@ -228,7 +302,9 @@ def _parse_edition(path: Path) -> Edition:
             health_partner=raw["health_partner"],
             sources=sources,
             rules=rules,
+            notifications=notifications,
             path=path,
+            in_force_note=raw.get("in_force_note", ""),
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise RulebookError(f"rulebook {path.name} is malformed: {exc}") from exc
@@ -243,16 +319,34 @@ def _validate(edition: Edition) -> None:
     for rule in edition.rules:
         if not rule.source.strip():
             raise RulebookError(f"{edition.path.name}: rule {rule.id} names no source")
-        cited = {token.strip(";,") for token in rule.source.split()} & set(edition.sources)
-        if not cited:
+        if not _cites(rule.source, edition):
             raise RulebookError(f"{edition.path.name}: rule {rule.id} cites none of {sorted(edition.sources)}")
         if rule.count <= 0:
             raise RulebookError(f"{edition.path.name}: rule {rule.id} must count forward a positive amount")
         if rule.from_options and rule.from_event not in rule.from_options:
             raise RulebookError(f"{edition.path.name}: rule {rule.id}'s default start is not among its options")
+    kinds = {SERIOUS, *NotificationKind}
+    for rule in edition.rules:
+        if not set(rule.applies_to) <= kinds:
+            raise RulebookError(f"{edition.path.name}: rule {rule.id} applies to an unknown kind {rule.applies_to}")
+    for kind in NotificationKind:
+        notice = edition.notifications.get(kind)
+        if notice is None:
+            raise RulebookError(f"{edition.path.name}: no [[notifications]] entry for {kind.value}")
+        if notice.deadline not in edition.by_id:
+            raise RulebookError(f"{edition.path.name}: {kind.value} is timed by an unknown rule {notice.deadline}")
+        if not _cites(notice.source, edition):
+            raise RulebookError(f"{edition.path.name}: the {kind.value} notification cites no source")
+        unknown = set(notice.tell) - set(RECIPIENTS)
+        if unknown:
+            raise RulebookError(f"{edition.path.name}: the {kind.value} notification tells unknown {sorted(unknown)}")
     missing = sorted(set(Entry) - edition.entry_names)
     if missing:
         raise RulebookError(f"{edition.path.name}: no rule gives the timetable entries {', '.join(missing)}")
+
+
+def _cites(source: str, edition: Edition) -> bool:
+    return bool({token.strip(";,") for token in source.split()} & set(edition.sources))
 
 
 @lru_cache(maxsize=1)

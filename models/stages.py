@@ -16,7 +16,7 @@ from models.roles import PARTNERS, Role
 
 
 class Stage(StrEnum):
-    INCIDENT_RECORDED = "incident_recorded"  # awaiting the notification to the Panel
+    INCIDENT_RECORDED = "incident_recorded"  # awaiting the notification through the national route
     RAPID_REVIEW = "rapid_review"  # notified; the rapid review is being done
     RAPID_REVIEW_SIGN_OFF = "rapid_review_sign_off"  # recorded; awaiting the three partners
     AWAITING_PANEL = "awaiting_panel"  # sent to the Panel; awaiting its response
@@ -39,7 +39,7 @@ TERMINAL: frozenset[Stage] = frozenset({Stage.CLOSED})
 START = Stage.INCIDENT_RECORDED
 
 HUMAN_LABELS: dict[Stage, str] = {
-    Stage.INCIDENT_RECORDED: "Incident recorded: notification to the Panel due",
+    Stage.INCIDENT_RECORDED: "Incident recorded: notification due",
     Stage.RAPID_REVIEW: "Rapid review in progress",
     Stage.RAPID_REVIEW_SIGN_OFF: "Rapid review awaiting the partners' sign-off",
     Stage.AWAITING_PANEL: "Rapid review with the Panel",
@@ -73,6 +73,7 @@ class Facts:
     qa_checklist_complete: bool = False
     publish_not_before: dt.date | None = None
     secretary_of_state_confirmed: bool = False
+    rapid_review_follows: bool = True  # what follows the notification: the review's kind and its facts
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,17 @@ NOTICE_PERIOD_PASSED = Guard(
     lambda f: f.publish_not_before is not None and f.today is not None and f.today >= f.publish_not_before,
     "publication must wait at least 7 working days after the final report went to the Panel and the Secretary of State",
 )
+RAPID_REVIEW_FOLLOWS = Guard(
+    "rapid_review_follows",
+    lambda f: f.rapid_review_follows,
+    "no rapid review follows this notification: it is not a serious incident (abuse or neglect is not known or "
+    "suspected, or the person was not a child)",
+)
+NOTHING_FOLLOWS = Guard(
+    "nothing_follows",
+    lambda f: not f.rapid_review_follows,
+    "a rapid review follows this notification: it is a serious incident",
+)
 SOS_CONFIRMED = Guard(
     "secretary_of_state_confirmed",
     lambda f: f.secretary_of_state_confirmed,
@@ -132,6 +144,7 @@ class Transition(StrEnum):
 
     RECORD_INCIDENT = "record_incident"  # the review's first event: it starts at START, so it is no move
     SUBMIT_NOTIFICATION = "submit_notification"
+    CLOSE_AFTER_NOTIFICATION = "close_after_notification"  # a death notified; nothing more follows
     RECORD_RAPID_REVIEW = "record_rapid_review"
     RETURN_RAPID_REVIEW = "return_rapid_review"
     SEND_RAPID_REVIEW = "send_rapid_review"
@@ -178,7 +191,10 @@ S = Stage
 T = Transition
 # Kept out of the formatter (fmt: skip below): one move a line reads as the state machine's table.
 TRANSITIONS: tuple[Move, ...] = (
-    _t(T.SUBMIT_NOTIFICATION, S.INCIDENT_RECORDED, S.RAPID_REVIEW, label="notification submitted to the Panel"),
+    _t(T.SUBMIT_NOTIFICATION, S.INCIDENT_RECORDED, S.RAPID_REVIEW, RAPID_REVIEW_FOLLOWS,
+       label="notification submitted to the Panel"),
+    _t(T.CLOSE_AFTER_NOTIFICATION, S.INCIDENT_RECORDED, S.CLOSED, NOTHING_FOLLOWS,
+       label="notified through the national route; nothing more follows"),
     _t(T.RECORD_RAPID_REVIEW, S.RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, label="rapid review recorded"),
     _t(T.RETURN_RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, S.RAPID_REVIEW, HAS_REASON, label="sent back by a partner"),
     _t(T.SEND_RAPID_REVIEW, S.RAPID_REVIEW_SIGN_OFF, S.AWAITING_PANEL, ALL_SIGNED, label="sent to the Panel"),

@@ -21,10 +21,11 @@ from typing import get_type_hints
 from sqlmodel import Session, col, select
 
 from models import forms, handlers, progress, rulebook
-from models.calendar import today_in_england
+from models.calendar import PROVISIONAL_NOTE, today_in_england
 from models.documents import CALLED_FOR_BY, DocumentKind
 from models.forms import FormModel
 from models.handlers import Handler
+from models.recipients import recipient_label
 from models.records import deadline_on
 from models.roles import PARTNERS, Role
 from models.rulebook import Entry
@@ -72,10 +73,11 @@ STEPS: dict[Stage, Step] = {
             forms.NotificationSubmitted,
             handlers.notification,
             "notification",
-            "Notify the Panel",
+            "Record the notification",
             COORDINATOR,
-            "Submit the serious incident notification in the national notification system, tell the local "
-            "safeguarding partners, then record the reference and dates here.",
+            "Submit the notification in the national notification system (it reaches the Panel, Ofsted and the "
+            "DfE). For a serious incident, tell the local safeguarding partners too. Then record the reference and "
+            "dates here.",
             Entry.NOTIFY_PANEL,
             (D.NOTIFICATION_SUMMARY,),
         ),
@@ -323,12 +325,21 @@ def next_action(session: Session, review: Review, today: dt.date | None = None) 
 def describe(session: Session, review: Review, step: Step) -> str:
     """The markdown shown above a form: what the step is, its deadline, and why a last answer was refused."""
     lines = [f"## {review.reference}: {step.title}", "", step.guidance, ""]
-    if step.deadline:
-        due = session.exec(
-            select(Deadline).where(Deadline.review_id == review.id, Deadline.name == step.deadline)
-        ).first()
+    deadline: str | None = step.deadline
+    if step.stage is Stage.INCIDENT_RECORDED:  # each kind of notification: who is told, by which rule, what follows
+        notices = handlers.told_of(review)
+        deadline = notices[0].deadline
+        for notice in notices:
+            told = ", ".join(recipient_label(r) for r in notice.tell)
+            lines += [f"**{notice.title}**: tell {told} ({notice.source}).", ""]
+        if not review.rapid_review_follows:
+            lines += ["Nothing more follows this notification: once it is recorded, the case closes.", ""]
+    if deadline:
+        due = session.exec(select(Deadline).where(Deadline.review_id == review.id, Deadline.name == deadline)).first()
         if due is not None and due.status == DeadlineStatus.OPEN:
             lines.append(f"**{due.title}: {due.meaning} {due.due_on:%A %d %B %Y}** ({due.source}).")
+            if due.provisional:
+                lines.append(f"This date is *provisional*: {PROVISIONAL_NOTE}.")
             lines.append("")
     if step.stage is Stage.RAPID_REVIEW_SIGN_OFF:
         signed = progress.signed_by(session, review)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from models.calendar import PROVISIONAL_NOTE
 from models.compliance import Compliance
 from models.dates import long_date, weekday_date
 from models.sweep import STATUSES, Escalation, SweepResult
@@ -40,8 +41,11 @@ def sweep_summary(
     flow, the reviews whose lost run it restored and the messages it gave up delivering."""
     lines = [f"# Deadline sweep, {weekday_date(result.as_of)}", "", f"{result.deadlines} open deadlines.", ""]
     lines += [*_header("status", "deadlines"), *(_row(_words(s), n) for s, n in result.counts.items())]
-    lines += ["", "## By partnership", "", *_header("partnership", *map(_words, STATUSES))]
-    lines += [_row(row["partnership"], *(row[s] for s in STATUSES)) for row in result.by_partnership]
+    if result.provisional:
+        lines += ["", f"{result.provisional} of the open deadlines are provisional: {PROVISIONAL_NOTE}."]
+    columns = (*STATUSES, "provisional")
+    lines += ["", "## By partnership", "", *_header("partnership", *map(_words, columns))]
+    lines += [_row(row["partnership"], *(row[s] for s in columns)) for row in result.by_partnership]
     lines += ["", f"## Overdue: {len(result.overdue)}", "", *map(_overdue, result.overdue)]
     lines += ["", f"## Escalations raised by this sweep: {len(result.escalations)}", ""]
     lines += map(_escalation, result.escalations)

@@ -63,6 +63,7 @@ def open_deadlines_query() -> Any:
             col(Deadline.title),
             col(Deadline.kind),
             col(Deadline.due_on),
+            col(Deadline.provisional),
             col(Deadline.escalation_level),
             col(Deadline.reminder_level),
             col(Review.reference),
@@ -100,6 +101,7 @@ def open_deadlines(session: Session) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=keys)  # transposed in C, not row by row in Python
     # SQLite hands back ISO text, PostgreSQL dates: numpy parses either, a column at a time
     frame["due_on"] = np.array(frame["due_on"].to_numpy(), dtype="datetime64[D]")
+    frame["provisional"] = frame["provisional"].astype(bool)  # SQLite's 0 and 1, PostgreSQL's booleans
     closures = dict(session.execute(sa.select(col(Partnership.code), col(Partnership.closure_days))).all())
     frame.attrs["closure_days"] = closures  # per partnership: 150 rows, not one per deadline
     return frame
@@ -192,9 +194,11 @@ def _remind(session: Session, due: pd.DataFrame, reviews: dict[str, Review]) -> 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Counts per partnership and status (no personal data: references and codes only)."""
     if frame.empty:
-        return pd.DataFrame(columns=["partnership", *STATUSES])
+        return pd.DataFrame(columns=["partnership", *STATUSES, "provisional"])
     table = frame.pivot_table(index="partnership", columns="sweep_status", values="deadline_id", aggfunc="count")
-    return table.reindex(columns=list(STATUSES), fill_value=0).fillna(0).astype(int).reset_index()
+    table = table.reindex(columns=list(STATUSES), fill_value=0).fillna(0).astype(int)
+    table["provisional"] = frame.groupby("partnership")["provisional"].sum().astype(int)
+    return table.reset_index()
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class SweepResult:
     by_partnership: list[dict[str, object]]
     overdue: list[dict[str, object]]  # reference, partnership, deadline, status, working days overdue
     escalations: list[Escalation]
+    provisional: int = 0  # open deadlines counted past GOV.UK's published bank holidays
 
 
 def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) -> SweepResult:
@@ -233,6 +238,7 @@ def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) 
         by_partnership=summary(frame).to_dict(orient="records"),
         overdue=overdue,
         escalations=raised,
+        provisional=int(frame["provisional"].sum()) if not frame.empty else 0,
     )
 
 

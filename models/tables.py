@@ -102,6 +102,22 @@ class Partnership(SQLModel, table=True):
     created_at: dt.datetime = _when()
 
 
+class PartnerBody(SQLModel, table=True):
+    """One of a partnership's safeguarding partners as an organisation (the council, the police force, the integrated
+    care board), with the dates it held that place: bodies merge (ICBs in April 2026 and 2027), and a review that runs
+    across the change keeps a readable history of who signed for whom."""
+
+    __tablename__ = "partner_body"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
+    role: str = _str(40)  # the partner's Role: local_authority, police or health
+    name: str = _str(200)
+    from_on: dt.date
+    to_on: dt.date | None = None  # the last day; None while it holds the place
+    created_at: dt.datetime = _when()
+
+
 class Representative(SQLModel, table=True):
     """The register: a named person who may act in a role for a partnership (an operator for none). A person's
     account (by email) may hold several registrations; each gives one role in one partnership."""
@@ -115,6 +131,9 @@ class Representative(SQLModel, table=True):
     role: str = _str(40)  # Role
     organisation: str = _str(200)
     active: bool = True
+    body_id: uuid.UUID | None = Field(default=None, foreign_key="partner_body.id")  # the partner body they act for
+    from_on: dt.date | None = None  # the first day they represent it; None: since they were registered
+    to_on: dt.date | None = None  # the last day; None: until further notice
     created_at: dt.datetime = _when()
 
 
@@ -147,8 +166,8 @@ class RegisterEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     seq: int = Field(unique=True)  # 1, 2, 3 ... over the whole register
     action: str = _str(40)  # RegisterAction
-    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
-    details: dict[str, Any] = _json()  # role, partnership, demo: never a password or a secret
+    account_id: uuid.UUID | None = Field(default=None, foreign_key="account.id", index=True)  # None: a partner body
+    details: dict[str, Any] = _json()  # role, partnership, demo, bodies and dates: never a password or a secret
     actor_name: str = _str(200)
     actor_role: str = _str(40)
     at: dt.datetime = _when()
@@ -165,7 +184,7 @@ class Review(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     reference: str = _str(20, unique=True, index=True)  # CSPR-2026-0042
     partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
-    edition: str = _str(20)  # guidance edition pinned at notification: wt2018 / wt2023
+    edition: str = _str(20)  # guidance edition pinned at notification: wt2018 / wt2023 / wt2026
     stage: str = _str(40, index=True)  # models.stages.Stage
     version: int = 0  # bumped by every transition: the compare-and-set token
     step_seq: int = 0  # bumped by every answer to a form, accepted or refused: names the next form uniquely
@@ -175,6 +194,8 @@ class Review(SQLModel, table=True):
     harm: str = _str(40)  # models.forms.Harm
     abuse_or_neglect: str = _str(40)  # models.forms.AbuseOrNeglect
     looked_after: bool = False
+    notification_kind: str = _str(40, default="serious_incident")  # models.rulebook.NotificationKind
+    rapid_review_follows: bool = True  # False: the review closes once the right bodies are told
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
     audit_head: str = _str(64, default="")  # the heads of the stage-event and decision chains, hashed together
@@ -196,6 +217,7 @@ class CasePerson(SQLModel, table=True):
     relationship: str | None = _str(60, default=None)  # for family members: "mother", "stepfather"
     name: str | None = Field(default=None, sa_type=EncryptedText)
     date_of_birth: str | None = Field(default=None, sa_type=EncryptedText)
+    characteristics: str | None = Field(default=None, sa_type=EncryptedText)  # JSON: sex, ethnicity, disability, plan
     created_at: dt.datetime = _when()
 
 
@@ -251,6 +273,7 @@ class Deadline(SQLModel, table=True):
     basis: str = _str(40)  # the event counted from
     basis_on: dt.date
     due_on: dt.date = Field(index=True)
+    provisional: bool = False  # counted over bank holidays GOV.UK has not published yet; recounted on import
     status: str = _str(20, default=DeadlineStatus.OPEN)
     met_on: dt.date | None = None
     sweep_status: str | None = _str(30, default=None)  # the last sweep's classification

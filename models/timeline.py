@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlmodel import Session, col, select
 
+from models.calendar import PROVISIONAL_NOTE
 from models.records import history
 from models.roles import Role
 from models.stages import HUMAN_LABELS, Stage, Transition, transition
@@ -47,7 +48,10 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
         state = deadline_state(d, today)
         if state.startswith(("missed", "overdue")):
             state = f"**{state}**"  # what an operator must see first
-        lines.append(f"| {d.title} | {d.meaning} {d.due_on:%a %d %b %Y} | {state} | {d.source} |")
+        when = f"{d.meaning} {d.due_on:%a %d %b %Y}" + (" (provisional)" if d.provisional else "")
+        lines.append(f"| {d.title} | {when} | {state} | {d.source} |")
+    if any(d.provisional for d in deadlines):
+        lines += ["", f"A provisional date is {PROVISIONAL_NOTE}."]
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
     for e in history(session, review.id):
         label = "incident recorded" if e.transition == Transition.RECORD_INCIDENT else transition(e.transition).label

@@ -23,6 +23,7 @@ from models import rulebook
 from models.compliance import MEASURES, Compliance, Period, compliance
 from models.dates import long_date
 from models.db import transaction
+from models.statistics import FUNNEL, SUPPRESS_BELOW
 from models.tables import Report, utcnow
 from tasks.charts import horizontal_bars_svg
 from tasks.documents import render_pdf
@@ -97,7 +98,7 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "as_of": long_date(figures.as_of),
         "produced": f"{long_date(produced)} {produced:%H:%M} UTC",
         "reviews": figures.reviews,
-        "editions": " and ".join(e.title for e in rulebook.editions()),
+        "editions": _in_words([e.title for e in rulebook.editions()]),
         "timeliness": [dict(r, percent=_percent(r["percent_on_time"])) for r in _rows(figures.timeliness)],
         "stage_times": [
             dict(r, median=_number(r["median"]), p90=_number(r["p90"])) for r in _rows(figures.stage_times)
@@ -109,7 +110,31 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "decisions": _rows(figures.decisions),
         "themes": _rows(figures.themes),
         "by_partnership": [{**r, **{m: _percent(r[m]) for m in MEASURES}} for r in _rows(figures.by_partnership)],
+        "statistics": _statistics(figures),
         "charts": drawn,
+    }
+
+
+def _in_words(items: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _statistics(figures: Compliance) -> dict[str, Any] | None:
+    """The Department's figures for the template: the funnel by reporting year, and the characteristics grouped."""
+    found = figures.statistics
+    if found is None:
+        return None
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(found.characteristics):
+        groups.setdefault(row["label"], []).append(row)
+    return {
+        "year": found.year,
+        "children": found.children,
+        "funnel": FUNNEL,
+        "years": _rows(found.years),
+        "characteristics": groups,
+        "suppress_below": SUPPRESS_BELOW,
     }
 
 

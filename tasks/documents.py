@@ -19,6 +19,7 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from models.calendar import PROVISIONAL_NOTE
 from models.settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "report_templates"
@@ -54,13 +55,15 @@ def _content_type(path: Path) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["provisional_note"] = PROVISIONAL_NOTE  # the macros see globals, not the document's context
+    return env
 
 
 @lru_cache(maxsize=1)

@@ -294,7 +294,7 @@ def test_a_coordinators_first_review_clicked_through_the_ui(live: Live, ui: Pref
 
     def notified(form: Locator) -> None:
         ui.text("Reference from the national notification system", "SIN-2026-11-0042", within=form)
-        ui.date("Date the notification was submitted to the Panel", day(3), within=form)
+        ui.date("Date the notification was submitted", day(3), within=form)
         ui.date("Date the local safeguarding partners were told", day(3), within=form)
 
     def rapid_review(form: Locator) -> None:

@@ -20,7 +20,8 @@ from cli.demo import Case
 from cli.main import app
 from cli.system import LocalSystem
 from flows.messages import message_failed
-from models.messages import OPERATORS, RECIPIENTS, failure_subject
+from models.messages import OPERATORS, failure_subject
+from models.recipients import RECIPIENTS
 from models.roles import Role
 from models.settings import PROJECT_ROOT, get_settings
 from models.stages import Stage
@@ -62,7 +63,7 @@ def test_whoever_must_act_is_told_once_with_a_link_to_the_form(relay: MailRelay)
     reference, _ = inprocess.notify(case)
     run = inprocess.suspended_run(reference)
     (email,) = [r for r in relay.received if COORDINATOR in r.envelope_to]
-    assert email.message["Subject"].startswith(f"{reference}: waiting for you: Notify the Panel, due by ")
+    assert email.message["Subject"].startswith(f"{reference}: waiting for you: Record the notification, due by ")
     assert f"/runs/flow-run/{run.id}" in email.message.get_content()
     assert case.child_name not in email.message.as_string()
     inprocess.give(reference, {**case.answer(Stage.INCIDENT_RECORDED), "notified_on": "2001-01-01"})  # refused
@@ -83,7 +84,7 @@ def test_the_worklist_links_each_waiting_step_to_its_runs_form(deployed: LocalSy
     newest = max(service_api(deployed).post("/artifacts/filter", json=worklists).json(), key=lambda a: a["created"])
     table = json.loads(newest["data"])  # a table artifact's rows, as JSON
     (row,) = [r for r in table if r["reference"] == reference]
-    assert row["step"] == "Notify the Panel" and row["who may answer"] == "coordinator"
+    assert row["step"] == "Record the notification" and row["who may answer"] == "coordinator"
     assert row["link"].endswith(f"/runs/flow-run/{run.id}")
     listed = CliRunner().invoke(app, ["tasks", "--role", "coordinator", "--json"])
     assert listed.exit_code == 0, listed.output

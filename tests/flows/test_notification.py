@@ -47,7 +47,7 @@ TOMORROW = (dt.date.today() + dt.timedelta(days=2)).isoformat()
             "there is no safeguarding partnership 'atlantis'; known partnerships: northshire",
         ),
         ({"children": [{"pseudonym": f"Child {c}", "age_band": "5-9"} for c in "VWXYZ"]}, "at most 4 children"),
-        ({"abuse_or_neglect": "not known or suspected"}, "abuse or neglect must be known or suspected"),
+        ({"abuse_or_neglect": "not known or suspected"}, "notified when abuse or neglect is known or suspected"),
         ({"children": [{"pseudonym": "Child V", "age_band": "5-9"}] * 2}, "the same pseudonym"),
     ],
 )

@@ -34,7 +34,7 @@ def new_review(engine: Engine, **kw: object) -> Review:
 
 
 def test_migrations_apply_from_empty_and_again(engine: Engine) -> None:
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0007"
     migrate(engine)  # idempotent
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:
@@ -62,7 +62,7 @@ def test_a_review_is_created_with_its_history_and_deadlines(engine: Engine) -> N
     review = new_review(engine)
     assert review.reference == "CSPR-2026-0001"
     assert review.stage == Stage.INCIDENT_RECORDED
-    assert review.edition == "wt2023"
+    assert review.edition == "wt2026"  # recorded in November 2026
     with Session(engine) as session:
         events = records.history(session, review.id)
         assert [(e.seq, e.transition, e.to_stage) for e in events] == [(1, "record_incident", "incident_recorded")]

@@ -30,7 +30,7 @@ def test_every_waiting_step_with_who_may_answer_it_soonest_deadline_first(engine
     with Session(engine) as session:
         rows = worklist(session, TODAY)
     assert [(w.reference, w.step) for w in rows] == [
-        (notifying, "Notify the Panel"),  # 5 working days from awareness: the sooner deadline of the two
+        (notifying, "Record the notification"),  # 5 working days from awareness: the sooner deadline of the two
         (signing, "Sign off the rapid review"),  # 15 working days from the same day
     ]
     assert rows[0].deadline is not None and rows[1].deadline is not None and rows[0].deadline < rows[1].deadline
@@ -56,7 +56,7 @@ def test_a_row_as_the_artifact_and_the_command_show_it(engine: Engine) -> None:
     assert row == {
         "reference": reference,
         "partnership": "northshire",
-        "step": "Notify the Panel",
+        "step": "Record the notification",
         "who may answer": "coordinator",
         "waiting since": waiting.waiting_since.isoformat(),
         "deadline": waiting.deadline.isoformat() if waiting.deadline else None,

@@ -9,14 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.bank_holidays import FIRST_YEAR as FIRST_KNOWN_YEAR
+from models.bank_holidays import regular_holidays, shipped_list
 from models.calendar import (
-    FIRST_KNOWN_YEAR,
-    LAST_KNOWN_YEAR,
+    YEARS_BEYOND,
     CalendarRangeError,
     WorkingCalendar,
     add_calendar_months,
     england_and_wales_holidays,
 )
+
+LAST_KNOWN_YEAR = shipped_list().last_year  # the last year of GOV.UK's list as the package ships it
 
 CAL = WorkingCalendar()
 D = dt.date
@@ -77,7 +80,7 @@ class TestHandCheckedDates:
         assert CAL.add(D(2026, 11, 28), -7) == D(2026, 11, 18)
 
     def test_christmas_day_and_good_friday_are_never_working_days(self) -> None:
-        for year in range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1):
+        for year in range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 10):
             assert not CAL.is_working(D(year, 12, 25))
         assert not CAL.is_working(D(2026, 4, 3))
         assert not CAL.is_working(D(2028, 4, 14))
@@ -100,21 +103,68 @@ class TestHandCheckedDates:
 
 
 class TestRefusals:
-    def test_a_year_without_holiday_data_is_refused(self) -> None:
-        with pytest.raises(CalendarRangeError, match=str(LAST_KNOWN_YEAR + 1)):
-            CAL.add(D(LAST_KNOWN_YEAR + 1, 3, 2), 5)
-
-    def test_a_deadline_that_runs_into_an_unknown_year_is_refused(self) -> None:
-        with pytest.raises(CalendarRangeError, match="outside that range"):
-            CAL.add(D(LAST_KNOWN_YEAR, 12, 20), 15)
-
-    def test_a_year_before_the_known_range_is_refused(self) -> None:
-        with pytest.raises(CalendarRangeError):
+    def test_a_year_before_the_regime_is_refused(self) -> None:
+        with pytest.raises(CalendarRangeError, match="before 2018"):
             CAL.add(D(FIRST_KNOWN_YEAR - 1, 6, 1), 5)
 
-    def test_a_closure_day_outside_the_known_years_is_refused(self) -> None:
+    def test_a_date_decades_past_the_list_is_refused_as_a_mistake(self) -> None:
+        with pytest.raises(CalendarRangeError, match="check the date"):
+            CAL.add(D(LAST_KNOWN_YEAR + YEARS_BEYOND + 1, 3, 2), 5)
+
+    def test_a_closure_day_before_the_regime_is_refused(self) -> None:
         with pytest.raises(CalendarRangeError):
-            WorkingCalendar(closure_days=[D(LAST_KNOWN_YEAR + 2, 1, 5)])
+            WorkingCalendar(closure_days=[D(FIRST_KNOWN_YEAR - 2, 1, 5)])
+
+
+class TestPastThePublishedList:
+    """GOV.UK's list (as shipped) ends in 2028: later dates are counted with the regular holidays, provisionally."""
+
+    def test_every_published_holiday_from_2018_is_a_non_working_day(self) -> None:
+        published = [day for day in shipped_list().days if FIRST_KNOWN_YEAR <= day.year <= LAST_KNOWN_YEAR]
+        assert len(published) >= 8 * (LAST_KNOWN_YEAR - FIRST_KNOWN_YEAR + 1)
+        assert not any(CAL.is_working(day) for day in published)
+
+    def test_the_regular_holidays_are_the_published_ones_but_for_the_announced_one_offs(self) -> None:
+        one_offs = {  # each announced for its year: what the regular rule cannot know
+            2020: ({D(2020, 5, 8)}, {D(2020, 5, 4)}),  # VE Day: the early May holiday moved to Friday
+            2022: ({D(2022, 6, 2), D(2022, 6, 3), D(2022, 9, 19)}, {D(2022, 5, 30)}),  # Jubilee; the Queen's funeral
+            2023: ({D(2023, 5, 8)}, set()),  # the Coronation
+        }
+        for year in range(FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1):
+            published = {day for day in shipped_list().days if day.year == year}
+            extra, moved = one_offs.get(year, (set(), set()))
+            assert published == (set(regular_holidays(year)) - moved) | extra, year
+
+    @pytest.mark.parametrize(
+        ("aware", "n", "expected", "provisional"),
+        [
+            # Wed 20 Dec 2028 (0): 21, 22 (1, 2); Mon 25 and Tue 26 Dec 2028 are Christmas and Boxing Day (published);
+            # 27, 28, 29 (3-5): inside 2028, exact.
+            (D(2028, 12, 20), 5, D(2028, 12, 29), False),
+            # ... Mon 1 Jan 2029 is New Year's Day (regular); 2-5 Jan (6-9), 8-12 Jan (10-14), Mon 15 Jan (15).
+            (D(2028, 12, 20), 15, D(2029, 1, 15), True),
+            # Christmas 2029: Tue 25 and Wed 26. Fri 21 Dec (0): Mon 24 (1), Thu 27 (2), Fri 28 (3), Mon 31 (4),
+            # Tue 1 Jan 2030 is New Year's Day, Wed 2 Jan (5).
+            (D(2029, 12, 21), 5, D(2030, 1, 2), True),
+            # Christmas 2033 is a Sunday: Boxing Day Mon 26, Christmas's substitute Tue 27. Fri 23 Dec (0): Wed 28 (1).
+            (D(2033, 12, 23), 1, D(2033, 12, 28), True),
+            # Easter 2029: Good Friday 30 Mar, Easter Monday 2 Apr. Thu 29 Mar (0): Tue 3 Apr (1).
+            (D(2029, 3, 29), 1, D(2029, 4, 3), True),
+        ],
+    )
+    def test_counted_with_the_regular_holidays_and_marked_provisional(
+        self, aware: dt.date, n: int, expected: dt.date, provisional: bool
+    ) -> None:
+        due = CAL.add(aware, n)
+        assert due == expected
+        assert CAL.is_provisional(aware, due) is provisional
+
+    def test_substitute_days_follow_the_weekend(self) -> None:
+        # 2034: New Year's Day is a Sunday (substitute Mon 2 Jan); 2039: Christmas Sun, Boxing Day Mon, Tue 27 Dec.
+        assert D(2034, 1, 2) in regular_holidays(2034)
+        assert {D(2039, 12, 26), D(2039, 12, 27)} <= set(regular_holidays(2039))
+        # 2032: Christmas Sat 25, Boxing Sun 26: substitutes Mon 27 and Tue 28.
+        assert {D(2032, 12, 27), D(2032, 12, 28)} <= set(regular_holidays(2032))
 
 
 class TestCalendarMonths:

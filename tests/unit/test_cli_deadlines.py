@@ -28,8 +28,9 @@ def test_the_installed_command_prints_the_timetable_as_json() -> None:
         [str(CSPR), "deadlines", "--aware-on", "2026-12-18", "--json"], capture_output=True, text=True, check=True
     )
     data = json.loads(out.stdout)
-    assert data["edition"] == "wt2023"
+    assert data["edition"] == "wt2026"
     assert data["aware_on"] == "2026-12-18"
+    assert data["provisional"] == []
     assert data["deadlines"]["notify_panel"] == "2026-12-29"
     assert data["deadlines"]["rapid_review"] == "2027-01-13"
     assert "lcspr_publication" not in data["deadlines"]
@@ -44,7 +45,23 @@ def test_optional_dates_add_their_deadlines() -> None:
     assert deadlines["send_final_report_by"] == "2027-03-19"
 
 
+def test_dates_past_the_published_bank_holidays_come_out_provisional() -> None:
+    """The shipped GOV.UK list ends with 2028: the rapid review of an incident known on 20 Dec 2028 runs into 2029."""
+    data = run_json("--aware-on", "2028-12-20")
+    assert data["deadlines"] == {
+        "notify_panel": "2028-12-29",  # Christmas and Boxing Day 2028 are published: exact
+        "notify_partners": "2028-12-29",
+        "rapid_review": "2029-01-15",  # New Year's Day 2029 is counted as a regular holiday
+    }
+    assert data["provisional"] == ["rapid_review"]
+    assert data["bank_holidays_published_to"] == 2028
+    table = runner.invoke(app, ["deadlines", "--aware-on", "2028-12-20"])
+    assert table.exit_code == 0 and "provisional" in table.stdout
+
+
 def test_edition_can_be_chosen_and_defaults_to_the_one_in_force() -> None:
+    assert run_json("--aware-on", "2026-12-18", "--edition", "wt2026")["edition"] == "wt2026"
+    assert run_json("--aware-on", "2026-03-17")["edition"] == "wt2023"
     assert run_json("--aware-on", "2022-03-01")["edition"] == "wt2018"
     assert run_json("--aware-on", "2026-03-02", "--edition", "wt2018")["edition"] == "wt2018"
 
@@ -66,7 +83,7 @@ def test_the_table_names_each_rule_and_its_source() -> None:
     ("args", "message"),
     [
         (["--aware-on", "18/12/2026"], "YYYY-MM-DD"),
-        (["--aware-on", "2029-03-01"], "outside that range"),
+        (["--aware-on", "2016-03-01"], "before the child safeguarding practice review regime began"),
         (["--aware-on", "2017-03-01"], "before the child safeguarding practice review regime"),
         (["--aware-on", "2026-12-18", "--notified-on", "2026-12-01"], "before --aware-on"),
         (["--aware-on", "2026-12-18", "--rapid-review-from", "notification"], "needs --notified-on"),
@@ -98,7 +115,7 @@ def test_the_edition_choices_are_the_rulebook_files(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["edition"] == "wt2030"
     unknown = subprocess.run([sys.executable, "-c", probe, str(folder), "wt1999"], capture_output=True, text=True)
     assert unknown.returncode == 2
-    assert "unknown guidance edition 'wt1999'; known editions: wt2018, wt2023, wt2030" in " ".join(
+    assert "unknown guidance edition 'wt1999'; known editions: wt2018, wt2023, wt2026, wt2030" in " ".join(
         unknown.stderr.split()
     )
     assert run_json("--aware-on", "2026-12-18", "--edition", "wt2018")["edition"] == "wt2018"

@@ -14,13 +14,52 @@ D = dt.date
 REQUIRED_RULES = {"notify_panel", "rapid_review", "final_report_notice", "lcspr_publication", "publication_retention"}
 
 
-@pytest.fixture(params=["wt2018", "wt2023"])
+@pytest.fixture(params=["wt2018", "wt2023", "wt2026"])
 def edition(request: pytest.FixtureRequest) -> rulebook.Edition:
     return rulebook.edition(request.param)
 
 
-def test_both_editions_load_in_order() -> None:
-    assert [e.id for e in rulebook.editions()] == ["wt2018", "wt2023"]
+def test_every_edition_loads_in_order() -> None:
+    assert [e.id for e in rulebook.editions()] == ["wt2018", "wt2023", "wt2026"]
+
+
+def test_wt2026_keeps_the_2023_timescales_and_says_what_is_not_confirmed() -> None:
+    """Every rule of 2026 has 2023's counts; its source says it is unchanged, and what could not be confirmed."""
+    old, new = rulebook.edition("wt2023"), rulebook.edition("wt2026")
+    assert [(r.id, r.count, r.unit, r.limit, r.from_event, r.to_event) for r in new.rules] == [
+        (r.id, r.count, r.unit, r.limit, r.from_event, r.to_event) for r in old.rules
+    ]
+    for rule in new.rules:
+        assert "WT2026" in rule.source or "WT2023" not in rule.source, rule.id
+        assert "WT2023 ch5" not in rule.source or "unchanged from WT2023 ch5" in rule.source, rule.id
+    assert "not confirmed" in new.sources["WT2026"]
+    assert new.in_force_from == D(2026, 3, 18) and "Confirm" in new.in_force_note
+    assert new.health_partner == "integrated care board"
+
+
+def test_every_kind_of_notification_says_who_is_told_by_when_and_what_follows(edition: rulebook.Edition) -> None:
+    kinds = rulebook.NotificationKind
+    assert set(edition.notifications) == set(kinds)
+    serious = edition.notifications[kinds.SERIOUS_INCIDENT]
+    assert (serious.tell, serious.deadline, serious.follows) == (
+        ("panel", "local_partners"),
+        "notify_panel",
+        rulebook.Follows.RAPID_REVIEW,
+    )
+    assert edition.notifications[kinds.OUTSIDE_ENGLAND].follows is rulebook.Follows.RAPID_REVIEW
+    assert "s16C(1)(b)" in edition.notifications[kinds.OUTSIDE_ENGLAND].source
+    for death in (kinds.LOOKED_AFTER_DEATH, kinds.CARE_LEAVER_DEATH):
+        notice = edition.notifications[death]
+        assert set(notice.tell) == {"secretary_of_state", "ofsted"}
+        assert notice.follows is rulebook.Follows.RAPID_REVIEW_IF_CRITERIA
+        assert edition.rule(notice.deadline).count == 5
+    # a looked-after child's death with nothing more to follow is timed by its own rule only
+    applies = edition.applying(kinds.LOOKED_AFTER_DEATH, rapid_review_follows=False)
+    names = {e.name for e in edition.timetable({Event.AWARE_ON: D(2026, 11, 2)}, applies=applies)}
+    assert names == {"notify_looked_after_death"}
+    both = edition.applying(kinds.LOOKED_AFTER_DEATH, rapid_review_follows=True)
+    names = {e.name for e in edition.timetable({Event.AWARE_ON: D(2026, 11, 2)}, applies=both)}
+    assert {"notify_looked_after_death", "notify_panel", "rapid_review"} <= names
 
 
 def test_every_rule_names_a_source_the_edition_defines(edition: rulebook.Edition) -> None:
@@ -53,7 +92,14 @@ def test_health_partner_follows_the_edition() -> None:
 
 @pytest.mark.parametrize(
     ("on", "expected"),
-    [(D(2018, 6, 29), "wt2018"), (D(2023, 12, 14), "wt2018"), (D(2023, 12, 15), "wt2023"), (D(2026, 11, 23), "wt2023")],
+    [
+        (D(2018, 6, 29), "wt2018"),
+        (D(2023, 12, 14), "wt2018"),
+        (D(2023, 12, 15), "wt2023"),
+        (D(2026, 3, 17), "wt2023"),
+        (D(2026, 3, 18), "wt2026"),
+        (D(2026, 11, 23), "wt2026"),
+    ],
 )
 def test_the_edition_in_force_on_a_date(on: dt.date, expected: str) -> None:
     assert rulebook.edition_in_force(on).id == expected
@@ -65,7 +111,7 @@ def test_a_date_before_the_regime_is_refused() -> None:
 
 
 def test_an_unknown_edition_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(RulebookError, match="wt2018, wt2023"):
+    with pytest.raises(RulebookError, match="wt2018, wt2023, wt2026"):
         rulebook.edition("wt2030")
 
 

@@ -28,7 +28,8 @@ PERMISSIVE = Facts(
 
 def facts_for(move: stages.Move) -> Facts:
     national = move.name in {"decide_national_review"}
-    return Facts(**{**PERMISSIVE.__dict__, "panel_national_review": national})
+    follows = move.name != "close_after_notification"  # the one move for a notification nothing more follows
+    return Facts(**{**PERMISSIVE.__dict__, "panel_national_review": national, "rapid_review_follows": follows})
 
 
 class TestPaths:
@@ -46,6 +47,7 @@ class TestPaths:
     @pytest.mark.parametrize(
         ("name", "moves"),
         [
+            ("nothing follows the notification", ["close_after_notification"]),
             (
                 "no review",
                 [
@@ -133,7 +135,9 @@ class TestPaths:
                     queue.append((move.target, seen | {move.target}))
                 elif not stages.reachable_from(move.target) & stages.TERMINAL:  # pragma: no cover
                     pytest.fail(f"{move.name} leads into a loop with no way out")
-        assert paths == 4  # no review; national review; local review published in full; improvements only
+        # a death notified where nothing more follows; no review; national review; local review published in full;
+        # improvements only
+        assert paths == 5
 
 
 class TestRefusals:

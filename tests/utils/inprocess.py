@@ -75,11 +75,14 @@ def reference_of(run_id: UUID) -> str:
     return next(t.removeprefix("review:") for t in read(run_id).tags if t.startswith("review:"))
 
 
-def notify(case: Case) -> tuple[str, UUID]:
-    """Run notify-incident in-process, answering the identity step. Returns the reference and the run id."""
-    run_id = run_deployment_now("notify-incident", {"notification": case.notification()})
+def notify(case: Case, change: dict[str, Any] | None = None) -> tuple[str, UUID]:
+    """Run notify-incident in-process, answering the identity step (or confirming a notification made before the
+    identities are known). ``change`` changes the case's notification. Returns the reference and the run id."""
+    notification = {**case.notification(), **(change or {})}
+    run_id = run_deployment_now("notify-incident", {"notification": notification})
     assert read(run_id).state.is_paused(), read(run_id).state  # type: ignore[union-attr]
-    submit(read(run_id), case.identity(), answerer(None, {}))
+    identity = case.identity() if notification.get("identity_known", True) else {"confirmed": True}
+    submit(read(run_id), identity, answerer(None, {}))
     state = execute(run_id)
     assert state.is_completed(), state
     return reference_of(run_id), run_id

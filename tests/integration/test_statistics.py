@@ -1,0 +1,109 @@
+"""The Department's figures in the compliance report: notifications by reporting year, the funnel, and the children's
+characteristics, encrypted at rest and shown only in aggregate with small counts suppressed (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models import records
+from models.db import transaction
+from models.records import ChildRecord
+from models.rulebook import Event
+from models.statistics import SUPPRESSED, reporting_year, statistics, suppress
+from tests.utils.factories import incident, make_partnership
+
+D = dt.date
+COORDINATOR = records.Actor("Chris Lee", "coordinator")
+
+
+@pytest.mark.parametrize(
+    ("day", "year"), [(D(2026, 3, 31), "2025-26"), (D(2026, 4, 1), "2026-27"), (D(2099, 12, 31), "2099-00")]
+)
+def test_the_reporting_year_runs_from_april_to_march(day: dt.date, year: str) -> None:
+    assert reporting_year(day) == year
+
+
+@pytest.mark.parametrize(
+    ("counts", "shown"),
+    [
+        ([12, 7, 0], ["12", "7", "0"]),  # nothing small: all shown, zero too
+        ([12, 7, 3], ["12", SUPPRESSED, SUPPRESSED]),  # one small: the next smallest goes too, or 3 = total - 19
+        ([12, 2, 4], ["12", SUPPRESSED, SUPPRESSED]),  # two small: they hide each other
+        ([1, 0, 0], [SUPPRESSED, "0", "0"]),  # nothing else to hide it among: still not shown
+    ],
+)
+def test_counts_under_5_are_suppressed(counts: list[int], shown: list[str]) -> None:
+    assert list(suppress(pd.Series(counts, index=["a", "b", "c"]))) == shown
+
+
+def notified(engine: Engine, n: int, on: dt.date, **characteristics: str) -> None:
+    with transaction(engine) as session:
+        for i in range(n):
+            child = ChildRecord(
+                pseudonym="Child N",
+                age_band="under 1",
+                name="Ottoline Prewitt-Haverly",
+                characteristics=characteristics,
+            )
+            review, _ = records.create_review(
+                session,
+                dataclasses.replace(incident(aware_on=on - dt.timedelta(days=i + 1)), children=[child]),
+                actor=COORDINATOR,
+            )
+            records.set_milestones(session, review, {Event.NOTIFIED_ON: on, Event.RAPID_REVIEW_SENT_ON: on})
+
+
+def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:
+    with transaction(engine) as session:
+        make_partnership(session)
+    notified(engine, 6, D(2026, 5, 4), sex="female", ethnicity="White")
+    notified(engine, 2, D(2026, 6, 1), sex="male", ethnicity="Asian or Asian British")
+    notified(engine, 7, D(2027, 3, 31))  # nothing recorded: not known
+    notified(engine, 3, D(2025, 6, 2), sex="male")  # the year before
+    with Session(engine) as session:
+        found = statistics(session, D(2026, 11, 30), "northshire")
+    assert found.year == "2026-27" and found.children == 15
+    assert found.years.to_dict(orient="records") == [
+        {
+            "year": "2025-26",
+            "notifications": 3,
+            "serious_incidents": 3,
+            "rapid_reviews": 3,
+            "local_reviews": 0,
+            "published": 0,
+        },
+        {
+            "year": "2026-27",
+            "notifications": 15,
+            "serious_incidents": 15,
+            "rapid_reviews": 15,
+            "local_reviews": 0,
+            "published": 0,
+        },
+    ]
+    shown = {(r.dimension, r.value): r.count for r in found.characteristics.itertuples()}
+    # 2 boys: suppressed, and the 6 girls with them, or the 2 could be worked out from the 15
+    assert (shown[("sex", "male")], shown[("sex", "female")], shown[("sex", "not known")]) == (
+        SUPPRESSED,
+        SUPPRESSED,
+        "7",
+    )
+    assert shown[("ethnicity", "Asian or Asian British")] == shown[("ethnicity", "White")] == SUPPRESSED
+    assert shown[("ethnicity", "Black, Black British, Caribbean or African")] == "0"
+    assert shown[("age_band", "under 1")] == "15" and shown[("looked_after", "not looked after")] == "15"
+
+
+def test_the_characteristics_are_encrypted_at_rest(engine: Engine) -> None:
+    with transaction(engine) as session:
+        make_partnership(session)
+    notified(engine, 1, D(2026, 5, 4), sex="female", ethnicity="Mixed or multiple ethnic groups")
+    with engine.connect() as raw:
+        stored = raw.execute(sa.text("SELECT characteristics FROM case_person")).scalar_one()
+    assert "Mixed" not in stored and "female" not in stored
