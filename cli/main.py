@@ -916,6 +916,9 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    from models.files import owner_only
+
+    owner_only()  # everything under CSPR_HOME, from its first byte
     app()
 
 

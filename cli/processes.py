@@ -34,6 +34,8 @@ from contextlib import suppress
 from functools import cache
 from typing import Any
 
+from models.files import owner_only
+
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -45,14 +47,16 @@ def _prctl() -> Any:
     return prctl
 
 
-def _ask_for_signal_on_parent_death(death_signal: int) -> Callable[[], None] | None:
-    """The ``preexec_fn`` that asks for ``death_signal`` when the parent dies (None where there is no prctl)."""
+def _ask_for_signal_on_parent_death(death_signal: int) -> Callable[[], None]:
+    """The ``preexec_fn`` that makes what the child creates owner-only and asks for ``death_signal`` when the parent
+    dies (where there is a prctl)."""
     if not sys.platform.startswith("linux"):
-        return None
+        return owner_only
     prctl = _prctl()  # looked up before the fork: the child only makes the call
     parent = os.getpid()
 
     def in_the_child() -> None:
+        owner_only()
         if prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
         if os.getppid() != parent:  # the parent died before the request was made: nothing would send the signal

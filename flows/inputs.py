@@ -19,20 +19,18 @@ import pydantic
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import delete_flow_run_input, filter_flow_run_input, read_flow_run_input
+from prefect.input.actions import delete_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 from prefect.runtime import flow_run
 
 from models import forms, identity
 from models.credentials import gate_key
 from models.forms import FormModel
-from models.identity import Identity
+from models.identity import SUSPENDED, Identity
 from models.stages import Stage
 from models.steps import STEPS
 from models.tables import utcnow
-
-SUSPENDED = "suspended-"  # Prefect's prefix for a form's schema, description and answer
-IDENTITY_PREFIX = identity.input_key("")  # who gave each answer, stored beside it by the gate
+from tasks.runs import forget_inputs
 
 
 def as_run_input(form: type[FormModel]) -> type[RunInput]:
@@ -85,18 +83,11 @@ def forget(key: str) -> None:
 
 def forget_all_but(key: str | None) -> None:
     """Delete every form this run stored except the one for ``key``."""
-    _delete_inputs(None, keep=_stored(key) if key else set())
+    forget_inputs(None, keep=_stored(key) if key else set())
 
 
 def forget_runs(run_ids: list[UUID]) -> None:
     """Delete every form left by runs that ended: a run that died between saving an answer and forgetting it
     leaves nothing behind once its review runs again."""
     for run_id in run_ids:
-        _delete_inputs(run_id, keep=set())
-
-
-def _delete_inputs(run_id: UUID | None, keep: set[str]) -> None:
-    for prefix in (SUSPENDED, IDENTITY_PREFIX):
-        for stored in filter_flow_run_input(key_prefix=prefix, limit=200, exclude_keys=keep, flow_run_id=run_id):
-            with suppress(ObjectNotFound, PrefectHTTPStatusError):
-                delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
+        forget_inputs(run_id)

@@ -12,7 +12,7 @@ from models.calendar import today_in_england
 from models.dates import long_date
 from models.summaries import sweep_summary
 from tasks.notices import deliver_outbox, references_with_messages_waiting, send_daily_digests
-from tasks.runs import restore_lost_runs
+from tasks.runs import forget_ended_runs, restore_lost_runs
 from tasks.sweeping import sweep_deadlines
 from tasks.worklist import publish_worklist
 
@@ -27,6 +27,7 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     undelivered = [str(failure) for reference in sorted(waiting) for failure in deliver_outbox(reference).failed]
     undelivered += [str(failure) for failure in send_daily_digests().failed]  # the sweep runs once a working day
     restored = restore_lost_runs()
+    forgotten = forget_ended_runs()  # what a run that died between saving an answer and forgetting it left
     publish_worklist()
     nothing = {"reference": "none overdue", "partnership": "", "deadline": "", "status": "", "working_days_overdue": 0}
     create_table_artifact(
@@ -34,7 +35,7 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
     )
     create_markdown_artifact(
         key="deadline-sweep",
-        markdown=sweep_summary(result, restored, undelivered),
+        markdown=sweep_summary(result, restored, undelivered, forgotten),
         description="Deadline sweep summary",
     )
     return result.counts

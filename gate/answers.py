@@ -15,12 +15,11 @@ from sqlmodel import Session
 
 from models import steps
 from models.accounts import roles_in
+from models.identity import SUSPENDED
 from models.records import UnknownPartnership, UnknownReview, partnership_by_code, review_by_reference
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Partnership
-
-SUSPENDED = "suspended-"
 
 
 @dataclass(frozen=True)

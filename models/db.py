@@ -3,6 +3,10 @@
 SQLite under ``CSPR_HOME`` by default; PostgreSQL when ``CSPR_DATABASE_URL`` says so. On SQLite every
 transaction starts with ``BEGIN IMMEDIATE``: writers queue for the lock instead of failing when a read
 snapshot goes stale, which is what makes compare-and-set transitions safe across processes.
+
+Both engines hide a statement's parameters from their errors (``hide_parameters``): a failed insert would otherwise
+carry a child's name in its message, into Prefect's logs. SQLite runs with ``secure_delete``, so a value deleted or
+overwritten is zeroed rather than left in the file's free pages.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ def make_engine(url: str) -> Engine:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -42,6 +46,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA secure_delete=ON")  # a deleted or overwritten value is zeroed, not left in free pages
     cursor.close()
 
 

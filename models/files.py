@@ -1,10 +1,20 @@
-"""Files that hold secrets (keys, credentials): owner-only from their first byte, and never seen half written."""
+"""Files that hold secrets (keys, credentials): owner-only from their first byte, and never seen half written; and
+every other file and folder cspr's processes make, owner-only too (:func:`owner_only`)."""
 
 from __future__ import annotations
 
 import os
 from contextlib import suppress
 from pathlib import Path
+
+OWNER_ONLY_UMASK = 0o077  # files 600, folders 700
+
+
+def owner_only() -> None:
+    """Make everything this process (and every process it starts) creates owner-only from the moment it exists:
+    the databases, Prefect's home, logs, stored objects, team.env. Called first by ``cspr`` and in each long-lived
+    child (cli/processes.py): a file made readable and narrowed afterwards could be opened in between."""
+    os.umask(OWNER_ONLY_UMASK)
 
 
 def write_private(path: Path, text: str, *, keep_existing: bool = False) -> None:

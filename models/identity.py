@@ -111,3 +111,7 @@ def input_key(form_key: str) -> str:
     """The flow-run input under which the gate stores the token for the answer to form ``form_key``, beside Prefect's
     own ``suspended-{form_key}-response`` (the form's schema forbids extra fields, so it cannot travel inside)."""
     return f"cspr-identity-{form_key}"
+
+
+SUSPENDED = "suspended-"  # Prefect's prefix for a waiting form's schema, description and answer
+FORM_INPUTS = (SUSPENDED, input_key(""))  # every input a run keeps for its forms: Prefect's own, and who answered

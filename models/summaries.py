@@ -35,7 +35,10 @@ def _escalation(e: Escalation) -> str:
 
 
 def sweep_summary(
-    result: SweepResult, restored: Sequence[str] | None = None, undelivered: Sequence[str] | None = None
+    result: SweepResult,
+    restored: Sequence[str] | None = None,
+    undelivered: Sequence[str] | None = None,
+    forgotten: int | None = None,
 ) -> str:
     """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
     flow, the reviews whose lost run it restored and the messages it gave up delivering."""
@@ -54,6 +57,8 @@ def sweep_summary(
     if undelivered is not None:
         lines += ["", f"## Messages that could not be delivered: {len(undelivered)}", ""]
         lines += [f"- {line}" for line in undelivered]
+    if forgotten is not None:
+        lines += ["", f"Form answers left in Prefect by runs that ended, deleted: {forgotten}."]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, select
 
 from models import documents, forms
@@ -106,7 +107,7 @@ def publishable_spec(session: Session, review: Review, decision: str, reasons: s
 PUBLISHING = {forms.PublicationChoice.publish.value, forms.PublicationChoice.improvements_only.value}
 
 
-@task(name="redaction-gate")
+@task(name="redaction-gate", cache_policy=NO_CACHE, persist_result=False)
 def check_publication(reference: str, stage: str, answer: dict[str, object]) -> str | None:
     """For an answer that would publish: render what would be published and read it back for the case's names
     and dates of birth. Returns why it cannot be published (by pseudonym and page), or None when it may be."""
@@ -128,7 +129,7 @@ def check_publication(reference: str, stage: str, answer: dict[str, object]) -> 
     )
 
 
-@task(name="store-documents", retries=3, retry_delay_seconds=[2, 10, 30])
+@task(name="store-documents", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE, persist_result=False)
 def store_documents(reference: str) -> list[str]:
     """Store every document the review's history calls for and, once it is published, the public copy.
     Idempotent: what is stored already is left alone. Returns the keys stored now."""

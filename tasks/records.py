@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from models import answers, steps
 from models.calendar import today_in_england
@@ -59,7 +60,10 @@ def next_step(reference: str) -> NextAction:
         return NextAction(**base, kind="finished", slug="closed", counter=review.step_seq)
 
 
-@task(name="record-answer")
+# Tasks that touch personal data (names, dates of birth, what people typed) say on the task itself that their inputs
+# are never hashed into a cache and their results never persisted: a missing or changed PREFECT_* variable cannot
+# then make Prefect keep them.
+@task(name="record-answer", cache_policy=NO_CACHE, persist_result=False)
 def record_answer(
     reference: str, key: str, data: dict[str, Any], signer: Identity | str, refusal: str | None = None
 ) -> answers.Outcome:
@@ -86,7 +90,7 @@ def automatic_step(reference: str, transition: Transition, expected_stage: Stage
     get_run_logger().info("%s: %s", reference, transition.replace("_", " "))
 
 
-@task(name="record-incident")
+@task(name="record-incident", cache_policy=NO_CACHE, persist_result=False)
 def record_incident(incident: IncidentRecord, recorded_by: Actor) -> tuple[str, bool]:
     """Create the review (or find the one already recorded for this incident). Returns (reference, created)."""
     with transaction() as session:

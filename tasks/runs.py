@@ -15,6 +15,7 @@ from prefect import get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.filters import (
     FlowRunFilter,
+    FlowRunFilterEndTime,
     FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
@@ -23,7 +24,8 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
 from prefect.runtime import flow_run
 from prefect.states import Crashed
 from sqlmodel import col, select
@@ -31,6 +33,7 @@ from sqlmodel import col, select
 from models import steps
 from models.calendar import today_in_england
 from models.db import transaction
+from models.identity import FORM_INPUTS
 from models.stages import Stage
 from models.tables import Partnership, Review
 
@@ -39,6 +42,7 @@ LONDON = ZoneInfo("Europe/London")
 TIMER_HOUR = 7  # timers fire at 07:00 London time on the day, like the morning deadline sweep
 LIVE = [StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+ENDED_WITHIN = dt.timedelta(days=14)  # the runs whose leftover forms each sweep deletes: ended in the last two weeks
 
 
 def review_tags(reference: str, partnership: str, stage: str, kind: str = "lifecycle") -> list[str]:
@@ -79,6 +83,48 @@ def other_live_runs(reference: str) -> list[UUID]:
 
 def ended_runs(reference: str) -> list[UUID]:
     return other_runs(reference, ENDED)
+
+
+def forget_inputs(run_id: UUID | None, keep: set[str] | None = None) -> int:
+    """Delete a run's forms, answers and who gave them (this run's, if ``run_id`` is None), but those in ``keep``.
+    Returns how many were deleted."""
+    deleted = 0
+    for prefix in FORM_INPUTS:
+        for stored in filter_flow_run_input(
+            key_prefix=prefix, limit=200, exclude_keys=keep or set(), flow_run_id=run_id
+        ):
+            with suppress(ObjectNotFound, PrefectHTTPStatusError):
+                delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
+                deleted += 1
+    return deleted
+
+
+@task(name="forget-ended-runs")
+def forget_ended_runs(within: dt.timedelta = ENDED_WITHIN) -> int:
+    """Delete every form answer left in Prefect by any of cspr's runs that ended (failed, crashed, cancelled or
+    completed) within ``within``: notification runs too, whose identity answer carries names if the run died between
+    saving it and forgetting it. The sweep runs every working day, so the window only has to span a long weekend;
+    it is generous. Returns how many inputs were deleted."""
+    since = dt.datetime.now(dt.UTC) - within
+    states = FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED))
+    ended: list[UUID] = []
+    page = 200
+    with get_client(sync_client=True) as client:
+        for offset in range(0, 10_000_000, page):
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=["cspr"]), state=states, end_time=FlowRunFilterEndTime(after_=since)
+                ),
+                limit=page,
+                offset=offset,
+            )
+            ended += [r.id for r in runs]
+            if len(runs) < page:
+                break
+    deleted = sum(forget_inputs(run_id) for run_id in ended)
+    if deleted:
+        get_run_logger().info("%d form input(s) left by %d ended run(s) deleted", deleted, len(ended))
+    return deleted
 
 
 def publish_timeline(reference: str, markdown: str) -> None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cli.processes import dies_with_parent
 from cli.system import SERVER_MODULE
 from tests.utils.maildev import MailDev, running_maildev
+from tests.utils.permissions import loose
 from tests.utils.search import needles, search_files, search_postgres
 from tests.utils.team import CSPR, running_team
 
@@ -107,6 +108,7 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     assert {"notify-incident", "review-lifecycle"} <= names
     home = tmp_path / "cspr-home"
     assert not list(home.rglob("prefect.db"))
+    assert loose(home) == []  # the S3 stand-in's data, logs, team.env, stored objects: all owner-only
     # both workers were up and took runs
     logs = home / "logs"
     submitted = [(logs / f"worker-{n}.log").read_text().count("ubmitting flow run") for n in (1, 2)]

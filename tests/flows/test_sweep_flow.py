@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from prefect import get_client
+from prefect.input.actions import filter_flow_run_input, read_flow_run_input
+from prefect.states import Crashed
 from sqlmodel import select
 
+from cli.demo import Case, answerer
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models import records
 from models.db import transaction
 from models.tables import Outbox
+from tests.utils import inprocess
+from tests.utils.answering import submit
 from tests.utils.api import service_api
 from tests.utils.factories import incident
 
@@ -57,3 +63,24 @@ def test_a_manual_sweep_raises_events_messages_and_artifacts_once(deployed: Loca
     assert {"deadline-sweep", "deadline-sweep-overdue"} <= keys
     summary = next(a for a in artifacts if a["key"] == "deadline-sweep")["data"]
     assert reference in summary and "Child Sweep" not in summary
+
+
+def test_a_dead_notification_runs_answer_is_gone_after_the_next_sweep(deployed: LocalSystem) -> None:
+    """A notification run that dies between saving the identity answer and forgetting it leaves names in Prefect's
+    database; the next sweep deletes every input of every cspr run that ended, notification runs included."""
+    case = Case(pseudonym="Child Dead Run", child_name="Wilhelmina Dead-Run Quist")
+    run_id = inprocess.run_deployment_now("notify-incident", {"notification": case.notification()})
+    submit(inprocess.read(run_id), case.identity(), answerer(None, {}))  # saved in Prefect, with the child's name
+    assert case.child_name in str(read_flow_run_input("suspended-identity-1-response", flow_run_id=run_id))
+    with get_client(sync_client=True) as client:  # the run dies before it reads the answer and forgets it
+        client.set_flow_run_state(run_id, Crashed(message="its worker was killed"), force=True)
+    deadline_sweep(as_of=dt.date(2027, 1, 6))
+    left = [
+        i.key
+        for prefix in ("", "suspended-", "cspr-identity-")
+        for i in filter_flow_run_input(key_prefix=prefix, flow_run_id=run_id, limit=100)
+    ]
+    assert left == []
+    artifacts = service_api(deployed).post("/artifacts/latest/filter", json={}).json()
+    summary = next(a for a in artifacts if a["key"] == "deadline-sweep")["data"]
+    assert "Form answers left in Prefect by runs that ended, deleted:" in summary

@@ -223,3 +223,23 @@ def test_partnership_closure_days_move_its_deadlines(engine: Engine) -> None:
             select(Deadline).where(Deadline.review_id == review.id, Deadline.name == "notify_panel")
         ).one()
     assert notify.due_on == dt.date(2026, 12, 30)
+
+
+def test_a_database_error_carries_no_value_into_a_log(engine: Engine) -> None:
+    """hide_parameters: an error's message (what Prefect's logs would get) shows the statement, never its values."""
+    new_review(engine)
+    with pytest.raises(sa.exc.IntegrityError) as refused, transaction(engine) as session:  # the same review twice
+        review = session.exec(select(Review)).one()
+        session.add(CasePerson(review_id=review.id, kind="child", pseudonym="Child Q", name=PLANTED_NAME))
+        session.flush()
+    said = str(refused.value)
+    # PostgreSQL's own detail names the duplicated key (a pseudonym, which is no one's name); the name is encrypted
+    # before it is sent, and no value of the statement is shown
+    assert "hidden due to hide_parameters" in said and PLANTED_NAME not in said
+
+
+def test_sqlite_zeroes_what_it_deletes(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("secure_delete is SQLite's: PostgreSQL's free space is not a file a reader gets")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
