@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget, signed_by
 from models.answers import explain
 from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
-from models.records import Actor, ChildRecord, FamilyRecord, IncidentRecord
+from models.records import Actor, ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
 from models.roles import Role
 from models.stages import START
 from tasks.records import check_partnership, record_incident, signed_in_as
@@ -43,7 +43,10 @@ def notify_incident(notification: IncidentNotification) -> str:
         raise NotificationRefused(f"The notification was not recorded: {exc}") from None
     name_run(f"{incident.partnership} · new incident", ["cspr", "notification", f"partnership:{incident.partnership}"])
     identity, coordinator = _ask_identity(incident)
-    reference, created = record_incident(_record(incident, identity), coordinator)
+    try:
+        reference, created = record_incident(_record(incident, identity), coordinator)
+    except DifferentNotification as exc:
+        raise NotificationRefused(f"The notification was not recorded: {exc}") from None
     label_run(reference, "notify-incident", incident.partnership, START, kind="notification")
     if not created:
         get_run_logger().info("This incident was recorded already as %s; no second review was made", reference)

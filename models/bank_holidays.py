@@ -175,7 +175,10 @@ def import_list(file: Path) -> tuple[PublishedList, PublishedList]:
         )
     target = imported_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_text(text, encoding="utf-8")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # two imports at once do not share it
+    with partial.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())  # on disk before it replaces the list in use: a crash leaves the old one or the new
     os.replace(partial, target)  # in one step: a process reading the list sees the old one or the new one
     return before, published_list()

@@ -225,7 +225,8 @@ def chased_for(session: Session, review: Review, deadline: str, *, overdue: bool
     now waiting works towards it, or the coordinator for a deadline no waiting step is for. An escalation: the
     coordinator, and each partner whose answer is still missing."""
     step = steps.STEPS.get(Stage(review.stage))
-    roles = waiting_on(session, review, step) if step is not None and step.deadline == deadline else frozenset()
+    works_towards = steps.deadline_for(review, step) if step is not None else None
+    roles = waiting_on(session, review, step) if step is not None and works_towards == deadline else frozenset()
     if overdue:
         return ("coordinator", *(for_role(role) for role in sorted(roles & PARTNERS)))
     return tuple(for_role(role) for role in sorted(roles)) or ("coordinator",)
@@ -233,11 +234,12 @@ def chased_for(session: Session, review: Review, deadline: str, *, overdue: bool
 
 def due_for(session: Session, review: Review, step: steps.Step) -> dt.date | None:
     """The open deadline the step works towards, if it has one."""
-    if step.deadline is None:
+    name = steps.deadline_for(review, step)
+    if name is None:
         return None
     deadline = session.exec(
         select(Deadline).where(
-            Deadline.review_id == review.id, Deadline.name == step.deadline, Deadline.status == DeadlineStatus.OPEN
+            Deadline.review_id == review.id, Deadline.name == name, Deadline.status == DeadlineStatus.OPEN
         )
     ).first()
     return None if deadline is None else deadline.due_on

@@ -129,6 +129,7 @@ def create_review(
     key = incident_key(incident)
     existing = _review_by_incident(session, partnership.id, key)
     if existing is not None:
+        _same_notification(existing, incident)
         return existing, False
     edition = rulebook.edition_in_force(at.date())
     for _attempt in range(20):
@@ -158,6 +159,7 @@ def create_review(
             # taken by another new review (try the next number).
             existing = _review_by_incident(session, partnership.id, key)
             if existing is not None:
+                _same_notification(existing, incident)
                 return existing, False
             continue
         break
@@ -204,6 +206,22 @@ def create_review(
     set_milestones(session, review, {Event.AWARE_ON: incident.aware_on})
     refresh_deadlines(session, review)
     return review, True
+
+
+class DifferentNotification(ValueError):
+    """The incident was recorded already, as another kind of notification or with another outcome; ``str()`` says
+    which review, for the coordinator."""
+
+
+def _same_notification(existing: Review, incident: IncidentRecord) -> None:
+    """A resubmission of a recorded incident is the same review only if it says the same thing: one that changes
+    what is notified, or whether a rapid review follows, is refused rather than silently dropped."""
+    if (existing.notification_kind, existing.rapid_review_follows) != (incident.kind, incident.rapid_review_follows):
+        raise DifferentNotification(
+            f"this incident was recorded already as {existing.reference}, as a different kind of notification or "
+            "with a different answer on abuse or neglect. Nothing new was recorded. If what was recorded is wrong, "
+            "ask the partnership's cspr operator to correct it"
+        )
 
 
 def _review_by_incident(session: Session, partnership_id: uuid.UUID, key: str) -> Review | None:

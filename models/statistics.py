@@ -7,9 +7,11 @@ the funnel from notification to publication, and the characteristics of the chil
   how many rapid reviews went to the Panel, how many local reviews were decided on and how many were published.
 - **Characteristics**: sex, age band, ethnicity, disability, looked after, and a child in need or child protection
   plan, for each child notified in the reporting year. They are stored encrypted, like names, and shown only as
-  counts. A count from 1 to 4 is **suppressed**, and where one count alone in a characteristic would be suppressed,
-  the next smallest is too, so that it cannot be worked out from the total: a partnership can look at
-  disproportionality, as Working Together 2026 asks, without a small count pointing at a child.
+  counts. Where a characteristic has a count from 1 to 4, every count under 5 in it is **suppressed** (zeros too:
+  a shown zero beside one hidden count gives it away) together with its smallest count of 5 or more, and with no
+  such count the whole characteristic is; fewer than 5 children in the year suppresses the total as well. A
+  partnership can look at disproportionality, as Working Together 2026 asks, without a small count pointing at a
+  child.
 """
 
 from __future__ import annotations
@@ -154,11 +156,21 @@ def _characteristics(children: pd.DataFrame) -> pd.DataFrame:
 
 
 def suppress(counts: pd.Series) -> pd.Series:
-    """Counts as text, those from 1 to 4 suppressed; if only one would be, the next smallest non-zero count is too
-    (so the total does not give it away). Zero is shown: it points at nobody."""
-    small = (counts > 0) & (counts < SUPPRESS_BELOW)
-    if small.sum() == 1:
-        others = counts[~small & (counts > 0)]
-        if not others.empty:
-            small[others.idxmin()] = True
-    return counts.astype(str).where(~small, SUPPRESSED)
+    """One characteristic's counts as text. With no count from 1 to 4, all are shown. Otherwise every count under 5
+    is suppressed, zeros included (a zero shown beside one hidden count would give it away, as the total is shown),
+    and so is the smallest count of 5 or more, so that the hidden ones add up to at least 5 and no hidden count can be
+    worked out from the total; with no such count, all are."""
+    if not ((counts > 0) & (counts < SUPPRESS_BELOW)).any():
+        return counts.astype(str)
+    hidden = counts < SUPPRESS_BELOW
+    larger = counts[~hidden]
+    if larger.empty:
+        hidden[:] = True
+    else:
+        hidden[larger.idxmin()] = True
+    return counts.astype(str).where(~hidden, SUPPRESSED)
+
+
+def shown_total(total: int) -> str:
+    """The number of children, suppressed under 5 like any count."""
+    return str(total) if total == 0 or total >= SUPPRESS_BELOW else SUPPRESSED

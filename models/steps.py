@@ -322,14 +322,20 @@ def next_action(session: Session, review: Review, today: dt.date | None = None) 
     return WaitForForm(step, review.step_seq, describe(session, review, step))
 
 
+def deadline_for(review: Review, step: Step) -> str | None:
+    """The timetable entry a review's step works towards: the step's own, but for the notification, whose deadline is
+    its kind's (a looked-after child's death has no "notify the Panel" deadline of its own)."""
+    if step.stage is Stage.INCIDENT_RECORDED:
+        return handlers.told_of(review)[0].deadline
+    return step.deadline
+
+
 def describe(session: Session, review: Review, step: Step) -> str:
     """The markdown shown above a form: what the step is, its deadline, and why a last answer was refused."""
     lines = [f"## {review.reference}: {step.title}", "", step.guidance, ""]
-    deadline: str | None = step.deadline
+    deadline = deadline_for(review, step)
     if step.stage is Stage.INCIDENT_RECORDED:  # each kind of notification: who is told, by which rule, what follows
-        notices = handlers.told_of(review)
-        deadline = notices[0].deadline
-        for notice in notices:
+        for notice in handlers.told_of(review):
             told = ", ".join(recipient_label(r) for r in notice.tell)
             lines += [f"**{notice.title}**: tell {told} ({notice.source}).", ""]
         if not review.rapid_review_follows:

@@ -82,7 +82,8 @@ def worklist(
         if role is not None and role not in who:
             continue
         since = entered[(review.id, review.stage)]
-        due = open_deadlines.get((review.id, step.deadline)) if step.deadline else None
+        name = steps.deadline_for(review, step)
+        due = open_deadlines.get((review.id, name)) if name else None
         closures = tuple(dt.date.fromisoformat(d) for d in where.closure_days)
         left = None if due is None else calendar_for(closures).between(today, due)
         found.append(Waiting(review.reference, where.code, step.title, tuple(sorted(who)), since.date(), due, left))

@@ -119,6 +119,12 @@ def check_publication(reference: str, stage: str, answer: dict[str, object]) -> 
         review = review_by_reference(session, reference)
         spec = publishable_spec(session, review, decision, reasons)
         people = documents.known_people(session, review)
+    unnamed = [p.label for p in people if not p.name]
+    if unnamed:  # notified before the identity was known: there is nothing to check the report against
+        return (
+            f"the report cannot be checked for names, because the identity of {', '.join(unnamed)} has not been "
+            "recorded. Nothing was published. Record it first, then publish"
+        )
     findings = find_personal_data(_pdf(spec), people)
     if not findings:
         return None

@@ -23,7 +23,7 @@ from models import rulebook
 from models.compliance import MEASURES, Compliance, Period, compliance
 from models.dates import long_date
 from models.db import transaction
-from models.statistics import FUNNEL, SUPPRESS_BELOW
+from models.statistics import FUNNEL, SUPPRESS_BELOW, shown_total
 from models.tables import Report, utcnow
 from tasks.charts import horizontal_bars_svg
 from tasks.documents import render_pdf
@@ -131,6 +131,7 @@ def _statistics(figures: Compliance) -> dict[str, Any] | None:
     return {
         "year": found.year,
         "children": found.children,
+        "children_shown": shown_total(found.children),
         "funnel": FUNNEL,
         "years": _rows(found.years),
         "characteristics": groups,

@@ -88,14 +88,17 @@ def ended_runs(reference: str) -> list[UUID]:
 def forget_inputs(run_id: UUID | None, keep: set[str] | None = None) -> int:
     """Delete a run's forms, answers and who gave them (this run's, if ``run_id`` is None), but those in ``keep``.
     Returns how many were deleted."""
-    deleted = 0
+    deleted, keep = 0, keep or set()
     for prefix in FORM_INPUTS:
-        for stored in filter_flow_run_input(
-            key_prefix=prefix, limit=200, exclude_keys=keep or set(), flow_run_id=run_id
-        ):
-            with suppress(ObjectNotFound, PrefectHTTPStatusError):
-                delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
-                deleted += 1
+        while True:  # a page at a time, until a page comes back short or nothing in it could be deleted
+            page = filter_flow_run_input(key_prefix=prefix, limit=200, exclude_keys=keep, flow_run_id=run_id)
+            before = deleted
+            for stored in page:
+                with suppress(ObjectNotFound, PrefectHTTPStatusError):
+                    delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
+                    deleted += 1
+            if len(page) < 200 or deleted == before:
+                break
     return deleted
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from cli.demo import Case, review_state
+from cli.demo import Case, answerer, review_state
 from cli.system import LocalSystem
+from models import messages, steps
 from models.db import get_engine
 from models.forms import AbuseOrNeglect, AgeBand, Harm, Kind
 from models.records import history, review_by_reference
@@ -18,6 +19,7 @@ from models.stages import Stage
 from models.tables import CasePerson, Deadline, Outbox
 from tests.flows.test_notification import failed_message
 from tests.utils import inprocess
+from tests.utils.answering import submit
 
 DEATH_NOT_SUSPECTED = {"harm": Harm.died.value, "abuse_or_neglect": AbuseOrNeglect.not_suspected.value}
 
@@ -118,3 +120,49 @@ def test_a_notification_of_the_wrong_kind_says_which_kind_it_is(
 ) -> None:
     got = failed_message({**Case(pseudonym="Child Kind").notification(), **change})
     assert message in " ".join(got.split())
+
+
+def test_a_review_notified_without_names_is_not_published_unchecked(deployed: LocalSystem) -> None:
+    """The redaction gate checks what would be published against the children's names: with none recorded it has
+    nothing to check against, so it refuses, saying why."""
+    case = Case(pseudonym="Child Unnamed")
+    reference, _ = inprocess.notify(case, {"identity_known": False})
+    for _ in range(40):
+        inprocess.advance(reference)
+        if (stage := review_state(reference).stage) is Stage.AWAITING_PUBLICATION:
+            break
+        inprocess.give(reference, case.answer(stage))
+    else:
+        raise AssertionError(f"{reference} did not reach publication")
+    inprocess.give(reference, case.answer(Stage.AWAITING_PUBLICATION))
+    state = review_state(reference)
+    assert state.stage is Stage.AWAITING_PUBLICATION
+    assert "identity of Child Unnamed has not been recorded" in (state.refusal or "")
+
+
+def test_the_same_incident_notified_again_as_another_kind_is_refused_not_dropped(deployed: LocalSystem) -> None:
+    case = Case(pseudonym="Child Twice Kind")
+    first = {"kind": Kind.looked_after_death.value, **DEATH_NOT_SUSPECTED}
+    reference, _ = inprocess.notify(case, first)
+    again = {**case.notification(), **first, "kind": Kind.serious_incident.value, "abuse_or_neglect": "suspected"}
+    run_id = inprocess.run_deployment_now("notify-incident", {"notification": again})
+    submit(inprocess.read(run_id), case.identity(), answerer(None, {}))
+    state = inprocess.execute(run_id)
+    assert state.is_failed()
+    assert f"recorded already as {reference}" in (state.message or "") and "Nothing new was recorded" in (
+        state.message or ""
+    )
+
+
+def test_a_deaths_notification_step_works_towards_its_own_deadline(deployed: LocalSystem) -> None:
+    """No "notify the Panel" deadline for a death where nothing follows: the worklist, the "waiting for you" email and
+    the reminders use the kind's own."""
+    reference, _ = inprocess.notify(
+        Case(pseudonym="Child Lac Due"), {"kind": Kind.looked_after_death.value, **DEATH_NOT_SUSPECTED}
+    )
+    with Session(get_engine()) as session:
+        review = review_by_reference(session, reference)
+        step = steps.STEPS[Stage.INCIDENT_RECORDED]
+        assert steps.deadline_for(review, step) == "notify_looked_after_death"
+        assert messages.due_for(session, review, step) is not None
+        assert messages.chased_for(session, review, "notify_looked_after_death", overdue=False) == ("role:coordinator",)

@@ -16,7 +16,7 @@ from models import records
 from models.db import transaction
 from models.records import ChildRecord
 from models.rulebook import Event
-from models.statistics import SUPPRESSED, reporting_year, statistics, suppress
+from models.statistics import SUPPRESSED, reporting_year, shown_total, statistics, suppress
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date
@@ -33,14 +33,19 @@ def test_the_reporting_year_runs_from_april_to_march(day: dt.date, year: str) ->
 @pytest.mark.parametrize(
     ("counts", "shown"),
     [
-        ([12, 7, 0], ["12", "7", "0"]),  # nothing small: all shown, zero too
-        ([12, 7, 3], ["12", SUPPRESSED, SUPPRESSED]),  # one small: the next smallest goes too, or 3 = total - 19
-        ([12, 2, 4], ["12", SUPPRESSED, SUPPRESSED]),  # two small: they hide each other
-        ([1, 0, 0], [SUPPRESSED, "0", "0"]),  # nothing else to hide it among: still not shown
+        ([12, 7, 0], ["12", "7", "0"]),  # nothing from 1 to 4: all shown, zero too
+        ([12, 7, 3], ["12", SUPPRESSED, SUPPRESSED]),  # 3 hidden, and 7 with it: or 3 = total - 19
+        ([12, 7, 3, 0], ["12", SUPPRESSED, SUPPRESSED, SUPPRESSED]),  # and the zero: or the 3 and the 7 could be told
+        ([1, 1, 13], [SUPPRESSED, SUPPRESSED, SUPPRESSED]),  # 1 + 1 = 15 - 13 would give both away
+        ([1, 0, 0], [SUPPRESSED, SUPPRESSED, SUPPRESSED]),  # nothing to hide it among: nothing shown
     ],
 )
 def test_counts_under_5_are_suppressed(counts: list[int], shown: list[str]) -> None:
-    assert list(suppress(pd.Series(counts, index=["a", "b", "c"]))) == shown
+    assert list(suppress(pd.Series(counts, index=list("abcd")[: len(counts)]))) == shown
+
+
+def test_fewer_than_5_children_are_not_counted_out_loud() -> None:
+    assert [shown_total(n) for n in (0, 1, 4, 5, 18)] == ["0", SUPPRESSED, SUPPRESSED, "5", "18"]
 
 
 def notified(engine: Engine, n: int, on: dt.date, **characteristics: str) -> None:
@@ -96,7 +101,8 @@ def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:
         "7",
     )
     assert shown[("ethnicity", "Asian or Asian British")] == shown[("ethnicity", "White")] == SUPPRESSED
-    assert shown[("ethnicity", "Black, Black British, Caribbean or African")] == "0"
+    assert shown[("ethnicity", "Black, Black British, Caribbean or African")] == SUPPRESSED  # a zero among them too
+    assert shown[("ethnicity", "not known or refused")] == "7"
     assert shown[("age_band", "under 1")] == "15" and shown[("looked_after", "not looked after")] == "15"
 
 
