@@ -38,7 +38,7 @@ def signed_in_answer(people: AtTheGate, reference: str, stage: Stage, case: Case
 
 
 def test_a_rapid_review_answered_at_the_gate_records_each_person_who_signed_in(people: AtTheGate) -> None:
-    case = Case(pseudonym="Child Gate")
+    case = Case(pseudonym="Child Signed At The Gate")
     run_id = people.start(NOTIFY_DEPLOYMENT, {"notification": case.notification()})
     assert inprocess.execute(run_id).is_paused()
     people.answer(inprocess.read(run_id), case.identity(), Role.COORDINATOR)
