@@ -409,18 +409,18 @@ def calendar_import(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Count working days with a newer GOV.UK list: checks it, keeps it, and counts every open provisional deadline
+    """Count working days with a newer GOV.UK list: checks it, keeps it, and counts every open deadline
     again, reporting each one that moved. A file that cannot be used changes nothing."""
     from models.bank_holidays import BankHolidayListError, import_list
     from models.db import transaction
-    from models.records import recount_provisional
+    from models.records import recount_open
 
     try:
         before, now = import_list(file)
     except BankHolidayListError as exc:
         raise _fail(f"{exc}. The calendar is unchanged.") from None
     with transaction() as session:
-        recounted = recount_provisional(session)
+        recounted = recount_open(session)
     moved = [r for r in recounted if r.moved]
     if as_json:
         print(
@@ -445,7 +445,7 @@ def calendar_import(
         )
         return
     console.print(f"Bank holidays now published to {now.last_year} (was {before.last_year}).")
-    console.print(f"{len(recounted)} open provisional deadline(s) counted again; {len(moved)} moved.")
+    console.print(f"{len(recounted)} open deadline(s) counted again; {len(moved)} moved.")
     for r in moved:
         console.print(
             f"  {r.reference}: {r.title}: {r.was:%a %d %b %Y} -> {r.now:%a %d %b %Y}"

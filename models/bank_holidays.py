@@ -72,8 +72,8 @@ def regular_holidays(year: int) -> dict[dt.date, str]:
 
 
 def parse(text: str, source: str) -> PublishedList:
-    """A GOV.UK ``bank-holidays.json``, checked: England and Wales present, every date valid, every year from
-    2018 to its last year with its holidays (a truncated or partial file is refused, never half used)."""
+    """A GOV.UK ``bank-holidays.json``, checked: England and Wales present, every date valid, every year from its
+    first (or 2018) to its last with its holidays (a truncated or partial file is refused, never half used)."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -101,10 +101,8 @@ def parse(text: str, source: str) -> PublishedList:
     if not days:
         raise BankHolidayListError(f"{source} lists no bank holidays for England and Wales")
     last_year = max(days).year
-    years = {day.year for day in days}
-    if min(years) > FIRST_YEAR:
-        raise BankHolidayListError(f"{source} starts in {min(years)}; it must cover every year from {FIRST_YEAR}")
-    for year in range(FIRST_YEAR, last_year + 1):
+    first_year = min(day.year for day in days)
+    for year in range(max(FIRST_YEAR, first_year), last_year + 1):
         # every year has at least Christmas Day or its substitute and Good Friday: a year without them is a gap
         # in the file (a truncated download), not a year without holidays
         have = {day for day in days if day.year == year}
@@ -113,7 +111,22 @@ def parse(text: str, source: str) -> PublishedList:
             raise BankHolidayListError(
                 f"{source} is missing bank holidays of {year} (Good Friday or Christmas): it looks truncated"
             )
-    return PublishedList(days=days, first_year=min(years), last_year=last_year, source=source)
+    return PublishedList(days=days, first_year=first_year, last_year=last_year, source=source)
+
+
+def with_earlier_years(newer: PublishedList, older: PublishedList) -> PublishedList:
+    """GOV.UK drops its oldest years from the list now and then: the years before a newer list's first come from the
+    older one (the shipped copy, which goes back to 2012), so reviews from 2018 are still counted with their
+    holidays. Refused if the two leave a gap between them."""
+    if newer.first_year <= FIRST_YEAR:
+        return newer
+    if older.last_year + 1 < newer.first_year:
+        raise BankHolidayListError(
+            f"{newer.source} starts in {newer.first_year}, and the years before it are known only to "
+            f"{older.last_year}: the years between would have no bank holidays"
+        )
+    days = {day: name for day, name in older.days.items() if day.year < newer.first_year} | dict(newer.days)
+    return PublishedList(days, min(older.first_year, newer.first_year), newer.last_year, newer.source)
 
 
 def shipped_list() -> PublishedList:
@@ -149,7 +162,7 @@ def _shipped() -> PublishedList:
 
 @lru_cache(maxsize=4)
 def _imported(path: str, stamp: int) -> PublishedList:  # stamp: a newer import is read again
-    return _parse_file(Path(path), f"GOV.UK's list imported on {_when(stamp)}")
+    return with_earlier_years(_parse_file(Path(path), f"GOV.UK's list imported on {_when(stamp)}"), _shipped())
 
 
 def _when(stamp_ns: int) -> str:
@@ -167,7 +180,7 @@ def import_list(file: Path) -> tuple[PublishedList, PublishedList]:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BankHolidayListError(f"cannot read {file}: {exc}") from None
-    new = parse(text, file.name)
+    new = with_earlier_years(parse(text, file.name), _shipped())
     before = published_list()
     if new.last_year < before.last_year:
         raise BankHolidayListError(

@@ -523,17 +523,14 @@ class Recounted:
         return self.was != self.now
 
 
-def recount_provisional(session: Session) -> list[Recounted]:
-    """Count again every open review's provisional deadlines, with the bank holiday list now in use (after
-    ``cspr calendar import``): what each was and is now, the ones that moved first."""
+def recount_open(session: Session) -> list[Recounted]:
+    """Count again every open deadline of every open review with the bank holiday list now in use (after ``cspr
+    calendar import``): the provisional ones past the old list, and any other a one-off holiday added inside the years
+    it covered has moved. What each was and is now, the ones that moved first."""
     reviews = session.exec(
         select(Review)
         .where(col(Review.stage) != Stage.CLOSED)
-        .where(
-            col(Review.id).in_(
-                select(Deadline.review_id).where(col(Deadline.provisional), col(Deadline.status) == DeadlineStatus.OPEN)
-            )
-        )
+        .where(col(Review.id).in_(select(Deadline.review_id).where(col(Deadline.status) == DeadlineStatus.OPEN)))
         .order_by(col(Review.reference))
     ).all()
     found: list[Recounted] = []
@@ -541,7 +538,7 @@ def recount_provisional(session: Session) -> list[Recounted]:
         before = {
             d.name: d
             for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))
-            if d.provisional and d.status == DeadlineStatus.OPEN
+            if d.status == DeadlineStatus.OPEN
         }
         was = {name: d.due_on for name, d in before.items()}
         for row in refresh_deadlines(session, review):

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from models import bank_holidays, records, sweep
-from models.bank_holidays import shipped_list
+from models.bank_holidays import regular_holidays, shipped_list
+from models.calendar import calendar_for
 from models.db import transaction
 from models.summaries import sweep_summary
 from models.tables import Deadline, Review
@@ -91,10 +92,11 @@ def test_a_newer_list_makes_the_dates_exact_and_reports_the_one_that_moved(engin
     before, now = bank_holidays.import_list(newer)
     assert (before.last_year, now.last_year) == (shipped_list().last_year, 2029)
     with transaction(engine) as session:
-        recounted = records.recount_provisional(session)
+        recounted = records.recount_open(session)
 
     # the one-off holiday on 8 January 2029 moves the rapid review a day, and the date is now exact
-    assert [(r.reference, r.was, r.now, r.provisional) for r in recounted] == [
+    assert len(recounted) == 3  # the open deadlines: notify the Panel, tell the partners, the rapid review
+    assert [(r.reference, r.was, r.now, r.provisional) for r in recounted if r.moved] == [
         (reference, D(2029, 1, 15), D(2029, 1, 16), False)
     ]
     assert timetable(engine, reference)["rapid_review"] == (D(2029, 1, 16), False)
@@ -108,7 +110,7 @@ def test_the_command_reports_what_moved(engine: Engine, tmp_path: Path, monkeypa
     result = runner.invoke(app, ["calendar", "import", str(newer), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["published_to"] == 2029 and report["recounted"] == 1
+    assert report["published_to"] == 2029 and report["recounted"] == 3
     assert [(m["was"], m["now"], m["provisional"]) for m in report["moved"]] == [("2029-01-15", "2029-01-16", False)]
 
 
@@ -185,3 +187,23 @@ def test_a_provisional_date_says_so_in_the_timeline_the_documents_and_the_sweep(
         )
     )
     assert "provisional" in str(html) and "cspr calendar import" in str(html)
+
+
+def test_a_newer_list_without_its_oldest_years_keeps_them_from_the_shipped_copy(
+    own_calendar: Path, tmp_path: Path
+) -> None:
+    """GOV.UK drops old years from the list now and then: a download starting in 2020 is accepted, and 2018's
+    holidays are still holidays."""
+    newer = json.loads(govuk_json({"2029": YEAR_2029}))
+    events = newer["england-and-wales"]["events"]
+    newer["england-and-wales"]["events"] = [e for e in events if e["date"] >= "2020"]
+    file = tmp_path / "from-2020.json"
+    file.write_text(json.dumps(newer))
+    _, now = bank_holidays.import_list(file)
+    assert now.last_year == 2029
+    calendar = calendar_for()
+    assert not calendar.is_working(D(2018, 4, 2)) and not calendar.is_working(D(2029, 1, 8))  # Easter Monday 2018
+    later = [{"title": t, "date": d.isoformat()} for d, t in regular_holidays(2031).items()]  # 2029 and 2030 missing
+    file.write_text(json.dumps({"england-and-wales": {"division": "england-and-wales", "events": later}}))
+    result = runner.invoke(app, ["calendar", "import", str(file)])
+    assert result.exit_code == 2 and "would have no bank holidays" in " ".join(result.output.split())
