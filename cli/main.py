@@ -9,6 +9,8 @@ import datetime as dt
 import getpass
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -21,6 +23,8 @@ from rich.table import Table
 from models.roles import Role
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from models.people import Enrolment
     from models.records import Actor
 
@@ -650,6 +654,20 @@ def keys_rotate() -> None:
     console.print(f"Rotated: {made}{done.values} value(s) re-encrypted under the newest key.")
 
 
+@contextmanager
+def register_change() -> Iterator[Session]:
+    """A transaction for a change to the register (people, partner bodies): a change it refuses rolls back and the
+    command exits with the reason."""
+    from models.db import transaction
+    from models.people import RegisterRefusal
+
+    try:
+        with transaction() as session:
+            yield session
+    except RegisterRefusal as exc:
+        raise _fail(str(exc)) from None
+
+
 def _operator() -> Actor:
     """Who changes the register from the command line: the machine's user, acting as an operator."""
     from models.records import Actor
@@ -670,23 +688,19 @@ def people_add(
 ) -> None:
     """Register a person in a role and make their account; a new account's first password and its authenticator
     enrolment are shown once, here, for the person alone."""
-    from models.db import transaction
-    from models.people import RegisterRefusal, add_person
+    from models.people import add_person
 
-    try:
-        with transaction() as session:
-            enrolment = add_person(
-                session,
-                name=name,
-                email=email,
-                role=role,
-                partnership_code=partnership,
-                organisation=organisation,
-                by=_operator(),
-                demo=demo,
-            )
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        enrolment = add_person(
+            session,
+            name=name,
+            email=email,
+            role=role,
+            partnership_code=partnership,
+            organisation=organisation,
+            by=_operator(),
+            demo=demo,
+        )
     where = f" for {partnership}" if partnership else ""
     console.print(f"Registered {enrolment.email} as {role.label}{where}.")
     if enrolment.password is None:
@@ -711,14 +725,10 @@ def _show_enrolment(enrolment: Any) -> None:
 @people_app.command("reset")
 def people_reset(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
     """A new first password and authenticator enrolment for a person who lost either; the old ones stop working."""
-    from models.db import transaction
-    from models.people import RegisterRefusal, reset_credentials
+    from models.people import reset_credentials
 
-    try:
-        with transaction() as session:
-            enrolment = reset_credentials(session, email, by=_operator())
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        enrolment = reset_credentials(session, email, by=_operator())
     console.print(f"Reset the sign-in of {enrolment.email}.")
     _show_enrolment(enrolment)
 
@@ -731,15 +741,10 @@ def partnerships_list(
     """Every partner body, the dates it holds its place, and who represents it, from and to when."""
     from dataclasses import asdict
 
-    from models.db import transaction
     from models.partners import bodies
-    from models.people import RegisterRefusal
 
-    try:
-        with transaction() as session:
-            rows = bodies(session, partnership)
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        rows = bodies(session, partnership)
     if as_json:
         print(json.dumps([asdict(r) for r in rows], default=str))
         return
@@ -767,17 +772,12 @@ def partnerships_add_body(
     from_on: Annotated[str, typer.Option("--from", help="The first day it holds its place, YYYY-MM-DD.")],
 ) -> None:
     """Record a partner body of a partnership, from a date."""
-    from models.db import transaction
     from models.partners import add_body
-    from models.people import RegisterRefusal
 
     first = _date(from_on, "--from")
     assert first is not None
-    try:
-        with transaction() as session:
-            add_body(session, partnership, role, name, first, by=_operator())
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        add_body(session, partnership, role, name, first, by=_operator())
     console.print(f"{name} is the {role.label} partner of {partnership} from {first:%d %B %Y}.")
 
 
@@ -790,17 +790,12 @@ def partnerships_merge(
 ) -> None:
     """Partner bodies become one on a date: reviews running across it stay valid, and each sign-off keeps the body it
     was given for."""
-    from models.db import transaction
     from models.partners import merge_bodies
-    from models.people import RegisterRefusal
 
     day = _date(on, "--on")
     assert day is not None
-    try:
-        with transaction() as session:
-            merge_bodies(session, partnership, body, into, day, by=_operator())
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        merge_bodies(session, partnership, body, into, day, by=_operator())
     console.print(f"{' and '.join(body)} became {into} on {day:%d %B %Y}; their representatives act for it.")
 
 
@@ -813,39 +808,30 @@ def partnerships_represent(
     to_on: Annotated[str | None, typer.Option("--to", help="Their last day, YYYY-MM-DD (included).")] = None,
 ) -> None:
     """Which body a person represents, and from and to when: a sign-off is accepted only on those days."""
-    from models.db import transaction
     from models.partners import represent
-    from models.people import RegisterRefusal
 
-    try:
-        with transaction() as session:
-            row = represent(
-                session,
-                partnership,
-                email,
-                body=body,
-                from_on=_date(from_on, "--from"),
-                to_on=_date(to_on, "--to"),
-                by=_operator(),
-            )
-            said = f"{row.email} represents {row.organisation or Role(row.role).label}"
-            said += f" from {row.from_on or 'registration'} to {row.to_on or 'further notice'}."
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        row = represent(
+            session,
+            partnership,
+            email,
+            body=body,
+            from_on=_date(from_on, "--from"),
+            to_on=_date(to_on, "--to"),
+            by=_operator(),
+        )
+        said = f"{row.email} represents {row.organisation or Role(row.role).label}"
+        said += f" from {row.from_on or 'registration'} to {row.to_on or 'further notice'}."
     console.print(said)
 
 
 @people_app.command("disable")
 def people_disable(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
     """Disable a person's account and every registration of it: they can no longer sign in or answer any step."""
-    from models.db import transaction
-    from models.people import RegisterRefusal, disable_person
+    from models.people import disable_person
 
-    try:
-        with transaction() as session:
-            account = disable_person(session, email, by=_operator())
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        account = disable_person(session, email, by=_operator())
     console.print(f"Disabled {account.email}: every registration of it is inactive.")
 
 
@@ -858,14 +844,10 @@ def people_digest(
 ) -> None:
     """Choose how a person gets cspr's email: one daily digest (sent by the morning's deadline sweep), or each
     message as it comes. A national body's mailbox always gets each message."""
-    from models.db import transaction
-    from models.people import RegisterRefusal, set_digest
+    from models.people import set_digest
 
-    try:
-        with transaction() as session:
-            account = set_digest(session, email, daily=daily, by=_operator())
-    except RegisterRefusal as exc:
-        raise _fail(str(exc)) from None
+    with register_change() as session:
+        account = set_digest(session, email, daily=daily, by=_operator())
     how = "one daily digest" if daily else "each message as it comes"
     console.print(f"{account.email} now gets cspr's email as {how}.")
 
