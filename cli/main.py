@@ -47,6 +47,12 @@ partnerships_app = typer.Typer(
     help="Each partnership's partner bodies and who represents them, with dates (bodies merge).", no_args_is_help=True
 )
 app.add_typer(partnerships_app, name="partnerships")
+retention_app = typer.Typer(
+    help="The retention schedule: what is erased or deleted when, and legal holds.", invoke_without_command=True
+)
+app.add_typer(retention_app, name="retention")
+person_app = typer.Typer(help="The people recorded in a review (children and family members).", no_args_is_help=True)
+app.add_typer(person_app, name="person")
 calendar_app = typer.Typer(help="The bank holidays that working days are counted with.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
 bench_app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
@@ -363,6 +369,8 @@ def document(
     if out:
         Path(out).write_bytes(read_document(matches[0], store))
         console.print(f"Saved {matches[0].object_key} (version {matches[0].version}, checksum verified) to {out}")
+    elif not matches[0].published:  # sealed in the store: a link would hand out what nobody can read
+        raise _fail(f"{reference}'s {kind} is restricted and sealed with the review's key: save a copy with --out FILE")
     else:
         console.print(store.link(matches[0].object_key, expires_in=minutes * 60), soft_wrap=True)
 
@@ -609,22 +617,53 @@ def bench_gate(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute every review's hash chains (stage events and decisions); exit 1 if anything was changed,
-    inserted or removed."""
+    """Recompute every review's hash chains (stage events and decisions) and signed head, and check them against
+    the latest anchor in the object store; exit 1 if anything was changed, inserted or removed."""
     from models.audit import verify
     from models.db import transaction
+    from tasks.anchors import latest_anchor
+    from tasks.storage import open_store
 
+    store = open_store()
+    try:
+        anchor = latest_anchor(store)
+    except Exception as exc:  # the store unreachable: say so, and check what can be checked without it
+        err.print(f"[bold red]problem:[/] the anchor log in {store.describe()} could not be read ({exc})")
+        anchor, unread = None, 1
+    else:
+        unread = 0
     with console.status("Verifying the audit trail ..."), transaction() as session:
-        result = verify(session)
+        result = verify(session, anchor)
     for finding in result.findings:
         err.print(f"[bold red]tampered:[/] {finding}")
+    if result.anchor is not None:
+        console.print(f"Checked against the anchor of {result.anchor.when} ({result.anchor_name}).")
+    elif anchor is None and not unread:
+        console.print("No anchor yet: `cspr audit anchor` writes one (the deadline sweep writes one every weekday).")
+    problems = len(result.findings) + unread
     console.print(
         f"{result.reviews} review(s), {result.events} stage event(s), {result.decisions} decision(s), "
         f"{result.register_events} change(s) to the register: "
-        + (f"{len(result.findings)} problem(s)" if result.findings else "the trail is intact")
+        + (f"{problems} problem(s)" if problems else "the trail is intact")
     )
-    if result.findings:
+    if problems:
         raise typer.Exit(code=1)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Write where every review's audit trail stands, signed with the audit key, to the object store under
+    retention (the deadline sweep does it at the end of every run)."""
+    from tasks.anchors import write_anchor
+
+    with console.status("Anchoring the audit trail ..."):
+        anchored = write_anchor()
+    console.print(
+        f"Anchored {anchored.reviews} review(s) and the register as {anchored.key} in {anchored.store}, "
+        f"kept until {anchored.retain_until:%d %B %Y}."
+    )
+    if not anchored.locked:
+        err.print(f"[bold yellow]warning:[/] {anchored.store} cannot lock objects: the anchor can be deleted")
 
 
 @keys_app.command("new")
@@ -637,10 +676,10 @@ def keys_new() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored name and date of birth under the newest key, all or nothing.
+    """Re-wrap every review's data key with the newest master key (or CSPR_KMS_KEY_ID), all or nothing.
 
     Local mode makes the new key itself. With CSPR_ENCRYPTION_KEY, put the new key first (new,old) everywhere
-    and restart before rotating; drop the old key afterwards.
+    and restart before rotating; drop the old key afterwards. The sealed values themselves are not rewritten.
     """
     from models.db import transaction
     from models.keys import KeyProblem, rotate
@@ -651,7 +690,99 @@ def keys_rotate() -> None:
     except KeyProblem as exc:
         raise _fail(str(exc)) from None
     made = "a new development key was made; " if done.new_key_made else ""
-    console.print(f"Rotated: {made}{done.values} value(s) re-encrypted under the newest key.")
+    console.print(
+        f"Rotated: {made}{done.data_keys} review data key(s) re-wrapped ({done.wrapped_by}); "
+        "the values sealed under them are unchanged."
+    )
+
+
+@retention_app.callback()
+def retention_run(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go, and change nothing.")] = False,
+    as_of: Annotated[str | None, typer.Option(help="The day to apply the schedule on (YYYY-MM-DD).")] = None,
+) -> None:
+    """Erase the reviews past their retention and delete what else is past it (or, with --dry-run, list it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
+    from rich.markdown import Markdown
+
+    from cli.system import LocalSystem, prefect_env, server_is_up
+    from models.calendar import today_in_england
+    from models.summaries import retention_summary
+    from tasks.retention import apply_schedule, runs_due, what_is_due
+    from tasks.storage import open_store
+
+    day = _date(as_of, "--as-of") or today_in_england()
+    os.environ.update({k: v for k, v in prefect_env(LocalSystem().api_url).items() if v and k not in os.environ})
+    up = server_is_up(os.environ["PREFECT_API_URL"])
+    if dry_run:
+        due, runs = what_is_due(day), runs_due(day) if up else 0
+    else:
+        applied = apply_schedule(day, open_store(), runs=up)
+        due, runs = applied.due, applied.runs_deleted
+    console.print(Markdown(retention_summary(due, day, applied=not dry_run, runs=runs)))
+    if not up:
+        console.print(
+            f"[dim]No Prefect server at {os.environ['PREFECT_API_URL']}: its run history was not looked at.[/]"
+        )
+
+
+@retention_app.command("hold")
+def retention_hold(
+    reference: Annotated[str, typer.Argument(help="The review's reference, e.g. CSPR-2026-0042.")],
+    reason: Annotated[str, typer.Option(help="The inquiry, court or case the hold is for.")],
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the hold instead.")] = False,
+) -> None:
+    """Keep a review whatever its retention says (an inquiry, a court, the coroner), or lift the hold."""
+    from models import records, retention
+
+    with review_change() as session:
+        retention.hold(
+            session, records.review_by_reference(session, reference), reason=reason, by=_operator(), lift=lift
+        )
+    console.print(f"{reference}: legal hold {'lifted' if lift else 'in place'}, recorded in its history.")
+
+
+@person_app.command("correct")
+def person_correct(
+    reference: Annotated[str, typer.Argument(help="The review's reference, e.g. CSPR-2026-0042.")],
+    pseudonym: Annotated[str, typer.Argument(help="Who, as the review knows them: 'Child Q'.")],
+) -> None:
+    """Correct a recorded name or date of birth. Both are asked for here, not taken as options, so that neither is
+    left in the shell's history or the list of processes."""
+    from models import records
+    from models.corrections import correct_person
+
+    name = typer.prompt("Correct name (Enter to keep the one recorded)", default="", show_default=False)
+    born = typer.prompt("Correct date of birth, YYYY-MM-DD (Enter to keep)", default="", show_default=False)
+    with review_change() as session:
+        review = records.review_by_reference(session, reference)
+        person = correct_person(
+            session,
+            review,
+            pseudonym,
+            name=name or None,
+            date_of_birth=_date(born or None, "date of birth"),
+            by=_operator(),
+        )
+    console.print(f"{reference}: {person.pseudonym}'s record corrected; the change is in the review's history.")
+
+
+@contextmanager
+def review_change() -> Iterator[Session]:
+    """A transaction for a change to a review from the command line: a refusal rolls back and becomes the message."""
+    from models.corrections import CorrectionRefused
+    from models.db import transaction
+    from models.records import UnknownReview
+
+    try:
+        with transaction() as session:
+            yield session
+    except (CorrectionRefused, UnknownReview, ValueError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @contextmanager

@@ -28,7 +28,8 @@ WORK_POOL = "cspr-local"
 DEFAULT_PORT = 4200
 HEARTBEAT_SECONDS = 60  # Prefect's minimum is 30
 SERVER_MODULE = "cli.prefect_server"
-SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY",)  # the gate's process reads no child's name
+# the gate's process reads no child's name, and signs no audit head
+SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY")
 LOCKED_JOB_VARIABLES = (
     "command",
     "env",

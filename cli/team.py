@@ -4,11 +4,20 @@
 server under ``CSPR_HOME`` to stand in for the partnership's S3 (unless ``CSPR_STORAGE_URL`` already names an
 ``s3://`` bucket), and writes every setting it chose to ``$CSPR_HOME/team.env`` so that other ``cspr`` commands
 (and people) can use the same system: ``set -a; . .cspr/team.env; set +a``.
+
+Least privilege: the administrator's URL (``--postgres``) creates the databases and two roles, migrates the project
+database and is then put away. Prefect gets a role that owns its own database and nothing else; cspr gets a role
+that reads and writes the project database's rows but cannot change its schema, and can only add to the audit
+trail's tables (``APPEND_ONLY``): a stolen worker credential cannot rewrite a history, only add to it. Neither is a
+superuser, nor may create databases or roles.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cli.seaweed import SeaweedS3
+from models.credentials import audit_key, role_password
+from models.db import make_engine, migrate
 from models.files import write_private
 from models.settings import get_settings, normalise_database_url
 
@@ -23,18 +34,99 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 BUCKET_URL = "s3://cspr-documents/reviews"
 
 
-def ensure_database(admin_url: str, name: str) -> str:
-    """Create database ``name`` on the server of ``admin_url`` if it is missing; returns its URL."""
-    admin = make_url(normalise_database_url(admin_url))
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")  # database and role names, put into statements as they are
+# the audit trail's tables: the project's role may add rows to them, never change or remove one
+APPEND_ONLY = ("stage_event", "decision", "register_event")
+
+
+def _identifier(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"{name!r}: a database name here is lower-case letters, digits and '_' (at most 51)")
+    return name
+
+
+@contextmanager
+def _admin(url: str) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(make_url(normalise_database_url(url)), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-            if not exists:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            yield connection
     finally:
         engine.dispose()
-    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def ensure_database(admin_url: str, name: str, owner: str | None = None) -> str:
+    """Create database ``name`` on the server of ``admin_url`` if it is missing (owned by ``owner``: then everything
+    in it is handed to that role too); returns its URL, as the administrator."""
+    with _admin(admin_url) as connection:
+        exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{_identifier(name)}"')
+        if owner is not None:
+            connection.exec_driver_sql(f'ALTER DATABASE "{_identifier(name)}" OWNER TO "{owner}"')
+    url = make_url(normalise_database_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    if owner is not None:
+        _hand_over(url, owner)
+    return url
+
+
+def _hand_over(url: str, owner: str) -> None:
+    """Everything already in the database's public schema owned by ``owner`` (a database made before roles were)."""
+    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+    with _admin(url) as connection:
+        connection.exec_driver_sql(f'ALTER SCHEMA public OWNER TO "{owner}"')
+        relations = connection.execute(
+            sa.text(
+                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') "
+                "AND pg_get_userbyid(c.relowner) <> :o"
+            ),
+            {"o": owner},
+        ).all()
+        for name, kind in relations:  # a table's own sequences follow it
+            connection.exec_driver_sql(f'ALTER {kinds[kind]} public."{name}" OWNER TO "{owner}"')
+        types = connection.execute(
+            sa.text(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') AND pg_get_userbyid(t.typowner) <> :o"
+            ),
+            {"o": owner},
+        ).all()
+        for (name,) in types:
+            connection.exec_driver_sql(f'ALTER TYPE public."{name}" OWNER TO "{owner}"')
+
+
+def ensure_role(admin_url: str, role: str) -> str:
+    """A login role with no power beyond what it is granted (no superuser, no databases, no roles), its password
+    made once under CSPR_HOME/keys; returns the password."""
+    password = role_password(role)
+    rights = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+    with _admin(admin_url) as connection:
+        exists = connection.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
+        verb = "ALTER" if exists else "CREATE"
+        connection.exec_driver_sql(f"{verb} ROLE \"{_identifier(role)}\" WITH {rights} PASSWORD '{password}'")
+    return password
+
+
+def grant_project_role(admin_project_url: str, database: str, role: str) -> None:
+    """The project's role: rows of every table, no schema; the audit trail's tables only added to. Run after every
+    migration (a new table is granted then)."""
+    with _admin(admin_project_url) as connection:
+        for statement in (
+            f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC',
+            f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{role}"',
+            f'REVOKE CREATE ON SCHEMA public FROM PUBLIC, "{role}"',
+            f'GRANT USAGE ON SCHEMA public TO "{role}"',
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+            f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+            f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(APPEND_ONLY)} FROM "{role}"',
+            f'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM "{role}"',
+        ):
+            connection.exec_driver_sql(statement)
+
+
+def as_role(url: str, role: str, password: str) -> str:
+    return make_url(url).set(username=role, password=password).render_as_string(hide_password=False)
 
 
 @dataclass
@@ -49,15 +141,16 @@ class Team:
     def prepare(self) -> dict[str, str]:
         """Databases created, S3 running; returns the settings every process of the system needs."""
         settings = get_settings()
-        project = settings.database_url or ensure_database(self.postgres, self.project_database)
-        prefect = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or ensure_database(
-            self.postgres, self.prefect_database
-        ).replace("postgresql+psycopg://", "postgresql+asyncpg://")
+        project = settings.database_url or self._project_database()
+        prefect = os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or self._prefect_database()
         # demo accounts sign in with a password alone: never in a team's system
         self.env = {
             "CSPR_DATABASE_URL": project,
             "PREFECT_API_DATABASE_CONNECTION_URL": prefect,
             "CSPR_DEMO_ACCOUNTS": "false",
+            # the one already set, or made once under CSPR_HOME/keys: a new key at every start would leave every
+            # head signed before it unverifiable
+            "CSPR_AUDIT_KEY": audit_key(),
         }
         if settings.storage_url and settings.storage_url.startswith("s3://"):
             self.env["CSPR_STORAGE_URL"] = settings.storage_url
@@ -67,9 +160,26 @@ class Team:
             self.env.update(CSPR_STORAGE_URL=BUCKET_URL, **self.s3.env())
         os.environ.update(self.env)  # for this process's own reads, and the processes it starts
         get_settings.cache_clear()  # so that the settings read from now on are these
-        # owner-only: it holds the S3 stand-in's key
+        # owner-only: it holds the S3 stand-in's key and the audit key
         write_private(self.home / "team.env", "".join(f"{key}={value}\n" for key, value in sorted(self.env.items())))
         return self.env
+
+    def _project_database(self) -> str:
+        """Made (or found), migrated and granted as the administrator; handed out as the project's role."""
+        admin_url = ensure_database(self.postgres, self.project_database)
+        role = f"{self.project_database}_app"
+        password = ensure_role(self.postgres, role)
+        migrate(make_engine(normalise_database_url(admin_url)))
+        grant_project_role(admin_url, self.project_database, role)
+        return as_role(normalise_database_url(admin_url), role, password)
+
+    def _prefect_database(self) -> str:
+        """Owned by Prefect's own role, which runs Prefect's migrations and nothing else."""
+        role = f"{self.prefect_database}_server"
+        password = ensure_role(self.postgres, role)
+        admin_url = ensure_database(self.postgres, self.prefect_database, owner=role)
+        url = as_role(normalise_database_url(admin_url), role, password)
+        return url.replace("postgresql+psycopg://", "postgresql+asyncpg://")
 
     def stop(self) -> None:
         if self.s3 is not None:

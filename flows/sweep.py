@@ -13,7 +13,7 @@ from models.dates import long_date
 from models.summaries import sweep_summary
 from tasks.notices import deliver_outbox, references_with_messages_waiting, send_daily_digests
 from tasks.runs import forget_ended_runs, restore_lost_runs
-from tasks.sweeping import sweep_deadlines
+from tasks.sweeping import anchor_audit_trail, sweep_deadlines
 from tasks.worklist import publish_worklist
 
 
@@ -38,4 +38,5 @@ def deadline_sweep(as_of: dt.date | None = None) -> dict[str, int]:
         markdown=sweep_summary(result, restored, undelivered, forgotten),
         description="Deadline sweep summary",
     )
+    anchor_audit_trail()  # last: where every review's audit trail stands after this sweep, out of the database's reach
     return result.counts

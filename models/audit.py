@@ -1,28 +1,53 @@
-"""The audit trail: how its entries are hashed, and checking it.
+"""The audit trail: how its entries are hashed, each review's signed head, the anchors, and checking it all.
 
 Each stage event and each decision of a review is hashed over its content (who acted too: their name, role, account
-and how they signed in) and the hash of the entry before it (``event_hash``, ``decision_hash``), and the review
-records the heads of both chains hashed together (``audit_head``); ``models/records.py`` writes them. Checking walks
-every review's chains from their first entry, recomputes every hash and compares the heads with the review's, so an
-edited, inserted or deleted row shows. The register (who may act, models/people.py) has one chain of its own,
-``register_event_hash``, walked the same way (it keeps no head yet, so a removed latest entry of the register is not
-seen).
+and how they signed in) and the hash of the entry before it (``event_hash``, ``decision_hash``). The register (who may
+act, models/people.py) has one chain of its own, ``register_event_hash``.
+
+A review's head (``Review.audit_head``, ``signed_head``) is an HMAC, with the audit key (models/credentials.py, never
+in the database), over the newest entry of both chains and what the chains do not hold: the review's stage, its
+milestones, its people's records (their names too, decrypted: they enter only through the HMAC, so no plain hash of a
+name is stored anywhere) and its stored documents' checksums. ``models/records.py`` stores it whenever one of them
+changes. Someone who can write the database but lacks the key can edit a row and recompute every hash after it, but
+not the head.
+
+An anchor (``anchor``) records every review's newest entries and head, and the register's newest entry, signed with
+the key. tasks/anchors.py writes one to the object store, under retention, at the end of each deadline sweep (and on
+``cspr audit anchor``). Someone who holds the key as well, but cannot reach the object store, can rewrite a history
+and sign its head again, but not the rows an anchor pinned.
+
+``verify`` walks every chain and recomputes every hash and head, and checks the rows at the places the latest anchor
+pinned. A review that was erased (``Review.erased_on``: its data key destroyed, so its encrypted values read as
+nothing) keeps its history without its content: its entries cannot be hashed again, so its chains are checked by
+their links alone (each entry's number, and its ``prev_hash`` against the stored hash before it), and its head is
+signed over its people's records without their values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, col, select
 
-from models.tables import Decision, RegisterEvent, Review, StageEvent
+from models.credentials import audit_key
+from models.crypto import DecryptionError
+from models.tables import CasePerson, Decision, Milestone, RegisterEvent, Report, Review, StageEvent
 
 GENESIS_HASH = "0" * 64
+# what each HMAC signs, written into what it signs: a head can never pass for an anchor, nor the other way round
+HEAD_PURPOSE = b"cspr audit head v1"
+ANCHOR_PURPOSE = b"cspr audit anchor v1"
+ANCHOR_FORMAT = 1
+ANCHOR_LOG = "the anchor log"  # how a finding about the anchors themselves names what it is about
 
 
 def _utc(at: dt.datetime) -> str:
@@ -31,6 +56,11 @@ def _utc(at: dt.datetime) -> str:
 
 def _digest(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _sign(purpose: bytes, content: Mapping[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(audit_key().encode(), purpose + b"\n" + canonical, hashlib.sha256).hexdigest()
 
 
 def _signed_in(row: StageEvent | Decision) -> dict[str, str]:
@@ -101,8 +131,194 @@ HASHES: dict[type, Callable[[Any], str]] = {
 }
 
 
-def audit_head(last_event_hash: str, last_decision_hash: str) -> str:
-    return _digest({"events": last_event_hash, "decisions": last_decision_hash})
+# --- the signed head ----------------------------------------------------------------------------------------
+
+
+class ChainEnd(BaseModel):
+    """The newest entry of a chain: its number and stored hash (0 and the genesis hash for an empty chain)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = 0
+    hash: str = GENESIS_HASH
+
+
+def _newest(session: Session, table: type[StageEvent] | type[Decision], review_id: uuid.UUID | None = None) -> Any:
+    """The newest entry of the chain ``table`` of one review (``review_id``) or of every review: rows of
+    (review_id, seq, hash), one query whatever their number."""
+    per_review: Any = sa.select(col(table.review_id).label("review_id"), sa.func.max(col(table.seq)).label("seq"))
+    if review_id is not None:
+        per_review = per_review.where(col(table.review_id) == review_id)
+    newest = per_review.group_by(col(table.review_id)).subquery()
+    return session.execute(
+        sa.select(col(table.review_id), col(table.seq), col(table.hash)).join(
+            newest, sa.and_(col(table.review_id) == newest.c.review_id, col(table.seq) == newest.c.seq)
+        )
+    ).all()
+
+
+def _chain_end(session: Session, table: type[StageEvent] | type[Decision], review_id: uuid.UUID) -> ChainEnd:
+    rows = _newest(session, table, review_id)
+    # a decision written before decisions were chained (migration 0002) has no hash: the chain starts after it
+    return ChainEnd(seq=rows[0].seq, hash=rows[0].hash or GENESIS_HASH) if rows else ChainEnd()
+
+
+def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dict[str, str | None]]:
+    """Each person's record as the ORM reads it (names decrypted). An erased review's values cannot be read any
+    more, and are left out: its head covers the rest of each record."""
+    if erased:
+        rows = session.execute(
+            sa.select(
+                col(CasePerson.id),
+                col(CasePerson.kind),
+                col(CasePerson.pseudonym),
+                col(CasePerson.age_band),
+                col(CasePerson.relationship),
+            ).where(col(CasePerson.review_id) == review_id)
+        ).all()
+        records = [
+            {
+                "id": str(row.id),
+                "kind": row.kind,
+                "pseudonym": row.pseudonym,
+                "age_band": row.age_band,
+                "relationship": row.relationship,
+            }
+            for row in rows
+        ]
+    else:
+        # read afresh: a record loaded earlier in this transaction may have been changed since by another one
+        people = session.exec(
+            select(CasePerson).where(CasePerson.review_id == review_id).execution_options(populate_existing=True)
+        ).all()
+        records = [
+            {
+                "id": str(person.id),
+                "kind": person.kind,
+                "pseudonym": person.pseudonym,
+                "age_band": person.age_band,
+                "relationship": person.relationship,
+                "name": person.name,
+                "date_of_birth": person.date_of_birth,
+                "characteristics": person.characteristics,
+            }
+            for person in people
+        ]
+    return sorted(records, key=lambda record: str(record["id"]))
+
+
+def signed_head(session: Session, review_id: uuid.UUID) -> str:
+    """The review's audit head, as stored in the database now (flush first): an HMAC with the audit key over the
+    newest stage event's and decision's hashes, the stage, whether and when it was erased, the milestones, the
+    people's records and the documents' checksums. 64 hex characters. May raise ``DecryptionError`` when a person's
+    record of a review not erased cannot be read."""
+    stage, erased_on = session.execute(
+        sa.select(col(Review.stage), col(Review.erased_on)).where(col(Review.id) == review_id)
+    ).one()
+    milestones = session.execute(
+        sa.select(col(Milestone.event), col(Milestone.on)).where(col(Milestone.review_id) == review_id)
+    ).all()
+    reports = session.execute(
+        sa.select(col(Report.kind), col(Report.version), col(Report.sha256)).where(col(Report.review_id) == review_id)
+    ).all()
+    return _sign(
+        HEAD_PURPOSE,
+        {
+            "events": _chain_end(session, StageEvent, review_id).hash,
+            "decisions": _chain_end(session, Decision, review_id).hash,
+            "stage": stage,
+            # in the head, so that marking a review erased (which checks less of it) needs the key
+            "erased_on": erased_on.isoformat() if erased_on else None,
+            "milestones": sorted([event, on.isoformat()] for event, on in milestones),
+            "people": _people(session, review_id, erased=erased_on is not None),
+            "reports": sorted([kind, version, sha256] for kind, version, sha256 in reports),
+        },
+    )
+
+
+# --- anchors ------------------------------------------------------------------------------------------------
+
+
+class AnchoredReview(BaseModel):
+    reference: str
+    events: ChainEnd
+    decisions: ChainEnd
+    head: str  # the signed head it had then: what an investigator compares a backup with
+
+
+class Anchor(BaseModel):
+    """Where every chain stood at a moment. Signed (HMAC with the audit key) as written; see ``read_anchor``."""
+
+    format: int
+    at: dt.datetime
+    reviews: list[AnchoredReview]
+    register_entry: ChainEnd  # the register's newest entry
+
+    @property
+    def when(self) -> str:
+        return f"{self.at.astimezone(dt.UTC):%d %B %Y at %H:%M} UTC"
+
+
+def anchor(session: Session, at: dt.datetime) -> bytes:
+    """The anchor of the whole trail as it stands: for every review its newest stage event and decision (number and
+    hash) and its signed head, and the register's newest entry; the time; all signed with the audit key. JSON, to
+    store as it is. A few queries whatever the number of reviews."""
+    events = {row.review_id: ChainEnd(seq=row.seq, hash=row.hash) for row in _newest(session, StageEvent)}
+    decisions = {row.review_id: ChainEnd(seq=row.seq, hash=row.hash) for row in _newest(session, Decision)}
+    reviews = session.execute(
+        sa.select(col(Review.id), col(Review.reference), col(Review.audit_head)).order_by(col(Review.reference))
+    ).all()
+    register = session.execute(
+        sa.select(col(RegisterEvent.seq), col(RegisterEvent.hash)).order_by(col(RegisterEvent.seq).desc()).limit(1)
+    ).first()
+    content = Anchor(
+        format=ANCHOR_FORMAT,
+        at=at,
+        reviews=[
+            AnchoredReview(
+                reference=reference,
+                events=events.get(review_id, ChainEnd()),
+                decisions=decisions.get(review_id, ChainEnd()),
+                head=head,
+            )
+            for review_id, reference, head in reviews
+        ],
+        register_entry=ChainEnd(seq=register.seq, hash=register.hash) if register else ChainEnd(),
+    ).model_dump(mode="json")
+    return json.dumps({**content, "signature": _sign(ANCHOR_PURPOSE, content)}, sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class StoredAnchor:
+    """An anchor as read back from the object store: its key there, and its bytes."""
+
+    name: str
+    data: bytes
+
+
+class BadAnchor(ValueError):
+    """An anchor that cannot be trusted: unreadable, or not signed with the audit key. ``str()`` says which."""
+
+
+def read_anchor(stored: StoredAnchor) -> Anchor:
+    """The anchor, once its signature is checked against the audit key; ``BadAnchor`` otherwise."""
+    try:
+        content = json.loads(stored.data)
+        signature = content.pop("signature")
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise BadAnchor(f"the latest anchor ({stored.name}) cannot be read: it is not an anchor cspr wrote") from exc
+    if not isinstance(signature, str) or not hmac.compare_digest(signature, _sign(ANCHOR_PURPOSE, content)):
+        raise BadAnchor(
+            f"the latest anchor ({stored.name}) is not signed with the audit key: it was not written by cspr, it was "
+            "changed, or CSPR_AUDIT_KEY is not the key it was written with"
+        )
+    try:
+        return Anchor.model_validate(content)
+    except ValidationError as exc:
+        raise BadAnchor(f"the latest anchor ({stored.name}) is signed but not in a form this cspr reads") from exc
+
+
+# --- checking -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -121,18 +337,63 @@ class Verified:
     decisions: int
     register_events: int
     findings: list[Finding]
+    anchor: Anchor | None = None  # the anchor the trail was checked against, if there was one to trust
+    anchor_name: str | None = None
 
 
-def _walk(
-    reference: str, what: str, rows: Sequence[StageEvent | Decision | RegisterEvent]
-) -> tuple[list[Finding], str]:
+@dataclass
+class _Chains:
+    """The stored hashes of a review's entries, by number: what the anchor's places are looked up in."""
+
+    events: dict[int, str] = field(default_factory=dict)
+    decisions: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Unopened:
+    """An entry whose sealed content does not open with its review's key (models/sealing.py): changed, or copied
+    from another row. Its number and stored hashes are still read, so the rest of its chain is walked."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+Entry = StageEvent | Decision | RegisterEvent | _Unopened
+Chained = TypeVar("Chained", StageEvent, Decision)  # a review's two chains
+
+
+def _entries(session: Session, table: type[Chained], review_id: uuid.UUID) -> list[Chained | _Unopened]:
+    """A review's chain, in order."""
+    where = col(table.review_id) == review_id
+    try:
+        return list(session.exec(select(table).where(where).order_by(col(table.seq))).all())
+    except DecryptionError:
+        pass
+    # an entry does not open: read them one at a time, to say which, and walk the chain all the same
+    entries: list[Chained | _Unopened] = []
+    stored = sa.select(col(table.id), col(table.seq), col(table.prev_hash), col(table.hash))
+    for row_id, seq, prev_hash, hash_ in session.execute(stored.where(where).order_by(col(table.seq))).all():
+        try:
+            entries.append(session.get_one(table, row_id, populate_existing=True))
+        except DecryptionError:
+            entries.append(_Unopened(seq, prev_hash, hash_))
+    return entries
+
+
+def _walk(reference: str, what: str, rows: Sequence[Entry], *, recompute: bool = True) -> tuple[list[Finding], str]:
+    """Walk one chain: every number in turn, every hash recomputed (unless ``recompute`` is off: an erased review's
+    entries have lost their content) and every link to the stored hash before it."""
     findings: list[Finding] = []
     previous = GENESIS_HASH
     for expected_seq, row in enumerate(rows, start=1):
         if row.seq != expected_seq:
             findings.append(Finding(reference, f"{what} {expected_seq} is missing (the next is {row.seq})"))
-        recomputed = HASHES[type(row)](row)
-        if row.hash != recomputed:
+        if isinstance(row, _Unopened):
+            findings.append(
+                Finding(reference, f"{what} {row.seq} was changed after it was written: it no longer opens")
+            )
+        elif recompute and row.hash != HASHES[type(row)](row):
             findings.append(Finding(reference, f"{what} {row.seq} was changed after it was written"))
         elif row.prev_hash != previous:
             findings.append(Finding(reference, f"{what} {row.seq} does not follow the one before it"))
@@ -140,28 +401,96 @@ def _walk(
     return findings, previous
 
 
-def verify(session: Session) -> Verified:
+def _check_head(session: Session, review: Review) -> list[Finding]:
+    try:
+        head = signed_head(session, review.id)
+    except DecryptionError as exc:
+        return [Finding(review.reference, f"a person's record cannot be read, so its head cannot be checked ({exc})")]
+    if hmac.compare_digest(review.audit_head, head):
+        return []
+    return [
+        Finding(
+            review.reference,
+            "its history, stage, milestones, people's records or documents' checksums no longer match its signed "
+            "head: something was changed, added or removed outside the trail, or CSPR_AUDIT_KEY is not the key it "
+            "was signed with",
+        )
+    ]
+
+
+def _check_stage(session: Session, review: Review) -> list[Finding]:
+    """Every stage move is an event, so the review stands where its newest event left it."""
+    left_at = session.exec(
+        select(StageEvent.to_stage).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq).desc())
+    ).first()
+    if left_at is None or review.stage == left_at:
+        return []
+    return [Finding(review.reference, f"its stage ({review.stage}) is not where its history left it ({left_at})")]
+
+
+def _pinned(reference: str, what: str, end: ChainEnd, stored: Mapping[int, str], when: str) -> list[Finding]:
+    if end.seq == 0:  # the chain was empty then
+        return []
+    if end.seq not in stored:
+        return [Finding(reference, f"{what} {end.seq}, anchored on {when}, is gone")]
+    if stored[end.seq] != end.hash:
+        return [
+            Finding(
+                reference,
+                f"{what} {end.seq} is not the one anchored on {when}: its history up to then was rewritten",
+            )
+        ]
+    return []
+
+
+def _check_anchor(anchored: Anchor, chains: Mapping[str, _Chains], register: Mapping[int, str]) -> list[Finding]:
+    """The rows at the places the anchor pinned still carry the hashes it recorded: a history rewritten before it,
+    even with every hash and the head made again with the key, shows."""
+    when = anchored.when
     findings: list[Finding] = []
+    for review in anchored.reviews:
+        here = chains.get(review.reference)
+        if here is None:
+            findings.append(Finding(review.reference, f"it is in the anchor of {when} but no longer in the database"))
+            continue
+        findings += _pinned(review.reference, "stage event", review.events, here.events, when)
+        findings += _pinned(review.reference, "decision", review.decisions, here.decisions, when)
+    return findings + _pinned("the register", "register entry", anchored.register_entry, register, when)
+
+
+def verify(session: Session, anchor: StoredAnchor | None = None) -> Verified:
+    """Check every review's chains and signed head, the register's chain and, given the latest anchor, every place
+    it pinned. Each problem is a finding in words for an operator; nothing is changed."""
+    findings: list[Finding] = []
+    chains: dict[str, _Chains] = {}
     events = decisions = 0
     reviews = session.exec(select(Review).order_by(col(Review.reference))).all()
     for review in reviews:
-        chain = session.exec(
-            select(StageEvent).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq))
-        ).all()
-        made = session.exec(select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.seq))).all()
-        found, last_event = _walk(review.reference, "stage event", list(chain))
-        findings += found
-        found, last_decision = _walk(review.reference, "decision", list(made))
-        findings += found
-        if review.audit_head != audit_head(last_event, last_decision):
-            findings.append(
-                Finding(
-                    review.reference,
-                    "its latest entries do not match the head it recorded: "
-                    "an entry was removed or added outside the trail",
-                )
-            )
+        chain = _entries(session, StageEvent, review.id)
+        made = _entries(session, Decision, review.id)
+        erased = review.erased_on is not None
+        findings += _walk(review.reference, "stage event", chain, recompute=not erased)[0]
+        findings += _walk(review.reference, "decision", made, recompute=not erased)[0]
+        findings += _check_stage(session, review)
+        findings += _check_head(session, review)
+        chains[review.reference] = _Chains({e.seq: e.hash for e in chain}, {d.seq: d.hash for d in made})
         events, decisions = events + len(chain), decisions + len(made)
     register = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq))).all()
-    findings += _walk("the register", "register entry", list(register))[0]
-    return Verified(len(reviews), events, decisions, len(register), findings)
+    findings += _walk("the register", "register entry", register)[0]
+    trusted: Anchor | None = None
+    if anchor is not None:
+        try:
+            trusted = read_anchor(anchor)
+        except BadAnchor as exc:
+            findings.append(Finding(ANCHOR_LOG, str(exc)))
+        else:
+            findings += _check_anchor(trusted, chains, {r.seq: r.hash for r in register})
+    return Verified(
+        len(reviews),
+        events,
+        decisions,
+        len(register),
+        findings,
+        trusted,
+        anchor.name if anchor is not None else None,
+    )

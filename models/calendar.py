@@ -48,6 +48,11 @@ def today_in_england() -> dt.date:
     return dt.datetime.now(ZoneInfo("Europe/London")).date()
 
 
+def london_day(at: dt.datetime) -> dt.date:
+    """The day a moment fell on in England (a time stored without its zone is UTC, as SQLite gives it back)."""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo("Europe/London")).date()
+
+
 class CalendarRangeError(ValueError):
     """A date falls in a year the calendar cannot count in."""
 

@@ -1,9 +1,11 @@
-"""The two secrets the gate and the workers share, and nobody else holds: the key that signs who answered a form
-(models/identity.py), and the service credential the workers, the command line and the flows present at the gate.
+"""The secrets the system holds outside its database: the key that signs who answered a form (models/identity.py)
+and the service credential the workers, the command line and the flows present at the gate, both shared by the gate
+and the workers; and the audit key, which signs each review's audit head and the audit trail's anchors
+(models/audit.py), held by the workers and the command line.
 
-Each comes from its setting (``CSPR_GATE_KEY``, ``CSPR_SERVICE_TOKEN``) in the team set-up, or is generated once,
-owner-only, under ``CSPR_HOME/keys`` on one machine. Neither is the encryption key of personal data, which the
-Prefect server's process never holds.
+Each comes from its setting (``CSPR_GATE_KEY``, ``CSPR_SERVICE_TOKEN``, ``CSPR_AUDIT_KEY``) in the team set-up, or is
+generated once, owner-only, under ``CSPR_HOME/keys`` on one machine. None is the encryption key of personal data,
+which the Prefect server's process never holds.
 """
 
 from __future__ import annotations
@@ -36,3 +38,14 @@ def gate_key() -> str:
 def service_token() -> str:
     """The service credential: whoever presents it acts as the system itself."""
     return get_settings().service_token or _generated("service.token")
+
+
+def audit_key() -> str:
+    """The key that signs audit heads and anchors: whoever can write the database but does not hold it cannot make
+    a rewritten history verify."""
+    return get_settings().audit_key or _generated("audit.key")
+
+
+def role_password(role: str) -> str:
+    """The password of one of the team set-up's database roles (cli/team.py), made once; letters, digits, - and _."""
+    return _generated(f"db-{role}.password")

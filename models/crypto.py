@@ -1,8 +1,9 @@
-"""Encryption of personal data at rest (names and dates of birth), with Fernet.
+"""The master key, which wraps each review's own data key (models/keyring.py), with Fernet.
 
 The key comes from ``CSPR_ENCRYPTION_KEY`` (one or more Fernet keys, comma separated, newest first, so a
-rotated-out key can still decrypt). With no key set, a development key is generated once under
-``CSPR_HOME/keys`` so local use needs no set-up; it never leaves the machine.
+rotated-out key can still unwrap). With no key set, a development key is generated once under
+``CSPR_HOME/keys`` so local use needs no set-up; it never leaves the machine. ``encrypt`` and ``decrypt`` are how
+names were encrypted before each review had its own key: only the migration to data keys (0008) uses them.
 """
 
 from __future__ import annotations

@@ -23,7 +23,11 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from models import sealing
 from models.settings import get_settings
+
+# every session seals a review's personal data and free text on the way in and opens it on the way out
+sealing.install()
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -33,8 +33,15 @@ MAX_CHILDREN = 4  # one notification may cover up to four children in the same i
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
+
+
+class _FreeText:
+    """Marks a field where people write what they like, so it may hold a name: sealed at rest (models/sealing.py)."""
+
+
+FREE = _FreeText()
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), FREE]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000), FREE]
 Pseudonym = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 .'\-]+$")
 ]
@@ -657,3 +664,18 @@ class NationalReportPublished(CleanText):
     def _dates(self) -> NationalReportPublished:
         _not_in_future(self.published_on, "the publication date")
         return self
+
+
+def _free_text_fields() -> frozenset[str]:
+    """The names of every free-text field of every form (nested ones too: they are forms as well)."""
+    found: set[str] = set()
+    waiting: list[type[BaseModel]] = [FormModel]
+    while waiting:
+        form = waiting.pop()
+        waiting += form.__subclasses__()
+        found |= {name for name, field in form.model_fields.items() if FREE in field.metadata}
+    return frozenset(found)
+
+
+# what models/sealing.py seals inside a decision's details
+FREE_TEXT = _free_text_fields()

@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import rulebook, stages
-from models.audit import GENESIS_HASH, audit_head, decision_hash, event_hash
+from models.audit import GENESIS_HASH, decision_hash, event_hash, signed_head
 from models.rulebook import Entry, Event
 from models.stages import Facts, Stage
 from models.tables import (
@@ -323,8 +324,43 @@ def _append_event(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
-    _move_head(session, review)
+    store_head(session, review)
     return event
+
+
+class Noted(StrEnum):
+    """What a review's history records besides its moves: its stage stays where it is."""
+
+    LEGAL_HOLD = "legal_hold"  # kept whatever its retention says (models/retention.py)
+    HOLD_LIFTED = "legal_hold_lifted"
+    ERASED = "erased"  # its data key destroyed
+    DOCUMENT_DELETED = "document_deleted"  # a restricted document past its retention
+    PERSON_CORRECTED = "person_corrected"  # a person's recorded name or date of birth put right
+
+
+def note(
+    session: Session,
+    review: Review,
+    what: Noted,
+    *,
+    actor: Actor,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> StageEvent:
+    """Record in the review's history something done to it that is not a move: the chain and the head cover it."""
+    stage = Stage(review.stage)
+    return _append_event(
+        session,
+        review,
+        transition=what,
+        from_stage=stage,
+        to_stage=stage,
+        actor=actor,
+        reason=reason,
+        details=dict(details or {}),
+        at=at or utcnow(),
+    )
 
 
 def record_decision(
@@ -361,7 +397,7 @@ def record_decision(
     row.hash = decision_hash(row)
     session.add(row)
     session.flush()
-    _move_head(session, review)
+    store_head(session, review)
     return row
 
 
@@ -369,18 +405,21 @@ def _account_id(actor: Actor) -> uuid.UUID | None:
     return None if actor.person_id is None else uuid.UUID(actor.person_id)
 
 
-def _move_head(session: Session, review: Review) -> None:
-    """Point the review's head at the newest entry of both chains: removing the latest entry is then seen too."""
-    event = session.exec(
-        select(StageEvent.hash).where(StageEvent.review_id == review.id).order_by(col(StageEvent.seq).desc()).limit(1)
-    ).first()
-    decision = session.exec(
-        select(Decision.hash).where(Decision.review_id == review.id).order_by(col(Decision.seq).desc()).limit(1)
-    ).first()
+def store_head(session: Session, review: Review | uuid.UUID) -> None:
+    """Sign the review's audit head again (models.audit.signed_head) and store it. Call it after every change to
+    what the head covers: an entry of either chain, the stage, a milestone, a person's record, a stored document.
+    Removing the latest entry, or changing any of these outside this code, then shows to ``cspr audit verify``.
+
+    The review's row is locked first, so that two transactions changing one review (a transition and its
+    documents being stored) sign in turn, each over what the other committed; ``key_share`` takes the lock a
+    transition's own update takes (FOR NO KEY UPDATE), which a row pointing at the review does not wait for."""
+    review_id = review if isinstance(review, uuid.UUID) else review.id
+    session.flush()
+    session.execute(sa.select(col(Review.id)).where(col(Review.id) == review_id).with_for_update(key_share=True))
     session.execute(
         sa.update(Review)
-        .where(col(Review.id) == review.id)
-        .values(audit_head=audit_head(event or GENESIS_HASH, decision or GENESIS_HASH))
+        .where(col(Review.id) == review_id)
+        .values(audit_head=signed_head(session, review_id))
         .execution_options(synchronize_session=False)
     )
 
@@ -453,14 +492,19 @@ def set_milestones(
     """Record when events happened. A milestone already recorded keeps its first date unless ``replace`` (an
     event that truly happened again, such as a corrected report sent again)."""
     known = {m.event: m for m in session.exec(select(Milestone).where(Milestone.review_id == review.id))}
+    changed = False
     for event, on in milestones.items():
         row = known.get(Event(event).value)
         if row is None:
             session.add(Milestone(review_id=review.id, event=Event(event).value, on=on))
-        elif replace:
+            changed = True
+        elif replace and row.on != on:
             row.on = on
             session.add(row)
+            changed = True
     session.flush()
+    if changed:  # the head covers the milestones: deadlines are counted from them
+        store_head(session, review)
 
 
 def milestones_of(session: Session, review_id: uuid.UUID) -> dict[Event, dt.date]:

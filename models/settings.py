@@ -28,8 +28,13 @@ class Settings(BaseSettings):
     )
     encryption_key: str | None = Field(
         default=None,
-        description="Fernet key(s), comma separated, newest first, for personal data at rest. "
+        description="Fernet key(s), comma separated, newest first, that wrap each review's own data key. "
         "Unset in local mode: a development key is generated under CSPR_HOME.",
+    )
+    kms_key_id: str | None = Field(
+        default=None,
+        description="An AWS KMS key (its id, ARN or alias) that wraps each review's data key instead of "
+        "CSPR_ENCRYPTION_KEY; the region is CSPR_S3_REGION. Unset: the encryption key wraps them.",
     )
     gate_key: str | None = Field(
         default=None,
@@ -40,6 +45,11 @@ class Settings(BaseSettings):
         default=None,
         description="The service credential the workers and the command line present at the gate. "
         "Unset in local mode: generated under CSPR_HOME/keys.",
+    )
+    audit_key: str | None = Field(
+        default=None,
+        description="Key that signs each review's audit head and the audit trail's anchors in the object store; "
+        "never stored in the database. Unset in local mode: generated under CSPR_HOME/keys.",
     )
     public_url: str | None = Field(
         default=None,

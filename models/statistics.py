@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import forms
+from models import forms, keyring, sealing
 from models.rulebook import Event
 from models.tables import CasePerson, Milestone, Partnership, PersonKind, Review
 
@@ -127,11 +127,13 @@ def _children(session: Session, reviews: pd.DataFrame) -> pd.DataFrame:
     for i in range(0, len(looked_after), 500):  # a bounded IN list
         ids = [r for r in reviews["review_id"].iloc[i : i + 500]]
         people = session.execute(
-            sa.select(col(CasePerson.review_id), col(CasePerson.age_band), col(CasePerson.characteristics)).where(
-                col(CasePerson.review_id).in_(ids), col(CasePerson.kind) == PersonKind.CHILD
-            )
+            sa.select(
+                col(CasePerson.id), col(CasePerson.review_id), col(CasePerson.age_band), col(CasePerson.characteristics)
+            ).where(col(CasePerson.review_id).in_(ids), col(CasePerson.kind) == PersonKind.CHILD)
         ).all()
-        for review_id, age_band, characteristics in people:
+        keyring.preload(session, ids)
+        for person_id, review_id, age_band, sealed in people:
+            characteristics = sealing.open_value(session, review_id, CasePerson, "characteristics", person_id, sealed)
             known = json.loads(characteristics) if characteristics else {}
             rows.append(
                 {

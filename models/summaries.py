@@ -3,11 +3,13 @@ artifacts and the command line prints them. References, partnership codes and co
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from models.calendar import PROVISIONAL_NOTE
 from models.compliance import Compliance
 from models.dates import long_date, weekday_date
+from models.retention import Due, schedule
 from models.sweep import STATUSES, Escalation, SweepResult
 
 
@@ -72,4 +74,23 @@ def compliance_summary(figures: Compliance, *, key: str, version: int, size: int
         rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
         lines.append(_row(r.title, r.fell_due, r.on_time, r.late, r.outstanding, rate))
     lines += ["", f"Reviews with a statutory deadline overdue on {as_of}: {figures.overdue_reviews}."]
+    return "\n".join(lines)
+
+
+def retention_summary(due: Sequence[Due], today: dt.date, *, applied: bool, runs: int) -> str:
+    """What the schedule makes due on a day (a dry run), or what was erased and deleted."""
+    verb = "Erased or deleted" if applied else "Would go (dry run: nothing was changed)"
+    lines = [f"## Retention on {long_date(today)}", "", f"**{verb}:**", ""]
+    lines += _header("Kind", "Review", "What", "Counted from", "Due since", "")
+    for item in due:
+        held = "kept: legal hold" if item.held else ""
+        lines.append(
+            _row(
+                _words(item.kind), item.reference or "-", item.what, long_date(item.since), long_date(item.due_on), held
+            )
+        )
+    if not due:
+        lines.append(_row("nothing", "", "", "", "", ""))
+    lines += ["", f"Prefect runs ended before the run-history period: {runs}.", "", "**The schedule:**", ""]
+    lines += [f"- {_words(kind)}: {period.describe()}" for kind, period in schedule().items()]
     return "\n".join(lines)

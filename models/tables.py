@@ -1,7 +1,8 @@
 """The project database: SQLModel tables.
 
 Personal data (the names and dates of birth of children and family members) lives only in
-``CasePerson.name`` and ``CasePerson.date_of_birth``, encrypted at rest. Everywhere else a case is known by
+``CasePerson.name`` and ``CasePerson.date_of_birth``, sealed under the review's own data key (models/sealing.py), as
+is the free text people write. Everywhere else a case is known by
 its reference (``CSPR-2026-0042``) and a child by a pseudonym ("Child Q").
 
 Enumerated columns are stored as short strings (not database enum types) so that adding a value is not a
@@ -24,19 +25,6 @@ from models import crypto
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class EncryptedText(TypeDecorator[str]):
-    """Text encrypted with the project key on the way in and decrypted on the way out."""
-
-    impl = sa.Text
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
-        return None if value is None else crypto.encrypt(value)
-
-    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
-        return None if value is None else crypto.decrypt(value)
 
 
 class SealedText(TypeDecorator[str]):
@@ -198,9 +186,24 @@ class Review(SQLModel, table=True):
     rapid_review_follows: bool = True  # False: the review closes once the right bodies are told
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
-    audit_head: str = _str(64, default="")  # the heads of the stage-event and decision chains, hashed together
+    audit_head: str = _str(64, default="")  # the signed head: both chains, stage, milestones, people, documents
+    legal_hold: bool = False  # kept whatever its retention date says, until the hold is lifted (models/retention.py)
+    erased_on: dt.date | None = None  # its data key destroyed: every encrypted value of it is unreadable for good
     created_at: dt.datetime = _when()
     updated_at: dt.datetime = _when()
+
+
+class ReviewKey(SQLModel, table=True):
+    """A review's own data key, wrapped by the master key (or a KMS): erasing the review destroys it, and with it
+    every value encrypted under it (models/keyring.py)."""
+
+    __tablename__ = "review_key"
+
+    review_id: uuid.UUID = Field(foreign_key="review.id", primary_key=True)
+    wrapped: str | None = Field(default=None, sa_type=sa.Text)  # None once destroyed
+    wrapped_by: str = _str(200)  # "local" or "kms:<key id>": what unwraps it
+    created_at: dt.datetime = _when()
+    destroyed_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class CasePerson(SQLModel, table=True):
@@ -215,9 +218,10 @@ class CasePerson(SQLModel, table=True):
     pseudonym: str = _str(60)  # "Child Q"
     age_band: str | None = _str(20, default=None)
     relationship: str | None = _str(60, default=None)  # for family members: "mother", "stepfather"
-    name: str | None = Field(default=None, sa_type=EncryptedText)
-    date_of_birth: str | None = Field(default=None, sa_type=EncryptedText)
-    characteristics: str | None = Field(default=None, sa_type=EncryptedText)  # JSON: sex, ethnicity, disability, plan
+    # sealed under the review's data key (models/sealing.py), like the free text of its decisions and stage events
+    name: str | None = Field(default=None, sa_type=sa.Text)
+    date_of_birth: str | None = Field(default=None, sa_type=sa.Text)
+    characteristics: str | None = Field(default=None, sa_type=sa.Text)  # JSON: sex, ethnicity, disability, plan
     created_at: dt.datetime = _when()
 
 

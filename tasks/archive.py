@@ -1,7 +1,8 @@
 """Keeping a review's documents: render what its history calls for, store each version once, and publish the
 approved report only after the redaction gate has read it.
 
-Object keys carry the review reference and the document kind, never a name:
+A restricted document is sealed under its review's key before it is stored (models/sealing.py); a published one is
+stored as it is published. Object keys carry the review reference and the document kind, never a name:
 ``restricted/CSPR-2026-0042/final-report/v2.pdf`` until publication, ``published/CSPR-2026-0042/final-report.pdf``
 after. Each stored object's SHA-256 is recorded in the project database and checked when it is read back.
 """
@@ -14,10 +15,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, select
 
-from models import documents, forms
+from models import documents, forms, keyring, sealing
 from models.db import transaction
 from models.documents import DocumentSpec
-from models.records import latest_decision, milestones_of, review_by_reference
+from models.records import latest_decision, milestones_of, review_by_reference, store_head
 from models.rulebook import Event
 from models.stages import Stage
 from models.tables import DecisionKind, Report, Review
@@ -25,6 +26,7 @@ from tasks.redaction import find_personal_data
 from tasks.storage import ObjectStore, open_store
 
 PUBLISHED_MARKING = "Published by the safeguarding partners"
+SEALED_TYPE = "application/vnd.cspr.sealed"  # a restricted document, sealed: `cspr document --out` opens it
 
 
 def restricted_key(reference: str, kind: str, version: int) -> str:
@@ -73,10 +75,12 @@ def _store(
     retain_until: dt.date | None = None,
 ) -> Report:
     pdf = _pdf(spec)
+    if not published:  # a restricted document leaves only sealed under the review's key; erasing it erases every copy
+        pdf = sealing.seal_document(keyring.data_key_for_writing(session, review.id), key, review.id, pdf)
     stored = store.put(
         key,
         pdf,
-        content_type="application/pdf",
+        content_type="application/pdf" if published else SEALED_TYPE,
         retain_until=retain_until,
         metadata={"reference": review.reference, "kind": kind},
     )
@@ -91,7 +95,7 @@ def _store(
         retain_until=retain_until,
     )
     session.add(row)
-    session.flush()
+    store_head(session, review)  # the review's signed head covers its documents' checksums
     return row
 
 
@@ -201,5 +205,11 @@ def stored_documents(reference: str, *, published: bool | None = None) -> list[R
 
 
 def read_document(report: Report, store: ObjectStore | None = None) -> bytes:
-    """The document's bytes, checked against the SHA-256 recorded when it was stored."""
-    return (store or open_store()).get(report.object_key, sha256=report.sha256)
+    """The document's bytes, checked against the SHA-256 recorded when it was stored, and opened with its review's
+    key if it is sealed (a restricted document)."""
+    data = (store or open_store()).get(report.object_key, sha256=report.sha256)
+    if not sealing.is_sealed_document(data) or report.review_id is None:
+        return data
+    with transaction() as session:
+        key = keyring.data_key(session, report.review_id)
+    return sealing.open_document(key, report.object_key, report.review_id, data)

@@ -103,12 +103,13 @@ def forget_inputs(run_id: UUID | None, keep: set[str] | None = None) -> int:
 
 
 @task(name="forget-ended-runs")
-def forget_ended_runs(within: dt.timedelta = ENDED_WITHIN) -> int:
+def forget_ended_runs(within: dt.timedelta | None = ENDED_WITHIN) -> int:
     """Delete every form answer left in Prefect by any of cspr's runs that ended (failed, crashed, cancelled or
-    completed) within ``within``: notification runs too, whose identity answer carries names if the run died between
-    saving it and forgetting it. The sweep runs every working day, so the window only has to span a long weekend;
-    it is generous. Returns how many inputs were deleted."""
-    since = dt.datetime.now(dt.UTC) - within
+    completed) within ``within`` (None: whenever they ended; the monthly retention run's full pass, which also
+    catches what runs left before the sweep did this): notification runs too, whose identity answer carries names if
+    the run died between saving it and forgetting it. The sweep runs every working day, so its window only has to
+    span a long weekend; it is generous. Returns how many inputs were deleted."""
+    since = None if within is None else dt.datetime.now(dt.UTC) - within
     states = FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED))
     ended: list[UUID] = []
     page = 200
@@ -116,7 +117,9 @@ def forget_ended_runs(within: dt.timedelta = ENDED_WITHIN) -> int:
         for offset in range(0, 10_000_000, page):
             runs = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
-                    tags=FlowRunFilterTags(all_=["cspr"]), state=states, end_time=FlowRunFilterEndTime(after_=since)
+                    tags=FlowRunFilterTags(all_=["cspr"]),
+                    state=states,
+                    end_time=None if since is None else FlowRunFilterEndTime(after_=since),
                 ),
                 limit=page,
                 offset=offset,

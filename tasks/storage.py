@@ -61,6 +61,7 @@ class ObjectStore(Protocol):
     def link(self, key: str, expires_in: int = 300) -> str: ...
     def exists(self, key: str) -> bool: ...
     def versions(self, key: str) -> list[str]: ...
+    def keys(self, folder: str) -> list[str]: ...
     def describe(self) -> str: ...
 
 
@@ -168,6 +169,17 @@ class LocalStore:
 
     def versions(self, key: str) -> list[str]:
         return ["current"] if self.exists(key) else []
+
+    def keys(self, folder: str) -> list[str]:
+        """Every object's key under ``folder``, sorted."""
+        path = self._path(folder)
+        if not path.is_dir():
+            return []
+        return sorted(
+            found.relative_to(self.root).as_posix()
+            for found in path.rglob("*")
+            if found.is_file() and not found.name.endswith((".meta.json", ".tmp"))
+        )
 
     def describe(self) -> str:
         return f"the folder {self.root}"
@@ -289,6 +301,15 @@ class S3Store:
         found = [v for v in listing.get("Versions", []) if v["Key"] == full]
         found.sort(key=lambda v: v["LastModified"], reverse=True)
         return [str(v["VersionId"]) for v in found]
+
+    def keys(self, folder: str) -> list[str]:
+        """Every object's key under ``folder``, sorted; an object hidden behind a delete marker too, since a delete
+        without a version id only hides a locked object, and what it hid is still there to read."""
+        full = self._key(folder) + "/"
+        found: set[str] = set()
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=full):
+            found.update(str(v["Key"]) for v in page.get("Versions", []))
+        return sorted(key.removeprefix(f"{self.prefix}/" if self.prefix else "") for key in found)
 
     def describe(self) -> str:
         where = f" at {self.endpoint}" if self.endpoint else ""

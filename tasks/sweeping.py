@@ -1,5 +1,6 @@
 """The deadline sweep as Prefect tasks: classify and escalate in the database, then tell Prefect's event
-system about each escalation (references, stages and days only)."""
+system about each escalation (references, stages and days only); and, at the end of each sweep, anchor the audit
+trail in the object store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prefect.events import emit_event
 
 from models import sweep
 from models.db import transaction
+from tasks.anchors import write_anchor
 
 OVERDUE_EVENT = "cspr.deadline.overdue"
 
@@ -43,3 +45,20 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
         len(raised),
     )
     return result
+
+
+@task(name="anchor-audit-trail", retries=3, retry_delay_seconds=[2, 10, 30])
+def anchor_audit_trail() -> str:
+    """Write the audit trail's anchor for this sweep (tasks/anchors.py); returns its object key."""
+    anchored = write_anchor()
+    logger = get_run_logger()
+    logger.info(
+        "audit trail anchored: %d review(s) and the register, as %s in %s, kept until %s",
+        anchored.reviews,
+        anchored.key,
+        anchored.store,
+        anchored.retain_until.isoformat(),
+    )
+    if not anchored.locked:
+        logger.warning("%s cannot lock objects: %s is not protected against deletion", anchored.store, anchored.key)
+    return anchored.key

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from models.db import make_engine, migrate  # noqa: E402
 from models.settings import get_settings  # noqa: E402
+from tasks.storage import ObjectStore  # noqa: E402
 
 get_settings.cache_clear()
 
@@ -145,3 +146,14 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.environ[key] = value
     get_settings.cache_clear()
     server.stop()
+
+
+@pytest.fixture(params=["folder", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """An empty object store of each kind: a folder, and a bucket of its own on the S3 server."""
+    from tasks.storage import LocalStore, open_store
+
+    if request.param == "folder":
+        return LocalStore(tmp_path / "objects")
+    request.getfixturevalue("s3_endpoint")
+    return open_store(f"s3://cspr-{uuid.uuid4().hex[:10]}/objects")

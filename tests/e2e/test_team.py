@@ -79,6 +79,8 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     assert len(server) == 1 and len(workers) == 2, list(running)
     assert "CSPR_ENCRYPTION_KEY" not in server[0]
     assert all(w.get("CSPR_ENCRYPTION_KEY") == env["CSPR_ENCRYPTION_KEY"] for w in workers)
+    assert "CSPR_AUDIT_KEY" not in server[0]  # the audit key too: the gate signs no audit head
+    assert all(w.get("CSPR_AUDIT_KEY") == env["CSPR_AUDIT_KEY"] for w in workers)
     demo = subprocess.run(
         [CSPR, "demo", "--port", str(port), "--child-name", CHILD, "--child-dob", DOB.isoformat()],
         env=env,
@@ -94,6 +96,29 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     # each person signed in at the gate in turn (the demo's people are ordinary accounts here: app codes too)
     for email in ("chris.lee@", "alex.morgan@", "sam.patel@", "jo.evans@", "secretariat@"):
         assert f"signed in as {email}" in out, out
+    # least privilege: each process's database role is its own, no superuser; the project's cannot change its
+    # schema nor rewrite or remove a line of the audit trail (it did write them all, above)
+    assert sa.engine.make_url(env["CSPR_DATABASE_URL"]).username.endswith("_app")  # type: ignore[union-attr]
+    assert sa.engine.make_url(env["PREFECT_API_DATABASE_CONNECTION_URL"]).username.endswith("_server")  # type: ignore[union-attr]
+    as_project = sa.create_engine(env["CSPR_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+    with as_project.connect() as connection:
+        assert (
+            connection.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar() is False
+        )
+        assert connection.execute(sa.text("SELECT count(*) FROM stage_event")).scalar()
+    for forbidden in (
+        "UPDATE stage_event SET actor_name = 'Someone Else'",
+        "DELETE FROM decision",
+        "UPDATE register_event SET actor_name = 'Someone Else'",
+        "CREATE TABLE cspr_probe (i int)",
+        "ALTER TABLE review DROP COLUMN audit_head",
+    ):
+        with (
+            as_project.connect() as connection,
+            pytest.raises(sa.exc.ProgrammingError, match=r"permission denied|must be owner"),
+        ):
+            connection.execute(sa.text(forbidden))
+    as_project.dispose()
     # Prefect kept its runs in PostgreSQL, not in a SQLite file
     prefect_url = env["PREFECT_API_DATABASE_CONNECTION_URL"].replace("+asyncpg", "+psycopg")
     prefect_db = sa.create_engine(prefect_url)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from cli.demo import DRAFT, Case, review_state
 from cli.system import LocalSystem
 from models import documents
+from models.audit import verify
 from models.db import get_engine
 from models.records import review_by_reference
 from models.stages import Stage
@@ -42,12 +43,16 @@ def check_documents(reference: str) -> None:
     store = open_store()
     for report in reports:
         assert reference in report.object_key and "Ashcombe" not in report.object_key
-        pdf = read_document(report, store)  # checksum verified
+        pdf = read_document(report, store)  # checksum verified, and opened with the review's key if sealed
         assert pdf.startswith(b"%PDF")
+        stored = store.get(report.object_key)  # restricted documents are sealed in the store; published ones are not
+        assert stored.startswith(b"%PDF") is report.published and (stored == pdf) is report.published
     published = [r for r in reports if r.published]
     assert [r.object_key for r in published] == [f"published/{reference}/final-report.pdf"]
     assert published[0].retain_until is not None
     assert find_personal_data(read_document(published[0], store), people(reference)) == []
+    with Session(get_engine()) as session:  # each document stored signed the review's head again
+        assert [str(f) for f in verify(session).findings if f.reference == reference] == []
 
 
 def test_a_local_review_keeps_every_document_and_publishes_one(deployed: LocalSystem) -> None:

@@ -14,8 +14,11 @@ from cli.demo import Case, answerer
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models import records
+from models.audit import read_anchor
 from models.db import transaction
 from models.tables import Outbox
+from tasks.anchors import ANCHOR_FOLDER, latest_anchor
+from tasks.storage import open_store
 from tests.utils import inprocess
 from tests.utils.answering import submit
 from tests.utils.api import service_api
@@ -43,10 +46,14 @@ def test_a_manual_sweep_raises_events_messages_and_artifacts_once(deployed: Loca
             actor=records.Actor("Chris Lee", "coordinator"),
         )
         reference = review.reference
+    anchors = len(open_store().keys(ANCHOR_FOLDER))
     counts = deadline_sweep(as_of=dt.date(2027, 1, 6))
     assert counts["escalated"] >= 2
     again = deadline_sweep(as_of=dt.date(2027, 1, 6))
     assert again == counts
+    assert len(open_store().keys(ANCHOR_FOLDER)) == anchors + 2  # each sweep anchors the audit trail once
+    newest = latest_anchor()
+    assert newest is not None and reference in [r.reference for r in read_anchor(newest).reviews]
     deadline = time.monotonic() + 30
     while len(events := overdue_events(deployed, reference)) < 2 and time.monotonic() < deadline:
         time.sleep(1)  # events reach the server asynchronously

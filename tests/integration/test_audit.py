@@ -1,5 +1,8 @@
 """The audit trail: every stage event and decision hash-chained per review, with who acted; `cspr audit verify`
-finds an edited, a deleted and an inserted row (SQLite and PostgreSQL)."""
+finds an edited, a deleted and an inserted row, a history rewritten with its hashes made again (the head is signed
+with a key the database does not hold), a change to what the chains do not hold (stage, milestones, people,
+documents), and, through the anchor in the object store, a history rewritten by someone who holds the key as well
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,18 +12,26 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from cli.demo import Case
 from cli.main import app
-from models.audit import verify
+from models import records
+from models.audit import GENESIS_HASH, HASHES, StoredAnchor, read_anchor, verify
+from models.db import alembic_config, migrate, transaction
+from models.documents import DocumentKind, DocumentSpec
 from models.settings import get_settings
-from models.tables import StageEvent
+from models.tables import Decision, RegisterEvent, Review, StageEvent
+from tasks import archive
+from tasks.anchors import ANCHOR_RETENTION_YEARS, latest_anchor, write_anchor
+from tasks.storage import LocalStore, ObjectStore, RetentionError, S3Store
 from tests.integration.test_answers import TODAY, run_to_end
 
 
@@ -29,9 +40,9 @@ def closed_review(engine: Engine) -> str:
     return reference
 
 
-def findings(engine: Engine) -> list[str]:
+def findings(engine: Engine, anchor: StoredAnchor | None = None) -> list[str]:
     with Session(engine) as session:
-        return [str(f) for f in verify(session).findings]
+        return [str(f) for f in verify(session, anchor).findings]
 
 
 def sql(engine: Engine, statement: str) -> None:
@@ -72,7 +83,7 @@ TAMPERING: list[tuple[str, Callable[[str], str], str]] = [
     (
         "the latest decision deleted",
         lambda r: "DELETE FROM decision WHERE seq = (SELECT max(seq) FROM decision)",
-        "its latest entries do not match the head it recorded",
+        "no longer match its signed head",
     ),
 ]
 
@@ -143,10 +154,287 @@ def test_cspr_audit_verify_exits_1_on_tampering(tmp_path: Path, monkeypatch: pyt
         from models.db import get_engine
 
         closed_review(get_engine())
+        unanchored = runner.invoke(app, ["audit", "verify"])
+        assert unanchored.exit_code == 0 and "No anchor yet" in unanchored.output
+        anchored = runner.invoke(app, ["audit", "anchor"])
+        assert anchored.exit_code == 0 and "Anchored 1 review(s) and the register as audit/anchors/" in anchored.output
         intact = runner.invoke(app, ["audit", "verify"])
         assert intact.exit_code == 0 and "the trail is intact" in intact.output
+        assert "Checked against the anchor of " in intact.output
         sql(get_engine(), "UPDATE decision SET reasons = 'rewritten' WHERE seq = 1")
         tampered = runner.invoke(app, ["audit", "verify"])
         assert tampered.exit_code == 1 and "1 problem(s)" in tampered.output
     finally:
         get_settings.cache_clear()
+
+
+# --- what someone who can write the database does ---------------------------------------------------------------
+
+Chained = type[StageEvent] | type[Decision] | type[RegisterEvent]
+
+
+def rewrite(engine: Engine, table: Chained, seq: int, change: Callable[[Any], None]) -> None:
+    """Change an entry, then hash it and every entry after it again, each linked to the one before, exactly as the
+    code writes them: the chain alone then holds together."""
+    with transaction(engine) as session:
+        rows: list[Any] = list(session.exec(select(table).order_by(col(table.seq))).all())
+        previous = GENESIS_HASH
+        for row in rows:
+            if row.seq == seq:
+                change(row)
+            if row.seq >= seq:
+                row.prev_hash = previous
+                row.hash = HASHES[table](row)
+                session.add(row)
+            previous = row.hash
+
+
+def sign_heads_again(engine: Engine) -> None:
+    """What ``store_head`` does after each change, done by whoever holds the audit key."""
+    with transaction(engine) as session:
+        for review_id in session.exec(select(Review.id)).all():
+            records.store_head(session, review_id)
+
+
+def sha256_head(engine: Engine) -> None:
+    """The head as it was made before it was signed: a SHA-256 anyone can compute."""
+    with transaction(engine) as session:
+        for review in session.exec(select(Review)).all():
+            newest = [
+                session.exec(
+                    select(table.hash).where(table.review_id == review.id).order_by(col(table.seq).desc())
+                ).first()
+                or GENESIS_HASH
+                for table in (StageEvent, Decision)
+            ]
+            content = {"events": newest[0], "decisions": newest[1]}
+            review.audit_head = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+            session.add(review)
+
+
+def signed_with_a_guessed_key(engine: Engine) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CSPR_AUDIT_KEY", "a key the attacker made up")
+        get_settings.cache_clear()
+        try:
+            sign_heads_again(engine)
+        finally:
+            get_settings.cache_clear()
+
+
+HEAD_MADE_AGAIN: dict[str, Callable[[Engine], None]] = {
+    "its head hashed as before": sha256_head,
+    "its head signed with a guessed key": signed_with_a_guessed_key,
+}
+
+
+@pytest.mark.parametrize("head", HEAD_MADE_AGAIN.values(), ids=HEAD_MADE_AGAIN.keys())
+@pytest.mark.parametrize(
+    ("table", "seq", "change"),
+    [
+        (Decision, 3, lambda row: setattr(row, "outcome", "no_review")),
+        (StageEvent, 2, lambda row: setattr(row, "actor_name", "Someone Else")),
+    ],
+    ids=["a decision", "a stage event"],
+)
+def test_a_history_rewritten_with_its_hashes_made_again_is_found(
+    engine: Engine, table: Chained, seq: int, change: Callable[[Any], None], head: Callable[[Engine], None]
+) -> None:
+    reference = closed_review(engine)
+    rewrite(engine, table, seq, change)
+    head(engine)
+    assert [f for f in findings(engine) if f.startswith(reference)] == [f"{reference}: {HEAD_MISMATCH}"]
+
+
+HEAD_MISMATCH = (
+    "its history, stage, milestones, people's records or documents' checksums no longer match its signed head: "
+    "something was changed, added or removed outside the trail, or CSPR_AUDIT_KEY is not the key it was signed with"
+)
+
+OUTSIDE_THE_CHAINS = {
+    "its stage": "UPDATE review SET stage = 'awaiting_publication'",
+    "a milestone's date": """UPDATE milestone SET "on" = '2020-01-02' WHERE event = 'aware_on'""",
+    "a milestone removed": "DELETE FROM milestone WHERE event = 'published_on'",
+    "a person's pseudonym": "UPDATE case_person SET pseudonym = 'Child Z' WHERE kind = 'child'",
+    "a person's age band": "UPDATE case_person SET age_band = '16-17'",
+}
+
+
+@pytest.mark.parametrize("statement", OUTSIDE_THE_CHAINS.values(), ids=OUTSIDE_THE_CHAINS.keys())
+def test_a_change_to_what_the_chains_do_not_hold_is_found(engine: Engine, statement: str) -> None:
+    reference = closed_review(engine)
+    sql(engine, statement)
+    assert f"{reference}: {HEAD_MISMATCH}" in findings(engine)
+
+
+def test_a_documents_checksum_changed_is_found(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = closed_review(engine)
+    monkeypatch.setattr(archive, "_pdf", lambda spec: b"%PDF-1.7 the rapid review record")  # nothing to draw here
+    with transaction(engine) as session:
+        review = records.review_by_reference(session, reference)
+        spec = DocumentSpec(DocumentKind.RAPID_REVIEW, 1, "rapid_review.html", {})
+        key = archive.restricted_key(reference, spec.kind, spec.version)
+        archive._store(session, LocalStore(tmp_path), review, spec, key, kind=spec.kind, version=1)
+    assert findings(engine) == []  # storing the document signed the head again
+    sql(engine, f"UPDATE report SET sha256 = '{'0' * 64}'")
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+
+
+def test_a_stage_that_is_not_where_the_history_left_it_is_found(engine: Engine) -> None:
+    """Even by someone who signs the head again with the key: every stage move is an event."""
+    reference = closed_review(engine)
+    sql(engine, "UPDATE review SET stage = 'awaiting_publication'")
+    sign_heads_again(engine)
+    assert findings(engine) == [
+        f"{reference}: its stage (awaiting_publication) is not where its history left it (closed)"
+    ]
+
+
+# --- the anchors ------------------------------------------------------------------------------------------------
+
+ANCHORED_REWRITES: dict[str, tuple[Chained, int, Callable[[Any], None], str]] = {
+    "a decision": (Decision, 3, lambda row: setattr(row, "outcome", "no_review"), "decision 11 is not the one"),
+    "a stage event": (StageEvent, 2, lambda row: setattr(row, "actor_name", "Someone Else"), "stage event 12 is not"),
+    "the register": (RegisterEvent, 1, lambda row: setattr(row, "actor_name", "Nobody"), "register entry"),
+}
+
+
+@pytest.mark.parametrize(("table", "seq", "change", "expected"), ANCHORED_REWRITES.values(), ids=ANCHORED_REWRITES)
+def test_a_rewrite_by_someone_with_the_key_is_found_by_the_anchor(
+    engine: Engine, tmp_path: Path, table: Chained, seq: int, change: Callable[[Any], None], expected: str
+) -> None:
+    """Someone who holds the audit key but cannot reach the object store: every hash and head made again, and the
+    database alone holds together; the anchor written before still pins the rows."""
+    reference = closed_review(engine)
+    store = LocalStore(tmp_path)
+    write_anchor(store, engine=engine)
+    rewrite(engine, table, seq, change)
+    sign_heads_again(engine)
+    assert findings(engine) == []  # what the anchor is for
+    found = findings(engine, latest_anchor(store))
+    who = "the register" if table is RegisterEvent else reference
+    assert len(found) == 1 and found[0].startswith(f"{who}: {expected}") and "was rewritten" in found[0], found
+
+
+def test_a_review_missing_since_the_anchor_is_found(engine: Engine, tmp_path: Path) -> None:
+    reference = closed_review(engine)
+    store = LocalStore(tmp_path)
+    write_anchor(store, engine=engine)
+    sql(engine, "UPDATE review SET reference = 'CSPR-2099-0001'")
+    found = findings(engine, latest_anchor(store))
+    assert len(found) == 1 and found[0].startswith(f"{reference}: it is in the anchor of ")
+    assert found[0].endswith("but no longer in the database")
+
+
+def test_an_anchor_not_signed_with_the_key_is_found(engine: Engine, tmp_path: Path) -> None:
+    """A newer anchor put beside the real ones, to pin a rewritten history: without the key it cannot be signed."""
+    closed_review(engine)
+    store = LocalStore(tmp_path)
+    anchored = write_anchor(store, engine=engine)
+    forged = json.loads(store.get(anchored.key))
+    forged["reviews"][0]["decisions"]["hash"] = "f" * 64
+    store.put(
+        "audit/anchors/29991231T000000.000000Z.json", json.dumps(forged).encode(), content_type="application/json"
+    )
+    assert findings(engine, latest_anchor(store)) == [
+        "the anchor log: the latest anchor (audit/anchors/29991231T000000.000000Z.json) is not signed with the audit "
+        "key: it was not written by cspr, it was changed, or CSPR_AUDIT_KEY is not the key it was written with"
+    ]
+
+
+def test_an_anchor_holds_every_review_and_no_name(engine: Engine, tmp_path: Path) -> None:
+    reference = closed_review(engine)
+    store = LocalStore(tmp_path)
+    anchored = write_anchor(store, engine=engine)
+    assert anchored.key.startswith("audit/anchors/") and anchored.reviews == 1
+    stored = latest_anchor(store)
+    assert stored is not None and stored.name == anchored.key
+    anchor = read_anchor(stored)
+    assert [r.reference for r in anchor.reviews] == [reference]
+    assert (anchor.reviews[0].events.seq, anchor.reviews[0].decisions.seq) == (12, 11)
+    assert anchor.register_entry.seq > 0
+    assert Case().child_name.encode() not in stored.data and b"Child Q" not in stored.data
+
+
+def test_an_anchor_cannot_be_deleted_before_its_retention_date(engine: Engine, any_store: ObjectStore) -> None:
+    anchored = write_anchor(any_store, engine=engine)
+    assert anchored.locked
+    assert anchored.retain_until.year == dt.datetime.now(dt.UTC).year + ANCHOR_RETENTION_YEARS
+    version = any_store.versions(anchored.key)[0]
+    with pytest.raises(RetentionError):
+        any_store.delete(anchored.key, version_id=version)
+    if isinstance(any_store, S3Store):  # the server itself refuses, whoever asks
+        head = any_store.client.head_object(Bucket=any_store.bucket, Key=any_store._key(anchored.key))
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        with pytest.raises(Exception, match=r"AccessDenied|locked|retention|Forbidden|InvalidRequest"):
+            any_store.client.delete_object(Bucket=any_store.bucket, Key=any_store._key(anchored.key), VersionId=version)
+        # a delete without a version only hides it behind a delete marker: the anchor is still read
+        any_store.client.delete_object(Bucket=any_store.bucket, Key=any_store._key(anchored.key))
+    else:
+        with pytest.raises(RetentionError):  # nor replaced
+            any_store.put(anchored.key, b"{}", content_type="application/json")
+    stored = latest_anchor(any_store)
+    assert stored is not None and stored.name == anchored.key and read_anchor(stored).reviews == []
+
+
+# --- an erased review ---------------------------------------------------------------------------------------------
+
+
+def erase(engine: Engine) -> None:
+    """What erasure leaves (models/retention.py's business, not built here): the review marked erased, its people's
+    values unreadable, its entries' content gone; then its head signed again, as recording the erasure does."""
+    for statement in (
+        f"UPDATE review SET erased_on = '{TODAY.isoformat()}'",
+        "UPDATE case_person SET name = 'unreadable', date_of_birth = 'unreadable', characteristics = 'unreadable'",
+        "UPDATE stage_event SET reason = NULL, details = '{}'",
+        "UPDATE decision SET reasons = NULL, details = '{}'",
+    ):
+        sql(engine, statement)
+    sign_heads_again(engine)
+
+
+def test_an_erased_review_still_verifies(engine: Engine, tmp_path: Path) -> None:
+    reference = closed_review(engine)
+    store = LocalStore(tmp_path)
+    write_anchor(store, engine=engine)
+    erase(engine)
+    assert findings(engine, latest_anchor(store)) == []
+    sql(
+        engine, "UPDATE case_person SET pseudonym = 'Child Z' WHERE kind = 'child'"
+    )  # what is left of its records is still covered
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+
+
+def test_an_erased_reviews_chains_are_still_linked(engine: Engine) -> None:
+    reference = closed_review(engine)
+    erase(engine)
+    sql(engine, "DELETE FROM stage_event WHERE seq = 4")
+    assert f"{reference}: stage event 4 is missing (the next is 5)" in findings(engine)
+
+
+def test_marking_a_review_erased_needs_the_key(engine: Engine) -> None:
+    """Erased, a review's entries are checked by their links alone; so the mark is under the signed head."""
+    reference = closed_review(engine)
+    sql(engine, f"UPDATE review SET erased_on = '{TODAY.isoformat()}'")
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+
+
+# --- migration 0009 -------------------------------------------------------------------------------------------------
+
+
+def test_the_migration_signs_every_head(engine: Engine) -> None:
+    """Before 0009 a head was a SHA-256 of the chains' newest hashes; the migration signs them all, and going back
+    puts the old ones back."""
+    reference = closed_review(engine)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0008")
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+    with Session(engine) as session:
+        downgraded = session.exec(select(Review.audit_head)).one()
+    sha256_head(engine)
+    with Session(engine) as session:
+        assert session.exec(select(Review.audit_head)).one() == downgraded  # the head of before, exactly
+    migrate(engine)
+    assert findings(engine) == []

@@ -1,5 +1,5 @@
-"""Personal data at rest: key rotation re-encrypts every name and date of birth without loss (SQLite and
-PostgreSQL, local and configured keys), and a team set-up refuses to start without a real key."""
+"""Personal data at rest: key rotation re-wraps every review's data key without loss and leaves the sealed values as
+they are (SQLite and PostgreSQL, local and configured keys), and a team set-up refuses to start without a real key."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli.main import app
-from models import crypto, records
+from models import crypto, keyring, records
 from models.db import get_engine, transaction
 from models.keys import new_key, rotate
 from models.people import add_person
@@ -47,27 +47,32 @@ def stored(engine: Engine) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in connection.execute(sa.text("SELECT name, date_of_birth FROM case_person"))]
 
 
+def wrapped(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [r[0] for r in connection.execute(sa.text("SELECT wrapped FROM review_key"))]
+
+
 def read(engine: Engine) -> list[tuple[str | None, str | None]]:
     with Session(engine) as session:
         return [(p.name, p.date_of_birth) for p in session.exec(select(CasePerson))]
 
 
-def test_rotation_in_local_mode_makes_a_new_key_and_loses_nothing(engine: Engine, own_keys: Path) -> None:
+def test_rotation_in_local_mode_makes_a_new_key_and_rewraps_only_the_data_keys(engine: Engine, own_keys: Path) -> None:
     with_a_child(engine)
     first_key = own_keys.read_text()
-    before = stored(engine)
+    values_before, keys_before = stored(engine), wrapped(engine)
     with transaction(engine) as session:
         done = rotate(session)
-    assert done.values == 2 and done.new_key_made
+    assert done.data_keys == 1 and done.new_key_made and done.wrapped_by == "local"
     keys = own_keys.read_text().split(",")
     assert len(keys) == 2 and keys[1] == first_key  # the new key first, the old one kept behind it
-    after = stored(engine)
-    assert after != before and all(a != b for a, b in zip(after[0], before[0], strict=True))
+    assert stored(engine) == values_before  # the sealed values are not rewritten
+    keys_after = wrapped(engine)
+    assert keys_after != keys_before
     assert read(engine) == [(PLANTED_NAME, PLANTED_DOB.isoformat())]
-    newest = Fernet(keys[0].encode())
-    assert newest.decrypt(after[0][0].encode()).decode() == PLANTED_NAME  # under the new key alone
+    Fernet(keys[0].encode()).decrypt(keys_after[0].encode())  # the data key is under the new key alone
     with pytest.raises(InvalidToken):
-        Fernet(first_key.encode()).decrypt(after[0][0].encode())
+        Fernet(first_key.encode()).decrypt(keys_after[0].encode())
 
 
 def test_rotation_to_a_configured_key_lets_the_old_one_go(
@@ -80,9 +85,10 @@ def test_rotation_to_a_configured_key_lets_the_old_one_go(
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", f"{new},{old}")  # the operator puts the new key first
     get_settings.cache_clear()
     with transaction(engine) as session:
-        assert rotate(session).values == 2
+        assert rotate(session).data_keys == 1
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new)  # and drops the old one
     get_settings.cache_clear()
+    keyring._UNWRAPPED.clear()  # as a restarted process: nothing unwrapped before
     assert read(engine) == [(PLANTED_NAME, PLANTED_DOB.isoformat())]
     assert not own_keys.exists()  # a configured key never makes a development key
 
@@ -107,7 +113,7 @@ def test_an_accounts_totp_secret_needs_no_personal_data_key(
             by=operator,
         )
         secret = session.exec(select(Account)).one().totp_secret
-        assert rotate(session).values == 0  # nothing of the person's is under the personal-data key
+        assert rotate(session).data_keys == 0  # nothing of the person's is under the personal-data key
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new_key())  # another key altogether: the secret still reads
     get_settings.cache_clear()
     with Session(engine) as session:
@@ -123,6 +129,7 @@ def test_a_wrong_key_is_refused_with_a_message_not_garbage(
     with_a_child(engine)
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new_key())
     get_settings.cache_clear()
+    keyring._UNWRAPPED.clear()
     with pytest.raises(crypto.DecryptionError, match="is CSPR_ENCRYPTION_KEY the right key"):
         read(engine)
 
@@ -132,7 +139,7 @@ def test_cspr_keys_rotate_on_the_command_line(own_keys: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     with_a_child(get_engine())
     result = runner.invoke(app, ["keys", "rotate"])
-    assert result.exit_code == 0 and "a new development key was made; 2 value(s) re-encrypted" in result.output
+    assert result.exit_code == 0 and "a new development key was made; 1 review data key(s) re-wrapped" in result.output
     assert read(get_engine()) == [(PLANTED_NAME, PLANTED_DOB.isoformat())]
 
 

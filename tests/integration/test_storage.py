@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tasks.storage import ChecksumMismatch, LocalStore, ObjectStore, RetentionError, S3Store, open_store
+from tasks.storage import ChecksumMismatch, ObjectStore, RetentionError, S3Store, open_store
 
 KEY = "restricted/CSPR-2026-0001/final-report/v1.pdf"
 NEXT_YEAR = dt.date.today() + dt.timedelta(days=366)
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalStore(tmp_path / "objects")
-    request.getfixturevalue("s3_endpoint")
-    return open_store(f"s3://cspr-{uuid.uuid4().hex[:10]}/docs")
+@pytest.fixture
+def store(any_store: ObjectStore) -> ObjectStore:
+    return any_store
 
 
 def test_round_trip_with_checksum(store: ObjectStore) -> None:

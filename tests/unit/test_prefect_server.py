@@ -4,6 +4,7 @@ Starlette app shaped like Prefect's: the API mounted under /api, a POST that rea
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -72,3 +73,31 @@ def test_other_answers_pass_straight_through() -> None:
         inner, seen = api(busy_times=1, status=status)
         response = post(RetryWhenBusy(inner, pauses=NO_PAUSES), b"{}")
         assert response.status_code == status and len(seen) == 1
+
+
+def test_every_sqlite_connection_of_the_server_zeroes_what_it_deletes(tmp_path: Path) -> None:
+    """Whatever the SQLite build's default, a connection of the server's async engine (aiosqlite) gets it."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from cli.prefect_server import zero_what_sqlite_deletes
+
+    def off(dbapi_connection: object, _record: object) -> None:  # a build that does not zero by default
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA secure_delete=OFF")
+        cursor.close()
+
+    async def setting(listen: bool) -> int:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}")
+        sa.event.listen(engine.sync_engine.pool, "connect", off)
+        if listen:
+            sa.event.listen(engine.sync_engine.pool, "connect", zero_what_sqlite_deletes)
+        async with engine.connect() as connection:
+            value = int((await connection.exec_driver_sql("PRAGMA secure_delete")).scalar_one())
+        await engine.dispose()
+        return value
+
+    assert asyncio.run(setting(listen=False)) == 0  # the control: off without it
+    assert asyncio.run(setting(listen=True)) == 1

@@ -85,4 +85,6 @@ def running_team(tmp_path: Path, settings: dict[str, str] | None = None) -> Iter
         with admin.connect() as connection:
             for name in names:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for role in (f"{names[0]}_app", f"{names[1]}_server"):  # the team set-up's least-privilege roles
+                connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
         admin.dispose()

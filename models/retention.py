@@ -1,0 +1,250 @@
+"""The retention schedule (``retention.toml``: each kind of record, its period, what it is counted from, and its
+source) and what it makes due: which reviews to erase, which documents and messages to delete, on a given day.
+
+Erasing a review destroys its data key (models/keyring.py): every name, date of birth and piece of free text of it
+becomes unreadable at once, in the database and in every backup of it. What was never personal stays: its
+reference, its stages and dates, its deadlines, the hashes of its audit trail, and the erasure itself, recorded in
+its history. A review under legal hold is never due. Deleting the stored objects is tasks/retention.py's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from models import keyring, records
+from models.calendar import london_day
+from models.records import Actor, Noted
+from models.stages import Stage
+from models.tables import Delivery, Outbox, Report, Review, StageEvent
+
+SCHEDULE = Path(__file__).resolve().parent / "retention.toml"
+RETENTION = Actor("cspr retention", "system")  # who erases, in a review's history
+
+
+class RecordKind(StrEnum):
+    CASE_RECORDS = "case_records"
+    RESTRICTED_DOCUMENTS = "restricted_documents"
+    PUBLISHED_REPORTS = "published_reports"
+    OUTBOX = "outbox"
+    RUN_HISTORY = "run_history"
+
+
+class CountedFrom(StrEnum):
+    CLOSED = "closed"  # the day the review closed
+    PUBLISHED = "published"
+    SENT = "sent"  # the day a message was accepted by the relay
+    ENDED = "ended"  # the day a run ended
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: RecordKind
+    title: str
+    years: int | None = Field(default=None, ge=0)
+    days: int | None = Field(default=None, ge=0)
+    counted_from: CountedFrom
+    choice: bool  # the partnership's own choice, not set by any source
+    source: str = Field(min_length=1)
+
+    @property
+    def kept_for_good(self) -> bool:
+        return self.years is None and self.days is None
+
+    def until(self, start: dt.date) -> dt.date | None:
+        """The last day a record counted from ``start`` is kept; None: kept for good."""
+        if self.kept_for_good:
+            return None
+        return start + relativedelta(years=self.years or 0, days=self.days or 0)
+
+    def kept_since(self, today: dt.date) -> dt.date | None:
+        """The first day a record must be counted from to be still kept on ``today``; None: kept for good."""
+        if self.kept_for_good:
+            return None
+        return today - relativedelta(years=self.years or 0, days=self.days or 0)
+
+    def describe(self) -> str:
+        if self.kept_for_good:
+            return "kept with no end date"
+        span = f"{self.years} years" if self.years else f"{self.days} days"
+        return f"{span} after it was {self.counted_from.value}"
+
+
+class Schedule(BaseModel):
+    periods: list[Period]
+
+
+@lru_cache(maxsize=1)
+def schedule() -> dict[RecordKind, Period]:
+    periods = Schedule.model_validate(tomllib.loads(SCHEDULE.read_text())).periods
+    by_kind = {p.kind: p for p in periods}
+    missing = set(RecordKind) - set(by_kind)
+    if missing or len(by_kind) != len(periods):
+        raise ValueError(f"the retention schedule must give each kind of record once (missing: {sorted(missing)})")
+    return by_kind
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: RecordKind
+    reference: str  # the review's, or "" for a message about no review
+    what: str  # what goes: "its data key", an object key, a message's purpose
+    since: dt.date  # the day the period was counted from
+    due_on: dt.date  # the day after the last day it is kept
+    held: bool = False  # under legal hold: listed, never erased
+
+
+def closed_on(session: Session) -> dict[uuid.UUID, dt.date]:
+    """The day each closed review closed (in England)."""
+    rows = session.execute(
+        sa.select(col(StageEvent.review_id), sa.func.min(col(StageEvent.at)))
+        .where(col(StageEvent.to_stage) == Stage.CLOSED.value)
+        .group_by(col(StageEvent.review_id))
+    ).all()
+    return {review_id: london_day(at) for review_id, at in rows}
+
+
+def _past(period: Period, since: dt.date, today: dt.date) -> dt.date | None:
+    until = period.until(since)
+    return None if until is None or until >= today else until + dt.timedelta(days=1)
+
+
+def due(session: Session, today: dt.date) -> list[Due]:
+    """Everything in the database past its retention on ``today``, in the schedule's order."""
+    periods = schedule()
+    closed = closed_on(session)
+    reviews = {r.id: r for r in session.exec(select(Review).where(col(Review.id).in_(list(closed))))}
+    found: list[Due] = []
+    for review_id, on in sorted(closed.items(), key=lambda item: reviews[item[0]].reference):
+        review = reviews[review_id]
+        when = _past(periods[RecordKind.CASE_RECORDS], on, today)
+        if when and review.erased_on is None:
+            found.append(Due(RecordKind.CASE_RECORDS, review.reference, "its data key", on, when, review.legal_hold))
+        when = _past(periods[RecordKind.RESTRICTED_DOCUMENTS], on, today)
+        if when:
+            for report in _restricted(session, review_id):
+                found.append(
+                    Due(
+                        RecordKind.RESTRICTED_DOCUMENTS,
+                        review.reference,
+                        report.object_key,
+                        on,
+                        when,
+                        review.legal_hold,
+                    )
+                )
+    found += _messages(session, today)
+    return found
+
+
+def _restricted(session: Session, review_id: uuid.UUID) -> Iterator[Report]:
+    yield from session.exec(
+        select(Report).where(Report.review_id == review_id, col(Report.published).is_(False)).order_by(col(Report.kind))
+    )
+
+
+def _old_messages(session: Session, today: dt.date) -> list[tuple[Outbox, Review | None, dt.date, dt.date]]:
+    """Each sent message past its period: the message, its review, the day it was sent and the day it fell due."""
+    period = schedule()[RecordKind.OUTBOX]
+    found = []
+    for message in session.exec(select(Outbox).where(col(Outbox.sent_at).is_not(None)).order_by(col(Outbox.sent_at))):
+        assert message.sent_at is not None
+        sent = london_day(message.sent_at)
+        when = _past(period, sent, today)
+        if when:
+            review = None if message.review_id is None else session.get(Review, message.review_id)
+            found.append((message, review, sent, when))
+    return found
+
+
+def _held(review: Review | None) -> bool:
+    return review is not None and review.legal_hold
+
+
+def _messages(session: Session, today: dt.date) -> list[Due]:
+    return [
+        Due(
+            RecordKind.OUTBOX,
+            review.reference if review else "",
+            message.purpose,
+            sent,
+            when,
+            bool(review and review.legal_hold),
+        )
+        for message, review, sent, when in _old_messages(session, today)
+    ]
+
+
+def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETENTION) -> None:
+    """Erase a review: destroy its data key, and record that it was erased (and what was kept) in its history."""
+    if review.legal_hold:
+        raise ValueError(f"{review.reference} is under legal hold: it is kept until the hold is lifted")
+    keyring.destroy(session, review.id)
+    review.erased_on = today
+    session.add(review)
+    session.flush()
+    records.note(
+        session,
+        review,
+        Noted.ERASED,
+        actor=by,
+        details={
+            "destroyed": "the review's data key: its names, dates of birth and free text",
+            "kept": "its reference, stages, dates, deadlines and this history's hashes",
+            "schedule": periods_note(RecordKind.CASE_RECORDS),
+        },
+    )
+
+
+def periods_note(kind: RecordKind) -> str:
+    period = schedule()[kind]
+    return f"{period.title}: {period.describe()}"
+
+
+def forget_document(session: Session, review: Review, report: Report, *, by: Actor = RETENTION) -> None:
+    """A restricted document deleted from the object store: its row goes, and its deletion is recorded."""
+    session.delete(report)
+    session.flush()
+    records.note(
+        session,
+        review,
+        Noted.DOCUMENT_DELETED,
+        actor=by,
+        details={"document": report.kind, "version": report.version, "sha256": report.sha256},
+    )
+
+
+def forget_messages(session: Session, today: dt.date) -> int:
+    """Delete the messages past their period (and their deliveries), except a held review's."""
+    gone = 0
+    for message, review, _, _ in _old_messages(session, today):
+        if not _held(review):
+            session.execute(sa.delete(Delivery).where(col(Delivery.outbox_id) == message.id))
+            session.delete(message)
+            gone += 1
+    session.flush()
+    return gone
+
+
+def hold(session: Session, review: Review, *, reason: str, by: Actor, lift: bool = False) -> None:
+    """Put a review under legal hold (an inquiry, a court, the coroner), or lift it; recorded in its history."""
+    if not reason.strip():
+        raise ValueError("say why: the inquiry, court or case the hold is for")
+    if review.legal_hold != lift:
+        raise ValueError(f"{review.reference} is {'not ' if lift else ''}under legal hold already")
+    review.legal_hold = not lift
+    session.add(review)
+    session.flush()
+    records.note(session, review, Noted.HOLD_LIFTED if lift else Noted.LEGAL_HOLD, actor=by, reason=reason.strip())

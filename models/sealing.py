@@ -1,0 +1,260 @@
+"""Personal data and free text, encrypted under the review's own data key (models/keyring.py) with AES-GCM.
+
+What is sealed, by table (``SEALED``): a person's name, date of birth and characteristics whole; the reasons people
+write; the terms of reference; a message's body; and, inside a decision's or a stage event's details, every value of
+a free-text field of a form (``forms.FREE_TEXT``), wherever it sits. Dates, outcomes and themes stay readable, so the
+compliance report and the sweep count without any key.
+
+Each value is bound to where it lives: the associated data names the review, the table, the column, the row and the
+place inside the details. A value copied to another row or another review fails to decrypt.
+
+The ORM does it, so the rest of the code reads and writes plain values: a flush seals what is new or changed (and
+puts the plain value back on the object afterwards), and loading a row opens it. A column read with a plain
+``select`` of columns stays sealed: ``open_value`` opens one. Once a review is erased, its sealed values read as
+``None``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, SQLModel
+
+from models import keyring
+from models.crypto import DecryptionError
+from models.forms import FREE_TEXT
+from models.tables import CasePerson, Commission, Decision, Outbox, StageEvent
+
+PREFIX = "c1:"  # version 1: AES-256-GCM, 96-bit random nonce, urlsafe base64 of nonce + ciphertext
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Sealed:
+    whole: tuple[str, ...] = ()  # text columns sealed as one value
+    within: tuple[str, ...] = ()  # JSON columns whose free-text values are sealed one by one
+
+
+SEALED: dict[type[SQLModel], Sealed] = {
+    CasePerson: Sealed(whole=("name", "date_of_birth", "characteristics")),
+    Decision: Sealed(whole=("reasons",), within=("details",)),
+    StageEvent: Sealed(whole=("reason",), within=("details",)),
+    Commission: Sealed(whole=("terms_of_reference",)),
+    Outbox: Sealed(whole=("body",)),
+}
+
+
+def place(table: str, column: str, row_id: uuid.UUID | str, review_id: uuid.UUID | str, path: str = "") -> bytes:
+    """The associated data: where the value lives. Copied anywhere else, it no longer opens."""
+    return f"cspr|{review_id}|{table}|{column}|{row_id}|{path}".encode()
+
+
+def seal(key: bytes, where: bytes, plain: str) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), where)
+    return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(key: bytes, where: bytes, token: str) -> str:
+    if not token.startswith(PREFIX):
+        raise DecryptionError("a stored value is not sealed as cspr seals them: it was written outside cspr")
+    raw = base64.urlsafe_b64decode(token[len(PREFIX) :])
+    try:
+        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], where).decode("utf-8")
+    except InvalidTag as exc:
+        raise DecryptionError(
+            "a stored value does not open with its review's key where it is: it was changed, or copied from "
+            "another row or review"
+        ) from exc
+
+
+# --- stored documents: a restricted document is sealed before it leaves for the object store ------------------------
+
+DOCUMENT_MAGIC = b"cspr-sealed-1\n"  # then the 96-bit nonce, then AES-256-GCM's ciphertext and tag
+
+
+def _document_place(object_key: str, review_id: uuid.UUID) -> bytes:
+    return place("report", "object", object_key, review_id)
+
+
+def seal_document(key: bytes, object_key: str, review_id: uuid.UUID, data: bytes) -> bytes:
+    """The document sealed under the review's key, bound to its object key. The nonce is derived from the key, the
+    place and the content (deterministic sealing): the same document stored again is the same bytes, so a retried
+    upload is recognised as one, and only identical documents ever share a nonce."""
+    where = _document_place(object_key, review_id)
+    nonce_key = hashlib.sha256(b"cspr document nonce|" + key).digest()
+    nonce = hmac.new(nonce_key, where + hashlib.sha256(data).digest(), hashlib.sha256).digest()[:NONCE_BYTES]
+    return DOCUMENT_MAGIC + nonce + AESGCM(key).encrypt(nonce, data, where)
+
+
+def is_sealed_document(data: bytes) -> bool:
+    return data.startswith(DOCUMENT_MAGIC)
+
+
+def open_document(key: bytes, object_key: str, review_id: uuid.UUID, data: bytes) -> bytes:
+    body = data[len(DOCUMENT_MAGIC) :]
+    try:
+        return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _document_place(object_key, review_id))
+    except InvalidTag as exc:
+        raise DecryptionError(f"{object_key} does not open with its review's key: it was changed or moved") from exc
+
+
+def _each_free_text(value: Any, path: str, change: Callable[[str, str], str | None]) -> Any:
+    """The details with every free-text value (a form's free-text field, at any depth) replaced by ``change``."""
+    if isinstance(value, dict):
+        return {
+            k: change(v, f"{path}/{k}")
+            if k in FREE_TEXT and isinstance(v, str)
+            else _each_free_text(v, f"{path}/{k}", change)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_each_free_text(v, f"{path}/{i}", change) for i, v in enumerate(value)]
+    return value
+
+
+def _holds_free_text(value: Any) -> bool:
+    found: list[str] = []
+    _each_free_text(value, "", lambda v, p: found.append(p))
+    return bool(found)
+
+
+def seal_column(key: bytes, table: str, column: str, row_id: Any, review_id: Any, value: Any, *, within: bool) -> Any:
+    if value is None:
+        return None
+    if within:
+        return _each_free_text(value, "", lambda v, p: seal(key, place(table, column, row_id, review_id, p), v))
+    return seal(key, place(table, column, row_id, review_id), value)
+
+
+def open_column(
+    key: bytes | None, table: str, column: str, row_id: Any, review_id: Any, value: Any, *, within: bool
+) -> Any:
+    """A sealed column opened; with no key (the review was erased) its sealed values are ``None``."""
+    if value is None:
+        return None
+
+    def one(token: str, path: str) -> str | None:
+        return None if key is None else unseal(key, place(table, column, row_id, review_id, path), token)
+
+    return _each_free_text(value, "", one) if within else one(value, "")
+
+
+def _key_to_read(session: Session, review_id: uuid.UUID) -> bytes | None:
+    try:
+        return keyring.data_key(session, review_id)
+    except keyring.Erased:
+        return None
+
+
+def open_value(
+    session: Session, review_id: uuid.UUID, table: type[SQLModel], column: str, row_id: Any, value: Any
+) -> Any:
+    """One sealed column read with a plain ``select``, opened."""
+    spec = SEALED[table]
+    return open_column(
+        _key_to_read(session, review_id),
+        _table(table),
+        column,
+        row_id,
+        review_id,
+        value,
+        within=column in spec.within,
+    )
+
+
+def _table(cls: type[SQLModel]) -> str:
+    return str(cls.__tablename__)
+
+
+def _review_id(obj: Any) -> uuid.UUID | None:
+    review_id = obj.review_id
+    return review_id if review_id is None or isinstance(review_id, uuid.UUID) else uuid.UUID(str(review_id))
+
+
+def _changed(obj: Any, column: str, new: bool) -> bool:
+    return new or sa.inspect(obj).attrs[column].history.has_changes()
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    plain: list[tuple[Any, str, Any]] = session.info.setdefault("cspr_plain", [])
+    for obj, new in [*((o, True) for o in session.new), *((o, False) for o in session.dirty)]:
+        spec = SEALED.get(type(obj))
+        review_id = None if spec is None else _review_id(obj)
+        if spec is None or review_id is None:  # a message about no review holds nobody's data: nothing to seal
+            continue
+        for column in (*spec.whole, *spec.within):
+            value = getattr(obj, column)
+            if value is None or not _changed(obj, column, new):
+                continue
+            if column in spec.within and not _holds_free_text(value):  # no key needed (nor made) for dates alone
+                continue
+            key = keyring.data_key_for_writing(session, review_id)
+            sealed = seal_column(key, _table(type(obj)), column, obj.id, review_id, value, within=column in spec.within)
+            plain.append((obj, column, value))
+            setattr(obj, column, sealed)
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    # the object goes on holding the plain value, as committed: the code that wrote it reads it back unchanged
+    for obj, column, value in session.info.pop("cspr_plain", []):
+        set_committed_value(obj, column, value)
+
+
+def _on_load(target: Any, context: Any) -> None:
+    _open_loaded(target, context, None)
+
+
+def _on_refresh(target: Any, context: Any, attrs: Any) -> None:
+    _open_loaded(target, context, None if attrs is None else set(attrs))
+
+
+def _open_loaded(target: Any, context: Any, only: set[str] | None) -> None:
+    spec = SEALED[type(target)]
+    review_id = _review_id(target)
+    if review_id is None:
+        return
+    session = context.session
+    key: bytes | None = None
+    for column in (*spec.whole, *spec.within):
+        value = target.__dict__.get(column)
+        if value is None or (only is not None and column not in only):
+            continue
+        if key is None:
+            key = _key_to_read(session, review_id)
+            if key is None:  # erased: every sealed value of the review is gone
+                for gone in (*spec.whole, *spec.within):
+                    if gone in target.__dict__ and (only is None or gone in only):
+                        set_committed_value(target, gone, _erased(target, gone, spec))
+                return
+        opened = open_column(
+            key, _table(type(target)), column, target.id, review_id, value, within=column in spec.within
+        )
+        set_committed_value(target, column, opened)
+
+
+def _erased(target: Any, column: str, spec: Sealed) -> Any:
+    value = target.__dict__.get(column)
+    return open_column(None, "", column, "", "", value, within=column in spec.within)
+
+
+def install() -> None:
+    """Seal on flush and open on load, for every session (models/db.py calls it once)."""
+    if sa.event.contains(Session, "before_flush", _before_flush):
+        return
+    sa.event.listen(Session, "before_flush", _before_flush)
+    sa.event.listen(Session, "after_flush_postexec", _after_flush)
+    for cls in SEALED:
+        sa.event.listen(cls, "load", _on_load)
+        sa.event.listen(cls, "refresh", _on_refresh)

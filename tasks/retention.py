@@ -1,0 +1,126 @@
+"""Applying the retention schedule (models/retention.py): erase the reviews past their period, delete their restricted
+documents with every stored version, the messages past theirs, and Prefect's runs that ended before the run-history
+period. Each review is erased in a transaction of its own, so one that fails leaves the others done."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from prefect import get_client, task
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterEndTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from models import records, retention
+from models.db import transaction
+from models.retention import Due, RecordKind
+from models.tables import Report
+from tasks.storage import ObjectStore, open_store
+
+ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+
+
+@dataclass
+class Applied:
+    due: list[Due]
+    erased: list[str] = field(default_factory=list)  # references
+    documents_deleted: list[str] = field(default_factory=list)  # object keys
+    messages_deleted: int = 0
+    runs_deleted: int = 0
+    held: list[str] = field(default_factory=list)  # references kept for their legal hold
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "due": len(self.due),
+            "erased": len(self.erased),
+            "documents_deleted": len(self.documents_deleted),
+            "messages_deleted": self.messages_deleted,
+            "runs_deleted": self.runs_deleted,
+            "held": len(self.held),
+        }
+
+
+def what_is_due(today: dt.date, engine: Engine | None = None) -> list[Due]:
+    with transaction(engine) as session:
+        return retention.due(session, today)
+
+
+def delete_every_version(store: ObjectStore, key: str) -> None:
+    """An object and every earlier version of it: a delete that only adds a marker would leave it all readable."""
+    for version in store.versions(key):
+        store.delete(key, version_id=version)
+
+
+@task(name="apply-retention", persist_result=False, cache_policy=None)
+def apply_retention(today: dt.date) -> Applied:
+    return apply_schedule(today, open_store(), runs=True)
+
+
+def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: Engine | None = None) -> Applied:
+    """Everything the schedule makes due on ``today`` erased or deleted (Prefect's old runs too when ``runs``)."""
+    applied = Applied(due=what_is_due(today, engine))
+    for item in applied.due:
+        if item.held:
+            if item.reference not in applied.held:
+                applied.held.append(item.reference)
+        elif item.kind is RecordKind.RESTRICTED_DOCUMENTS:
+            delete_every_version(store, item.what)
+            with transaction(engine) as session:
+                review = records.review_by_reference(session, item.reference)
+                report = session.exec(select(Report).where(Report.object_key == item.what)).first()
+                if report is not None:
+                    retention.forget_document(session, review, report)
+            applied.documents_deleted.append(item.what)
+    for item in applied.due:  # after their documents: erasure ends with the review's head over what is left
+        if item.kind is RecordKind.CASE_RECORDS and not item.held:
+            with transaction(engine) as session:
+                retention.erase(session, records.review_by_reference(session, item.reference), today)
+            applied.erased.append(item.reference)
+    with transaction(engine) as session:
+        applied.messages_deleted = retention.forget_messages(session, today)
+    applied.runs_deleted = forget_old_runs(today) if runs else 0
+    return applied
+
+
+def _old_runs(today: dt.date) -> list[UUID]:
+    since = retention.schedule()[RecordKind.RUN_HISTORY].kept_since(today)
+    if since is None:
+        return []
+    cutoff = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    found: list[UUID] = []
+    with get_client(sync_client=True) as client:
+        while True:
+            page = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=["cspr"]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED)),
+                    end_time=FlowRunFilterEndTime(before_=cutoff),
+                ),
+                limit=200,
+                offset=len(found),
+            )
+            found += [run.id for run in page]
+            if len(page) < 200:
+                return found
+
+
+def forget_old_runs(today: dt.date) -> int:
+    """Delete cspr's runs that ended before the run-history period (their logs and inputs go with them)."""
+    runs = _old_runs(today)
+    with get_client(sync_client=True) as client:
+        for run_id in runs:
+            client.delete_flow_run(run_id)
+    return len(runs)
+
+
+def runs_due(today: dt.date) -> int:
+    return len(_old_runs(today))
