@@ -23,6 +23,7 @@ from rich.table import Table
 from models.roles import Role
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
     from models.people import Enrolment
@@ -198,7 +199,7 @@ def up(
     """
     from cli.system import LocalSystem, running
     from cli.team import Team
-    from models.db import current_revision, get_engine, migrate, transaction
+    from models.db import current_revision, get_engine, transaction
     from models.seed import seed_demo
     from models.settings import get_settings
 
@@ -218,7 +219,7 @@ def up(
             get_settings.cache_clear()  # the project database is now the team's
         settings = get_settings()
         engine = get_engine()
-        migrate(engine)
+        _migrate(engine)
         with transaction(engine) as session:
             seeded = seed_demo(session)
         system = LocalSystem(port=port, workers=2 if team else 1)
@@ -355,6 +356,7 @@ def document(
     """Open one of a review's stored documents: a short-lived link, or a checked copy saved to a file."""
     from pathlib import Path
 
+    from models.keyring import Erased
     from models.records import UnknownReview
     from tasks.archive import read_document, stored_documents
     from tasks.storage import open_store
@@ -367,7 +369,10 @@ def document(
         raise _fail(f"{reference} has no stored {kind!r}")
     store = open_store()
     if out:
-        Path(out).write_bytes(read_document(matches[0], store))
+        try:
+            Path(out).write_bytes(read_document(matches[0], store))
+        except Erased:
+            raise _fail(f"{reference} was erased: its restricted documents can no longer be opened") from None
         console.print(f"Saved {matches[0].object_key} (version {matches[0].version}, checksum verified) to {out}")
     elif not matches[0].published:  # sealed in the store: a link would hand out what nobody can read
         raise _fail(f"{reference}'s {kind} is restricted and sealed with the review's key: save a copy with --out FILE")
@@ -718,12 +723,13 @@ def retention_run(
     day = _date(as_of, "--as-of") or today_in_england()
     os.environ.update({k: v for k, v in prefect_env(LocalSystem().api_url).items() if v and k not in os.environ})
     up = server_is_up(os.environ["PREFECT_API_URL"])
+    failed: list[str] = []
     if dry_run:
         due, runs = what_is_due(day), runs_due(day) if up else 0
     else:
         applied = apply_schedule(day, open_store(), runs=up)
-        due, runs = applied.due, applied.runs_deleted
-    console.print(Markdown(retention_summary(due, day, applied=not dry_run, runs=runs)))
+        due, runs, failed = applied.due, applied.runs_deleted, applied.failed
+    console.print(Markdown(retention_summary(due, day, applied=not dry_run, runs=runs, failed=failed)))
     if not up:
         console.print(
             f"[dim]No Prefect server at {os.environ['PREFECT_API_URL']}: its run history was not looked at.[/]"
@@ -776,11 +782,14 @@ def review_change() -> Iterator[Session]:
     """A transaction for a change to a review from the command line: a refusal rolls back and becomes the message."""
     from models.corrections import CorrectionRefused
     from models.db import transaction
+    from models.keyring import Erased
     from models.records import UnknownReview
 
     try:
         with transaction() as session:
             yield session
+    except Erased:
+        raise _fail("that review was erased: nothing more can be recorded about it") from None
     except (CorrectionRefused, UnknownReview, ValueError) as exc:
         raise _fail(str(exc)) from None
 
@@ -1019,13 +1028,32 @@ def people_list(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the project database to the latest schema."""
-    from models.db import current_revision, get_engine, migrate
+    from models.db import current_revision, get_engine
 
     engine = get_engine()
-    migrate(engine)
+    _migrate(engine)
     console.print(
         f"Database {engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}."
     )
+
+
+def _migrate(engine: Engine) -> None:
+    """The schema brought up to date, or a message saying whose role can do it."""
+    import sqlalchemy as sa
+
+    from models.db import migrate
+
+    try:
+        migrate(engine)
+    except sa.exc.ProgrammingError as exc:
+        if "permission denied" not in str(exc.orig) and "must be owner" not in str(exc.orig):
+            raise
+        who = engine.url.username or "this role"
+        raise _fail(
+            f"the database role {who!r} may read and write rows but not change the schema (the team set-up's "
+            "least privilege). Upgrade as the administrator: CSPR_DATABASE_URL=<the administrator's URL> cspr db "
+            "upgrade, or start `cspr up --team` without team.env's CSPR_DATABASE_URL so that it migrates first"
+        ) from None
 
 
 def main() -> None:

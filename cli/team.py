@@ -29,6 +29,7 @@ from models.credentials import audit_key, role_password
 from models.db import make_engine, migrate
 from models.files import write_private
 from models.settings import get_settings, normalise_database_url
+from models.tables import ReviewKey
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 BUCKET_URL = "s3://cspr-documents/reviews"
@@ -98,29 +99,35 @@ def _hand_over(url: str, owner: str) -> None:
 
 def ensure_role(admin_url: str, role: str) -> str:
     """A login role with no power beyond what it is granted (no superuser, no databases, no roles), its password
-    made once under CSPR_HOME/keys; returns the password."""
+    made once under CSPR_HOME/keys; returns the password. The server is sent only a SCRAM verifier of it, so the
+    password itself is in no statement, log line or error."""
     password = role_password(role)
     rights = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
     with _admin(admin_url) as connection:
         exists = connection.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
+        pgconn = connection.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        verifier = pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
         verb = "ALTER" if exists else "CREATE"
-        connection.exec_driver_sql(f"{verb} ROLE \"{_identifier(role)}\" WITH {rights} PASSWORD '{password}'")
+        connection.exec_driver_sql(f"{verb} ROLE \"{_identifier(role)}\" WITH {rights} PASSWORD '{verifier}'")
     return password
 
 
 def grant_project_role(admin_project_url: str, database: str, role: str) -> None:
-    """The project's role: rows of every table, no schema; the audit trail's tables only added to. Run after every
-    migration (a new table is granted then)."""
+    """The project's role: rows of every table, no schema; the audit trail's tables only added to; and it owns the
+    table of review keys, so that after an erasure it can rewrite it without the destroyed key's old bytes (only an
+    owner may). Run after every migration; tables a later migration adds are granted by default too."""
     with _admin(admin_project_url) as connection:
         for statement in (
-            f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC',
+            f'REVOKE ALL ON DATABASE "{_identifier(database)}" FROM PUBLIC',
             f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{role}"',
             f'REVOKE CREATE ON SCHEMA public FROM PUBLIC, "{role}"',
             f'GRANT USAGE ON SCHEMA public TO "{role}"',
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+            f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}"',
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
             f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(APPEND_ONLY)} FROM "{role}"',
             f'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM "{role}"',
+            f'ALTER TABLE {ReviewKey.__tablename__} OWNER TO "{role}"',
         ):
             connection.exec_driver_sql(statement)
 

@@ -24,13 +24,15 @@ def retention(
 ) -> dict[str, int]:
     """Erase and delete what the retention schedule says is past its time."""
     day = as_of or today_in_england()
+    failed: list[str] = []
     if dry_run:
         due, runs, counts = what_is_due(day), runs_due(day), {}
     else:
         applied = apply_retention(day)
-        due, runs, counts = applied.due, applied.runs_deleted, applied.counts()
+        due, runs, counts, failed = applied.due, applied.runs_deleted, applied.counts(), applied.failed
         counts["inputs_deleted"] = forget_ended_runs(None)  # the full pass: every ended run, however long ago
-    create_markdown_artifact(
-        key="retention", markdown=retention_summary(due, day, applied=not dry_run, runs=runs), description="Retention"
-    )
+    summary = retention_summary(due, day, applied=not dry_run, runs=runs, failed=failed)
+    create_markdown_artifact(key="retention", markdown=summary, description="Retention")
+    if failed:  # the run fails, so that operators see it; what could be done was done, and the next run tries again
+        raise RuntimeError(f"{len(failed)} item(s) could not be erased or deleted: see the retention artifact")
     return counts or {"due": len(due), "runs_due": runs}

@@ -201,6 +201,7 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
                 "name": person.name,
                 "date_of_birth": person.date_of_birth,
                 "characteristics": person.characteristics,
+                **({"former_names": person.former_names} if person.former_names else {}),
             }
             for person in people
         ]
@@ -209,11 +210,11 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
 
 def signed_head(session: Session, review_id: uuid.UUID) -> str:
     """The review's audit head, as stored in the database now (flush first): an HMAC with the audit key over the
-    newest stage event's and decision's hashes, the stage, whether and when it was erased, the milestones, the
-    people's records and the documents' checksums. 64 hex characters. May raise ``DecryptionError`` when a person's
-    record of a review not erased cannot be read."""
-    stage, erased_on = session.execute(
-        sa.select(col(Review.stage), col(Review.erased_on)).where(col(Review.id) == review_id)
+    newest stage event's and decision's hashes, the stage, whether and when it was erased, its legal hold, the
+    milestones, the people's records and the documents' checksums. 64 hex characters. May raise ``DecryptionError``
+    when a person's record of a review not erased cannot be read."""
+    stage, erased_on, held = session.execute(
+        sa.select(col(Review.stage), col(Review.erased_on), col(Review.legal_hold)).where(col(Review.id) == review_id)
     ).one()
     milestones = session.execute(
         sa.select(col(Milestone.event), col(Milestone.on)).where(col(Milestone.review_id) == review_id)
@@ -229,6 +230,7 @@ def signed_head(session: Session, review_id: uuid.UUID) -> str:
             "stage": stage,
             # in the head, so that marking a review erased (which checks less of it) needs the key
             "erased_on": erased_on.isoformat() if erased_on else None,
+            "legal_hold": bool(held),  # so that lifting a hold (and so allowing erasure) needs the key too
             "milestones": sorted([event, on.isoformat()] for event, on in milestones),
             "people": _people(session, review_id, erased=erased_on is not None),
             "reports": sorted([kind, version, sha256] for kind, version, sha256 in reports),

@@ -1,11 +1,12 @@
 """Putting right a person's recorded name or date of birth (a typing mistake, or a name learnt after a notification
 made before the child's identity was known). The new value is sealed like the old one, the change is recorded in the
 review's history (what was corrected and by whom, never either value), and the redaction gate, which reads the
-people of a case as they stand, checks the corrected name from then on."""
+people of a case as they stand, checks the corrected name from then on, and the name it replaced as well."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlmodel import Session, select
 
@@ -53,6 +54,8 @@ def correct_person(
         if not 0 < len(name) <= MAX_NAME:
             raise CorrectionRefused(f"give the name in full (at most {MAX_NAME} characters)")
         if name != person.name:
+            if person.name:  # kept, sealed: what was written before may still spell it so, and the gate checks it
+                person.former_names = json.dumps([person.name, *json.loads(person.former_names or "[]")])
             person.name = name
             corrected.append("name")
     if date_of_birth is not None:

@@ -97,3 +97,30 @@ def current_revision(engine: Engine | None = None) -> str | None:
             return None
         row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
         return None if row is None else str(row[0])
+
+
+def purge_deleted(engine: Engine, table: str) -> bool:
+    """Make what was deleted or overwritten in ``table`` gone from the database's files, not only unreachable: on
+    SQLite the WAL, which still holds the pages as they were, is written back and emptied (``secure_delete`` has
+    zeroed the old values in them); on PostgreSQL the table is rewritten (``VACUUM FULL``), so no old row version is
+    left in its pages. True when done; False when it could not be now (a reader holding the WAL, or a role that does
+    not own the table), and the next run tries again."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        return bool(busy == 0)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        owner: bool | None = connection.execute(
+            sa.text(
+                "SELECT pg_get_userbyid(relowner) = current_user OR (SELECT rolsuper FROM pg_roles "
+                "WHERE rolname = current_user) FROM pg_class WHERE oid = to_regclass(:t)"
+            ),
+            {"t": table},
+        ).scalar()
+        if not owner:
+            return False
+        connection.exec_driver_sql(f'VACUUM FULL "{table}"')
+    return True

@@ -8,6 +8,7 @@ only reach a document through free text someone typed, which is what the redacti
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -290,6 +291,7 @@ class KnownPerson:
     label: str  # how a finding refers to them: "Child Q", "Child Q's mother"
     name: str | None
     date_of_birth: dt.date | None = None
+    former_names: tuple[str, ...] = ()  # the names the record was corrected from: a draft may still spell one
 
 
 def known_people(session: Session, review: Review) -> list[KnownPerson]:
@@ -302,6 +304,7 @@ def known_people(session: Session, review: Review) -> list[KnownPerson]:
             label=p.pseudonym if p.kind == PersonKind.CHILD else f"{first}'s {p.relationship or 'family member'}",
             name=p.name,
             date_of_birth=dt.date.fromisoformat(p.date_of_birth) if p.date_of_birth else None,
+            former_names=tuple(json.loads(p.former_names or "[]")),
         )
         for p in people
     ]

@@ -499,7 +499,7 @@ class ProgressUpdate(StrEnum):
 
 class TimelineEntry(CleanText):
     on: dt.date = Field(title="Date")
-    event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+    event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), FREE] = Field(
         title="What happened"
     )
 
@@ -519,7 +519,7 @@ class ReviewProgress(CleanText):
         description="What the partners asked the reviewer for (information, a draft); required for a request.",
     )
     summary: OptionalText = Field(default="", title="Draft report: summary")
-    recommendations: list[Recommendation_] = Field(
+    recommendations: Annotated[list[Recommendation_], FREE] = Field(
         default_factory=list, max_length=100, title="Draft report: recommendations", description="One per item."
     )
     child_experience: OptionalText = Field(default="", title="Draft report: the child's experience and perspective")

@@ -458,8 +458,11 @@ def partnership_by_code(session: Session, code: str | None) -> Partnership:
     return partnership
 
 
-def review_by_reference(session: Session, reference: str) -> Review:
-    review = session.exec(select(Review).where(Review.reference == reference)).first()
+def review_by_reference(session: Session, reference: str, *, lock: bool = False) -> Review:
+    """The review; with ``lock``, its row locked until the transaction ends (on SQLite the transaction holds the
+    whole database already)."""
+    query = select(Review).where(Review.reference == reference)
+    review = session.exec(query.with_for_update() if lock else query).first()
     if review is None:
         raise UnknownReview(f"there is no review {reference!r}")
     return review

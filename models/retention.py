@@ -2,7 +2,8 @@
 source) and what it makes due: which reviews to erase, which documents and messages to delete, on a given day.
 
 Erasing a review destroys its data key (models/keyring.py): every name, date of birth and piece of free text of it
-becomes unreadable at once, in the database and in every backup of it. What was never personal stays: its
+becomes unreadable at once, in the database and in every backup made from then on (a backup made before still holds
+the wrapped key, which the master key opens, until that backup expires). What was never personal stays: its
 reference, its stages and dates, its deadlines, the hashes of its audit trail, and the erasure itself, recorded in
 its history. A review under legal hold is never due. Deleting the stored objects is tasks/retention.py's.
 """
@@ -158,8 +159,14 @@ def _restricted(session: Session, review_id: uuid.UUID) -> Iterator[Report]:
 def _old_messages(session: Session, today: dt.date) -> list[tuple[Outbox, Review | None, dt.date, dt.date]]:
     """Each sent message past its period: the message, its review, the day it was sent and the day it fell due."""
     period = schedule()[RecordKind.OUTBOX]
+    since = period.kept_since(today)
+    if since is None:
+        return []
+    # sent more than a day before the first day kept (in UTC): the rest is decided on the day in England below
+    cutoff = dt.datetime.combine(since + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     found = []
-    for message in session.exec(select(Outbox).where(col(Outbox.sent_at).is_not(None)).order_by(col(Outbox.sent_at))):
+    query = select(Outbox).where(col(Outbox.sent_at).is_not(None), col(Outbox.sent_at) < cutoff)
+    for message in session.exec(query.order_by(col(Outbox.sent_at))):
         assert message.sent_at is not None
         sent = london_day(message.sent_at)
         when = _past(period, sent, today)

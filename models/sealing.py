@@ -47,7 +47,7 @@ class Sealed:
 
 
 SEALED: dict[type[SQLModel], Sealed] = {
-    CasePerson: Sealed(whole=("name", "date_of_birth", "characteristics")),
+    CasePerson: Sealed(whole=("name", "date_of_birth", "characteristics", "former_names")),
     Decision: Sealed(whole=("reasons",), within=("details",)),
     StageEvent: Sealed(whole=("reason",), within=("details",)),
     Commission: Sealed(whole=("terms_of_reference",)),
@@ -110,23 +110,34 @@ def open_document(key: bytes, object_key: str, review_id: uuid.UUID, data: bytes
         raise DecryptionError(f"{object_key} does not open with its review's key: it was changed or moved") from exc
 
 
-def _each_free_text(value: Any, path: str, change: Callable[[str, str], str | None]) -> Any:
-    """The details with every free-text value (a form's free-text field, at any depth) replaced by ``change``."""
+def _free_strings(value: Any, path: str, change: Callable[[str, str], str | None], free: bool = False) -> Any:
+    """The details with every string under a free-text key (a form's free-text field, at any depth, and every string
+    inside it, lists included) replaced by ``change(string, path)``."""
     if isinstance(value, dict):
-        return {
-            k: change(v, f"{path}/{k}")
-            if k in FREE_TEXT and isinstance(v, str)
-            else _each_free_text(v, f"{path}/{k}", change)
-            for k, v in value.items()
-        }
+        return {k: _free_strings(v, f"{path}/{k}", change, free or k in FREE_TEXT) for k, v in value.items()}
     if isinstance(value, list):
-        return [_each_free_text(v, f"{path}/{i}", change) for i, v in enumerate(value)]
+        return [_free_strings(v, f"{path}/{i}", change, free) for i, v in enumerate(value)]
+    if free and isinstance(value, str):
+        return change(value, path)
+    return value
+
+
+def _sealed_strings(value: Any, path: str, change: Callable[[str, str], str | None]) -> Any:
+    """The details with every sealed string, wherever it sits, replaced by ``change(token, path)``. Opening goes by
+    what is sealed, not by today's list of free-text fields: a field that becomes free text later leaves the rows
+    written before it readable as they were."""
+    if isinstance(value, dict):
+        return {k: _sealed_strings(v, f"{path}/{k}", change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sealed_strings(v, f"{path}/{i}", change) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(PREFIX):
+        return change(value, path)
     return value
 
 
 def _holds_free_text(value: Any) -> bool:
     found: list[str] = []
-    _each_free_text(value, "", lambda v, p: found.append(p))
+    _free_strings(value, "", lambda v, p: found.append(p))
     return bool(found)
 
 
@@ -134,21 +145,27 @@ def seal_column(key: bytes, table: str, column: str, row_id: Any, review_id: Any
     if value is None:
         return None
     if within:
-        return _each_free_text(value, "", lambda v, p: seal(key, place(table, column, row_id, review_id, p), v))
+        return _free_strings(value, "", lambda v, p: seal(key, place(table, column, row_id, review_id, p), v))
     return seal(key, place(table, column, row_id, review_id), value)
 
 
+KeySource = Callable[[], bytes | None]  # the review's key, looked up only when a sealed value is met; None: erased
+
+
 def open_column(
-    key: bytes | None, table: str, column: str, row_id: Any, review_id: Any, value: Any, *, within: bool
+    key: bytes | KeySource | None, table: str, column: str, row_id: Any, review_id: Any, value: Any, *, within: bool
 ) -> Any:
-    """A sealed column opened; with no key (the review was erased) its sealed values are ``None``."""
+    """A sealed column opened; with no key (the review was erased) its sealed values are ``None``. A whole column
+    that is not sealed was written outside cspr, and says so."""
     if value is None:
         return None
+    source: KeySource = key if callable(key) else (lambda: key)
 
     def one(token: str, path: str) -> str | None:
-        return None if key is None else unseal(key, place(table, column, row_id, review_id, path), token)
+        found = source()
+        return None if found is None else unseal(found, place(table, column, row_id, review_id, path), token)
 
-    return _each_free_text(value, "", one) if within else one(value, "")
+    return _sealed_strings(value, "", one) if within else one(value, "")
 
 
 def _key_to_read(session: Session, review_id: uuid.UUID) -> bytes | None:
@@ -158,13 +175,24 @@ def _key_to_read(session: Session, review_id: uuid.UUID) -> bytes | None:
         return None
 
 
+def _lazy_key(session: Session, review_id: uuid.UUID) -> KeySource:
+    found: list[bytes | None] = []
+
+    def source() -> bytes | None:
+        if not found:
+            found.append(_key_to_read(session, review_id))
+        return found[0]
+
+    return source
+
+
 def open_value(
     session: Session, review_id: uuid.UUID, table: type[SQLModel], column: str, row_id: Any, value: Any
 ) -> Any:
     """One sealed column read with a plain ``select``, opened."""
     spec = SEALED[table]
     return open_column(
-        _key_to_read(session, review_id),
+        _lazy_key(session, review_id),
         _table(table),
         column,
         row_id,
@@ -178,9 +206,11 @@ def _table(cls: type[SQLModel]) -> str:
     return str(cls.__tablename__)
 
 
-def _review_id(obj: Any) -> uuid.UUID | None:
+def _review_id(obj: Any) -> uuid.UUID:
     review_id = obj.review_id
-    return review_id if review_id is None or isinstance(review_id, uuid.UUID) else uuid.UUID(str(review_id))
+    if review_id is None:  # never written in the clear for want of a review: say so instead
+        raise ValueError(f"a {type(obj).__name__} with no review cannot hold sealed text")
+    return review_id if isinstance(review_id, uuid.UUID) else uuid.UUID(str(review_id))
 
 
 def _changed(obj: Any, column: str, new: bool) -> bool:
@@ -191,8 +221,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     plain: list[tuple[Any, str, Any]] = session.info.setdefault("cspr_plain", [])
     for obj, new in [*((o, True) for o in session.new), *((o, False) for o in session.dirty)]:
         spec = SEALED.get(type(obj))
-        review_id = None if spec is None else _review_id(obj)
-        if spec is None or review_id is None:  # a message about no review holds nobody's data: nothing to seal
+        if spec is None or (isinstance(obj, Outbox) and obj.review_id is None):  # a message about no review: nobody's
             continue
         for column in (*spec.whole, *spec.within):
             value = getattr(obj, column)
@@ -200,6 +229,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
                 continue
             if column in spec.within and not _holds_free_text(value):  # no key needed (nor made) for dates alone
                 continue
+            review_id = _review_id(obj)
             key = keyring.data_key_for_writing(session, review_id)
             sealed = seal_column(key, _table(type(obj)), column, obj.id, review_id, value, within=column in spec.within)
             plain.append((obj, column, value))
@@ -212,6 +242,15 @@ def _after_flush(session: Session, _context: Any) -> None:
         set_committed_value(obj, column, value)
 
 
+def _after_rollback(session: Session, _previous: Any) -> None:
+    """A flush that failed, or a savepoint rolled back: the objects get their plain values back (sealing them again
+    later must not seal a sealed value), and the keys the session knew are read again (one made in what was rolled
+    back was never stored)."""
+    for obj, column, value in session.info.pop("cspr_plain", []):
+        obj.__dict__[column] = value
+    keyring.forget(session)
+
+
 def _on_load(target: Any, context: Any) -> None:
     _open_loaded(target, context, None)
 
@@ -222,31 +261,18 @@ def _on_refresh(target: Any, context: Any, attrs: Any) -> None:
 
 def _open_loaded(target: Any, context: Any, only: set[str] | None) -> None:
     spec = SEALED[type(target)]
-    review_id = _review_id(target)
-    if review_id is None:
+    if target.review_id is None:
         return
-    session = context.session
-    key: bytes | None = None
+    review_id = _review_id(target)
+    key = _lazy_key(context.session, review_id)
     for column in (*spec.whole, *spec.within):
         value = target.__dict__.get(column)
         if value is None or (only is not None and column not in only):
             continue
-        if key is None:
-            key = _key_to_read(session, review_id)
-            if key is None:  # erased: every sealed value of the review is gone
-                for gone in (*spec.whole, *spec.within):
-                    if gone in target.__dict__ and (only is None or gone in only):
-                        set_committed_value(target, gone, _erased(target, gone, spec))
-                return
         opened = open_column(
             key, _table(type(target)), column, target.id, review_id, value, within=column in spec.within
         )
         set_committed_value(target, column, opened)
-
-
-def _erased(target: Any, column: str, spec: Sealed) -> Any:
-    value = target.__dict__.get(column)
-    return open_column(None, "", column, "", "", value, within=column in spec.within)
 
 
 def install() -> None:
@@ -255,6 +281,7 @@ def install() -> None:
         return
     sa.event.listen(Session, "before_flush", _before_flush)
     sa.event.listen(Session, "after_flush_postexec", _after_flush)
+    sa.event.listen(Session, "after_soft_rollback", _after_rollback)
     for cls in SEALED:
         sa.event.listen(cls, "load", _on_load)
         sa.event.listen(cls, "refresh", _on_refresh)

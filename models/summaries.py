@@ -77,7 +77,9 @@ def compliance_summary(figures: Compliance, *, key: str, version: int, size: int
     return "\n".join(lines)
 
 
-def retention_summary(due: Sequence[Due], today: dt.date, *, applied: bool, runs: int) -> str:
+def retention_summary(
+    due: Sequence[Due], today: dt.date, *, applied: bool, runs: int, failed: Sequence[str] = ()
+) -> str:
     """What the schedule makes due on a day (a dry run), or what was erased and deleted."""
     verb = "Erased or deleted" if applied else "Would go (dry run: nothing was changed)"
     lines = [f"## Retention on {long_date(today)}", "", f"**{verb}:**", ""]
@@ -91,6 +93,8 @@ def retention_summary(due: Sequence[Due], today: dt.date, *, applied: bool, runs
         )
     if not due:
         lines.append(_row("nothing", "", "", "", "", ""))
+    if failed:
+        lines += ["", "**Not done this time** (the next run tries again):", ""] + [f"- {f}" for f in failed]
     lines += ["", f"Prefect runs ended before the run-history period: {runs}.", "", "**The schedule:**", ""]
     lines += [f"- {_words(kind)}: {period.describe()}" for kind, period in schedule().items()]
     return "\n".join(lines)

@@ -222,6 +222,7 @@ class CasePerson(SQLModel, table=True):
     name: str | None = Field(default=None, sa_type=sa.Text)
     date_of_birth: str | None = Field(default=None, sa_type=sa.Text)
     characteristics: str | None = Field(default=None, sa_type=sa.Text)  # JSON: sex, ethnicity, disability, plan
+    former_names: str | None = Field(default=None, sa_type=sa.Text)  # JSON list: names corrected away, still checked
     created_at: dt.datetime = _when()
 
 

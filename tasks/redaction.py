@@ -91,13 +91,16 @@ def _date_forms(day: dt.date) -> list[str]:
 
 def _needles(person: KnownPerson) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    if person.name:
-        full = normalise(person.name).strip()
-        found.append((f" {full} ", f"the name of {person.label}"))
-        found.append((f" {full.replace(' ', '')} ", f"the name of {person.label}"))  # "Quill-\nfeather" forms
+    names = [(person.name, "the name"), *((former, "a name formerly recorded") for former in person.former_names)]
+    for name, what in names:
+        if not name:
+            continue
+        full = normalise(name).strip()
+        found.append((f" {full} ", f"{what} of {person.label}"))
+        found.append((f" {full.replace(' ', '')} ", f"{what} of {person.label}"))  # "Quill-\nfeather" forms
         for part in full.split():
             if len(part) >= MIN_PART and part not in COMMON_WORDS:
-                found.append((f" {part} ", f"part of the name of {person.label}"))
+                found.append((f" {part} ", f"part of {what} of {person.label}"))
     if person.date_of_birth:
         for form in _date_forms(person.date_of_birth):
             found.append((normalise(form), f"the date of birth of {person.label}"))

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from models import records, retention
-from models.db import transaction
+from models.db import get_engine, purge_deleted, transaction
 from models.retention import Due, RecordKind
-from models.tables import Report
+from models.tables import Report, ReviewKey
 from tasks.storage import ObjectStore, open_store
 
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
@@ -36,7 +36,9 @@ class Applied:
     documents_deleted: list[str] = field(default_factory=list)  # object keys
     messages_deleted: int = 0
     runs_deleted: int = 0
+    purged: bool = True  # the destroyed keys' old bytes gone from the database's files too (models/db.py)
     held: list[str] = field(default_factory=list)  # references kept for their legal hold
+    failed: list[str] = field(default_factory=list)  # what could not be done this time, and why
 
     def counts(self) -> dict[str, int]:
         return {
@@ -46,6 +48,7 @@ class Applied:
             "messages_deleted": self.messages_deleted,
             "runs_deleted": self.runs_deleted,
             "held": len(self.held),
+            "failed": len(self.failed),
         }
 
 
@@ -66,25 +69,34 @@ def apply_retention(today: dt.date) -> Applied:
 
 
 def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: Engine | None = None) -> Applied:
-    """Everything the schedule makes due on ``today`` erased or deleted (Prefect's old runs too when ``runs``)."""
+    """Everything the schedule makes due on ``today`` erased or deleted (Prefect's old runs too when ``runs``). Each
+    item in a transaction of its own that reads the review's hold again, under its lock: a hold placed since the list
+    was made keeps it. One that fails is reported and the rest go on."""
     applied = Applied(due=what_is_due(today, engine))
-    for item in applied.due:
-        if item.held:
-            if item.reference not in applied.held:
-                applied.held.append(item.reference)
-        elif item.kind is RecordKind.RESTRICTED_DOCUMENTS:
-            delete_every_version(store, item.what)
+    # documents first: erasure ends with the review's head over what is left
+    order = sorted(applied.due, key=lambda item: item.kind is RecordKind.CASE_RECORDS)
+    for item in order:
+        if item.kind not in (RecordKind.RESTRICTED_DOCUMENTS, RecordKind.CASE_RECORDS):
+            continue
+        try:
             with transaction(engine) as session:
-                review = records.review_by_reference(session, item.reference)
-                report = session.exec(select(Report).where(Report.object_key == item.what)).first()
-                if report is not None:
-                    retention.forget_document(session, review, report)
-            applied.documents_deleted.append(item.what)
-    for item in applied.due:  # after their documents: erasure ends with the review's head over what is left
-        if item.kind is RecordKind.CASE_RECORDS and not item.held:
-            with transaction(engine) as session:
-                retention.erase(session, records.review_by_reference(session, item.reference), today)
-            applied.erased.append(item.reference)
+                review = records.review_by_reference(session, item.reference, lock=True)
+                if review.legal_hold:
+                    if item.reference not in applied.held:
+                        applied.held.append(item.reference)
+                elif item.kind is RecordKind.RESTRICTED_DOCUMENTS:
+                    delete_every_version(store, item.what)
+                    report = session.exec(select(Report).where(Report.object_key == item.what)).first()
+                    if report is not None:
+                        retention.forget_document(session, review, report)
+                    applied.documents_deleted.append(item.what)
+                else:
+                    retention.erase(session, review, today)
+                    applied.erased.append(item.reference)
+        except Exception as exc:  # reported by reference and object key, never a name (none is in these messages)
+            applied.failed.append(f"{item.reference} ({item.kind.value}): {exc}")
+    if applied.erased:  # the destroyed keys' old bytes out of the files too, not only unreachable
+        applied.purged = purge_deleted(engine or get_engine(), ReviewKey.__tablename__)
     with transaction(engine) as session:
         applied.messages_deleted = retention.forget_messages(session, today)
     applied.runs_deleted = forget_old_runs(today) if runs else 0

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 from models.settings import Settings, get_settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+NONCURRENT_DAYS = 30  # how long a replaced version of an object is kept in the bucket's history
 
 
 class ChecksumMismatch(RuntimeError):
@@ -215,11 +216,30 @@ class S3Store:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
         self.client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.expires_old_versions = self._expire_old_versions()
         try:
             config = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except ClientError:
             return False
         return config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
+    def _expire_old_versions(self) -> bool:
+        """A version replaced by a newer one is deleted after ``NONCURRENT_DAYS`` (locked ones only once their lock
+        ends): an earlier draft of a restricted document does not outlive its retention in the bucket's history.
+        False where the server has no lifecycle rules (the bucket is then kept as it was)."""
+        from botocore.exceptions import ClientError
+
+        rule = {
+            "ID": "cspr-noncurrent-versions-expire",
+            "Status": "Enabled",
+            "Filter": {"Prefix": f"{self.prefix}/" if self.prefix else ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_DAYS},
+        }
+        try:
+            self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration={"Rules": [rule]})
+        except ClientError:
+            return False
+        return True
 
     def _key(self, key: str) -> str:
         check_key(key)

@@ -257,6 +257,7 @@ OUTSIDE_THE_CHAINS = {
     "a milestone removed": "DELETE FROM milestone WHERE event = 'published_on'",
     "a person's pseudonym": "UPDATE case_person SET pseudonym = 'Child Z' WHERE kind = 'child'",
     "a person's age band": "UPDATE case_person SET age_band = '16-17'",
+    "a legal hold placed": "UPDATE review SET legal_hold = true",
 }
 
 

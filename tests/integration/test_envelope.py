@@ -4,6 +4,7 @@ without loss; destroying a review's key erases it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -187,3 +188,21 @@ def test_a_sealed_document_opens_only_where_it_was_stored_and_sealing_it_again_g
         sealing.open_document(key, "restricted/CSPR-2026-0002/rapid-review/v1.pdf", review_id, sealed)
     with pytest.raises(crypto.DecryptionError, match="changed or moved"):
         sealing.open_document(key, "restricted/CSPR-2026-0001/rapid-review/v1.pdf", uuid.uuid4(), sealed)
+
+
+def test_a_savepoint_rolled_back_leaves_no_key_behind_that_was_never_stored(engine: Engine) -> None:
+    """A review's first sealed value makes its key; if that is rolled back (a refused answer's savepoint), the next
+    sealed value must make a key that is stored, not reuse the one that went with the rollback."""
+    with transaction(engine) as session:
+        make_partnership(session)
+        unknown = incident(name=None)  # notified before the child's identity was known: nothing to seal yet
+        unknown = dataclasses.replace(unknown, children=[dataclasses.replace(unknown.children[0], date_of_birth=None)])
+        review, _ = records.create_review(session, unknown, actor=COORDINATOR, at=AT)
+        assert keyring.key_row(session, review.id) is None
+        savepoint = session.begin_nested()
+        records.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="first")
+        savepoint.rollback()
+        records.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="second")
+        review_id = review.id
+    with Session(engine) as session:
+        assert [d.reasons for d in session.exec(select(Decision).where(Decision.review_id == review_id))] == ["second"]

@@ -64,6 +64,33 @@ def raw_bytes(engine: Engine) -> bytes:
         return b" ".join(str(row).encode() for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
 
 
+def file_bytes(engine: Engine, table: str) -> bytes:
+    """The bytes of the files that hold ``table``, as the disk has them: the SQLite file and its WAL, or the table's
+    files in PostgreSQL's data directory (this machine's server; written out by a checkpoint first)."""
+    if engine.dialect.name == "sqlite":
+        return raw_bytes(engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+        path = conn.execute(
+            sa.text("SELECT current_setting('data_directory') || '/' || pg_relation_filepath(:t)"), {"t": table}
+        ).scalar_one()
+    return b"".join(p.read_bytes() for p in Path(path).parent.glob(Path(path).name + "*"))
+
+
+def wrapped_key(engine: Engine, reference: str) -> bytes:
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT k.wrapped FROM review_key k JOIN review r ON r.id = k.review_id WHERE r.reference = :r"
+                ),
+                {"r": reference},
+            )
+            .scalar_one()
+            .encode()
+        )
+
+
 def test_the_schedule_gives_every_kind_of_record_a_period_and_a_source() -> None:
     periods = retention.schedule()
     assert set(periods) == set(RecordKind)
@@ -92,8 +119,12 @@ def test_erasure_destroys_the_names_and_keeps_the_audit_trail(engine: Engine, tm
     with transaction(engine) as session:
         retention.hold(session, records.review_by_reference(session, kept), reason="a coroner's inquest", by=OPERATOR)
     assert CHILD.encode() in store.get(key) or store.versions(key)
+    destroyed = wrapped_key(engine, reference)
+    assert destroyed in file_bytes(engine, "review_key")  # the control: on disk before
     applied = apply_schedule(LONG_AFTER, store, runs=False, engine=engine)
     assert applied.erased == [reference] and applied.held == [kept] and applied.documents_deleted == [key]
+    assert applied.purged and applied.failed == []
+    assert destroyed not in file_bytes(engine, "review_key")  # not only unreachable: gone from the files
     assert store.versions(key) == []
     with Session(engine) as session:
         review = session.exec(select(Review).where(Review.reference == reference)).one()
@@ -161,6 +192,10 @@ def test_a_mistyped_name_is_corrected_audited_and_checked_by_the_redaction_gate(
     spec.context["draft"] = {**spec.context["draft"], "summary": f"{corrected} was known to services."}
     findings = [str(f) for f in find_personal_data(render_pdf(spec.template, spec.context).pdf, people)]
     assert findings and all("Child Retain" in f and corrected not in f for f in findings)
+    spec.context["draft"] = {**spec.context["draft"], "summary": f"{CHILD} was known to services."}  # the old one
+    findings = [str(f) for f in find_personal_data(render_pdf(spec.template, spec.context).pdf, people)]
+    assert any("a name formerly recorded of Child Retain" in f for f in findings)
+    assert all(CHILD not in f for f in findings)
     with transaction(engine) as session:
         assert verify(session).findings == []
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.storage import ChecksumMismatch, ObjectStore, RetentionError, S3Store, open_store
+from tasks.storage import NONCURRENT_DAYS, ChecksumMismatch, ObjectStore, RetentionError, S3Store, open_store
 
 KEY = "restricted/CSPR-2026-0001/final-report/v1.pdf"
 NEXT_YEAR = dt.date.today() + dt.timedelta(days=366)
@@ -97,3 +97,12 @@ def test_keys_are_narrow(store: ObjectStore, key: str) -> None:
 def test_the_storage_url_is_checked() -> None:
     with pytest.raises(ValueError, match="CSPR_STORAGE_URL must be"):
         open_store("ftp://example/x")
+
+
+def test_replaced_versions_expire_on_s3(s3_endpoint: str) -> None:
+    """The bucket deletes a replaced version after NONCURRENT_DAYS: an old draft does not live on in its history."""
+    store = open_store(f"s3://cspr-{uuid.uuid4().hex[:10]}/docs")
+    assert isinstance(store, S3Store) and store.expires_old_versions
+    rules = store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
+    assert [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in rules] == [NONCURRENT_DAYS]
+    assert rules[0]["Filter"]["Prefix"] == "docs/"

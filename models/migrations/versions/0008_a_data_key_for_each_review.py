@@ -1,5 +1,5 @@
-"""A data key for each review (envelope encryption), and what retention needs: a legal hold and the day a review was
-erased.
+"""A data key for each review (envelope encryption), and what retention needs: a legal hold, the day a review was
+erased, and the names a person's record was corrected from (sealed like the name).
 
 Every review gets its own data key, wrapped by the master key (or the KMS key). Its people's names, dates of birth
 and characteristics, encrypted until now with the master key itself, are sealed again under it, and so is the free
@@ -29,6 +29,7 @@ SEALED: list[tuple[str, str, bool]] = [
     ("case_person", "name", False),
     ("case_person", "date_of_birth", False),
     ("case_person", "characteristics", False),
+    ("case_person", "former_names", False),
     ("decision", "reasons", False),
     ("decision", "details", True),
     ("stage_event", "reason", False),
@@ -80,6 +81,7 @@ def upgrade() -> None:
     # ALTER TABLE ... ADD COLUMN, not a batch copy of the table: other tables' rows refer to the reviews
     op.add_column("review", sa.Column("legal_hold", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column("review", sa.Column("erased_on", sa.Date(), nullable=True))
+    op.add_column("case_person", sa.Column("former_names", sa.Text(), nullable=True))
 
     bind = op.get_bind()
     wrapper = keyring.current()
@@ -131,5 +133,6 @@ def downgrade() -> None:
 
     _rewrite(open_, keys)
     op.drop_table("review_key")
+    op.drop_column("case_person", "former_names")
     op.drop_column("review", "erased_on")
     op.drop_column("review", "legal_hold")
