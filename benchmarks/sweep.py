@@ -1,14 +1,15 @@
 """Benchmark of the deadline sweep at national scale, against a baseline measured in the same process.
 
 Generates N open reviews across 150 partnerships (a realistic mix: about a third notified, a fifth with the
-rapid review sent), then times, on one SQLite database:
+rapid review sent), then times, on one database (a temporary SQLite file, or with ``database`` a temporary database
+made on that PostgreSQL server and dropped afterwards):
 
 - ``raw_read_seconds``: the floor, the sweep's one query fetched by the database driver and nothing else;
 - ``sweep_seconds``: the sweep's classification (that read, plus the vectorised classification);
 - ``naive_seconds``: a straightforward per-review sweep written as the project's code is (SQLModel objects, one
   query per review, a Python loop over days) on a sample of ``naive_sample`` reviews, scaled linearly to N;
 - ``naive_core_seconds``: the same loop with the leanest per-review query (two columns, SQLAlchemy Core);
-- ``peak_rss_mb``: the process's peak resident memory.
+- ``peak_rss_mb``: the process's peak resident memory (on PostgreSQL the server's own memory is not in it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from sqlmodel import Session, select
 from models import sweep
 from models.calendar import calendar_for, england_and_wales_holidays
 from models.db import make_engine, migrate
+from models.settings import normalise_database_url
 from models.tables import Deadline, Partnership, Review
 
 AS_OF = dt.date(2027, 3, 1)
@@ -180,12 +184,41 @@ def naive_core(engine: sa.Engine, sample: int) -> float:
 ROUNDS = 3
 
 
-def run(reviews: int, naive_sample: int = 500) -> dict[str, Any]:
+@contextmanager
+def bench_database(server: str | None) -> Iterator[sa.Engine]:
+    """An empty, migrated database for one run: a SQLite file in a temporary folder, or (``server``: a PostgreSQL
+    URL allowed to create databases) a database of its own on that server, dropped at the end."""
+    if server is None:
+        with tempfile.TemporaryDirectory(prefix="cspr-bench-") as folder:
+            engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+        return
+    admin_url = sa.engine.make_url(normalise_database_url(server))
+    name = f"cspr_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(admin_url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def run(reviews: int, naive_sample: int = 500, database: str | None = None) -> dict[str, Any]:
     """Each measurement is the fastest of ``ROUNDS`` rounds, the four measured in turn within a round, so that a
     slow moment on a shared machine cannot fall on one of them alone and bend the ratios."""
-    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as folder:
-        engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+    with bench_database(database) as engine:
         migrate(engine)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("ANALYZE")  # fresh statistics, as autovacuum would give a real database
         populate(engine, reviews)
         raw_read(engine)  # warm the page cache for every measurement alike
         sample = min(naive_sample, reviews)
@@ -197,8 +230,9 @@ def run(reviews: int, naive_sample: int = 500) -> dict[str, Any]:
             sweep_seconds = min(sweep_seconds, seconds)
             naive_seconds = min(naive_seconds, naive(engine, sample) * reviews / sample)
             naive_core_seconds = min(naive_core_seconds, naive_core(engine, sample) * reviews / sample)
-        engine.dispose()
+        dialect = engine.dialect.name
     return {
+        "database": dialect,
         "reviews": reviews,
         "open_deadlines": deadlines,
         "sweep_seconds": round(sweep_seconds, 4),

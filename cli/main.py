@@ -562,6 +562,10 @@ def report_command(
 def bench_sweep(
     reviews: Annotated[int, typer.Option(help="How many open reviews to generate.")] = 10_000,
     naive_sample: Annotated[int, typer.Option(help="Reviews timed the naive way (scaled linearly to N).")] = 500,
+    database: Annotated[
+        str | None,
+        typer.Option(help="A PostgreSQL URL allowed to create databases: run on a temporary database there."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time the deadline sweep on N synthetic open reviews against the raw read and a naive per-review sweep."""
@@ -570,7 +574,7 @@ def bench_sweep(
     from benchmarks.sweep import run
 
     with console.status(f"Generating {reviews:,} reviews and timing the sweep ..."):
-        result = run(reviews, naive_sample)
+        result = run(reviews, naive_sample, database)
     result["cores"] = os.cpu_count()
     if as_json:
         print(json.dumps(result))

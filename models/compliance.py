@@ -19,6 +19,7 @@ References, partnership codes and counts only: no name of anyone reaches the fig
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlmodel import Session, col
 from models import forms
 from models.calendar import today_in_england, working_days_by_partnership
 from models.dates import long_date
+from models.db import driver_chunks
 from models.rulebook import Entry
 from models.stages import Stage
 from models.statistics import Statistics, statistics
@@ -104,16 +106,47 @@ def _frame(session: Session, query: Any) -> pd.DataFrame:
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
+READ_CHUNK = 50_000  # rows turned into a frame at a time
+# columns of few distinct values (a reference repeats once per deadline or event)
+LABELS = frozenset({"reference", "partnership", "name", "title", "meaning", "kind", "to_stage", "outcome"})
+
+
+DAYS = frozenset({"due_on", "met_on"})
+MOMENTS = frozenset({"at"})
+
+
+def _compact(part: pd.DataFrame) -> pd.DataFrame:
+    """A chunk as the report keeps it: the label columns with each distinct value held once (the driver makes a new
+    string for every row; through a category and back, so they stay plain text for everything that groups and
+    compares them), dates as numpy days and moments as UTC times (8 bytes each, instead of a string per row)."""
+    part = part.astype({c: "category" for c in part.columns if c in LABELS})
+    part = part.astype({c: object for c in part.columns if c in LABELS})
+    for column in DAYS & set(part.columns):
+        part[column] = _days(part[column])
+    for column in MOMENTS & set(part.columns):
+        part[column] = pd.to_datetime(part[column], utc=True, format="ISO8601")
+    return part
+
+
+def _raw_frame(session: Session, query: Any) -> pd.DataFrame:
+    """A large table read as the sweep reads, through the driver's cursor, a chunk at a time: each chunk transposed
+    by pandas in C and compacted, so the rows as Python tuples never all exist at once."""
+    parts, keys = [], [c.name for c in query.selected_columns]
+    for keys, rows in driver_chunks(session, query, READ_CHUNK):
+        parts.append(_compact(pd.DataFrame.from_records(rows, columns=keys)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys)
+
+
 def _days(values: pd.Series) -> np.ndarray:
-    """Dates from SQLite text or PostgreSQL dates, as numpy days (NaT where missing)."""
-    text = values.map(lambda v: None if v is None or v is pd.NaT else str(v)[:10])
-    days: np.ndarray = pd.to_datetime(text, format="%Y-%m-%d").to_numpy(dtype="datetime64[D]")
+    """Dates from SQLite text or PostgreSQL dates, as numpy days (NaT where missing): numpy parses the column."""
+    days: np.ndarray = pd.to_datetime(values, format="ISO8601").to_numpy(dtype="datetime64[D]")
     return days
 
 
 def _london_days(values: pd.Series) -> np.ndarray:
-    """Timestamps (stored in UTC) as the day they fell on in England."""
-    stamps = pd.to_datetime(values, utc=True, format="mixed")
+    """Timestamps (stored in UTC: SQLite's text without its zone, PostgreSQL's aware times) as the day they fell on
+    in England."""
+    stamps = pd.to_datetime(values, utc=True, format="ISO8601")
     days: np.ndarray = stamps.dt.tz_convert("Europe/London").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
     return days
 
@@ -186,8 +219,12 @@ def read(session: Session, partnership: str | None = None) -> Records:
     if partnership is not None and partnership not in set(partnerships["code"]):
         known = ", ".join(sorted(partnerships["code"])) or "none yet"
         raise UnknownPartnership(f"there is no partnership {partnership!r} (partnerships: {known})")
-    frames = {name: _frame(session, query) for name, query in queries(partnership).items()}
+    # the reviews through SQLAlchemy (their ids as UUIDs, for the statistics' own reads); the rest as the sweep reads
+    frames = {
+        name: (_frame if name == "reviews" else _raw_frame)(session, q) for name, q in queries(partnership).items()
+    }
     deadlines, events, decisions = frames["deadlines"], frames["events"], frames["decisions"]
+    decisions["details"] = [json.loads(d) if isinstance(d, str) else d for d in decisions["details"]]  # SQLite's text
     deadlines["due_on"], deadlines["met_on"] = _days(deadlines["due_on"]), _days(deadlines["met_on"])
     events["on"] = _london_days(events["at"]) if not events.empty else np.array([], dtype="datetime64[D]")
     # a rapid review sent back and done again is one recommendation: its latest round

@@ -11,7 +11,7 @@ overwritten is zeroed rather than left in the file's free pages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -124,3 +124,35 @@ def purge_deleted(engine: Engine, table: str) -> bool:
             return False
         connection.exec_driver_sql(f'VACUUM FULL "{table}"')
     return True
+
+
+def driver_chunks(session: Session, query: Any, size: int) -> Iterator[tuple[list[str], Sequence[Any]]]:
+    """As ``driver_rows``, ``size`` rows at a time: a large read need not hold every row as Python tuples at once."""
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        keys = [d[0] for d in cursor.description]
+        while rows := cursor.fetchmany(size):
+            yield keys, rows
+    finally:
+        cursor.close()
+
+
+def driver_rows(session: Session, query: Any) -> tuple[list[str], Sequence[Any]]:
+    """A query's column names and rows as the database driver returns them, in the session's transaction.
+
+    Read through the driver's own cursor: SQLAlchemy's per-row and per-value processing (a ``Row`` for each row, a
+    ``UUID`` and a ``date`` for each value) is most of the cost of a read at national scale, and pandas and numpy
+    convert whole columns faster. Values come as the driver gives them: SQLite's ISO text and JSON text, PostgreSQL's
+    dates and parsed JSON. Only for queries whose literals are the code's own (they are bound into the text).
+    """
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        cursor.close()

@@ -33,6 +33,7 @@ from sqlmodel import Session, col
 
 from models import messages
 from models.calendar import working_days_by_partnership
+from models.db import driver_rows
 from models.records import enqueue, review_by_reference
 from models.stages import Stage
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
@@ -80,20 +81,9 @@ def open_deadlines_query() -> Any:
 
 
 def fetch_open_deadlines(session: Session) -> tuple[list[str], Sequence[Any]]:
-    """The query's column names and rows as the database driver returns them, in the session's transaction.
-
-    Read through the driver's own cursor: SQLAlchemy's per-row and per-value processing (a ``Row`` for each
-    deadline, a ``UUID`` and a ``date`` for each value) was half of the sweep at national scale, and pandas and
-    numpy convert whole columns faster. The query's only literals are the code's own constants.
-    """
-    connection = session.connection()
-    sql = str(open_deadlines_query().compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql)
-        return [d[0] for d in cursor.description], cursor.fetchall()
-    finally:
-        cursor.close()
+    """The query's column names and rows as the database driver returns them (models/db.py ``driver_rows``: half of
+    the sweep at national scale was SQLAlchemy's per-value processing)."""
+    return driver_rows(session, open_deadlines_query())
 
 
 def open_deadlines(session: Session) -> pd.DataFrame:

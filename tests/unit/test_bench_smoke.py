@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import gate, report, sweep
 
 
@@ -11,6 +13,22 @@ def test_the_sweep_benchmark_runs_on_a_thousand_reviews() -> None:
     assert result["open_deadlines"] > 1000
     for key in ("sweep_seconds", "raw_read_seconds", "naive_seconds", "peak_rss_mb"):
         assert result[key] > 0
+
+
+@pytest.mark.postgres
+def test_the_sweep_benchmark_runs_on_postgresql_and_drops_its_database(postgres_server_url: str) -> None:
+    import sqlalchemy as sa
+
+    from tests.conftest import POSTGRES_ADMIN_URL
+
+    result = sweep.run(1000, naive_sample=100, database=POSTGRES_ADMIN_URL)
+    assert result["database"] == "postgresql" and result["open_deadlines"] > 1000
+    assert result["sweep_seconds"] > 0 and result["naive_over_sweep"] > 1
+    admin = sa.create_engine(POSTGRES_ADMIN_URL)
+    with admin.connect() as connection:
+        left = connection.execute(sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE 'cspr_bench_%'"))
+        assert left.scalar_one() == 0
+    admin.dispose()
 
 
 def test_the_report_benchmark_runs_on_a_thousand_reviews() -> None:
