@@ -583,6 +583,38 @@ def bench_sweep(
         console.print(f"{key:>20}: {value}")
 
 
+@bench_app.command("step")
+def bench_step(
+    reviews: Annotated[int, typer.Option(help="How many invented reviews to drive from notification to closure.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time each step as a person waits for it, from Submit to the next form, on a local set-up of its own."""
+    import os
+    import tempfile
+
+    from cli.seaweed import free_port
+    from cli.system import LocalSystem, prefect_env
+    from models.settings import get_settings
+
+    _stop_on_sigterm()
+    with tempfile.TemporaryDirectory(prefix="cspr-bench-step-") as home:
+        os.environ["CSPR_HOME"] = home  # a system of its own: nobody's reviews, nobody's server
+        get_settings.cache_clear()
+        port = free_port()
+        (Path(home) / "prefect").mkdir(parents=True)
+        os.environ.update({k: v for k, v in prefect_env(LocalSystem(port=port).api_url).items() if v})
+        from benchmarks.step import run
+
+        with console.status(f"Driving {reviews} review(s) through a local set-up of its own ..."):
+            result = run(reviews, port)
+    result["cores"] = os.cpu_count()
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:>28}: {value}")
+
+
 @bench_app.command("report")
 def bench_report(
     reviews: Annotated[int, typer.Option(help="How many reviews to generate.")] = 10_000,
