@@ -45,3 +45,19 @@ def test_the_gate_benchmark_times_both_paths() -> None:
     for key in ("with_gate_median_ms", "without_gate_median_ms", "with_gate_p99_ms", "without_gate_p99_ms"):
         assert result[key] > 0
     assert isinstance(result["target_met"], bool)
+
+
+def test_the_step_benchmarks_measures_imports_and_its_childrens_cpu() -> None:
+    """Its parts (the drive itself is `cspr bench step`: minutes, on a system of its own)."""
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks import step
+
+    costs = step.import_costs()
+    assert 0 < costs["import_prefect_cpu_seconds"] < 30 and 0 < costs["import_project_cpu_seconds"] < 30
+    before = step.children_cpu(os.getpid())
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert step.children_cpu(os.getpid()) > before  # a child that ended is counted
+    assert step.percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.9) == 5.0 and step.percentile([1.0, 2.0, 3.0], 0.5) == 2.0
