@@ -558,6 +558,19 @@ def report_command(
         console.print(f"Saved a copy to {out}")
 
 
+def _print_benchmark(result: dict[str, Any], as_json: bool) -> None:
+    """A benchmark's figures, with the machine's cores: one JSON object, or a line each."""
+    import os
+
+    result["cores"] = os.cpu_count()
+    if as_json:
+        print(json.dumps(result))
+        return
+    width = max(len(key) for key in result)
+    for key, value in result.items():
+        console.print(f"{key:>{width}}: {value}")
+
+
 @bench_app.command("sweep")
 def bench_sweep(
     reviews: Annotated[int, typer.Option(help="How many open reviews to generate.")] = 10_000,
@@ -569,18 +582,12 @@ def bench_sweep(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time the deadline sweep on N synthetic open reviews against the raw read and a naive per-review sweep."""
-    import os
 
     from benchmarks.sweep import run
 
     with console.status(f"Generating {reviews:,} reviews and timing the sweep ..."):
         result = run(reviews, naive_sample, database)
-    result["cores"] = os.cpu_count()
-    if as_json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        console.print(f"{key:>20}: {value}")
+    _print_benchmark(result, as_json)
 
 
 @bench_app.command("step")
@@ -607,12 +614,7 @@ def bench_step(
 
         with console.status(f"Driving {reviews} review(s) through a local set-up of its own ..."):
             result = run(reviews, port)
-    result["cores"] = os.cpu_count()
-    if as_json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        console.print(f"{key:>28}: {value}")
+    _print_benchmark(result, as_json)
 
 
 @bench_app.command("report")
@@ -621,18 +623,12 @@ def bench_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time the compliance report for every partnership over a year on N synthetic reviews, step by step."""
-    import os
 
     from benchmarks.report import run
 
     with console.status(f"Generating {reviews:,} reviews and timing the compliance report ..."):
         result = run(reviews)
-    result["cores"] = os.cpu_count()
-    if as_json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        console.print(f"{key:>20}: {value}")
+    _print_benchmark(result, as_json)
 
 
 @bench_app.command("gate")
@@ -642,18 +638,12 @@ def bench_gate(
 ) -> None:
     """Time what the sign-in gate adds to an API request (median and 99th percentile), against the same request sent
     to Prefect without it, in one run."""
-    import os
 
     from benchmarks.gate import run
 
     with console.status(f"Timing {requests:,} requests with and without the gate ..."):
         result = run(requests)
-    result["cores"] = os.cpu_count()
-    if as_json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        console.print(f"{key:>24}: {value}")
+    _print_benchmark(result, as_json)
 
 
 @audit_app.command("verify")
@@ -752,11 +742,16 @@ def retention_run(
 
     from cli.system import LocalSystem, prefect_env, server_is_up
     from models.calendar import today_in_england
+    from models.retention import check_day
     from models.summaries import retention_summary
     from tasks.retention import apply_schedule, runs_due, what_is_due
     from tasks.storage import open_store
 
     day = _date(as_of, "--as-of") or today_in_england()
+    try:
+        check_day(day, dry_run=dry_run)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     os.environ.update({k: v for k, v in prefect_env(LocalSystem().api_url).items() if v and k not in os.environ})
     up = server_is_up(os.environ["PREFECT_API_URL"])
     failed: list[str] = []

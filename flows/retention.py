@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from models.calendar import today_in_england
+from models.retention import check_day
 from models.summaries import retention_summary
 from tasks.retention import apply_retention, runs_due, what_is_due
 from tasks.runs import forget_ended_runs
@@ -24,6 +25,7 @@ def retention(
 ) -> dict[str, int]:
     """Erase and delete what the retention schedule says is past its time."""
     day = as_of or today_in_england()
+    check_day(day, dry_run=dry_run)
     failed: list[str] = []
     if dry_run:
         due, runs, counts = what_is_due(day), runs_due(day), {}

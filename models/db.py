@@ -133,33 +133,35 @@ def purge_deleted(engine: Engine, table: str) -> bool:
     return True
 
 
-def driver_chunks(session: Session, query: Any, size: int) -> Iterator[tuple[list[str], Sequence[Any]]]:
-    """As ``driver_rows``, ``size`` rows at a time: a large read need not hold every row as Python tuples at once."""
+@contextmanager
+def _driver_cursor(session: Session, query: Any) -> Iterator[Any]:
+    """The query executed on the driver's own cursor, in the session's transaction; its literals are bound into the
+    text, so only for queries whose literals are the code's own."""
     connection = session.connection()
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
-        keys = [d[0] for d in cursor.description]
-        while rows := cursor.fetchmany(size):
-            yield keys, rows
+        yield cursor
     finally:
         cursor.close()
 
 
 def driver_rows(session: Session, query: Any) -> tuple[list[str], Sequence[Any]]:
-    """A query's column names and rows as the database driver returns them, in the session's transaction.
+    """A query's column names and rows as the database driver returns them.
 
     Read through the driver's own cursor: SQLAlchemy's per-row and per-value processing (a ``Row`` for each row, a
     ``UUID`` and a ``date`` for each value) is most of the cost of a read at national scale, and pandas and numpy
     convert whole columns faster. Values come as the driver gives them: SQLite's ISO text and JSON text, PostgreSQL's
-    dates and parsed JSON. Only for queries whose literals are the code's own (they are bound into the text).
+    dates and parsed JSON.
     """
-    connection = session.connection()
-    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql)
+    with _driver_cursor(session, query) as cursor:
         return [d[0] for d in cursor.description], cursor.fetchall()
-    finally:
-        cursor.close()
+
+
+def driver_chunks(session: Session, query: Any, size: int) -> Iterator[tuple[list[str], Sequence[Any]]]:
+    """As ``driver_rows``, ``size`` rows at a time: a large read need not hold every row as Python tuples at once."""
+    with _driver_cursor(session, query) as cursor:
+        keys = [d[0] for d in cursor.description]
+        while rows := cursor.fetchmany(size):
+            yield keys, rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlmodel import Session, select
 
 from cli.demo import Case
@@ -23,6 +24,8 @@ def test_a_dry_run_lists_a_closed_review_by_reference_and_changes_nothing(deploy
     case = Case(pseudonym="Child Retention Flow", child_name=CHILD, path="no-review")
     reference, _ = inprocess.notify(case)
     assert inprocess.drive(reference, case) == []
+    with pytest.raises(ValueError, match="still to come"):  # only a dry run may look ahead
+        retention(as_of=dt.date(2070, 1, 1), dry_run=False)
     counts = retention(as_of=dt.date(2070, 1, 1), dry_run=True)
     assert counts["due"] >= 1
     artifacts = service_api(deployed).post("/artifacts/latest/filter", json={}).json()

@@ -214,3 +214,7 @@ def test_cspr_person_correct_asks_for_the_name_and_says_what_it_did(tmp_path: Pa
     assert person.date_of_birth == "2019-05-18" and person.name == CHILD
     dry = runner.invoke(app, ["retention", "--dry-run", "--as-of", LONG_AFTER.isoformat()])
     assert dry.exit_code == 0 and reference in dry.output and "dry run" in dry.output
+    ahead = runner.invoke(app, ["retention", "--as-of", LONG_AFTER.isoformat()])  # erasing ahead of time: refused
+    assert ahead.exit_code == 2 and "is still to come" in " ".join(ahead.output.split())
+    with Session(get_engine()) as session:
+        assert session.exec(select(Review).where(Review.reference == reference)).one().erased_on is None
