@@ -49,6 +49,14 @@ class CountedFrom(StrEnum):
     ENDED = "ended"  # the day a run ended
 
 
+AFTER = {  # how a period reads: "35 years after the review closed"
+    CountedFrom.CLOSED: "the review closed",
+    CountedFrom.PUBLISHED: "publication",
+    CountedFrom.SENT: "the message was sent",
+    CountedFrom.ENDED: "the run ended",
+}
+
+
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,9 +86,9 @@ class Period(BaseModel):
 
     def describe(self) -> str:
         if self.kept_for_good:
-            return "kept with no end date"
-        span = f"{self.years} years" if self.years else f"{self.days} days"
-        return f"{span} after it was {self.counted_from.value}"
+            return "with no end date"
+        count, unit = (self.years, "year") if self.years else (self.days or 0, "day")
+        return f"{count} {unit}{'' if count == 1 else 's'} after {AFTER[self.counted_from]}"
 
 
 class Schedule(BaseModel):
@@ -225,7 +233,7 @@ def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETEN
 
 def periods_note(kind: RecordKind) -> str:
     period = schedule()[kind]
-    return f"{period.title}: {period.describe()}"
+    return f"{period.title}: kept {period.describe()}"
 
 
 def forget_document(session: Session, review: Review, report: Report, *, by: Actor = RETENTION) -> None:

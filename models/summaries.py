@@ -83,9 +83,9 @@ def retention_summary(
     """What the schedule makes due on a day (a dry run), or what was erased and deleted."""
     verb = "Erased or deleted" if applied else "Would go (dry run: nothing was changed)"
     lines = [f"## Retention on {long_date(today)}", "", f"**{verb}:**", ""]
-    lines += _header("Kind", "Review", "What", "Counted from", "Due since", "")
+    lines += _header("Kind", "Review", "What", "Counted from", "Due since", "Legal hold")
     for item in due:
-        held = "kept: legal hold" if item.held else ""
+        held = "yes: kept" if item.held else ""
         lines.append(
             _row(
                 _words(item.kind), item.reference or "-", item.what, long_date(item.since), long_date(item.due_on), held
@@ -96,5 +96,5 @@ def retention_summary(
     if failed:
         lines += ["", "**Not done this time** (the next run tries again):", ""] + [f"- {f}" for f in failed]
     lines += ["", f"Prefect runs ended before the run-history period: {runs}.", "", "**The schedule:**", ""]
-    lines += [f"- {_words(kind)}: {period.describe()}" for kind, period in schedule().items()]
+    lines += [f"- {period.title}. Kept {period.describe()}." for period in schedule().values()]
     return "\n".join(lines)

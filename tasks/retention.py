@@ -94,7 +94,7 @@ def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: En
                     retention.erase(session, review, today)
                     applied.erased.append(item.reference)
         except Exception as exc:  # reported by reference and object key, never a name (none is in these messages)
-            applied.failed.append(f"{item.reference} ({item.kind.value}): {exc}")
+            applied.failed.append(f"{item.reference} ({item.kind.value.replace('_', ' ')}): {exc}")
     if applied.erased:  # the destroyed keys' old bytes out of the files too, not only unreachable
         applied.purged = purge_deleted(engine or get_engine(), ReviewKey.__tablename__)
     with transaction(engine) as session:

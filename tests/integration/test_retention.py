@@ -97,7 +97,8 @@ def test_the_schedule_gives_every_kind_of_record_a_period_and_a_source() -> None
     assert periods[RecordKind.CASE_RECORDS].years == 35 and periods[RecordKind.CASE_RECORDS].choice
     assert periods[RecordKind.PUBLISHED_REPORTS].kept_for_good
     assert all(p.source for p in periods.values())
-    assert periods[RecordKind.RUN_HISTORY].describe() == "90 days after it was ended"
+    assert periods[RecordKind.RUN_HISTORY].describe() == "90 days after the run ended"
+    assert periods[RecordKind.RESTRICTED_DOCUMENTS].describe() == "1 year after the review closed"
 
 
 def test_a_dry_run_lists_what_is_due_and_changes_nothing(engine: Engine, tmp_path: Path) -> None:
