@@ -1,24 +1,34 @@
 """Benchmark of what a person waits for: from pressing Submit on a form to the next form being ready to answer.
 
-Drives invented reviews through the local set-up (a Prefect server, the deployments and a process worker, started
-here in a home of its own) exactly as `cspr demo` does, through the gate as each person in turn, and times each step
-from the answer's submission to the review's run waiting at its next form. Also measured:
+Drives invented reviews through a set-up of its own (the local one: a Prefect server on SQLite and one process
+worker; or the team one: Prefect and the project database on PostgreSQL, two workers, S3), started here in a home of
+its own, exactly as `cspr demo` does, through the gate as each person in turn. Each step is timed from the answer's
+submission to the review's run waiting at its next form:
 
-- ``cpu_seconds_per_run``: the CPU the worker's run processes used (each step of a review runs in a process of its
-  own), over the number of runs the worker started;
-- ``import_*_cpu_seconds``: in a fresh interpreter, the CPU of importing Prefect, then the project's flow modules,
-  which every run process pays before it does anything.
+- ``median_seconds``, ``p90_seconds``, ``max_seconds``: until this process, reading as a person's page would, saw the
+  next form (read every 0.3 to 0.5 s, so up to that much later than it was ready);
+- ``ready_*``: until the run was waiting at it, by the time Prefect recorded on the run's Suspended state;
+- ``phases``: where that time went, each the median over the steps, from the run's own states: the gate storing the
+  answer and resuming the run (``resumed``), a worker taking it up (``picked_up``), its process starting, importing
+  and loading the flow (``started``), and the step's own work up to the next form (``worked``).
+
+Also measured: ``cpu_seconds_per_run``, the CPU the workers' run processes used (each step of a review runs in a
+process of its own) over the runs they started; and ``import_*_cpu_seconds``, in a fresh interpreter, the CPU of
+importing Prefect, then the project's flow modules, which every run process pays before it does anything.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 IMPORTS = (
     "import time\n"
@@ -26,6 +36,7 @@ IMPORTS = (
     "t = time.process_time(); import flows.lifecycle, flows.notification; b = time.process_time() - t\n"
     "print(a, b)\n"
 )
+PHASES = ("resumed", "picked_up", "started", "worked")
 
 
 def import_costs() -> dict[str, float]:
@@ -38,7 +49,7 @@ def import_costs() -> dict[str, float]:
 
 
 def children_cpu(pid: int) -> float:
-    """The CPU seconds of a process's children that have ended (the worker's run processes)."""
+    """The CPU seconds of a process's children that have ended (a worker's run processes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
 
@@ -48,51 +59,94 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(reviews: int, port: int) -> dict[str, Any]:
-    """Needs CSPR_HOME and Prefect's environment set for a home of its own (the command does it)."""
+@dataclass(frozen=True)
+class Step:
+    submitted: dt.datetime  # as Prefect's states are stamped: in UTC, by this machine's clock
+    seen: float  # seconds until this process saw the next form
+    run_id: UUID  # the run that then waited at it
+
+
+def phases(step: Step) -> dict[str, float] | None:
+    """From the run's states after the submission: when it was resumed (Scheduled), taken by a worker (Pending),
+    running (Running) and waiting at its next form (Paused); ``None`` if one is missing."""
+    from prefect import get_client
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(step.run_id)
+    first: dict[StateType, dt.datetime] = {}
+    for state in sorted(states, key=lambda s: s.timestamp):
+        if state.timestamp >= step.submitted:
+            first.setdefault(state.type, state.timestamp)
+    marks = [step.submitted, *(first.get(t) for t in (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING))]
+    marks.append(first.get(StateType.PAUSED))
+    if any(mark is None for mark in marks):
+        return None
+    times = [mark.timestamp() for mark in marks if mark is not None]
+    return {name: end - start for name, start, end in zip(PHASES, times, times[1:], strict=False)}
+
+
+def drive(ui_url: str, reviews: int) -> list[Step]:
+    """Every review from notification to closure, each step timed; the set-up must be running."""
     from cli.demo import AtTheGate, Case, notify, review_state, suspended_lifecycle_run, wait_for_answer_processed
     from cli.demo import answerer as who_answers
+    from models.stages import Stage
+
+    people = AtTheGate(ui_url, say=lambda _: None)
+    steps: list[Step] = []
+    try:
+        for number in range(reviews):
+            case = Case(pseudonym=f"Child Bench {number}")
+            reference = notify(case, people, say=lambda _: None)
+            run_waiting = suspended_lifecycle_run(reference)
+            while True:
+                state = review_state(reference)
+                answer = case.answer(state.stage)
+                submitted, started = dt.datetime.now(dt.UTC), time.monotonic()
+                people.answer(run_waiting, answer, who_answers(state.stage, answer))
+                if wait_for_answer_processed(reference, state.step_seq).stage is Stage.CLOSED:
+                    break
+                run_waiting = suspended_lifecycle_run(reference)
+                steps.append(Step(submitted, time.monotonic() - started, run_waiting.id))
+    finally:
+        people.sign_out()
+    return steps
+
+
+def run(reviews: int, port: int, *, team: bool = False) -> dict[str, Any]:
+    """Needs CSPR_HOME and Prefect's environment set for a home of its own, and for ``team`` the team's databases
+    and storage prepared (the command does both)."""
     from cli.system import LocalSystem, running
     from models.db import get_engine, migrate, transaction
     from models.seed import seed_demo
-    from models.stages import Stage
 
-    system = LocalSystem(port=port)
-    waits: list[float] = []
+    system = LocalSystem(port=port, workers=2 if team else 1)
     with running(system):
         migrate(get_engine())
         with transaction() as session:
             seed_demo(session)
-        worker = next(p for p in system.processes if "worker" in " ".join(map(str, p.args)))
-        people = AtTheGate(system.ui_url, say=lambda _: None)
-        before = children_cpu(worker.pid)
-        try:
-            for number in range(reviews):
-                case = Case(pseudonym=f"Child Bench {number}")
-                reference = notify(case, people, say=lambda _: None)
-                run_waiting = suspended_lifecycle_run(reference)
-                while True:
-                    state = review_state(reference)
-                    answer = case.answer(state.stage)
-                    submitted = time.monotonic()
-                    people.answer(run_waiting, answer, who_answers(state.stage, answer))
-                    after = wait_for_answer_processed(reference, state.step_seq)
-                    if after.stage is Stage.CLOSED:
-                        break
-                    run_waiting = suspended_lifecycle_run(reference)
-                    waits.append(time.monotonic() - submitted)
-        finally:
-            people.sign_out()
-        cpu = children_cpu(worker.pid) - before
-        runs = (system.home / "logs" / "worker-1.log").read_text().count("ubmitting flow run")
+        workers = [p for p in system.processes if "worker" in " ".join(map(str, p.args))]
+        before = sum(children_cpu(worker.pid) for worker in workers)
+        steps = drive(system.ui_url, reviews)
+        cpu = sum(children_cpu(worker.pid) for worker in workers) - before
+        runs = sum(log.read_text().count("ubmitting flow run") for log in (system.home / "logs").glob("worker-*.log"))
+        timed = [p for p in map(phases, steps) if p is not None]
+    seen = [step.seen for step in steps]
+    ready = [sum(p.values()) for p in timed]
     return {
+        "set_up": "team" if team else "local",
         "reviews": reviews,
-        "steps": len(waits),
-        "median_seconds": round(statistics.median(waits), 2),
-        "p90_seconds": round(percentile(waits, 0.9), 2),
-        "max_seconds": round(max(waits), 2),
+        "steps": len(steps),
+        "median_seconds": round(statistics.median(seen), 2),
+        "p90_seconds": round(percentile(seen, 0.9), 2),
+        "max_seconds": round(max(seen), 2),
+        "ready_median_seconds": round(statistics.median(ready), 2),
+        "ready_p90_seconds": round(percentile(ready, 0.9), 2),
+        "phases_median_seconds": {name: round(statistics.median(p[name] for p in timed), 2) for name in PHASES},
+        "workers": system.workers,
         "worker_runs": runs,
         "cpu_seconds_per_run": round(cpu / max(runs, 1), 2),
+        "cpu_seconds_per_step": round(cpu / max(len(steps), 1), 2),
         **import_costs(),
-        "query_seconds": float(os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2")),
+        "query_seconds": float(os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1")),
     }

@@ -593,27 +593,48 @@ def bench_sweep(
 @bench_app.command("step")
 def bench_step(
     reviews: Annotated[int, typer.Option(help="How many invented reviews to drive from notification to closure.")] = 2,
+    team: Annotated[bool, typer.Option("--team", help="On the team set-up: PostgreSQL, two workers, S3.")] = False,
+    postgres: Annotated[
+        str, typer.Option(help="--team: a PostgreSQL URL allowed to create (and then drop) two databases and roles.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time each step as a person waits for it, from Submit to the next form, on a local set-up of its own."""
+    """Time each step as a person waits for it, from Submit to the next form, on a set-up of its own."""
     import os
+    import secrets
     import tempfile
 
     from cli.seaweed import free_port
     from cli.system import LocalSystem, prefect_env
+    from cli.team import Team
+    from models.keys import new_key
     from models.settings import get_settings
 
     _stop_on_sigterm()
+    # a system of its own: nobody's reviews, nobody's server, nobody's database or bucket
+    for name in [n for n in os.environ if n.startswith(("CSPR_", "PREFECT_", "AWS_"))]:
+        del os.environ[name]
     with tempfile.TemporaryDirectory(prefix="cspr-bench-step-") as home:
-        os.environ["CSPR_HOME"] = home  # a system of its own: nobody's reviews, nobody's server
+        os.environ |= {"CSPR_HOME": home, "CSPR_ENCRYPTION_KEY": new_key()}
         get_settings.cache_clear()
-        port = free_port()
-        (Path(home) / "prefect").mkdir(parents=True)
-        os.environ.update({k: v for k, v in prefect_env(LocalSystem(port=port).api_url).items() if v})
-        from benchmarks.step import run
+        suffix = secrets.token_hex(4)
+        crew = Team(Path(home), postgres, f"cspr_bench_{suffix}", f"cspr_bench_prefect_{suffix}") if team else None
+        try:
+            if crew is not None:
+                with console.status("Making the team set-up's databases and S3 ..."):
+                    crew.prepare()
+            port = free_port()
+            (Path(home) / "prefect").mkdir(parents=True)
+            os.environ.update({k: v for k, v in prefect_env(LocalSystem(port=port).api_url).items() if v})
+            from benchmarks.step import run
 
-        with console.status(f"Driving {reviews} review(s) through a local set-up of its own ..."):
-            result = run(reviews, port)
+            where = "the team set-up" if team else "a local set-up"
+            with console.status(f"Driving {reviews} review(s) through {where} of its own ..."):
+                result = run(reviews, port, team=team)
+        finally:
+            if crew is not None:
+                crew.stop()
+                crew.drop()
     _print_benchmark(result, as_json)
 
 

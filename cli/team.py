@@ -191,3 +191,16 @@ class Team:
     def stop(self) -> None:
         if self.s3 is not None:
             self.s3.stop()
+
+    def drop(self) -> None:
+        """Drop both databases and both roles: for a set-up made for one run (a benchmark's, a test's)."""
+        drop_team(self.postgres, self.project_database, self.prefect_database)
+
+
+def drop_team(admin_url: str, project_database: str, prefect_database: str) -> None:
+    """Drop a team set-up's two databases, whoever is still connected, and its two roles."""
+    with _admin(admin_url) as connection:
+        for name in (project_database, prefect_database):
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_identifier(name)}" WITH (FORCE)')
+        for role in (f"{project_database}_app", f"{prefect_database}_server"):
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{_identifier(role)}"')

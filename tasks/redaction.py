@@ -14,8 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from pypdf import PdfReader
-
 from models.dates import long_date
 from models.documents import KnownPerson
 
@@ -109,6 +107,8 @@ def _needles(person: KnownPerson) -> list[tuple[str, str]]:
 
 def find_personal_data(pdf: bytes, people: list[KnownPerson]) -> list[Finding]:
     """Every place the PDF names one of ``people`` or gives their date of birth; empty when it is clean."""
+    from pypdf import PdfReader  # here, not at the top: most steps store no document, and each step is a new process
+
     reader = PdfReader(io.BytesIO(pdf))
     places: list[tuple[str, str]] = [
         (f"page {number}", normalise(page.extract_text() or "")) for number, page in enumerate(reader.pages, 1)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from cli.processes import dies_with_parent
 from cli.seaweed import free_port
+from cli.team import drop_team
 from models.keys import new_key
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
 
@@ -81,10 +82,4 @@ def running_team(tmp_path: Path, settings: dict[str, str] | None = None) -> Iter
     finally:
         up.terminate()
         up.wait(timeout=60)
-        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            for name in names:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            for role in (f"{names[0]}_app", f"{names[1]}_server"):  # the team set-up's least-privilege roles
-                connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
-        admin.dispose()
+        drop_team(POSTGRES_ADMIN_URL, *names)
