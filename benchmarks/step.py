@@ -12,6 +12,9 @@ submission to the review's run waiting at its next form:
   answer and resuming the run (``resumed``), a worker taking it up (``picked_up``), its process starting, importing
   and loading the flow (``started``), and the step's own work up to the next form (``worked``).
 
+``task_seconds_per_step`` shows where ``worked`` goes: the time of each of the flow's Prefect tasks, over all the
+runs, per step (what is left of ``worked`` is Prefect's own calls around them and the suspension).
+
 Also measured: ``cpu_seconds_per_run``, the CPU the workers' run processes used (each step of a review runs in a
 process of its own) over the runs they started; and ``import_*_cpu_seconds``, in a fresh interpreter, the CPU of
 importing Prefect, then the project's flow modules, which every run process pays before it does anything.
@@ -25,7 +28,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -78,15 +83,32 @@ def phases(step: Step) -> dict[str, float] | None:
     for state in sorted(states, key=lambda s: s.timestamp):
         if state.timestamp >= step.submitted:
             first.setdefault(state.type, state.timestamp)
-    marks = [step.submitted, *(first.get(t) for t in (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING))]
-    marks.append(first.get(StateType.PAUSED))
-    if any(mark is None for mark in marks):
+    order = (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED)
+    if any(kind not in first for kind in order):
         return None
-    times = [mark.timestamp() for mark in marks if mark is not None]
-    return {name: end - start for name, start, end in zip(PHASES, times, times[1:], strict=False)}
+    marks = [step.submitted, *(first[kind] for kind in order)]
+    return {name: (end - start).total_seconds() for name, (start, end) in zip(PHASES, pairwise(marks), strict=True)}
 
 
-def drive(ui_url: str, reviews: int) -> list[Step]:
+def task_seconds(run_ids: set[UUID], steps: int) -> dict[str, float]:
+    """The time each of the flow's tasks took in these runs, in all, per step; the largest first."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    totals: Counter[str] = Counter()
+    done = 0
+    with get_client(sync_client=True) as client:
+        while batch := client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(run_ids))), limit=200, offset=done
+        ):
+            done += len(batch)
+            for task in batch:
+                if task.start_time is not None and task.end_time is not None:
+                    totals[task.name.rsplit("-", 1)[0]] += (task.end_time - task.start_time).total_seconds()
+    return {name: round(seconds / max(steps, 1), 3) for name, seconds in totals.most_common()}
+
+
+def drive(ui_url: str, reviews: int, path: str) -> list[Step]:
     """Every review from notification to closure, each step timed; the set-up must be running."""
     from cli.demo import AtTheGate, Case, notify, review_state, suspended_lifecycle_run, wait_for_answer_processed
     from cli.demo import answerer as who_answers
@@ -96,7 +118,7 @@ def drive(ui_url: str, reviews: int) -> list[Step]:
     steps: list[Step] = []
     try:
         for number in range(reviews):
-            case = Case(pseudonym=f"Child Bench {number}")
+            case = Case(path=path, pseudonym=f"Child Bench {number}")
             reference = notify(case, people, say=lambda _: None)
             run_waiting = suspended_lifecycle_run(reference)
             while True:
@@ -113,7 +135,7 @@ def drive(ui_url: str, reviews: int) -> list[Step]:
     return steps
 
 
-def run(reviews: int, port: int, *, team: bool = False) -> dict[str, Any]:
+def run(reviews: int, port: int, *, path: str = "local", team: bool = False) -> dict[str, Any]:
     """Needs CSPR_HOME and Prefect's environment set for a home of its own, and for ``team`` the team's databases
     and storage prepared (the command does both)."""
     from cli.system import LocalSystem, running
@@ -127,15 +149,17 @@ def run(reviews: int, port: int, *, team: bool = False) -> dict[str, Any]:
             seed_demo(session)
         workers = [p for p in system.processes if "worker" in " ".join(map(str, p.args))]
         before = sum(children_cpu(worker.pid) for worker in workers)
-        steps = drive(system.ui_url, reviews)
+        steps = drive(system.ui_url, reviews, path)
         cpu = sum(children_cpu(worker.pid) for worker in workers) - before
         runs = sum(log.read_text().count("ubmitting flow run") for log in (system.home / "logs").glob("worker-*.log"))
         timed = [p for p in map(phases, steps) if p is not None]
+        tasks = task_seconds({step.run_id for step in steps}, len(steps))
     seen = [step.seen for step in steps]
     ready = [sum(p.values()) for p in timed]
     return {
         "set_up": "team" if team else "local",
         "reviews": reviews,
+        "path": path,
         "steps": len(steps),
         "median_seconds": round(statistics.median(seen), 2),
         "p90_seconds": round(percentile(seen, 0.9), 2),
@@ -143,6 +167,7 @@ def run(reviews: int, port: int, *, team: bool = False) -> dict[str, Any]:
         "ready_median_seconds": round(statistics.median(ready), 2),
         "ready_p90_seconds": round(percentile(ready, 0.9), 2),
         "phases_median_seconds": {name: round(statistics.median(p[name] for p in timed), 2) for name in PHASES},
+        "task_seconds_per_step": tasks,
         "workers": system.workers,
         "worker_runs": runs,
         "cpu_seconds_per_run": round(cpu / max(runs, 1), 2),

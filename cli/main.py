@@ -593,6 +593,7 @@ def bench_sweep(
 @bench_app.command("step")
 def bench_step(
     reviews: Annotated[int, typer.Option(help="How many invented reviews to drive from notification to closure.")] = 2,
+    path: Annotated[DemoPath, typer.Option(help="Which branch the partners take.")] = DemoPath.local,
     team: Annotated[bool, typer.Option("--team", help="On the team set-up: PostgreSQL, two workers, S3.")] = False,
     postgres: Annotated[
         str, typer.Option(help="--team: a PostgreSQL URL allowed to create (and then drop) two databases and roles.")
@@ -630,7 +631,7 @@ def bench_step(
 
             where = "the team set-up" if team else "a local set-up"
             with console.status(f"Driving {reviews} review(s) through {where} of its own ..."):
-                result = run(reviews, port, team=team)
+                result = run(reviews, port, path=path.value, team=team)
         finally:
             if crew is not None:
                 crew.stop()

@@ -5,8 +5,8 @@ The token is an HMAC-SHA256 over the person, their role, how they signed in, the
 with a key that only the gate and the workers hold (never Prefect's server, never a run's parameters). So:
 - a typed name, or an answer posted straight to Prefect's API, carries no valid token;
 - a token lifted from one answer fails on any other run or form (both are signed);
-- a token older than ``MAX_AGE`` fails, so one seen in a log or a browser's history is soon worthless; within that
-  time the form's key itself is single-use (the review's answer counter moves on as soon as it is answered).
+- the form's key is single-use (the review's answer counter moves on as soon as it is answered), so a token is
+  good for one answer only, and a token older than ``MAX_AGE`` fails as a last bound.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 
-MAX_AGE = dt.timedelta(minutes=10)  # from the gate's signing to the lifecycle's check: a worker picks it up in seconds
+# From the gate's signing to the lifecycle's check. A resumed run waits for a free worker, so this allows for a
+# queue: 200 incidents at once on 2 cores kept resumed runs waiting 11 minutes (docs/benchmarks.md, 2026-12-06),
+# and an answer given as the workers stop for a long weekend waits days. Ten minutes, as it was, refused those
+# answers and asked the person again. The token's binding to one run and one single-use form is the real defence.
+MAX_AGE = dt.timedelta(days=7)
 CLOCK_SKEW = dt.timedelta(seconds=30)  # the gate's and a worker's clocks may differ a little
 KEY_BYTES = 32
 

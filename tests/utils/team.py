@@ -24,7 +24,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
 CSPR = str(Path(sys.executable).parent / "cspr")
 
 
-def _server_or_skip() -> None:
+def postgres_or_skip() -> None:
     try:
         sa.create_engine(POSTGRES_ADMIN_URL).connect().close()
     except sa.exc.OperationalError as exc:
@@ -44,7 +44,7 @@ def team(tmp_path: Path) -> Iterator[tuple[dict[str, str], int, str]]:
 def running_team(tmp_path: Path, settings: dict[str, str] | None = None) -> Iterator[tuple[dict[str, str], int, str]]:
     """`cspr up --team` with ``settings`` (CSPR_ variables) in its environment: its environment with every setting
     it chose, its port, and what it printed."""
-    _server_or_skip()
+    postgres_or_skip()
     suffix = uuid.uuid4().hex[:8]
     names = (f"cspr_team_{suffix}", f"cspr_team_prefect_{suffix}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CSPR_", "AWS_"))}
