@@ -44,7 +44,7 @@ def check(figures: dict[str, Any], set_up: str) -> None:
     phases = figures["phases_median_seconds"]
     assert set(phases) == PHASES and all(seconds >= 0 for seconds in phases.values())
     assert phases["started"] > 0 and phases["worked"] > 0  # a process started, and the step did its work
-    assert {"next_step", "record_answer"} <= set(figures["task_seconds_per_step"])
+    assert {"read-next-step", "record-answer"} <= set(figures["task_seconds_per_step"])
     assert figures["worker_runs"] > figures["steps"] / 2  # each step a run of a worker's own
     assert 0 < figures["cpu_seconds_per_run"] < 120
     assert figures["import_prefect_cpu_seconds"] > 0 and figures["import_project_cpu_seconds"] > 0
