@@ -32,8 +32,11 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
 
 IMPORTS = (
     "import time\n"
@@ -108,11 +111,26 @@ def task_seconds(run_ids: set[UUID], steps: int) -> dict[str, float]:
     return {name: round(seconds / max(steps, 1), 3) for name, seconds in totals.most_common()}
 
 
+def next_form(reference: str, timeout: float = 180) -> FlowRun | None:
+    """The review's run once it waits at its next form; ``None`` once the review is closed (some branches close by
+    an automatic step after the last answer, with no form to wait at)."""
+    from cli.demo import DemoError, is_suspended, lifecycle_runs, review_state
+    from models.stages import Stage
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if review_state(reference).stage is Stage.CLOSED:
+            return None
+        if waiting := next((run for run in lifecycle_runs(reference) if is_suspended(run)), None):
+            return waiting
+        time.sleep(0.3)
+    raise DemoError(f"{reference}: no form was waiting, nor was the review closed, within {timeout:.0f}s")
+
+
 def drive(ui_url: str, reviews: int, path: str) -> list[Step]:
     """Every review from notification to closure, each step timed; the set-up must be running."""
-    from cli.demo import AtTheGate, Case, notify, review_state, suspended_lifecycle_run, wait_for_answer_processed
+    from cli.demo import AtTheGate, Case, notify, review_state, wait_for_answer_processed
     from cli.demo import answerer as who_answers
-    from models.stages import Stage
 
     people = AtTheGate(ui_url, say=lambda _: None)
     steps: list[Step] = []
@@ -120,16 +138,16 @@ def drive(ui_url: str, reviews: int, path: str) -> list[Step]:
         for number in range(reviews):
             case = Case(path=path, pseudonym=f"Child Bench {number}")
             reference = notify(case, people, say=lambda _: None)
-            run_waiting = suspended_lifecycle_run(reference)
-            while True:
+            run_waiting = next_form(reference)
+            while run_waiting is not None:
                 state = review_state(reference)
                 answer = case.answer(state.stage)
                 submitted, started = dt.datetime.now(dt.UTC), time.monotonic()
                 people.answer(run_waiting, answer, who_answers(state.stage, answer))
-                if wait_for_answer_processed(reference, state.step_seq).stage is Stage.CLOSED:
-                    break
-                run_waiting = suspended_lifecycle_run(reference)
-                steps.append(Step(submitted, time.monotonic() - started, run_waiting.id))
+                wait_for_answer_processed(reference, state.step_seq)
+                run_waiting = next_form(reference)
+                if run_waiting is not None:
+                    steps.append(Step(submitted, time.monotonic() - started, run_waiting.id))
     finally:
         people.sign_out()
     return steps

@@ -58,14 +58,14 @@ def test_the_step_benchmark_on_a_local_set_up_of_its_own() -> None:
 
 def test_the_step_benchmark_on_the_team_set_up_drops_what_it_made() -> None:
     postgres_or_skip()
-    made = "SELECT count(*) FROM pg_database WHERE datname LIKE 'cspr_bench_%'"
-    roles = "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cspr_bench_%'"
+    made = sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE 'cspr\\_bench\\_%'")
+    roles = sa.text("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cspr\\_bench\\_%'")
     admin = sa.create_engine(POSTGRES_ADMIN_URL)
     with admin.connect() as connection:
-        before = connection.exec_driver_sql(made).scalar(), connection.exec_driver_sql(roles).scalar()
+        before = connection.execute(made).scalar(), connection.execute(roles).scalar()
     figures = bench("--team", "--postgres", POSTGRES_ADMIN_URL)
     check(figures, "team")
     assert figures["workers"] == 2
     with admin.connect() as connection:
-        assert (connection.exec_driver_sql(made).scalar(), connection.exec_driver_sql(roles).scalar()) == before
+        assert (connection.execute(made).scalar(), connection.execute(roles).scalar()) == before
     admin.dispose()
