@@ -62,6 +62,13 @@ def children_cpu(pid: int) -> float:
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
 
 
+def runs_started(worker_log: Path) -> int:
+    """The runs a worker started: each it took up, less those another worker had taken first (two workers polling
+    may reach for the same run, and the server turns the second away)."""
+    text = worker_log.read_text()
+    return text.count("submitting flow run") - text.count("Aborted submission of flow run")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -169,7 +176,7 @@ def run(reviews: int, port: int, *, path: str = "local", team: bool = False) -> 
         before = sum(children_cpu(worker.pid) for worker in workers)
         steps = drive(system.ui_url, reviews, path)
         cpu = sum(children_cpu(worker.pid) for worker in workers) - before
-        runs = sum(log.read_text().count("ubmitting flow run") for log in (system.home / "logs").glob("worker-*.log"))
+        runs = sum(map(runs_started, (system.home / "logs").glob("worker-*.log")))
         timed = [p for p in map(phases, steps) if p is not None]
         tasks = task_seconds({step.run_id for step in steps}, len(steps))
     seen = [step.seen for step in steps]

@@ -19,6 +19,7 @@ from uuid import UUID
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
+from prefect.input.actions import read_flow_run_input
 
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
 from models.calendar import calendar_for, today_in_england
@@ -59,7 +60,14 @@ def wait_for_run(run_id: UUID, done: Callable[[FlowRun], bool], timeout: float =
 
 
 def is_suspended(run: FlowRun) -> bool:
-    return run.state is not None and run.state.is_paused()
+    """Waiting at a form a person can answer: paused, and the form saved. Prefect (3.8) marks a run paused a moment
+    before it saves the form's schema, and an answer given in between is refused with "Run input schema not found";
+    a person never sees the form before it is saved, and the demo must not answer it either."""
+    state = run.state
+    if state is None or not state.is_paused():
+        return False
+    keyset = state.state_details.run_input_keyset
+    return keyset is None or read_flow_run_input(keyset["schema"], flow_run_id=run.id) is not None
 
 
 def lifecycle_runs(reference: str) -> list[FlowRun]:

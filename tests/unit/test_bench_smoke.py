@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import gate, report, sweep
@@ -61,3 +63,15 @@ def test_the_step_benchmarks_measures_imports_and_its_childrens_cpu() -> None:
     subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
     assert step.children_cpu(os.getpid()) > before  # a child that ended is counted
     assert step.percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.9) == 5.0 and step.percentile([1.0, 2.0, 3.0], 0.5) == 2.0
+
+
+def test_the_step_benchmark_counts_a_run_taken_by_two_workers_once(tmp_path: Path) -> None:
+    from benchmarks import step
+
+    log = tmp_path / "worker-1.log"
+    log.write_text(
+        "Worker 'w-1' submitting flow run 'a'\n"
+        "Worker 'w-1' submitting flow run 'b'\n"
+        "Aborted submission of flow run 'b'. Server sent an abort signal: This run is in a PENDING state\n"
+    )
+    assert step.runs_started(log) == 1
