@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -94,10 +95,13 @@ def main() -> None:
         PREFECT_SERVER_API_WEBSOCKET_PING_TIMEOUT,
         PREFECT_SERVER_LOGGING_LEVEL,
     )
+    from starlette.routing import Mount
 
+    from cli.system import SERVICE_DIGEST
     from gate.app import Gate
     from gate.oidc import provider_from_settings
-    from models.credentials import gate_key, service_token
+    from gate.routes import API, RouteTable
+    from models.credentials import digest, gate_key, service_token
     from models.settings import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,9 +111,12 @@ def main() -> None:
     settings = get_settings()
     sa.event.listen(sa.pool.Pool, "connect", zero_what_sqlite_deletes)  # before the server makes its first connection
     public = settings.public_url or f"http://{args.host}:{args.port}"
+    prefect = create_app(final=True)
+    api = next(route.app for route in prefect.routes if isinstance(route, Mount) and route.path == API)
     app = Gate(
-        RetryWhenBusy(create_app(final=True)),
-        service_token=service_token(),
+        RetryWhenBusy(prefect),
+        service_digest=os.environ.get(SERVICE_DIGEST) or digest(service_token()),
+        routes=RouteTable.from_openapi(api.openapi()),
         gate_key=gate_key(),
         secure=public.startswith("https://"),
         demo_allowed=settings.demo_accounts,

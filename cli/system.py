@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.processes import dies_with_parent, stop
-from models.credentials import SERVICE_HEADER, service_token
+from models.credentials import SERVICE_HEADER, digest, service_token
 from models.settings import PROJECT_ROOT, get_settings
 
 WORK_POOL = "cspr-local"
@@ -30,8 +30,10 @@ HEARTBEAT_SECONDS = 60  # Prefect's minimum is 30
 SERVER_MODULE = "cli.prefect_server"
 # what a run process imports from the project (flows -> tasks -> models), and the server (gate, cli)
 PACKAGES = ("flows", "tasks", "models", "gate", "cli")
-# the gate's process reads no child's name, and signs no audit head
-SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY")
+# the gate's process reads no child's name, signs no audit head, and holds no service credential (only its digest):
+# Prefect's API returns the server's own settings, client headers included, and the gate's calls need none
+SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY", "CSPR_SERVICE_TOKEN", "PREFECT_CLIENT_CUSTOM_HEADERS")
+SERVICE_DIGEST = "CSPR_SERVICE_DIGEST"  # the server's only knowledge of the service credential
 LOCKED_JOB_VARIABLES = (
     "command",
     "env",
@@ -164,8 +166,10 @@ class LocalSystem:
 
     @property
     def server_env(self) -> dict[str, str]:
-        """The server's environment: the gate needs the database and its own keys, never the personal-data key."""
-        return {k: v for k, v in self.env.items() if k not in SERVER_NEVER_HOLDS}
+        """The server's environment: the gate needs the database and its own keys, never the personal-data key or the
+        service credential."""
+        held = {k: v for k, v in self.env.items() if k not in SERVER_NEVER_HOLDS}
+        return {**held, SERVICE_DIGEST: digest(service_token())}
 
     def _spawn(
         self,

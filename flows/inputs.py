@@ -1,17 +1,20 @@
 """The forms people fill in the Prefect UI: each step's form (models/forms.py) as a Prefect ``RunInput``.
 
-``ask`` suspends the run on a form and returns the raw answer. The server checks the answer against the
-form's JSON schema when it is submitted (types, required fields, lengths, choices), so those mistakes are
-refused in the UI and the run stays suspended; the rules that need the case (dates in order, who has signed)
-are checked by the lifecycle, which asks again with the reason shown above the form.
+``ask`` suspends the run on a form and returns the answer exactly as Prefect stored it, with who gave it. The server
+checks the answer against the form's JSON schema when it is submitted (types, required fields, lengths, choices), so
+those mistakes are refused in the UI and the run stays suspended; the rules that need the case (dates in order, who
+has signed) are checked by the lifecycle, which asks again with the reason shown above the form.
 
-Who gave an answer travels beside it: before passing an answer on, the gate stores the signed-in person, signed
-with its key, as another input of the run (gate/app.py; models/identity.py); ``signed_by`` reads and checks it.
+Who gave an answer travels beside it: before passing an answer on, the gate stores the signed-in person, signed with
+its key together with the digest of that very answer, as another input of the run (gate/app.py; models/identity.py);
+``signed_by`` reads it and checks it against the answer Prefect stored, the one then recorded. A sign-in stored over
+it for another answer (someone else sending an answer the form refused) fails that check: the answer is refused.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -53,24 +56,34 @@ def _stored(key: str) -> set[str]:
     return {*_keyset(key).values(), identity.input_key(key)}
 
 
-def ask(form: type[RunInput], key: str, description: str) -> dict[str, Any] | None:
-    """Suspend until someone answers ``form`` (no timeout: a review waits as long as people need), then return
-    the answer as submitted. ``None`` when the answer was removed after being dealt with (a replay)."""
-    try:
-        answer = suspend_flow_run(wait_for_input=form.with_initial_data(description=description), key=key, timeout=None)
-    except pydantic.ValidationError:
-        # It passed the schema but not a cross-field rule: hand the raw answer on to be refused clearly.
-        raw = read_flow_run_input(_keyset(key)["response"])
-        return raw if isinstance(raw, dict) else None
-    dumped: dict[str, Any] = answer.model_dump(mode="json")
-    return dumped
+@dataclass(frozen=True)
+class Answer:
+    """An answer to a form, and who gave it."""
+
+    data: dict[str, Any]  # exactly as Prefect stored it: the answer the gate signed, and the one to record
+    signer: Identity | str  # who gave it, as the gate signed it; or why that cannot be trusted
 
 
-def signed_by(key: str) -> Identity | str:
-    """Who gave this run's answer to form ``key``, as the gate signed it; or, when it cannot be trusted (no
-    signature: the answer did not pass the gate; forged; expired; made for another run or form), why not."""
+def ask(form: type[RunInput], key: str, description: str) -> Answer | None:
+    """Suspend until someone answers ``form`` (no timeout: a review waits as long as people need), then return the
+    answer as Prefect stored it, never Prefect's model of it (which fills in defaults and converts values, so it is
+    not what was signed), with who gave it. ``None`` when the answer was removed after being dealt with (a replay)."""
+    with suppress(pydantic.ValidationError):  # it passed the schema but not a cross-field rule: refused on recording
+        suspend_flow_run(wait_for_input=form.with_initial_data(description=description), key=key, timeout=None)
+    stored = read_flow_run_input(_keyset(key)["response"])
+    if not isinstance(stored, dict):
+        return None
+    return Answer(stored, signed_by(key, stored))
+
+
+def signed_by(key: str, stored: object) -> Identity | str:
+    """Who gave ``stored``, this run's answer to form ``key`` as Prefect stored it, as the gate signed it; or, when it
+    cannot be trusted (no signature: the answer did not pass the gate; forged; expired; made for another run, form or
+    answer), why not."""
     token = read_flow_run_input(identity.input_key(key))
-    return identity.who_answered(gate_key(), token, run_id=str(flow_run.id), form_key=key, now=utcnow())
+    return identity.who_answered(
+        gate_key(), token, run_id=str(flow_run.id), form_key=key, answer=identity.answer_digest(stored), now=utcnow()
+    )
 
 
 def forget(key: str) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs, signed_by
+from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
 from models.identity import Identity
 from tasks.archive import check_publication, store_documents
 from tasks.notices import announce_waiting, deliver_outbox
@@ -51,7 +51,7 @@ def review_lifecycle(reference: Reference) -> str:
                 announce_waiting(reference)  # once per visit of the step: a replay or a refusal tells nobody again
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
-            publish_worklist(reference if action.kind == "form" else None)
+            publish_worklist(reference if action.kind == "form" else None, action.partnership)
             forget_all_but(action.key if action.kind == "form" else None)
             if action.kind == "automatic":
                 assert action.transition is not None
@@ -69,9 +69,9 @@ def review_lifecycle(reference: Reference) -> str:
             return f"waiting until {action.on.isoformat()}"
         answer = ask(FORMS[action.stage], action.key, action.description)  # suspends: no slot held
         if answer is not None:
-            signer = signed_by(action.key)
             # the redaction gate reads a whole report: not for an answer nobody can be held to, which is refused
-            refusal = check_publication(reference, action.stage, answer) if isinstance(signer, Identity) else None
+            signed = isinstance(answer.signer, Identity)
+            refusal = check_publication(reference, action.stage, answer.data) if signed else None
             with review_slot(reference):
-                record_answer(reference, action.key, answer, signer, refusal)
+                record_answer(reference, action.key, answer.data, answer.signer, refusal)
         forget(action.key)

@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 from prefect import flow, get_run_logger
 
-from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget, signed_by
+from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget
 from models.answers import explain
 from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
 from models.records import Actor, ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
@@ -64,22 +64,21 @@ def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Acto
     for attempt in range(1, MAX_IDENTITY_ATTEMPTS + 1):
         key = f"identity-{attempt}"
         if incident.identity_known:
-            raw = ask(IDENTITY, key, _identity_description(pseudonyms, message))
+            answer = ask(IDENTITY, key, _identity_description(pseudonyms, message))
         else:
-            raw = ask(IDENTITY_TO_FOLLOW, key, _to_follow_description(pseudonyms, message))
-        signer = signed_by(key)
+            answer = ask(IDENTITY_TO_FOLLOW, key, _to_follow_description(pseudonyms, message))
         forget(key)
-        if raw is None:
+        if answer is None:
             continue
-        coordinator = signed_in_as(incident.partnership, signer, Role.COORDINATOR)
+        coordinator = signed_in_as(incident.partnership, answer.signer, Role.COORDINATOR)
         if isinstance(coordinator, str):  # nothing in an answer nobody can be held to is looked at
             message = coordinator
             continue
         try:
             if not incident.identity_known:
-                IdentityToFollow.model_validate(raw)
+                IdentityToFollow.model_validate(answer.data)
                 return None, coordinator
-            identity = Identity.model_validate(raw)
+            identity = Identity.model_validate(answer.data)
             _check_pseudonyms(identity, pseudonyms)
             return identity, coordinator
         except pydantic.ValidationError as exc:

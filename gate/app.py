@@ -9,22 +9,25 @@ Prefect sees it. Bodies over 1 MB are refused before they are read in full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from gate import oidc, pages
-from gate.answers import AnswerRefused, answering_roles, waiting
+from gate import oidc, pages, redirects, scope
+from gate.answers import ANSWERED_ALREADY, AnswerRefused, answer_to_sign, answering_roles, waiting
 from gate.asgi import (
     MAX_BODY,
     ASGIApp,
@@ -40,11 +43,14 @@ from gate.asgi import (
     replay,
     respond,
     respond_json,
+    with_headers,
 )
-from gate.policy import SERVICE, Access, Caller, access, allowed, may_set_job_variables
-from gate.sessions import COOKIE, Session, Sessions
+from gate.policy import FIELDS, Caller, Grant, Rule, grant_for, is_open, is_page, reads_all, startable
+from gate.routes import API, RouteTable, prefect_routes
+from gate.sessions import COOKIE, Session, Sessions, is_own_action
+from gate.throttle import BUSY, Busy, HashSlots, Outcome, SignInThrottle, account_key, retry_after, too_many
 from models import accounts, identity, people, signin
-from models.credentials import SERVICE_HEADER
+from models.credentials import SERVICE_HEADER, digest
 from models.db import transaction
 from models.tables import Account, utcnow
 
@@ -52,11 +58,27 @@ log = logging.getLogger("cspr.gate")
 
 FORM_COOKIE = "cspr_form"  # the sign-in pages' own token, sent back in the form: a page of another site cannot post
 ENROL_COOKIE = "cspr_enrol"
+OIDC_COOKIE = "cspr_oidc"  # binds a sign-in with the identity provider to the browser that started it
 ENROL_FOR = dt.timedelta(minutes=10)
 OIDC_FOR = oidc.PENDING_MAX_AGE.total_seconds()
 SIGN_IN = "/sign-in"
 INTERNAL = "http://gate.internal"
+NOT_YOURS = "this is not open to you: it is not part of your work in cspr. Ask your partnership's cspr operator"
+NO_SUCH_RUN = "there is no such run, or it is not one of your partnerships' reviews"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A signed-in person's request to a route of Prefect's, as the gate handles it."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    session: Session
+    caller: Caller
+    params: dict[str, str]
 
 
 @dataclass
@@ -65,10 +87,19 @@ class Enrolling:
     until: dt.datetime
 
 
+@dataclass(frozen=True)
+class OidcStarted:
+    """A sign-in sent to the identity provider: what ``finish`` needs, where to go after, and the browser's."""
+
+    pending: oidc.Pending
+    next_path: str
+    browser: str  # the SHA-256 of the random value in the browser's OIDC_COOKIE: the callback must come with it
+
+
 @dataclass
 class Gate:
     app: ASGIApp
-    service_token: str
+    service_digest: str  # the service credential's digest (models/credentials.py): the gate never holds the credential
     gate_key: str
     sessions: Sessions = field(default_factory=Sessions)
     secure: bool = False  # cookies marked Secure: set when the gate is reached over TLS
@@ -76,9 +107,16 @@ class Gate:
     oidc: oidc.Provider | None = None  # the partnership's identity provider, when one is set up
     clock: Callable[[], dt.datetime] = utcnow
     _enrolling: dict[str, Enrolling] = field(default_factory=dict)
+    routes: RouteTable = field(default_factory=prefect_routes)  # Prefect's own routes, which the rules name
     _csrf: tuple[str, float] | None = None
+    # the client id under which the gate holds its CSRF token: secret, so no person can ask for a token under it
+    _csrf_client: str = field(default_factory=lambda: f"cspr-gate-{secrets.token_urlsafe(24)}")
+    _answering: dict[str, asyncio.Lock] = field(default_factory=dict)  # one answer at a time per run
     # sign-ins sent to the identity provider, by their state: the PKCE verifier never leaves this process
-    _oidc_pending: dict[str, tuple[oidc.Pending, str]] = field(default_factory=dict)
+    _oidc_pending: dict[str, OidcStarted] = field(default_factory=dict)
+    oidc_pending_max: int = 1000  # sign-ins with the provider in progress at once; a new one past this is refused
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)  # failed sign-ins slow down (gate/throttle.py)
+    hashing: HashSlots = field(default_factory=HashSlots)  # at most 2 password checks at once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -92,11 +130,11 @@ class Gate:
 
     def _is_service(self, scope: Scope) -> bool:
         presented = header(scope, SERVICE_HEADER)
-        return presented is not None and hmac.compare_digest(presented.encode(), self.service_token.encode())
+        return presented is not None and hmac.compare_digest(digest(presented).encode(), self.service_digest.encode())
 
-    def _session(self, scope: Scope) -> tuple[str | None, Session | None]:
+    def _session(self, scope: Scope, *, touch: bool = True) -> tuple[str | None, Session | None]:
         token = cookies(scope).get(COOKIE)
-        return token, self.sessions.find(token, self.clock())
+        return token, self.sessions.find(token, self.clock(), touch=touch)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Websockets are the system's own (events, logs, workers): the UI opens none. Refused before the handshake
@@ -138,44 +176,242 @@ class Gate:
         if path == SIGN_IN or path.startswith((SIGN_IN + "/", "/sign-out")):
             await self._pages(scope, receive, send)
             return
-        needed = access(method, path)
-        if needed is Access.OPEN:
+        if is_open(path):
             await self.app(scope, receive, send)
             return
         send = _not_kept(send)
         if self._is_service(scope):
             await self.app(scope, receive, send)
             return
-        token, session = self._session(scope)
+        token, session = self._session(scope, touch=is_own_action(method, path, _headers(scope)))
         if session is not None and token is not None and self.sessions.due_for_check(session, self.clock()):
             session = await self._recheck(token, session)
         if session is None:
             await self._not_signed_in(scope, send)
             return
-        caller = Caller(service=False, roles=session.roles)
-        if not allowed(needed, caller):
-            await respond_json(send, 403, _forbidden(needed))
-            return
-        if needed is Access.ANSWER:
-            await self._answer(scope, receive, send, session)
-        elif needed is Access.START:
-            await self._start(scope, receive, send, caller)
-        else:
+        caller = Caller(session.roles, session.partnerships)
+        if is_page(method, path, caller):
             await self.app(scope, receive, send)
+            return
+        resolved = self.routes.resolve(method, path) if path.startswith(API + "/") else None
+        grant = grant_for(resolved.route if resolved else None, caller)
+        if resolved is None or grant is None:
+            await respond_json(send, 403, NOT_YOURS)
+            return
+        asked = Asked(scope, receive, send, session, caller, resolved.params)
+        await self._granted(grant, asked)
+
+    async def _granted(self, grant: Grant, asked: Asked) -> None:
+        """The request, under the rule of the route it is for (gate/policy.py)."""
+        match grant.rule:
+            case Rule.READ:
+                await self._pass(asked)
+            case Rule.RUN:
+                await self._run_of_mine(asked, asked.params["id"])
+            case Rule.RUN_QUERY:
+                query = dict(urllib.parse.parse_qsl(asked.scope.get("query_string", b"").decode("latin-1")))
+                await self._run_of_mine(asked, query.get("flow_run_id", ""))
+            case Rule.RUNS:
+                await self._narrowed(asked)
+            case Rule.RUN_IDS | Rule.LOGS:
+                await self._named_runs(asked, grant.rule)
+            case Rule.TASK_RUN:
+                await self._owned(asked, f"/api/task_runs/{asked.params['id']}")
+            case Rule.ARTIFACT:
+                key = asked.params.get("id") or asked.params.get("key", "")
+                suffix = "/latest" if "key" in asked.params else ""
+                await self._owned(asked, f"/api/artifacts/{urllib.parse.quote(key, safe='')}{suffix}")
+            case Rule.FORM:
+                await self._form(asked)
+            case Rule.ANSWER:
+                await self._answer(asked)
+            case Rule.START:
+                await self._start(asked)
+            case Rule.CANCEL:
+                await self._cancel(asked)
+            case Rule.FIELDS:
+                await self._fields(asked, grant)
+            case Rule.SETTINGS:
+                await self._settings(asked)
+
+    async def _pass(self, asked: Asked, body: bytes | None = None) -> None:
+        """On to Prefect, with the body read (and perhaps rewritten) by the gate, or as it comes."""
+        if body is None:
+            await self.app(asked.scope, asked.receive, asked.send)
+            return
+        scope = {**asked.scope, "headers": _with_length(asked.scope, len(body))}
+        await self.app(scope, replay(body, asked.receive), asked.send)
+
+    async def _json_body(self, asked: Asked) -> dict[str, Any] | None:
+        """The request's body as a JSON object; None, after answering 422, when it is not one."""
+        raw = await read_body(asked.receive, MAX_BODY)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            await respond_json(asked.send, 422, "the request's body must be a JSON object")
+            return None
+        return body
+
+    # --- reads, limited to the person's partnerships ----------------------------------------------------------
+
+    async def _visible(self, asked: Asked, run_ids: list[str]) -> bool:
+        """Whether every run named is one the person may read (a run that does not exist is not)."""
+        if asked.caller.partnerships is None:
+            return True
+        async with self._internal() as client:
+            for run_id in dict.fromkeys(run_ids):
+                if not _UUID.match(run_id):
+                    return False
+                found = await client.get(f"/api/flow_runs/{run_id}")
+                if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
+                    return False
+        return True
+
+    async def _run_of_mine(self, asked: Asked, run_id: str) -> None:
+        if not await self._visible(asked, [run_id]):
+            await respond_json(asked.send, 404, NO_SUCH_RUN)
+            return
+        await self._pass(asked)
+
+    async def _owned(self, asked: Asked, path: str) -> None:
+        """A task run or an artifact, read only when the flow run it belongs to is the person's."""
+        if asked.caller.partnerships is not None:
+            async with self._internal() as client:
+                found = await client.get(path)
+            run_id = found.json().get("flow_run_id") if found.status_code == 200 else None
+            if not isinstance(run_id, str) or not await self._visible(asked, [run_id]):
+                await respond_json(asked.send, 404, "there is no such record, or it is not one of your reviews")
+                return
+        await self._pass(asked)
+
+    async def _narrowed(self, asked: Asked) -> None:
+        body = await self._json_body(asked)
+        if body is None:
+            return
+        if asked.caller.partnerships is not None:
+            try:
+                body = scope.narrow_runs(body, asked.caller.partnerships)
+            except scope.Unscopable as refused:
+                await respond_json(asked.send, 400, str(refused))
+                return
+        await self._pass(asked, json.dumps(body).encode())
+
+    async def _named_runs(self, asked: Asked, rule: Rule) -> None:
+        body = await self._json_body(asked)
+        if body is None:
+            return
+        if asked.caller.partnerships is not None:
+            try:
+                run_ids = scope.named_runs(body) if rule is Rule.RUN_IDS else scope.logs_runs(body)
+            except scope.Unscopable as refused:
+                await respond_json(asked.send, 400, str(refused))
+                return
+            if not await self._visible(asked, run_ids):
+                await respond_json(asked.send, 404, NO_SUCH_RUN)
+                return
+        await self._pass(asked, json.dumps(body).encode())
+
+    async def _form(self, asked: Asked) -> None:
+        """A run's inputs hold answers (children's names among them) until the run reads them: nobody but the system
+        reads one. A person reads only the form waiting for them: its schema and the text shown above it."""
+        run_id, key = asked.params["id"], asked.params["key"]
+        async with self._internal() as client:
+            found = await client.get(f"/api/flow_runs/{run_id}")
+        try:
+            if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
+                raise AnswerRefused(NO_SUCH_RUN)
+            run = waiting(found.json())
+            if key not in run.readable_keys:
+                raise AnswerRefused("only the system reads a form's answer")
+            person = asked.session.identity
+            await _in_thread(lambda: _answering(run, person.person_id, person.name))
+        except AnswerRefused as refused:
+            await respond_json(asked.send, 403, str(refused))
+            return
+        await self._pass(asked)
+
+    async def _settings(self, asked: Asked) -> None:
+        """The server's settings, as Prefect answers them, with every credential withheld."""
+        async with self._internal() as client:
+            found = await client.get("/api/admin/settings")
+        if found.status_code != 200:
+            await respond_json(asked.send, found.status_code, "the settings could not be read")
+            return
+        body = json.dumps(scope.scrub(found.json())).encode()
+        await respond(asked.send, 200, body, "application/json")
+
+    # --- starting, cancelling, changing -----------------------------------------------------------------------
+
+    async def _start(self, asked: Asked) -> None:
+        """A run of a deployment the person's work needs, with its parameters and nothing else: the system names,
+        tags and schedules it. A coordinator starts runs for their own partnerships only."""
+        body = await self._json_body(asked)
+        if body is None:
+            return
+        async with self._internal() as client:
+            found = await client.get(f"/api/deployments/{asked.params['id']}")
+        deployment = found.json() if found.status_code == 200 else {}
+        where = startable(asked.caller, str(deployment.get("name", "")))
+        if where is False:
+            await respond_json(asked.send, 403, "you cannot start runs of this deployment; ask an operator")
+            return
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            await respond_json(asked.send, 422, "the run's parameters must be a JSON object")
+            return
+        tags: list[str] = ["cspr", "started-by-a-person"]
+        if isinstance(where, tuple):
+            partnership = _dig(parameters, where)
+            if not isinstance(partnership, str) or partnership not in (asked.caller.partnerships or frozenset()):
+                await respond_json(
+                    asked.send,
+                    403,
+                    "you can start this only for a partnership you are registered in: give its code (for example "
+                    "'northshire') as the partnership",
+                )
+                return
+            tags.append(scope.tag(partnership))
+        await self._pass(asked, json.dumps({"parameters": parameters, "tags": tags}).encode())
+
+    async def _cancel(self, asked: Asked) -> None:
+        """An operator cancels a run; moving it to any other state is the system's alone."""
+        body = await self._json_body(asked)
+        if body is None:
+            return
+        state = body.get("state") if isinstance(body.get("state"), dict) else {}
+        if not isinstance(state, dict) or state.get("type") not in ("CANCELLING", "CANCELLED"):
+            await respond_json(asked.send, 403, "an operator may cancel a run, and set no other state")
+            return
+        await self._pass(asked, json.dumps({"state": {"type": state["type"]}, "force": False}).encode())
+
+    async def _fields(self, asked: Asked, grant: Grant) -> None:
+        body = await self._json_body(asked)
+        if body is None:
+            return
+        extra = sorted(set(body) - FIELDS[grant.route])
+        if extra:
+            allowed = ", ".join(sorted(FIELDS[grant.route]))
+            await respond_json(asked.send, 403, f"only {allowed} may be changed here, not {', '.join(extra)}")
+            return
+        await self._pass(asked, json.dumps(body).encode())
 
     async def _recheck(self, token: str, session: Session) -> Session | None:
         """The session held to the register again: the person's roles today, or signed out if they have none."""
         person_id = uuid.UUID(session.identity.person_id)
 
-        def held() -> frozenset[Any]:
+        def held() -> tuple[frozenset[Any], frozenset[str] | None]:
             with transaction() as db:
                 account = db.get(Account, person_id)
-                return frozenset() if account is None or not account.active else accounts.roles_of(db, account)
+                if account is None or not account.active:
+                    return frozenset(), frozenset()
+                return _held(db, account)
 
-        roles = await _in_thread(held)
+        roles, partnerships = await _in_thread(held)
         if not roles:
             log.info("%s signed out: no longer active in the register", person_id)
-        return self.sessions.refresh(token, roles, self.clock())
+        return self.sessions.refresh(token, roles, self.clock(), partnerships)
 
     async def _not_signed_in(self, scope: Scope, send: Send) -> None:
         path = scope["path"]
@@ -186,69 +422,88 @@ class Gate:
         target = path + (f"?{query}" if query else "")
         await _redirect(send, f"{SIGN_IN}?{urllib.parse.urlencode({'next': target})}")
 
-    # --- starting a run, answering a form -----------------------------------------------------------------
+    # --- answering a form ---------------------------------------------------------------------------------------
 
-    async def _start(self, scope: Scope, receive: Receive, send: Send, caller: Caller) -> None:
-        body = await read_body(receive, MAX_BODY)
-        try:
-            asked = json.loads(body or b"{}")
-        except ValueError:
-            asked = {}
-        if isinstance(asked, dict) and asked.get("job_variables") and not may_set_job_variables(caller):
-            await respond_json(send, 403, "only an operator may start a run with job variables; leave them empty")
-            return
-        await self.app(scope, replay(body, receive), send)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, session: Session) -> None:
-        body = await read_body(receive, MAX_BODY)
-        run_id = scope["path"].split("/")[3]
-        async with self._internal() as client:
+    async def _answer(self, asked: Asked) -> None:
+        """One answer at a time per run: the gate signs the person onto the very answer (its digest), stores the
+        token, and passes the answer on; an answer Prefect refuses takes its token away again. A second person
+        answering the same form meanwhile is told it was answered, and nothing of theirs is kept."""
+        body = await read_body(asked.receive, MAX_BODY)
+        run_id = asked.params["id"]
+        async with self._answering_lock(run_id), self._internal() as client:
             found = await client.get(f"/api/flow_runs/{run_id}")
-            if found.status_code != 200:
-                await respond_json(send, 404, "there is no such run")
+            if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
+                await respond_json(asked.send, 404, NO_SUCH_RUN)
                 return
             try:
                 run = waiting(found.json())
-                person = session.identity
+                person = asked.session.identity
                 roles = await _in_thread(lambda: _answering(run, person.person_id, person.name))
+                digest = answer_to_sign(body)
             except AnswerRefused as refused:
-                await respond_json(send, 403, str(refused))
+                status = 409 if str(refused) == ANSWERED_ALREADY else 403
+                await respond_json(asked.send, status, str(refused))
                 return
             role = next(iter(roles)) if len(roles) == 1 else ""  # a sign-off's form says which partner
             signer = identity.Identity(person.person_id, person.name, role, person.signed_in_with)
-            token = identity.sign(self.gate_key, signer, run_id=run.run_id, form_key=run.form_key, at=self.clock())
+            token = identity.sign(
+                self.gate_key, signer, run_id=run.run_id, form_key=run.form_key, at=self.clock(), answer=digest
+            )
             key = identity.input_key(run.form_key)
             await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # an earlier attempt's, refused by the schema
             stored = await client.post(f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)})
             if stored.status_code >= 300:
                 log.error("could not store the identity of an answer to run %s: HTTP %s", run_id, stored.status_code)
-                await respond_json(send, 503, "the answer could not be signed; try again in a moment")
+                await respond_json(asked.send, 503, "the answer could not be signed; try again in a moment")
                 return
-        await self.app(scope, replay(body, receive), send)
+            answered = await client.post(
+                f"/api/flow_runs/{run_id}/resume",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            if answered.status_code != 200 or (answered.json() or {}).get("status") != "ACCEPT":
+                await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # nothing of a refused answer is kept
+        await respond(
+            asked.send,
+            answered.status_code,
+            answered.content,
+            answered.headers.get("content-type", "application/json"),
+        )
+
+    @contextlib.asynccontextmanager
+    async def _answering_lock(self, run_id: str) -> AsyncIterator[None]:
+        lock = self._answering.setdefault(run_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._answering.get(run_id) is lock:
+                del self._answering[run_id]
 
     def _internal(self) -> httpx.AsyncClient:
-        """The gate's own calls to Prefect, straight to the app behind it, as the service."""
-        headers = {SERVICE_HEADER: self.service_token}
+        """The gate's own calls to Prefect, straight to the app behind it (no credential: they never pass the gate).
+        Prefect's CSRF check
+        covers them too: they use a token under a client id nobody else knows, so no one can rotate it away."""
+        headers = {"Prefect-Csrf-Client": self._csrf_client}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app),
             base_url=INTERNAL,
             headers=headers,
             event_hooks={"request": [self._with_csrf]},
+            timeout=60,
         )
 
     async def _with_csrf(self, request: httpx.Request) -> None:
-        """Prefect's CSRF protection covers the gate's own changes too: fetch a token once an hour."""
+        """A CSRF token for the gate's changes, fetched under its secret client id and renewed before it lapses."""
         if request.method == "GET":
             return
         if self._csrf is None or self._csrf[1] < time.monotonic():
-            client_id = "cspr-gate"
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=INTERNAL) as plain:
-                got = await plain.get("/api/csrf-token", params={"client": client_id})
+                got = await plain.get("/api/csrf-token", params={"client": self._csrf_client})
             token = got.json().get("token", "") if got.status_code == 200 else ""
             self._csrf = (token, time.monotonic() + 50 * 60)
         if self._csrf[0]:
             request.headers["Prefect-Csrf-Token"] = self._csrf[0]
-            request.headers["Prefect-Csrf-Client"] = "cspr-gate"
 
     # --- the sign-in pages --------------------------------------------------------------------------------
 
@@ -275,13 +530,13 @@ class Gate:
             case ("GET", "/sign-in"):
                 await self._sign_in_page(send, next_path)
             case ("POST", "/sign-in"):
-                await self._sign_in(send, form, next_path)
+                await self._sign_in(scope, send, form, next_path)
             case ("POST", "/sign-in/enrol"):
                 await self._enrol(scope, send, form, next_path)
             case ("GET", "/sign-in/oidc"):
-                await self._oidc_start(send, next_path)
+                await self._oidc_start(scope, send, next_path)
             case ("GET", "/sign-in/oidc/callback"):
-                await self._oidc_finish(send, query)
+                await self._oidc_finish(scope, send, query)
             case ("GET", "/sign-out"):
                 token = secrets.token_urlsafe(16)
                 await self._page(
@@ -360,15 +615,31 @@ class Gate:
             form_token=token,
         )
 
-    async def _sign_in(self, send: Send, form: dict[str, str], next_path: str) -> None:
+    async def _sign_in(self, scope: Scope, send: Send, form: dict[str, str], next_path: str) -> None:
         email, password, code = form.get("email", ""), form.get("password", ""), form.get("code", "").replace(" ", "")
         now = self.clock()
+        account, address = account_key(email), _client_address(scope)
+        wait = self.throttle.admit(account, address, time.monotonic())
+        if wait > 0:  # refused before any hashing: a flood of attempts costs the server nothing
+            slowed = with_headers(send, [("retry-after", retry_after(wait))])
+            await self._sign_in_page(slowed, next_path, error=too_many(wait), status=429)
+            return
 
         def attempt() -> accounts.SignedIn | str:
             with transaction() as db:
                 return accounts.sign_in(db, email, password, code, now, demo_allowed=self.demo_allowed)
 
-        result = await _in_thread(attempt)
+        outcome = Outcome.UNCHECKED
+        try:
+            result = await self.hashing.run(attempt)
+            outcome = Outcome.FAILED if isinstance(result, str) else Outcome.SUCCEEDED
+        except Busy:
+            log.warning("a sign-in was turned away: every place to check a password stayed taken")
+            busy = with_headers(send, [("retry-after", retry_after(self.hashing.wait))])
+            await self._sign_in_page(busy, next_path, error=BUSY, status=503)
+            return
+        finally:
+            self.throttle.finish(account, address, time.monotonic(), outcome)
         if isinstance(result, str):
             await self._sign_in_page(send, next_path, error=result, status=401)
             return
@@ -377,30 +648,65 @@ class Gate:
             return
         await self._signed_in(send, result.account, next_path)
 
-    async def _oidc_start(self, send: Send, next_path: str) -> None:
+    async def _oidc_start(self, scope: Scope, send: Send, next_path: str) -> None:
         provider = self.oidc
         if provider is None:
             await respond_json(send, 404, "sign-in with an organisation's account is not set up here")
+            return
+        if not self._oidc_room():  # before asking the provider anything
+            await self._oidc_full(send)
             return
         try:
             url, pending = await _in_thread(lambda: oidc.start(provider))
         except oidc.OidcRefused as refused:
             await self._refused_page(send, str(refused), refused.reason)
             return
+        if not self._oidc_room():  # others started while this one waited on the provider
+            await self._oidc_full(send)
+            return
+        browser = secrets.token_urlsafe(32)  # fresh each time: a value someone planted in the browser binds nothing
+        self._oidc_pending[pending.state] = OidcStarted(pending, next_path, _sha256(browser))
+        cookie = self._oidc_cookie(browser, max_age=int(OIDC_FOR))
+        await respond(send, 303, b"", "text/plain", [("location", url), ("set-cookie", cookie)])
+
+    def _oidc_room(self) -> bool:
+        """Whether another sign-in with the provider may start, once those past their time are forgotten."""
         now = time.time()
-        stale = [state for state, (p, _) in self._oidc_pending.items() if now - p.started_at > OIDC_FOR]
+        stale = [state for state, held in self._oidc_pending.items() if now - held.pending.started_at > OIDC_FOR]
         for state in stale:
             del self._oidc_pending[state]
-        self._oidc_pending[pending.state] = (pending, next_path)
-        await _redirect(send, url)
+        return len(self._oidc_pending) < self.oidc_pending_max
 
-    async def _oidc_finish(self, send: Send, query: dict[str, str]) -> None:
+    async def _oidc_full(self, send: Send) -> None:
+        log.warning("a sign-in with the organisation's account turned away: %d in progress", len(self._oidc_pending))
+        html = pages.message(
+            "Please try again in a few minutes",
+            "Too many people are signing in with their organisation's account at this moment. "
+            "Please try again in a few minutes.",
+            refused=True,
+            link={"href": SIGN_IN, "label": "Back to sign-in"},
+        )
+        await self._page(with_headers(send, [("retry-after", "60")]), 503, html)
+
+    def _oidc_cookie(self, value: str, *, max_age: int) -> str:
+        """Sent back only to the callback; Lax, not Strict: the provider's redirect back is another site's link."""
+        parts = [f"{OIDC_COOKIE}={value}", "Path=/sign-in/oidc", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    async def _oidc_finish(self, scope: Scope, send: Send, query: dict[str, str]) -> None:
         provider = self.oidc
-        held = self._oidc_pending.pop(query.get("state", ""), None)
+        held = self._oidc_pending.pop(query.get("state", ""), None)  # used once, whatever comes of it
+        presented = cookies(scope).get(OIDC_COOKIE, "")
+        send = with_headers(send, [("set-cookie", self._oidc_cookie("", max_age=0))])
         if provider is None or held is None:
             await self._refused_page(send, oidc.START_AGAIN, "no such sign-in in progress")
             return
-        pending, next_path = held
+        if not presented or not hmac.compare_digest(_sha256(presented).encode(), held.browser.encode()):
+            await self._refused_page(send, oidc.START_AGAIN, "the callback reached another browser than the start")
+            return
+        pending, next_path = held.pending, held.next_path
         now = self.clock()
 
         def match() -> Account:
@@ -467,16 +773,20 @@ class Gate:
         await self._signed_in(send, result, next_path)
 
     async def _signed_in(self, send: Send, account: Account, next_path: str, signed_in_with: str = "") -> None:
-        def roles() -> Any:
+        def roles() -> tuple[frozenset[Any], frozenset[str] | None]:
             with transaction() as db:
-                return accounts.roles_of(db, account)
+                return _held(db, account)
 
-        held = await _in_thread(roles)
+        held, partnerships = await _in_thread(roles)
         factor = signed_in_with or (
             signin.Factor.PASSWORD if account.totp_secret is None else signin.Factor.PASSWORD_AND_TOTP
         )
         token = self.sessions.start(
-            accounts.identity_of(account, str(factor)), held, demo=account.demo, now=self.clock()
+            accounts.identity_of(account, str(factor)),
+            held,
+            demo=account.demo,
+            now=self.clock(),
+            partnerships=partnerships,
         )
         log.info("%s signed in (%s)", account.id, factor)  # the account's id, never the address typed
         headers = [
@@ -500,6 +810,28 @@ def _not_kept(send: Send) -> Send:
     return no_store
 
 
+def _held(db: Any, account: Account) -> tuple[frozenset[Any], frozenset[str] | None]:
+    """A person's roles, and the partnerships whose runs they read (None: every one), from the register."""
+    roles = accounts.roles_of(db, account)
+    return roles, None if reads_all(roles) else accounts.partnerships_of(db, account)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _with_length(scope: Scope, length: int) -> list[tuple[bytes, bytes]]:
+    """The request's headers for a body the gate rewrote: its new length, no chunked transfer."""
+    kept = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-length", b"transfer-encoding")]
+    return [*kept, (b"content-length", str(length).encode())]
+
+
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
 def _answering(run: Any, person_id: str, name: str) -> frozenset[Any]:
     with transaction() as db:
         return answering_roles(db, run, person_id, name)
@@ -514,14 +846,6 @@ async def _redirect(send: Send, location: str) -> None:
     await respond(send, 303, b"", "text/plain", [("location", location)])
 
 
-def _forbidden(needed: Access) -> str:
-    if needed is Access.START:
-        return "only a coordinator or an operator may start a run"
-    if needed is Access.SERVICE:
-        return "only the system itself may do this"
-    return "only an operator may change this; ask your partnership's cspr operator"
-
-
 def _form(body: bytes) -> dict[str, str]:
     try:
         pairs = urllib.parse.parse_qsl(body.decode("utf-8"), max_num_fields=10, strict_parsing=False)
@@ -534,13 +858,19 @@ def _same_token(sent: str | None, cookie: str | None) -> bool:
     return bool(sent) and bool(cookie) and hmac.compare_digest(str(sent).encode(), str(cookie).encode())
 
 
+def _client_address(scope: Scope) -> str:
+    """The browser's address as the server sees it (behind the proxy, the one it passes on)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _local_path(target: str | None) -> str:
     """Where to go after signing in: a path on this server only (never another site), the UI's home otherwise."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 2000:
-        return "/"
-    if target.startswith((SIGN_IN, "/sign-out")):
-        return "/"
-    return target
+    return redirects.local_path(target)
 
 
-__all__ = ["SERVICE", "Gate"]
+__all__ = ["Gate"]

@@ -97,3 +97,15 @@ async def respond(
 
 async def respond_json(send: Send, status: int, detail: str, headers: list[tuple[str, str]] | None = None) -> None:
     await respond(send, status, json.dumps({"detail": detail}).encode(), "application/json", headers)
+
+
+def with_headers(send: Send, headers: list[tuple[str, str]]) -> Send:
+    """A ``send`` that adds ``headers`` to the response's start, for a response made elsewhere."""
+    extra = [(name.encode(), value.encode()) for name, value in headers]
+
+    async def adding(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return adding

@@ -33,19 +33,14 @@ class SignedIn:
 
 def _credentials(account: Account) -> signin.Credentials:
     assert account.password_hash is not None
-    locked_until = account.locked_until
-    if locked_until is not None and locked_until.tzinfo is None:  # SQLite keeps no time zone: the column holds UTC
-        locked_until = locked_until.replace(tzinfo=dt.UTC)
-    return signin.Credentials(
-        account.password_hash, account.totp_secret, account.totp_last_step, account.failures, locked_until
-    )
+    return signin.Credentials(account.password_hash, account.totp_secret, account.totp_last_step)
 
 
-def _store(account: Account, credentials: signin.Credentials, at: dt.datetime, *, counters_only: bool = False) -> None:
-    if not counters_only:
+def _store(account: Account, credentials: signin.Credentials, at: dt.datetime, *, code_spent: bool = True) -> None:
+    """An accepted sign-in written back: the code it spent (unless ``code_spent`` is False, a first sign-in)."""
+    if code_spent:
         account.totp_last_step = credentials.totp_last_step
-    account.failures = credentials.failures
-    account.locked_until = credentials.locked_until
+    account.failures, account.locked_until = 0, None  # the lock's columns from before the gate's throttle: never set
     account.updated_at = at
 
 
@@ -78,10 +73,12 @@ def sign_in(
     if first_time:  # the password alone, then the enrolment page
         credentials = replace(credentials, totp_secret=None)
     attempt = signin.sign_in(credentials, password, code, at)
+    if not attempt.accepted:  # nothing written: the gate counts failures (gate/throttle.py), the account does not
+        return attempt.message
     assert attempt.credentials is not None
-    _store(account, attempt.credentials, at, counters_only=first_time)  # a first sign-in leaves the TOTP step alone
+    _store(account, attempt.credentials, at, code_spent=not first_time)  # a first sign-in leaves the TOTP step alone
     session.add(account)
-    return SignedIn(account, enrolling=first_time) if attempt.accepted else attempt.message
+    return SignedIn(account, enrolling=first_time)
 
 
 def confirm_enrolment(session: Session, account_id: uuid.UUID, code: str, at: dt.datetime) -> Account | str:
@@ -90,10 +87,12 @@ def confirm_enrolment(session: Session, account_id: uuid.UUID, code: str, at: dt
     if account is None or not account.active or enrolled(account):
         return signin.REFUSED
     attempt = signin.confirm_code(_credentials(account), code, at)
+    if not attempt.accepted:
+        return attempt.message
     assert attempt.credentials is not None
     _store(account, attempt.credentials, at)
     session.add(account)
-    return account if attempt.accepted else attempt.message
+    return account
 
 
 def roles_of(session: Session, account: Account) -> frozenset[Role]:
@@ -140,3 +139,14 @@ def roles_in(
 def _in_force(first: Any, last: Any, day: dt.date) -> Any:
     """SQL: ``day`` falls between two optional dates (an open end is no limit)."""
     return sa.and_(sa.or_(first.is_(None), first <= day), sa.or_(last.is_(None), last >= day))
+
+
+def partnerships_of(session: Session, account: Account) -> frozenset[str]:
+    """The codes of the partnerships the person is registered in (an operator is in none): whose reviews' runs they
+    may read through the gate."""
+    rows = session.exec(
+        select(Partnership.code)
+        .join(Representative, col(Representative.partnership_id) == col(Partnership.id))
+        .where(Representative.email == account.email, col(Representative.active).is_(True))
+    ).all()
+    return frozenset(rows)

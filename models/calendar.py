@@ -48,6 +48,18 @@ def today_in_england() -> dt.date:
     return dt.datetime.now(ZoneInfo("Europe/London")).date()
 
 
+class StillToCome(ValueError):
+    """A run that changes records was asked to act as of a day still to come."""
+
+
+def only_a_dry_run_looks_ahead(day: dt.date, *, dry_run: bool, refusal: str) -> None:
+    """The one rule for every run given an "as of" day (the deadline sweep, retention): a day to come may be looked
+    at, never acted on, since acting as of it would do today what is not yet due (escalate, erase). A dry run, today
+    and a past day pass; anything else is refused with ``refusal``, which says so in the run's own words."""
+    if not dry_run and day > today_in_england():
+        raise StillToCome(refusal)
+
+
 def london_day(at: dt.datetime) -> dt.date:
     """The day a moment fell on in England (a time stored without its zone is UTC, as SQLite gives it back)."""
     return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo("Europe/London")).date()

@@ -10,6 +10,7 @@ which the Prefect server's process never holds.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 
@@ -35,9 +36,26 @@ def gate_key() -> str:
     return get_settings().gate_key or _generated("gate.key")
 
 
+# Where earlier versions kept the service credential. Their server's process held it in its Prefect settings, which
+# Prefect's API returned to anyone signed in, so it is treated as known: on upgrade it is deleted and a new one made.
+RETIRED_SERVICE_FILES = ("service.token",)
+SERVICE_FILE = "service.credential"
+
+
 def service_token() -> str:
-    """The service credential: whoever presents it acts as the system itself."""
-    return get_settings().service_token or _generated("service.token")
+    """The service credential: whoever presents it acts as the system itself. The gate holds only its digest."""
+    configured = get_settings().service_token
+    if configured:
+        return configured
+    keys = get_settings().resolved_home / "keys"
+    for retired in RETIRED_SERVICE_FILES:
+        (keys / retired).unlink(missing_ok=True)
+    return _generated(SERVICE_FILE)
+
+
+def digest(credential: str) -> str:
+    """What the gate keeps of the service credential: enough to recognise it, never enough to present it."""
+    return hashlib.sha256(credential.encode()).hexdigest()
 
 
 def audit_key() -> str:

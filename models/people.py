@@ -171,8 +171,8 @@ def add_person(
 
 
 def reset_credentials(session: Session, email: str, *, by: Actor, at: dt.datetime | None = None) -> Enrolment:
-    """A new first password and (unless a demo account) a new TOTP secret, to be enrolled at the next sign-in; the
-    lock and the failures are cleared. The old password and authenticator app stop working at once."""
+    """A new first password and (unless a demo account) a new TOTP secret, to be enrolled at the next sign-in. The
+    old password and authenticator app stop working at once."""
     at = at or utcnow()
     address = normalise_email(email)
     account = session.exec(select(Account).where(Account.email == address)).first()

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from models import keyring, records
-from models.calendar import london_day, today_in_england
+from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.records import Actor, Noted
 from models.stages import Stage
 from models.tables import Delivery, Outbox, Report, Review, StageEvent
@@ -117,10 +117,13 @@ class Due:
 
 def check_day(day: dt.date, *, dry_run: bool) -> None:
     """Only a dry run may look ahead: erasing "as of" a day to come would erase, today, what is not yet due."""
-    if not dry_run and day > today_in_england():
-        raise ValueError(
+    only_a_dry_run_looks_ahead(
+        day,
+        dry_run=dry_run,
+        refusal=(
             f"{day:%d %B %Y} is still to come: nothing is erased before it is due. Use a dry run to see what will go."
-        )
+        ),
+    )
 
 
 def closed_on(session: Session) -> dict[uuid.UUID, dt.date]:

@@ -1,6 +1,10 @@
-"""Local sign-in, the embedded default: a password hashed with Argon2id, a TOTP second factor whose every code is
-accepted once, and a lock after repeated failures. Pure: the caller keeps each person's ``Credentials`` (issue 14
-stores them with the person's account) and writes back what ``sign_in`` returns, in one transaction.
+"""Local sign-in, the embedded default: a password hashed with Argon2id, and a TOTP second factor whose every code is
+accepted once. Pure: the caller keeps each person's ``Credentials`` (issue 14 stores them with the person's account)
+and writes back what ``sign_in`` returns, in one transaction.
+
+No number of failures locks an account: a lock is one anyone could set off, again and again, by typing a person's
+address with wrong passwords. Repeated failures are slowed down instead, per account and browser's address, by the
+gate (gate/throttle.py), which holds the count in memory and refuses an attempt made too soon before any hashing.
 
 Whoever asks learns nothing about who has an account: an unknown account, a wrong password and a wrong code get
 the same refusal, and an unknown account costs the same Argon2id work as a known one.
@@ -20,18 +24,12 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MAX_FAILURES = 5  # failed attempts in a row before the account is locked
-LOCKED_FOR = dt.timedelta(minutes=15)
 MAX_PASSWORD_LENGTH = 1024  # long passphrases are welcome; a megabyte is an attack on the hashing, refused unhashed
 MIN_PASSWORD_LENGTH = 12
 ISSUER = "cspr"  # how an authenticator app labels the account
 
-# One refusal for every failure, a locked account's too: a different word for "locked" would tell whoever tries
-# five times that the address has an account.
-REFUSED = (
-    "That email address, password or code is not right, or the account is locked for 15 minutes after 5 failed "
-    "attempts. Check them and try again later, or ask an operator."
-)
+# One refusal for every failure: a different word for an unknown address would tell whoever tries it who has an account
+REFUSED = "That email address, password or code is not right. Check them and try again, or ask an operator."
 
 _HASHER = PasswordHasher()  # Argon2id with argon2-cffi's current recommended cost (RFC 9106's low-memory choice)
 
@@ -80,8 +78,6 @@ class Credentials:
     password_hash: str
     totp_secret: str | None  # None: a demo account, which signs in with a password alone
     totp_last_step: int = -1  # the time step of the last code accepted: that code, and any older, is spent
-    failures: int = 0  # failed attempts in a row
-    locked_until: dt.datetime | None = None
 
     @property
     def factor(self) -> Factor:
@@ -128,9 +124,6 @@ def sign_in(credentials: Credentials | None, password: str, code: str, at: dt.da
     """Check a password (and a TOTP code, unless a demo account) against the stored credentials at ``at``."""
     if len(password) > MAX_PASSWORD_LENGTH or len(code) > 16:
         return Attempt(False, REFUSED, credentials)  # refused before any hashing, whoever's account it names
-    if credentials is not None and credentials.locked_until is not None and at < credentials.locked_until:
-        _password_matches(None, password)  # the same work as any other attempt
-        return Attempt(False, REFUSED, credentials)
     password_ok = _password_matches(credentials.password_hash if credentials else None, password)
     if credentials is None:
         return Attempt(False, REFUSED, None)
@@ -139,20 +132,14 @@ def sign_in(credentials: Credentials | None, password: str, code: str, at: dt.da
         step = _code_step(credentials.totp_secret, code.strip(), at, credentials.totp_last_step)
     if password_ok and (credentials.totp_secret is None or step is not None):
         last = credentials.totp_last_step if step is None else step
-        return Attempt(True, "", replace(credentials, totp_last_step=last, failures=0, locked_until=None))
-    failures = credentials.failures + 1
-    if failures >= MAX_FAILURES:
-        return Attempt(False, REFUSED, replace(credentials, failures=0, locked_until=at + LOCKED_FOR))
-    return Attempt(False, REFUSED, replace(credentials, failures=failures))
+        return Attempt(True, "", replace(credentials, totp_last_step=last))
+    return Attempt(False, REFUSED, credentials)
 
 
 def confirm_code(credentials: Credentials, code: str, at: dt.datetime) -> Attempt:
     """Check a TOTP code alone: the first code from a newly enrolled authenticator app, after the password was
-    accepted. A wrong code counts as a failed attempt like any other."""
+    accepted. A wrong code leaves the credentials as they were."""
     step = None if credentials.totp_secret is None else _code_step(credentials.totp_secret, code.strip(), at, -1)
     if step is not None and step > credentials.totp_last_step:
-        return Attempt(True, "", replace(credentials, totp_last_step=step, failures=0, locked_until=None))
-    failures = credentials.failures + 1
-    if failures >= MAX_FAILURES:
-        return Attempt(False, REFUSED, replace(credentials, failures=0, locked_until=at + LOCKED_FOR))
-    return Attempt(False, REFUSED, replace(credentials, failures=failures))
+        return Attempt(True, "", replace(credentials, totp_last_step=step))
+    return Attempt(False, REFUSED, credentials)

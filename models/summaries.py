@@ -43,8 +43,16 @@ def sweep_summary(
     forgotten: int | None = None,
 ) -> str:
     """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
-    flow, the reviews whose lost run it restored and the messages it gave up delivering."""
-    lines = [f"# Deadline sweep, {weekday_date(result.as_of)}", "", f"{result.deadlines} open deadlines.", ""]
+    flow, the reviews whose lost run it restored and the messages it gave up delivering. A dry run says so first,
+    and lists the escalations a sweep on that day would raise."""
+    lines = [f"# Deadline sweep, {weekday_date(result.as_of)}{', dry run' if result.dry_run else ''}", ""]
+    if result.dry_run:
+        lines += [
+            f"**Dry run as of {long_date(result.as_of)}: nothing was changed.** No status was recorded, no "
+            "escalation raised, no message queued or sent; this is what a sweep on that day would find.",
+            "",
+        ]
+    lines += [f"{result.deadlines} open deadlines.", ""]
     lines += [*_header("status", "deadlines"), *(_row(_words(s), n) for s, n in result.counts.items())]
     if result.provisional:
         lines += ["", f"{result.provisional} of the open deadlines are provisional: {PROVISIONAL_NOTE}."]
@@ -52,7 +60,8 @@ def sweep_summary(
     lines += ["", "## By partnership", "", *_header("partnership", *map(_words, columns))]
     lines += [_row(row["partnership"], *(row[s] for s in columns)) for row in result.by_partnership]
     lines += ["", f"## Overdue: {len(result.overdue)}", "", *map(_overdue, result.overdue)]
-    lines += ["", f"## Escalations raised by this sweep: {len(result.escalations)}", ""]
+    raised = "a sweep on that day would raise" if result.dry_run else "raised by this sweep"
+    lines += ["", f"## Escalations {raised}: {len(result.escalations)}", ""]
     lines += map(_escalation, result.escalations)
     if restored is not None:
         lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]

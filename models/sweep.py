@@ -15,6 +15,10 @@ level, so each is raised once, for each person once, however often or concurrent
 
 Expectations (the Panel's response) are classified but never escalated: nobody in the partnership can be
 chased for them.
+
+A sweep as of a day to come is only ever a dry run (``preview``: classified and reported, nothing recorded, queued
+or sent): acting as of it would escalate, today, what is not overdue yet, and the sweep on the real day would then
+find nothing left to raise. A past day is swept as before: levels only rise, so it raises no more than was due then.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import messages
-from models.calendar import working_days_by_partnership
+from models.calendar import only_a_dry_run_looks_ahead, working_days_by_partnership
+from models.dates import long_date
 from models.db import driver_rows
 from models.records import enqueue, review_by_reference
 from models.stages import Stage
@@ -41,6 +46,20 @@ from models.tables import Deadline, DeadlineStatus, Partnership, Review
 DUE_SOON = 2  # working days
 ESCALATE_AFTER = 5  # working days overdue before the second level
 STATUSES = ("on_track", "due_soon", "due_today", "overdue", "escalated")
+
+
+def check_day(day: dt.date, *, dry_run: bool) -> None:
+    """Only a dry run may sweep as of a day to come (models/calendar.py ``only_a_dry_run_looks_ahead``)."""
+    only_a_dry_run_looks_ahead(
+        day,
+        dry_run=dry_run,
+        refusal=(
+            f"A sweep can look ahead only as a dry run: {long_date(day)} is still to come, and sweeping as of it "
+            "would mark deadlines overdue and send escalations before they are due (the sweep on the day itself "
+            "would then raise nothing). Nothing was changed. Run it with dry run to see what would be overdue on "
+            "that day, or leave the day empty to sweep as of today."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -137,20 +156,11 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
     )
     raised: list[Escalation] = []
     reviews: dict[str, Review] = {}  # a review with two deadlines overdue is read once
-    due = frame[frame["level"] > frame["escalation_level"]]
-    for row in due.itertuples():  # only the few deadlines whose level rises today
+    for row in _rising(frame).itertuples():  # only the few deadlines whose level rises today
         if not _raise_level(session, row.deadline_id, "escalation_level", int(row.level)):
             continue  # another sweep raised it first, or the deadline was met meanwhile
         review = _review(session, reviews, row.reference)
-        escalation = Escalation(
-            str(row.deadline_id),
-            row.reference,
-            row.partnership,
-            str(row.name),
-            review.stage,
-            int(row.level),
-            int(-row.working_days_left),
-        )
+        escalation = _escalation(row, review)
         enqueue(
             session,
             review,
@@ -163,6 +173,34 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
         raised.append(escalation)
     _remind(session, frame[frame["reminder"] > frame["reminder_level"]], reviews)
     return frame, raised
+
+
+def preview(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalation]]:
+    """A dry run: every open deadline classified as of ``as_of`` and the escalations a sweep on that day would
+    raise, read only. No status is recorded, no level raised, no message queued."""
+    frame = classify(open_deadlines(session), as_of)
+    if frame.empty:
+        return frame, []
+    reviews: dict[str, Review] = {}
+    rising = _rising(frame).itertuples()
+    return frame, [_escalation(row, _review(session, reviews, row.reference)) for row in rising]
+
+
+def _rising(frame: pd.DataFrame) -> pd.DataFrame:
+    """The deadlines whose escalation level a sweep on the frame's day raises."""
+    return frame[frame["level"] > frame["escalation_level"]]
+
+
+def _escalation(row: Any, review: Review) -> Escalation:
+    return Escalation(
+        str(row.deadline_id),
+        row.reference,
+        row.partnership,
+        str(row.name),
+        review.stage,
+        int(row.level),
+        int(-row.working_days_left),
+    )
 
 
 def _remind(session: Session, due: pd.DataFrame, reviews: dict[str, Review]) -> None:
@@ -202,9 +240,12 @@ class SweepResult:
     overdue: list[dict[str, object]]  # reference, partnership, deadline, status, working days overdue
     escalations: list[Escalation]
     provisional: int = 0  # open deadlines counted past GOV.UK's published bank holidays
+    dry_run: bool = False  # a look only (``preview``): the escalations are those a sweep on that day would raise
 
 
-def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) -> SweepResult:
+def sweep_result(
+    as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation], *, dry_run: bool = False
+) -> SweepResult:
     """The sweep's classified deadlines and escalations, counted: by status, by partnership, and what is overdue."""
     counts = {status: 0 for status in STATUSES}
     overdue: list[dict[str, object]] = []
@@ -229,6 +270,7 @@ def sweep_result(as_of: dt.date, frame: pd.DataFrame, raised: list[Escalation]) 
         overdue=overdue,
         escalations=raised,
         provisional=int(frame["provisional"].sum()) if not frame.empty else 0,
+        dry_run=dry_run,
     )
 
 

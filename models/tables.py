@@ -135,7 +135,9 @@ class Account(SQLModel, table=True):
     password_hash: str | None = _str(200, default=None)  # Argon2id; None for a person who signs in through OIDC
     totp_secret: str | None = Field(default=None, sa_type=SealedText)  # None: a demo account (password alone)
     totp_last_step: int = -1  # the last TOTP time step accepted: its code, and older, are spent
-    failures: int = 0  # failed sign-ins in a row
+    # the lock's columns before the gate slowed failed sign-ins down instead (gate/throttle.py): never set now, kept
+    # rather than dropped by a migration
+    failures: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     oidc_subject: str | None = _str(255, default=None, unique=True)  # the identity provider's "sub", once matched
     demo: bool = False  # a demo person: marked as such everywhere, refused in the team set-up

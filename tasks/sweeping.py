@@ -1,6 +1,6 @@
 """The deadline sweep as Prefect tasks: classify and escalate in the database, then tell Prefect's event
-system about each escalation (references, stages and days only); and, at the end of each sweep, anchor the audit
-trail in the object store."""
+system about each escalation (references, stages and days only); a dry run's read-only look; and, at the end of
+each sweep, anchor the audit trail in the object store."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import datetime as dt
 
 from prefect import get_run_logger, task
 from prefect.events import emit_event
+from sqlmodel import Session
 
 from models import sweep
-from models.db import transaction
+from models.db import get_engine, transaction
 from tasks.anchors import write_anchor
 
 OVERDUE_EVENT = "cspr.deadline.overdue"
@@ -43,6 +44,23 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
         result.deadlines,
         ", ".join(f"{k} {v}" for k, v in result.counts.items()),
         len(raised),
+    )
+    return result
+
+
+@task(name="preview-deadlines")
+def preview_deadlines(as_of: dt.date) -> sweep.SweepResult:
+    """A dry run: what a sweep as of ``as_of`` would find and raise, read in a transaction that is rolled back;
+    no event emitted."""
+    with Session(get_engine()) as session:  # never committed
+        frame, would_raise = sweep.preview(session, as_of)
+    result = sweep.sweep_result(as_of, frame, would_raise, dry_run=True)
+    get_run_logger().info(
+        "dry run as of %s, nothing changed: %d open deadlines; %s; %d escalation(s) a sweep on that day would raise",
+        as_of.isoformat(),
+        result.deadlines,
+        ", ".join(f"{k} {v}" for k, v in result.counts.items()),
+        len(would_raise),
     )
     return result
 

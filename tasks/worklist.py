@@ -1,6 +1,9 @@
-"""The worklist kept where people see it: the table artifact ``cspr-worklist`` (every step waiting for a person,
-soonest deadline first, with a link to each run's form), refreshed by the sweep and by every turn of a review's run;
-and the same rows for ``cspr tasks``."""
+"""The worklist kept where people see it: table artifacts of every step waiting for a person, soonest deadline first,
+with a link to each run's form; and the same rows for ``cspr tasks``.
+
+Each partnership's is ``cspr-worklist-<code>``, refreshed by every turn of its reviews' runs, so it belongs to a run
+of that partnership and the gate shows it to that partnership's people alone; every partnership's together is
+``cspr-worklist``, refreshed by the sweep, whose runs belong to no partnership: for operators."""
 
 from __future__ import annotations
 
@@ -63,20 +66,28 @@ def rows(
     return [w.row(links.get(w.reference, f"{base}/artifacts/key/{w.reference.lower()}")) for w in waiting]
 
 
+def key_for(partnership: str | None) -> str:
+    return KEY if partnership is None else f"{KEY}-{partnership}"
+
+
 @task(name="publish-worklist")
-def publish_worklist(waiting_here: str | None = None) -> int:
-    """Refresh the ``cspr-worklist`` artifact; how many steps are waiting. ``waiting_here``: the review whose run
-    publishes this and is about to wait on its form (not yet shown as waiting by Prefect)."""
+def publish_worklist(waiting_here: str | None = None, partnership: str | None = None) -> int:
+    """Refresh the worklist artifact of one partnership (or, for None, of all); how many steps are waiting.
+    ``waiting_here``: the review whose run publishes this and is about to wait on its form (not yet shown as
+    waiting by Prefect)."""
     here = {}
     if waiting_here:
         from prefect.runtime import flow_run
 
         here[waiting_here] = f"{ui_url().rstrip('/')}/runs/flow-run/{flow_run.id}"
     try:
-        table = rows(about_to_wait=here)
+        table = rows(partnership=partnership, about_to_wait=here)
     except Exception:  # the worklist is a view for people: a failure to refresh it must not stop a review's run
         get_run_logger().exception("the worklist could not be refreshed; it will be at the next turn or sweep")
         return 0
     nothing: list[dict[str, str | int | None]] = [{"reference": "nothing is waiting for anyone"}]
-    create_table_artifact(key=KEY, table=table or nothing, description="Every step waiting for a person, soonest first")
+    whose = f"in {partnership}" if partnership else "in every partnership"
+    create_table_artifact(
+        key=key_for(partnership), table=table or nothing, description=f"Every step waiting for a person {whose}"
+    )
     return len(table)

@@ -26,6 +26,7 @@ from models.roles import Role
 from models.settings import PROJECT_ROOT, get_settings
 from models.stages import Stage
 from tasks.notices import FAILED_EVENT
+from tasks.worklist import key_for
 from tests.flows.test_report_flow import runs_for, wait_for_runs
 from tests.utils import inprocess
 from tests.utils.api import service_api
@@ -80,7 +81,7 @@ def test_the_worklist_links_each_waiting_step_to_its_runs_form(deployed: LocalSy
     case = Case(pseudonym="Child Worklist")
     reference, _ = inprocess.notify(case)
     run = inprocess.suspended_run(reference)
-    worklists = {"artifacts": {"key": {"any_": ["cspr-worklist"]}}}
+    worklists = {"artifacts": {"key": {"any_": [key_for(case.partnership)]}}}
     newest = max(service_api(deployed).post("/artifacts/filter", json=worklists).json(), key=lambda a: a["created"])
     table = json.loads(newest["data"])  # a table artifact's rows, as JSON
     (row,) = [r for r in table if r["reference"] == reference]

@@ -1,19 +1,23 @@
 """Who answered, through Prefect: an answer is acted on only with the gate's signature of a person who may give it,
-stored beside the answer. One posted straight to Prefect's API (no signature), with a forged signature, or from a
-person whose role does not fit the step is refused: the form is asked again with the reason, and nothing is recorded."""
+given for that very answer and stored beside it. One posted straight to Prefect's API (no signature), with a forged
+signature, with a signature given for another answer, or from a person whose role does not fit the step is refused:
+the form is asked again with the reason, and nothing is recorded."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
+import pytest
 from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
+from prefect.flow_runs import NotPausedError, resume_flow_run
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from sqlmodel import Session, select
 
 from cli.demo import NOTIFY_DEPLOYMENT, Case, review_state
 from cli.system import LocalSystem
+from gate.answers import answer_to_sign
 from models import identity
 from models.db import get_engine
 from models.records import history, review_by_reference
@@ -23,7 +27,8 @@ from models.stages import Stage
 from models.steps import form_key
 from models.tables import CasePerson, Decision, utcnow
 from tests.utils import inprocess
-from tests.utils.answering import submit
+from tests.utils.answering import sign_answer, submit
+from tests.utils.api import service_api
 
 
 def recorded(reference: str) -> tuple[int, int]:
@@ -68,12 +73,78 @@ def test_an_answer_around_the_gate_or_with_a_forged_signature_is_refused(deploye
         with Session(get_engine()) as session:
             coordinator = demo_identity(session, Role.COORDINATOR)
         key = run.state.state_details.pause_key
-        token = identity.sign(identity.new_key(), coordinator, run_id=str(run.id), form_key=key, at=utcnow())
+        digest = identity.answer_digest(notified)
+        token = identity.sign(
+            identity.new_key(), coordinator, run_id=str(run.id), form_key=key, at=utcnow(), answer=digest
+        )
         create_flow_run_input(identity.input_key(key), token, flow_run_id=run.id)
         resume_flow_run(run.id, run_input=notified)
 
     assert_refused(reference, forged, "not the gate's")
     inprocess.give(reference, notified)  # signed by the gate: accepted
+    assert review_state(reference).stage is Stage.RAPID_REVIEW
+
+
+def test_an_answer_under_a_sign_in_given_for_another_answer_is_refused(deployed: LocalSystem) -> None:
+    """The Panel's contact and a coordinator may both answer the Panel's step. The coordinator's answer is taken;
+    the Panel's contact, answering the same form, stores their own sign-in over the coordinator's before Prefect
+    refuses their answer (the run no longer waits). The coordinator's answer is not recorded as the Panel's: that
+    sign-in was given for another answer, so the answer is refused and the form asked again."""
+    case = Case(pseudonym="Child Overwritten")
+    reference, _ = inprocess.notify(case)
+    for stage in (Stage.INCIDENT_RECORDED, Stage.RAPID_REVIEW, *[Stage.RAPID_REVIEW_SIGN_OFF] * 3):
+        inprocess.give(reference, case.answer(stage))
+    assert review_state(reference).stage is Stage.AWAITING_PANEL
+    on_behalf = {**case.answer(Stage.AWAITING_PANEL), "letter_reference": "CSPRP/2026/0417"}
+    with Session(get_engine()) as session:
+        coordinator, panel = demo_identity(session, Role.COORDINATOR), demo_identity(session, Role.PANEL)
+
+    def overwritten(run: Any) -> None:
+        key = run.state.state_details.pause_key
+        sign_answer(run.id, key, coordinator, on_behalf)
+        resume_flow_run(run.id, run_input=on_behalf)  # taken
+        panels = {**on_behalf, "letter_reference": "", "comments": "The Panel's own"}
+        sign_answer(run.id, key, panel, panels)  # stored over the coordinator's sign-in, then the answer is refused
+        with pytest.raises(NotPausedError):
+            resume_flow_run(run.id, run_input=panels)
+
+    assert_refused(reference, overwritten, "the answer's sign-in was given for a different answer")
+    inprocess.give(reference, on_behalf, as_=Role.COORDINATOR)  # given again: the coordinator's, on the Panel's behalf
+    assert review_state(reference).stage is not Stage.AWAITING_PANEL
+    with Session(get_engine()) as session:
+        review = review_by_reference(session, reference)
+        (response,) = session.exec(
+            select(Decision).where(Decision.review_id == review.id, Decision.kind == "panel_response")
+        ).all()
+    assert (response.actor_name, response.actor_role) == (coordinator.name, "coordinator")
+
+
+def test_an_answer_sent_as_the_ui_sends_it_is_signed_as_prefect_stores_it(deployed: LocalSystem) -> None:
+    """The UI sends a field given as JSON text as ``{"__prefect_kind": "json", ...}``, which Prefect's server turns
+    into the value before storing it. What the gate signs (gate/answers.py's answer_to_sign, from the request's body)
+    is the digest of what the server stores and the flow reads back, so the answer is taken."""
+    case = Case(pseudonym="Child As The UI Sends It")
+    reference, _ = inprocess.notify(case)
+    run = inprocess.suspended_run(reference)
+    key = str(run.state.state_details.pause_key if run.state else "")
+    notified = case.answer(Stage.INCIDENT_RECORDED)
+    sent = {
+        "partners_told_on": {"__prefect_kind": "none", "value": notified["partners_told_on"]},
+        "panel_reference": {"__prefect_kind": "json", "value": json.dumps(notified["panel_reference"])},
+        "notified_on": notified["notified_on"],
+    }
+    body = json.dumps({"run_input": sent}, indent=1).encode()
+    resumed = service_api(deployed).post(
+        f"/flow_runs/{run.id}/resume", content=body, headers={"content-type": "application/json"}
+    )
+    assert resumed.raise_for_status().json()["status"] == "ACCEPT"
+    stored = read_flow_run_input(f"suspended-{key}-response", flow_run_id=run.id)
+    assert stored == notified != sent
+    assert identity.answer_digest(stored) == answer_to_sign(body) != identity.answer_digest(sent)
+    with Session(get_engine()) as session:
+        sign_answer(run.id, key, demo_identity(session, Role.COORDINATOR), sent)  # signed as the gate signs it
+    inprocess.advance(reference)
+    assert review_state(reference).refusal is None, review_state(reference).refusal
     assert review_state(reference).stage is Stage.RAPID_REVIEW
 
 

@@ -364,6 +364,7 @@ class TestWhoMayDecide:
             ("expired", "has expired"),
             ("another run", "given for another form"),
             ("another form", "given for another form"),
+            ("another answer", "given for a different answer"),  # someone else's sign-in stored over it
         ],
     )
     def test_an_answer_without_a_valid_sign_in_is_refused(self, engine: Engine, token: str, message: str) -> None:
@@ -373,17 +374,26 @@ class TestWhoMayDecide:
         with Session(engine) as session:
             coordinator = demo_identity(session, Role.COORDINATOR)
             key = steps.step_key(records.review_by_reference(session, reference))
+        given = c.answer(Stage.INCIDENT_RECORDED)
+        digest, other = identity.answer_digest(given), identity.answer_digest({**given, "panel_reference": "SIN-1"})
         signed = {
             "missing": None,
-            "forged": identity.sign(identity.new_key(), coordinator, run_id=run, form_key=key, at=now),
-            "expired": identity.sign(gate_key(), coordinator, run_id=run, form_key=key, at=now - identity.MAX_AGE * 2),
-            "another run": identity.sign(gate_key(), coordinator, run_id="another-run", form_key=key, at=now),
-            "another form": identity.sign(gate_key(), coordinator, run_id=run, form_key=f"{key}0", at=now),
+            "forged": identity.sign(identity.new_key(), coordinator, run_id=run, form_key=key, at=now, answer=digest),
+            "expired": identity.sign(
+                gate_key(), coordinator, run_id=run, form_key=key, at=now - identity.MAX_AGE * 2, answer=digest
+            ),
+            "another run": identity.sign(
+                gate_key(), coordinator, run_id="another-run", form_key=key, at=now, answer=digest
+            ),
+            "another form": identity.sign(
+                gate_key(), coordinator, run_id=run, form_key=f"{key}0", at=now, answer=digest
+            ),
+            "another answer": identity.sign(gate_key(), coordinator, run_id=run, form_key=key, at=now, answer=other),
         }[token]
-        # what the lifecycle learns from the token stored beside the answer (flows/inputs.py's signed_by)
-        signer = identity.who_answered(gate_key(), signed, run_id=run, form_key=key, now=now)
+        # what the lifecycle learns from the token stored beside the answer Prefect stored (flows/inputs.py's signed_by)
+        signer = identity.who_answered(gate_key(), signed, run_id=run, form_key=key, answer=digest, now=now)
         assert isinstance(signer, str)
-        assert_refused_and_nothing_recorded(engine, reference, c.answer(Stage.INCIDENT_RECORDED), signer, message)
+        assert_refused_and_nothing_recorded(engine, reference, given, signer, message)
 
     def test_a_person_whose_account_is_disabled_is_refused(self, engine: Engine) -> None:
         reference, c = at_sign_off(engine)

@@ -16,6 +16,7 @@ from gate import oidc
 from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
+from models.credentials import digest
 from models.db import get_engine, migrate, transaction
 from models.people import add_person
 from models.records import Actor
@@ -53,7 +54,7 @@ def gate(idp: LoopbackProvider, cspr_home: Path) -> Gate:
             organisation="Northshire Police",
             by=Actor("an operator", Role.OPERATOR),
         )
-    return Gate(prefect_stand_in, service_token="service", gate_key="gate-key", oidc=idp.provider)
+    return Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", oidc=idp.provider)
 
 
 def call(gate: Gate, path: str, cookies: dict[str, str] | None = None) -> httpx.Response:

@@ -14,6 +14,7 @@ from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE, RECHECK_EVERY
 from models import accounts
+from models.credentials import digest
 from models.db import transaction
 from models.people import disable_person
 from models.roles import Role
@@ -48,7 +49,7 @@ def get(app: Gate, path: str, token: str) -> int:
 
 def test_a_disabled_person_is_signed_out_within_a_minute(deployed: LocalSystem) -> None:
     clock = Clock()
-    app = Gate(prefect_stand_in, service_token="service", gate_key="gate-key", clock=clock)
+    app = Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", clock=clock)
     someone = register(Role.POLICE)
     with transaction() as session:
         roles = accounts.roles_of(session, account(someone))
@@ -68,7 +69,7 @@ def test_a_disabled_person_is_signed_out_within_a_minute(deployed: LocalSystem) 
 
 def test_a_session_takes_the_registers_roles_of_today(deployed: LocalSystem) -> None:
     clock = Clock()
-    app = Gate(prefect_stand_in, service_token="service", gate_key="gate-key", clock=clock)
+    app = Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", clock=clock)
     operator = register(Role.OPERATOR)
     token = app.sessions.start(
         accounts.identity_of(account(operator), Factor.PASSWORD), frozenset({Role.POLICE}), demo=True, now=T0

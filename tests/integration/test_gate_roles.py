@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.demo import Case
 from cli.seaweed import free_port
 from cli.system import LOCKED_JOB_VARIABLES, WORK_POOL, LocalSystem
 from models.db import get_engine, migrate, transaction
@@ -109,58 +110,97 @@ def test_prefect_yamls_deployments_are_on_that_pool(api: httpx.Client) -> None:
     assert lifecycle["work_pool_name"] == WORK_POOL
 
 
-# --- operators only -------------------------------------------------------------------------------------------
+# --- nobody changes what a worker runs ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who", REFUSED_ALWAYS)
-def test_only_an_operator_creates_a_deployment(browsers: Signed, api: httpx.Client, who: str) -> None:
-    flow_id = api.post("/flows/", json={"name": "gate-probe"}).raise_for_status().json()["id"]
+@pytest.mark.parametrize("who", list(PEOPLE))
+def test_nobody_creates_or_changes_a_deployment_not_even_an_operator(
+    browsers: Signed, api: httpx.Client, deployment: dict[str, Any], who: str
+) -> None:
+    # deployments, their pull steps and job templates come from prefect.yaml through `cspr up` (the service) alone
+    flow_id = deployment["flow_id"]
     name = f"by-{who}-{uuid.uuid4().hex[:6]}"
     assert as_(browsers, who, "POST", "/deployments/", json={"name": name, "flow_id": flow_id}) == 403
     assert api.get(f"/deployments/name/gate-probe/{name}").status_code == 404  # nothing made
-    assert as_(browsers, "operator", "POST", "/deployments/", json={"name": name, "flow_id": flow_id}) == 201
+    pull = {"pull_steps": [{"prefect.deployments.steps.run_shell_script": {"script": "echo pwned"}}]}
+    assert as_(browsers, who, "PATCH", f"/deployments/{deployment['id']}", json=pull) == 403
+    assert not api.get(f"/deployments/{deployment['id']}").json().get("pull_steps")
 
 
 @pytest.mark.parametrize("who", REFUSED_ALWAYS)
-def test_only_an_operator_changes_a_work_pool(browsers: Signed, api: httpx.Client, who: str) -> None:
+def test_only_an_operator_changes_a_work_pools_limits_and_never_its_template(
+    browsers: Signed, api: httpx.Client, who: str
+) -> None:
     change = {"description": f"changed by {who}"}
     assert as_(browsers, who, "PATCH", f"/work_pools/{WORK_POOL}", json=change) == 403
     assert api.get(f"/work_pools/{WORK_POOL}").json()["description"] != change["description"]
-    assert as_(browsers, who, "PATCH", f"/work_pools/{WORK_POOL}", json={"base_job_template": {}}) == 403
-    by_operator = {"description": f"changed by the operator instead of {who}"}
+    by_operator = {"description": f"changed by the operator instead of {who}", "concurrency_limit": 4}
     assert as_(browsers, "operator", "PATCH", f"/work_pools/{WORK_POOL}", json=by_operator) == 204
     assert api.get(f"/work_pools/{WORK_POOL}").json()["description"] == by_operator["description"]
+    template = api.get(f"/work_pools/{WORK_POOL}").json()["base_job_template"]
+    assert as_(browsers, "operator", "PATCH", f"/work_pools/{WORK_POOL}", json={"base_job_template": {}}) == 403
+    assert api.get(f"/work_pools/{WORK_POOL}").json()["base_job_template"] == template
 
 
-@pytest.mark.parametrize("who", REFUSED_ALWAYS)
-def test_only_an_operator_starts_a_run_with_a_command_job_variable(
-    browsers: Signed, api: httpx.Client, deployment: dict[str, Any], who: str
+# --- starting runs --------------------------------------------------------------------------------------------
+
+
+def deployment_named(api: httpx.Client, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = api.get(f"/deployments/name/{name}/{name}").raise_for_status().json()
+    return found
+
+
+def notification(partnership: str = "northshire") -> dict[str, Any]:
+    return {"notification": Case(partnership=partnership).notification()}
+
+
+def test_a_coordinator_starts_a_notification_named_and_tagged_by_the_system(
+    browsers: Signed, api: httpx.Client
 ) -> None:
-    before = runs_of(api, deployment)
-    start = f"/deployments/{deployment['id']}/create_flow_run"
-    assert as_(browsers, who, "POST", start, json={"job_variables": PWNED}) == 403
-    assert runs_of(api, deployment) == before  # refused before Prefect made anything
-    assert as_(browsers, "operator", "POST", start, json={"job_variables": PWNED}) == 201
-    assert runs_of(api, deployment) == before + 1
+    notify = deployment_named(api, "notify-incident")
+    asked = {
+        "parameters": notification(),
+        "name": "CSPR-2026-9999 · rapid-review-sign-off",
+        "tags": ["review:CSPR-2026-9999", "partnership:southshire", "stage:rapid_review_sign_off"],
+        "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": "2030-01-01T00:00:00Z"}},
+        "work_queue_name": "elsewhere",
+        "job_variables": PWNED,
+        "idempotency_key": "chosen",
+    }
+    browser, csrf = browsers["coordinator"]
+    made = browser.http.post(f"/api/deployments/{notify['id']}/create_flow_run", json=asked, headers=csrf)
+    assert made.status_code == 201, made.text
+    run = api.get(f"/flow_runs/{made.json()['id']}").json()
+    assert run["name"] != asked["name"] and "review:CSPR-2026-9999" not in run["tags"]
+    assert "partnership:northshire" in run["tags"] and "partnership:southshire" not in run["tags"]
+    assert run["work_queue_name"] == "default" and run["job_variables"] == {}
+    assert run["idempotency_key"] != "chosen"
+    assert not run["state"]["state_details"].get("scheduled_time", "").startswith("2030")
+    assert run["parameters"] == asked["parameters"]
 
 
-def test_a_coordinator_starts_a_run_without_job_variables(
-    browsers: Signed, api: httpx.Client, deployment: dict[str, Any]
+def test_a_coordinator_starts_nothing_for_another_partnership_and_none_of_the_systems_runs(
+    browsers: Signed, api: httpx.Client
 ) -> None:
-    before = runs_of(api, deployment)
-    start = f"/deployments/{deployment['id']}/create_flow_run"
-    assert as_(browsers, "coordinator", "POST", start, json={}) == 201
-    assert as_(browsers, "coordinator", "POST", start, json={"job_variables": {}, "parameters": {}}) == 201
-    assert runs_of(api, deployment) == before + 2
+    notify, sweep = deployment_named(api, "notify-incident"), deployment_named(api, "deadline-sweep")
+    before = int(api.post("/flow_runs/count", json={}).json())
+    other = {"parameters": notification("southshire")}
+    assert as_(browsers, "coordinator", "POST", f"/deployments/{notify['id']}/create_flow_run", json=other) == 403
+    as_of = {"parameters": {"as_of": "2030-01-07"}}
+    assert as_(browsers, "coordinator", "POST", f"/deployments/{sweep['id']}/create_flow_run", json=as_of) == 403
+    for who in ("police", "panel"):
+        mine = {"parameters": notification()}
+        assert as_(browsers, who, "POST", f"/deployments/{notify['id']}/create_flow_run", json=mine) == 403
+    assert int(api.post("/flow_runs/count", json={}).json()) == before  # refused before Prefect made anything
 
 
-@pytest.mark.parametrize("who", ["police", "panel"])
-def test_a_partner_or_the_panel_starts_no_run_at_all(
-    browsers: Signed, api: httpx.Client, deployment: dict[str, Any], who: str
-) -> None:
-    before = runs_of(api, deployment)
-    assert as_(browsers, who, "POST", f"/deployments/{deployment['id']}/create_flow_run", json={}) == 403
-    assert runs_of(api, deployment) == before
+def test_an_operators_run_carries_no_job_variables_either(browsers: Signed, api: httpx.Client) -> None:
+    sweep = deployment_named(api, "deadline-sweep")
+    asked = {"parameters": {"dry_run": True}, "job_variables": PWNED}
+    browser, csrf = browsers["operator"]
+    made = browser.http.post(f"/api/deployments/{sweep['id']}/create_flow_run", json=asked, headers=csrf)
+    assert made.status_code == 201, made.text
+    assert api.get(f"/flow_runs/{made.json()['id']}").json()["job_variables"] == {}
 
 
 def test_a_coordinator_cannot_reach_job_variables_another_way(
@@ -185,10 +225,36 @@ def test_nobody_signed_in_writes_a_runs_inputs_not_even_an_operator(
     assert api.get(f"/flow_runs/{run['id']}/input/cspr-identity-forged").status_code == 404
 
 
-def test_every_signed_in_person_reads_the_work_pool(browsers: Signed) -> None:
-    # the control for the refusals above: the same people get past the gate for reads
-    for who in PEOPLE:
-        assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 200
+def test_an_operator_cancels_a_run_and_sets_no_other_state(
+    browsers: Signed, api: httpx.Client, deployment: dict[str, Any]
+) -> None:
+    run = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={}).raise_for_status().json()
+    path = f"/flow_runs/{run['id']}/set_state"
+    completed = {"state": {"type": "COMPLETED"}, "force": True}
+    assert as_(browsers, "operator", "POST", path, json=completed) == 403
+    assert as_(browsers, "coordinator", "POST", path, json={"state": {"type": "CANCELLED"}}) == 403
+    assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "SCHEDULED"
+    assert as_(browsers, "operator", "POST", path, json={"state": {"type": "CANCELLED"}}) == 201
+    assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "CANCELLED"
+
+
+def test_only_an_operator_reads_the_work_pool(browsers: Signed) -> None:
+    assert as_(browsers, "operator", "GET", f"/work_pools/{WORK_POOL}") == 200
+    for who in REFUSED_ALWAYS:
+        assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 403
+
+
+@pytest.mark.parametrize("who", REFUSED_ALWAYS)
+def test_nothing_named_filter_or_count_can_be_changed_or_deleted_by_a_person(
+    browsers: Signed, api: httpx.Client, who: str
+) -> None:
+    for name in ("filter", "count"):
+        api.post("/variables/", json={"name": name, "value": "kept"})
+        assert as_(browsers, who, "PATCH", f"/variables/name/{name}", json={"value": "changed"}) == 403
+        assert as_(browsers, who, "DELETE", f"/variables/name/{name}") == 403
+        assert api.get(f"/variables/name/{name}").json()["value"] == "kept"
+        assert as_(browsers, who, "PATCH", f"/work_queues/{name}", json={"is_paused": True}) == 403
+        assert as_(browsers, who, "DELETE", f"/work_queues/{name}") == 403
 
 
 def test_nothing_secret_of_these_people_is_in_this_servers_log_or_database(

@@ -202,3 +202,65 @@ def test_an_overdue_sign_off_is_escalated_to_the_coordinator_and_each_partner_st
         ("escalation:rapid_review:2", "role:police"),
     ]
     assert escalations(engine, TODAY + dt.timedelta(days=61)) == []  # once
+
+
+def snapshot(engine: Engine) -> tuple[dict[object, tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every deadline's status, classification and levels, and every outbox message: what a sweep may change."""
+    with Session(engine) as session:
+        deadlines = {
+            d.id: (d.status, d.sweep_status, d.escalation_level, d.reminder_level)
+            for d in session.exec(select(Deadline))
+        }
+        outbox = sorted((str(m.review_id), m.purpose, m.recipient, m.sent_at) for m in session.exec(select(Outbox)))
+    return deadlines, outbox
+
+
+def test_a_day_to_come_is_swept_only_as_a_dry_run_and_a_past_day_as_before() -> None:
+    from models.calendar import StillToCome, today_in_england
+
+    today = today_in_england()
+    tomorrow = today + dt.timedelta(days=1)
+    with pytest.raises(StillToCome, match=r"^A sweep can look ahead only as a dry run: .* is still to come"):
+        sweep.check_day(tomorrow, dry_run=False)
+    for day in (tomorrow, today, today - dt.timedelta(days=400)):
+        sweep.check_day(day, dry_run=True)
+    sweep.check_day(today, dry_run=False)
+    sweep.check_day(today - dt.timedelta(days=400), dry_run=False)
+
+
+def test_a_dry_run_changes_nothing_and_the_sweep_on_the_day_still_escalates(engine: Engine) -> None:
+    reference = review_aware_on(engine, D(2026, 12, 18))  # the notifications are due Tue 29 Dec 2026
+    statuses(engine, D(2026, 12, 22))  # the sweep of the day before: 3 working days left, nothing raised
+    before = snapshot(engine)
+    with Session(engine) as session:
+        frame, would_raise = sweep.preview(session, D(2027, 1, 6))
+    assert {(e.reference, e.deadline, e.level, e.days_overdue) for e in would_raise} == {
+        (reference, "notify_panel", 2, 5),
+        (reference, "notify_partners", 2, 5),
+    }
+    result = sweep.sweep_result(D(2027, 1, 6), frame, would_raise, dry_run=True)
+    assert {(r["reference"], r["status"]) for r in result.overdue} == {(reference, "escalated")}
+    assert snapshot(engine) == before  # no status recorded, no level raised, no message queued
+    later = escalations(engine, D(2027, 1, 6))  # the sweep on the day itself
+    assert {(e.deadline, e.level, e.days_overdue) for e in later} == {("notify_panel", 2, 5), ("notify_partners", 2, 5)}
+    assert [p for p, _ in told(engine, "escalation")] == ["escalation:notify_panel:2", "escalation:notify_partners:2"]
+
+
+def test_cspr_sweep_refuses_a_day_to_come_and_looks_at_it_with_dry_run() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from models.calendar import today_in_england
+    from models.db import get_engine, migrate
+
+    migrate(get_engine())
+    ahead = today_in_england() + dt.timedelta(days=400)
+    before = snapshot(get_engine())
+    runner = CliRunner()
+    refused = runner.invoke(app, ["sweep", "--as-of", ahead.isoformat()])
+    assert refused.exit_code == 2
+    assert "A sweep can look ahead only as a dry run" in " ".join(refused.output.split())
+    dry = runner.invoke(app, ["sweep", "--as-of", ahead.isoformat(), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"Dry run as of {ahead.day} {ahead:%B %Y}: nothing was changed." in " ".join(dry.output.split())
+    assert snapshot(get_engine()) == before

@@ -13,6 +13,7 @@ import pytest
 from gate.app import FORM_COOKIE, Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
+from models.credentials import digest
 
 
 async def prefect_stand_in(scope: Scope, receive: Receive, send: Send) -> None:
@@ -20,7 +21,7 @@ async def prefect_stand_in(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def gate(*, secure: bool) -> Gate:
-    return Gate(prefect_stand_in, service_token="service", gate_key="gate-key", secure=secure)
+    return Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", secure=secure)
 
 
 def attributes(set_cookie: str) -> set[str]:

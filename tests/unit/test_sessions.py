@@ -1,11 +1,14 @@
 """Signed-in sessions (gate/sessions.py) on a clock the test moves: 30 minutes idle ends one, 12 hours ends one
-however busy, sign-out ends one at once, and the table keeps only hashes of the cookies."""
+however busy, sign-out ends one at once, and the table keeps only hashes of the cookies. Only a person's own actions
+keep a session alive: the UI's polling, every few seconds while a page is open, does not."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from gate.sessions import AT_MOST, IDLE_FOR, RECHECK_EVERY, Sessions
+import pytest
+
+from gate.sessions import AT_MOST, IDLE_FOR, RECHECK_EVERY, Sessions, is_own_action
 from models.identity import Identity
 from models.roles import Role
 
@@ -114,3 +117,98 @@ def test_a_session_whose_person_has_no_role_left_is_ended() -> None:
     token = sessions.start(SAM, ROLES, demo=False, now=T0)
     assert sessions.refresh(token, frozenset(), T0 + RECHECK_EVERY) is None
     assert sessions.find(token, T0 + RECHECK_EVERY) is None
+
+
+# what the UI sends on its own while a page stays open, and what only a person's doing sends
+BROWSER_PAGE = {"Sec-Fetch-Mode": "navigate", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+SCRIPT = {"Sec-Fetch-Mode": "cors", "Accept": "application/json"}
+RUN = "/api/flow_runs/0b7c3f1e-1d2a-4c55-8e2b-5a1f00000001"
+POLLING = [
+    ("POST", "/api/flow_runs/filter", SCRIPT),
+    ("POST", "/api/flow_runs/count", SCRIPT),
+    ("POST", "/api/flow_runs/paginate", SCRIPT),
+    ("POST", "/api/flow_runs/history", SCRIPT),
+    ("POST", "/api/flow_runs/lateness", SCRIPT),
+    ("POST", "/api/task_runs/history/", SCRIPT),
+    ("POST", "/api/work_pools/default/queues/filter", SCRIPT),
+    ("POST", "/api/v2/concurrency_limits/filter", SCRIPT),
+    ("POST", "/api/work_queues/abc/concurrency_status", SCRIPT),
+    ("POST", "/api/ui/flow_runs/history", SCRIPT),
+    ("POST", "/api/ui/schemas/validate", SCRIPT),
+    ("POST", "/api/events/count-by/event", SCRIPT),
+    ("POST", "/api/templates/validate", SCRIPT),
+    ("POST", "/api/artifacts/latest/filter", SCRIPT),
+    ("POST", "/api/artifacts/latest/count", SCRIPT),
+    ("POST", f"{RUN}/input/filter", SCRIPT),
+    ("GET", RUN, SCRIPT),
+    ("GET", "/api/csrf-token", {}),
+    ("GET", "/api/docs", BROWSER_PAGE),  # even opened as a page: under /api, a GET is never a change of anything
+    ("GET", "/assets/index.js", {"Sec-Fetch-Mode": "no-cors", "Accept": "*/*"}),
+    ("GET", "/runs", {"Accept": "*/*"}),  # no Sec-Fetch-Mode, and not asking for a page: a script's fetch
+    ("GET", "/runs", {"Accept": "application/json, text/html;q=0.5"}),
+    ("GET", "/runs", {}),
+    ("HEAD", "/runs", BROWSER_PAGE),
+]
+OWN = [
+    ("GET", "/runs", BROWSER_PAGE),
+    ("GET", "/runs/flow-run/0b7c3f1e-1d2a-4c55-8e2b-5a1f00000001", {"sec-fetch-mode": "Navigate"}),
+    ("GET", "/dashboard", {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}),
+    ("POST", "/api/deployments/abc/create_flow_run", SCRIPT),
+    ("POST", f"{RUN}/resume", SCRIPT),
+    ("POST", f"{RUN}/set_state", SCRIPT),
+    ("POST", f"{RUN}/input", SCRIPT),
+    ("PATCH", "/api/deployments/abc", SCRIPT),
+    ("PUT", "/api/block_documents/abc", SCRIPT),
+    ("DELETE", f"{RUN}/input/answer", SCRIPT),
+    ("DELETE", "/api/flow_runs/filter", SCRIPT),  # only POSTs to a read's address are reads
+    ("post", "/api/flow_runs/abc/filter-me", SCRIPT),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), POLLING, ids=[f"{m} {p}" for m, p, _ in POLLING])
+def test_the_uis_polling_is_not_a_persons_own_action(method: str, path: str, headers: dict[str, str]) -> None:
+    assert not is_own_action(method, path, headers)
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), OWN, ids=[f"{m} {p}" for m, p, _ in OWN])
+def test_opening_a_page_or_changing_something_is_a_persons_own_action(
+    method: str, path: str, headers: dict[str, str]
+) -> None:
+    assert is_own_action(method, path, headers)
+
+
+def test_without_touching_the_idle_clock_runs_on_and_expiry_still_applies() -> None:
+    sessions = Sessions()
+    token = sessions.start(SAM, ROLES, demo=False, now=T0)
+    found = sessions.find(token, T0 + minutes(10), touch=False)
+    assert found is not None and found.last_seen == T0
+    assert sessions.find(token, T0 + minutes(31), touch=False) is None
+
+
+def request(sessions: Sessions, token: str, at: dt.datetime, method: str, path: str, headers: dict[str, str]) -> bool:
+    """One request of the browser at ``at``, as the gate finds its session; whether the session was still live."""
+    return sessions.find(token, at, touch=is_own_action(method, path, headers)) is not None
+
+
+def test_a_page_left_open_and_polling_every_minute_ends_30_minutes_after_the_last_own_action() -> None:
+    sessions = Sessions()
+    token = sessions.start(SAM, ROLES, demo=False, now=T0)
+    assert request(sessions, token, T0 + minutes(5), "GET", "/runs", BROWSER_PAGE)  # the last thing Sam did
+    for minute in range(6, 36):  # then the page polls, every minute, with nobody at the computer
+        assert request(sessions, token, T0 + minutes(minute), "POST", "/api/flow_runs/filter", SCRIPT)
+        assert request(sessions, token, T0 + minutes(minute), "GET", RUN, SCRIPT)
+    late = T0 + minutes(35) + dt.timedelta(seconds=1)  # 30 minutes and a second after opening the page
+    assert not request(sessions, token, late, "POST", "/api/flow_runs/filter", SCRIPT)
+    assert not request(sessions, token, late, "GET", "/runs", BROWSER_PAGE)  # over: it does not come back
+
+
+def test_a_person_who_opens_pages_now_and_then_stays_signed_in_while_the_ui_polls() -> None:
+    sessions = Sessions()
+    token = sessions.start(SAM, ROLES, demo=False, now=T0)
+    for minute in range(1, 120):
+        assert request(sessions, token, T0 + minutes(minute), "POST", "/api/flow_runs/filter", SCRIPT)
+        if minute % 25 == 0:  # a page opened every 25 minutes: never 30 without one
+            assert request(sessions, token, T0 + minutes(minute), "GET", "/runs", BROWSER_PAGE)
+    resumed = T0 + minutes(121)
+    assert request(sessions, token, resumed, "POST", f"{RUN}/resume", SCRIPT)  # an answer given: their doing too
+    assert request(sessions, token, resumed + minutes(29), "GET", RUN, SCRIPT)

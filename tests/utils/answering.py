@@ -5,6 +5,7 @@ sign-in, is tested through it (tests/flows/test_through_the_gate.py, the browser
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input
 
+from gate.answers import answer_to_sign
 from models import identity
 from models.credentials import gate_key
 from models.db import transaction
@@ -23,9 +25,11 @@ from models.seed import demo_identity
 from models.tables import utcnow
 
 
-def sign_answer(run_id: UUID, key: str, person: Identity) -> None:
-    """Store ``person`` as the one answering form ``key`` of run ``run_id``, signed, as the gate does."""
-    token = identity.sign(gate_key(), person, run_id=str(run_id), form_key=key, at=utcnow())
+def sign_answer(run_id: UUID, key: str, person: Identity, answer: object) -> None:
+    """Store ``person`` as the one giving ``answer`` (the run input sent to Prefect) to form ``key`` of run
+    ``run_id``, signed, as the gate does: over the digest of the answer as Prefect will store it."""
+    digest = answer_to_sign(json.dumps({"run_input": answer}).encode())
+    token = identity.sign(gate_key(), person, run_id=str(run_id), form_key=key, at=utcnow(), answer=digest)
     stored = identity.input_key(key)
     with suppress(ObjectNotFound, PrefectHTTPStatusError):  # an earlier attempt's, whose answer the schema refused
         delete_flow_run_input(stored, flow_run_id=run_id)
@@ -37,5 +41,5 @@ def submit(run: FlowRun, answer: dict[str, Any], role: Role) -> None:
     assert run.state is not None and run.state.state_details.pause_key, f"{run.name} waits for no form"
     with transaction() as session:
         person = demo_identity(session, role)
-    sign_answer(run.id, run.state.state_details.pause_key, person)
+    sign_answer(run.id, run.state.state_details.pause_key, person, answer)
     resume_flow_run(run.id, run_input=answer)
