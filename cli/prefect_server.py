@@ -126,9 +126,10 @@ def main() -> None:
     handler.setFormatter(
         logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S")
     )
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    ours = logging.getLogger("cspr")  # this module's and the gate's (cspr.gate)
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
     uvicorn.run(
         app,
         host=args.host,

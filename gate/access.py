@@ -78,7 +78,9 @@ def describe(grant: Grant, audience: Audience) -> str:
         case Rule.FIELDS:
             return "change " + ", ".join(sorted(FIELDS[grant.route]))
         case Rule.SETTINGS:
-            return "read, credentials withheld"
+            return (
+                "read, credentials withheld" if audience is Audience.OPERATOR else "the one setting the UI's pages read"
+            )
         case _:
             return CHANGES.get(str(grant.route), "read")
 

@@ -9,7 +9,6 @@ Prefect sees it. Bodies over 1 MB are refused before they are read in full.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -20,7 +19,7 @@ import secrets
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -45,7 +44,7 @@ from gate.asgi import (
     respond_json,
     with_headers,
 )
-from gate.policy import FIELDS, Caller, Grant, Rule, grant_for, is_open, is_page, reads_all, startable
+from gate.policy import FIELDS, Audience, Caller, Grant, Rule, grant_for, is_open, is_page, reads_all, startable
 from gate.routes import API, RouteTable, prefect_routes
 from gate.sessions import COOKIE, Session, Sessions, is_own_action
 from gate.throttle import BUSY, Busy, HashSlots, Outcome, SignInThrottle, account_key, retry_after, too_many
@@ -78,7 +77,7 @@ class Asked:
     send: Send
     session: Session
     caller: Caller
-    params: dict[str, str]
+    params: Mapping[str, str]
 
 
 @dataclass
@@ -111,7 +110,8 @@ class Gate:
     _csrf: tuple[str, float] | None = None
     # the client id under which the gate holds its CSRF token: secret, so no person can ask for a token under it
     _csrf_client: str = field(default_factory=lambda: f"cspr-gate-{secrets.token_urlsafe(24)}")
-    _answering: dict[str, asyncio.Lock] = field(default_factory=dict)  # one answer at a time per run
+    _answering: list[asyncio.Lock] = field(default_factory=lambda: [asyncio.Lock() for _ in range(64)])
+    _csrf_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # sign-ins sent to the identity provider, by their state: the PKCE verifier never leaves this process
     _oidc_pending: dict[str, OidcStarted] = field(default_factory=dict)
     oidc_pending_max: int = 1000  # sign-ins with the provider in progress at once; a new one past this is refused
@@ -196,6 +196,9 @@ class Gate:
         resolved = self.routes.resolve(method, path) if path.startswith(API + "/") else None
         grant = grant_for(resolved.route if resolved else None, caller)
         if resolved is None or grant is None:
+            # the route's template only (or its method alone): a path may carry whatever someone typed
+            route = str(resolved.route) if resolved else f"{method} (no route of Prefect's)"
+            log.info("refused %s to %s", route, ", ".join(sorted(session.roles)))
             await respond_json(send, 403, NOT_YOURS)
             return
         asked = Asked(scope, receive, send, session, caller, resolved.params)
@@ -333,7 +336,11 @@ class Gate:
         await self._pass(asked)
 
     async def _settings(self, asked: Asked) -> None:
-        """The server's settings, as Prefect answers them, with every credential withheld."""
+        """The server's settings, as Prefect answers them, with every credential withheld, for an operator; for anyone
+        else only what the UI's pages read of them."""
+        if Audience.OPERATOR not in asked.caller.audiences:
+            await respond(asked.send, 200, json.dumps(scope.UI_SETTINGS).encode(), "application/json")
+            return
         async with self._internal() as client:
             found = await client.get("/api/admin/settings")
         if found.status_code != 200:
@@ -452,6 +459,11 @@ class Gate:
             key = identity.input_key(run.form_key)
             await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # an earlier attempt's, refused by the schema
             stored = await client.post(f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)})
+            if stored.status_code == 403:  # Prefect's CSRF token lapsed early (a server restarted): a new one, once
+                self._csrf = None
+                stored = await client.post(
+                    f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)}
+                )
             if stored.status_code >= 300:
                 log.error("could not store the identity of an answer to run %s: HTTP %s", run_id, stored.status_code)
                 await respond_json(asked.send, 503, "the answer could not be signed; try again in a moment")
@@ -461,7 +473,7 @@ class Gate:
                 content=body,
                 headers={"content-type": "application/json"},
             )
-            if answered.status_code != 200 or (answered.json() or {}).get("status") != "ACCEPT":
+            if not answered.is_success or (answered.json() or {}).get("status") != "ACCEPT":
                 await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # nothing of a refused answer is kept
         await respond(
             asked.send,
@@ -470,15 +482,10 @@ class Gate:
             answered.headers.get("content-type", "application/json"),
         )
 
-    @contextlib.asynccontextmanager
-    async def _answering_lock(self, run_id: str) -> AsyncIterator[None]:
-        lock = self._answering.setdefault(run_id, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._answering.get(run_id) is lock:
-                del self._answering[run_id]
+    def _answering_lock(self, run_id: str) -> asyncio.Lock:
+        """One answer at a time per run: a fixed set of locks, a run's chosen by its id (two runs may share one;
+        answers are few, and the set never grows)."""
+        return self._answering[int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % len(self._answering)]
 
     def _internal(self) -> httpx.AsyncClient:
         """The gate's own calls to Prefect, straight to the app behind it (no credential: they never pass the gate).
@@ -497,13 +504,15 @@ class Gate:
         """A CSRF token for the gate's changes, fetched under its secret client id and renewed before it lapses."""
         if request.method == "GET":
             return
-        if self._csrf is None or self._csrf[1] < time.monotonic():
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=INTERNAL) as plain:
-                got = await plain.get("/api/csrf-token", params={"client": self._csrf_client})
-            token = got.json().get("token", "") if got.status_code == 200 else ""
-            self._csrf = (token, time.monotonic() + 50 * 60)
-        if self._csrf[0]:
-            request.headers["Prefect-Csrf-Token"] = self._csrf[0]
+        async with self._csrf_lock:  # one fetch at a time: each fetch replaces the token the one before got
+            if self._csrf is None or self._csrf[1] < time.monotonic():
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=INTERNAL) as plain:
+                    got = await plain.get("/api/csrf-token", params={"client": self._csrf_client})
+                token = got.json().get("token", "") if got.status_code == 200 else ""
+                self._csrf = (token, time.monotonic() + 50 * 60)
+            held = self._csrf[0]
+        if held:
+            request.headers["Prefect-Csrf-Token"] = held
 
     # --- the sign-in pages --------------------------------------------------------------------------------
 

@@ -143,7 +143,9 @@ _LIST: tuple[tuple[str, Rule, frozenset[Audience]], ...] = (
     # starting a run: the coordinator's notification and report; the operator's sweep, report and retention
     ("POST /api/deployments/{id}/create_flow_run", Rule.START, STARTERS),
     # what operators read to run the system
-    ("GET /api/admin/settings", Rule.SETTINGS, OPERATORS),
+    # every page of the UI reads it (its sidebar waits on it): operators get it scrubbed, everyone else only the one
+    # setting those pages use
+    ("GET /api/admin/settings", Rule.SETTINGS, EVERYONE),
     ("GET /api/admin/version", Rule.READ, OPERATORS),
     ("GET /api/task_run_states/", Rule.READ, OPERATORS),
     ("GET /api/task_run_states/{id}", Rule.READ, OPERATORS),

@@ -15,6 +15,8 @@ from typing import Any
 PARTNERSHIP_TAG = "partnership:"
 NO_PARTNERSHIP = "partnership:-"  # no run carries it (a code is letters, digits and hyphens, never "-" alone)
 SCRUBBED = "(withheld)"
+# what every page of Prefect's UI reads of the server's settings (its sidebar): all a person other than an operator gets
+UI_SETTINGS = {"PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": False}
 # a setting whose name says it holds a credential: Prefect's settings document, whatever its version adds
 _SECRET_NAMES = re.compile(r"(?i)(header|key|token|secret|password|passwd|auth|credential|connection_url|dsn|cookie)")
 _URL_PASSWORD = re.compile(r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")

@@ -32,6 +32,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cli.processes import dies_with_parent
 from cli.seaweed import free_port
+from models.credentials import SERVICE_FILE
 from models.roles import Role
 from models.settings import PROJECT_ROOT
 from tests.e2e.ui import CHROMIUM, CHROMIUM_FLAGS, PrefectUI
@@ -79,7 +80,7 @@ class Live:
     @property
     def http(self) -> httpx.Client:
         """Its API as the service, with the credential its `cspr up` made under its own CSPR_HOME."""
-        return service_api(self.api, token=(self.home / "keys" / "service.token").read_text().strip())
+        return service_api(self.api, token=(self.home / "keys" / SERVICE_FILE).read_text().strip())
 
     def state(self, run_id: str) -> str:
         return str(self.http.get(f"/flow_runs/{run_id}").json()["state"]["type"])
@@ -132,7 +133,18 @@ def ui(live: Live) -> Iterator[PrefectUI]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
+        # every API call the gate refused the UI, by route, for whoever reads a failure: the UI shows none of them
+        refused = (shots / "refused-api-calls.txt").open("w")
+        page.on(
+            "response",
+            lambda r: (
+                refused.write(f"{r.status} {r.request.method} {r.url}\n")
+                if "/api/" in r.url and r.status >= 400
+                else None
+            ),
+        )
         yield PrefectUI(page, live.base, shots)
+        refused.close()
         browser.close()
 
 

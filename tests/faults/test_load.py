@@ -24,7 +24,7 @@ from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_CUSTOM_HEADERS, tem
 from cli.demo import Case
 from cli.gate_client import GateSession
 from models.calendar import calendar_for, today_in_england
-from models.credentials import SERVICE_HEADER
+from models.credentials import SERVICE_FILE, SERVICE_HEADER
 from models.roles import Role
 from models.settings import PROJECT_ROOT
 from tests.utils.signin import register_with_cli
@@ -76,7 +76,7 @@ def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_
     coordinator = register_with_cli(
         env, "Load Coordinator", "load.coordinator@northshire-scp.example", Role.COORDINATOR
     )
-    service = {SERVICE_HEADER: (Path(env["CSPR_HOME"]) / "keys" / "service.token").read_text().strip()}
+    service = {SERVICE_HEADER: (Path(env["CSPR_HOME"]) / "keys" / SERVICE_FILE).read_text().strip()}
     as_the_system = {PREFECT_API_URL: f"http://127.0.0.1:{port}/api", PREFECT_CLIENT_CUSTOM_HEADERS: service}
     with temporary_settings(as_the_system), get_client(sync_client=True) as c:
         notify = c.read_deployment_by_name("notify-incident/notify-incident")

@@ -11,7 +11,8 @@ from uuid import UUID
 
 import pytest
 from prefect.deployments import run_deployment
-from prefect.flow_runs import NotPausedError, resume_flow_run
+from prefect.exceptions import NotPausedError
+from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from sqlmodel import Session, select
 

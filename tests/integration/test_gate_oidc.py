@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from gate import oidc
-from gate.app import Gate
+from gate.app import OIDC_COOKIE, Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
 from models.credentials import digest
@@ -66,12 +67,24 @@ def call(gate: Gate, path: str, cookies: dict[str, str] | None = None) -> httpx.
     return asyncio.run(go())
 
 
-def through_provider(gate: Gate, person: ProviderAccount) -> httpx.Response:
-    """The sign-in page's button, the person's login at the provider, and the provider's redirect back."""
+def start(gate: Gate) -> httpx.Response:
+    """The sign-in page's button: the gate sends the browser to the provider, with a cookie to come back with."""
     started = call(gate, "/sign-in/oidc?" + urlencode({"next": "/runs/flow-run/abc"}))
-    assert started.status_code == 303
+    assert started.status_code == 303 and started.cookies.get(OIDC_COOKIE), started.text[:300]
+    return started
+
+
+def through_provider(gate: Gate, person: ProviderAccount) -> httpx.Response:
+    """The sign-in page's button, the person's login at the provider, and the provider's redirect back to the same
+    browser."""
+    started = start(gate)
     callback = sign_in_at_provider(started.headers["location"], person.sub)
-    return call(gate, "/sign-in/oidc/callback?" + urlencode(callback))
+    browser = {OIDC_COOKIE: started.cookies[OIDC_COOKIE]}
+    return call(gate, "/sign-in/oidc/callback?" + urlencode(callback), browser)
+
+
+def cleared_browser_cookie(answer: httpx.Response) -> bool:
+    return any(c.startswith(f"{OIDC_COOKIE}=;") and "Max-Age=0" in c for c in answer.headers.get_list("set-cookie"))
 
 
 def test_the_sign_in_page_offers_the_organisations_account(gate: Gate) -> None:
@@ -82,6 +95,7 @@ def test_the_sign_in_page_offers_the_organisations_account(gate: Gate) -> None:
 def test_a_registered_person_signs_in_with_their_organisations_account(gate: Gate) -> None:
     back = through_provider(gate, SAM)
     assert back.status_code == 303 and back.headers["location"] == "/runs/flow-run/abc"
+    assert cleared_browser_cookie(back)  # used once
     cookie = back.cookies[COOKIE]
     assert call(gate, "/api/flows/filter-me").status_code == 401
     assert call(gate, "/api/flows/filter-me", {COOKIE: cookie}).json() == {"detail": "reached /api/flows/filter-me"}
@@ -102,3 +116,45 @@ def test_a_callback_nobody_started_is_refused(gate: Gate, idp: LoopbackProvider)
     back = call(gate, "/sign-in/oidc/callback?" + urlencode(callback))
     assert back.status_code == 403 and "start again" in back.text
     assert dict(parse_qsl(urlsplit(url).query))["code_challenge_method"] == "S256"
+
+
+def test_the_browser_cookie_goes_back_only_to_the_callback_and_lasts_as_long_as_the_sign_in(gate: Gate) -> None:
+    (cookie,) = [c for c in start(gate).headers.get_list("set-cookie") if c.startswith(f"{OIDC_COOKIE}=")]
+    _, *attributes = (part.strip() for part in cookie.split(";"))
+    # Lax: the provider's redirect back is a link from another site, which a Strict cookie would not follow
+    max_age = f"Max-Age={int(oidc.PENDING_MAX_AGE.total_seconds())}"
+    assert set(attributes) == {"Path=/sign-in/oidc", "HttpOnly", "SameSite=Lax", max_age}  # Secure over TLS
+
+
+@pytest.mark.parametrize("other", ["no cookie", "another browser's cookie"])
+def test_a_callback_replayed_from_another_browser_is_refused(gate: Gate, other: str) -> None:
+    started = start(gate)
+    callback = sign_in_at_provider(started.headers["location"], SAM.sub)  # Sam's real login, its address leaked
+    elsewhere = {} if other == "no cookie" else {OIDC_COOKIE: start(gate).cookies[OIDC_COOKIE]}
+    replayed = call(gate, "/sign-in/oidc/callback?" + urlencode(callback), elsewhere)
+    assert replayed.status_code == 403 and "start again" in replayed.text and COOKIE not in replayed.cookies
+    assert cleared_browser_cookie(replayed)
+    # and the sign-in it tried to take over is spent: Sam starts again, as the page says
+    mine = call(gate, "/sign-in/oidc/callback?" + urlencode(callback), {OIDC_COOKIE: started.cookies[OIDC_COOKIE]})
+    assert mine.status_code == 403 and COOKIE not in mine.cookies
+
+
+def test_the_sign_ins_in_progress_are_capped_the_expired_ones_forgotten_first(gate: Gate) -> None:
+    cap = gate.oidc_pending_max
+    gate._oidc_pending.clear()
+    gate.oidc_pending_max = 3
+    try:
+        for _ in range(3):
+            start(gate)
+        full = call(gate, "/sign-in/oidc?" + urlencode({"next": "/runs"}))
+        assert full.status_code == 503 and "Please try again in a few minutes" in full.text
+        assert OIDC_COOKIE not in full.cookies and "location" not in full.headers
+        assert len(gate._oidc_pending) == 3
+        state, held = next(iter(gate._oidc_pending.items()))  # one sign-in left unfinished for 11 minutes
+        gone = held.pending.started_at - oidc.PENDING_MAX_AGE.total_seconds() - 60
+        gate._oidc_pending[state] = replace(held, pending=replace(held.pending, started_at=gone))
+        start(gate)  # its place is taken by a new one
+        assert state not in gate._oidc_pending and len(gate._oidc_pending) == 3
+    finally:
+        gate.oidc_pending_max = cap
+        gate._oidc_pending.clear()

@@ -12,7 +12,7 @@ import httpx
 from cli.system import LocalSystem
 from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
-from gate.sessions import COOKIE, RECHECK_EVERY
+from gate.sessions import COOKIE, IDLE_FOR, RECHECK_EVERY
 from models import accounts
 from models.credentials import digest
 from models.db import transaction
@@ -37,11 +37,11 @@ class Clock:
         return self.now
 
 
-def get(app: Gate, path: str, token: str) -> int:
+def get(app: Gate, path: str, token: str, headers: dict[str, str] | None = None) -> int:
     async def go() -> int:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gate.test") as client:
-            response = await client.get(path, headers={"cookie": f"{COOKIE}={token}"})
+            response = await client.get(path, headers={"cookie": f"{COOKIE}={token}", **(headers or {})})
             return response.status_code
 
     return asyncio.run(go())
@@ -75,10 +75,33 @@ def test_a_session_takes_the_registers_roles_of_today(deployed: LocalSystem) -> 
         accounts.identity_of(account(operator), Factor.PASSWORD), frozenset({Role.POLICE}), demo=True, now=T0
     )
     work_pool = "/api/work_pools/cspr-local"
-    assert get(app, work_pool, token) == 200  # a read: anyone signed in
+    assert get(app, work_pool, token) == 403  # an operator's read: not open to the police role it started with
     clock.now = T0 + RECHECK_EVERY
     session = app.sessions.find(token, clock.now)
     assert session is not None and session.roles == {Role.POLICE}  # what the session was started with
-    get(app, work_pool, token)
+    assert get(app, work_pool, token) == 200  # read again as an operator
     session = app.sessions.find(token, clock.now)
     assert session is not None and session.roles == {Role.OPERATOR}  # what the register says
+
+
+def test_an_open_tab_that_only_polls_is_signed_out_after_30_minutes_idle(deployed: LocalSystem) -> None:
+    clock = Clock()
+    app = Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", clock=clock)
+    someone = register(Role.COORDINATOR)
+    with transaction() as session:
+        roles = accounts.roles_of(session, account(someone))
+    token = app.sessions.start(accounts.identity_of(account(someone), Factor.PASSWORD), roles, demo=True, now=T0)
+    page = {"sec-fetch-mode": "navigate", "accept": "text/html"}
+    for minute in range(1, 31):  # the UI polls every minute; the person does nothing
+        clock.now = T0 + dt.timedelta(minutes=minute)
+        assert get(app, "/api/version", token) == 200, minute
+    clock.now = T0 + IDLE_FOR + SECOND
+    assert get(app, "/api/version", token) == 401  # 30 minutes after the last page the person opened
+    assert get(app, "/runs", token, page) == 303  # and their next page goes to sign-in
+
+    # the control: a page opened at minute 20 keeps the session alive until minute 50
+    token = app.sessions.start(accounts.identity_of(account(someone), Factor.PASSWORD), roles, demo=True, now=T0)
+    clock.now = T0 + dt.timedelta(minutes=20)
+    assert get(app, "/runs", token, page) == 200
+    clock.now = T0 + dt.timedelta(minutes=49)
+    assert get(app, "/api/version", token) == 200

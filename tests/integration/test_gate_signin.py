@@ -1,14 +1,21 @@
 """Local sign-in at the real server's gate, over HTTP as a browser does it: a wrong password or code, a code used
-twice, the lock after 5 failures, the enrolment of the authenticator app, sign-out. Then hostile input: nothing tells
-an unknown account from a wrong password, oversized and malformed input is refused plainly (never a 500), nothing
-typed is echoed unescaped, and no password, TOTP secret or session cookie reaches a log or Prefect's database.
+twice, failures slowed down (never a lock), the enrolment of the authenticator app, sign-out. Then hostile input:
+nothing tells an unknown account from a wrong password, a flood of guesses from one address neither locks the
+account's owner out nor stalls the server, no ``next`` sends anyone to another site, oversized and malformed input
+is refused plainly (never a 500), nothing typed is echoed unescaped, and no password, TOTP secret or session cookie
+reaches a log or Prefect's database.
+
+The server listens on 127.0.0.1; a browser may connect from another loopback address (127.0.0.2 and so on), which
+the gate counts as another client.
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -17,11 +24,13 @@ import pytest
 from cli.system import LocalSystem
 from gate.asgi import MAX_BODY
 from gate.sessions import COOKIE
+from gate.throttle import PER_ACCOUNT, PER_ADDRESS
 from models.roles import Role
 from models.signin import REFUSED
+from tests.unit.test_redirects import HOSTILE
 from tests.utils.api import service_api
 from tests.utils.search import search_files, search_sqlite
-from tests.utils.signin import Browser, Person, account, register, signed_in
+from tests.utils.signin import Browser, Person, account, hidden_fields, register, signed_in
 
 TAG = uuid.uuid4().hex[:10]  # in everything typed here, so the search at the end looks for what this file typed
 WRONG_PASSWORD = f"wrong-password-{TAG}"
@@ -88,11 +97,13 @@ def test_the_session_cookie_is_httponly_strict_for_the_whole_site_and_not_secure
     assert attributes == {"Path=/", "HttpOnly", "SameSite=Strict"}  # Secure once served over TLS (unit-tested)
 
 
-def test_a_wrong_password_is_refused(browser: Browser) -> None:
+def test_a_wrong_password_is_refused_and_changes_nothing_in_the_account(browser: Browser) -> None:
     someone = person()
+    before = account(someone)
     remember(WRONG_PASSWORD)
     assert refused(browser.sign_in(someone.email, WRONG_PASSWORD))
-    assert account(someone).failures == 1
+    after = account(someone)
+    assert after.updated_at == before.updated_at and after.locked_until is None  # failures are the gate's to count
 
 
 def test_a_wrong_totp_code_is_refused_and_the_right_one_then_signs_in(system: LocalSystem, browser: Browser) -> None:
@@ -111,16 +122,36 @@ def test_a_code_is_accepted_once_even_after_signing_out(system: LocalSystem, bro
     assert refused(browser.sign_in(someone.email, someone.password, code))
 
 
-def test_five_failures_lock_the_account_even_against_the_right_password_and_code(
-    system: LocalSystem, browser: Browser
-) -> None:
-    someone = enrolled(system)
+def too_soon(answer: httpx.Response) -> int:
+    """The sign-in page again, saying how long to wait: the seconds of its Retry-After (the attempt was not
+    checked at all)."""
+    assert answer.status_code == 429, (answer.status_code, answer.text[:300])
+    wait = int(answer.headers["retry-after"])
+    unit = "second" if wait == 1 else "seconds"
+    assert f"Too many attempts. Wait {wait} {unit} and try again." in answer.text
+    assert REFUSED not in answer.text and COOKIE not in answer.cookies and 'name="password"' in answer.text
+    return wait
+
+
+def test_failures_from_one_browser_slow_it_down_but_never_lock_the_account(system: LocalSystem) -> None:
+    someone = person()
     remember(WRONG_PASSWORD)
-    for _ in range(5):
-        assert refused(browser.sign_in(someone.email, WRONG_PASSWORD, someone.code(1)))
-    assert account(someone).locked_until is not None
-    sixth = browser.sign_in(someone.email, someone.password, someone.code(1))
-    assert refused(sixth)  # the same words as any failure: "locked" would tell that the address has an account
+    with Browser(system.ui_url, address="127.0.0.3") as guesser:  # an address of its own: only its failures count
+        for _ in range(PER_ACCOUNT.free + 1):  # the first three cost nothing; the fourth is still checked at once
+            assert refused(guesser.sign_in(someone.email, WRONG_PASSWORD))
+        # the next attempt comes too soon: refused unchecked, even with the right password
+        assert too_soon(guesser.sign_in(someone.email, someone.password)) == 1
+        with Browser(system.ui_url) as owner:  # the owner, at their own computer, is not slowed at all
+            assert owner.sign_in(someone.email, someone.password).status_code == 303
+            remember(owner.session_cookie)
+        assert account(someone).locked_until is None
+        time.sleep(1.2)  # the wait the fourth failure set
+        assert refused(guesser.sign_in(someone.email, WRONG_PASSWORD))  # checked again, and the wait doubles
+        assert too_soon(guesser.sign_in(someone.email, someone.password)) == 2
+        time.sleep(2.2)
+        assert guesser.sign_in(someone.email, someone.password).status_code == 303  # a success starts afresh
+        remember(guesser.session_cookie)
+        assert refused(guesser.sign_in(someone.email, WRONG_PASSWORD))
 
 
 def test_the_first_sign_in_of_a_new_account_shows_the_enrolment_page(system: LocalSystem, browser: Browser) -> None:
@@ -169,6 +200,23 @@ def test_sign_in_goes_on_to_a_path_of_this_server_never_to_another_site(system: 
         assert answer.status_code == 303 and answer.headers["location"] == lands
 
 
+def test_no_next_however_written_sends_the_person_to_another_site(system: LocalSystem) -> None:
+    """Every hostile target of tests/unit/test_redirects.py, as the sign-in page's link gives it and as a form posted
+    with it in place of the page's own: each lands on the UI's home after signing in."""
+    someone = person()
+    landed: dict[str, str] = {}
+    with Browser(system.ui_url) as browser:
+        for name, target in HOSTILE.items():
+            page = browser.http.get("/sign-in", params={"next": target})
+            assert hidden_fields(page)["next"] == "/", name  # the link's target is not even kept for the form
+            form = {**hidden_fields(page), "next": target, "email": someone.email, "password": someone.password}
+            answer = browser.http.post("/sign-in", data=form)
+            assert answer.status_code == 303, (name, answer.status_code, answer.text[:300])
+            landed[name] = answer.headers["location"]
+            remember(browser.session_cookie)
+    assert {name: where for name, where in landed.items() if where != "/"} == {}
+
+
 def test_a_sign_in_form_posted_without_its_token_is_refused(system: LocalSystem) -> None:
     # another site's page can post a form here, but cannot read the token the sign-in page set
     someone = person()
@@ -180,20 +228,86 @@ def test_a_sign_in_form_posted_without_its_token_is_refused(system: LocalSystem)
 
 
 def test_an_unknown_account_and_a_wrong_password_get_the_same_message_in_about_the_same_time(
-    browser: Browser,
+    system: LocalSystem,
 ) -> None:
     someone = person()
     remember(WRONG_PASSWORD)
-    browser.sign_in(f"warm-up-{TAG}@gate-test.example", WRONG_PASSWORD)  # the server's first unknown makes its hash
+    with Browser(system.ui_url, address="127.0.1.1") as warm_up:  # the server's first unknown makes its hash
+        warm_up.sign_in(f"warm-up-{TAG}@gate-test.example", WRONG_PASSWORD)
     times: dict[str, list[float]] = {"unknown": [], "wrong password": []}
     for n in range(5):  # taken in turn, so a slow moment of the machine falls on both
-        for kind, email in (("unknown", f"nobody-{n}-{TAG}@gate-test.example"), ("wrong password", someone.email)):
-            started = time.perf_counter()
-            answer = browser.sign_in(email, WRONG_PASSWORD)
-            times[kind].append(time.perf_counter() - started)
-            assert refused(answer), (kind, answer.status_code)
+        # a browser per round, each from its own address: five failures in a row from one would be slowed down
+        with Browser(system.ui_url, address=f"127.0.1.{n + 2}") as browser:
+            browser.http.get("/sign-in")  # connected before timing
+            for kind, email in (("unknown", f"nobody-{n}-{TAG}@gate-test.example"), ("wrong password", someone.email)):
+                started = time.perf_counter()
+                answer = browser.sign_in(email, WRONG_PASSWORD)
+                times[kind].append(time.perf_counter() - started)
+                assert refused(answer), (kind, answer.status_code)
     unknown, wrong = statistics.median(times["unknown"]), statistics.median(times["wrong password"])
     assert 0.5 < unknown / wrong < 2, times  # (the sign-in page's GET is in both: it costs the same)
+
+
+def test_a_flood_of_guesses_from_one_address_neither_locks_the_owner_out_nor_stalls_the_server(
+    system: LocalSystem,
+) -> None:
+    """Six browsers at 127.0.0.2 post wrong passwords as fast as they can, five for the owner's account and one for
+    made-up ones (at most 600 attempts, at most 15 seconds). Meanwhile the owner signs in from 127.0.0.1 and the
+    health check answers within two seconds; most of the flood is refused unchecked, and few of its attempts are
+    hashed (each takes a good part of a second of a core)."""
+    someone = person()
+    remember(WRONG_PASSWORD)
+    answers: list[httpx.Response] = []
+    errors: list[BaseException] = []
+    throttled, stop = threading.Event(), threading.Event()
+    lock = threading.Lock()
+    deadline = time.monotonic() + 15
+
+    def flood(n: int) -> None:
+        try:
+            with Browser(system.ui_url, address="127.0.0.2") as attacker:
+                form = hidden_fields(attacker.http.get("/sign-in"))
+                for i in range(100):
+                    if stop.is_set() or time.monotonic() > deadline:
+                        return
+                    email = f"guess-{n}-{i}-{TAG}@gate-test.example" if n == 0 else someone.email
+                    answer = attacker.http.post("/sign-in", data={**form, "email": email, "password": WRONG_PASSWORD})
+                    with lock:
+                        answers.append(answer)
+                    if answer.status_code == 429:
+                        throttled.set()
+                    form = hidden_fields(answer)  # each answer is the sign-in page again, with a new form token
+        except BaseException as failed:  # said by the test, not lost in a thread
+            errors.append(failed)
+
+    threads = [threading.Thread(target=flood, args=(n,), daemon=True) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert throttled.wait(10), ("the flood was never slowed down", errors, Counter(a.status_code for a in answers))
+        health_times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert httpx.get(f"{system.api_url}/health", timeout=10).status_code == 200
+            health_times.append(time.perf_counter() - started)
+        with Browser(system.ui_url) as owner:  # 127.0.0.1, while the flood goes on
+            answer = owner.sign_in(someone.email, someone.password)
+            remember(owner.session_cookie)
+        assert not stop.is_set() and time.monotonic() < deadline, "the flood ended before the owner signed in"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    assert answer.status_code == 303, (answer.status_code, answer.text[:300])
+    assert max(health_times) < 2, health_times
+    statuses = Counter(a.status_code for a in answers)
+    assert set(statuses) <= {401, 429, 503}, statuses  # never a 500, nor the form refused as expired
+    assert all(too_soon(a) >= 1 for a in answers if a.status_code == 429)
+    # hashed: the free failures of the owner's account at that address and those in flight as they ran out, the
+    # one made-up account at a time, and the few the waits let through
+    assert statuses[401] <= PER_ACCOUNT.free + len(threads) + PER_ADDRESS.free, statuses
+    assert statuses[429] > 2 * statuses[401], statuses
 
 
 def test_a_password_of_a_million_characters_is_refused_plainly(browser: Browser) -> None:

@@ -43,7 +43,7 @@ def test_a_literal_segment_wins_over_a_parameter() -> None:
 @pytest.mark.parametrize("caller", [COORDINATOR, POLICE, PANEL])
 def test_what_only_the_system_or_an_operator_may_do_is_refused_to_every_other_role(caller: Caller) -> None:
     for text in (
-        "GET /api/admin/settings",
+        "GET /api/admin/version",
         "POST /api/flow_runs/{id}/input/filter",
         "POST /api/flow_runs/{id}/input",
         "DELETE /api/flow_runs/{id}/input/{key}",

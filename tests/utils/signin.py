@@ -83,10 +83,13 @@ def hidden_fields(page: httpx.Response) -> dict[str, str]:
 
 
 class Browser:
-    """One browser at the gate: its cookies, no service credential, redirects not followed (they are asserted)."""
+    """One browser at the gate: its cookies, no service credential, redirects not followed (they are asserted).
+    ``address``: the loopback address it connects from (127.0.0.1 unless given; any of 127.0.0.0/8 reaches the
+    server), so the gate counts its failed sign-ins apart from other browsers'."""
 
-    def __init__(self, ui_url: str) -> None:
-        self.http = httpx.Client(base_url=ui_url, timeout=60)
+    def __init__(self, ui_url: str, *, address: str | None = None) -> None:
+        transport = None if address is None else httpx.HTTPTransport(local_address=address)
+        self.http = httpx.Client(base_url=ui_url, timeout=60, transport=transport)
 
     def close(self) -> None:
         self.http.close()
