@@ -206,6 +206,9 @@ class Gate:
 
     async def _granted(self, grant: Grant, asked: Asked) -> None:
         """The request, under the rule of the route it is for (gate/policy.py)."""
+        if not _UUID.match(asked.params.get("id", "0" * 32)):  # every {id} of these routes is a UUID in Prefect
+            await respond_json(asked.send, 404, "there is no such record")
+            return
         match grant.rule:
             case Rule.READ:
                 await self._pass(asked)
@@ -292,6 +295,10 @@ class Gate:
     async def _narrowed(self, asked: Asked) -> None:
         body = await self._json_body(asked)
         if body is None:
+            return
+        interval = body.get("history_interval_seconds", 60)
+        if not isinstance(interval, int | float) or not 1 <= interval <= 10**9:  # Prefect fails on a huge one
+            await respond_json(asked.send, 422, "history_interval_seconds must be a number from 1 to 1,000,000,000")
             return
         if asked.caller.partnerships is not None:
             try:

@@ -27,7 +27,9 @@ import pytest
 import requests
 import schemathesis
 from hypothesis.errors import Unsatisfiable
-from schemathesis import APIOperation, Case, GenerationMode
+from schemathesis import APIOperation, GenerationMode
+from schemathesis import Case as _Case
+from schemathesis.core.result import Err
 
 from cli.seaweed import free_port
 from cli.system import LocalSystem
@@ -41,6 +43,8 @@ from models.seed import DEMO_PARTNERSHIP, seed_demo
 from tests.utils.api import service_api
 from tests.utils.signin import register, signed_in
 
+Case = _Case[Any]  # a request schemathesis made for one of the document's operations
+Operation = APIOperation[Any, Any, Any, Any]
 ROLES = {"police": Role.POLICE, "coordinator": Role.COORDINATOR}  # a partner's representative, and a coordinator
 METHODS = {"get", "post", "put", "patch", "delete"}
 MAX_EXAMPLES = 3  # per operation and per mode (valid, invalid): at most 6 requests to each of Prefect's routes
@@ -141,7 +145,7 @@ def told(case: Case, response: Any, decision: str) -> str:
     )
 
 
-def drive(operation: APIOperation, mode: GenerationMode, check: Callable[[Case], None]) -> None:
+def drive(operation: Operation, mode: GenerationMode, check: Callable[[Case], None]) -> None:
     @EXAMPLES
     @hypothesis.given(operation.as_strategy(generation_mode=mode))
     def requests_of(case: Case) -> None:
@@ -165,7 +169,10 @@ def walk(request: pytest.FixtureRequest, system: LocalSystem, document: dict[str
         )
         schema = schemathesis.openapi.from_dict(document)
         for result in schema.get_all_operations():
-            operation = result.ok()  # every operation of Prefect's document loads (an error here is a new Prefect's)
+            if isinstance(result, Err):  # an operation schemathesis cannot read: none in Prefect 3.8's document
+                walk.not_generated[str(result.err())] = "the operation could not be read"
+                continue
+            operation = result.ok()
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 try:
                     drive(operation, mode, walk.check)
@@ -183,7 +190,7 @@ def test_the_walk_covered_the_whole_document_and_the_person_stayed_signed_in(
 ) -> None:
     every = {f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item if m in METHODS}
     assert walk.operations == every, sorted(every - walk.operations)
-    assert not [label for label in walk.not_generated if "(positive)" in label], walk.not_generated
+    assert not [label for label in walk.not_generated if "(negative)" not in label], walk.not_generated
     refused = sum(n for (decision, _), n in walk.outcomes.items() if decision == "refused")
     assert walk.refused_by_the_gate == refused > 500, walk.outcomes  # each refused by the gate itself, never Prefect
     granted = Counter({status: n for (decision, status), n in walk.outcomes.items() if decision == "granted"})
