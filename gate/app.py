@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import hmac
 import json
 import logging
@@ -206,7 +205,7 @@ class Gate:
 
     async def _granted(self, grant: Grant, asked: Asked) -> None:
         """The request, under the rule of the route it is for (gate/policy.py)."""
-        if not _UUID.match(asked.params.get("id", "0" * 32)):  # every {id} of these routes is a UUID in Prefect
+        if "id" in asked.params and not _UUID.match(asked.params["id"]):  # every {id} here is a UUID in Prefect
             await respond_json(asked.send, 404, "there is no such record")
             return
         match grant.rule:
@@ -262,21 +261,28 @@ class Gate:
 
     # --- reads, limited to the person's partnerships ----------------------------------------------------------
 
-    async def _visible(self, asked: Asked, run_ids: list[str]) -> bool:
+    @staticmethod
+    async def _readable_run(client: httpx.AsyncClient, run_id: str, caller: Caller) -> dict[str, Any] | None:
+        """The flow run as Prefect returns it, if it exists and the person may read it; else None."""
+        if not _UUID.match(run_id):
+            return None
+        found = await client.get(f"/api/flow_runs/{run_id}")
+        run: dict[str, Any] = found.json() if found.status_code == 200 else {}
+        return run if run and scope.run_visible(run, caller.partnerships) else None
+
+    async def _visible(self, client: httpx.AsyncClient, caller: Caller, run_ids: list[str]) -> bool:
         """Whether every run named is one the person may read (a run that does not exist is not)."""
-        if asked.caller.partnerships is None:
+        if caller.partnerships is None:
             return True
-        async with self._internal() as client:
-            for run_id in dict.fromkeys(run_ids):
-                if not _UUID.match(run_id):
-                    return False
-                found = await client.get(f"/api/flow_runs/{run_id}")
-                if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
-                    return False
+        for run_id in dict.fromkeys(run_ids):
+            if await self._readable_run(client, run_id, caller) is None:
+                return False
         return True
 
     async def _run_of_mine(self, asked: Asked, run_id: str) -> None:
-        if not await self._visible(asked, [run_id]):
+        async with self._internal() as client:
+            visible = await self._visible(client, asked.caller, [run_id])
+        if not visible:
             await respond_json(asked.send, 404, NO_SUCH_RUN)
             return
         await self._pass(asked)
@@ -286,8 +292,9 @@ class Gate:
         if asked.caller.partnerships is not None:
             async with self._internal() as client:
                 found = await client.get(path)
-            run_id = found.json().get("flow_run_id") if found.status_code == 200 else None
-            if not isinstance(run_id, str) or not await self._visible(asked, [run_id]):
+                run_id = found.json().get("flow_run_id") if found.status_code == 200 else None
+                visible = isinstance(run_id, str) and await self._visible(client, asked.caller, [run_id])
+            if not visible:
                 await respond_json(asked.send, 404, "there is no such record, or it is not one of your reviews")
                 return
         await self._pass(asked)
@@ -318,7 +325,9 @@ class Gate:
             except scope.Unscopable as refused:
                 await respond_json(asked.send, 400, str(refused))
                 return
-            if not await self._visible(asked, run_ids):
+            async with self._internal() as client:
+                visible = await self._visible(client, asked.caller, run_ids)
+            if not visible:
                 await respond_json(asked.send, 404, NO_SUCH_RUN)
                 return
         await self._pass(asked, json.dumps(body).encode())
@@ -326,14 +335,13 @@ class Gate:
     async def _form(self, asked: Asked) -> None:
         """A run's inputs hold answers (children's names among them) until the run reads them: nobody but the system
         reads one. A person reads only the form waiting for them: its schema and the text shown above it."""
-        run_id, key = asked.params["id"], asked.params["key"]
         async with self._internal() as client:
-            found = await client.get(f"/api/flow_runs/{run_id}")
+            found = await self._readable_run(client, asked.params["id"], asked.caller)
         try:
-            if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
+            if found is None:
                 raise AnswerRefused(NO_SUCH_RUN)
-            run = waiting(found.json())
-            if key not in run.readable_keys:
+            run = waiting(found)
+            if asked.params["key"] not in run.readable_keys:
                 raise AnswerRefused("only the system reads a form's answer")
             person = asked.session.identity
             await _in_thread(lambda: _answering(run, person.person_id, person.name))
@@ -394,7 +402,7 @@ class Gate:
         body = await self._json_body(asked)
         if body is None:
             return
-        state = body.get("state") if isinstance(body.get("state"), dict) else {}
+        state = body.get("state")
         if not isinstance(state, dict) or state.get("type") not in ("CANCELLING", "CANCELLED"):
             await respond_json(asked.send, 403, "an operator may cancel a run, and set no other state")
             return
@@ -445,12 +453,12 @@ class Gate:
         body = await read_body(asked.receive, MAX_BODY)
         run_id = asked.params["id"]
         async with self._answering_lock(run_id), self._internal() as client:
-            found = await client.get(f"/api/flow_runs/{run_id}")
-            if found.status_code != 200 or not scope.run_visible(found.json(), asked.caller.partnerships):
+            found = await self._readable_run(client, run_id, asked.caller)
+            if found is None:
                 await respond_json(asked.send, 404, NO_SUCH_RUN)
                 return
             try:
-                run = waiting(found.json())
+                run = waiting(found)
                 person = asked.session.identity
                 roles = await _in_thread(lambda: _answering(run, person.person_id, person.name))
                 digest = answer_to_sign(body)
@@ -466,11 +474,6 @@ class Gate:
             key = identity.input_key(run.form_key)
             await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # an earlier attempt's, refused by the schema
             stored = await client.post(f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)})
-            if stored.status_code == 403:  # Prefect's CSRF token lapsed early (a server restarted): a new one, once
-                self._csrf = None
-                stored = await client.post(
-                    f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)}
-                )
             if stored.status_code >= 300:
                 log.error("could not store the identity of an answer to run %s: HTTP %s", run_id, stored.status_code)
                 await respond_json(asked.send, 503, "the answer could not be signed; try again in a moment")
@@ -492,12 +495,12 @@ class Gate:
     def _answering_lock(self, run_id: str) -> asyncio.Lock:
         """One answer at a time per run: a fixed set of locks, a run's chosen by its id (two runs may share one;
         answers are few, and the set never grows)."""
-        return self._answering[int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % len(self._answering)]
+        return self._answering[int(digest(run_id), 16) % len(self._answering)]
 
     def _internal(self) -> httpx.AsyncClient:
         """The gate's own calls to Prefect, straight to the app behind it (no credential: they never pass the gate).
-        Prefect's CSRF check
-        covers them too: they use a token under a client id nobody else knows, so no one can rotate it away."""
+        Prefect's CSRF check covers them too: they use a token under a client id nobody else knows, so no one can
+        rotate it away."""
         headers = {"Prefect-Csrf-Client": self._csrf_client}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app),
@@ -541,7 +544,7 @@ class Gate:
                 )
                 return
         query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        next_path = _local_path(form.get("next") or query.get("next"))
+        next_path = redirects.local_path(form.get("next") or query.get("next"))
         match (method, path):
             case ("GET", "/sign-in"):
                 await self._sign_in_page(send, next_path)
@@ -681,7 +684,7 @@ class Gate:
             await self._oidc_full(send)
             return
         browser = secrets.token_urlsafe(32)  # fresh each time: a value someone planted in the browser binds nothing
-        self._oidc_pending[pending.state] = OidcStarted(pending, next_path, _sha256(browser))
+        self._oidc_pending[pending.state] = OidcStarted(pending, next_path, digest(browser))
         cookie = self._oidc_cookie(browser, max_age=int(OIDC_FOR))
         await respond(send, 303, b"", "text/plain", [("location", url), ("set-cookie", cookie)])
 
@@ -719,7 +722,7 @@ class Gate:
         if provider is None or held is None:
             await self._refused_page(send, oidc.START_AGAIN, "no such sign-in in progress")
             return
-        if not presented or not hmac.compare_digest(_sha256(presented).encode(), held.browser.encode()):
+        if not presented or not hmac.compare_digest(digest(presented).encode(), held.browser.encode()):
             await self._refused_page(send, oidc.START_AGAIN, "the callback reached another browser than the start")
             return
         pending, next_path = held.pending, held.next_path
@@ -878,15 +881,6 @@ def _client_address(scope: Scope) -> str:
     """The browser's address as the server sees it (behind the proxy, the one it passes on)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _local_path(target: str | None) -> str:
-    """Where to go after signing in: a path on this server only (never another site), the UI's home otherwise."""
-    return redirects.local_path(target)
 
 
 __all__ = ["Gate"]

@@ -54,7 +54,6 @@ class Audience(StrEnum):
 EVERYONE = frozenset(Audience)
 ANSWERERS = frozenset({Audience.COORDINATOR, Audience.PARTNER, Audience.PANEL})
 OPERATORS = frozenset({Audience.OPERATOR})
-COORDINATORS = frozenset({Audience.COORDINATOR})
 STARTERS = frozenset({Audience.COORDINATOR, Audience.OPERATOR})
 
 # What each role may start, and which parameter names the partnership the run is for (None: the operator's own

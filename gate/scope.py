@@ -9,7 +9,7 @@ the Panel's contact read it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 PARTNERSHIP_TAG = "partnership:"
@@ -101,7 +101,3 @@ def scrub(value: Any, name: str = "") -> Any:
     if isinstance(value, str):
         return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:" + SCRUBBED + "@", value)
     return value
-
-
-def all_visible(runs: Iterable[Mapping[str, Any]], partnerships: frozenset[str] | None) -> bool:
-    return all(run_visible(run, partnerships) for run in runs)

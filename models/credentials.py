@@ -54,7 +54,8 @@ def service_token() -> str:
 
 
 def digest(credential: str) -> str:
-    """What the gate keeps of the service credential: enough to recognise it, never enough to present it."""
+    """SHA-256, in hex: what the gate keeps of a credential (the service's, a browser's sign-in cookie), enough to
+    recognise it and never enough to present it."""
     return hashlib.sha256(credential.encode()).hexdigest()
 
 

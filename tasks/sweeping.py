@@ -38,13 +38,7 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
                 "working_days_overdue": escalation.days_overdue,
             },
         )
-    get_run_logger().info(
-        "%s: %d open deadlines; %s; %d escalation(s) raised",
-        as_of.isoformat(),
-        result.deadlines,
-        ", ".join(f"{k} {v}" for k, v in result.counts.items()),
-        len(raised),
-    )
+    get_run_logger().info("%s: %s; %d escalation(s) raised", as_of.isoformat(), _tally(result), len(raised))
     return result
 
 
@@ -56,13 +50,17 @@ def preview_deadlines(as_of: dt.date) -> sweep.SweepResult:
         frame, would_raise = sweep.preview(session, as_of)
     result = sweep.sweep_result(as_of, frame, would_raise, dry_run=True)
     get_run_logger().info(
-        "dry run as of %s, nothing changed: %d open deadlines; %s; %d escalation(s) a sweep on that day would raise",
+        "dry run as of %s, nothing changed: %s; %d escalation(s) a sweep on that day would raise",
         as_of.isoformat(),
-        result.deadlines,
-        ", ".join(f"{k} {v}" for k, v in result.counts.items()),
+        _tally(result),
         len(would_raise),
     )
     return result
+
+
+def _tally(result: sweep.SweepResult) -> str:
+    """The open deadlines counted by status, for the sweep's log line."""
+    return f"{result.deadlines} open deadlines; " + ", ".join(f"{k} {v}" for k, v in result.counts.items())
 
 
 @task(name="anchor-audit-trail", retries=3, retry_delay_seconds=[2, 10, 30])

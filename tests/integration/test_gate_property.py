@@ -31,16 +31,15 @@ from schemathesis import APIOperation, GenerationMode
 from schemathesis import Case as _Case
 from schemathesis.core.result import Err
 
-from cli.seaweed import free_port
 from cli.system import LocalSystem
 from gate.app import NOT_YOURS
 from gate.policy import Caller, grant_for, is_open, is_page
 from gate.routes import API, RouteTable
 from gate.sessions import COOKIE
-from models.db import get_engine, migrate, transaction
 from models.roles import Role
-from models.seed import DEMO_PARTNERSHIP, seed_demo
+from models.seed import DEMO_PARTNERSHIP
 from tests.utils.api import service_api
+from tests.utils.servers import deployed_system, seed_register
 from tests.utils.signin import register, signed_in
 
 Case = _Case[Any]  # a request schemathesis made for one of the document's operations
@@ -61,16 +60,9 @@ EXAMPLES = hypothesis.settings(
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    migrate(get_engine())  # the accounts live in this session's project database, which the server reads too
-    with transaction() as session:
-        seed_demo(session)
-    system = LocalSystem(port=free_port(), home=tmp_path_factory.mktemp("gate-property"))
-    try:
-        system.start_server()
-        system.deploy()
+    seed_register()  # the accounts live in this session's project database, which the server reads too
+    with deployed_system(tmp_path_factory.mktemp("gate-property")) as system:
         yield system
-    finally:
-        system.stop()
 
 
 @pytest.fixture(scope="module")

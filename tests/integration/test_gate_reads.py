@@ -36,12 +36,11 @@ from gate import scope
 from gate.scope import SCRUBBED
 from models import crypto
 from models.credentials import audit_key, digest, gate_key, service_token
-from models.db import get_engine, migrate, transaction
 from models.roles import Role
-from models.seed import seed_demo
 from models.settings import get_settings
 from tests.utils.api import service_api
 from tests.utils.search import needles
+from tests.utils.servers import deployed_system, seed_register
 from tests.utils.signin import Browser, register, signed_in
 
 ROLES = {
@@ -76,9 +75,7 @@ def held() -> Iterator[Held]:
     """Every secret of the system in the environment, as the team set-up gives them. The keys are the ones this test
     session already holds (under its CSPR_HOME): accounts' second factors are sealed with the gate's key, and
     personal data with the encryption key, so a new one would make the session's records unreadable."""
-    migrate(get_engine())  # the accounts live in this session's project database, which the server reads too
-    with transaction() as session:
-        seed_demo(session)  # before the environment changes: the demo people are registered as the session does it
+    seed_register()  # before the environment changes: the demo people are registered as the session does it
     crypto.cipher()  # makes the development key if the session has none yet
     values = {
         "service credential": ("CSPR_SERVICE_TOKEN", service_token()),
@@ -114,13 +111,8 @@ def held() -> Iterator[Held]:
 
 @pytest.fixture(scope="module")
 def system(held: Held, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    system = LocalSystem(port=free_port(), home=tmp_path_factory.mktemp("gate-reads"))
-    try:
-        system.start_server()
-        system.deploy()
+    with deployed_system(tmp_path_factory.mktemp("gate-reads")) as system:
         yield system
-    finally:
-        system.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,11 @@ import httpx
 import pytest
 
 from cli.demo import Case
-from cli.seaweed import free_port
 from cli.system import LOCKED_JOB_VARIABLES, WORK_POOL, LocalSystem
-from models.db import get_engine, migrate, transaction
 from models.roles import Role
-from models.seed import seed_demo
 from tests.utils.api import service_api
 from tests.utils.search import search_files, search_sqlite
+from tests.utils.servers import deployed_system, seed_register
 from tests.utils.signin import Browser, Person, register, signed_in
 
 PWNED = {"command": "echo pwned"}
@@ -40,16 +38,9 @@ Signed = dict[str, tuple[Browser, dict[str, str]]]  # each person's browser, and
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    migrate(get_engine())  # the accounts live in this session's project database, which the server reads too
-    with transaction() as session:
-        seed_demo(session)
-    system = LocalSystem(port=free_port(), home=tmp_path_factory.mktemp("gate-roles"))
-    try:
-        system.start_server()
-        system.deploy()
+    seed_register()  # the accounts live in this session's project database, which the server reads too
+    with deployed_system(tmp_path_factory.mktemp("gate-roles")) as system:
         yield system
-    finally:
-        system.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -153,54 +154,40 @@ def test_a_filter_that_would_widen_itself_by_or_is_refused(second_coordinator: B
 
 def test_nobody_but_the_system_reads_an_answer_even_while_it_waits_for_the_run(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Polled", child_name="Imogen Quarrington-Polled")
-    coordinator = signed_in(system.ui_url, register(Role.COORDINATOR))
-    partner = signed_in(system.ui_url, register(Role.POLICE))
-    run_id = _start_notification(system, coordinator, case)
-    assert inprocess.execute(run_id).is_paused()
-    keyset = inprocess.read(run_id).state.state_details.run_input_keyset  # type: ignore[union-attr]
-    assert keyset is not None
-    seen: list[str] = []
-    stop = threading.Event()
+    with at_the_identity_form(system, case) as (coordinator, partner, run_id, keyset):
+        seen: list[str] = []
+        stop = threading.Event()
 
-    def poll() -> None:
-        while not stop.is_set():
-            for key in keyset.values():
-                answer = partner.http.get(f"/api/flow_runs/{run_id}/input/{key}")
-                seen.append(f"{answer.status_code} {answer.text}")
-            seen.append(post(partner, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended"}).text)
+        def poll() -> None:
+            while not stop.is_set():
+                for key in keyset.values():
+                    answer = partner.http.get(f"/api/flow_runs/{run_id}/input/{key}")
+                    seen.append(f"{answer.status_code} {answer.text}")
+                seen.append(post(partner, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended"}).text)
 
-    poller = threading.Thread(target=poll)
-    poller.start()
-    try:
-        answered = post(coordinator, f"/flow_runs/{run_id}/resume", {"run_input": case.identity()})
-        assert answered.is_success and answered.json()["status"] == "ACCEPT", answered.text
-        time.sleep(1)
-    finally:
-        stop.set()
-        poller.join()
-    # the answer is in Prefect now, until the run reads it: still nobody reads it, not even who gave it
-    for browser in (partner, coordinator):
-        assert browser.http.get(f"/api/flow_runs/{run_id}/input/{keyset['response']}").status_code == 403
-    assert len(seen) > 5 and not any(case.child_name in text for text in seen)
-    assert service_api(system).get(f"/flow_runs/{run_id}/input/{keyset['response']}").status_code == 200  # control
-    assert inprocess.execute(run_id).is_completed()
-    for browser in (coordinator, partner):
-        browser.close()
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            answered = post(coordinator, f"/flow_runs/{run_id}/resume", {"run_input": case.identity()})
+            assert answered.is_success and answered.json()["status"] == "ACCEPT", answered.text
+            time.sleep(1)
+        finally:
+            stop.set()
+            poller.join()
+        # the answer is in Prefect now, until the run reads it: still nobody reads it, not even who gave it
+        for browser in (partner, coordinator):
+            assert browser.http.get(f"/api/flow_runs/{run_id}/input/{keyset['response']}").status_code == 403
+        assert len(seen) > 5 and not any(case.child_name in text for text in seen)
+        assert service_api(system).get(f"/flow_runs/{run_id}/input/{keyset['response']}").status_code == 200  # control
+        assert inprocess.execute(run_id).is_completed()
 
 
 def test_who_may_answer_reads_the_forms_schema_and_text_and_nobody_else_does(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Schema")
-    coordinator = signed_in(system.ui_url, register(Role.COORDINATOR))
-    partner = signed_in(system.ui_url, register(Role.POLICE))
-    run_id = _start_notification(system, coordinator, case)
-    assert inprocess.execute(run_id).is_paused()
-    keyset = inprocess.read(run_id).state.state_details.run_input_keyset  # type: ignore[union-attr]
-    assert keyset is not None
-    for key in (keyset["schema"], keyset["description"]):
-        assert coordinator.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 200
-        assert partner.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 403
-    for browser in (coordinator, partner):
-        browser.close()
+    with at_the_identity_form(system, case) as (coordinator, partner, run_id, keyset):
+        for key in (keyset["schema"], keyset["description"]):
+            assert coordinator.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 200
+            assert partner.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 403
 
 
 # --- answers --------------------------------------------------------------------------------------------------
@@ -208,17 +195,12 @@ def test_who_may_answer_reads_the_forms_schema_and_text_and_nobody_else_does(sys
 
 def test_a_csrf_token_asked_for_under_any_client_id_does_not_stop_the_next_answer(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Csrf")
-    coordinator = signed_in(system.ui_url, register(Role.COORDINATOR))
-    partner = signed_in(system.ui_url, register(Role.POLICE))
-    run_id = _start_notification(system, coordinator, case)
-    assert inprocess.execute(run_id).is_paused()
-    for client in ("cspr-gate", "cspr-gate-" + "x" * 32, "", "gate"):
-        partner.http.get("/api/csrf-token", params={"client": client})
-    answered = post(coordinator, f"/flow_runs/{run_id}/resume", {"run_input": case.identity()})
-    assert answered.is_success and answered.json()["status"] == "ACCEPT", answered.text
-    assert inprocess.execute(run_id).is_completed()
-    for browser in (coordinator, partner):
-        browser.close()
+    with at_the_identity_form(system, case) as (coordinator, partner, run_id, _):
+        for client in ("cspr-gate", "cspr-gate-" + "x" * 32, "", "gate"):
+            partner.http.get("/api/csrf-token", params={"client": client})
+        answered = post(coordinator, f"/flow_runs/{run_id}/resume", {"run_input": case.identity()})
+        assert answered.is_success and answered.json()["status"] == "ACCEPT", answered.text
+        assert inprocess.execute(run_id).is_completed()
 
 
 @pytest.mark.parametrize("attempt", range(3))
@@ -258,6 +240,23 @@ def test_two_people_answer_at_once_and_the_one_recorded_gave_the_recorded_answer
     assert first.actor_name == people[accepted[0]].name
     for browser in browsers.values():
         browser.close()
+
+
+@contextmanager
+def at_the_identity_form(system: LocalSystem, case: Case) -> Iterator[tuple[Browser, Browser, UUID, dict[str, str]]]:
+    """A coordinator has started the notification and it waits at its identity form; a police representative of the
+    same partnership is signed in too. Yields both browsers, the run's id and the form's input keys."""
+    coordinator = signed_in(system.ui_url, register(Role.COORDINATOR))
+    partner = signed_in(system.ui_url, register(Role.POLICE))
+    try:
+        run_id = _start_notification(system, coordinator, case)
+        assert inprocess.execute(run_id).is_paused()
+        keyset = inprocess.read(run_id).state.state_details.run_input_keyset  # type: ignore[union-attr]
+        assert keyset is not None
+        yield coordinator, partner, run_id, dict(keyset)
+    finally:
+        coordinator.close()
+        partner.close()
 
 
 def _start_notification(system: LocalSystem, coordinator: Browser, case: Case) -> UUID:

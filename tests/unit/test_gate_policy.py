@@ -172,3 +172,103 @@ def test_settings_are_scrubbed_of_every_credential() -> None:
     assert "pnu_secret" not in text and "s3rvice" not in text and "hunter2" not in text and ":pw@" not in text
     assert scrubbed["api"]["url"] == "http://127.0.0.1:4200/api" and scrubbed["client"]["max_retries"] == 5
     assert scrubbed["other"]["enabled"] is True
+
+
+# --- the old route table, case by case, under the allowlist --------------------------------------------------------
+
+RUN = "0b5c2f0e-3f6a-4c1b-9d2e-7a8b9c0d1e2f"
+DEPLOYMENT = "6f1e2d3c-4b5a-4968-8776-655443322110"
+CALLERS = {"coordinator": COORDINATOR, "police": POLICE, "panel": PANEL, "operator": OPERATOR}
+NOBODY: frozenset[str] = frozenset()
+ALL = frozenset(CALLERS)
+OPS = frozenset({"operator"})
+ANSWERING = frozenset({"coordinator", "police", "panel"})
+STARTING = frozenset({"coordinator", "operator"})
+
+OPEN_OR_PAGE = [
+    # open: health checks, the UIs' settings and static files
+    ("GET", "/api/health", "open"),
+    ("GET", "/api/ready", "open"),
+    ("GET", "/ui-settings", "open"),
+    ("GET", "/v2/ui-settings", "open"),
+    ("GET", "/favicon.ico", "open"),
+    ("GET", "/assets/index-abc123.js", "open"),
+    ("GET", "/v2/assets/index.css", "open"),
+    # the UI's pages need a sign-in; a path that only begins like the gate's own page is a page of the UI
+    ("GET", "/", "page"),
+    ("GET", "/runs", "page"),
+    ("GET", "/v2/", "page"),
+    ("GET", "/sign-inside", "page"),
+]
+
+API_ROUTES = [
+    ("POST", "/api/healthy", NOBODY),  # no route of Prefect's
+    ("GET", "/api/version", ALL),
+    ("GET", "/api/openapi.json", NOBODY),
+    ("GET", f"/api/flow_runs/{RUN}", ALL),
+    ("GET", f"/api/flow_runs/{RUN}/input/cspr-identity", ANSWERING),  # under the form rule: schema and text only
+    ("GET", "/api/work_pools/cspr-local", OPS),
+    ("HEAD", "/api/flows/", NOBODY),
+    ("OPTIONS", "/api/flows/filter", NOBODY),
+    # POSTs that only read
+    ("POST", "/api/flow_runs/filter", ALL),
+    ("POST", "/api/flows/count", ALL),
+    ("POST", "/api/deployments/paginate", ALL),
+    ("POST", "/api/flow_runs/history", ALL),
+    ("POST", "/api/flow_runs/lateness", ALL),
+    ("POST", "/api/ui/flow_runs/history", ALL),
+    ("POST", "/api/ui/schemas/validate", ALL),
+    ("POST", "/api/events/filter", OPS),
+    ("POST", "/api/events/count-by/day", OPS),
+    ("POST", "/api/templates/validate", NOBODY),
+    ("POST", "/api/automations/templates/validate", NOBODY),
+    ("POST", "/api/artifacts/latest/filter", ALL),
+    # answering a form, starting a run
+    ("POST", f"/api/flow_runs/{RUN}/resume", ANSWERING),
+    ("POST", f"/api/deployments/{DEPLOYMENT}/create_flow_run", STARTING),
+    ("POST", f"/api/deployments/{DEPLOYMENT}/create_flow_run/", NOBODY),
+    # what changes what a worker runs, or the record: nobody
+    ("POST", "/api/deployments/", NOBODY),
+    ("PATCH", f"/api/deployments/{DEPLOYMENT}", NOBODY),
+    ("DELETE", f"/api/deployments/{DEPLOYMENT}", NOBODY),
+    ("POST", "/api/work_pools/", NOBODY),
+    ("PATCH", "/api/work_pools/cspr-local", OPS),  # its limit, pause and description only (Rule.FIELDS)
+    ("POST", "/api/block_documents/", NOBODY),
+    ("PATCH", f"/api/block_documents/{RUN}", NOBODY),
+    ("POST", "/api/variables/", NOBODY),
+    ("PATCH", "/api/variables/name/cspr", NOBODY),
+    ("POST", "/api/automations/", NOBODY),
+    ("PATCH", f"/api/automations/{RUN}", OPS),  # enabled only (Rule.FIELDS)
+    ("POST", "/api/concurrency_limits/", NOBODY),
+    ("POST", "/api/v2/concurrency_limits/", OPS),
+    ("DELETE", f"/api/flow_runs/{RUN}", NOBODY),
+    ("POST", "/api/flow_runs/bulk_delete", NOBODY),
+    ("POST", "/api/events", NOBODY),
+    ("POST", "/api/flow_runs/", NOBODY),  # a run straight from a flow, job variables and all
+    ("PATCH", f"/api/flow_runs/{RUN}", NOBODY),  # a run's job variables changed after it was made
+    ("POST", f"/api/flow_runs/{RUN}/set_state", OPS),  # cancelling only (Rule.CANCEL)
+    ("POST", "/api/a_route_a_later_prefect_adds", NOBODY),
+    # the system's own: the signed identities beside answers, and workers taking runs
+    ("POST", f"/api/flow_runs/{RUN}/input", NOBODY),
+    ("DELETE", f"/api/flow_runs/{RUN}/input/cspr-identity", NOBODY),
+    ("POST", f"/api/flow_runs/{RUN}/input/filter", NOBODY),
+    ("POST", "/api/deployments/get_scheduled_flow_runs", NOBODY),
+    ("POST", "/api/work_pools/cspr-local/get_scheduled_flow_runs", NOBODY),
+    ("POST", f"/api/work_queues/{RUN}/get_runs", NOBODY),
+    ("POST", "/api/work_pools/cspr-local/workers/heartbeat", NOBODY),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kind"), OPEN_OR_PAGE, ids=[f"{m} {p}" for m, p, _ in OPEN_OR_PAGE])
+def test_what_is_open_and_what_is_a_page(method: str, path: str, kind: str) -> None:
+    assert is_open(path) is (kind == "open")
+    if kind == "page":
+        assert all(is_page(method, path, caller) for caller in CALLERS.values())
+
+
+@pytest.mark.parametrize(("method", "path", "who"), API_ROUTES, ids=[f"{m} {p}" for m, p, _ in API_ROUTES])
+def test_who_may_call_each_route(method: str, path: str, who: frozenset[str]) -> None:
+    assert not is_open(path) and not any(is_page(method, path, caller) for caller in CALLERS.values())
+    resolved = PREFECT.resolve(method, path)
+    granted = {name for name, caller in CALLERS.items() if grant_for(resolved.route if resolved else None, caller)}
+    assert granted == who
