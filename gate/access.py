@@ -77,6 +77,8 @@ def describe(grant: Grant, audience: Audience) -> str:
             return "cancel"
         case Rule.FIELDS:
             return "change " + ", ".join(sorted(FIELDS[grant.route]))
+        case Rule.OPERATORS_ONLY:
+            return "read" if audience is Audience.OPERATOR else "an empty answer"
         case Rule.SETTINGS:
             return (
                 "read, credentials withheld" if audience is Audience.OPERATOR else "the one setting the UI's pages read"

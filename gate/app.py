@@ -43,7 +43,19 @@ from gate.asgi import (
     respond_json,
     with_headers,
 )
-from gate.policy import FIELDS, Audience, Caller, Grant, Rule, grant_for, is_open, is_page, reads_all, startable
+from gate.policy import (
+    FIELDS,
+    NOTHING,
+    Audience,
+    Caller,
+    Grant,
+    Rule,
+    grant_for,
+    is_open,
+    is_page,
+    reads_all,
+    startable,
+)
 from gate.routes import API, RouteTable, prefect_routes
 from gate.sessions import COOKIE, Session, Sessions, is_own_action
 from gate.throttle import BUSY, Busy, HashSlots, Outcome, SignInThrottle, account_key, retry_after, too_many
@@ -238,6 +250,11 @@ class Gate:
                 await self._fields(asked, grant)
             case Rule.SETTINGS:
                 await self._settings(asked)
+            case Rule.OPERATORS_ONLY:
+                if Audience.OPERATOR in asked.caller.audiences:
+                    await self._pass(asked)
+                else:
+                    await respond(asked.send, 200, json.dumps(NOTHING[grant.route]).encode(), "application/json")
 
     async def _pass(self, asked: Asked, body: bytes | None = None) -> None:
         """On to Prefect, with the body read (and perhaps rewritten) by the gate, or as it comes."""

@@ -36,6 +36,7 @@ class Rule(StrEnum):
     CANCEL = "cancel"  # setting a run's state: cancelling it, nothing else
     FIELDS = "fields"  # a change of the listed fields only (a limit, a pause), never what a worker runs
     SETTINGS = "settings"  # the server's settings, scrubbed of every header, key, token and password
+    OPERATORS_ONLY = "operators only"  # an operator's read; anyone else gets an empty answer (the UI asks every page)
 
 
 class Audience(StrEnum):
@@ -70,6 +71,13 @@ STARTABLE: Mapping[Audience, Mapping[str, tuple[str, ...] | None]] = {
         "retention": None,
         "review-lifecycle": None,  # picking up a review whose run failed (the run carries on from the record)
     },
+}
+
+# What a person other than an operator gets from an OPERATORS_ONLY route: Prefect's own shape, with nothing in it.
+# Every run page of the UI asks for its events and related automations; events name every partnership's runs.
+NOTHING: Mapping[Route, object] = {
+    Route("POST", "/api/events/filter"): {"events": [], "total": 0, "next_page": None},
+    Route("GET", "/api/automations/related-to/{resource_id}"): [],
 }
 
 # The fields a FIELDS route may change: limits and pauses, never a template, a command or a pull step.
@@ -108,6 +116,10 @@ _LIST: tuple[tuple[str, Rule, frozenset[Audience]], ...] = (
     ("GET /api/deployments/{id}/schedules", Rule.READ, OPERATORS),
     ("GET /api/deployments/{id}/work_queue_check", Rule.READ, OPERATORS),
     ("POST /api/ui/flows/count-deployments", Rule.READ, EVERYONE),
+    # where runs are taken up: a run's page names its work pool and queue (no review's data, no command or env)
+    ("GET /api/work_pools/{name}", Rule.READ, EVERYONE),
+    ("POST /api/work_pools/filter", Rule.READ, EVERYONE),
+    ("GET /api/work_pools/{work_pool_name}/queues/{name}", Rule.READ, EVERYONE),
     # the runs of a review: each person reads those of their own partnerships (operators and the Panel, all)
     ("GET /api/flow_runs/{id}", Rule.RUN, EVERYONE),
     ("GET /api/flow_runs/{id}/graph", Rule.RUN, EVERYONE),
@@ -149,12 +161,9 @@ _LIST: tuple[tuple[str, Rule, frozenset[Audience]], ...] = (
     ("GET /api/task_run_states/", Rule.READ, OPERATORS),
     ("GET /api/task_run_states/{id}", Rule.READ, OPERATORS),
     ("GET /api/flow_run_states/{id}", Rule.READ, OPERATORS),
-    ("GET /api/work_pools/{name}", Rule.READ, OPERATORS),
-    ("POST /api/work_pools/filter", Rule.READ, OPERATORS),
     ("POST /api/work_pools/count", Rule.READ, OPERATORS),
     ("POST /api/work_pools/{name}/concurrency_status", Rule.READ, OPERATORS),
     ("POST /api/work_pools/{work_pool_name}/queues/filter", Rule.READ, OPERATORS),
-    ("GET /api/work_pools/{work_pool_name}/queues/{name}", Rule.READ, OPERATORS),
     ("POST /api/work_pools/{work_pool_name}/workers/filter", Rule.READ, OPERATORS),
     ("GET /api/work_queues/{id}", Rule.READ, OPERATORS),
     ("GET /api/work_queues/name/{name}", Rule.READ, OPERATORS),
@@ -170,8 +179,8 @@ _LIST: tuple[tuple[str, Rule, frozenset[Audience]], ...] = (
     ("POST /api/automations/filter", Rule.READ, OPERATORS),
     ("POST /api/automations/count", Rule.READ, OPERATORS),
     ("GET /api/automations/{id}", Rule.READ, OPERATORS),
-    ("GET /api/automations/related-to/{resource_id}", Rule.READ, OPERATORS),
-    ("POST /api/events/filter", Rule.READ, OPERATORS),
+    ("GET /api/automations/related-to/{resource_id}", Rule.OPERATORS_ONLY, EVERYONE),
+    ("POST /api/events/filter", Rule.OPERATORS_ONLY, EVERYONE),
     ("GET /api/events/filter/next", Rule.READ, OPERATORS),
     ("POST /api/events/count-by/{countable}", Rule.READ, OPERATORS),
     ("POST /api/variables/filter", Rule.READ, OPERATORS),

@@ -28,6 +28,7 @@ class PrefectUI:
     base: str  # http://127.0.0.1:4200
     shots: Path
     taken: list[Path] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # every API call the gate refused the UI: the UI shows each
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{len(self.taken) + 1:02d}-{name}.png"

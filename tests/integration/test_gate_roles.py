@@ -229,10 +229,20 @@ def test_an_operator_cancels_a_run_and_sets_no_other_state(
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "CANCELLED"
 
 
-def test_only_an_operator_reads_the_work_pool(browsers: Signed) -> None:
-    assert as_(browsers, "operator", "GET", f"/work_pools/{WORK_POOL}") == 200
+def test_every_signed_in_person_reads_the_work_pool_a_runs_page_names(browsers: Signed) -> None:
+    # the control for the refusals above: the same people get past the gate for this read
+    for who in PEOPLE:
+        assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 200
+
+
+def test_events_are_an_operators_and_anyone_else_gets_an_empty_page_of_them(browsers: Signed) -> None:
+    # every run page of the UI asks for its events: events name every partnership's runs
     for who in REFUSED_ALWAYS:
-        assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 403
+        browser, csrf = browsers[who]
+        answer = browser.http.post("/api/events/filter", json={}, headers=csrf)
+        assert answer.status_code == 200 and answer.json() == {"events": [], "total": 0, "next_page": None}
+    browser, csrf = browsers["operator"]
+    assert browser.http.post("/api/events/filter", json={}, headers=csrf).json()["total"] > 0
 
 
 @pytest.mark.parametrize("who", REFUSED_ALWAYS)
