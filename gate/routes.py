@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 API = "/api"
@@ -92,6 +93,7 @@ class RouteTable:
         return None
 
 
+@cache  # building Prefect's API to read its document takes seconds; the installed Prefect's routes never change
 def prefect_routes() -> RouteTable:
     """The routes of the installed Prefect's API (imports Prefect's server: for the server's process and tests)."""
     from prefect.server.api.server import create_api_app
