@@ -97,8 +97,8 @@ def test_a_registered_person_signs_in_with_their_organisations_account(gate: Gat
     assert back.status_code == 303 and back.headers["location"] == "/runs/flow-run/abc"
     assert cleared_browser_cookie(back)  # used once
     cookie = back.cookies[COOKIE]
-    assert call(gate, "/api/flows/filter-me").status_code == 401
-    assert call(gate, "/api/flows/filter-me", {COOKIE: cookie}).json() == {"detail": "reached /api/flows/filter-me"}
+    assert call(gate, "/api/version").status_code == 401
+    assert call(gate, "/api/version", {COOKIE: cookie}).json() == {"detail": "reached /api/version"}
     session = gate.sessions.find(cookie, gate.clock())
     assert session is not None
     assert session.roles == frozenset({Role.POLICE}) and session.identity.signed_in_with == "oidc"
