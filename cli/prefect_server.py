@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -97,7 +96,6 @@ def main() -> None:
     )
     from starlette.routing import Mount
 
-    from cli.system import SERVICE_DIGEST
     from gate.app import Gate
     from gate.oidc import provider_from_settings
     from gate.routes import API, RouteTable
@@ -115,7 +113,7 @@ def main() -> None:
     api = next(route.app for route in prefect.routes if isinstance(route, Mount) and route.path == API)
     app = Gate(
         RetryWhenBusy(prefect),
-        service_digest=os.environ.get(SERVICE_DIGEST) or digest(service_token()),
+        service_digest=settings.service_digest or digest(service_token()),
         routes=RouteTable.from_openapi(api.openapi()),
         gate_key=gate_key(),
         secure=public.startswith("https://"),

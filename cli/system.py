@@ -33,7 +33,7 @@ PACKAGES = ("flows", "tasks", "models", "gate", "cli")
 # the gate's process reads no child's name, signs no audit head, and holds no service credential (only its digest):
 # Prefect's API returns the server's own settings, client headers included, and the gate's calls need none
 SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY", "CSPR_SERVICE_TOKEN", "PREFECT_CLIENT_CUSTOM_HEADERS")
-SERVICE_DIGEST = "CSPR_SERVICE_DIGEST"  # the server's only knowledge of the service credential
+SERVICE_DIGEST = "CSPR_SERVICE_DIGEST"  # Settings.service_digest: all the server knows of the service credential
 LOCKED_JOB_VARIABLES = (
     "command",
     "env",

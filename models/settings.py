@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="The service credential the workers and the command line present at the gate. "
         "Unset in local mode: generated under CSPR_HOME/keys.",
     )
+    service_digest: str | None = Field(
+        default=None,
+        description="The service credential's SHA-256 in hex: all the gate's process holds of it. "
+        "Unset: computed from the service credential (cspr up gives the server this, never the credential).",
+    )
     audit_key: str | None = Field(
         default=None,
         description="Key that signs each review's audit head and the audit trail's anchors in the object store; "
