@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import pyotp
 
+from models.refusals import Refused
+
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 SECRET = re.compile(r"secret=([A-Z2-7]+)")
 
 
-class GateRefused(RuntimeError):
+class GateRefused(Refused):
     """The gate (or Prefect behind it) said no; ``str()`` is its answer."""
 
 

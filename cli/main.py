@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.refusals import Refused
 from models.roles import Role
 
 if TYPE_CHECKING:
@@ -548,7 +549,7 @@ def report_command(
     start, end = _date(date_from, "--from") or month.start, _date(date_to, "--to") or month.end
     try:
         period = Period(start, end)
-    except ValueError as exc:
+    except Refused as exc:
         raise _fail(str(exc)) from None
     columns = (TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn())
     try:
@@ -784,7 +785,7 @@ def retention_run(
     day = _date(as_of, "--as-of") or today_in_england()
     try:
         check_day(day, dry_run=dry_run)
-    except ValueError as exc:
+    except Refused as exc:
         raise _fail(str(exc)) from None
     os.environ.update({k: v for k, v in prefect_env(LocalSystem().api_url).items() if v and k not in os.environ})
     up = server_is_up(os.environ["PREFECT_API_URL"])
@@ -845,17 +846,15 @@ def person_correct(
 @contextmanager
 def review_change() -> Iterator[Session]:
     """A transaction for a change to a review from the command line: a refusal rolls back and becomes the message."""
-    from models.corrections import CorrectionRefused
     from models.db import transaction
     from models.keyring import Erased
-    from models.records import UnknownReview
 
     try:
         with transaction() as session:
             yield session
     except Erased:
         raise _fail("that review was erased: nothing more can be recorded about it") from None
-    except (CorrectionRefused, UnknownReview, ValueError) as exc:
+    except Refused as exc:
         raise _fail(str(exc)) from None
 
 

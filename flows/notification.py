@@ -18,6 +18,7 @@ from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget
 from models.answers import explain
 from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
 from models.records import Actor, ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
+from models.refusals import Refused
 from models.roles import Role
 from models.stages import START
 from tasks.records import check_partnership, record_incident, signed_in_as
@@ -26,7 +27,7 @@ from tasks.runs import label_run, name_run, start_lifecycle
 MAX_IDENTITY_ATTEMPTS = 50
 
 
-class NotificationRefused(ValueError):
+class NotificationRefused(Refused):
     """The notification cannot be recorded as given; the message says why, in the coordinator's words."""
 
 
@@ -39,7 +40,7 @@ def notify_incident(notification: IncidentNotification) -> str:
         raise NotificationRefused(f"The notification was not recorded: {explain(exc, IncidentNotification)}") from None
     try:
         check_partnership(incident.partnership)
-    except ValueError as exc:
+    except Refused as exc:
         raise NotificationRefused(f"The notification was not recorded: {exc}") from None
     name_run(f"{incident.partnership} · new incident", ["cspr", "notification", f"partnership:{incident.partnership}"])
     identity, coordinator = _ask_identity(incident)

@@ -23,6 +23,7 @@ from models import identity, steps
 from models.accounts import roles_in
 from models.identity import SUSPENDED
 from models.records import UnknownPartnership, UnknownReview, partnership_by_code, review_by_reference
+from models.refusals import Refused
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Partnership
@@ -48,7 +49,7 @@ ANSWERED_ALREADY = (
 )
 
 
-class AnswerRefused(ValueError):
+class AnswerRefused(Refused):
     """The person may not answer this run's form; ``str()`` says why and what to do."""
 
 

@@ -39,6 +39,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from models.refusals import Refused
 from models.settings import Settings, get_settings
 
 SCOPE = "openid email profile"
@@ -61,7 +62,7 @@ UNREACHABLE = "Your organisation's sign-in service could not be reached. Please 
 MISCONFIGURED = "Sign-in with your organisation is not set up correctly here. Please ask an operator."
 
 
-class OidcRefused(ValueError):
+class OidcRefused(Refused):
     """A sign-in the provider did not confirm. ``str()`` is the message for the person; ``reason`` says which check
     failed, for the log. Neither holds a code, a token or a secret."""
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from models.refusals import Refused
+
 PARTNERSHIP_TAG = "partnership:"
 NO_PARTNERSHIP = "partnership:-"  # no run carries it (a code is letters, digits and hyphens, never "-" alone)
 SCRUBBED = "(withheld)"
@@ -22,7 +24,7 @@ _SECRET_NAMES = re.compile(r"(?i)(header|key|token|secret|password|passwd|auth|c
 _URL_PASSWORD = re.compile(r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
 
 
-class Unscopable(ValueError):
+class Unscopable(Refused):
     """A filter the gate cannot narrow to the person's partnerships; ``str()`` says what to change."""
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.bank_holidays import FIRST_YEAR, PublishedList, published_list, regular_holidays
+from models.refusals import Refused
 
 YEARS_BEYOND = 30  # regular holidays are counted this far past the published list's last year
 SOURCE = (
@@ -48,7 +49,7 @@ def today_in_england() -> dt.date:
     return dt.datetime.now(ZoneInfo("Europe/London")).date()
 
 
-class StillToCome(ValueError):
+class StillToCome(Refused):
     """A run that changes records was asked to act as of a day still to come."""
 
 
@@ -65,7 +66,7 @@ def london_day(at: dt.datetime) -> dt.date:
     return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo("Europe/London")).date()
 
 
-class CalendarRangeError(ValueError):
+class CalendarRangeError(Refused):
     """A date falls in a year the calendar cannot count in."""
 
 

@@ -32,6 +32,7 @@ from models import forms
 from models.calendar import today_in_england, working_days_by_partnership
 from models.dates import long_date
 from models.db import driver_chunks
+from models.refusals import Refused
 from models.rulebook import Entry
 from models.stages import Stage
 from models.statistics import Statistics, statistics
@@ -64,7 +65,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"the period ends ({long_date(self.end)}) before it starts ({long_date(self.start)})")
+            raise Refused(f"the period ends ({long_date(self.end)}) before it starts ({long_date(self.start)})")
 
     @classmethod
     def month_before(cls, day: dt.date) -> Period:
@@ -97,7 +98,7 @@ class Compliance:
         return int(self.overdue["reference"].nunique()) if not self.overdue.empty else 0
 
 
-class UnknownPartnership(LookupError):
+class UnknownPartnership(Refused):
     pass
 
 

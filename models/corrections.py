@@ -13,12 +13,13 @@ from sqlmodel import Session, select
 from models import records
 from models.calendar import today_in_england
 from models.records import Actor, Noted
+from models.refusals import Refused
 from models.tables import CasePerson, Review
 
 MAX_NAME = 200
 
 
-class CorrectionRefused(ValueError):
+class CorrectionRefused(Refused):
     """A correction that cannot be made; ``str()`` says why, for the coordinator or operator."""
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from models import forms, progress, records, rulebook
 from models.partners import organisation_on
 from models.records import Actor
+from models.refusals import Refused
 from models.roles import PARTNERS, Role
 from models.rulebook import Entry, Event
 from models.stages import Facts, Stage, Transition
@@ -29,7 +30,7 @@ PANEL_AND_SOS = ("panel", "secretary_of_state")
 Handler = Callable[[Session, Review, Any, Actor, dt.datetime, dt.date], str]
 
 
-class Refusal(ValueError):
+class Refusal(Refused):
     """An answer that cannot be accepted; ``str()`` is the message for the person who gave it."""
 
 

@@ -23,6 +23,8 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 
+from models.refusals import Refused
+
 # From the gate's signing to the lifecycle's check. A resumed run waits for a free worker, so this allows for a
 # queue: 200 incidents at once on 2 cores kept resumed runs waiting 11 minutes (docs/benchmarks.md, 2026-12-06),
 # and an answer given as the workers stop for a long weekend waits days. Ten minutes, as it was, refused those
@@ -33,7 +35,7 @@ KEY_BYTES = 32
 DIFFERENT_ANSWER = "the answer's sign-in was given for a different answer: open the form and submit it again"
 
 
-class IdentityRefused(ValueError):
+class IdentityRefused(Refused):
     """An answer whose identity cannot be trusted; ``str()`` says why, in words for the person and the log."""
 
 

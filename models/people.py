@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from models import signin
 from models.audit import GENESIS_HASH, register_event_hash
 from models.records import Actor, UnknownPartnership, partnership_by_code
+from models.refusals import Refused
 from models.roles import Role
 from models.settings import get_settings
 from models.tables import Account, Partnership, RegisterEvent, Representative, utcnow
@@ -38,7 +39,7 @@ class RegisterAction(StrEnum):
     REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
 
 
-class RegisterRefusal(ValueError):
+class RegisterRefusal(Refused):
     """A change to the register that cannot be made; ``str()`` says why, for the operator."""
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from models import rulebook, stages
 from models.audit import GENESIS_HASH, decision_hash, event_hash, signed_head
+from models.refusals import Refused
 from models.rulebook import Entry, Event
 from models.stages import Facts, Stage
 from models.tables import (
@@ -209,7 +210,7 @@ def create_review(
     return review, True
 
 
-class DifferentNotification(ValueError):
+class DifferentNotification(Refused):
     """The incident was recorded already, as another kind of notification or with another outcome; ``str()`` says
     which review, for the coordinator."""
 
@@ -442,11 +443,11 @@ def enqueue(
     return added
 
 
-class UnknownReview(LookupError):
-    pass
+class UnknownReview(Refused):
+    """A review reference that is not recorded."""
 
 
-class UnknownPartnership(ValueError):
+class UnknownPartnership(Refused):
     """A partnership code that is not registered; ``str()`` names the ones that are."""
 
 

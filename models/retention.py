@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from models import keyring, records
 from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.records import Actor, Noted
+from models.refusals import Refused
 from models.stages import Stage
 from models.tables import Delivery, Outbox, Report, Review, StageEvent
 
@@ -216,7 +217,7 @@ def _messages(session: Session, today: dt.date) -> list[Due]:
 def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETENTION) -> None:
     """Erase a review: destroy its data key, and record that it was erased (and what was kept) in its history."""
     if review.legal_hold:
-        raise ValueError(f"{review.reference} is under legal hold: it is kept until the hold is lifted")
+        raise Refused(f"{review.reference} is under legal hold: it is kept until the hold is lifted")
     keyring.destroy(session, review.id)
     review.erased_on = today
     session.add(review)
@@ -267,9 +268,9 @@ def forget_messages(session: Session, today: dt.date) -> int:
 def hold(session: Session, review: Review, *, reason: str, by: Actor, lift: bool = False) -> None:
     """Put a review under legal hold (an inquiry, a court, the coroner), or lift it; recorded in its history."""
     if not reason.strip():
-        raise ValueError("say why: the inquiry, court or case the hold is for")
+        raise Refused("say why: the inquiry, court or case the hold is for")
     if review.legal_hold != lift:
-        raise ValueError(f"{review.reference} is {'not ' if lift else ''}under legal hold already")
+        raise Refused(f"{review.reference} is {'not ' if lift else ''}under legal hold already")
     review.legal_hold = not lift
     session.add(review)
     session.flush()

@@ -24,6 +24,8 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from models.refusals import Refused
+
 MAX_PASSWORD_LENGTH = 1024  # long passphrases are welcome; a megabyte is an attack on the hashing, refused unhashed
 MIN_PASSWORD_LENGTH = 12
 ISSUER = "cspr"  # how an authenticator app labels the account
@@ -34,7 +36,7 @@ REFUSED = "That email address, password or code is not right. Check them and try
 _HASHER = PasswordHasher()  # Argon2id with argon2-cffi's current recommended cost (RFC 9106's low-memory choice)
 
 
-class SignInRefused(ValueError):
+class SignInRefused(Refused):
     """A sign-in that fails; ``str()`` is the message for the person, which never says which part was wrong."""
 
 

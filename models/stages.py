@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.refusals import Refused
 from models.roles import PARTNERS, Role
 
 
@@ -234,7 +235,7 @@ assert len(_BY_NAME) == len(TRANSITIONS), "transition names must be unique"
 assert set(_BY_NAME) == set(Transition) - {Transition.RECORD_INCIDENT}, "every named transition is a move"
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Refused):
     """A move the state machine does not allow; ``str()`` is a message for the coordinator."""
 
     def __init__(self, message: str, *, transition: str, stage: Stage, failed: tuple[str, ...] = ()) -> None:
