@@ -6,7 +6,7 @@ of their own partnerships only, a start with parameters only...). A route that i
 person, reads included, and a route a later Prefect adds stays closed until someone lists it here. The service (the
 workers, the command line, the flows) is never subject to this list: it is the system itself.
 
-The README's "Who can do what" and docs/access.md are generated from this list (``python -m gate.access``).
+docs/access.md, "Who can do what" by area and route by route, is generated from this list (``python -m gate.access``).
 """
 
 from __future__ import annotations

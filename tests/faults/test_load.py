@@ -1,6 +1,7 @@
 """Load: 200 incidents notified at once on the team set-up (Prefect and the project database on PostgreSQL, two
 process workers, S3). Every one reaches its first form, the sweep runs over them all, and no review is lost or
-made twice. The times are printed and written to test-output/load.json (the README quotes them)."""
+made twice. The times are printed and written to test-output/load.json (docs/promises.md and docs/benchmarks.md
+quote them)."""
 
 from __future__ import annotations
 

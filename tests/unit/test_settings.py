@@ -1,5 +1,5 @@
-"""One place for every setting: the README's configuration table is the class `Settings`, and nothing else reads
-a CSPR_ variable from the environment."""
+"""One place for every setting: the configuration table of the operator's guide (docs/operators.md) is the class
+`Settings`, and nothing else reads a CSPR_ variable from the environment."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 
 from models.settings import PROJECT_ROOT, Settings
 
-README = PROJECT_ROOT / "README.md"
+GUIDE = PROJECT_ROOT / "docs" / "operators.md"
 READS = re.compile(r"""os\.(?:environ\.get|getenv)\(\s*["']CSPR_|os\.environ\[\s*["']CSPR_\w*["']\s*\](?!\s*=[^=])""")
 
 
 def configuration_table() -> dict[str, tuple[str, str]]:
     """The table under "## Configuration": variable -> (default, meaning)."""
-    section = README.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    section = GUIDE.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, tuple[str, str]] = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -37,7 +37,7 @@ def printed(default: object) -> str:
     return str(default)
 
 
-def test_the_readme_lists_exactly_the_settings_with_their_defaults() -> None:
+def test_the_operators_guide_lists_exactly_the_settings_with_their_defaults() -> None:
     table = configuration_table()
     assert sorted(table) == sorted(f"CSPR_{name.upper()}" for name in Settings.model_fields)
     for name, field in Settings.model_fields.items():
