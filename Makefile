@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt package-lock.json scripts/setup.sh
 up: $(STAMP)
 	$(BIN)/cspr up
 
-# The team set-up: Prefect and the project database on PostgreSQL, two workers, S3 (see the README).
+# The team set-up: Prefect and the project database on PostgreSQL, two workers, S3 (see docs/operators.md).
 up-team: $(STAMP)
 	$(BIN)/cspr up --team
 
@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_PROCESSES)
 	CSPR_LOAD_REVIEWS=$${CSPR_LOAD_REVIEWS:-$(LOAD_IN_TEST)} $(BIN)/pytest $(PYTEST_PROCESSES) -m faults tests/faults
 

@@ -19,6 +19,7 @@ import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,16 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from benchmarks.sweep import AS_OF, CHUNK, populate
-from models import compliance, forms
+from models import compliance
 from models.db import driver_chunks, make_engine, migrate
+from models.process.steps.rapid_review import Theme
 from models.tables import Decision, DecisionKind, Review, StageEvent, utcnow
 from tasks.compliance import charts, context
 from tasks.documents import render_pdf
 from tasks.storage import LocalStore
 
 PATH = ["incident_recorded", "rapid_review", "rapid_review_sign_off", "awaiting_panel"]
-THEMES = [t.value for t in forms.Theme]
+THEMES = [t.value for t in Theme]
 
 
 def add_history(engine: sa.Engine, seed: int = 7) -> None:
@@ -46,7 +48,9 @@ def add_history(engine: sa.Engine, seed: int = 7) -> None:
         _add_history_chunk(engine, rng, reviews[first : first + CHUNK])
 
 
-def _add_history_chunk(engine: sa.Engine, rng: random.Random, reviews: list[Any]) -> None:
+def _add_history_chunk(
+    engine: sa.Engine, rng: random.Random, reviews: Sequence[sa.Row[uuid.UUID, str, dt.date]]
+) -> None:
     events: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     for review_id, stage, aware in reviews:

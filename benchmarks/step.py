@@ -28,7 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -105,7 +105,7 @@ def task_seconds(run_ids: set[UUID], steps: int) -> dict[str, float]:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    totals: Counter[str] = Counter()
+    totals: defaultdict[str, float] = defaultdict(float)
     done = 0
     with get_client(sync_client=True) as client:
         while batch := client.read_task_runs(
@@ -115,7 +115,8 @@ def task_seconds(run_ids: set[UUID], steps: int) -> dict[str, float]:
             for task in batch:
                 if task.start_time is not None and task.end_time is not None:
                     totals[task.name.rsplit("-", 1)[0]] += (task.end_time - task.start_time).total_seconds()
-    return {name: round(seconds / max(steps, 1), 3) for name, seconds in totals.most_common()}
+    largest_first = sorted(totals.items(), key=lambda item: item[1], reverse=True)
+    return {name: round(seconds / max(steps, 1), 3) for name, seconds in largest_first}
 
 
 def next_form(reference: str, timeout: float = 180) -> FlowRun | None:
@@ -136,8 +137,9 @@ def next_form(reference: str, timeout: float = 180) -> FlowRun | None:
 
 def drive(ui_url: str, reviews: int, path: str) -> list[Step]:
     """Every review from notification to closure, each step timed; the set-up must be running."""
-    from cli.demo import AtTheGate, Case, notify, review_state, wait_for_answer_processed
-    from cli.demo import answerer as who_answers
+    from cli.demo import AtTheGate, notify, review_state, wait_for_answer_processed
+    from models.process.demo import Case
+    from models.process.demo import answerer as who_answers
 
     people = AtTheGate(ui_url, say=lambda _: None)
     steps: list[Step] = []
@@ -172,7 +174,7 @@ def run(reviews: int, port: int, *, path: str = "local", team: bool = False) -> 
         migrate(get_engine())
         with transaction() as session:
             seed_demo(session)
-        workers = [p for p in system.processes if "worker" in " ".join(map(str, p.args))]
+        workers = [p for p in system.processes if isinstance(p.args, list) and "worker" in " ".join(map(str, p.args))]
         before = sum(children_cpu(worker.pid) for worker in workers)
         steps = drive(system.ui_url, reviews, path)
         cpu = sum(children_cpu(worker.pid) for worker in workers) - before

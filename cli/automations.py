@@ -10,6 +10,9 @@ started again by its trigger in prefect.yaml (``cspr-crashed-run-carries-on``).
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any, TypeVar, overload
+
 from prefect import get_client
 from prefect.automations import Automation
 from prefect.events.actions import RunDeployment
@@ -17,6 +20,8 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
 from tasks.runs import unresponsive_after
+
+T = TypeVar("T")
 
 UNRESPONSIVE = "cspr-unresponsive-runs"
 CHECK_DEPLOYMENT = "check-unresponsive-run/check-unresponsive-run"
@@ -59,10 +64,21 @@ def check_unresponsive_runs() -> Automation:
         ],
     )
     try:
-        existing = Automation.read(name=UNRESPONSIVE)
+        existing = _answered(Automation.read(name=UNRESPONSIVE))
     except ValueError:  # not there yet
-        return wanted.create()
+        return _answered(wanted.create())
     if existing.trigger == wanted.trigger and existing.actions == wanted.actions:
         return existing
-    existing.delete()
-    return wanted.create()
+    _answered(existing.delete())
+    return _answered(wanted.create())
+
+
+@overload
+def _answered(result: Coroutine[Any, Any, T]) -> T: ...  # read(): typed as async alone
+@overload
+def _answered(result: T | Coroutine[Any, Any, T]) -> T: ...
+def _answered(result: Any) -> Any:
+    """What one of Prefect's sync-or-async methods answered: called outside an event loop, as here, it answers at
+    once, not with a coroutine."""
+    assert not isinstance(result, Coroutine)
+    return result

@@ -1,18 +1,15 @@
 """Driving reviews through the running system as people would: each demo person signs in at the gate when it is their
 turn (``AtTheGate``), the coordinator runs the notification, each form is answered by the person whose step it is, as
 the browser answers it, and the project database is watched as it moves. Used by ``cspr demo`` and by the end-to-end
-tests; the scripted answers (``Case``) are what the other tests give too.
-
-All people, places and children here are invented.
+tests. The scripted answers (``Case``, models/process/demo.py: each step's own is in its module) are what the other
+tests give too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -22,14 +19,14 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.input.actions import read_flow_run_input
 
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
-from models.calendar import calendar_for, today_in_england
 from models.db import transaction
 from models.people import reset_credentials
-from models.records import Actor, review_by_reference
+from models.process.demo import Case, answerer
+from models.review.lookup import review_by_reference
+from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_REPRESENTATIVES
-from models.stages import Stage
-from models.steps import STEPS
+from models.stages import TERMINAL, Stage
 
 NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
 
@@ -75,14 +72,6 @@ def lifecycle_runs(reference: str) -> list[FlowRun]:
         return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]))
         )
-
-
-def answerer(stage: Stage | None, answer: Mapping[str, Any]) -> Role:
-    """Who answers a form in the demo (``None``: the notification's identity form): the partner a sign-off is for,
-    the Panel's contact on the Panel's steps, the coordinator on every other."""
-    if stage is Stage.RAPID_REVIEW_SIGN_OFF:
-        return Role.from_label(str(answer["partner"]))
-    return Role.PANEL if stage is not None and Role.PANEL in STEPS[stage].roles else Role.COORDINATOR
 
 
 class AtTheGate:
@@ -173,248 +162,6 @@ def wait_for_answer_processed(reference: str, seq: int, timeout: float = 180) ->
     raise DemoError(f"{reference}: the answer was not processed within {timeout:.0f}s")
 
 
-# --- an invented case --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    """The answers people give, for one branch of the process, with dates that have all passed."""
-
-    path: str = "local"  # local | national | no-review
-    child_name: str = "Rowan Ashcombe"
-    child_dob: dt.date = dt.date(2019, 5, 17)
-    partnership: str = "northshire"
-    pseudonym: str = "Child Q"
-    qa_returns: int = 0
-    deferrals: int = 0
-    improvements_only: bool = False
-    send_back_first: bool = False
-    sign_off_order: tuple[str, ...] = (Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH)  # roles, in their order
-    report_sent_on: dt.date | None = None  # default: long enough ago that publication need not wait
-    today: dt.date = field(default_factory=today_in_england)
-    asked: Counter[Stage] = field(default_factory=Counter)
-
-    def day(self, working_days_after_awareness: int) -> str:
-        return calendar_for().add(self.aware_on, working_days_after_awareness).isoformat()
-
-    @property
-    def aware_on(self) -> dt.date:
-        return calendar_for().add(self.today, -100)
-
-    def notification(self) -> dict[str, Any]:
-        return {
-            "partnership": self.partnership,
-            "incident_date": (self.aware_on - dt.timedelta(days=1)).isoformat(),
-            "aware_date": self.aware_on.isoformat(),
-            "harm": "seriously harmed",
-            "abuse_or_neglect": "suspected",
-            "looked_after": False,
-            "children": [{"pseudonym": self.pseudonym, "age_band": "5-9"}],
-            "national_reference": "",
-        }
-
-    family_name: str = "Morwenna Ashcombe"
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "children": [
-                {"pseudonym": self.pseudonym, "full_name": self.child_name, "date_of_birth": self.child_dob.isoformat()}
-            ],
-            "family_members": [{"relationship": "mother", "full_name": self.family_name, "date_of_birth": None}],
-        }
-
-    def answer(self, stage: Stage) -> dict[str, Any]:
-        """What the person at ``stage`` submits next."""
-        n = self.asked[stage]
-        self.asked[stage] += 1
-        return ANSWERS[stage](self, n)
-
-
-def _notification(c: Case, n: int) -> dict[str, Any]:
-    return {
-        "panel_reference": "SIN-2026-10-1234",
-        "notified_on": c.day(3),
-        "partners_told_on": c.day(3),
-    }
-
-
-def _rapid_review(c: Case, n: int) -> dict[str, Any]:
-    recommendation = {
-        "local": "local review",
-        "national": "refer for a national review",
-        "no-review": "no local review",
-    }
-    return {
-        "facts": "Child Q was admitted to hospital with injuries consistent with neglect over several months.",
-        "immediate_actions": "A strategy meeting was held; the sibling is subject to a child protection plan.",
-        "agencies_involved": "Children's social care; police; health visiting; the GP practice; the primary school.",
-        "key_practice_episodes": "Missed health appointments; a school referral not followed up; a home visit.",
-        "family_context": "A single parent household under financial strain, recently moved into the area.",
-        "learning_now": "Information about missed appointments was not shared between health and the school.",
-        "criterion_a_improvements": True,
-        "criterion_b_recurrent_themes": True,
-        "criterion_c_agencies_working_together": True,
-        "criterion_d_panel_suggested_local": False,
-        "criteria_commentary": "Concerns about information sharing between agencies.",
-        "themes": ["neglect", "information sharing between agencies"],
-        "recommendation": recommendation[c.path],
-        "national_review_view": "The partners do not consider a national review necessary."
-        if c.path != "national"
-        else "The case raises issues of national importance about information sharing.",
-        "completed_on": c.day(12 + 3 * n),
-    }
-
-
-def _sign_off(c: Case, n: int) -> dict[str, Any]:
-    order = c.sign_off_order
-    send_back = c.send_back_first and n == 0
-    partner = Role(order[0] if send_back else order[(n - (1 if c.send_back_first else 0)) % 3])
-    return {
-        "partner": partner.label,
-        "decision": "send back" if send_back else "sign off",
-        "signed_on": c.day(14 + (3 if c.send_back_first and not send_back else 0)),
-        "reason": "The family context section needs the school's account." if send_back else "",
-    }
-
-
-def _panel(c: Case, n: int) -> dict[str, Any]:
-    return {
-        "responded_on": c.day(24),
-        "national_review": c.path == "national",
-        "agrees_with_local_recommendation": True,
-        "comments": "",
-    }
-
-
-def _decision(c: Case, n: int) -> dict[str, Any]:
-    decision = {"local": "local review", "national": "national review led by the Panel", "no-review": "no local review"}
-    return {
-        "decision": decision[c.path],
-        "decided_on": c.day(26),
-        "reasons": "Criteria (a) to (c) are met: the case may highlight improvements in information sharing.",
-        "immediate_learning": "Share missed-appointment information with the school nurse."
-        if c.path == "no-review"
-        else "",
-    }
-
-
-def _commissioning(c: Case, n: int) -> dict[str, Any]:
-    terms = "Review the multi-agency response to Child Q, from birth to the incident."
-    return {
-        "reviewer": "Dr Morgan Ellery",
-        "commissioned_on": c.day(30),
-        "terms_of_reference": terms,
-    }
-
-
-def _progress(c: Case, n: int) -> dict[str, Any]:
-    if n == 0:
-        return {
-            "update": "written request to the reviewer",
-            "on": c.day(50),
-            "request": "Please share a first draft of the chronology by the end of the month.",
-        }
-    return {"update": "draft report submitted", "on": c.day(60 + n), "request": "", **DRAFT}
-
-
-DRAFT: dict[str, Any] = {
-    "summary": "Child Q, aged seven, was seriously harmed through neglect over several months. Agencies each held "
-    "part of the picture: missed health appointments, a school's concerns about weight loss, and a housing move.",
-    "recommendations": [
-        "The ICB and schools agree a weekly exchange of missed-appointment information for children on plans.",
-        "Children's social care checks school attendance and health contacts at every strategy discussion.",
-        "The partnership runs multi-agency training on recognising neglect in primary-age children.",
-    ],
-    "child_experience": "Child Q told a teacher they were often hungry and that home was cold.",
-    "family_context": "A single parent under financial strain, recently moved into the area, with little support.",
-    "systemic_analysis": "Information was held in separate systems with no routine for sharing it; thresholds for "
-    "neglect were applied differently by each agency; a house move interrupted the health visiting service.",
-    "practitioner_involvement": "Twelve practitioners took part in a learning event; the parent was invited to "
-    "contribute and met the reviewer.",
-    "timeline": [
-        {"on": "2025-09-03", "event": "Child Q starts at a new primary school after a house move."},
-        {"on": "2025-11-12", "event": "Second missed health appointment; letter sent to the old address."},
-        {"on": "2026-01-20", "event": "School raises a concern about Child Q's weight with the school nurse."},
-        {"on": "2026-03-02", "event": "Child Q is admitted to hospital."},
-    ],
-}
-
-
-def _qa(c: Case, n: int) -> dict[str, Any]:
-    returning = n < c.qa_returns
-    return {
-        "summary_of_recommendations": True,
-        "systemic_analysis": not returning,
-        "child_perspective_and_family_context": True,
-        "practitioners_and_family_involved": True,
-        "plain_english": True,
-        "anonymised": True,
-        "outcome": "return to the reviewer" if returning else "approve the final report",
-        "reasons": "The systemic analysis needs to go beyond the sequence of events." if returning else "",
-    }
-
-
-def _final_report(c: Case, n: int) -> dict[str, Any]:
-    return {"sent_on": (c.report_sent_on or dt.date.fromisoformat(c.day(85))).isoformat()}
-
-
-def _publication(c: Case, n: int) -> dict[str, Any]:
-    if n < c.deferrals:
-        return {
-            "decision": "defer publication",
-            "look_again_on": c.today.isoformat(),
-            "reasons": "Criminal proceedings are pending; the police asked for publication to wait.",
-        }
-    if c.improvements_only:
-        return {
-            "decision": "publish information about improvements only",
-            "reasons": "Publishing the full report would harm the welfare of the child's sibling.",
-        }
-    return {"decision": "publish the report", "reasons": ""}
-
-
-def _actions(c: Case, n: int) -> dict[str, Any]:
-    return {
-        "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
-        "2. Multi-agency training on neglect (partnership, by June).",
-    }
-
-
-def _national_commissioning(c: Case, n: int) -> dict[str, Any]:
-    return {
-        "reviewer": "Priya Castellano",
-        "confirmed_by_secretary_of_state_on": c.day(40),
-        "local_contribution": "Chronologies from every agency; access to practitioners.",
-    }
-
-
-def _national_report(c: Case, n: int) -> dict[str, Any]:
-    return {
-        "published_on": c.day(95),
-        "local_actions": "Adopt the national recommendations on information sharing.",
-    }
-
-
-ANSWERS: dict[Stage, Callable[[Case, int], dict[str, Any]]] = {
-    Stage.INCIDENT_RECORDED: _notification,
-    Stage.RAPID_REVIEW: _rapid_review,
-    Stage.RAPID_REVIEW_SIGN_OFF: _sign_off,
-    Stage.AWAITING_PANEL: _panel,
-    Stage.AWAITING_DECISION: _decision,
-    Stage.COMMISSIONING: _commissioning,
-    Stage.REVIEW_UNDER_WAY: _progress,
-    Stage.QUALITY_ASSURANCE: _qa,
-    Stage.REPORT_APPROVED: _final_report,
-    Stage.AWAITING_PUBLICATION: _publication,
-    Stage.PUBLISHED: _actions,
-    Stage.IMPROVEMENTS_PUBLISHED: _actions,
-    Stage.NATIONAL_REVIEW: _national_commissioning,
-    Stage.NATIONAL_REVIEW_UNDER_WAY: _national_report,
-}
-# the demo answers every step of the process, and only those
-assert set(ANSWERS) == set(STEPS), f"demo answers missing for {sorted(set(STEPS) - set(ANSWERS))}"
-
-
 # --- the drive --------------------------------------------------------------------------------------------
 
 
@@ -435,9 +182,10 @@ def drive(
 ) -> Stage:
     """Answer each form the lifecycle asks for, each as the person whose step it is, until the review is closed."""
     for _ in range(max_steps):
-        if review_state(reference).stage is Stage.CLOSED:
-            say(f"{reference}: closed")
-            return Stage.CLOSED
+        stage = review_state(reference).stage
+        if stage in TERMINAL:
+            say(f"{reference}: {stage.value}")
+            return stage
         run = suspended_lifecycle_run(reference)
         before = review_state(reference)
         answer = case.answer(before.stage)

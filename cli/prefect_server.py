@@ -87,6 +87,7 @@ def zero_what_sqlite_deletes(dbapi_connection: Any, _record: Any) -> None:
 def main() -> None:
     import sqlalchemy as sa
     import uvicorn
+    from fastapi import FastAPI
     from prefect.server.api.server import create_app
     from prefect.settings import (
         PREFECT_SERVER_API_KEEPALIVE_TIMEOUT,
@@ -111,6 +112,7 @@ def main() -> None:
     public = settings.public_url or f"http://{args.host}:{args.port}"
     prefect = create_app(final=True)
     api = next(route.app for route in prefect.routes if isinstance(route, Mount) and route.path == API)
+    assert isinstance(api, FastAPI)  # Prefect's API, mounted in its app
     app = Gate(
         RetryWhenBusy(prefect),
         service_digest=settings.service_digest or digest(service_token()),

@@ -140,8 +140,8 @@ class SeaweedS3:
     def _answers_with_identity(self) -> bool:
         """Up, and already knows its identity: it answers before it has read its identities, and refuses the
         right key for a moment on a busy machine."""
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
+        import boto3  # type: ignore[import-untyped, unused-ignore]
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped, unused-ignore]
 
         try:
             urllib.request.urlopen(self.endpoint, timeout=2)

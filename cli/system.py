@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cli.processes import dies_with_parent, stop
 from models.credentials import SERVICE_HEADER, digest, service_token
@@ -251,7 +251,8 @@ class LocalSystem:
     def check_alive(self) -> None:
         for process in self.processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{' '.join(map(str, process.args))} exited with code {process.returncode}")
+                command = " ".join(map(str, cast("list[str]", process.args)))  # each started with a list
+                raise RuntimeError(f"{command} exited with code {process.returncode}")
 
 
 def compile_bytecode() -> None:

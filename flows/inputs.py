@@ -1,4 +1,4 @@
-"""The forms people fill in the Prefect UI: each step's form (models/forms.py) as a Prefect ``RunInput``.
+"""The forms people fill in the Prefect UI: each step's form (models/process/steps/) as a Prefect ``RunInput``.
 
 ``ask`` suspends the run on a form and returns the answer exactly as Prefect stored it, with who gave it. The server
 checks the answer against the form's JSON schema when it is submitted (types, required fields, lengths, choices), so
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pydantic
@@ -23,21 +23,22 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input, read_flow_run_input
-from prefect.input.run_input import keyset_from_base_key
+from prefect.input.run_input import Keyset, keyset_from_base_key
 from prefect.runtime import flow_run
 
 from models import forms, identity
 from models.credentials import gate_key
 from models.forms import FormModel
 from models.identity import SUSPENDED, Identity
+from models.process import STEPS
 from models.stages import Stage
-from models.steps import STEPS
 from models.tables import utcnow
 from tasks.runs import forget_inputs
 
 
 def as_run_input(form: type[FormModel]) -> type[RunInput]:
-    model: type[RunInput] = pydantic.create_model(form.__name__, __base__=(RunInput, form))  # type: ignore[call-overload]
+    # a class made at run time from two bases, which mypy cannot follow: it is told what the class is
+    model = cast(type[RunInput], pydantic.create_model(form.__name__, __base__=(RunInput, form)))
     model.__doc__ = form.__doc__
     return model
 
@@ -47,8 +48,8 @@ IDENTITY = as_run_input(forms.Identity)
 IDENTITY_TO_FOLLOW = as_run_input(forms.IdentityToFollow)
 
 
-def _keyset(key: str) -> dict[str, str]:
-    return dict(keyset_from_base_key(f"{SUSPENDED}{key}"))
+def _keyset(key: str) -> Keyset:
+    return keyset_from_base_key(f"{SUSPENDED}{key}")
 
 
 def _stored(key: str) -> set[str]:

@@ -8,7 +8,7 @@ deployment, and this run ends. Crashed, retried or replayed after a suspend, the
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, assert_never
 
 from prefect import flow, get_run_logger
 from pydantic import Field
@@ -17,7 +17,16 @@ from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
 from models.identity import Identity
 from tasks.archive import check_publication, store_documents
 from tasks.notices import announce_waiting, deliver_outbox
-from tasks.records import automatic_step, next_step, record_answer, timeline
+from tasks.records import (
+    AskPerson,
+    MoveAutomatically,
+    ReviewClosed,
+    WaitForDate,
+    automatic_step,
+    next_step,
+    record_answer,
+    timeline,
+)
 from tasks.runs import (
     ended_runs,
     label_run,
@@ -47,31 +56,32 @@ def review_lifecycle(reference: Reference) -> str:
             action = next_step(reference)
             label_run(reference, action.slug, action.partnership, action.stage)
             store_documents(reference)
-            if action.kind == "form":
+            asking = action if isinstance(action, AskPerson) else None
+            if asking:
                 announce_waiting(reference)  # once per visit of the step: a replay or a refusal tells nobody again
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
-            publish_worklist(reference if action.kind == "form" else None, action.partnership)
-            forget_all_but(action.key if action.kind == "form" else None)
-            if action.kind == "automatic":
-                assert action.transition is not None
+            publish_worklist(reference if asking else None, action.partnership)
+            forget_all_but(asking.key if asking else None)
+            if isinstance(action, MoveAutomatically):
                 automatic_step(reference, action.transition, action.stage)
                 continue
-        if action.kind == "finished":
-            release_slot(reference)
-            return "closed"
-        if action.kind == "wait":
-            assert action.on is not None
-            schedule_lifecycle(
-                reference, action.on, action.description, action.partnership, action.stage, action.counter
-            )
-            logger.info("%s waits until %s: %s", reference, action.on.isoformat(), action.description)
-            return f"waiting until {action.on.isoformat()}"
-        answer = ask(FORMS[action.stage], action.key, action.description)  # suspends: no slot held
-        if answer is not None:
-            # the redaction gate reads a whole report: not for an answer nobody can be held to, which is refused
-            signed = isinstance(answer.signer, Identity)
-            refusal = check_publication(reference, action.stage, answer.data) if signed else None
-            with review_slot(reference):
-                record_answer(reference, action.key, answer.data, answer.signer, refusal)
-        forget(action.key)
+        match action:
+            case ReviewClosed():
+                release_slot(reference)
+                return "closed"
+            case WaitForDate(on=on, why=why, partnership=partnership, stage=stage, counter=counter):
+                schedule_lifecycle(reference, on, why, partnership, stage, counter)
+                logger.info("%s waits until %s: %s", reference, on.isoformat(), why)
+                return f"waiting until {on.isoformat()}"
+            case AskPerson(stage=stage, key=key, description=description):
+                answer = ask(FORMS[stage], key, description)  # suspends: no slot held
+                if answer is not None:
+                    # the redaction gate reads a whole report: not for an answer nobody can be held to (refused)
+                    signed = isinstance(answer.signer, Identity)
+                    refusal = check_publication(reference, stage, answer.data) if signed else None
+                    with review_slot(reference):
+                        record_answer(reference, key, answer.data, answer.signer, refusal)
+                forget(key)
+            case _:
+                assert_never(action)  # mypy: every next action is handled above

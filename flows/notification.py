@@ -17,8 +17,9 @@ from prefect import flow, get_run_logger
 from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget
 from models.answers import explain
 from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
-from models.records import Actor, ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
 from models.refusals import Refused
+from models.review.creation import ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
+from models.review.transitions import Actor
 from models.roles import Role
 from models.stages import START
 from tasks.records import check_partnership, record_incident, signed_in_as
@@ -98,33 +99,35 @@ def _check_pseudonyms(identity: Identity, pseudonyms: list[str]) -> None:
 
 
 def _identity_description(pseudonyms: list[str], refusal: str) -> str:
-    lines = [
-        "## Who the children are",
-        "",
+    return _description(
+        "Who the children are",
         "Give each child's full name and date of birth, under the pseudonym used in the notification: "
-        + ", ".join(f"**{p}**" for p in pseudonyms)
-        + ", and what the Department's figures count: sex, ethnicity, disability and any child in need or child "
-        "protection plan. Add family members whose names must never appear in anything published.",
-        "",
-        "These details are encrypted in the partnership's own database and deleted from this system as soon as "
-        "they are saved. Everywhere else the children are known only by their pseudonyms.",
-    ]
-    return _with_refusal(lines, refusal)
+        f"{_bold(pseudonyms)}, and what the Department's figures count: sex, ethnicity, disability and any child in "
+        "need or child protection plan. Add family members whose names must never appear in anything published.",
+        "These details are encrypted in the partnership's own database and deleted from this system as soon as they "
+        "are saved. Everywhere else the children are known only by their pseudonyms.",
+        refusal=refusal,
+    )
 
 
 def _to_follow_description(pseudonyms: list[str], refusal: str) -> str:
-    lines = [
-        "## Notifying before the children's identities are known",
-        "",
-        "Confirm that this notification is recorded now for "
-        + ", ".join(f"**{p}**" for p in pseudonyms)
-        + ", without names or dates of birth. The pseudonyms stand for the children in everything that follows.",
-    ]
-    return _with_refusal(lines, refusal)
+    return _description(
+        "Notifying before the children's identities are known",
+        f"Confirm that this notification is recorded now for {_bold(pseudonyms)}, without names or dates of birth. "
+        "The pseudonyms stand for the children in everything that follows.",
+        refusal=refusal,
+    )
 
 
-def _with_refusal(lines: list[str], refusal: str) -> str:
-    """A form's description, with why the last answer was refused, if it was."""
+def _bold(pseudonyms: list[str]) -> str:
+    return ", ".join(f"**{p}**" for p in pseudonyms)
+
+
+def _description(heading: str, *paragraphs: str, refusal: str) -> str:
+    """A form's description: a heading, its paragraphs, and why the last answer was refused, if it was."""
+    lines = [f"## {heading}"]
+    for paragraph in paragraphs:
+        lines += ["", paragraph]
     if refusal:
         lines += ["", f"> **Your last answer was not accepted:** {refusal}", "> Nothing was saved. Please try again."]
     return "\n".join(lines)
@@ -136,8 +139,8 @@ def _record(incident: IncidentNotification, identity: Identity | None) -> Incide
         partnership_code=incident.partnership,
         incident_on=incident.incident_date,
         aware_on=incident.aware_date,
-        harm=incident.harm.value,
-        abuse_or_neglect=incident.abuse_or_neglect.value,
+        harm=incident.harm,
+        abuse_or_neglect=incident.abuse_or_neglect,
         looked_after=incident.looked_after or incident.kind is Kind.looked_after_death,
         children=[
             ChildRecord(

@@ -19,11 +19,12 @@ import orjson
 from prefect.utilities.schema_tools.hydration import HydrationContext, HydrationError, Placeholder, hydrate
 from sqlmodel import Session
 
-from models import identity, steps
+from models import identity
 from models.accounts import roles_in
 from models.identity import SUSPENDED
-from models.records import UnknownPartnership, UnknownReview, partnership_by_code, review_by_reference
+from models.process import STEPS, step_key
 from models.refusals import Refused
+from models.review.lookup import UnknownPartnership, UnknownReview, partnership_by_code, review_by_reference
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Partnership
@@ -79,10 +80,10 @@ def _step_roles(session: Session, run: Waiting) -> tuple[Partnership, frozenset[
         review = review_by_reference(session, str(run.parameters["reference"]))
     except UnknownReview:
         raise AnswerRefused(NOT_A_STEP) from None
-    step = steps.STEPS.get(Stage(review.stage))
+    step = STEPS.get(Stage(review.stage))
     if step is None:
         raise AnswerRefused(NOT_A_STEP)
-    if steps.step_key(review) != run.form_key:
+    if step_key(review) != run.form_key:
         raise AnswerRefused(
             "this form has been answered already, or the review has moved on; reload the page to see the form that "
             "waits now"

@@ -14,6 +14,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY = 1024 * 1024  # 1 MB: more than any form answer or API call of the system; a larger body is refused
+TOO_LARGE = "the request is larger than 1 MB and was not read"
 
 
 class BodyTooLarge(Exception):
@@ -85,12 +86,21 @@ def cookies(scope: Scope) -> dict[str, str]:
     return found
 
 
-async def respond(
-    send: Send, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
-) -> None:
+def response_headers(
+    body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """The headers of every answer the gate makes itself: its type and length, ``headers``, never stored, never
+    sniffed."""
     raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers or []]
     raw += [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
+    return raw
+
+
+async def respond(
+    send: Send, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
+) -> None:
+    raw = response_headers(body, content_type, headers)
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 

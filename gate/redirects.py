@@ -14,8 +14,10 @@ import unicodedata
 import urllib.parse
 
 HOME = "/"
+SIGN_IN = "/sign-in"  # the sign-in pages (gate/signin_app.py), where a person not signed in is sent
+SIGN_OUT = "/sign-out"
 MAX_LENGTH = 2000
-NOT_AFTER_SIGN_IN = ("/sign-in", "/sign-out")  # going back to them would only sign in again, or out
+NOT_AFTER_SIGN_IN = (SIGN_IN, SIGN_OUT)  # going back to them would only sign in again, or out
 _ENCODED_SLASH = re.compile(r"%(2f|5c)", re.IGNORECASE)
 _DECODINGS = 3  # readings checked: as sent, decoded once, twice; a target encoded deeper is no page of the UI
 

@@ -19,12 +19,13 @@ import pydantic
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import forms, records, steps
 from models.accounts import roles_in
 from models.calendar import today_in_england
-from models.handlers import Refusal
+from models.forms import FormModel
 from models.identity import Identity
-from models.records import Actor
+from models.process import STEPS, Refusal, Step, step_key
+from models.review import transitions
+from models.review.transitions import Actor
 from models.roles import Role
 from models.stages import IllegalTransition, Stage, Transition
 from models.tables import Account, Partnership, Review, utcnow
@@ -53,9 +54,9 @@ def apply_answer(
     saying no."""
     at = at or utcnow()
     today = today or today_in_england()
-    if key != steps.step_key(review):
+    if key != step_key(review):
         return Outcome(True, "this answer was recorded already", already_applied=True)
-    step = steps.STEPS[Stage(review.stage)]
+    step = STEPS[Stage(review.stage)]
     if isinstance(signer, str):  # nothing in an answer nobody can be held to is looked at
         return _refuse(session, review, signer)
     try:
@@ -109,9 +110,10 @@ def _advance_counter(session: Session, review: Review, *, refusal: str | None) -
 # --- who may answer ---------------------------------------------------------------------------------------
 
 
-def roles_for(step: steps.Step, answer: forms.FormModel) -> frozenset[Role]:
-    """The roles that may give this answer: the step's, and for a sign-off the very partner signed for."""
-    return frozenset({answer.partner}) if isinstance(answer, forms.SignOff) else step.roles
+def roles_for(step: Step[Any], answer: FormModel) -> frozenset[Role]:
+    """The roles that may give this answer: the step's, or those the answer itself names where the step says so (a
+    sign-off: the very partner signed for)."""
+    return step.answered_by(answer) if step.answered_by is not None else step.roles
 
 
 def acting(session: Session, partnership: Partnership, signer: Identity | str, roles: frozenset[Role]) -> Actor:
@@ -143,4 +145,4 @@ def acting(session: Session, partnership: Partnership, signer: Identity | str, r
 
 def apply_automatic(session: Session, review: Review, transition: Transition, *, at: dt.datetime | None = None) -> None:
     """Moves that need no person: closing a no-review case once others are told; reconsidering a deferral."""
-    records.apply_transition(session, review, transition, actor=Actor("cspr", "system"), at=at)
+    transitions.apply_transition(session, review, transition, actor=Actor("cspr", "system"), at=at)

@@ -2,12 +2,13 @@
 
 Each stage event and each decision of a review is hashed over its content (who acted too: their name, role, account
 and how they signed in) and the hash of the entry before it (``event_hash``, ``decision_hash``). The register (who may
-act, models/people.py) has one chain of its own, ``register_event_hash``.
+act, models/people.py) has one chain of its own, ``register_event_hash``. How an entry joins its chain, and how a
+chain is walked, is models/chain.py's.
 
 A review's head (``Review.audit_head``, ``signed_head``) is an HMAC, with the audit key (models/credentials.py, never
 in the database), over the newest entry of both chains and what the chains do not hold: the review's stage, its
 milestones, its people's records (their names too, decrypted: they enter only through the HMAC, so no plain hash of a
-name is stored anywhere) and its stored documents' checksums. ``models/records.py`` stores it whenever one of them
+name is stored anywhere) and its stored documents' checksums. ``store_head`` stores it whenever one of them
 changes. Someone who can write the database but lacks the key can edit a row and recompute every hash after it, but
 not the head.
 
@@ -38,11 +39,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, col, select
 
+from models.chain import GENESIS_HASH, Unopened, follows, walk
 from models.credentials import audit_key
 from models.crypto import DecryptionError
 from models.tables import CasePerson, Decision, Milestone, RegisterEvent, Report, Review, StageEvent
 
-GENESIS_HASH = "0" * 64
 # what each HMAC signs, written into what it signs: a head can never pass for an anchor, nor the other way round
 HEAD_PURPOSE = b"cspr audit head v1"
 ANCHOR_PURPOSE = b"cspr audit anchor v1"
@@ -70,22 +71,26 @@ def _signed_in(row: StageEvent | Decision) -> dict[str, str]:
     return {name: str(value) for name, value in person.items() if value is not None}
 
 
+def _entry(row: StageEvent | Decision | RegisterEvent) -> dict[str, Any]:
+    """What every entry's hash covers: its place, who acted, its details, when, and the hash before it."""
+    return {
+        "seq": row.seq,
+        "actor_name": row.actor_name,
+        "actor_role": row.actor_role,
+        "details": row.details,
+        "at": _utc(row.at),
+        "prev": row.prev_hash,
+    }
+
+
+def _review_entry(row: StageEvent | Decision) -> dict[str, Any]:
+    """What the hash of an entry of a review's chains covers besides: the review, and how the actor signed in."""
+    return {**_entry(row), **_signed_in(row), "review_id": str(row.review_id)}
+
+
 def decision_hash(row: Decision) -> str:
     return _digest(
-        {
-            **_signed_in(row),
-            "review_id": str(row.review_id),
-            "seq": row.seq,
-            "kind": row.kind,
-            "round": row.round,
-            "outcome": row.outcome,
-            "actor_name": row.actor_name,
-            "actor_role": row.actor_role,
-            "reasons": row.reasons,
-            "details": row.details,
-            "at": _utc(row.at),
-            "prev": row.prev_hash,
-        }
+        {**_review_entry(row), "kind": row.kind, "round": row.round, "outcome": row.outcome, "reasons": row.reasons}
     )
 
 
@@ -93,35 +98,17 @@ def event_hash(event: StageEvent) -> str:
     """The audit chain: each event's hash covers its content and the previous event's hash."""
     return _digest(
         {
-            **_signed_in(event),
-            "review_id": str(event.review_id),
-            "seq": event.seq,
+            **_review_entry(event),
             "transition": event.transition,
             "from": event.from_stage,
             "to": event.to_stage,
-            "actor_name": event.actor_name,
-            "actor_role": event.actor_role,
             "reason": event.reason,
-            "details": event.details,
-            "at": _utc(event.at),
-            "prev": event.prev_hash,
         }
     )
 
 
 def register_event_hash(event: RegisterEvent) -> str:
-    return _digest(
-        {
-            "seq": event.seq,
-            "action": event.action,
-            "account_id": str(event.account_id),
-            "details": event.details,
-            "actor_name": event.actor_name,
-            "actor_role": event.actor_role,
-            "at": _utc(event.at),
-            "prev": event.prev_hash,
-        }
-    )
+    return _digest({**_entry(event), "action": event.action, "account_id": str(event.account_id)})
 
 
 HASHES: dict[type, Callable[[Any], str]] = {
@@ -157,10 +144,11 @@ def _newest(session: Session, table: type[StageEvent] | type[Decision], review_i
     ).all()
 
 
-def _chain_end(session: Session, table: type[StageEvent] | type[Decision], review_id: uuid.UUID) -> ChainEnd:
+def _chain_end(session: Session, table: type[StageEvent] | type[Decision], review_id: uuid.UUID) -> str:
+    """The hash the review's next entry of the chain ``table`` will follow (models/chain.py's rule: GENESIS_HASH for
+    an empty chain, or one of decisions from before decisions were chained)."""
     rows = _newest(session, table, review_id)
-    # a decision written before decisions were chained (migration 0002) has no hash: the chain starts after it
-    return ChainEnd(seq=rows[0].seq, hash=rows[0].hash or GENESIS_HASH) if rows else ChainEnd()
+    return follows(rows[0] if rows else None)[1]
 
 
 def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dict[str, str | None]]:
@@ -225,8 +213,8 @@ def signed_head(session: Session, review_id: uuid.UUID) -> str:
     return _sign(
         HEAD_PURPOSE,
         {
-            "events": _chain_end(session, StageEvent, review_id).hash,
-            "decisions": _chain_end(session, Decision, review_id).hash,
+            "events": _chain_end(session, StageEvent, review_id),
+            "decisions": _chain_end(session, Decision, review_id),
             "stage": stage,
             # in the head, so that marking a review erased (which checks less of it) needs the key
             "erased_on": erased_on.isoformat() if erased_on else None,
@@ -235,6 +223,25 @@ def signed_head(session: Session, review_id: uuid.UUID) -> str:
             "people": _people(session, review_id, erased=erased_on is not None),
             "reports": sorted([kind, version, sha256] for kind, version, sha256 in reports),
         },
+    )
+
+
+def store_head(session: Session, review: Review | uuid.UUID) -> None:
+    """Sign the review's audit head again (``signed_head``) and store it. Call it after every change to what the head
+    covers: an entry of either chain, the stage, a milestone, a person's record, a stored document. Removing the
+    latest entry, or changing any of these outside this code, then shows to ``cspr audit verify``.
+
+    The review's row is locked first, so that two transactions changing one review (a transition and its
+    documents being stored) sign in turn, each over what the other committed; ``key_share`` takes the lock a
+    transition's own update takes (FOR NO KEY UPDATE), which a row pointing at the review does not wait for."""
+    review_id = review if isinstance(review, uuid.UUID) else review.id
+    session.flush()
+    session.execute(sa.select(col(Review.id)).where(col(Review.id) == review_id).with_for_update(key_share=True))
+    session.execute(
+        sa.update(Review)
+        .where(col(Review.id) == review_id)
+        .values(audit_head=signed_head(session, review_id))
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -351,21 +358,10 @@ class _Chains:
     decisions: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Unopened:
-    """An entry whose sealed content does not open with its review's key (models/sealing.py): changed, or copied
-    from another row. Its number and stored hashes are still read, so the rest of its chain is walked."""
-
-    seq: int
-    prev_hash: str
-    hash: str
-
-
-Entry = StageEvent | Decision | RegisterEvent | _Unopened
 Chained = TypeVar("Chained", StageEvent, Decision)  # a review's two chains
 
 
-def _entries(session: Session, table: type[Chained], review_id: uuid.UUID) -> list[Chained | _Unopened]:
+def _entries(session: Session, table: type[Chained], review_id: uuid.UUID) -> list[Chained | Unopened]:
     """A review's chain, in order."""
     where = col(table.review_id) == review_id
     try:
@@ -373,34 +369,25 @@ def _entries(session: Session, table: type[Chained], review_id: uuid.UUID) -> li
     except DecryptionError:
         pass
     # an entry does not open: read them one at a time, to say which, and walk the chain all the same
-    entries: list[Chained | _Unopened] = []
+    entries: list[Chained | Unopened] = []
     stored = sa.select(col(table.id), col(table.seq), col(table.prev_hash), col(table.hash))
     for row_id, seq, prev_hash, hash_ in session.execute(stored.where(where).order_by(col(table.seq))).all():
         try:
             entries.append(session.get_one(table, row_id, populate_existing=True))
         except DecryptionError:
-            entries.append(_Unopened(seq, prev_hash, hash_))
+            entries.append(Unopened(seq, prev_hash, hash_))
     return entries
 
 
-def _walk(reference: str, what: str, rows: Sequence[Entry], *, recompute: bool = True) -> tuple[list[Finding], str]:
-    """Walk one chain: every number in turn, every hash recomputed (unless ``recompute`` is off: an erased review's
-    entries have lost their content) and every link to the stored hash before it."""
-    findings: list[Finding] = []
-    previous = GENESIS_HASH
-    for expected_seq, row in enumerate(rows, start=1):
-        if row.seq != expected_seq:
-            findings.append(Finding(reference, f"{what} {expected_seq} is missing (the next is {row.seq})"))
-        if isinstance(row, _Unopened):
-            findings.append(
-                Finding(reference, f"{what} {row.seq} was changed after it was written: it no longer opens")
-            )
-        elif recompute and row.hash != HASHES[type(row)](row):
-            findings.append(Finding(reference, f"{what} {row.seq} was changed after it was written"))
-        elif row.prev_hash != previous:
-            findings.append(Finding(reference, f"{what} {row.seq} does not follow the one before it"))
-        previous = row.hash
-    return findings, previous
+Walked = TypeVar("Walked", StageEvent, Decision, RegisterEvent)
+
+
+def _walk(
+    reference: str, what: str, rows: Sequence[Walked | Unopened], hashed: Callable[[Walked], str] | None
+) -> list[Finding]:
+    """One chain walked (models/chain.py), each break a finding: ``hashed`` None for an erased review's entries,
+    which have lost their content and are checked by their links alone."""
+    return [Finding(reference, f"{what} {b.seq} {b.problem}") for b in walk(rows, hashed)]
 
 
 def _check_head(session: Session, review: Review) -> list[Finding]:
@@ -471,14 +458,14 @@ def verify(session: Session, anchor: StoredAnchor | None = None) -> Verified:
         chain = _entries(session, StageEvent, review.id)
         made = _entries(session, Decision, review.id)
         erased = review.erased_on is not None
-        findings += _walk(review.reference, "stage event", chain, recompute=not erased)[0]
-        findings += _walk(review.reference, "decision", made, recompute=not erased)[0]
+        findings += _walk(review.reference, "stage event", chain, None if erased else event_hash)
+        findings += _walk(review.reference, "decision", made, None if erased else decision_hash)
         findings += _check_stage(session, review)
         findings += _check_head(session, review)
         chains[review.reference] = _Chains({e.seq: e.hash for e in chain}, {d.seq: d.hash for d in made})
         events, decisions = events + len(chain), decisions + len(made)
     register = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq))).all()
-    findings += _walk("the register", "register entry", register)[0]
+    findings += _walk("the register", "register entry", register, register_event_hash)
     trusted: Anchor | None = None
     if anchor is not None:
         try:

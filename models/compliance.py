@@ -5,7 +5,8 @@ What a partnership puts in its yearly report, for one partnership or all of them
 - **Timeliness** of the three statutory clocks (notification in 5 working days, rapid review in 15, local review
   published in 6 months). A deadline counts in the period in which it fell due, so each is counted once across
   consecutive periods. As at the end of the period (or today, if that is earlier) it was met on time, met late,
-  is still outstanding past its date, or is not yet due; the rate is on time over everything that fell due.
+  is still outstanding past its date, or is not yet due; the rate is on time over everything that fell due. A review
+  whose edition does not define a clock has no such deadline, so that measure does not count it at all.
 - **Working days in each stage**: every stage a review left during the period (from the day it entered to the
   day it left), median and 90th percentile (linear interpolation, as pandas computes it).
 - **Overdue at the end of the period**: statutory deadlines past their date and not met by then, of reviews not
@@ -28,10 +29,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import forms
 from models.calendar import today_in_england, working_days_by_partnership
 from models.dates import long_date
 from models.db import driver_chunks
+from models.process.steps.local_review_decision import LocalDecision
+from models.process.steps.publication import PublicationChoice
+from models.process.steps.rapid_review import Recommendation, Theme
 from models.refusals import Refused
 from models.rulebook import Entry
 from models.stages import Stage
@@ -378,9 +381,9 @@ def _decided_in(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def outcome_label(kind: str, outcome: str) -> str:
     enums: dict[str, Any] = {
-        DecisionKind.RAPID_REVIEW: forms.Recommendation,
-        DecisionKind.LCSPR_DECISION: forms.LocalDecision,
-        DecisionKind.PUBLICATION: forms.PublicationChoice,
+        DecisionKind.RAPID_REVIEW: Recommendation,
+        DecisionKind.LCSPR_DECISION: LocalDecision,
+        DecisionKind.PUBLICATION: PublicationChoice,
     }
     if kind in enums and outcome in enums[kind].__members__:
         return str(enums[kind][outcome].value)
@@ -408,7 +411,7 @@ def _themes(decisions: pd.DataFrame, period: Period) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     themes = rapid.assign(theme=rapid["details"].map(lambda d: list((d or {}).get("themes") or []))).explode("theme")
     counts = themes.dropna(subset=["theme"]).groupby("theme")["reference"].nunique()
-    order = {theme.value: n for n, theme in enumerate(forms.Theme)}
+    order = {theme.value: n for n, theme in enumerate(Theme)}
     table = pd.DataFrame({"theme": counts.index, "reviews": counts.to_numpy()})
     table = table.sort_values(by=["reviews", "theme"], key=lambda s: -s if s.name == "reviews" else s.map(order))
     return table.assign(recurring=table["reviews"] >= 2)[columns].reset_index(drop=True)

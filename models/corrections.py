@@ -10,10 +10,9 @@ import json
 
 from sqlmodel import Session, select
 
-from models import records
 from models.calendar import today_in_england
-from models.records import Actor, Noted
 from models.refusals import Refused
+from models.review.transitions import Actor, Noted, note
 from models.tables import CasePerson, Review
 
 MAX_NAME = 200
@@ -69,7 +68,7 @@ def correct_person(
         raise CorrectionRefused("that is what is recorded already: nothing was changed")
     session.add(person)
     session.flush()
-    records.note(
+    note(
         session, review, Noted.PERSON_CORRECTED, actor=by, details={"person": person.pseudonym, "corrected": corrected}
     )
     return person

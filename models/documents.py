@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 from models import rulebook
 from models.calendar import today_in_england
 from models.dates import long_date, weekday_date
-from models.records import deadline_on, history, latest_decision, milestones_of
+from models.review.timetable import deadline_on, milestones_of
+from models.review.transitions import history, latest_decision
 from models.roles import PARTNERS, Role
 from models.rulebook import Entry, Event
 from models.stages import Transition
@@ -80,7 +81,8 @@ def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
 
 
 def retention_until(session: Session, review: Review) -> dt.date | None:
-    """The date a published report must stay available until (the rulebook's retention entry)."""
+    """The date a published report must stay available until (the rulebook's retention entry); None before
+    publication, or under an edition that sets no such period."""
     return deadline_on(session, review, Entry.KEEP_PUBLISHED_UNTIL)
 
 
@@ -97,7 +99,7 @@ class DocumentKind(StrEnum):
 
 
 T = Transition
-# A document is called for once the review has taken any of these moves; the process table (models/steps.py)
+# A document is called for once the review has taken any of these moves; the process table (models/process/table.py)
 # checks that each step declares exactly the documents its moves call for.
 CALLED_FOR_BY: dict[DocumentKind, frozenset[Transition]] = {
     DocumentKind.NOTIFICATION_SUMMARY: frozenset({T.SUBMIT_NOTIFICATION, T.CLOSE_AFTER_NOTIFICATION}),

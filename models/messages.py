@@ -16,16 +16,18 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import progress, records, steps
 from models.dates import weekday_date
-from models.recipients import OPERATORS, ROLE, for_role, recipient_label
+from models.process import STEPS, Step, deadline_for
+from models.recipients import OPERATORS, ROLE, Group, NationalBody, Recipient, for_role, recipient_label
+from models.review import outbox
 from models.roles import PARTNERS, Role
 from models.settings import Settings
-from models.stages import HUMAN_LABELS, Stage
+from models.stages import HUMAN_LABELS
 from models.tables import (
     Account,
     CasePerson,
@@ -39,13 +41,16 @@ from models.tables import (
     StageEvent,
 )
 
-MAILBOXES = {  # the national bodies: their mailboxes are settings of the deployment
-    "panel": "panel_mailbox",
-    "ofsted": "ofsted_mailbox",
-    "dfe": "dfe_mailbox",
-    "secretary_of_state": "secretary_of_state_mailbox",
+MAILBOXES: dict[str, str] = {  # the national bodies: their mailboxes are settings of the deployment
+    NationalBody.PANEL: "panel_mailbox",
+    NationalBody.OFSTED: "ofsted_mailbox",
+    NationalBody.DFE: "dfe_mailbox",
+    NationalBody.SECRETARY_OF_STATE: "secretary_of_state_mailbox",
 }
-REGISTERED = {"coordinator": frozenset({Role.COORDINATOR}), "local_partners": PARTNERS}
+REGISTERED: dict[str, frozenset[Role]] = {
+    Group.COORDINATOR: frozenset({Role.COORDINATOR}),
+    Group.LOCAL_PARTNERS: PARTNERS,
+}
 
 
 def addresses(session: Session, review: Review, recipient: str, settings: Settings) -> list[str]:
@@ -90,7 +95,7 @@ def letter(session: Session, review: Review, ui_url: str) -> Letter:
     ).all()
     # the review's timeline artifact, keyed by its reference: the page a person lands on after signing in
     link = f"{ui_url.rstrip('/')}/artifacts/key/{review.reference.lower()}"
-    return Letter(review.reference, partnership.name, HUMAN_LABELS[Stage(review.stage)], tuple(children), link)
+    return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link)
 
 
 def takes_digest(session: Session, recipient: str, addresses: list[str]) -> set[str]:
@@ -192,8 +197,8 @@ def announce_waiting(session: Session, review: Review, link: str) -> list[Outbox
     role, to everyone registered in it in the review's partnership, with the step, its deadline and ``link`` (the
     run's form). Once per visit of the stage, however often the run asks (a refused answer asks again; each
     partner's sign-off leaves the others waiting): a partner who has signed is not told again."""
-    stage = Stage(review.stage)
-    step = steps.STEPS.get(stage)
+    stage = review.stage
+    step = STEPS.get(stage)
     if step is None:
         return []
     entered = session.exec(
@@ -204,7 +209,7 @@ def announce_waiting(session: Session, review: Review, link: str) -> list[Outbox
     subject = f"{review.reference}: waiting for you: {step.title}" + (f", due by {weekday_date(due)}" if due else "")
     added = []
     for role in sorted(roles):
-        added += records.enqueue(session, review, f"waiting:{stage.value}:{entered}", (for_role(role),), subject)
+        added += outbox.enqueue(session, review, outbox.Occasion.waiting(stage, entered), (for_role(role),), subject)
     for message in added:
         message.link = link
         session.add(message)
@@ -212,29 +217,28 @@ def announce_waiting(session: Session, review: Review, link: str) -> list[Outbox
     return added
 
 
-def waiting_on(session: Session, review: Review, step: steps.Step) -> frozenset[Role]:
-    """The roles whose answer the step still waits for: a partner who has signed off is no longer waited on."""
-    roles = set(step.roles)
-    if step.stage is Stage.RAPID_REVIEW_SIGN_OFF:
-        roles -= {Role(role) for role in progress.signed_by(session, review)}
-    return frozenset(roles)
+def waiting_on(session: Session, review: Review, step: Step[Any]) -> frozenset[Role]:
+    """The roles whose answer the step still waits for: where each of its roles answers in its own right (a partner's
+    sign-off), one that has answered is no longer waited on."""
+    answered = step.answered(session, review) if step.answered is not None else frozenset()
+    return step.roles - answered
 
 
-def chased_for(session: Session, review: Review, deadline: str, *, overdue: bool) -> tuple[str, ...]:
+def chased_for(session: Session, review: Review, deadline: str, *, overdue: bool) -> tuple[Recipient, ...]:
     """Who a deadline's reminder (``overdue``: its escalation) goes to. A reminder: the people whose answer the step
     now waiting works towards it, or the coordinator for a deadline no waiting step is for. An escalation: the
     coordinator, and each partner whose answer is still missing."""
-    step = steps.STEPS.get(Stage(review.stage))
-    works_towards = steps.deadline_for(review, step) if step is not None else None
+    step = STEPS.get(review.stage)
+    works_towards = deadline_for(review, step) if step is not None else None
     roles = waiting_on(session, review, step) if step is not None and works_towards == deadline else frozenset()
     if overdue:
-        return ("coordinator", *(for_role(role) for role in sorted(roles & PARTNERS)))
-    return tuple(for_role(role) for role in sorted(roles)) or ("coordinator",)
+        return (Group.COORDINATOR, *(for_role(role) for role in sorted(roles & PARTNERS)))
+    return tuple(for_role(role) for role in sorted(roles)) or (Group.COORDINATOR,)
 
 
-def due_for(session: Session, review: Review, step: steps.Step) -> dt.date | None:
+def due_for(session: Session, review: Review, step: Step[Any]) -> dt.date | None:
     """The open deadline the step works towards, if it has one."""
-    name = steps.deadline_for(review, step)
+    name = deadline_for(review, step)
     if name is None:
         return None
     deadline = session.exec(

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from models.calendar import today_in_england
-from models.people import RegisterAction, RegisterRefusal, normalise_email, record_change
-from models.records import Actor, UnknownPartnership, partnership_by_code
+from models.people import RegisterRefusal, normalise_email, record_change
+from models.review.lookup import UnknownPartnership, partnership_by_code
+from models.review.transitions import Actor
 from models.roles import PARTNERS, Role
-from models.tables import Account, PartnerBody, Partnership, Representative, utcnow
+from models.tables import Account, PartnerBody, Partnership, RegisterAction, Representative, utcnow
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def merge_bodies(
     for body in old:
         if body.from_on >= on or (body.to_on is not None and body.to_on < on - dt.timedelta(days=1)):
             raise RegisterRefusal(f"{body.name} does not hold its place on the day before the merger ({on:%d %B %Y})")
-    new = add_body(session, code, Role(roles.pop()), into, on, by=by, at=at)
+    new = add_body(session, code, roles.pop(), into, on, by=by, at=at)
     for body in old:
         body.to_on = on - dt.timedelta(days=1)
         session.add(body)
@@ -156,7 +157,7 @@ def represent(
     if body is not None:
         found = _body(session, partnership, body)
         if found.role != row.role:
-            raise RegisterRefusal(f"{found.name} is the {Role(found.role).label} partner, not {Role(row.role).label}")
+            raise RegisterRefusal(f"{found.name} is the {found.role.label} partner, not {row.role.label}")
         row.body_id, row.organisation = found.id, found.name
     if from_on is not None:
         row.from_on = from_on

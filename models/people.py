@@ -12,31 +12,20 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import signin
-from models.audit import GENESIS_HASH, register_event_hash
-from models.records import Actor, UnknownPartnership, partnership_by_code
+from models import chain, signin
+from models.audit import register_event_hash
 from models.refusals import Refused
+from models.review.lookup import UnknownPartnership, partnership_by_code
+from models.review.transitions import Actor
 from models.roles import Role
 from models.settings import get_settings
-from models.tables import Account, Partnership, RegisterEvent, Representative, utcnow
+from models.tables import Account, Partnership, RegisterAction, RegisterEvent, Representative, utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class RegisterAction(StrEnum):
-    ADDED = "added"  # a registration (and, for a new address, the account)
-    DISABLED = "disabled"  # the account and every registration of it
-    RESET = "reset"  # a new first password and authenticator enrolment (a lost phone, a forgotten password)
-    LINKED = "linked"  # the account tied to its identity provider's subject, at its first OpenID Connect sign-in
-    DIGEST = "digest"  # the person's email changed to one daily digest, or back to one message at a time
-    BODY_ADDED = "body_added"  # a partner body took its place in a partnership (models/partners.py)
-    BODIES_MERGED = "bodies_merged"  # partner bodies became one on a date; their representatives moved to it
-    REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
 
 
 class RegisterRefusal(Refused):
@@ -84,22 +73,16 @@ def normalise_email(email: str) -> str:
 def record_change(
     session: Session, action: RegisterAction, account: Account | None, by: Actor, at: dt.datetime, **details: Any
 ) -> None:
-    """Append a change to the register's history, chained to the entry before it."""
-    last = session.exec(select(RegisterEvent).order_by(col(RegisterEvent.seq).desc()).limit(1)).first()
+    """Append a change to the register's history, chained to the entry before it (one chain for the register)."""
     event = RegisterEvent(
-        seq=1 if last is None else last.seq + 1,
         action=action,
         account_id=None if account is None else account.id,
         details=details,
         actor_name=by.name,
         actor_role=by.role,
         at=at,
-        prev_hash=GENESIS_HASH if last is None else last.hash,
-        hash="",
     )
-    event.hash = register_event_hash(event)
-    session.add(event)
-    session.flush()
+    chain.append(session, event, hashed=register_event_hash)
 
 
 def add_person(
@@ -160,7 +143,7 @@ def add_person(
     registered = session.exec(select(Representative).where(Representative.email == address, where_registered)).first()
     if registered is not None:
         where = f"in {partnership.name}" if partnership else "as an operator"
-        raise RegisterRefusal(f"{address} is already registered {where} (as {Role(registered.role).label})")
+        raise RegisterRefusal(f"{address} is already registered {where} (as {registered.role.label})")
     session.add(
         Representative(
             partnership_id=partnership_id, name=name, email=address, role=role, organisation=organisation, created_at=at

@@ -9,7 +9,8 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
-from models.records import history, latest_decision, milestones_of
+from models.review.timetable import milestones_of
+from models.review.transitions import history, latest_decision
 from models.rulebook import Event
 from models.stages import Transition
 from models.tables import Decision, DecisionKind, Review

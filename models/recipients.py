@@ -1,28 +1,79 @@
-"""Who a message can be for, by name: the national bodies, the partnership's people by role, the operators. Pure: the
-rulebook's notifications, the forms' descriptions and the outbox all name recipients this way."""
+"""Who a message can be for: the national bodies, the review partnership's people (its coordinator, its local partners,
+or everyone registered in one role) and the operators. Pure: the rulebook's notifications, the forms' descriptions and
+the outbox all name recipients this way.
+
+Each recipient is a string, the one the outbox stores: "panel", "coordinator", "role:police". The rulebook's editions
+and prefect.yaml's message-failed trigger name them by these strings too."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from models.roles import Role
 
-RECIPIENTS = {
-    "panel": "the Child Safeguarding Practice Review Panel",
-    "ofsted": "Ofsted",
-    "dfe": "the Department for Education",
-    "secretary_of_state": "the Secretary of State for Education",
-    "local_partners": "the local safeguarding partners",
-    "coordinator": "the review coordinator",
-    "operators": "cspr's operators",
+
+class NationalBody(StrEnum):
+    """A national body: one mailbox each, a setting of the deployment (models/messages.py)."""
+
+    PANEL = "panel"
+    OFSTED = "ofsted"
+    DFE = "dfe"
+    SECRETARY_OF_STATE = "secretary_of_state"
+
+
+class Group(StrEnum):
+    """People in the register, as a group: the review partnership's coordinator or its local partners, or the
+    operators (registered in no partnership: the whole system's)."""
+
+    LOCAL_PARTNERS = "local_partners"
+    COORDINATOR = "coordinator"
+    OPERATORS = "operators"
+
+
+ROLE = "role:"  # how a role's representatives are stored: "role:police"
+
+
+class Representatives(str):
+    """The people registered in one role in the review's partnership: a string, as the outbox stores it
+    ("role:police"), that knows its role."""
+
+    __slots__ = ()
+
+    def __new__(cls, role: Role) -> Representatives:
+        return super().__new__(cls, f"{ROLE}{role.value}")
+
+    def __getnewargs__(self) -> tuple[Role]:  # made again from its role, when unpickled
+        return (self.role,)
+
+    @property
+    def role(self) -> Role:
+        return Role(self.removeprefix(ROLE))
+
+
+Recipient = NationalBody | Group | Representatives
+
+PANEL_OFSTED_DFE = (NationalBody.PANEL, NationalBody.OFSTED, NationalBody.DFE)
+PANEL_AND_SOS = (NationalBody.PANEL, NationalBody.SECRETARY_OF_STATE)
+
+RECIPIENTS: dict[str, str] = {  # the recipients by name, and what a person reads for each
+    NationalBody.PANEL: "the Child Safeguarding Practice Review Panel",
+    NationalBody.OFSTED: "Ofsted",
+    NationalBody.DFE: "the Department for Education",
+    NationalBody.SECRETARY_OF_STATE: "the Secretary of State for Education",
+    Group.LOCAL_PARTNERS: "the local safeguarding partners",
+    Group.COORDINATOR: "the review coordinator",
+    Group.OPERATORS: "cspr's operators",
 }
-OPERATORS = "operators"  # registered in no partnership: the whole system's
-ROLE = "role:"  # "role:police": the people registered in that role in the review's partnership
+OPERATORS = Group.OPERATORS
 
 
-def for_role(role: Role) -> str:
-    return f"{ROLE}{role.value}"
+def for_role(role: Role) -> Representatives:
+    return Representatives(role)
 
 
-def recipient_label(recipient: str) -> str:
-    if recipient.startswith(ROLE):
-        return f"the {Role(recipient.removeprefix(ROLE)).label} representatives"
-    return RECIPIENTS.get(recipient, recipient)
+def recipient_label(recipient: str | Recipient) -> str:
+    """What a person reads for a recipient, or for one as the outbox stores it."""
+    stored = str(recipient)
+    if stored.startswith(ROLE):
+        return f"the {Role(stored.removeprefix(ROLE)).label} representatives"
+    return RECIPIENTS.get(stored, stored)

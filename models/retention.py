@@ -24,10 +24,10 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from models import keyring, records
+from models import keyring
 from models.calendar import london_day, only_a_dry_run_looks_ahead
-from models.records import Actor, Noted
 from models.refusals import Refused
+from models.review.transitions import Actor, Noted, note
 from models.stages import Stage
 from models.tables import Delivery, Outbox, Report, Review, StageEvent
 
@@ -222,7 +222,7 @@ def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETEN
     review.erased_on = today
     session.add(review)
     session.flush()
-    records.note(
+    note(
         session,
         review,
         Noted.ERASED,
@@ -244,7 +244,7 @@ def forget_document(session: Session, review: Review, report: Report, *, by: Act
     """A restricted document deleted from the object store: its row goes, and its deletion is recorded."""
     session.delete(report)
     session.flush()
-    records.note(
+    note(
         session,
         review,
         Noted.DOCUMENT_DELETED,
@@ -274,4 +274,4 @@ def hold(session: Session, review: Review, *, reason: str, by: Actor, lift: bool
     review.legal_hold = not lift
     session.add(review)
     session.flush()
-    records.note(session, review, Noted.HOLD_LIFTED if lift else Noted.LEGAL_HOLD, actor=by, reason=reason.strip())
+    note(session, review, Noted.HOLD_LIFTED if lift else Noted.LEGAL_HOLD, actor=by, reason=reason.strip())

@@ -10,6 +10,12 @@ review (``from`` and ``to``), in working days or calendar months, and names its 
 A review is pinned to the edition in force when it was notified, so a new edition never moves the
 deadlines of reviews already running.
 
+An edition carries only the deadlines it defines. The code names the timetable entries it looks up (``Entry``), but
+no edition has to give all of them: a new step's deadline goes into the edition that brings it, and the editions
+before it stay as they are. Under an edition that does not define an entry, a review simply has no such deadline:
+nothing is shown for it above a form or in a document, the sweep has nothing to chase, and the compliance report
+does not count it (``Edition.defines`` says which entries an edition gives).
+
 Each edition also says, for every kind of notification the local authority makes (``[[notifications]]``), who is
 told, which rule sets the time, and what follows: a rapid review, a rapid review only if the serious incident
 criteria also hold, or nothing. A rule applies to the serious incident process (``applies_to = ["serious"]``, the
@@ -110,8 +116,12 @@ class NotificationRule:
 
 
 class Entry(StrEnum):
-    """The timetable entries the code names: a rule's own deadline (its id), or the dates an "at least" rule gives
-    (its ``earliest_name`` and ``latest_from_name``). Every edition must compute each of them."""
+    """The timetable entries the code names: a "within" rule's own deadline (its id), or the dates an "at least" rule
+    gives (its ``earliest_name`` and ``latest_from_name``).
+
+    An edition need not define each of them (``Edition.defines``): whatever looks one up copes with its absence, as
+    with an entry whose starting event has not happened yet. Each is defined by at least one edition
+    (tests/unit/test_rulebook.py), so a name the code looks up is never one no rulebook gives."""
 
     NOTIFY_PANEL = "notify_panel"
     NOTIFY_PARTNERS = "notify_partners"
@@ -203,10 +213,14 @@ class Edition:
 
     @property
     def entry_names(self) -> frozenset[str]:
-        """Every name a timetable of this edition can hold."""
-        names = {rule.id for rule in self.rules}
-        names |= {n for rule in self.rules for n in (rule.earliest_name, rule.latest_from_name) if n}
-        return frozenset(names)
+        """Every name a timetable of this edition can hold: each "within" rule's id, and the names of the dates each
+        "at least" rule gives."""
+        return frozenset(_names_given(self.rules))
+
+    def defines(self, entry: str) -> bool:
+        """Whether this edition gives the timetable entry at all (a review under it may still not have it yet: its
+        starting event has not happened, or the rule does not apply to the review's kind of notification)."""
+        return entry in self.entry_names
 
     def timetable(
         self,
@@ -260,7 +274,19 @@ class Edition:
         return frozenset({kind.value} | ({SERIOUS} if rapid_review_follows else set()))
 
 
-def _parse_edition(path: Path) -> Edition:
+def _names_given(rules: tuple[Rule, ...]) -> list[str]:
+    """The timetable entries the rules give, in order, repeats kept (a repeat is refused when an edition loads)."""
+    names: list[str] = []
+    for rule in rules:
+        if rule.limit is Limit.WITHIN:
+            names.append(rule.id)
+        else:
+            names += [n for n in (rule.earliest_name, rule.latest_from_name) if n]
+    return names
+
+
+def parse_edition(path: Path) -> Edition:
+    """One edition file, checked (:class:`RulebookError` if it is malformed)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         sources: dict[str, str] = dict(raw["sources"])
@@ -325,6 +351,12 @@ def _validate(edition: Edition) -> None:
             raise RulebookError(f"{edition.path.name}: rule {rule.id} must count forward a positive amount")
         if rule.from_options and rule.from_event not in rule.from_options:
             raise RulebookError(f"{edition.path.name}: rule {rule.id}'s default start is not among its options")
+        if rule.limit is Limit.WITHIN and (rule.earliest_name or rule.latest_from_name):
+            raise RulebookError(f"{edition.path.name}: rule {rule.id} names dates only an at_least rule gives")
+    names = _names_given(edition.rules)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise RulebookError(f"{edition.path.name}: two rules give the timetable entries {', '.join(repeated)}")
     kinds = {SERIOUS, *NotificationKind}
     for rule in edition.rules:
         if not set(rule.applies_to) <= kinds:
@@ -335,27 +367,31 @@ def _validate(edition: Edition) -> None:
             raise RulebookError(f"{edition.path.name}: no [[notifications]] entry for {kind.value}")
         if notice.deadline not in edition.by_id:
             raise RulebookError(f"{edition.path.name}: {kind.value} is timed by an unknown rule {notice.deadline}")
+        if not edition.defines(notice.deadline):  # the step that records it shows this entry as its deadline
+            raise RulebookError(f"{edition.path.name}: {kind.value} is timed by {notice.deadline}, not a deadline")
         if not _cites(notice.source, edition):
             raise RulebookError(f"{edition.path.name}: the {kind.value} notification cites no source")
         unknown = set(notice.tell) - set(RECIPIENTS)
         if unknown:
             raise RulebookError(f"{edition.path.name}: the {kind.value} notification tells unknown {sorted(unknown)}")
-    missing = sorted(set(Entry) - edition.entry_names)
-    if missing:
-        raise RulebookError(f"{edition.path.name}: no rule gives the timetable entries {', '.join(missing)}")
 
 
 def _cites(source: str, edition: Edition) -> bool:
     return bool({token.strip(";,") for token in source.split()} & set(edition.sources))
 
 
+def load_editions(directory: Path) -> tuple[Edition, ...]:
+    """Every edition file in ``directory``, checked, oldest first."""
+    found = sorted((parse_edition(p) for p in directory.glob("*.toml")), key=lambda e: e.in_force_from)
+    if not found:
+        raise RulebookError(f"no rulebook editions in {directory}")
+    return tuple(found)
+
+
 @lru_cache(maxsize=1)
 def editions() -> tuple[Edition, ...]:
-    """Every edition, oldest first."""
-    found = sorted((_parse_edition(p) for p in RULEBOOK_DIR.glob("*.toml")), key=lambda e: e.in_force_from)
-    if not found:
-        raise RulebookError(f"no rulebook editions in {RULEBOOK_DIR}")
-    return tuple(found)
+    """Every edition in ``RULEBOOK_DIR``, oldest first."""
+    return load_editions(RULEBOOK_DIR)
 
 
 def edition(edition_id: str) -> Edition:

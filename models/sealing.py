@@ -2,8 +2,8 @@
 
 What is sealed, by table (``SEALED``): a person's name, date of birth and characteristics whole; the reasons people
 write; the terms of reference; a message's body; and, inside a decision's or a stage event's details, every value of
-a free-text field of a form (``forms.FREE_TEXT``), wherever it sits. Dates, outcomes and themes stay readable, so the
-compliance report and the sweep count without any key.
+a free-text field of a step's form (``models.process.FREE_TEXT``), wherever it sits. Dates, outcomes and themes stay
+readable, so the compliance report and the sweep count without any key.
 
 Each value is bound to where it lives: the associated data names the review, the table, the column, the row and the
 place inside the details. A value copied to another row or another review fails to decrypt.
@@ -33,7 +33,7 @@ from sqlmodel import Session, SQLModel
 
 from models import keyring
 from models.crypto import DecryptionError
-from models.forms import FREE_TEXT
+from models.process.table import FREE_TEXT
 from models.tables import CasePerson, Commission, Decision, Outbox, StageEvent
 
 PREFIX = "c1:"  # version 1: AES-256-GCM, 96-bit random nonce, urlsafe base64 of nonce + ciphertext

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models.identity import Identity
 from models.people import Enrolment, add_person
-from models.records import Actor
+from models.review.transitions import Actor
 from models.roles import Role
 from models.settings import get_settings
 from models.signin import Factor

@@ -39,7 +39,8 @@ from models import messages
 from models.calendar import only_a_dry_run_looks_ahead, working_days_by_partnership
 from models.dates import long_date
 from models.db import driver_rows
-from models.records import enqueue, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.outbox import Occasion, enqueue
 from models.stages import Stage
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
 
@@ -164,7 +165,7 @@ def sweep(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, list[Escalati
         enqueue(
             session,
             review,
-            f"escalation:{row.name}:{row.level}",
+            Occasion.chased(str(row.name), int(row.level), overdue=True),
             messages.chased_for(session, review, str(row.name), overdue=True),
             f"{row.reference}: {row.title} is overdue by {escalation.days_overdue} working day(s)"
             + (" and escalated" if row.level == 2 else ""),
@@ -213,7 +214,7 @@ def _remind(session: Session, due: pd.DataFrame, reviews: dict[str, Review]) -> 
         enqueue(
             session,
             review,
-            f"reminder:{row.name}:{row.reminder}",
+            Occasion.chased(str(row.name), int(row.reminder), overdue=False),
             messages.chased_for(session, review, str(row.name), overdue=False),
             f"{row.reference}: reminder: {row.title} is due {when}",
         )

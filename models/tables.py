@@ -5,22 +5,27 @@ Personal data (the names and dates of birth of children and family members) live
 is the free text people write. Everywhere else a case is known by
 its reference (``CSPR-2026-0042``) and a child by a pseudonym ("Child Q").
 
-Enumerated columns are stored as short strings (not database enum types) so that adding a value is not a
-schema migration on PostgreSQL.
+Enumerated columns are typed as their enums and stored as short strings, their values (``EnumString``; not database
+enum types), so that adding a value is not a schema migration on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from models import crypto
+from models.chain import ChainEntry
+from models.forms import AbuseOrNeglect, Harm
+from models.roles import Role
+from models.rulebook import Event, NotificationKind
+from models.stages import Stage
 
 
 def utcnow() -> dt.datetime:
@@ -40,8 +45,39 @@ class SealedText(TypeDecorator[str]):
         return None if value is None else crypto.unseal(value)
 
 
+E = TypeVar("E", bound=Enum)
+
+
+class EnumString(TypeDecorator[E]):
+    """An enumerated column: typed as its enum, stored as the member's value in a VARCHAR, as it always was. A stored
+    value no member has (written outside cspr) is read as the string it is, so that ``cspr audit verify`` reports the
+    row rather than fails to read it."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: sa.Dialect) -> str | None:
+        return value.value if isinstance(value, Enum) else value
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> E | None:
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            return cast(E, value)
+
+
 def _str(length: int = 40, **kw: Any) -> Any:
     return Field(sa_type=sa.String(length), **kw)
+
+
+def _enum(enum: type[Enum], length: int = 40, **kw: Any) -> Any:
+    return Field(sa_type=EnumString(enum, length), **kw)
 
 
 def _when(**kw: Any) -> Any:
@@ -61,6 +97,19 @@ class DeadlineStatus(StrEnum):
     OPEN = "open"
     MET = "met"
     MISSED = "missed"  # the event happened, but after the deadline
+
+
+class RegisterAction(StrEnum):
+    """What a change to the register (``RegisterEvent``) did."""
+
+    ADDED = "added"  # a registration (and, for a new address, the account)
+    DISABLED = "disabled"  # the account and every registration of it
+    RESET = "reset"  # a new first password and authenticator enrolment (a lost phone, a forgotten password)
+    LINKED = "linked"  # the account tied to its identity provider's subject, at its first OpenID Connect sign-in
+    DIGEST = "digest"  # the person's email changed to one daily digest, or back to one message at a time
+    BODY_ADDED = "body_added"  # a partner body took its place in a partnership (models/partners.py)
+    BODIES_MERGED = "bodies_merged"  # partner bodies became one on a date; their representatives moved to it
+    REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
 
 
 class DecisionKind(StrEnum):
@@ -85,7 +134,7 @@ class Partnership(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = _str(64, unique=True, index=True)  # a short slug, used in tags: "northshire"
     name: str = _str(200)
-    rapid_review_from: str = _str(40, default="aware_on")  # or "notified_on" (Panel material)
+    rapid_review_from: Event = _enum(Event, default=Event.AWARE_ON)  # or NOTIFIED_ON (Panel material)
     closure_days: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # ISO dates, local closures
     created_at: dt.datetime = _when()
 
@@ -99,7 +148,7 @@ class PartnerBody(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
-    role: str = _str(40)  # the partner's Role: local_authority, police or health
+    role: Role = _enum(Role)  # the partner's: local_authority, police or health
     name: str = _str(200)
     from_on: dt.date
     to_on: dt.date | None = None  # the last day; None while it holds the place
@@ -116,7 +165,7 @@ class Representative(SQLModel, table=True):
     partnership_id: uuid.UUID | None = Field(default=None, foreign_key="partnership.id", index=True)
     name: str = _str(200)
     email: str = _str(254)
-    role: str = _str(40)  # Role
+    role: Role = _enum(Role)
     organisation: str = _str(200)
     active: bool = True
     body_id: uuid.UUID | None = Field(default=None, foreign_key="partner_body.id")  # the partner body they act for
@@ -147,22 +196,20 @@ class Account(SQLModel, table=True):
     updated_at: dt.datetime = _when()
 
 
-class RegisterEvent(SQLModel, table=True):
+class RegisterEvent(ChainEntry, table=True):
     """Append-only history of the register and its accounts: who added or disabled whom, when. Hash-chained like a
-    review's history, one chain for the whole register."""
+    review's history (models/chain.py), one chain for the whole register."""
 
     __tablename__ = "register_event"
+    __table_args__ = (sa.UniqueConstraint("seq"),)  # 1, 2, 3 ... over the whole register
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    seq: int = Field(unique=True)  # 1, 2, 3 ... over the whole register
-    action: str = _str(40)  # RegisterAction
+    action: RegisterAction = _enum(RegisterAction)
     account_id: uuid.UUID | None = Field(default=None, foreign_key="account.id", index=True)  # None: a partner body
     details: dict[str, Any] = _json()  # role, partnership, demo, bodies and dates: never a password or a secret
     actor_name: str = _str(200)
     actor_role: str = _str(40)
     at: dt.datetime = _when()
-    prev_hash: str = _str(64)
-    hash: str = _str(64)
 
 
 # --- reviews ------------------------------------------------------------------------------------------
@@ -175,16 +222,16 @@ class Review(SQLModel, table=True):
     reference: str = _str(20, unique=True, index=True)  # CSPR-2026-0042
     partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
     edition: str = _str(20)  # guidance edition pinned at notification: wt2018 / wt2023 / wt2026
-    stage: str = _str(40, index=True)  # models.stages.Stage
+    stage: Stage = _enum(Stage, index=True)
     version: int = 0  # bumped by every transition: the compare-and-set token
     step_seq: int = 0  # bumped by every answer to a form, accepted or refused: names the next form uniquely
     step_refusal: str | None = _str(2000, default=None)  # why the last answer was refused, shown with the form
     incident_on: dt.date
     aware_on: dt.date
-    harm: str = _str(40)  # models.forms.Harm
-    abuse_or_neglect: str = _str(40)  # models.forms.AbuseOrNeglect
+    harm: Harm = _enum(Harm)
+    abuse_or_neglect: AbuseOrNeglect = _enum(AbuseOrNeglect)
     looked_after: bool = False
-    notification_kind: str = _str(40, default="serious_incident")  # models.rulebook.NotificationKind
+    notification_kind: NotificationKind = _enum(NotificationKind, default=NotificationKind.SERIOUS_INCIDENT)
     rapid_review_follows: bool = True  # False: the review closes once the right bodies are told
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
@@ -216,7 +263,7 @@ class CasePerson(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
-    kind: str = _str(20)  # PersonKind
+    kind: PersonKind = _enum(PersonKind, 20)
     pseudonym: str = _str(60)  # "Child Q"
     age_band: str | None = _str(20, default=None)
     relationship: str | None = _str(60, default=None)  # for family members: "mother", "stepfather"
@@ -229,26 +276,25 @@ class CasePerson(SQLModel, table=True):
 
 
 class Milestone(SQLModel, table=True):
-    """The date an event of a review happened (models.rulebook.Event): what deadlines are counted from."""
+    """The date an event of a review happened: what deadlines are counted from."""
 
     __table_args__ = (sa.UniqueConstraint("review_id", "event"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
-    event: str = _str(40)
+    event: Event = _enum(Event)
     on: dt.date
 
 
-class StageEvent(SQLModel, table=True):
+class StageEvent(ChainEntry, table=True):
     """Append-only history of a review's stages: who moved it (their name and account, and how they signed in), in
-    what role, when and why."""
+    what role, when and why. Hash-chained per review (models/chain.py)."""
 
     __tablename__ = "stage_event"
-    __table_args__ = (sa.UniqueConstraint("review_id", "seq"),)
+    __table_args__ = (sa.UniqueConstraint("review_id", "seq"),)  # 1, 2, 3 ... per review
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
-    seq: int  # 1, 2, 3 ... per review
     transition: str = _str(60)
     from_stage: str | None = _str(40, default=None)  # None for the first event (the review's creation)
     to_stage: str = _str(40)
@@ -260,8 +306,6 @@ class StageEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=sa.Text)
     details: dict[str, Any] = _json()
     at: dt.datetime = _when()
-    prev_hash: str = _str(64)
-    hash: str = _str(64)
 
 
 class Deadline(SQLModel, table=True):
@@ -281,7 +325,7 @@ class Deadline(SQLModel, table=True):
     basis_on: dt.date
     due_on: dt.date = Field(index=True)
     provisional: bool = False  # counted over bank holidays GOV.UK has not published yet; recounted on import
-    status: str = _str(20, default=DeadlineStatus.OPEN)
+    status: DeadlineStatus = _enum(DeadlineStatus, 20, default=DeadlineStatus.OPEN)
     met_on: dt.date | None = None
     sweep_status: str | None = _str(30, default=None)  # the last sweep's classification
     escalation_level: int = 0
@@ -289,15 +333,16 @@ class Deadline(SQLModel, table=True):
     updated_at: dt.datetime = _when()
 
 
-class Decision(SQLModel, table=True):
+class Decision(ChainEntry, table=True):
     """A decision or approval by a signed-in person: sign-offs, the Panel's response, the LCSPR decision...
-    Append-only and hash-chained per review, like the stage events."""
+    Append-only and hash-chained per review, like the stage events (models/chain.py; a decision's number is 0 until
+    it is appended, and stayed 0 on the decisions recorded before they were chained)."""
 
     __table_args__ = (sa.UniqueConstraint("review_id", "kind", "round", "actor_role"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
-    kind: str = _str(40)  # DecisionKind
+    kind: DecisionKind = _enum(DecisionKind)
     round: int = 1  # which attempt: a returned rapid review is signed off again in round 2
     outcome: str = _str(40)
     actor_name: str = _str(200)
@@ -307,9 +352,6 @@ class Decision(SQLModel, table=True):
     reasons: str | None = Field(default=None, sa_type=sa.Text)
     details: dict[str, Any] = _json()
     at: dt.datetime = _when()
-    seq: int = 0  # 1, 2, 3 ... per review: the decision's place in the review's audit chain
-    prev_hash: str = _str(64, default="")
-    hash: str = _str(64, default="")
 
 
 # --- reviewers and commissions ------------------------------------------------------------------------
@@ -392,7 +434,7 @@ class Delivery(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     outbox_id: uuid.UUID = Field(foreign_key="outbox.id", index=True)
     address: str = _str(254)
-    state: str = _str(20, default=DeliveryState.PENDING)
+    state: DeliveryState = _enum(DeliveryState, 20, default=DeliveryState.PENDING)
     attempts: int = 0
     next_try_at: dt.datetime = _when()
     claimed_until: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))  # a sender has it

@@ -8,9 +8,9 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from models.calendar import PROVISIONAL_NOTE
-from models.records import history
+from models.review.transitions import history
 from models.roles import Role
-from models.stages import HUMAN_LABELS, Stage, Transition, transition
+from models.stages import HUMAN_LABELS, Transition, transition
 from models.tables import Deadline, DeadlineStatus, Partnership, Review, StageEvent
 
 
@@ -31,7 +31,7 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
     lines = [
         f"# {review.reference}",
         "",
-        f"**Stage:** {HUMAN_LABELS[Stage(review.stage)]}  ",
+        f"**Stage:** {HUMAN_LABELS[review.stage]}  ",
         f"**Partnership:** {partnership.name}  ",
         f"**Guidance:** {review.edition}  ",
         f"**Aware on:** {review.aware_on:%d %b %Y}",

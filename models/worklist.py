@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import messages, steps
+from models import messages, process
 from models.calendar import calendar_for
 from models.roles import Role
 from models.stages import Stage
@@ -51,7 +51,7 @@ def worklist(
     query = (
         select(Review, Partnership)
         .join(Partnership, col(Partnership.id) == col(Review.partnership_id))
-        .where(col(Review.stage).in_([stage.value for stage in steps.STEPS]))
+        .where(col(Review.stage).in_([stage.value for stage in process.STEPS]))
     )
     if partnership:
         query = query.where(Partnership.code == partnership)
@@ -77,12 +77,12 @@ def worklist(
     }
     found = []
     for review, where in rows:
-        step = steps.STEPS[Stage(review.stage)]
+        step = process.STEPS[Stage(review.stage)]
         who = messages.waiting_on(session, review, step)
         if role is not None and role not in who:
             continue
         since = entered[(review.id, review.stage)]
-        name = steps.deadline_for(review, step)
+        name = process.deadline_for(review, step)
         due = open_deadlines.get((review.id, name)) if name else None
         closures = tuple(dt.date.fromisoformat(d) for d in where.closure_days)
         left = None if due is None else calendar_for(closures).between(today, due)

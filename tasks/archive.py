@@ -15,12 +15,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, select
 
-from models import documents, forms, keyring, sealing
+from models import documents, keyring, sealing
+from models.audit import store_head
 from models.db import transaction
 from models.documents import DocumentSpec
-from models.records import latest_decision, milestones_of, review_by_reference, store_head
+from models.process.steps.publication import AFTER_PUBLICATION, PublicationChoice, would_publish
+from models.review.lookup import review_by_reference
+from models.review.timetable import milestones_of
+from models.review.transitions import latest_decision
 from models.rulebook import Event
-from models.stages import Stage
 from models.tables import DecisionKind, Report, Review
 from tasks.redaction import find_personal_data
 from tasks.storage import ObjectStore, open_store
@@ -101,22 +104,19 @@ def _store(
 
 def publishable_spec(session: Session, review: Review, decision: str, reasons: str = "") -> DocumentSpec:
     """The document publication would make public, exactly as it would be published."""
-    if decision == forms.PublicationChoice.improvements_only.value:
+    if decision == PublicationChoice.improvements_only.value:
         spec = documents.improvements_statement(session, review, marking=PUBLISHED_MARKING)
         spec.context["reasons"] = reasons or spec.context["reasons"]
         return spec
     return documents.final_report(session, review, marking=PUBLISHED_MARKING)
 
 
-PUBLISHING = {forms.PublicationChoice.publish.value, forms.PublicationChoice.improvements_only.value}
-
-
 @task(name="redaction-gate", cache_policy=NO_CACHE, persist_result=False)
 def check_publication(reference: str, stage: str, answer: dict[str, object]) -> str | None:
     """For an answer that would publish: render what would be published and read it back for the case's names
     and dates of birth. Returns why it cannot be published (by pseudonym and page), or None when it may be."""
-    decision = str(answer.get("decision", ""))
-    if stage != Stage.AWAITING_PUBLICATION or decision not in PUBLISHING:
+    decision = would_publish(stage, answer)
+    if decision is None:
         return None
     reasons = str(answer.get("reasons") or "")
     with transaction() as session:
@@ -154,7 +154,7 @@ def store_documents(reference: str) -> list[str]:
                     _store(session, store, review, spec, key, kind=spec.kind, version=spec.version).object_key
                 )
         published_on = milestones_of(session, review.id).get(Event.PUBLISHED_ON)
-        if review.stage in (Stage.PUBLISHED, Stage.IMPROVEMENTS_PUBLISHED, Stage.CLOSED) and published_on:
+        if review.stage in AFTER_PUBLICATION and published_on:
             stored += _publish(session, store, review, published_on)
     if stored:
         get_run_logger().info("%s: stored %s in %s", reference, ", ".join(stored), store.describe())
@@ -169,8 +169,7 @@ def _publish(session: Session, store: ObjectStore, review: Review, published_on:
     kind = f"published-{spec.kind}"
     if _recorded(session, review, kind, 1) is not None:
         return []
-    retain = documents.retention_until(session, review)
-    assert retain is not None, "a published review has a retention date in its timetable"
+    retain = documents.retention_until(session, review)  # None where the review's edition sets no such period
     row = _store(
         session,
         store,
@@ -182,7 +181,7 @@ def _publish(session: Session, store: ObjectStore, review: Review, published_on:
         published=True,
         retain_until=retain,
     )
-    if not store.supports_retention:
+    if retain is not None and not store.supports_retention:
         get_run_logger().warning(
             "%s: %s cannot lock objects; %s is not protected against deletion before %s",
             review.reference,

@@ -8,15 +8,19 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display here, and none needed
 
 import matplotlib.pyplot as plt
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from matplotlib.typing import RcKeyType
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -34,6 +38,13 @@ def _svg(figure: Figure) -> str:
     return svg[svg.index("<svg") :]  # inline in HTML: no XML declaration or doctype
 
 
+def _whole_numbers(axis: Axis) -> None:
+    """Ticks at whole numbers only: the charts count things."""
+    locator = axis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # a linear axis's default locator (AutoLocator) is one
+        locator.set_params(integer=True)
+
+
 def bar_chart_svg(labels: list[str], values: list[int], *, title: str, ylabel: str) -> str:
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(6.5, 2.6))
@@ -43,7 +54,7 @@ def bar_chart_svg(labels: list[str], values: list[int], *, title: str, ylabel: s
         axes.set_xticks(range(0, len(labels), step), labels[::step])
         axes.set_ylabel(ylabel)
         axes.set_title(title, loc="left", fontsize=10)
-        axes.yaxis.get_major_locator().set_params(integer=True)
+        _whole_numbers(axes.yaxis)
         return _svg(figure)
 
 
@@ -74,7 +85,7 @@ def horizontal_bars_svg(
         axes.set_title(title, loc="left", fontsize=10)
         top = xmax if xmax is not None else max([0.0, *(v for vs in series.values() for v in vs if not math.isnan(v))])
         axes.set_xlim(0, (top or 1) * 1.18)  # room for the value labels
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        _whole_numbers(axes.xaxis)
         if len(series) > 1:
             axes.legend(frameon=False, fontsize=8, loc="lower right")
         return _svg(figure)

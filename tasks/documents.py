@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import jinja2
-from weasyprint import HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint import HTML  # type: ignore[import-untyped]  # WeasyPrint ships no types, nor does any stubs package
+from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[import-untyped]
 
 from models.calendar import PROVISIONAL_NOTE
 from models.settings import PROJECT_ROOT

@@ -32,7 +32,9 @@ from sqlmodel import Session, col, select
 
 from models import messages
 from models.db import transaction
-from models.records import enqueue, review_by_reference
+from models.recipients import OPERATORS, ROLE, recipient_label
+from models.review.lookup import review_by_reference
+from models.review.outbox import Occasion, enqueue
 from models.settings import get_settings
 from models.tables import Delivery, DeliveryState, Outbox, Review, utcnow
 from tasks.mail import Refused, Relay, relay_from_settings, send
@@ -116,11 +118,11 @@ def deliver(reference: str, *, engine: Engine | None = None, now: dt.datetime | 
             select(Outbox).where(Outbox.review_id == review.id, col(Outbox.sent_at).is_(None)).with_for_update()
         ).all()
         by_email = []
-        for message in pending:
-            if relay is not None and _deliveries(session, review, message, now):
-                by_email.append(message)
+        for row in pending:
+            if relay is not None and _deliveries(session, review, row, now):
+                by_email.append(row)
             else:
-                _to_folder(reference, message, now)
+                _to_folder(reference, row, now)
                 result.to_folder += 1
         _settle(session, [m.id for m in by_email], now)  # held for a digest, or settled by another deliverer
         due = _due(session, by_email, now)
@@ -229,7 +231,7 @@ def _to_folder(reference: str, message: Outbox, now: dt.datetime) -> None:
     if not target.exists():
         tmp = target.with_suffix(".tmp")
         tmp.write_text(
-            f"To: {messages.recipient_label(message.recipient)}\nSubject: {message.subject}\n\n{message.body}\n",
+            f"To: {recipient_label(message.recipient)}\nSubject: {message.subject}\n\n{message.body}\n",
             encoding="utf-8",
         )
         tmp.replace(target)
@@ -243,7 +245,7 @@ def _take(session: Session, delivery_id: uuid.UUID, state: DeliveryState, now: d
         sa.update(Delivery)
         .where(
             col(Delivery.id) == delivery_id,
-            Delivery.state == state,
+            col(Delivery.state) == state,
             sa.or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
         )
         .values(claimed_until=now + CLAIM_FOR)
@@ -347,7 +349,7 @@ def _claim_held(
     """The held deliveries to one person this sender now has (compare-and-set each); none for a person no longer
     in the register, whose held messages are failed, saying so."""
     claimed = [item for item in listed if _take(session, item[0], DeliveryState.HELD, now)]
-    if claimed and not messages.still_reached(session, messages.ROLE, address):
+    if claimed and not messages.still_reached(session, ROLE, address):
         session.execute(
             sa.update(Delivery)
             .where(col(Delivery.id).in_([i for i, _, _ in claimed]))
@@ -384,12 +386,12 @@ def tell_operators(reference: str, purpose: str, recipient: str) -> bool:
     """A message to the operators that the review's ``purpose`` message to ``recipient`` was not delivered, in the
     outbox once however often this runs; False if it was there already. A failed message to the operators
     themselves is not reported again (nobody else to tell: the sweep's summary lists it)."""
-    if recipient == messages.OPERATORS:
+    if recipient == OPERATORS:
         return False
     with transaction() as session:
         review = review_by_reference(session, reference)
         subject = messages.failure_subject(reference, purpose, recipient)
-        added = enqueue(session, review, f"not_delivered:{purpose}:{recipient}"[:80], (messages.OPERATORS,), subject)
+        added = enqueue(session, review, Occasion.not_delivered(purpose, recipient), (OPERATORS,), subject)
     return bool(added)
 
 

@@ -5,59 +5,93 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from models import answers, steps
+from models import answers, process
 from models.calendar import today_in_england
 from models.db import transaction
-from models.handlers import Refusal
 from models.identity import Identity
-from models.records import Actor, IncidentRecord, create_review, partnership_by_code, review_by_reference
+from models.process import Refusal
+from models.review.creation import IncidentRecord, create_review
+from models.review.lookup import partnership_by_code, review_by_reference
+from models.review.transitions import Actor
 from models.roles import Role
 from models.stages import Stage, Transition
 from models.tables import Partnership
 from models.timeline import timeline_markdown
 
-ActionKind = Literal["form", "wait", "automatic", "finished"]
-
 
 @dataclass(frozen=True)
-class NextAction:
-    """What the lifecycle does next, with nothing personal in it (it becomes a task result)."""
+class Standing:
+    """The review a next action is about, its partnership and the stage it stands at: what the run is named and
+    tagged with. Nothing personal: a next action is a task result. Results are kept in memory here, but a setting
+    (PREFECT_RESULTS_PERSIST_BY_DEFAULT) would have Prefect pickle or JSON-encode them, so each next action is a
+    frozen dataclass of plain values that survives both (tests/unit/test_next_action.py)."""
 
     reference: str
     partnership: str
     stage: Stage
-    kind: ActionKind
-    slug: str
-    counter: int  # the review's answer counter: names the form to ask, or the timer to set
-    key: str = ""  # the form's key, for a form
-    description: str = ""
-    on: dt.date | None = None  # for a wait
-    transition: Transition | None = None  # for an automatic move
+
+
+@dataclass(frozen=True)
+class AskPerson(Standing):
+    """A person's step: suspend on the stage's form under ``key`` and record the answer."""
+
+    slug: str  # the step's, for run names: "CSPR-2026-0042 · rapid-review-sign-off"
+    key: str  # the form's key: the stage and the review's answer counter
+    description: str  # markdown shown above the form
+
+
+@dataclass(frozen=True)
+class WaitForDate(Standing):
+    """Nothing to do before ``on``: set a timer (a scheduled run) for that day and end."""
+
+    on: dt.date
+    why: str
+    counter: int  # the review's answer counter when the wait began: part of the timer's idempotency key
+    slug: ClassVar[str] = "waiting"
+
+
+@dataclass(frozen=True)
+class MoveAutomatically(Standing):
+    """A move nobody answers for: make it, and ask again."""
+
+    transition: Transition
+
+    @property
+    def slug(self) -> str:
+        return self.transition.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ReviewClosed(Standing):
+    """The review is closed: nothing is left to do."""
+
+    slug: ClassVar[str] = "closed"
+
+
+NextAction = AskPerson | WaitForDate | MoveAutomatically | ReviewClosed
 
 
 @task(name="read-next-step")
 def next_step(reference: str) -> NextAction:
+    """What the lifecycle does next with the review, as the database says (``models.steps.next_action``)."""
     with transaction() as session:
         review = review_by_reference(session, reference)
         partnership = session.get_one(Partnership, review.partnership_id).code
-        action = steps.next_action(session, review)
-        base = {"reference": reference, "partnership": partnership, "stage": Stage(review.stage)}
-        match action:
-            case steps.WaitForForm(step=step, counter=counter, description=description):
-                return NextAction(
-                    **base, kind="form", slug=step.slug, counter=counter, key=action.key, description=description
-                )
-            case steps.WaitUntil(on=on, why=why, counter=counter):
-                return NextAction(**base, kind="wait", slug="waiting", counter=counter, on=on, description=why)
-            case steps.Automatic(transition=move):
-                slug = move.replace("_", "-")
-                return NextAction(**base, kind="automatic", slug=slug, counter=review.step_seq, transition=move)
-        return NextAction(**base, kind="finished", slug="closed", counter=review.step_seq)
+        here = (reference, partnership, Stage(review.stage))
+        match process.next_action(session, review):
+            case process.WaitForForm(step=step, description=description) as form:
+                return AskPerson(*here, slug=step.slug, key=form.key, description=description)
+            case process.WaitUntil(on=on, why=why, counter=counter):
+                return WaitForDate(*here, on=on, why=why, counter=counter)
+            case process.Automatic(transition=move):
+                return MoveAutomatically(*here, transition=move)
+            case process.Finished():
+                return ReviewClosed(*here)
 
 
 # Tasks that touch personal data (names, dates of birth, what people typed) say on the task itself that their inputs

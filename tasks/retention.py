@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from prefect import get_client, task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterEndTime,
@@ -20,9 +21,10 @@ from prefect.client.schemas.objects import StateType
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from models import records, retention
+from models import retention
 from models.db import get_engine, purge_deleted, transaction
 from models.retention import Due, RecordKind
+from models.review import lookup
 from models.tables import Report, ReviewKey
 from tasks.storage import ObjectStore, open_store
 
@@ -63,7 +65,7 @@ def delete_every_version(store: ObjectStore, key: str) -> None:
         store.delete(key, version_id=version)
 
 
-@task(name="apply-retention", persist_result=False, cache_policy=None)
+@task(name="apply-retention", cache_policy=NO_CACHE, persist_result=False)
 def apply_retention(today: dt.date) -> Applied:
     return apply_schedule(today, open_store(), runs=True)
 
@@ -80,7 +82,7 @@ def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: En
             continue
         try:
             with transaction(engine) as session:
-                review = records.review_by_reference(session, item.reference, lock=True)
+                review = lookup.review_by_reference(session, item.reference, lock=True)
                 if review.legal_hold:
                     if item.reference not in applied.held:
                         applied.held.append(item.reference)

@@ -6,8 +6,9 @@ Everything here carries the review reference, the partnership code and the stage
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -25,12 +26,12 @@ from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.input.actions import delete_flow_run_input, filter_flow_run_input
+from prefect.input.actions import ensure_flow_run_id
 from prefect.runtime import flow_run
 from prefect.states import Crashed
 from sqlmodel import col, select
 
-from models import steps
+from models import process
 from models.calendar import today_in_england
 from models.db import transaction
 from models.identity import FORM_INPUTS
@@ -43,6 +44,18 @@ TIMER_HOUR = 7  # timers fire at 07:00 London time on the day, like the morning 
 LIVE = [StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
 ENDED_WITHIN = dt.timedelta(days=14)  # the runs whose leftover forms each sweep deletes: ended in the last two weeks
+
+T = TypeVar("T")
+
+
+def synchronously(result: T | Coroutine[Any, Any, T]) -> T:
+    """What one of Prefect's sync-or-async functions (``run_deployment`` and others made with ``async_dispatch``)
+    returned, typed as the value it is in cspr, whose flows and tasks are all synchronous. A coroutine would mean the
+    caller had become async: it is refused rather than left unawaited."""
+    if isinstance(result, Coroutine):
+        result.close()
+        raise TypeError("a Prefect call answered asynchronously in cspr's synchronous code")
+    return result
 
 
 def review_tags(reference: str, partnership: str, stage: str, kind: str = "lifecycle") -> list[str]:
@@ -88,17 +101,18 @@ def ended_runs(reference: str) -> list[UUID]:
 def forget_inputs(run_id: UUID | None, keep: set[str] | None = None) -> int:
     """Delete a run's forms, answers and who gave them (this run's, if ``run_id`` is None), but those in ``keep``.
     Returns how many were deleted."""
-    deleted, keep = 0, keep or set()
-    for prefix in FORM_INPUTS:
-        while True:  # a page at a time, until a page comes back short or nothing in it could be deleted
-            page = filter_flow_run_input(key_prefix=prefix, limit=200, exclude_keys=keep, flow_run_id=run_id)
-            before = deleted
-            for stored in page:
-                with suppress(ObjectNotFound, PrefectHTTPStatusError):
-                    delete_flow_run_input(stored.key, flow_run_id=stored.flow_run_id)
-                    deleted += 1
-            if len(page) < 200 or deleted == before:
-                break
+    deleted, keep, run_id = 0, keep or set(), ensure_flow_run_id(run_id)
+    with get_client(sync_client=True) as client:
+        for prefix in FORM_INPUTS:
+            while True:  # a page at a time, until a page comes back short or nothing in it could be deleted
+                page = client.filter_flow_run_input(flow_run_id=run_id, key_prefix=prefix, limit=200, exclude_keys=keep)
+                before = deleted
+                for stored in page:
+                    with suppress(ObjectNotFound, PrefectHTTPStatusError):
+                        client.delete_flow_run_input(flow_run_id=stored.flow_run_id, key=stored.key)
+                        deleted += 1
+                if len(page) < 200 or deleted == before:
+                    break
     return deleted
 
 
@@ -154,15 +168,17 @@ def run_lifecycle(
 ) -> str:
     """Create a run of the review's lifecycle deployment (now, or scheduled for ``at``) and return its id without
     waiting for it. The idempotency key makes asking twice give the one run."""
-    run = run_deployment(
-        LIFECYCLE_DEPLOYMENT,
-        parameters={"reference": reference},
-        scheduled_time=at,
-        timeout=0,
-        as_subflow=False,
-        idempotency_key=idempotency_key,
-        tags=[*review_tags(reference, partnership, stage), *extra_tags],
-        flow_run_name=name,
+    run = synchronously(
+        run_deployment(
+            LIFECYCLE_DEPLOYMENT,
+            parameters={"reference": reference},
+            scheduled_time=at,
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=idempotency_key,
+            tags=[*review_tags(reference, partnership, stage), *extra_tags],
+            flow_run_name=name,
+        )
     )
     return str(run.id)
 
@@ -238,8 +254,8 @@ def restore_lost_runs() -> list[str]:
         open_reviews = session.exec(select(Review).where(col(Review.stage) != Stage.CLOSED)).all()
         for review in (r for r in open_reviews if r.reference not in have):
             partnership = session.get_one(Partnership, review.partnership_id).code
-            action = steps.next_action(session, review, today=today)
-            if isinstance(action, steps.WaitUntil):
+            action = process.next_action(session, review, today=today)
+            if isinstance(action, process.WaitUntil):
                 why, counter = action.why, action.counter
                 schedule_lifecycle.fn(review.reference, action.on, why, partnership, review.stage, counter)
             else:

@@ -190,8 +190,9 @@ class S3Store:
     """An S3 bucket (AWS, SeaweedFS, MinIO) with versioning, encryption and, where supported, Object Lock."""
 
     def __init__(self, bucket: str, prefix: str = "") -> None:
-        import boto3
-        from botocore.config import Config
+        # boto3 and botocore ship no type information (their stubs are separate packages, not installed)
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         if not bucket:
             raise ValueError("CSPR_STORAGE_URL needs a bucket: s3://bucket/prefix")
@@ -209,7 +210,7 @@ class S3Store:
         self.supports_retention = self._prepare_bucket()
 
     def _prepare_bucket(self) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # (no types: see __init__)
 
         try:
             self.client.head_bucket(Bucket=self.bucket)
@@ -221,7 +222,8 @@ class S3Store:
             config = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except ClientError:
             return False
-        return config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        lock: dict[str, str] = config.get("ObjectLockConfiguration", {})
+        return lock.get("ObjectLockEnabled") == "Enabled"
 
     def _expire_old_versions(self) -> bool:
         """A version replaced by a newer one is deleted after ``NONCURRENT_DAYS`` (locked ones only once their lock
@@ -245,14 +247,18 @@ class S3Store:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _head(self, key: str, version_id: str | None = None) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
+    def _object(self, key: str, version_id: str | None = None) -> dict[str, Any]:
+        """The arguments that name one object (a given version of it, or the current one) in a boto3 call."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if version_id:
             args["VersionId"] = version_id
+        return args
+
+    def _head(self, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
         try:
-            head: dict[str, Any] = self.client.head_object(**args)
+            head: dict[str, Any] = self.client.head_object(**self._object(key, version_id))
         except ClientError:
             return None
         return head
@@ -272,8 +278,7 @@ class S3Store:
             locked = bool(current.get("ObjectLockRetainUntilDate"))
             return StoredObject(key, current.get("VersionId"), digest, len(data), created=False, locked=locked)
         args: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self._key(key),
+            **self._object(key),
             "Body": data,
             "ContentType": content_type,
             "ServerSideEncryption": "AES256",
@@ -287,29 +292,21 @@ class S3Store:
         return StoredObject(key, response.get("VersionId"), digest, len(data), created=True, locked=locked)
 
     def get(self, key: str, *, sha256: str | None = None, version_id: str | None = None) -> bytes:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if version_id:
-            args["VersionId"] = version_id
-        data: bytes = self.client.get_object(**args)["Body"].read()
+        data: bytes = self.client.get_object(**self._object(key, version_id))["Body"].read()
         return _verify(data, sha256, key)
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         from botocore.exceptions import ClientError
 
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if version_id:
-            args["VersionId"] = version_id
         try:
-            self.client.delete_object(**args)
+            self.client.delete_object(**self._object(key, version_id))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"AccessDenied", "InvalidRequest", "ObjectLocked"}:
                 raise RetentionError(f"{key} is under retention and cannot be deleted yet") from exc
             raise
 
     def link(self, key: str, expires_in: int = 300) -> str:
-        url: str = self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_in
-        )
+        url: str = self.client.generate_presigned_url("get_object", Params=self._object(key), ExpiresIn=expires_in)
         return url
 
     def exists(self, key: str) -> bool:

@@ -22,7 +22,8 @@ from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models.calendar import today_in_england
 from models.db import get_engine
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Outbox, Report

@@ -8,12 +8,13 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from cli.demo import DRAFT, Case, review_state
+from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models import documents
 from models.audit import verify
 from models.db import get_engine
-from models.records import review_by_reference
+from models.process.steps.review_under_way import DRAFT
+from models.review.lookup import review_by_reference
 from models.stages import Stage
 from tasks.archive import read_document, stored_documents
 from tasks.redaction import find_personal_data

@@ -14,8 +14,8 @@ from prefect import flow, task
 from prefect.logging.handlers import APILogWorker
 
 from cli.system import LocalSystem
-from models import records
 from models.db import get_engine, transaction
+from models.review import creation, lookup, transitions
 from models.settings import get_settings
 from models.tables import CasePerson
 from tests.utils.factories import incident
@@ -29,7 +29,7 @@ PROBE_VALUE = "CSPR_TEST_PROBE_VALUE"
 def _duplicate_person(reference: str, relationship: str, engine: sa.Engine | None = None) -> None:
     """The same pseudonym twice in one review: refused by the database's unique constraint."""
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         session.add(
             CasePerson(review_id=review.id, kind="family_member", pseudonym=PSEUDONYM, relationship=relationship)
         )
@@ -52,10 +52,10 @@ def test_a_failed_write_in_a_run_leaves_no_value_in_prefects_logs(
     deployed: LocalSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with transaction() as session:
-        review, _ = records.create_review(
+        review, _ = creation.create_review(
             session,
             incident(aware_on=dt.date(2026, 12, 9), pseudonyms=(PSEUDONYM,)),
-            actor=records.Actor("Chris Lee", "coordinator"),
+            actor=transitions.Actor("Chris Lee", "coordinator"),
         )
         reference = review.reference
     marker = f"{PLANTED} {uuid.uuid4().hex[:8]}"

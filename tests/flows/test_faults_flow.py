@@ -13,7 +13,7 @@ from cli.seaweed import SeaweedS3
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
 from models.db import get_engine
-from models.records import review_by_reference
+from models.review.lookup import review_by_reference
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Report

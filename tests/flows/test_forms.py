@@ -12,8 +12,8 @@ from prefect.input.actions import read_flow_run_input
 
 from cli.demo import Case, answerer, review_state
 from cli.system import LocalSystem
+from models.process import STEPS
 from models.stages import Stage
-from models.steps import STEPS
 from tests.utils import inprocess
 from tests.utils.answering import submit
 from tests.utils.bad_answers import BAD_ANSWERS

@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 
 from cli.demo import Case, answerer, review_state
 from cli.system import LocalSystem
-from models import messages, steps
+from models import messages, process
 from models.db import get_engine
 from models.forms import AbuseOrNeglect, AgeBand, Harm, Kind
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.stages import Stage
 from models.tables import CasePerson, Deadline, Outbox
 from tests.flows.test_notification import failed_message
@@ -162,7 +163,7 @@ def test_a_deaths_notification_step_works_towards_its_own_deadline(deployed: Loc
     )
     with Session(get_engine()) as session:
         review = review_by_reference(session, reference)
-        step = steps.STEPS[Stage.INCIDENT_RECORDED]
-        assert steps.deadline_for(review, step) == "notify_looked_after_death"
+        step = process.STEPS[Stage.INCIDENT_RECORDED]
+        assert process.deadline_for(review, step) == "notify_looked_after_death"
         assert messages.due_for(session, review, step) is not None
         assert messages.chased_for(session, review, "notify_looked_after_death", overdue=False) == ("role:coordinator",)

@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models.db import get_engine
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.stages import Stage
 from models.tables import Outbox
 from tests.utils import inprocess

@@ -12,7 +12,7 @@ from cli.demo import Case
 from cli.system import LocalSystem
 from models.db import get_engine
 from models.documents import known_people
-from models.records import review_by_reference
+from models.review.lookup import review_by_reference
 from models.settings import get_settings
 from tasks.archive import read_document, stored_documents
 from tasks.redaction import find_personal_data

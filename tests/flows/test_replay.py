@@ -13,7 +13,8 @@ from cli.system import LocalSystem
 from flows import lifecycle
 from models.calendar import today_in_england
 from models.db import get_engine
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Outbox

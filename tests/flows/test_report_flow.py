@@ -15,8 +15,8 @@ from prefect.events import DeploymentEventTrigger, emit_event
 from cli.system import LocalSystem
 from flows.lifecycle import review_lifecycle
 from flows.report import partnership_report
-from models import records
 from models.db import transaction
+from models.review import creation, transitions
 from models.settings import PROJECT_ROOT
 from tasks.storage import open_store
 from tests.integration.test_documents import text_of
@@ -28,12 +28,12 @@ from tests.utils.search import needles, search_sqlite
 def test_the_monthly_report_is_stored_and_summarised_without_names(deployed: LocalSystem, cspr_home: Path) -> None:
     with transaction() as session:
         make_partnership(session, "eastvale")
-        review, _ = records.create_review(
+        review, _ = creation.create_review(
             session,
             incident(
                 "eastvale", aware_on=dt.date(2026, 10, 1), incident_on=dt.date(2026, 9, 30), pseudonyms=("Child R",)
             ),
-            actor=records.Actor("Chris Lee", "coordinator"),
+            actor=transitions.Actor("Chris Lee", "coordinator"),
             at=dt.datetime(2026, 10, 1, 9, tzinfo=dt.UTC),
         )
         reference = review.reference

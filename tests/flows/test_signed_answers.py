@@ -21,11 +21,12 @@ from cli.system import LocalSystem
 from gate.answers import answer_to_sign
 from models import identity
 from models.db import get_engine
-from models.records import history, review_by_reference
+from models.process import form_key
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.roles import Role
 from models.seed import demo_identity
 from models.stages import Stage
-from models.steps import form_key
 from models.tables import CasePerson, Decision, utcnow
 from tests.utils import inprocess
 from tests.utils.answering import sign_answer, submit

@@ -18,10 +18,10 @@ from sqlmodel import select
 from cli.demo import Case, answerer
 from cli.system import LocalSystem
 from flows.sweep import deadline_sweep
-from models import records
 from models.audit import read_anchor
 from models.calendar import StillToCome, calendar_for, today_in_england
 from models.db import transaction
+from models.review import creation, lookup, transitions
 from models.tables import Deadline, Outbox
 from tasks.anchors import ANCHOR_FOLDER, latest_anchor
 from tasks.storage import open_store
@@ -45,10 +45,10 @@ def review_overdue_by_five(pseudonym: str) -> tuple[str, dt.date]:
     day = last_working_day()
     aware = calendar_for().add(day, -10)  # the notifications are due 5 working days after
     with transaction() as session:
-        review, _ = records.create_review(
+        review, _ = creation.create_review(
             session,
             incident(aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
-            actor=records.Actor("Chris Lee", "coordinator"),
+            actor=transitions.Actor("Chris Lee", "coordinator"),
         )
         return review.reference, day
 
@@ -82,7 +82,7 @@ def test_a_manual_sweep_raises_events_messages_and_artifacts_once(deployed: Loca
     assert sorted(e["payload"]["deadline"] for e in events) == ["notify_panel", "notify_partners"]
     assert all(e["payload"]["working_days_overdue"] == 5 and e["payload"]["level"] == 2 for e in events)
     with transaction() as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         messages = session.exec(select(Outbox).where(Outbox.review_id == review.id)).all()
     escalations = sorted(m.purpose for m in messages if m.purpose.startswith("escalation:"))
     assert escalations == ["escalation:notify_panel:2", "escalation:notify_partners:2"]
@@ -155,7 +155,7 @@ def test_a_day_to_come_is_only_a_dry_run_and_the_sweep_on_the_day_still_escalate
     assert "dry run" in overdue["description"] and reference in str(overdue["data"])
     deadline_sweep(as_of=day)  # the sweep of the day itself: the dry run took nothing from it
     with transaction() as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         purposes = sorted(m.purpose for m in session.exec(select(Outbox).where(Outbox.review_id == review.id)))
         levels = {
             d.name: d.escalation_level for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))

@@ -15,7 +15,8 @@ from cli.demo import NOTIFY_DEPLOYMENT, AtTheGate, Case, DemoError, answerer, re
 from cli.system import LocalSystem
 from models import identity
 from models.db import get_engine
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Decision, RegisterEvent

@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cli.demo import Case, answerer
-from models import answers, identity, records, signin, steps
+from models import answers, identity, process, signin
 from models.calendar import today_in_england
 from models.credentials import gate_key
 from models.db import transaction
 from models.identity import Identity
 from models.people import disable_person
+from models.review import creation, lookup, timetable, transitions
 from models.roles import Role
 from models.seed import demo_identity, seed_demo
 from models.stages import Stage
@@ -50,7 +51,7 @@ def record(engine: Engine, case: Case) -> str:
         incident = _record(
             IncidentNotification.model_validate(case.notification()), Identity.model_validate(case.identity())
         )
-        review, _ = records.create_review(session, incident, actor=records.Actor("Chris Lee", "coordinator"))
+        review, _ = creation.create_review(session, incident, actor=transitions.Actor("Chris Lee", "coordinator"))
         return review.reference
 
 
@@ -60,10 +61,10 @@ def answer(
     """Apply ``data`` to the step the review waits at, given by the demo person whose step it is, or by ``as_``:
     another demo person's role, a person, or why the answer's sign-in cannot be trusted."""
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         if as_ is None or isinstance(as_, Role):  # (a Role is a str too: asked first)
             as_ = demo_identity(session, as_ or answerer(Stage(review.stage), data))
-        return answers.apply_answer(session, review, steps.step_key(review), data, signer=as_, today=TODAY)
+        return answers.apply_answer(session, review, process.step_key(review), data, signer=as_, today=TODAY)
 
 
 def written(engine: Engine) -> dict[str, int]:
@@ -77,7 +78,7 @@ def written(engine: Engine) -> dict[str, int]:
 
 def state(engine: Engine, reference: str) -> Review:
     with Session(engine) as session:
-        return records.review_by_reference(session, reference)
+        return lookup.review_by_reference(session, reference)
 
 
 def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, list[str]]:
@@ -85,20 +86,20 @@ def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, li
     reference = record(engine, case)
     for _ in range(max_steps):
         with transaction(engine) as session:
-            review = records.review_by_reference(session, reference)
-            action = steps.next_action(session, review, today=TODAY)
-            if isinstance(action, steps.Automatic):
+            review = lookup.review_by_reference(session, reference)
+            action = process.next_action(session, review, today=TODAY)
+            if isinstance(action, process.Automatic):
                 answers.apply_automatic(session, review, action.transition)
                 continue
-        if isinstance(action, steps.Finished):
+        if isinstance(action, process.Finished):
             break
-        assert isinstance(action, steps.WaitForForm), action
+        assert isinstance(action, process.WaitForForm), action
         outcome = answer(engine, reference, case.answer(Stage(action.step.stage)))
         assert outcome.accepted, outcome.message
     with Session(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         assert review.stage == Stage.CLOSED
-        moves = [e.transition for e in records.history(session, review.id)]
+        moves = [e.transition for e in transitions.history(session, review.id)]
     return reference, moves
 
 
@@ -213,8 +214,8 @@ def test_a_bad_answer_is_refused_clearly_and_changes_nothing(
     assert written(engine) == counts
     with Session(engine) as session:
         # the step still waits, with the reason shown above the form
-        action = steps.next_action(session, session.get_one(Review, after.id), today=TODAY)
-        assert isinstance(action, steps.WaitForForm)
+        action = process.next_action(session, session.get_one(Review, after.id), today=TODAY)
+        assert isinstance(action, process.WaitForForm)
         assert message in action.description
     # and a good answer is then accepted
     assert answer(engine, reference, good).accepted
@@ -232,15 +233,15 @@ def test_a_replayed_answer_is_applied_once(engine: Engine) -> None:
     reference, c = _at(engine, Stage.INCIDENT_RECORDED)
     data = c.answer(Stage.INCIDENT_RECORDED)
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
-        key, coordinator = steps.step_key(review), demo_identity(session, Role.COORDINATOR)
+        review = lookup.review_by_reference(session, reference)
+        key, coordinator = process.step_key(review), demo_identity(session, Role.COORDINATOR)
         assert answers.apply_answer(session, review, key, data, signer=coordinator, today=TODAY).accepted
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         again = answers.apply_answer(session, review, key, data, signer=coordinator, today=TODAY)
     assert again.already_applied
     with Session(engine) as session:
-        assert [e.transition for e in records.history(session, state(engine, reference).id)] == [
+        assert [e.transition for e in transitions.history(session, state(engine, reference).id)] == [
             "record_incident",
             "submit_notification",
         ]
@@ -254,10 +255,10 @@ def test_publication_waits_for_seven_working_days_after_the_report_is_sent(engin
     with Session(engine) as session:
         review = state(engine, reference)
         # Fri 19 Dec 2025 (0): 22, 23, 24, 29, 30, 31 Dec, 2 Jan (25, 26 Dec and 1 Jan are holidays)
-        action = steps.next_action(session, review, today=dt.date(2025, 12, 31))
-        assert isinstance(action, steps.WaitUntil)
+        action = process.next_action(session, review, today=dt.date(2025, 12, 31))
+        assert isinstance(action, process.WaitUntil)
         assert action.on == dt.date(2026, 1, 2)
-        assert isinstance(steps.next_action(session, review, today=dt.date(2026, 1, 2)), steps.WaitForForm)
+        assert isinstance(process.next_action(session, review, today=dt.date(2026, 1, 2)), process.WaitForForm)
 
 
 def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_days(engine: Engine) -> None:
@@ -276,7 +277,7 @@ def test_a_report_returned_for_correction_is_sent_again_and_waits_its_own_seven_
     with Session(engine) as session:
         review = state(engine, reference)
         # Tue 13 Jan 2026 (0) + 7 working days = Thu 22 Jan 2026
-        assert records.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
+        assert timetable.deadline_on(session, review, "publish_not_before") == dt.date(2026, 1, 22)
         purposes = {m.purpose for m in session.exec(select(Outbox).where(Outbox.review_id == review.id))}
     assert {"final_report", "final_report_2"} <= purposes
 
@@ -373,7 +374,7 @@ class TestWhoMayDecide:
         run, now = "0b5e6a9c-0000-4000-8000-000000000001", utcnow()
         with Session(engine) as session:
             coordinator = demo_identity(session, Role.COORDINATOR)
-            key = steps.step_key(records.review_by_reference(session, reference))
+            key = process.step_key(lookup.review_by_reference(session, reference))
         given = c.answer(Stage.INCIDENT_RECORDED)
         digest, other = identity.answer_digest(given), identity.answer_digest({**given, "panel_reference": "SIN-1"})
         signed = {
@@ -399,7 +400,7 @@ class TestWhoMayDecide:
         reference, c = at_sign_off(engine)
         with transaction(engine) as session:
             alex = demo_identity(session, Role.LOCAL_AUTHORITY)
-            disable_person(session, "alex.morgan@northshire-council.example", by=records.Actor("cspr", "system"))
+            disable_person(session, "alex.morgan@northshire-council.example", by=transitions.Actor("cspr", "system"))
         sign_off = c.answer(Stage.RAPID_REVIEW_SIGN_OFF)
         assert_refused_and_nothing_recorded(engine, reference, sign_off, alex, "you are not registered as a local")
 
@@ -421,7 +422,7 @@ class TestThePanelsResponse:
 
     def recorded(self, engine: Engine, reference: str) -> tuple[Decision, StageEvent, str]:
         with Session(engine) as session:
-            review = records.review_by_reference(session, reference)
+            review = lookup.review_by_reference(session, reference)
             decision = session.exec(select(Decision).where(Decision.kind == "panel_response")).one()
             event = session.exec(select(StageEvent).where(StageEvent.transition == "record_panel_response")).one()
             return decision, event, timeline_markdown(session, review, TODAY)

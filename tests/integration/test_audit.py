@@ -23,10 +23,11 @@ from typer.testing import CliRunner
 
 from cli.demo import Case
 from cli.main import app
-from models import records
+from models import audit
 from models.audit import GENESIS_HASH, HASHES, StoredAnchor, read_anchor, verify
 from models.db import alembic_config, migrate, transaction
 from models.documents import DocumentKind, DocumentSpec
+from models.review import lookup
 from models.settings import get_settings
 from models.tables import Decision, RegisterEvent, Review, StageEvent
 from tasks import archive
@@ -193,7 +194,7 @@ def sign_heads_again(engine: Engine) -> None:
     """What ``store_head`` does after each change, done by whoever holds the audit key."""
     with transaction(engine) as session:
         for review_id in session.exec(select(Review.id)).all():
-            records.store_head(session, review_id)
+            audit.store_head(session, review_id)
 
 
 def sha256_head(engine: Engine) -> None:
@@ -272,7 +273,7 @@ def test_a_documents_checksum_changed_is_found(engine: Engine, tmp_path: Path, m
     reference = closed_review(engine)
     monkeypatch.setattr(archive, "_pdf", lambda spec: b"%PDF-1.7 the rapid review record")  # nothing to draw here
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         spec = DocumentSpec(DocumentKind.RAPID_REVIEW, 1, "rapid_review.html", {})
         key = archive.restricted_key(reference, spec.kind, spec.version)
         archive._store(session, LocalStore(tmp_path), review, spec, key, kind=spec.kind, version=1)

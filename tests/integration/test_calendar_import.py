@@ -15,10 +15,12 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli.main import app
-from models import bank_holidays, records, sweep
+from models import bank_holidays, sweep
 from models.bank_holidays import regular_holidays, shipped_list
 from models.calendar import calendar_for
 from models.db import transaction
+from models.review import creation, transitions
+from models.review.timetable import recount_open
 from models.summaries import sweep_summary
 from models.tables import Deadline, Review
 from models.timeline import timeline_markdown
@@ -26,7 +28,7 @@ from tasks.documents import environment
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date
-COORDINATOR = records.Actor("Chris Lee", "coordinator")
+COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 runner = CliRunner()
 
 
@@ -69,7 +71,7 @@ YEAR_2029 = [
 def review_aware_on(engine: Engine, aware: dt.date) -> str:
     with transaction(engine) as session:
         make_partnership(session)
-        review, _ = records.create_review(
+        review, _ = creation.create_review(
             session, incident(aware_on=aware, incident_on=aware), actor=COORDINATOR, at=dt.datetime.now(dt.UTC)
         )
         return review.reference
@@ -92,7 +94,7 @@ def test_a_newer_list_makes_the_dates_exact_and_reports_the_one_that_moved(engin
     before, now = bank_holidays.import_list(newer)
     assert (before.last_year, now.last_year) == (shipped_list().last_year, 2029)
     with transaction(engine) as session:
-        recounted = records.recount_open(session)
+        recounted = recount_open(session)
 
     # the one-off holiday on 8 January 2029 moves the rapid review a day, and the date is now exact
     assert len(recounted) == 3  # the open deadlines: notify the Panel, tell the partners, the rapid review

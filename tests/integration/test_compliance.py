@@ -26,9 +26,9 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli.main import app
-from models import records
 from models.compliance import Period, UnknownPartnership, compliance
 from models.db import transaction
+from models.review import creation, transitions
 from models.roles import PARTNERS
 from models.rulebook import Event
 from models.settings import get_settings
@@ -52,7 +52,7 @@ EVERYTHING = Facts(
     qa_checklist_complete=True,
     publish_not_before=D(2000, 1, 1),
 )
-COORDINATOR = records.Actor("Chris Lee", "coordinator")
+COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -60,7 +60,7 @@ def at(day: dt.date) -> dt.datetime:
 
 
 def review(session: Session, partnership: str, aware: dt.date, pseudonym: str, created: dt.date) -> Review:
-    made, _ = records.create_review(
+    made, _ = creation.create_review(
         session,
         incident(partnership, aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
         actor=COORDINATOR,
@@ -71,7 +71,7 @@ def review(session: Session, partnership: str, aware: dt.date, pseudonym: str, c
 
 def walk(session: Session, r: Review, *moves: tuple[str, dt.date, dict[Event, dt.date]]) -> None:
     for name, day, milestones in moves:
-        records.apply_transition(
+        transitions.apply_transition(
             session, r, name, actor=COORDINATOR, facts=EVERYTHING, milestones=milestones, at=at(day)
         )
 

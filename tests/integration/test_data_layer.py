@@ -11,9 +11,10 @@ from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import audit, records
+from models import audit
 from models.db import alembic_config, current_revision, migrate, transaction
-from models.records import Actor, StaleStage
+from models.review import creation, transitions
+from models.review.transitions import Actor, StaleStage
 from models.roles import PARTNERS
 from models.rulebook import Event
 from models.stages import Facts, IllegalTransition, Stage
@@ -28,7 +29,7 @@ def new_review(engine: Engine, **kw: object) -> Review:
     with transaction(engine) as session:
         if session.exec(select(sa.func.count()).select_from(Partnership)).one() == 0:
             make_partnership(session)
-        review, created = records.create_review(session, incident(**kw), actor=COORDINATOR, at=AT)  # type: ignore[arg-type]
+        review, created = creation.create_review(session, incident(**kw), actor=COORDINATOR, at=AT)  # type: ignore[arg-type]
         assert created
         return review
 
@@ -64,7 +65,7 @@ def test_a_review_is_created_with_its_history_and_deadlines(engine: Engine) -> N
     assert review.stage == Stage.INCIDENT_RECORDED
     assert review.edition == "wt2026"  # recorded in November 2026
     with Session(engine) as session:
-        events = records.history(session, review.id)
+        events = transitions.history(session, review.id)
         assert [(e.seq, e.transition, e.to_stage) for e in events] == [(1, "record_incident", "incident_recorded")]
         deadlines = {d.name: d for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))}
     assert deadlines["notify_panel"].due_on == dt.date(2026, 12, 29)
@@ -75,7 +76,7 @@ def test_a_review_is_created_with_its_history_and_deadlines(engine: Engine) -> N
 def test_the_same_incident_twice_is_one_review(engine: Engine) -> None:
     first = new_review(engine)
     with transaction(engine) as session:
-        again, created = records.create_review(session, incident(), actor=COORDINATOR, at=AT)
+        again, created = creation.create_review(session, incident(), actor=COORDINATOR, at=AT)
     assert not created
     assert again.id == first.id
     other = new_review(engine, pseudonyms=("Child R",))
@@ -100,7 +101,7 @@ def test_a_transition_moves_the_stage_records_who_and_recomputes_deadlines(engin
     review = new_review(engine)
     with transaction(engine) as session:
         review = session.get_one(Review, review.id)
-        event = records.apply_transition(
+        event = transitions.apply_transition(
             session,
             review,
             "submit_notification",
@@ -113,7 +114,7 @@ def test_a_transition_moves_the_stage_records_who_and_recomputes_deadlines(engin
         stored = session.get_one(Review, review.id)
         assert stored.stage == Stage.RAPID_REVIEW
         assert stored.version == 1
-        history = records.history(session, review.id)
+        history = transitions.history(session, review.id)
         assert [e.actor_name for e in history] == ["Chris Lee", "Chris Lee"]
         assert history[1].prev_hash == history[0].hash
         assert all(audit.event_hash(e) == e.hash for e in history)  # the chain verifies after a round trip
@@ -127,10 +128,10 @@ def test_a_transition_moves_the_stage_records_who_and_recomputes_deadlines(engin
 def test_an_illegal_move_writes_nothing(engine: Engine) -> None:
     review = new_review(engine)
     with pytest.raises(IllegalTransition, match="cannot"), transaction(engine) as session:
-        records.apply_transition(session, session.get_one(Review, review.id), "publish", actor=COORDINATOR)
+        transitions.apply_transition(session, session.get_one(Review, review.id), "publish", actor=COORDINATOR)
     with Session(engine) as session:
         assert session.get_one(Review, review.id).stage == Stage.INCIDENT_RECORDED
-        assert len(records.history(session, review.id)) == 1
+        assert len(transitions.history(session, review.id)) == 1
 
 
 def test_a_stale_read_loses_the_compare_and_set(engine: Engine) -> None:
@@ -139,11 +140,15 @@ def test_a_stale_read_loses_the_compare_and_set(engine: Engine) -> None:
         stale = session.get_one(Review, review.id)
         session.expunge(stale)
     with transaction(engine) as session:
-        records.apply_transition(session, session.get_one(Review, review.id), "submit_notification", actor=COORDINATOR)
+        transitions.apply_transition(
+            session, session.get_one(Review, review.id), "submit_notification", actor=COORDINATOR
+        )
     with pytest.raises(StaleStage, match="already moved on"), transaction(engine) as session:
-        records.apply_transition(session, session.merge(stale, load=False), "submit_notification", actor=COORDINATOR)
+        transitions.apply_transition(
+            session, session.merge(stale, load=False), "submit_notification", actor=COORDINATOR
+        )
     with Session(engine) as session:
-        assert len(records.history(session, review.id)) == 2
+        assert len(transitions.history(session, review.id)) == 2
 
 
 def test_a_concurrent_double_transition_leaves_exactly_one(engine: Engine) -> None:
@@ -151,7 +156,7 @@ def test_a_concurrent_double_transition_leaves_exactly_one(engine: Engine) -> No
     review = new_review(engine)
     with transaction(engine) as session:
         for name in ("submit_notification", "record_rapid_review"):
-            records.apply_transition(session, session.get_one(Review, review.id), name, actor=COORDINATOR)
+            transitions.apply_transition(session, session.get_one(Review, review.id), name, actor=COORDINATOR)
     writers = 8
     barrier = threading.Barrier(writers)
     outcomes: list[str] = []
@@ -164,7 +169,7 @@ def test_a_concurrent_double_transition_leaves_exactly_one(engine: Engine) -> No
         barrier.wait()
         try:
             with transaction(engine) as session:
-                records.apply_transition(
+                transitions.apply_transition(
                     session,
                     session.merge(snapshot, load=False),
                     "send_rapid_review",
@@ -189,7 +194,7 @@ def test_a_concurrent_double_transition_leaves_exactly_one(engine: Engine) -> No
         ).all()
         assert len(sent) == 1
         assert session.get_one(Review, review.id).stage == Stage.AWAITING_PANEL
-        assert [e.seq for e in records.history(session, review.id)] == [1, 2, 3, 4]
+        assert [e.seq for e in transitions.history(session, review.id)] == [1, 2, 3, 4]
 
 
 def test_concurrent_creation_of_the_same_incident_gives_one_review(engine: Engine) -> None:
@@ -201,7 +206,7 @@ def test_concurrent_creation_of_the_same_incident_gives_one_review(engine: Engin
     def submit() -> None:
         barrier.wait()
         with transaction(engine) as session:
-            review, _ = records.create_review(session, incident(), actor=COORDINATOR, at=AT)
+            review, _ = creation.create_review(session, incident(), actor=COORDINATOR, at=AT)
             ids.append(str(review.id))
 
     threads = [threading.Thread(target=submit) for _ in range(4)]

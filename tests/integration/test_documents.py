@@ -15,11 +15,12 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cli.demo import DRAFT, Case
+from cli.demo import Case
 from models import documents
 from models.db import make_engine, migrate
 from models.documents import KnownPerson
-from models.records import review_by_reference
+from models.process.steps.review_under_way import DRAFT
+from models.review.lookup import review_by_reference
 from tasks.documents import render_pdf
 from tasks.redaction import find_personal_data
 from tests.integration.test_answers import run_to_end

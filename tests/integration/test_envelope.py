@@ -15,9 +15,10 @@ from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import audit, crypto, keyring, records, sealing
+from models import audit, crypto, keyring, sealing
 from models.db import alembic_config, current_revision, transaction
-from models.records import Actor
+from models.review import creation, transitions
+from models.review.transitions import Actor
 from models.tables import CasePerson, Commission, Decision, DecisionKind, Review, Reviewer, StageEvent
 from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_partnership
 
@@ -34,8 +35,10 @@ def two_reviews(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
         reviewer = Reviewer(name="Sam Reviewer", organisation="Independent")
         session.add(reviewer)
         for aware_on, name in ((dt.date(2026, 12, 18), PLANTED_NAME), (dt.date(2026, 12, 21), SECOND_NAME)):
-            review, _ = records.create_review(session, incident(aware_on=aware_on, name=name), actor=COORDINATOR, at=AT)
-            records.record_decision(
+            review, _ = creation.create_review(
+                session, incident(aware_on=aware_on, name=name), actor=COORDINATOR, at=AT
+            )
+            transitions.record_decision(
                 session,
                 review,
                 DecisionKind.RAPID_REVIEW,
@@ -197,12 +200,12 @@ def test_a_savepoint_rolled_back_leaves_no_key_behind_that_was_never_stored(engi
         make_partnership(session)
         unknown = incident(name=None)  # notified before the child's identity was known: nothing to seal yet
         unknown = dataclasses.replace(unknown, children=[dataclasses.replace(unknown.children[0], date_of_birth=None)])
-        review, _ = records.create_review(session, unknown, actor=COORDINATOR, at=AT)
+        review, _ = creation.create_review(session, unknown, actor=COORDINATOR, at=AT)
         assert keyring.key_row(session, review.id) is None
         savepoint = session.begin_nested()
-        records.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="first")
+        transitions.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="first")
         savepoint.rollback()
-        records.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="second")
+        transitions.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="second")
         review_id = review.id
     with Session(engine) as session:
         assert [d.reasons for d in session.exec(select(Decision).where(Decision.review_id == review_id))] == ["second"]

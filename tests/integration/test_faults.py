@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import records
 from models.db import make_engine, migrate, transaction
+from models.review import creation, lookup, transitions
 from models.rulebook import Event
 from models.stages import Facts
 from models.tables import Decision, Milestone, Review, StageEvent
 from tests.utils.factories import incident, make_partnership
 
-COORDINATOR = records.Actor("Chris Lee", "coordinator")
+COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 
 
 @pytest.fixture
@@ -45,14 +45,14 @@ def counts(engine: Engine) -> tuple[str, int, int, int]:
 def test_a_connection_lost_mid_transition_leaves_nothing_half_written(pg: Engine) -> None:
     with transaction(pg) as session:
         make_partnership(session)
-        review, _ = records.create_review(session, incident(aware_on=dt.date(2026, 11, 2)), actor=COORDINATOR)
+        review, _ = creation.create_review(session, incident(aware_on=dt.date(2026, 11, 2)), actor=COORDINATOR)
         reference = review.reference
     before = counts(pg)
     killer = sa.create_engine(pg.url, isolation_level="AUTOCOMMIT")
     with pytest.raises(sa.exc.OperationalError), transaction(pg) as session:
-        review = records.review_by_reference(session, reference)
-        records.record_decision(session, review, "notification", "submitted", COORDINATOR)
-        records.apply_transition(
+        review = lookup.review_by_reference(session, reference)
+        transitions.record_decision(session, review, "notification", "submitted", COORDINATOR)
+        transitions.apply_transition(
             session,
             review,
             "submit_notification",
@@ -67,8 +67,8 @@ def test_a_connection_lost_mid_transition_leaves_nothing_half_written(pg: Engine
     killer.dispose()
     assert counts(pg) == before  # no stage moved, no event, milestone or decision written
     with transaction(pg) as session:  # the retry, on a new connection, completes it once
-        review = records.review_by_reference(session, reference)
-        records.apply_transition(
+        review = lookup.review_by_reference(session, reference)
+        transitions.apply_transition(
             session,
             review,
             "submit_notification",

@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from cli.system import LocalSystem, service_headers
-from gate.app import NOT_YOURS
+from gate.guard import NOT_YOURS
 from gate.policy import Caller, grant_for
 from gate.routes import Route
 from gate.sessions import COOKIE

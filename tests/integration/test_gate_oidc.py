@@ -14,13 +14,14 @@ import httpx
 import pytest
 
 from gate import oidc
-from gate.app import OIDC_COOKIE, Gate
+from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
+from gate.signin_app import OIDC_COOKIE
 from models.credentials import digest
 from models.db import get_engine, migrate, transaction
 from models.people import add_person
-from models.records import Actor
+from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_PARTNERSHIP, seed_demo
 from tests.utils.oidc import CALLBACK, LoopbackProvider, ProviderAccount, running_provider, sign_in_at_provider
@@ -140,21 +141,22 @@ def test_a_callback_replayed_from_another_browser_is_refused(gate: Gate, other: 
 
 
 def test_the_sign_ins_in_progress_are_capped_the_expired_ones_forgotten_first(gate: Gate) -> None:
-    cap = gate.oidc_pending_max
-    gate._oidc_pending.clear()
-    gate.oidc_pending_max = 3
+    sign_ins = gate.signin
+    cap = sign_ins.oidc_pending_max
+    sign_ins._oidc_pending.clear()
+    sign_ins.oidc_pending_max = 3
     try:
         for _ in range(3):
             start(gate)
         full = call(gate, "/sign-in/oidc?" + urlencode({"next": "/runs"}))
         assert full.status_code == 503 and "Please try again in a few minutes" in full.text
         assert OIDC_COOKIE not in full.cookies and "location" not in full.headers
-        assert len(gate._oidc_pending) == 3
-        state, held = next(iter(gate._oidc_pending.items()))  # one sign-in left unfinished for 11 minutes
+        assert len(sign_ins._oidc_pending) == 3
+        state, held = next(iter(sign_ins._oidc_pending.items()))  # one sign-in left unfinished for 11 minutes
         gone = held.pending.started_at - oidc.PENDING_MAX_AGE.total_seconds() - 60
-        gate._oidc_pending[state] = replace(held, pending=replace(held.pending, started_at=gone))
+        sign_ins._oidc_pending[state] = replace(held, pending=replace(held.pending, started_at=gone))
         start(gate)  # its place is taken by a new one
-        assert state not in gate._oidc_pending and len(gate._oidc_pending) == 3
+        assert state not in sign_ins._oidc_pending and len(sign_ins._oidc_pending) == 3
     finally:
-        gate.oidc_pending_max = cap
-        gate._oidc_pending.clear()
+        sign_ins.oidc_pending_max = cap
+        sign_ins._oidc_pending.clear()

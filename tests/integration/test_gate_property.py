@@ -32,7 +32,7 @@ from schemathesis import Case as _Case
 from schemathesis.core.result import Err
 
 from cli.system import LocalSystem
-from gate.app import NOT_YOURS
+from gate.guard import NOT_YOURS
 from gate.policy import Caller, grant_for, is_open, is_page
 from gate.routes import API, RouteTable
 from gate.sessions import COOKIE

@@ -31,7 +31,8 @@ from cli.system import LocalSystem
 from gate.answers import ANSWERED_ALREADY
 from models.db import get_engine, transaction
 from models.people import add_person
-from models.records import history, review_by_reference
+from models.review.lookup import review_by_reference
+from models.review.transitions import history
 from models.roles import Role
 from models.tables import Partnership
 from tests.utils import inprocess

@@ -16,10 +16,11 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli.main import app
-from models import crypto, keyring, records
+from models import crypto, keyring
 from models.db import get_engine, transaction
 from models.keys import new_key, rotate
 from models.people import add_person
+from models.review import creation, transitions
 from models.roles import Role
 from models.settings import get_settings
 from models.tables import Account, CasePerson
@@ -39,7 +40,7 @@ def own_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def with_a_child(engine: Engine) -> None:
     with transaction(engine) as session:
         make_partnership(session)
-        records.create_review(session, incident(), actor=records.Actor("Chris Lee", "coordinator"))
+        creation.create_review(session, incident(), actor=transitions.Actor("Chris Lee", "coordinator"))
 
 
 def stored(engine: Engine) -> list[tuple[str, str]]:
@@ -102,7 +103,7 @@ def test_an_accounts_totp_secret_needs_no_personal_data_key(
     get_settings.cache_clear()
     with transaction(engine) as session:
         make_partnership(session)
-        operator = records.Actor("an operator", "operator")
+        operator = transitions.Actor("an operator", "operator")
         add_person(
             session,
             name="Dana Okafor",

@@ -22,7 +22,7 @@ from cli.demo import Case
 from models.db import transaction
 from models.messages import announce_waiting
 from models.people import set_digest
-from models.records import review_by_reference
+from models.review.lookup import review_by_reference
 from models.settings import get_settings
 from models.stages import Stage
 from models.tables import Account, Delivery, DeliveryState, Outbox

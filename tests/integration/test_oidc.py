@@ -17,7 +17,7 @@ from gate import oidc
 from gate.oidc import Claims, OidcRefused, Pending
 from models.db import transaction
 from models.people import NotMatched, add_person, match_oidc, people
-from models.records import Actor
+from models.review.transitions import Actor
 from models.roles import Role
 from models.settings import Settings
 from tests.utils.factories import make_partnership

@@ -11,10 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cli.demo import Case
-from models import audit, partners, records
+from models import audit, partners
 from models.calendar import today_in_england
 from models.db import transaction
 from models.people import RegisterAction, RegisterRefusal
+from models.review import lookup, transitions
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Decision, DecisionKind, PartnerBody, RegisterEvent, Representative
@@ -22,7 +23,7 @@ from tests.integration.test_answers import answer, quick_passwords, record, writ
 
 __all__ = ["quick_passwords"]  # the fixture, used here too
 TODAY = today_in_england()
-OPERATOR = records.Actor("Olu Operator (command line)", Role.OPERATOR)
+OPERATOR = transitions.Actor("Olu Operator (command line)", Role.OPERATOR)
 
 
 def at_sign_off(engine: Engine) -> tuple[str, Case]:
@@ -74,7 +75,7 @@ def test_a_review_running_across_an_icb_merger_stays_valid(engine: Engine) -> No
     assert answer(engine, reference, sign_off(case, Role.LOCAL_AUTHORITY), Role.LOCAL_AUTHORITY).accepted
 
     with Session(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         assert review.stage == Stage.AWAITING_PANEL
         signed = session.exec(
             select(Decision).where(Decision.review_id == review.id, Decision.kind == DecisionKind.SIGN_OFF)

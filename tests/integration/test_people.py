@@ -19,7 +19,7 @@ from models import signin
 from models.audit import verify
 from models.db import transaction
 from models.people import NotMatched, RegisterRefusal, add_person, disable_person, match_oidc, people
-from models.records import Actor
+from models.review.transitions import Actor
 from models.roles import Role
 from models.settings import get_settings
 from models.tables import Account, RegisterEvent, Representative

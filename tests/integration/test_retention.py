@@ -17,13 +17,14 @@ from typer.testing import CliRunner
 
 from cli.demo import Case
 from cli.main import app
-from models import documents, records, retention
+from models import audit, documents, retention
 from models.audit import verify
 from models.corrections import CorrectionRefused, correct_person
 from models.db import get_engine, migrate, transaction
 from models.documents import known_people
-from models.records import Actor, Noted
 from models.retention import RecordKind
+from models.review import lookup, transitions
+from models.review.transitions import Actor, Noted
 from models.tables import CasePerson, Decision, Report, Review, StageEvent
 from tasks.archive import restricted_key
 from tasks.documents import render_pdf
@@ -48,9 +49,9 @@ def with_a_restricted_document(engine: Engine, store: ObjectStore, reference: st
     store.put(key, b"%PDF-1.4 rapid review of " + CHILD.encode(), content_type="application/pdf")
     store.put(key, b"%PDF-1.4 rapid review, second version", content_type="application/pdf")
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         session.add(Report(review_id=review.id, kind="rapid-review", version=9, object_key=key, sha256="0" * 64))
-        records.store_head(session, review)
+        audit.store_head(session, review)
     return key
 
 
@@ -118,7 +119,7 @@ def test_erasure_destroys_the_names_and_keeps_the_audit_trail(engine: Engine, tm
     kept = closed_case(engine, "Child Kept")
     key = with_a_restricted_document(engine, store, reference)
     with transaction(engine) as session:
-        retention.hold(session, records.review_by_reference(session, kept), reason="a coroner's inquest", by=OPERATOR)
+        retention.hold(session, lookup.review_by_reference(session, kept), reason="a coroner's inquest", by=OPERATOR)
     assert CHILD.encode() in store.get(key) or store.versions(key)
     destroyed = wrapped_key(engine, reference)
     assert destroyed in file_bytes(engine, "review_key")  # the control: on disk before
@@ -153,14 +154,14 @@ def test_erasure_destroys_the_names_and_keeps_the_audit_trail(engine: Engine, tm
 def test_a_held_review_cannot_be_erased_and_a_hold_needs_a_reason(engine: Engine) -> None:
     reference = closed_case(engine)
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         with pytest.raises(ValueError, match="say why"):
             retention.hold(session, review, reason=" ", by=OPERATOR)
         retention.hold(session, review, reason="a civil claim", by=OPERATOR)
         with pytest.raises(ValueError, match="under legal hold"):
             retention.erase(session, review, LONG_AFTER)
         retention.hold(session, review, reason="the claim settled", by=OPERATOR, lift=True)
-        events = [e.transition for e in records.history(session, review.id)]
+        events = [e.transition for e in transitions.history(session, review.id)]
     assert events[-2:] == [Noted.LEGAL_HOLD, Noted.HOLD_LIFTED]
 
 
@@ -178,13 +179,13 @@ def test_a_mistyped_name_is_corrected_audited_and_checked_by_the_redaction_gate(
     reference = closed_case(engine)
     corrected = "Isambard Fairweather-Quist"
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         with pytest.raises(CorrectionRefused, match="recorded already"):
             correct_person(session, review, "Child Retain", name=CHILD, by=OPERATOR)
         with pytest.raises(CorrectionRefused, match="no one recorded as 'Child Z'"):
             correct_person(session, review, "Child Z", name=corrected, by=OPERATOR)
         correct_person(session, review, "child retain", name=corrected, by=OPERATOR)
-        last = records.history(session, review.id)[-1]
+        last = transitions.history(session, review.id)[-1]
         people = known_people(session, review)
         spec = documents.final_report(session, review)
     assert last.transition == Noted.PERSON_CORRECTED

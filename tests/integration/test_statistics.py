@@ -12,15 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models import records
 from models.db import transaction
-from models.records import ChildRecord
+from models.review import creation, timetable, transitions
+from models.review.creation import ChildRecord
 from models.rulebook import Event
 from models.statistics import SUPPRESSED, reporting_year, shown_total, statistics, suppress
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date
-COORDINATOR = records.Actor("Chris Lee", "coordinator")
+COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 
 
 @pytest.mark.parametrize(
@@ -57,12 +57,12 @@ def notified(engine: Engine, n: int, on: dt.date, **characteristics: str) -> Non
                 name="Ottoline Prewitt-Haverly",
                 characteristics=characteristics,
             )
-            review, _ = records.create_review(
+            review, _ = creation.create_review(
                 session,
                 dataclasses.replace(incident(aware_on=on - dt.timedelta(days=i + 1)), children=[child]),
                 actor=COORDINATOR,
             )
-            records.set_milestones(session, review, {Event.NOTIFIED_ON: on, Event.RAPID_REVIEW_SENT_ON: on})
+            timetable.set_milestones(session, review, {Event.NOTIFIED_ON: on, Event.RAPID_REVIEW_SENT_ON: on})
 
 
 def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:

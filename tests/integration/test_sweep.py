@@ -11,21 +11,22 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import records, sweep
+from models import sweep
 from models.db import transaction
+from models.review import creation, lookup, timetable, transitions
 from models.rulebook import Event
 from models.tables import Deadline, Outbox, Review
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date
-COORDINATOR = records.Actor("Chris Lee", "coordinator")
+COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 
 
 def review_aware_on(engine: Engine, aware: dt.date, pseudonym: str = "Child S") -> str:
     with transaction(engine) as session:
         if session.exec(select(Review)).first() is None:
             make_partnership(session)
-        review, _ = records.create_review(
+        review, _ = creation.create_review(
             session,
             incident(aware_on=aware, incident_on=aware, pseudonyms=(pseudonym,)),
             actor=COORDINATOR,
@@ -68,9 +69,9 @@ def test_a_month_end_and_the_rapid_review(engine: Engine) -> None:
 def test_met_deadlines_and_closed_reviews_are_not_swept(engine: Engine) -> None:
     reference = review_aware_on(engine, D(2026, 12, 18))
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
+        review = lookup.review_by_reference(session, reference)
         told = {Event.NOTIFIED_ON: D(2026, 12, 22), Event.PARTNERS_TOLD_ON: D(2026, 12, 22)}
-        records.apply_transition(session, review, "submit_notification", actor=COORDINATOR, milestones=told)
+        transitions.apply_transition(session, review, "submit_notification", actor=COORDINATOR, milestones=told)
     names = {name for (_, name) in statuses(engine, D(2027, 1, 20))}
     assert names == {"rapid_review"}
 
@@ -139,9 +140,9 @@ def test_two_sweeps_at_once_raise_each_escalation_once(engine: Engine) -> None:
 def test_an_expectation_is_classified_but_never_escalated(engine: Engine) -> None:
     reference = review_aware_on(engine, D(2026, 12, 18))
     with transaction(engine) as session:
-        review = records.review_by_reference(session, reference)
-        records.set_milestones(session, review, {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 4)})
-        records.refresh_deadlines(session, review)
+        review = lookup.review_by_reference(session, reference)
+        timetable.set_milestones(session, review, {Event.RAPID_REVIEW_SENT_ON: D(2027, 1, 4)})
+        timetable.refresh_deadlines(session, review)
     with transaction(engine) as session:
         frame, raised = sweep.sweep(session, D(2027, 3, 1))
     panel = frame[frame["name"] == "panel_response"].iloc[0]

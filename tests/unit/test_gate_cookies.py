@@ -10,9 +10,10 @@ import re
 import httpx
 import pytest
 
-from gate.app import FORM_COOKIE, Gate
+from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
+from gate.signin_app import FORM_COOKIE
 from models.credentials import digest
 
 
@@ -41,7 +42,7 @@ def call(app: Gate, method: str, path: str, **kwargs: object) -> httpx.Response:
 
 @pytest.mark.parametrize("secure", [False, True])
 def test_the_session_cookie_is_httponly_strict_for_the_whole_site_and_secure_only_over_tls(secure: bool) -> None:
-    cookie = gate(secure=secure)._cookie(COOKIE, "token")
+    cookie = gate(secure=secure).signin.cookie(COOKIE, "token")
     assert cookie.startswith(f"{COOKIE}=token;")
     assert attributes(cookie) == {"Path=/", "HttpOnly", "SameSite=Strict"} | ({"Secure"} if secure else set())
 

@@ -13,6 +13,18 @@ from hypothesis import strategies as st
 
 from models import forms
 from models.answers import explain
+from models.process.steps import (
+    actions,
+    commissioning,
+    local_review_decision,
+    notification,
+    panel_response,
+    publication,
+    quality_assurance,
+    rapid_review,
+    review_under_way,
+    sign_off,
+)
 from models.roles import PARTNERS
 from models.stages import TERMINAL, TRANSITIONS, Facts, IllegalTransition, Stage, allowed_from, check
 
@@ -28,16 +40,16 @@ ANYTHING: st.SearchStrategy[Any] = st.one_of(
     st.dictionaries(TEXT, TEXT, max_size=2),
 )
 FORMS = [
-    forms.NotificationSubmitted,
-    forms.RapidReview,
-    forms.SignOff,
-    forms.PanelResponse,
-    forms.FinalDecision,
-    forms.Commissioning,
-    forms.ReviewProgress,
-    forms.QualityAssurance,
-    forms.Publication,
-    forms.ActionsRecorded,
+    notification.NotificationSubmitted,
+    rapid_review.RapidReview,
+    sign_off.SignOff,
+    panel_response.PanelResponse,
+    local_review_decision.FinalDecision,
+    commissioning.Commissioning,
+    review_under_way.ReviewProgress,
+    quality_assurance.QualityAssurance,
+    publication.Publication,
+    actions.ActionsRecorded,
     forms.Identity,
     forms.IncidentNotification,
 ]

@@ -1,4 +1,5 @@
-"""The rulebook: both editions load, every rule names its source, and timetables come out right."""
+"""The rulebook: every edition loads, every rule names its source, timetables come out right, and an edition
+carries only the deadlines it defines."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from models import rulebook
-from models.rulebook import Event, Limit, RulebookError, RuleKind, Unit
+from models.rulebook import Entry, Event, Limit, RulebookError, RuleKind, Unit
+from tests.utils.editions import LEAN_ID, LEAN_IN_FORCE, LEAN_WITHOUT, edition_text, rulebook_with
 
 D = dt.date
 REQUIRED_RULES = {"notify_panel", "rapid_review", "final_report_notice", "lcspr_publication", "publication_retention"}
@@ -187,18 +189,97 @@ def test_a_rule_without_a_source_is_refused(tmp_path: Path, monkeypatch: pytest.
         rulebook.editions.cache_clear()
 
 
-def test_an_edition_missing_a_timetable_entry_the_code_uses_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_every_entry_the_code_names_is_defined_by_some_edition() -> None:
+    """An edition need not define every entry, but a name the code looks up that no edition gives is a mistake (a
+    misspelt name, or a step added before the edition that brings its deadline): every lookup of it would find
+    nothing, and nothing would say so. Checked here rather than when the editions load, because the code and the
+    shipped editions change together, and a review under an edition without the entry is handled anyway."""
+    defined = set().union(*(e.entry_names for e in rulebook.editions()))
+    assert set(Entry) <= defined, sorted(set(Entry) - defined)
+
+
+def test_the_names_an_edition_gives_are_its_deadlines_and_its_at_least_dates(edition: rulebook.Edition) -> None:
+    assert edition.entry_names == {
+        "notify_panel",
+        "notify_partners",
+        "rapid_review",
+        "panel_response",
+        "lcspr_publication",
+        "publish_not_before",
+        "send_final_report_by",
+        "keep_published_until",
+        "actions_reported",
+        "notify_looked_after_death",
+        "notify_care_leaver_death",
+    }
+    assert all(edition.defines(entry) for entry in Entry)
+    assert not edition.defines("final_report_notice")  # an "at least" rule's own id is never a date of it
+
+
+FULL = {
+    Event.AWARE_ON: D(2030, 1, 14),
+    Event.NOTIFIED_ON: D(2030, 1, 16),
+    Event.PARTNERS_TOLD_ON: D(2030, 1, 16),
+    Event.RAPID_REVIEW_SENT_ON: D(2030, 2, 1),
+    Event.PANEL_RESPONDED_ON: D(2030, 2, 14),
+    Event.LCSPR_DECIDED_ON: D(2030, 2, 28),
+    Event.FINAL_REPORT_SENT_ON: D(2030, 7, 1),
+    Event.PUBLISHED_ON: D(2030, 7, 15),
+}
+
+
+def test_an_edition_lacking_an_entry_loads_and_gives_no_such_date(tmp_path: Path) -> None:
+    path = tmp_path / f"{LEAN_ID}.toml"
+    path.write_text(edition_text(without=LEAN_WITHOUT))
+    lean = rulebook.parse_edition(path)
+    missing = {Entry.RAPID_REVIEW, Entry.LCSPR_PUBLICATION, Entry.PUBLISH_NOT_BEFORE}
+    missing |= {Entry.SEND_FINAL_REPORT_BY, Entry.KEEP_PUBLISHED_UNTIL}
+    assert {entry for entry in Entry if not lean.defines(entry)} == missing
+    entries = lean.timetable(FULL, planned={Event.PUBLISHED_ON: D(2030, 7, 15)})
+    assert {e.name for e in entries} == {"notify_panel", "notify_partners", "panel_response", "actions_reported"}
+    # what it does define, it counts as the edition it came from
+    full = {e.name: e for e in rulebook.edition("wt2026").timetable(FULL, planned={Event.PUBLISHED_ON: D(2030, 7, 15)})}
+    assert all(e == full[e.name] for e in entries)
+    # a partnership counting the rapid review from the notification asks nothing of an edition without that clock
+    assert lean.timetable(FULL, rapid_review_from=Event.NOTIFIED_ON) == lean.timetable(FULL)
+
+
+def test_an_edition_lacking_an_entry_takes_its_place_among_the_others(tmp_path: Path) -> None:
+    directory = rulebook_with(tmp_path / "rulebooks", (f"{LEAN_ID}.toml", edition_text(without=LEAN_WITHOUT)))
+    found = rulebook.load_editions(directory)
+    assert [e.id for e in found] == ["wt2018", "wt2023", "wt2026", LEAN_ID]
+    assert found[-1].in_force_from == LEAN_IN_FORCE
+    assert list(found[:-1]) == list(rulebook.editions())
+
+
+def test_no_edition_is_no_rulebook(tmp_path: Path) -> None:
+    with pytest.raises(RulebookError, match="no rulebook editions"):
+        rulebook.load_editions(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (('id = "notify_partners"\n', 'id = "notify_partners"\nearliest_name = "too_early"\n'), "only an at_least"),
+        (
+            ('latest_from_name = "send_final_report_by"', 'latest_from_name = "notify_panel"'),
+            "give the timetable entries notify_panel",
+        ),
+        (
+            ('deadline = "notify_panel"', 'deadline = "final_report_notice"'),
+            "timed by final_report_notice, not a deadline",
+        ),
+    ],
+    ids=["a-within-rule-naming-dates", "two-rules-giving-one-entry", "a-notification-timed-by-no-deadline"],
+)
+def test_an_edition_whose_entries_are_ambiguous_is_refused(
+    tmp_path: Path, change: tuple[str, str], complaint: str
 ) -> None:
     text = (rulebook.RULEBOOK_DIR / "wt2023.toml").read_text()
-    (tmp_path / "wt2023.toml").write_text(text.replace('earliest_name = "publish_not_before"\n', ""))
-    monkeypatch.setattr(rulebook, "RULEBOOK_DIR", tmp_path)
-    rulebook.editions.cache_clear()
-    try:
-        with pytest.raises(RulebookError, match="no rule gives the timetable entries publish_not_before"):
-            rulebook.editions()
-    finally:
-        rulebook.editions.cache_clear()
+    assert change[0] in text
+    (tmp_path / "wt2023.toml").write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(RulebookError, match=complaint):
+        rulebook.parse_edition(tmp_path / "wt2023.toml")
 
 
 def test_a_rule_is_found_by_its_id() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from models.forms import AbuseOrNeglect, Harm
-from models.records import ChildRecord, IncidentRecord
+from models.review.creation import ChildRecord, IncidentRecord
 from models.roles import Role
 from models.tables import Partnership, Representative
 

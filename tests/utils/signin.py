@@ -21,7 +21,7 @@ from cli import gate_client
 from gate.sessions import COOKIE
 from models.db import transaction
 from models.people import add_person
-from models.records import Actor
+from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_PARTNERSHIP
 from models.tables import Account

@@ -3,7 +3,7 @@ database) over the newest entry of both chains, its stage, its milestones, its p
 checksums (models.audit.signed_head). No column changes: the head keeps its 64 hex characters.
 
 The migration is the trusted moment: whatever the database holds now is what gets signed. It signs through the
-project's own code (models.records.store_head, in a Session on the migration's connection), so it reads the people's
+project's own code (models.audit.store_head, in a Session on the migration's connection), so it reads the people's
 records as the ORM does, decrypted; the audit key must be set (or, in local mode, it is made under CSPR_HOME/keys).
 
 Downgrading puts back the head of before: the SHA-256 of the two chains' newest hashes.
@@ -31,7 +31,7 @@ GENESIS_HASH = "0" * 64
 
 
 def upgrade() -> None:
-    from models.records import store_head
+    from models.audit import store_head
 
     session = Session(bind=op.get_bind())
     try:
