@@ -27,9 +27,9 @@ async def _measure(requests: int) -> dict[str, Any]:
 
     from gate.app import Gate
     from gate.sessions import COOKIE
-    from models.credentials import digest
     from models.identity import Identity
     from models.roles import Role
+    from models.system_credentials import digest
     from models.tables import utcnow
 
     prefect = create_app(final=True, ephemeral=True)

@@ -31,8 +31,8 @@ from models import compliance
 from models.db import driver_chunks, make_engine, migrate
 from models.process.steps.rapid_review import Theme
 from models.tables import Decision, DecisionKind, Review, StageEvent, utcnow
-from tasks.compliance import charts, context
-from tasks.documents import render_pdf
+from tasks.compliance_report import charts, context
+from tasks.pdf import render_pdf
 from tasks.storage import LocalStore
 
 PATH = ["incident_recorded", "rapid_review", "rapid_review_sign_off", "awaiting_panel"]

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 IMPORTS = (
     "import time\n"
     "t = time.process_time(); import prefect; a = time.process_time() - t\n"
-    "t = time.process_time(); import flows.lifecycle, flows.notification; b = time.process_time() - t\n"
+    "t = time.process_time(); import flows.review_lifecycle, flows.notify_incident; b = time.process_time() - t\n"
     "print(a, b)\n"
 )
 PHASES = ("resumed", "picked_up", "started", "worked")
@@ -138,8 +138,8 @@ def next_form(reference: str, timeout: float = 180) -> FlowRun | None:
 def drive(ui_url: str, reviews: int, path: str) -> list[Step]:
     """Every review from notification to closure, each step timed; the set-up must be running."""
     from cli.demo import AtTheGate, notify, review_state, wait_for_answer_processed
-    from models.process.demo import Case
-    from models.process.demo import answerer as who_answers
+    from models.process.demo_case import Case
+    from models.process.demo_case import answerer as who_answers
 
     people = AtTheGate(ui_url, say=lambda _: None)
     steps: list[Step] = []

@@ -69,7 +69,7 @@ def stop_on_sigterm() -> None:
 def review_change() -> Iterator[Session]:
     """A transaction for a change to a review from the command line: a refusal rolls back and becomes the message."""
     from models.db import transaction
-    from models.keyring import Erased
+    from models.review_keys import Erased
 
     try:
         with transaction() as session:

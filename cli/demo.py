@@ -1,7 +1,7 @@
 """Driving reviews through the running system as people would: each demo person signs in at the gate when it is their
 turn (``AtTheGate``), the coordinator runs the notification, each form is answered by the person whose step it is, as
 the browser answers it, and the project database is watched as it moves. Used by ``cspr demo`` and by the end-to-end
-tests. The scripted answers (``Case``, models/process/demo.py: each step's own is in its module) are what the other
+tests. The scripted answers (``Case``, models/process/demo_case.py: each step's own is in its module) are what the other
 tests give too.
 """
 
@@ -21,7 +21,7 @@ from prefect.input.actions import read_flow_run_input
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
 from models.db import transaction
 from models.people import reset_credentials
-from models.process.demo import Case, answerer
+from models.process.demo_case import Case, answerer
 from models.review.lookup import review_by_reference
 from models.review.transitions import Actor
 from models.roles import Role

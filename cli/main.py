@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, bank_holidays, bench, database, keys, partnerships, people, person, retention
-from cli.demo_command import demo
-from cli.document import document
-from cli.report import report_command
-from cli.sweep import sweep_command
-from cli.timetable import deadlines
-from cli.up import up
-from cli.worklist import tasks_command
+from cli import (
+    audit_commands,
+    bank_holidays_commands,
+    bench_commands,
+    database_commands,
+    keys_commands,
+    partnerships_commands,
+    people_commands,
+    person_commands,
+    retention_commands,
+)
+from cli.demo_commands import demo
+from cli.document_commands import document
+from cli.report_commands import report_command
+from cli.sweep_commands import sweep_command
+from cli.timetable_commands import deadlines
+from cli.up_commands import up
+from cli.worklist_commands import tasks_command
 
 app = typer.Typer(
     name="cspr",
@@ -34,15 +44,15 @@ app.command()(document)
 app.command("sweep")(sweep_command)
 app.command("tasks")(tasks_command)
 app.command("report")(report_command)
-app.add_typer(database.app, name="db")
-app.add_typer(audit.app, name="audit")
-app.add_typer(keys.app, name="keys")
-app.add_typer(people.app, name="people")
-app.add_typer(partnerships.app, name="partnerships")
-app.add_typer(retention.app, name="retention")
-app.add_typer(person.app, name="person")
-app.add_typer(bank_holidays.app, name="calendar")
-app.add_typer(bench.app, name="bench")
+app.add_typer(database_commands.app, name="db")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(keys_commands.app, name="keys")
+app.add_typer(people_commands.app, name="people")
+app.add_typer(partnerships_commands.app, name="partnerships")
+app.add_typer(retention_commands.app, name="retention")
+app.add_typer(person_commands.app, name="person")
+app.add_typer(bank_holidays_commands.app, name="calendar")
+app.add_typer(bench_commands.app, name="bench")
 
 
 def main() -> None:

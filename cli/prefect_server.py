@@ -100,8 +100,8 @@ def main() -> None:
     from gate.app import Gate
     from gate.oidc import provider_from_settings
     from gate.routes import API, RouteTable
-    from models.credentials import digest, gate_key, service_token
     from models.settings import get_settings
+    from models.system_credentials import digest, gate_key, service_token
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")

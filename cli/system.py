@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.processes import dies_with_parent, stop
-from models.credentials import SERVICE_HEADER, digest, service_token
 from models.settings import PROJECT_ROOT, get_settings
+from models.system_credentials import SERVICE_HEADER, digest, service_token
 
 WORK_POOL = "cspr-local"
 DEFAULT_PORT = 4200

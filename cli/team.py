@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cli.seaweed import SeaweedS3
-from models.credentials import audit_key, role_password
 from models.db import make_engine, migrate
 from models.files import write_private
 from models.settings import get_settings, normalise_database_url
+from models.system_credentials import audit_key, role_password
 from models.tables import ReviewKey
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -27,11 +27,11 @@ from prefect.input.run_input import Keyset, keyset_from_base_key
 from prefect.runtime import flow_run
 
 from models import forms, identity
-from models.credentials import gate_key
 from models.forms import FormModel
 from models.identity import SUSPENDED, Identity
 from models.process import STEPS
 from models.stages import Stage
+from models.system_credentials import gate_key
 from models.tables import utcnow
 from tasks.runs import forget_inputs
 

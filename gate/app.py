@@ -40,7 +40,9 @@ from models.tables import utcnow
 @dataclass
 class Gate:
     app: ASGIApp  # Prefect's server
-    service_digest: str  # the service credential's digest (models/credentials.py): the gate never holds the credential
+    service_digest: (
+        str  # the service credential's digest (models/system_credentials.py): the gate never holds the credential
+    )
     gate_key: str  # signs who answered onto each answer (models/identity.py)
     sessions: Sessions = field(default_factory=Sessions)
     secure: bool = False  # cookies marked Secure: set when the gate is reached over TLS

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 from gate import register, scope
-from gate.answers import AnswerRefused, waiting
 from gate.asgi import MAX_BODY, Message, Receive, Scope, Send, cookies, header, read_body, respond, respond_json
 from gate.policy import FIELDS, NOTHING, Audience, Caller, Grant, Rule, grant_for, is_open, is_page, startable
 from gate.prefect_client import PrefectClient
@@ -30,7 +29,8 @@ from gate.proxy import Proxy
 from gate.redirects import SIGN_IN
 from gate.routes import API, RouteTable
 from gate.sessions import COOKIE, Session, Sessions, is_own_action
-from models.credentials import SERVICE_HEADER, digest
+from gate.who_may_answer import AnswerRefused, waiting
+from models.system_credentials import SERVICE_HEADER, digest
 
 log = logging.getLogger("cspr.gate")
 
@@ -79,7 +79,9 @@ class Guard:
     prefect: PrefectClient  # the gate's own reads of Prefect, to decide
     answer: Handler  # an answer to a form, once the rule lets the person give it (gate/signer.py)
     sessions: Sessions
-    service_digest: str  # the service credential's digest (models/credentials.py): the gate never holds the credential
+    service_digest: (
+        str  # the service credential's digest (models/system_credentials.py): the gate never holds the credential
+    )
     routes: RouteTable  # Prefect's own routes, which the rules name
     clock: Callable[[], dt.datetime]
 

@@ -31,7 +31,9 @@ class Rule(StrEnum):
     TASK_RUN = "task run"  # the task run in the path must belong to a flow run of the person's partnerships
     ARTIFACT = "artifact"  # the artifact must belong to a flow run of the person's partnerships
     FORM = "form"  # a run's input: only the waiting form's schema or description, to someone who may answer it
-    ANSWER = "answer"  # resuming a run with a form's answer: the person's role must fit the step (gate/answers.py)
+    ANSWER = (
+        "answer"  # resuming a run with a form's answer: the person's role must fit the step (gate/who_may_answer.py)
+    )
     START = "start"  # starting a run: only the deployments of the role's work, with their parameters alone
     CANCEL = "cancel"  # setting a run's state: cancelling it, nothing else
     FIELDS = "fields"  # a change of the listed fields only (a limit, a pause), never what a worker runs

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from gate.answers import Waiting, answering_roles
 from gate.policy import reads_all
+from gate.who_may_answer import Waiting, answering_roles
 from models import accounts
 from models.db import transaction
 from models.identity import Identity

@@ -1,8 +1,8 @@
 """The signer: a person's answer to a form reaches Prefect with who gave it, signed over the answer itself.
 
 The gate signs the person's identity, the run, the form and the digest of the answer as Prefect will store it
-(gate/answers.py, models/identity.py) and stores the token as the run's input beside the answer; the lifecycle takes
-an answer only with a valid token for that very answer. One answer at a time per run.
+(gate/who_may_answer.py, models/identity.py) and stores the token as the run's input beside the answer; the
+lifecycle takes an answer only with a valid token for that very answer. One answer at a time per run.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gate import register
-from gate.answers import ANSWERED_ALREADY, AnswerRefused, answer_to_sign, waiting
 from gate.asgi import MAX_BODY, read_body, respond, respond_json
 from gate.guard import NO_SUCH_RUN, Asked, readable_run
 from gate.prefect_client import PrefectClient
+from gate.who_may_answer import ANSWERED_ALREADY, AnswerRefused, answer_to_sign, waiting
 from models import identity
-from models.credentials import digest
+from models.system_credentials import digest
 
 log = logging.getLogger("cspr.gate")
 
@@ -30,7 +30,7 @@ LOCKS = 64  # answers are few: a fixed set of locks, never grown
 @dataclass(frozen=True)
 class Signer:
     prefect: PrefectClient
-    gate_key: str  # signs the identity onto answers (models/credentials.py)
+    gate_key: str  # signs the identity onto answers (models/system_credentials.py)
     clock: Callable[[], dt.datetime]
     _locks: list[asyncio.Lock] = field(default_factory=lambda: [asyncio.Lock() for _ in range(LOCKS)])
 

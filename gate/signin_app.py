@@ -43,8 +43,8 @@ from gate.redirects import SIGN_IN, SIGN_OUT
 from gate.sessions import COOKIE, Sessions
 from gate.throttle import BUSY, Busy, HashSlots, Outcome, SignInThrottle, account_key, retry_after, too_many
 from models import accounts, people, signin
-from models.credentials import digest
 from models.db import transaction
+from models.system_credentials import digest
 from models.tables import Account, utcnow
 
 log = logging.getLogger("cspr.gate")

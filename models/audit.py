@@ -5,12 +5,11 @@ and how they signed in) and the hash of the entry before it (``event_hash``, ``d
 act, models/people.py) has one chain of its own, ``register_event_hash``. How an entry joins its chain, and how a
 chain is walked, is models/chain.py's.
 
-A review's head (``Review.audit_head``, ``signed_head``) is an HMAC, with the audit key (models/credentials.py, never
-in the database), over the newest entry of both chains and what the chains do not hold: the review's stage, its
+A review's head (``Review.audit_head``, ``signed_head``) is an HMAC, with the audit key (models/system_credentials.py,
+never in the database), over the newest entry of both chains and what the chains do not hold: the review's stage, its
 milestones, its people's records (their names too, decrypted: they enter only through the HMAC, so no plain hash of a
-name is stored anywhere) and its stored documents' checksums. ``store_head`` stores it whenever one of them
-changes. Someone who can write the database but lacks the key can edit a row and recompute every hash after it, but
-not the head.
+name is stored anywhere) and its stored documents' checksums. ``store_head`` stores it whenever one of them changes.
+Someone who can write the database but lacks the key can edit a row and recompute every hash after it, but not the head.
 
 An anchor (``anchor``) records every review's newest entries and head, and the register's newest entry, signed with
 the key. tasks/anchors.py writes one to the object store, under retention, at the end of each deadline sweep (and on
@@ -40,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, col, select
 
 from models.chain import GENESIS_HASH, Unopened, follows, walk
-from models.credentials import audit_key
-from models.crypto import DecryptionError
+from models.master_key import DecryptionError
+from models.system_credentials import audit_key
 from models.tables import CasePerson, Decision, Milestone, RegisterEvent, Report, Review, StageEvent
 
 # what each HMAC signs, written into what it signs: a head can never pass for an anchor, nor the other way round

@@ -1,6 +1,6 @@
 """Which documents a review should have, and what goes in each: pure data from the project database.
 
-Each stage that produces a document adds one here; ``tasks/documents.py`` renders them and ``tasks/storage.py``
+Each stage that produces a document adds one here; ``tasks/pdf.py`` renders them and ``tasks/storage.py``
 keeps them. Contexts name children by pseudonym only (the real names never enter a template), so a name can
 only reach a document through free text someone typed, which is what the redaction gate looks for.
 """

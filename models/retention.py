@@ -1,11 +1,11 @@
 """The retention schedule (``retention.toml``: each kind of record, its period, what it is counted from, and its
 source) and what it makes due: which reviews to erase, which documents and messages to delete, on a given day.
 
-Erasing a review destroys its data key (models/keyring.py): every name, date of birth and piece of free text of it
+Erasing a review destroys its data key (models/review_keys.py): every name, date of birth and piece of free text of it
 becomes unreadable at once, in the database and in every backup made from then on (a backup made before still holds
 the wrapped key, which the master key opens, until that backup expires). What was never personal stays: its
 reference, its stages and dates, its deadlines, the hashes of its audit trail, and the erasure itself, recorded in
-its history. A review under legal hold is never due. Deleting the stored objects is tasks/retention.py's.
+its history. A review under legal hold is never due. Deleting the stored objects is tasks/erasure.py's.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from models import keyring
+from models import review_keys
 from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.refusals import Refused
 from models.review.transitions import Actor, Noted, note
@@ -218,7 +218,7 @@ def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETEN
     """Erase a review: destroy its data key, and record that it was erased (and what was kept) in its history."""
     if review.legal_hold:
         raise Refused(f"{review.reference} is under legal hold: it is kept until the hold is lifted")
-    keyring.destroy(session, review.id)
+    review_keys.destroy(session, review.id)
     review.erased_on = today
     session.add(review)
     session.flush()

@@ -1,4 +1,4 @@
-"""Personal data and free text, encrypted under the review's own data key (models/keyring.py) with AES-GCM.
+"""Personal data and free text, encrypted under the review's own data key (models/review_keys.py) with AES-GCM.
 
 What is sealed, by table (``SEALED``): a person's name, date of birth and characteristics whole; the reasons people
 write; the terms of reference; a message's body; and, inside a decision's or a stage event's details, every value of
@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
 
-from models import keyring
-from models.crypto import DecryptionError
+from models import review_keys
+from models.master_key import DecryptionError
 from models.process.table import FREE_TEXT
 from models.tables import CasePerson, Commission, Decision, Outbox, StageEvent
 
@@ -170,8 +170,8 @@ def open_column(
 
 def _key_to_read(session: Session, review_id: uuid.UUID) -> bytes | None:
     try:
-        return keyring.data_key(session, review_id)
-    except keyring.Erased:
+        return review_keys.data_key(session, review_id)
+    except review_keys.Erased:
         return None
 
 
@@ -230,7 +230,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             if column in spec.within and not _holds_free_text(value):  # no key needed (nor made) for dates alone
                 continue
             review_id = _review_id(obj)
-            key = keyring.data_key_for_writing(session, review_id)
+            key = review_keys.data_key_for_writing(session, review_id)
             sealed = seal_column(key, _table(type(obj)), column, obj.id, review_id, value, within=column in spec.within)
             plain.append((obj, column, value))
             setattr(obj, column, sealed)
@@ -248,7 +248,7 @@ def _after_rollback(session: Session, _previous: Any) -> None:
     back was never stored)."""
     for obj, column, value in session.info.pop("cspr_plain", []):
         obj.__dict__[column] = value
-    keyring.forget(session)
+    review_keys.forget(session)
 
 
 def _on_load(target: Any, context: Any) -> None:

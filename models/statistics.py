@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import forms, keyring, sealing
+from models import forms, review_keys, sealing
 from models.rulebook import Event
 from models.tables import CasePerson, Milestone, Partnership, PersonKind, Review
 
@@ -131,7 +131,7 @@ def _children(session: Session, reviews: pd.DataFrame) -> pd.DataFrame:
                 col(CasePerson.id), col(CasePerson.review_id), col(CasePerson.age_band), col(CasePerson.characteristics)
             ).where(col(CasePerson.review_id).in_(ids), col(CasePerson.kind) == PersonKind.CHILD)
         ).all()
-        keyring.preload(session, ids)
+        review_keys.preload(session, ids)
         for person_id, review_id, age_band, sealed in people:
             characteristics = sealing.open_value(session, review_id, CasePerson, "characteristics", person_id, sealed)
             known = json.loads(characteristics) if characteristics else {}

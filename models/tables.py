@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from models import crypto
+from models import master_key
 from models.chain import ChainEntry
 from models.forms import AbuseOrNeglect, Harm
 from models.roles import Role
@@ -33,16 +33,16 @@ def utcnow() -> dt.datetime:
 
 
 class SealedText(TypeDecorator[str]):
-    """Text sealed with the gate's key (models/crypto.py: the accounts' TOTP secrets)."""
+    """Text sealed with the gate's key (models/master_key.py: the accounts' TOTP secrets)."""
 
     impl = sa.Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
-        return None if value is None else crypto.seal(value)
+        return None if value is None else master_key.seal(value)
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
-        return None if value is None else crypto.unseal(value)
+        return None if value is None else master_key.unseal(value)
 
 
 E = TypeVar("E", bound=Enum)
@@ -244,7 +244,7 @@ class Review(SQLModel, table=True):
 
 class ReviewKey(SQLModel, table=True):
     """A review's own data key, wrapped by the master key (or a KMS): erasing the review destroys it, and with it
-    every value encrypted under it (models/keyring.py)."""
+    every value encrypted under it (models/review_keys.py)."""
 
     __tablename__ = "review_key"
 

@@ -5,7 +5,7 @@
 nobody can lift, not even the bucket's owner; the folder store refuses to delete or replace it. ``latest_anchor``
 reads the newest back for ``cspr audit verify``. An anchor holds references, numbers and hashes: never a name.
 
-A plain library, like ``storage.py``: the deadline sweep's task (``tasks/sweeping.py``) and ``cspr audit`` call it.
+A plain library, like ``storage.py``: the deadline sweep's task (``tasks/sweep_tasks.py``) and ``cspr audit`` call it.
 """
 
 from __future__ import annotations

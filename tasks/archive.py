@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, select
 
-from models import documents, keyring, sealing
+from models import documents, review_keys, sealing
 from models.audit import store_head
 from models.db import transaction
 from models.documents import DocumentSpec
@@ -49,7 +49,7 @@ def _recorded(session: Session, review: Review, kind: str, version: int) -> Repo
 def _pdf(spec: DocumentSpec) -> bytes:
     """The document drawn. WeasyPrint and matplotlib take most of a second to import, and most turns of a review's
     run draw nothing, so they are imported here, when a document is drawn, not by every run that starts."""
-    from tasks.documents import render_pdf
+    from tasks.pdf import render_pdf
 
     return render_pdf(spec.template, _with_charts(spec).context).pdf
 
@@ -79,7 +79,7 @@ def _store(
 ) -> Report:
     pdf = _pdf(spec)
     if not published:  # a restricted document leaves only sealed under the review's key; erasing it erases every copy
-        pdf = sealing.seal_document(keyring.data_key_for_writing(session, review.id), key, review.id, pdf)
+        pdf = sealing.seal_document(review_keys.data_key_for_writing(session, review.id), key, review.id, pdf)
     stored = store.put(
         key,
         pdf,
@@ -210,5 +210,5 @@ def read_document(report: Report, store: ObjectStore | None = None) -> bytes:
     if not sealing.is_sealed_document(data) or report.review_id is None:
         return data
     with transaction() as session:
-        key = keyring.data_key(session, report.review_id)
+        key = review_keys.data_key(session, report.review_id)
     return sealing.open_document(key, report.object_key, report.review_id, data)

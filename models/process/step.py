@@ -25,7 +25,7 @@ from models.stages import Stage, Transition
 from models.tables import Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 F = TypeVar("F", bound=FormModel)
 
@@ -67,7 +67,7 @@ class Step(Generic[F]):
     guidance: str
     deadline: Entry | None  # the timetable entry this step works towards, shown above the form
     documents: tuple[DocumentKind, ...]  # the documents its answers call for
-    demo: DemoAnswer  # what the demo's invented case answers (models/process/demo.py)
+    demo: DemoAnswer  # what the demo's invented case answers (models/process/demo_case.py)
     # Its special cases, each left None by a step that has none:
     deadline_of: Callable[[Review], str] | None = None  # a deadline that depends on the review, not the step alone
     describe_case: Lines | None = None  # shown above the deadline: what this review's step involves

@@ -32,9 +32,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cli.processes import dies_with_parent
 from cli.seaweed import free_port
-from models.credentials import SERVICE_FILE
 from models.roles import Role
 from models.settings import PROJECT_ROOT
+from models.system_credentials import SERVICE_FILE
 from tests.e2e.ui import CHROMIUM, CHROMIUM_FLAGS, PrefectUI
 from tests.utils.api import service_api
 from tests.utils.maildev import LINK, MailDev, running_maildev

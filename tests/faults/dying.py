@@ -10,8 +10,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from flows import lifecycle
-from flows.lifecycle import review_lifecycle
+import flows.review_lifecycle as lifecycle
+from flows.review_lifecycle import review_lifecycle
 
 __all__ = ["review_lifecycle"]
 

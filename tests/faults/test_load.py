@@ -25,9 +25,9 @@ from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_CUSTOM_HEADERS, tem
 from cli.demo import Case
 from cli.gate_client import GateSession
 from models.calendar import calendar_for, today_in_england
-from models.credentials import SERVICE_FILE, SERVICE_HEADER
 from models.roles import Role
 from models.settings import PROJECT_ROOT
+from models.system_credentials import SERVICE_FILE, SERVICE_HEADER
 from tests.utils.signin import register_with_cli
 from tests.utils.team import team
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from cli.demo import Case, review_state
 from cli.seaweed import SeaweedS3
 from cli.system import LocalSystem
-from flows.sweep import deadline_sweep
+from flows.deadline_sweep import deadline_sweep
 from models.db import get_engine
 from models.review.lookup import review_by_reference
 from models.roles import Role
@@ -38,7 +38,9 @@ def test_s3_stopped_during_publication_fails_cleanly_and_a_later_run_publishes_o
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
     monkeypatch.setenv("CSPR_S3_ENDPOINT_URL", s3.start())
     # the same retries as in production, with short waits: the test is about what happens, not how long
-    monkeypatch.setattr("flows.lifecycle.store_documents", store_documents.with_options(retry_delay_seconds=[1, 1]))
+    monkeypatch.setattr(
+        "flows.review_lifecycle.store_documents", store_documents.with_options(retry_delay_seconds=[1, 1])
+    )
     try:
         case = Case(pseudonym="Child Outage")
         reference, _ = inprocess.notify(case)

@@ -19,14 +19,14 @@ from typer.testing import CliRunner
 from cli.demo import Case
 from cli.main import app
 from cli.system import LocalSystem
-from flows.messages import message_failed
+from flows.message_failed import message_failed
 from models.messages import OPERATORS, failure_subject
 from models.recipients import RECIPIENTS
 from models.roles import Role
 from models.settings import PROJECT_ROOT, get_settings
 from models.stages import Stage
 from tasks.notices import FAILED_EVENT
-from tasks.worklist import key_for
+from tasks.worklist_artifacts import key_for
 from tests.flows.test_report_flow import runs_for, wait_for_runs
 from tests.utils import inprocess
 from tests.utils.api import service_api

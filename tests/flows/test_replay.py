@@ -8,9 +8,9 @@ import pytest
 from prefect.deployments import run_deployment
 from sqlmodel import Session, select
 
+import flows.review_lifecycle as lifecycle
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
-from flows import lifecycle
 from models.calendar import today_in_england
 from models.db import get_engine
 from models.review.lookup import review_by_reference

@@ -13,8 +13,8 @@ import yaml
 from prefect.events import DeploymentEventTrigger, emit_event
 
 from cli.system import LocalSystem
-from flows.lifecycle import review_lifecycle
-from flows.report import partnership_report
+from flows.partnership_report import partnership_report
+from flows.review_lifecycle import review_lifecycle
 from models.db import transaction
 from models.review import creation, transitions
 from models.settings import PROJECT_ROOT

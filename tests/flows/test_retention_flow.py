@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from cli.demo import Case
 from cli.system import LocalSystem
-from flows.retention import retention
+from flows.retention_run import retention
 from models.db import get_engine
 from models.tables import CasePerson, PersonKind, Review
 from tests.utils import inprocess

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from cli.demo import NOTIFY_DEPLOYMENT, Case, review_state
 from cli.system import LocalSystem
-from gate.answers import answer_to_sign
+from gate.who_may_answer import answer_to_sign
 from models import identity
 from models.db import get_engine
 from models.process import form_key
@@ -123,8 +123,8 @@ def test_an_answer_under_a_sign_in_given_for_another_answer_is_refused(deployed:
 
 def test_an_answer_sent_as_the_ui_sends_it_is_signed_as_prefect_stores_it(deployed: LocalSystem) -> None:
     """The UI sends a field given as JSON text as ``{"__prefect_kind": "json", ...}``, which Prefect's server turns
-    into the value before storing it. What the gate signs (gate/answers.py's answer_to_sign, from the request's body)
-    is the digest of what the server stores and the flow reads back, so the answer is taken."""
+    into the value before storing it. What the gate signs (gate/who_may_answer.py's answer_to_sign, from the request's
+    body) is the digest of what the server stores and the flow reads back, so the answer is taken."""
     case = Case(pseudonym="Child As The UI Sends It")
     reference, _ = inprocess.notify(case)
     run = inprocess.suspended_run(reference)

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from cli.demo import Case, answerer
 from cli.system import LocalSystem
-from flows.sweep import deadline_sweep
+from flows.deadline_sweep import deadline_sweep
 from models.audit import read_anchor
 from models.calendar import StillToCome, calendar_for, today_in_england
 from models.db import transaction

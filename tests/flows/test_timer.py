@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
-from flows.sweep import deadline_sweep
+from flows.deadline_sweep import deadline_sweep
 from models.calendar import calendar_for, today_in_england
 from models.stages import Stage
 from tests.utils import inprocess

@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from cli.demo import Case, answerer
 from models import answers, identity, process, signin
 from models.calendar import today_in_england
-from models.credentials import gate_key
 from models.db import transaction
 from models.identity import Identity
 from models.people import disable_person
@@ -28,6 +27,7 @@ from models.review import creation, lookup, timetable, transitions
 from models.roles import Role
 from models.seed import demo_identity, seed_demo
 from models.stages import Stage
+from models.system_credentials import gate_key
 from models.tables import Decision, Outbox, Representative, Review, StageEvent, utcnow
 from models.timeline import timeline_markdown
 from tests.utils.bad_answers import BAD_ANSWERS
@@ -43,7 +43,7 @@ def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def record(engine: Engine, case: Case) -> str:
-    from flows.notification import _record  # the same mapping the notify-incident flow uses
+    from flows.notify_incident import _record  # the same mapping the notify-incident flow uses
     from models.forms import Identity, IncidentNotification
 
     with transaction(engine) as session:

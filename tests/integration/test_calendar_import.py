@@ -24,7 +24,7 @@ from models.review.timetable import recount_open
 from models.summaries import sweep_summary
 from models.tables import Deadline, Review
 from models.timeline import timeline_markdown
-from tasks.documents import environment
+from tasks.pdf import environment
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date

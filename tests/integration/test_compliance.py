@@ -35,7 +35,7 @@ from models.settings import get_settings
 from models.stages import Facts
 from models.tables import Decision, Report, Review
 from tasks.archive import read_document
-from tasks.compliance import produce
+from tasks.compliance_report import produce
 from tests.integration.test_documents import text_of
 from tests.utils.factories import PLANTED_DOB, PLANTED_NAME, incident, make_partnership
 

@@ -21,7 +21,7 @@ from models.db import make_engine, migrate
 from models.documents import KnownPerson
 from models.process.steps.review_under_way import DRAFT
 from models.review.lookup import review_by_reference
-from tasks.documents import render_pdf
+from tasks.pdf import render_pdf
 from tasks.redaction import find_personal_data
 from tests.integration.test_answers import run_to_end
 
@@ -177,7 +177,7 @@ def test_hostile_form_text_renders_as_text_and_fetches_nothing(engine: Engine, l
 def test_the_fetcher_refuses_anything_outside_the_templates(listener: str) -> None:
     from weasyprint import HTML
 
-    from tasks.documents import TEMPLATES, TemplatesOnlyFetcher, render_html
+    from tasks.pdf import TEMPLATES, TemplatesOnlyFetcher, render_html
 
     html = f'<html><head><link rel="stylesheet" href="{listener}/x.css"></head><body><img src="file:///etc/passwd"></body></html>'
     fetcher = TemplatesOnlyFetcher()

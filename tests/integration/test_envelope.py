@@ -1,5 +1,5 @@
-"""Envelope encryption (models/keyring.py, models/sealing.py), on SQLite and PostgreSQL: each review has its own data
-key; names, dates of birth and free text are sealed under it, bound to where they live; an old database is migrated
+"""Envelope encryption (models/review_keys.py, models/sealing.py), on SQLite and PostgreSQL: each review has its own
+data key; names, dates of birth and free text are sealed under it, bound to where they live; an old database is migrated
 without loss; destroying a review's key erases it."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import audit, crypto, keyring, sealing
+from models import audit, master_key, review_keys, sealing
 from models.db import alembic_config, current_revision, transaction
 from models.review import creation, transitions
 from models.review.transitions import Actor
@@ -112,7 +112,10 @@ def test_a_value_copied_elsewhere_fails_to_decrypt(engine: Engine, table: str, c
             sa.text(f"UPDATE {table} SET {column} = :v WHERE review_id = :r"), {"v": value, "r": _id(engine, target)}
         )
     cls = {"case_person": CasePerson, "decision": Decision, "commission": Commission}[table]
-    with Session(engine) as session, pytest.raises(crypto.DecryptionError, match="copied from another row or review"):
+    with (
+        Session(engine) as session,
+        pytest.raises(master_key.DecryptionError, match="copied from another row or review"),
+    ):
         session.exec(select(cls).where(cls.review_id == (second if other_review else first))).all()  # type: ignore[attr-defined]
 
 
@@ -135,14 +138,14 @@ def test_an_existing_database_is_migrated_without_loss(engine: Engine) -> None:
     with engine.connect() as conn:  # the old shape: names under the master key, free text plain
         name = conn.execute(sa.text("SELECT name FROM case_person WHERE review_id = :r"), {"r": _id(engine, first)})
         reasons = conn.execute(sa.text("SELECT reasons FROM decision WHERE review_id = :r"), {"r": _id(engine, first)})
-        assert crypto.decrypt(name.scalar_one()) == PLANTED_NAME
+        assert master_key.decrypt(name.scalar_one()) == PLANTED_NAME
         assert reasons.scalar_one() == f"{PLANTED_NAME} was seen twice at school"
         assert not sa.inspect(conn).has_table("review_key")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert current_revision(engine) == head
-    keyring._UNWRAPPED.clear()
+    review_keys._UNWRAPPED.clear()
     with Session(engine) as session:
         assert _everything(session) == before
     assert PLANTED_NAME not in raw_dump(engine, "case_person", "decision", "commission")
@@ -161,8 +164,8 @@ def _everything(session: Session) -> list[object]:
 def test_destroying_a_reviews_key_erases_its_sealed_values_and_only_its_own(engine: Engine) -> None:
     first, second = two_reviews(engine)
     with transaction(engine) as session:
-        assert keyring.destroy(session, first)
-        assert not keyring.destroy(session, first)  # once
+        assert review_keys.destroy(session, first)
+        assert not review_keys.destroy(session, first)  # once
     with Session(engine) as session:
         person = session.exec(select(CasePerson).where(CasePerson.review_id == first)).one()
         decision = session.exec(select(Decision).where(Decision.review_id == first)).one()
@@ -187,9 +190,9 @@ def test_a_sealed_document_opens_only_where_it_was_stored_and_sealing_it_again_g
     assert sealing.seal_document(key, "restricted/CSPR-2026-0001/rapid-review/v1.pdf", review_id, pdf) == sealed
     assert sealing.seal_document(key, "restricted/CSPR-2026-0001/rapid-review/v1.pdf", review_id, pdf + b" ") != sealed
     assert sealing.open_document(key, "restricted/CSPR-2026-0001/rapid-review/v1.pdf", review_id, sealed) == pdf
-    with pytest.raises(crypto.DecryptionError, match="changed or moved"):
+    with pytest.raises(master_key.DecryptionError, match="changed or moved"):
         sealing.open_document(key, "restricted/CSPR-2026-0002/rapid-review/v1.pdf", review_id, sealed)
-    with pytest.raises(crypto.DecryptionError, match="changed or moved"):
+    with pytest.raises(master_key.DecryptionError, match="changed or moved"):
         sealing.open_document(key, "restricted/CSPR-2026-0001/rapid-review/v1.pdf", uuid.uuid4(), sealed)
 
 
@@ -201,7 +204,7 @@ def test_a_savepoint_rolled_back_leaves_no_key_behind_that_was_never_stored(engi
         unknown = incident(name=None)  # notified before the child's identity was known: nothing to seal yet
         unknown = dataclasses.replace(unknown, children=[dataclasses.replace(unknown.children[0], date_of_birth=None)])
         review, _ = creation.create_review(session, unknown, actor=COORDINATOR, at=AT)
-        assert keyring.key_row(session, review.id) is None
+        assert review_keys.key_row(session, review.id) is None
         savepoint = session.begin_nested()
         transitions.record_decision(session, review, DecisionKind.SIGN_OFF, "sent_back", COORDINATOR, reasons="first")
         savepoint.rollback()

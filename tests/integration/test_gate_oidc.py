@@ -18,12 +18,12 @@ from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
 from gate.signin_app import OIDC_COOKIE
-from models.credentials import digest
 from models.db import get_engine, migrate, transaction
 from models.people import add_person
 from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_PARTNERSHIP, seed_demo
+from models.system_credentials import digest
 from tests.utils.oidc import CALLBACK, LoopbackProvider, ProviderAccount, running_provider, sign_in_at_provider
 
 SAM = ProviderAccount("0c9f3f2e-7d1a-4d55-8e2b-sam000000001", "sam.okoro@northshire-police.example", "Sam Okoro")

@@ -34,10 +34,10 @@ from cli.seaweed import free_port
 from cli.system import SERVICE_DIGEST, WORK_POOL, LocalSystem
 from gate import scope
 from gate.scope import SCRUBBED
-from models import crypto
-from models.credentials import audit_key, digest, gate_key, service_token
+from models import master_key
 from models.roles import Role
 from models.settings import get_settings
+from models.system_credentials import audit_key, digest, gate_key, service_token
 from tests.utils.api import service_api
 from tests.utils.search import needles
 from tests.utils.servers import deployed_system, seed_register
@@ -76,14 +76,14 @@ def held() -> Iterator[Held]:
     session already holds (under its CSPR_HOME): accounts' second factors are sealed with the gate's key, and
     personal data with the encryption key, so a new one would make the session's records unreadable."""
     seed_register()  # before the environment changes: the demo people are registered as the session does it
-    crypto.cipher()  # makes the development key if the session has none yet
+    master_key.cipher()  # makes the development key if the session has none yet
     values = {
         "service credential": ("CSPR_SERVICE_TOKEN", service_token()),
         "gate key": ("CSPR_GATE_KEY", gate_key()),
         "audit key": ("CSPR_AUDIT_KEY", audit_key()),
         "encryption key": (
             "CSPR_ENCRYPTION_KEY",
-            get_settings().encryption_key or crypto.development_key_path().read_text().strip(),
+            get_settings().encryption_key or master_key.development_key_path().read_text().strip(),
         ),
         "SMTP password": ("CSPR_SMTP_PASSWORD", f"smtp-{secrets.token_urlsafe(24)}"),
         "OIDC client secret": ("CSPR_OIDC_CLIENT_SECRET", f"oidc-{secrets.token_urlsafe(24)}"),

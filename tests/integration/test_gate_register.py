@@ -14,11 +14,11 @@ from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE, IDLE_FOR, RECHECK_EVERY
 from models import accounts
-from models.credentials import digest
 from models.db import transaction
 from models.people import disable_person
 from models.roles import Role
 from models.signin import Factor
+from models.system_credentials import digest
 from tests.utils.signin import OPERATOR, account, register
 
 T0 = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)

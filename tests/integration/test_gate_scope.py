@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from cli.demo import Case
 from cli.system import LocalSystem
-from gate.answers import ANSWERED_ALREADY
+from gate.who_may_answer import ANSWERED_ALREADY
 from models.db import get_engine, transaction
 from models.people import add_person
 from models.review.lookup import review_by_reference

@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cli.main import app
-from models import crypto, keyring
+from models import master_key, review_keys
 from models.db import get_engine, transaction
-from models.keys import new_key, rotate
+from models.key_rotation import new_key, rotate
 from models.people import add_person
 from models.review import creation, transitions
 from models.roles import Role
@@ -89,7 +89,7 @@ def test_rotation_to_a_configured_key_lets_the_old_one_go(
         assert rotate(session).data_keys == 1
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new)  # and drops the old one
     get_settings.cache_clear()
-    keyring._UNWRAPPED.clear()  # as a restarted process: nothing unwrapped before
+    review_keys._UNWRAPPED.clear()  # as a restarted process: nothing unwrapped before
     assert read(engine) == [(PLANTED_NAME, PLANTED_DOB.isoformat())]
     assert not own_keys.exists()  # a configured key never makes a development key
 
@@ -130,8 +130,8 @@ def test_a_wrong_key_is_refused_with_a_message_not_garbage(
     with_a_child(engine)
     monkeypatch.setenv("CSPR_ENCRYPTION_KEY", new_key())
     get_settings.cache_clear()
-    keyring._UNWRAPPED.clear()
-    with pytest.raises(crypto.DecryptionError, match="is CSPR_ENCRYPTION_KEY the right key"):
+    review_keys._UNWRAPPED.clear()
+    with pytest.raises(master_key.DecryptionError, match="is CSPR_ENCRYPTION_KEY the right key"):
         read(engine)
 
 

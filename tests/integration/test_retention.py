@@ -1,4 +1,4 @@
-"""Retention (models/retention.py, tasks/retention.py), on SQLite and PostgreSQL: a review past its period is erased by
+"""Retention (models/retention.py, tasks/erasure.py), on SQLite and PostgreSQL: a review past its period is erased by
 destroying its data key (its names unreadable, and not in the database's bytes, nor its WAL, nor the object store),
 its audit trail stays and records the erasure; its restricted documents go with every version; a review under legal
 hold is kept; a dry run changes nothing; a mistyped name is corrected, audited, and checked by the redaction gate."""
@@ -27,9 +27,9 @@ from models.review import lookup, transitions
 from models.review.transitions import Actor, Noted
 from models.tables import CasePerson, Decision, Report, Review, StageEvent
 from tasks.archive import restricted_key
-from tasks.documents import render_pdf
+from tasks.erasure import apply_schedule, delete_every_version
+from tasks.pdf import render_pdf
 from tasks.redaction import find_personal_data
-from tasks.retention import apply_schedule, delete_every_version
 from tasks.storage import LocalStore, ObjectStore, S3Store
 from tests.integration.test_answers import TODAY, run_to_end
 

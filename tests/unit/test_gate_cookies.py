@@ -14,7 +14,7 @@ from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.sessions import COOKIE
 from gate.signin_app import FORM_COOKIE
-from models.credentials import digest
+from models.system_credentials import digest
 
 
 async def prefect_stand_in(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,4 +1,4 @@
-"""What the lifecycle does next crosses a Prefect task boundary (``tasks.records.next_step``): each kind of next
+"""What the lifecycle does next crosses a Prefect task boundary (``tasks.lifecycle_tasks.next_step``): each kind of next
 action comes back whole and of its own type, however Prefect keeps task results."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from prefect.results import ResultStore
 from prefect.serializers import Serializer
 
 from models.stages import Stage, Transition
-from tasks.records import AskPerson, MoveAutomatically, NextAction, ReviewClosed, WaitForDate
+from tasks.lifecycle_tasks import AskPerson, MoveAutomatically, NextAction, ReviewClosed, WaitForDate
 
 HERE = ("CSPR-2026-0042", "NORTHSHIRE", Stage.PUBLICATION_DEFERRED)
 ACTIONS: list[NextAction] = [

@@ -15,7 +15,7 @@ from flows.inputs import FORMS
 from models.documents import CALLED_FOR_BY, DocumentKind
 from models.forms import FormModel
 from models.process import AUTOMATIC, STEPS, AutomaticStage, ProcessError, Step, check_process
-from models.process.demo import Case
+from models.process.demo_case import Case
 from models.process.steps.publication import AFTER_PUBLICATION
 from models.roles import Role
 from models.rulebook import Entry, editions

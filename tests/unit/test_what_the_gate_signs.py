@@ -1,4 +1,4 @@
-"""What the gate signs with the person: the digest of the answer as Prefect will store it (gate/answers.py's
+"""What the gate signs with the person: the digest of the answer as Prefect will store it (gate/who_may_answer.py's
 ``as_stored``), from the body of the resume request it passes on. Prefect hydrates the answer before storing it (a
 field the UI sends as JSON text is stored as the value it spells) and stores it with orjson; the gate signs that, not
 the body's text. That Prefect's server stores exactly this is tested on a real server in
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from gate.answers import AnswerRefused, answer_to_sign, as_stored
+from gate.who_may_answer import AnswerRefused, answer_to_sign, as_stored
 from models.identity import answer_digest
 
 NOTIFIED = {"panel_reference": "SIN-2026-10-1234", "notified_on": "2026-07-21", "partners_told_on": "2026-07-21"}

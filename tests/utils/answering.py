@@ -15,13 +15,13 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input
 
-from gate.answers import answer_to_sign
+from gate.who_may_answer import answer_to_sign
 from models import identity
-from models.credentials import gate_key
 from models.db import transaction
 from models.identity import Identity
 from models.roles import Role
 from models.seed import demo_identity
+from models.system_credentials import gate_key
 from models.tables import utcnow
 
 

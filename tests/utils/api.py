@@ -14,7 +14,7 @@ from functools import cache
 import httpx
 
 from cli.system import LocalSystem
-from models.credentials import SERVICE_HEADER, service_token
+from models.system_credentials import SERVICE_HEADER, service_token
 
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}  # the methods Prefect's CSRF protection covers
 CSRF_FOR = 30 * 60  # seconds a token is used for: well inside Prefect's hour

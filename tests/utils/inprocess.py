@@ -21,8 +21,8 @@ from prefect.flow_engine import run_flow
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from cli.demo import Case, answerer, review_state
-from flows.lifecycle import review_lifecycle
-from flows.notification import notify_incident
+from flows.notify_incident import notify_incident
+from flows.review_lifecycle import review_lifecycle
 from models.roles import Role
 from models.stages import Stage
 from tests.utils.answering import submit

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cli.processes import dies_with_parent
 from cli.seaweed import free_port
 from cli.team import drop_team
-from models.keys import new_key
+from models.key_rotation import new_key
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_required
 
 CSPR = str(Path(sys.executable).parent / "cspr")

@@ -66,7 +66,7 @@ def _rewrite(change: Callable[[bytes, str, str, Any, Any, Any, bool], Any], keys
 
 
 def upgrade() -> None:
-    from models import crypto, keyring, sealing
+    from models import master_key, review_keys, sealing
 
     op.create_table(
         "review_key",
@@ -84,7 +84,7 @@ def upgrade() -> None:
     op.add_column("case_person", sa.Column("former_names", sa.Text(), nullable=True))
 
     bind = op.get_bind()
-    wrapper = keyring.current()
+    wrapper = review_keys.current()
     keys_table = sa.table(
         "review_key",
         sa.column("review_id", sa.Uuid()),
@@ -95,7 +95,7 @@ def upgrade() -> None:
     review = sa.table("review", sa.column("id", sa.Uuid()))
     keys: dict[Any, bytes] = {}
     for (review_id,) in bind.execute(sa.select(review.c.id)).all():
-        keys[review_id] = os.urandom(keyring.KEY_BYTES)
+        keys[review_id] = os.urandom(review_keys.KEY_BYTES)
         bind.execute(
             sa.insert(keys_table).values(
                 review_id=review_id,
@@ -106,7 +106,7 @@ def upgrade() -> None:
         )
 
     def seal(key: bytes, table: str, column: str, row_id: Any, review_id: Any, value: Any, within: bool) -> Any:
-        plain = crypto.decrypt(value) if table in LEGACY else value
+        plain = master_key.decrypt(value) if table in LEGACY else value
         sealed = sealing.seal_column(key, table, column, row_id, review_id, plain, within=within)
         if sealing.open_column(key, table, column, row_id, review_id, sealed, within=within) != plain:
             raise RuntimeError(f"a value of {table}.{column} did not survive sealing; nothing was changed")
@@ -116,7 +116,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from models import crypto, keyring, sealing
+    from models import master_key, review_keys, sealing
 
     bind = op.get_bind()
     stored = sa.table(
@@ -125,11 +125,11 @@ def downgrade() -> None:
     rows = bind.execute(sa.select(stored.c.review_id, stored.c.wrapped, stored.c.wrapped_by)).all()
     if any(wrapped is None for _, wrapped, _ in rows):
         raise RuntimeError("reviews were erased under this version: going back would need their keys, which are gone")
-    keys = {review_id: keyring.wrapper_for(wrapped_by).unwrap(wrapped) for review_id, wrapped, wrapped_by in rows}
+    keys = {review_id: review_keys.wrapper_for(wrapped_by).unwrap(wrapped) for review_id, wrapped, wrapped_by in rows}
 
     def open_(key: bytes, table: str, column: str, row_id: Any, review_id: Any, value: Any, within: bool) -> Any:
         plain = sealing.open_column(key, table, column, row_id, review_id, value, within=within)
-        return crypto.encrypt(plain) if table in LEGACY else plain
+        return master_key.encrypt(plain) if table in LEGACY else plain
 
     _rewrite(open_, keys)
     op.drop_table("review_key")

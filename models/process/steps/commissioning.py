@@ -24,7 +24,7 @@ from models.stages import Facts, Stage, Transition
 from models.tables import Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 
 class Commissioning(CleanText):

@@ -17,7 +17,7 @@ from models.stages import Facts, Stage, Transition
 from models.tables import Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 
 class NationalCommissioning(CleanText):

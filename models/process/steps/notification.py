@@ -22,7 +22,7 @@ from models.stages import Facts, Stage, Transition
 from models.tables import Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 
 def _no_default(schema: dict[str, Any]) -> None:

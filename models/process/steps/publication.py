@@ -29,7 +29,7 @@ from models.stages import Facts, Stage, Transition, reachable_from, transition
 from models.tables import DecisionKind, Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 
 class PublicationChoice(StrEnum):

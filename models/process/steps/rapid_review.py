@@ -21,7 +21,7 @@ from models.stages import Stage, Transition
 from models.tables import DecisionKind, Review
 
 if TYPE_CHECKING:
-    from models.process.demo import Case
+    from models.process.demo_case import Case
 
 
 class Recommendation(StrEnum):

@@ -18,8 +18,8 @@ def document(
     """Open one of a review's stored documents: a short-lived link, or a checked copy saved to a file."""
     from pathlib import Path
 
-    from models.keyring import Erased
     from models.review.lookup import UnknownReview
+    from models.review_keys import Erased
     from tasks.archive import read_document, stored_documents
     from tasks.storage import open_store
 

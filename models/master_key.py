@@ -1,4 +1,4 @@
-"""The master key, which wraps each review's own data key (models/keyring.py), with Fernet.
+"""The master key, which wraps each review's own data key (models/review_keys.py), with Fernet.
 
 The key comes from ``CSPR_ENCRYPTION_KEY`` (one or more Fernet keys, comma separated, newest first, so a
 rotated-out key can still unwrap). With no key set, a development key is generated once under
@@ -59,7 +59,8 @@ def decrypt(token: str) -> str:
 
 # --- the accounts' TOTP secrets: sealed with the gate's key, not the personal-data key -------------------------
 # The gate checks codes inside the Prefect server's process, which must not hold the key to the children's names;
-# so the secrets are sealed with a key derived from the gate's own (models/credentials.py), which it holds anyway.
+# so the secrets are sealed with a key derived from the gate's own (models/system_credentials.py), which it holds
+# anyway.
 
 
 @lru_cache(maxsize=4)
@@ -74,13 +75,13 @@ def _sealing(gate_key: str) -> Fernet:
 
 
 def seal(plain: str) -> str:
-    from models.credentials import gate_key
+    from models.system_credentials import gate_key
 
     return _sealing(gate_key()).encrypt(plain.encode("utf-8")).decode("ascii")
 
 
 def unseal(token: str) -> str:
-    from models.credentials import gate_key
+    from models.system_credentials import gate_key
 
     try:
         return _sealing(gate_key()).decrypt(token.encode("ascii")).decode("utf-8")

@@ -14,7 +14,7 @@ from pydantic import Field
 from models.calendar import today_in_england
 from models.compliance import Period
 from models.summaries import compliance_summary
-from tasks.compliance import compliance_report
+from tasks.compliance_report import compliance_report
 
 PartnershipCode = Annotated[
     str | None,

@@ -6,8 +6,8 @@ stored only wrapped, by one of two wrappers behind the same interface:
 - ``MasterKey``: the Fernet key(s) of ``CSPR_ENCRYPTION_KEY`` (newest first), or the development key in local mode;
 - ``Kms``: a key in AWS KMS (``CSPR_KMS_KEY_ID``), which never leaves it; the production option.
 
-Rotating the master key re-wraps the data keys and nothing else (models/keys.py), and destroying a review's data key
-erases every value encrypted under it at once (crypto-shredding: models/retention.py).
+Rotating the master key re-wraps the data keys and nothing else (models/key_rotation.py), and destroying a review's
+data key erases every value encrypted under it at once (crypto-shredding: models/retention.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from cryptography.fernet import InvalidToken
 from sqlmodel import Session, col, select
 
-from models import crypto
+from models import master_key
 from models.settings import get_settings
 from models.tables import ReviewKey, utcnow
 
@@ -49,13 +49,13 @@ class MasterKey:
     name = LOCAL
 
     def wrap(self, key: bytes) -> str:
-        return crypto.cipher().encrypt(key).decode("ascii")
+        return master_key.cipher().encrypt(key).decode("ascii")
 
     def unwrap(self, wrapped: str) -> bytes:
         try:
-            return crypto.cipher().decrypt(wrapped.encode("ascii"))
+            return master_key.cipher().decrypt(wrapped.encode("ascii"))
         except InvalidToken as exc:
-            raise crypto.DecryptionError(
+            raise master_key.DecryptionError(
                 "a review's data key could not be unwrapped: is CSPR_ENCRYPTION_KEY the right key?"
             ) from exc
 
@@ -105,7 +105,7 @@ def wrapper_for(name: str) -> Wrapper:
         return MasterKey()
     if name.startswith(KMS_PREFIX):
         return _kms(name.removeprefix(KMS_PREFIX))
-    raise crypto.DecryptionError(f"a review's data key was wrapped by {name!r}, which this system does not know")
+    raise master_key.DecryptionError(f"a review's data key was wrapped by {name!r}, which this system does not know")
 
 
 class Erased(LookupError):
@@ -164,7 +164,7 @@ def data_key(session: Session, review_id: uuid.UUID) -> bytes:
     """The review's data key, unwrapped; ``Erased`` once destroyed."""
     row = key_row(session, review_id)
     if row is None:
-        raise crypto.DecryptionError(f"review {review_id} has no data key: its values cannot be read")
+        raise master_key.DecryptionError(f"review {review_id} has no data key: its values cannot be read")
     return _unwrapped(row)
 
 
@@ -205,7 +205,7 @@ def rewrap_all(session: Session) -> int:
         key = wrapper_for(row.wrapped_by).unwrap(row.wrapped)
         wrapped = target.wrap(key)
         if target.unwrap(wrapped) != key:
-            raise crypto.DecryptionError("a data key did not survive re-wrapping; nothing was changed")
+            raise master_key.DecryptionError("a data key did not survive re-wrapping; nothing was changed")
         row.wrapped, row.wrapped_by = wrapped, target.name
         session.add(row)
         count += 1

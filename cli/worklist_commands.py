@@ -25,13 +25,13 @@ def tasks_command(
 
     system = LocalSystem(port=port)
     os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v and k not in os.environ})
-    from tasks import worklist
+    from tasks import worklist_artifacts
 
     up = server_is_up(os.environ["PREFECT_API_URL"])
     if not up:  # no server to ask for the runs: each links to the review's page instead
         console.print(f"[dim]No Prefect server at {os.environ['PREFECT_API_URL']}: links go to each review.[/]")
     print_listing(
-        worklist.rows(partnership=partnership, role=role, with_runs=up),
+        worklist_artifacts.rows(partnership=partnership, role=role, with_runs=up),
         as_json=as_json,
         columns=("reference", "step", "who may answer", "waiting since", "deadline", "days left", "link"),
         cells=_cells,

@@ -26,7 +26,7 @@ from models.db import transaction
 from models.statistics import FUNNEL, SUPPRESS_BELOW, shown_total
 from models.tables import Report, utcnow
 from tasks.charts import horizontal_bars_svg
-from tasks.documents import render_pdf
+from tasks.pdf import render_pdf
 from tasks.storage import open_store
 
 KIND = "compliance-report"

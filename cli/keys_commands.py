@@ -12,7 +12,7 @@ app = typer.Typer(help="The key that encrypts names and dates of birth at rest."
 @app.command("new")
 def keys_new() -> None:
     """Print a new key for CSPR_ENCRYPTION_KEY (keep it in the partnership's secrets store)."""
-    from models.keys import new_key
+    from models.key_rotation import new_key
 
     print(new_key())
 
@@ -25,7 +25,7 @@ def keys_rotate() -> None:
     and restart before rotating; drop the old key afterwards. The sealed values themselves are not rewritten.
     """
     from models.db import transaction
-    from models.keys import KeyProblem, rotate
+    from models.key_rotation import KeyProblem, rotate
 
     try:
         with transaction() as session:

@@ -17,8 +17,8 @@ from models.dates import long_date
 from models.summaries import sweep_summary
 from tasks.notices import deliver_outbox, references_with_messages_waiting, send_daily_digests
 from tasks.runs import forget_ended_runs, restore_lost_runs
-from tasks.sweeping import anchor_audit_trail, preview_deadlines, sweep_deadlines
-from tasks.worklist import publish_worklist
+from tasks.sweep_tasks import anchor_audit_trail, preview_deadlines, sweep_deadlines
+from tasks.worklist_artifacts import publish_worklist
 
 DRY_RUN_KEY = "deadline-sweep-dry-run"  # a dry run's artifacts: the real sweep's latest ones stay what they were
 

@@ -1,6 +1,6 @@
 """Rotating the key that wraps each review's data key.
 
-Every review's personal data and free text are sealed under its own data key (models/keyring.py), and only the data
+Every review's personal data and free text are sealed under its own data key (models/review_keys.py), and only the data
 keys are wrapped by the master key; so rotation re-wraps the data keys, in one transaction, checking each unwraps to
 the same key before anything is committed, and leaves every sealed value as it is. Where the keys live decides who
 makes the new key:
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet
 from sqlmodel import Session
 
-from models import crypto, keyring
+from models import master_key, review_keys
 from models.files import write_private
 from models.settings import get_settings
 
@@ -42,7 +42,7 @@ def new_key() -> str:
 
 
 def _prepend_development_key() -> None:
-    path = crypto.development_key_path()
+    path = master_key.development_key_path()
     current = [k for k in path.read_text().strip().split(",") if k] if path.exists() else []
     keys = [new_key(), *current]  # every earlier key stays behind it: nothing ever becomes unreadable
     write_private(path, ",".join(keys))
@@ -55,10 +55,10 @@ def rotate(session: Session) -> Rotated:
     if local:
         _prepend_development_key()
     try:
-        count = keyring.rewrap_all(session)
-    except crypto.DecryptionError as exc:
+        count = review_keys.rewrap_all(session)
+    except master_key.DecryptionError as exc:
         raise KeyProblem(f"{exc}; nothing was changed") from None
-    return Rotated(data_keys=count, new_key_made=local, wrapped_by=keyring.current().name)
+    return Rotated(data_keys=count, new_key_made=local, wrapped_by=review_keys.current().name)
 
 
 def require_real_key() -> None:

@@ -22,7 +22,7 @@ from models.review.creation import ChildRecord, DifferentNotification, FamilyRec
 from models.review.transitions import Actor
 from models.roles import Role
 from models.stages import START
-from tasks.records import check_partnership, record_incident, signed_in_as
+from tasks.lifecycle_tasks import check_partnership, record_incident, signed_in_as
 from tasks.runs import label_run, name_run, start_lifecycle
 
 MAX_IDENTITY_ATTEMPTS = 50

@@ -16,8 +16,7 @@ from pydantic import Field
 from flows.inputs import FORMS, ask, forget, forget_all_but, forget_runs
 from models.identity import Identity
 from tasks.archive import check_publication, store_documents
-from tasks.notices import announce_waiting, deliver_outbox
-from tasks.records import (
+from tasks.lifecycle_tasks import (
     AskPerson,
     MoveAutomatically,
     ReviewClosed,
@@ -27,6 +26,7 @@ from tasks.records import (
     record_answer,
     timeline,
 )
+from tasks.notices import announce_waiting, deliver_outbox
 from tasks.runs import (
     ended_runs,
     label_run,
@@ -36,7 +36,7 @@ from tasks.runs import (
     review_slot,
     schedule_lifecycle,
 )
-from tasks.worklist import publish_worklist
+from tasks.worklist_artifacts import publish_worklist
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
 

@@ -36,7 +36,7 @@ def demo(
     os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v})
     from cli.demo import AtTheGate, DemoError, drive, notify
     from models.db import get_engine, migrate, transaction
-    from models.process.demo import Case
+    from models.process.demo_case import Case
     from models.seed import seed_demo
 
     dob = parse_date(child_dob, "--child-dob")

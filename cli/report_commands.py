@@ -28,7 +28,7 @@ def report_command(
     from models.calendar import CalendarRangeError, today_in_england
     from models.compliance import Period, UnknownPartnership
     from models.summaries import compliance_summary
-    from tasks.compliance import STEPS, produce
+    from tasks.compliance_report import STEPS, produce
 
     month = Period.month_before(today_in_england())
     start, end = parse_date(date_from, "--from") or month.start, parse_date(date_to, "--to") or month.end

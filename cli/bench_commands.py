@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, stop_on_sigterm
-from cli.demo_command import DemoPath
+from cli.demo_commands import DemoPath
 from cli.listing import print_json
 
 app = typer.Typer(help="Benchmarks (not part of the test suite): each prints its figures.", no_args_is_help=True)
@@ -74,7 +74,7 @@ def bench_step(
     from cli.seaweed import free_port
     from cli.system import LocalSystem, prefect_env
     from cli.team import Team
-    from models.keys import new_key
+    from models.key_rotation import new_key
     from models.settings import get_settings
 
     stop_on_sigterm()

@@ -31,7 +31,7 @@ def retention_run(
     from models.calendar import today_in_england
     from models.retention import check_day
     from models.summaries import retention_summary
-    from tasks.retention import apply_schedule, runs_due, what_is_due
+    from tasks.erasure import apply_schedule, runs_due, what_is_due
     from tasks.storage import open_store
 
     day = parse_date(as_of, "--as-of") or today_in_england()

@@ -78,7 +78,7 @@ NextAction = AskPerson | WaitForDate | MoveAutomatically | ReviewClosed
 
 @task(name="read-next-step")
 def next_step(reference: str) -> NextAction:
-    """What the lifecycle does next with the review, as the database says (``models.steps.next_action``)."""
+    """What the lifecycle does next with the review, as the database says (``models.process.next_action``)."""
     with transaction() as session:
         review = review_by_reference(session, reference)
         partnership = session.get_one(Partnership, review.partnership_id).code

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import console, fail, stop_on_sigterm
-from cli.database import migrate_or_explain
+from cli.database_commands import migrate_or_explain
 
 if TYPE_CHECKING:
     from models.people import Enrolment
@@ -38,7 +38,7 @@ def up(
 
     stop_on_sigterm()
     if team:
-        from models.keys import KeyProblem, require_real_key
+        from models.key_rotation import KeyProblem, require_real_key
 
         try:
             require_real_key()

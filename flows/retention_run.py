@@ -14,7 +14,7 @@ from pydantic import Field
 from models.calendar import today_in_england
 from models.retention import check_day
 from models.summaries import retention_summary
-from tasks.retention import apply_retention, runs_due, what_is_due
+from tasks.erasure import apply_retention, runs_due, what_is_due
 from tasks.runs import forget_ended_runs
 
 
