@@ -19,16 +19,18 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.input.actions import read_flow_run_input
 
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
+from gate import form_fields
+from gate.tasks_app import NOTIFY_DEPLOYMENT
 from models.db import transaction
 from models.people import reset_credentials
+from models.process import STEPS
 from models.process.demo_case import Case, answerer
 from models.review.lookup import review_by_reference
 from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_REPRESENTATIVES
 from models.stages import TERMINAL, Stage
-
-NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"
+from models.task_ref import task_path
 
 
 class DemoError(RuntimeError):
@@ -114,7 +116,17 @@ class AtTheGate:
             raise DemoError(f"the coordinator could not start {deployment}: {exc}") from None
 
     def answer(self, run: FlowRun, answer: dict[str, Any], role: Role) -> None:
-        """Answer the form ``run`` waits for as the demo person acting as ``role``."""
+        """Answer the form ``run`` waits for as the demo person acting as ``role``: a review's step on its task page,
+        as every person does; the notification's identity step (no review yet) in Prefect's UI, the coordinator's."""
+        reference = next((t.removeprefix("review:") for t in run.tags if t.startswith("review:")), None)
+        if reference is not None:
+            stage = review_state(reference).stage
+            posted = form_fields.as_posted(STEPS[stage].form, answer)
+            try:
+                self.signed_in(role).answer_task(task_path(reference, stage), posted)
+            except GateRefused as exc:
+                raise DemoError(f"{reference}: the {role.label}'s answer was refused on the task page: {exc}") from None
+            return
         try:
             verdict = self.signed_in(role).resume(run.id, answer)
         except GateRefused as exc:

@@ -19,6 +19,8 @@ import pyotp
 from models.refusals import Refused
 
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
+ERROR_SUMMARY = re.compile(r'<div class="govuk-error-summary".*?<ul[^>]*>(.*?)</ul>', re.DOTALL)
 SECRET = re.compile(r"secret=([A-Z2-7]+)")
 
 
@@ -85,6 +87,20 @@ class GateSession:
         verdict: dict[str, Any] = response.json()
         return verdict
 
+    def answer_task(self, path: str, posted: dict[str, list[str]]) -> None:
+        """Answer a step on its task page (``path``, from gate/tasks_app.task_path), as the person's Submit does: the
+        page's own token and form key, then the fields. GateRefused with what the page says is wrong, when it is
+        refused."""
+        page = self.client.get(path)
+        if page.status_code != 200:
+            raise GateRefused(f"the task page did not open (HTTP {page.status_code}): {_page_errors(page)}")
+        key = FORM_KEY.search(page.text)
+        fields: dict[str, str | list[str]] = {**posted, "form_token": _form_token(page), "action": "submit"}
+        fields["form_key"] = key.group(1) if key else ""
+        answer = self.client.post(path, data=fields)
+        if answer.status_code != 303 or not answer.headers.get("location", "").endswith("/accepted"):
+            raise GateRefused(f"HTTP {answer.status_code}: {_page_errors(answer)}")
+
     def start_run(self, deployment_id: Any, parameters: dict[str, Any]) -> str:
         """Start a run of a deployment, as the UI's Run button does; the new run's id."""
         response = self.client.post(
@@ -105,6 +121,13 @@ def _form_token(page: httpx.Response) -> str:
     if found is None:
         raise GateRefused(f"the gate's page has no form (HTTP {page.status_code})")
     return found.group(1)
+
+
+def _page_errors(page: httpx.Response) -> str:
+    """What a page's error summary says, as text (or its whole text, shortened, when it has none)."""
+    found = ERROR_SUMMARY.search(page.text)
+    text = found.group(1) if found else page.text
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())[:1000]
 
 
 def _detail(response: httpx.Response) -> str:

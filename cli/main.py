@@ -22,6 +22,7 @@ from cli import (
     person_commands,
     retention_commands,
 )
+from cli.checker_commands import checker_command
 from cli.demo_commands import demo
 from cli.document_commands import document
 from cli.report_commands import report_command
@@ -44,6 +45,7 @@ app.command()(document)
 app.command("sweep")(sweep_command)
 app.command("tasks")(tasks_command)
 app.command("report")(report_command)
+app.command("checker")(checker_command)
 app.add_typer(database_commands.app, name="db")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(keys_commands.app, name="keys")

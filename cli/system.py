@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ PACKAGES = ("flows", "tasks", "models", "gate", "cli")
 # Prefect's API returns the server's own settings, client headers included, and the gate's calls need none
 SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY", "CSPR_SERVICE_TOKEN", "PREFECT_CLIENT_CUSTOM_HEADERS")
 SERVICE_DIGEST = "CSPR_SERVICE_DIGEST"  # Settings.service_digest: all the server knows of the service credential
+CHECKER_SOCKET = "CSPR_CHECKER_SOCKET"  # Settings.checker_socket: where the gate asks the checker, and it listens
 LOCKED_JOB_VARIABLES = (
     "command",
     "env",
@@ -155,8 +157,19 @@ class LocalSystem:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def checker_socket(self) -> Path:
+        """The checker's socket: CSPR_CHECKER_SOCKET, or one under this system's home (two systems side by side, as
+        in the tests, each have their own)."""
+        configured = get_settings().checker_socket
+        return configured.expanduser().resolve() if configured else self.home / "run" / "checker.sock"
+
+    @property
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **prefect_env(self.api_url, home=self.home / "prefect", work_pool=self.work_pool)}
+        env = {
+            **os.environ,
+            **prefect_env(self.api_url, home=self.home / "prefect", work_pool=self.work_pool),
+            CHECKER_SOCKET: str(self.checker_socket),
+        }
         return {k: v for k, v in env.items() if v != ""}
 
     def _log(self, name: str) -> Path:
@@ -241,6 +254,22 @@ class LocalSystem:
             f"worker-{number}", "worker", "start", "--pool", self.work_pool, "--type", "process", "--name", name
         )
 
+    def start_checker(self) -> subprocess.Popen[bytes]:
+        """Start the checker (cli/checker_commands.py), which makes the lifecycle's checks of an answer for the gate
+        on Submit. It runs the steps' handlers, so it has a worker's whole environment, keys included, which the
+        server's process never holds. Returns at once: it warms up while the rest starts (``wait_for_checker``)."""
+        return self._spawn("checker", "checker", program=(sys.executable, "-m", "cli.main"))
+
+    def wait_for_checker(self, checker: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+        """Until the checker answers on its socket: a file there may be a dead checker's, which answers nothing."""
+        deadline = time.monotonic() + timeout
+        while not _answers(self.checker_socket):
+            if checker.poll() is not None:
+                raise RuntimeError(f"the checker exited (code {checker.returncode}); see {self._log('checker')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the checker did not listen on {self.checker_socket} in {timeout:.0f}s")
+            time.sleep(0.2)
+
     def stop(self, only: list[subprocess.Popen[bytes]] | None = None) -> None:
         """Stop every process started (or only those given), children included."""
         stopping = [p for p in reversed(self.processes) if only is None or p in only]
@@ -253,6 +282,17 @@ class LocalSystem:
             if process.poll() is not None:
                 command = " ".join(map(str, cast("list[str]", process.args)))  # each started with a list
                 raise RuntimeError(f"{command} exited with code {process.returncode}")
+
+
+def _answers(path: Path) -> bool:
+    """Whether something listens on the Unix socket at ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def compile_bytecode() -> None:
@@ -269,12 +309,14 @@ def compile_bytecode() -> None:
 
 @contextmanager
 def running(system: LocalSystem) -> Iterator[LocalSystem]:
-    """Start server, deployments and workers; stop them all on the way out, however it is left."""
+    """Start server, deployments, the checker and workers; stop them all on the way out, however it is left."""
     try:
         compile_bytecode()
+        checker = system.start_checker()  # it imports and connects while the server starts
         system.start_server()
         system.deploy()
         system.start_workers()
+        system.wait_for_checker(checker)
         yield system
     finally:
         system.stop()

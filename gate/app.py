@@ -1,10 +1,12 @@
 """The gate: an ASGI layer in front of Prefect's server, in the same process, through which every request passes.
 
 Wiring only. The sign-in pages are a small Starlette app of their own (gate/signin_app.py), mounted at /sign-in and
-/sign-out. Everything else goes through the guard (gate/guard.py), which decides by the rule of each route
-(gate/policy.py) and passes the request on to Prefect (gate/proxy.py), or, for an answer to a form, to the signer
-(gate/signer.py), which signs who gave it over the answer itself. The gate's own calls to Prefect go straight to the
-app behind it (gate/prefect_client.py). Bodies over 1 MB are refused before they are read in full.
+/sign-out; so are the tasks pages (gate/tasks_app.py), at / and /tasks, where everyone answers their steps, each
+answer checked (gate/checker_client.py) before it is handed to the run. Everything else goes through the guard
+(gate/guard.py), which decides by the rule of each route (gate/policy.py) and passes the request on to Prefect
+(gate/proxy.py), or, for an answer to a form, to the signer (gate/signer.py), which signs who gave it over the answer
+itself. The gate's own calls to Prefect go straight to the app behind it (gate/prefect_client.py). Bodies over 1 MB
+are refused before they are read in full.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gate import tasks_app
 from gate.asgi import (
     MAX_BODY,
     TOO_LARGE,
@@ -26,6 +29,7 @@ from gate.asgi import (
     limited,
     respond_json,
 )
+from gate.checker_client import Checker, SocketChecker
 from gate.guard import Guard
 from gate.oidc import Provider
 from gate.prefect_client import PrefectClient
@@ -34,6 +38,8 @@ from gate.routes import RouteTable, prefect_routes
 from gate.sessions import Sessions
 from gate.signer import Signer
 from gate.signin_app import SignIn, serves
+from gate.tasks_app import TasksPages
+from models.settings import get_settings
 from models.tables import utcnow
 
 
@@ -50,8 +56,11 @@ class Gate:
     oidc: Provider | None = None  # the partnership's identity provider, when one is set up
     clock: Callable[[], dt.datetime] = utcnow
     routes: RouteTable = field(default_factory=prefect_routes)  # Prefect's own routes, which the rules name
+    # runs the lifecycle's checks on an answer before it is handed over (None: the checker process's socket)
+    checker: Checker | None = None
     signin: SignIn = field(init=False)
     guard: Guard = field(init=False)
+    tasks: TasksPages = field(init=False)
 
     def __post_init__(self) -> None:
         self.signin = SignIn(
@@ -68,6 +77,8 @@ class Gate:
             routes=self.routes,
             clock=self.clock,
         )
+        checker = self.checker or SocketChecker(get_settings().resolved_checker_socket, self.gate_key, self.clock)
+        self.tasks = TasksPages(self.sessions, prefect, signer, checker, self.gate_key, self.clock, secure=self.secure)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -89,7 +100,8 @@ class Gate:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        handler = self.signin.app if serves(scope["path"]) else self.guard
+        path = scope["path"]
+        handler = self.signin.app if serves(path) else self.tasks if tasks_app.serves(path) else self.guard
         try:
             await handler(scope, limited(receive, MAX_BODY), watched)
         except BodyTooLarge:

@@ -23,10 +23,22 @@ import httpx
 
 from gate import register, scope
 from gate.asgi import MAX_BODY, Message, Receive, Scope, Send, cookies, header, read_body, respond, respond_json
-from gate.policy import FIELDS, NOTHING, Audience, Caller, Grant, Rule, grant_for, is_open, is_page, startable
+from gate.policy import (
+    FIELDS,
+    NOTHING,
+    Audience,
+    Caller,
+    Grant,
+    Rule,
+    grant_for,
+    is_open,
+    is_page,
+    startable,
+    uses_prefect,
+)
 from gate.prefect_client import PrefectClient
 from gate.proxy import Proxy
-from gate.redirects import SIGN_IN
+from gate.redirects import HOME, SIGN_IN
 from gate.routes import API, RouteTable
 from gate.sessions import COOKIE, Session, Sessions, is_own_action
 from gate.who_may_answer import AnswerRefused, waiting
@@ -35,6 +47,10 @@ from models.system_credentials import SERVICE_HEADER, digest
 log = logging.getLogger("cspr.gate")
 
 NOT_YOURS = "this is not open to you: it is not part of your work in cspr. Ask your partnership's cspr operator"
+NOT_PREFECT = (
+    "Prefect's pages and API are not part of your work in cspr: your tasks are on your tasks page, at the site's "
+    "home page"
+)
 NO_SUCH_RUN = "there is no such run, or it is not one of your partnerships' reviews"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
@@ -124,6 +140,13 @@ class Guard:
         location = f"{SIGN_IN}?{urllib.parse.urlencode({'next': target})}"
         await respond(send, 303, b"", "text/plain", [("location", location)])
 
+    async def _to_tasks(self, scope: Scope, send: Send) -> None:
+        """A partner or the Panel's contact, anywhere in Prefect: their work is on their tasks page."""
+        if scope["path"].startswith(API) or scope["method"] not in ("GET", "HEAD"):
+            await respond_json(send, 403, NOT_PREFECT)
+            return
+        await respond(send, 303, b"", "text/plain", [("location", HOME)])
+
     # --- every request but the sign-in pages' ----------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,6 +166,9 @@ class Guard:
             await self._not_signed_in(scope, send)
             return
         caller = Caller(session.roles, session.partnerships)
+        if not uses_prefect(caller):
+            await self._to_tasks(scope, send)
+            return
         if is_page(method, path, caller):
             await self.proxy.forward(scope, receive, send)
             return

@@ -54,8 +54,11 @@ class Audience(StrEnum):
         return cls.PARTNER if role in PARTNERS else cls(role.value)
 
 
-EVERYONE = frozenset(Audience)
-ANSWERERS = frozenset({Audience.COORDINATOR, Audience.PARTNER, Audience.PANEL})
+# Prefect's UI and API are for the people who run reviews and the system: coordinators start notifications and follow
+# runs there, operators run the system. Partners and the Panel's contact answer their steps on their tasks page
+# (gate/tasks_app.py) and have no route of Prefect's at all.
+EVERYONE = frozenset({Audience.COORDINATOR, Audience.OPERATOR})  # everyone who uses Prefect's UI
+ANSWERERS = frozenset({Audience.COORDINATOR})  # the notification's identity step, answered in Prefect's UI
 OPERATORS = frozenset({Audience.OPERATOR})
 STARTERS = frozenset({Audience.COORDINATOR, Audience.OPERATOR})
 
@@ -270,6 +273,12 @@ _API_DOCS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redo
 def is_open(path: str) -> bool:
     """Needs no sign-in: the health checks, the UI's settings and its static files."""
     return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
+
+
+def uses_prefect(caller: Caller) -> bool:
+    """Whether the person uses Prefect's UI at all: anyone else is sent to their tasks page, and refused every route
+    of Prefect's API."""
+    return bool(caller.audiences & EVERYONE)
 
 
 def is_page(method: str, path: str, caller: Caller) -> bool:

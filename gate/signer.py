@@ -14,11 +14,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpx
+
 from gate import register
 from gate.asgi import MAX_BODY, read_body, respond, respond_json
 from gate.guard import NO_SUCH_RUN, Asked, readable_run
 from gate.prefect_client import PrefectClient
-from gate.who_may_answer import ANSWERED_ALREADY, AnswerRefused, answer_to_sign, waiting
+from gate.who_may_answer import ANSWERED_ALREADY, AnswerRefused, Waiting, answer_to_sign, waiting
 from models import identity
 from models.system_credentials import digest
 
@@ -47,38 +49,51 @@ class Signer:
                 return
             try:
                 run = waiting(found)
-                person = asked.session.identity
-                roles = await register.answering(run, person)
-                answer = answer_to_sign(body)
+                roles = await register.answering(run, asked.session.identity)
+                answer_to_sign(body)  # a templated answer is refused before anything is stored
             except AnswerRefused as refused:
                 status = 409 if str(refused) == ANSWERED_ALREADY else 403
                 await respond_json(asked.send, status, str(refused))
                 return
             role = next(iter(roles)) if len(roles) == 1 else ""  # a sign-off's form says which partner
-            signer = identity.Identity(person.person_id, person.name, role, person.signed_in_with)
-            token = identity.sign(
-                self.gate_key, signer, run_id=run.run_id, form_key=run.form_key, at=self.clock(), answer=answer
-            )
-            key = identity.input_key(run.form_key)
-            await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # an earlier attempt's, refused by the schema
-            stored = await client.post(f"/api/flow_runs/{run_id}/input", json={"key": key, "value": json.dumps(token)})
-            if stored.status_code >= 300:
-                log.error("could not store the identity of an answer to run %s: HTTP %s", run_id, stored.status_code)
+            answered = await self.hand_over(client, run, asked.session.identity, role, body)
+            if answered is None:
                 await respond_json(asked.send, 503, "the answer could not be signed; try again in a moment")
                 return
-            answered = await client.post(
-                f"/api/flow_runs/{run_id}/resume",
-                content=body,
-                headers={"content-type": "application/json"},
-            )
-            if not answered.is_success or (answered.json() or {}).get("status") != "ACCEPT":
-                await client.delete(f"/api/flow_runs/{run_id}/input/{key}")  # nothing of a refused answer is kept
         await respond(
             asked.send,
             answered.status_code,
             answered.content,
             answered.headers.get("content-type", "application/json"),
         )
+
+    async def hand_over(
+        self, client: httpx.AsyncClient, run: Waiting, person: identity.Identity, role: str, body: bytes
+    ) -> httpx.Response | None:
+        """Sign ``person`` (answering in ``role``, or "" where the answer names it) onto the answer in ``body`` (a
+        resume request's), store the token beside it and resume the run with it: Prefect's answer, or None when the
+        token could not be stored. Call it under the run's lock (``locked``). An answer Prefect refuses takes its
+        token away again."""
+        signer = identity.Identity(person.person_id, person.name, role, person.signed_in_with)
+        answer = answer_to_sign(body)
+        at = self.clock()
+        token = identity.sign(self.gate_key, signer, run_id=run.run_id, form_key=run.form_key, at=at, answer=answer)
+        key = identity.input_key(run.form_key)
+        await client.delete(f"/api/flow_runs/{run.run_id}/input/{key}")  # an earlier attempt's, refused by the schema
+        stored = await client.post(f"/api/flow_runs/{run.run_id}/input", json={"key": key, "value": json.dumps(token)})
+        if stored.status_code >= 300:
+            log.error("could not store the identity of an answer to run %s: HTTP %s", run.run_id, stored.status_code)
+            return None
+        answered = await client.post(
+            f"/api/flow_runs/{run.run_id}/resume", content=body, headers={"content-type": "application/json"}
+        )
+        if not answered.is_success or (answered.json() or {}).get("status") != "ACCEPT":
+            await client.delete(f"/api/flow_runs/{run.run_id}/input/{key}")  # nothing of a refused answer is kept
+        return answered
+
+    def locked(self, run_id: str) -> asyncio.Lock:
+        """The lock under which one answer at a time is handed to a run."""
+        return self._lock(run_id)
 
     def _lock(self, run_id: str) -> asyncio.Lock:
         """A run's lock, chosen by its id (two runs may share one)."""

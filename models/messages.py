@@ -40,6 +40,7 @@ from models.tables import (
     Review,
     StageEvent,
 )
+from models.task_ref import task_path
 
 MAILBOXES: dict[str, str] = {  # the national bodies: their mailboxes are settings of the deployment
     NationalBody.PANEL: "panel_mailbox",
@@ -93,8 +94,11 @@ def letter(session: Session, review: Review, ui_url: str) -> Letter:
         .where(CasePerson.review_id == review.id, CasePerson.kind == PersonKind.CHILD)
         .order_by(col(CasePerson.pseudonym))
     ).all()
-    # the review's timeline artifact, keyed by its reference: the page a person lands on after signing in
-    link = f"{ui_url.rstrip('/')}/artifacts/key/{review.reference.lower()}"
+    # the step's task page while the review waits on a person (reminders and escalations are about it), else the
+    # review's timeline artifact, keyed by its reference: the page a person lands on after signing in
+    waits = STEPS.get(review.stage) is not None
+    where = task_path(review.reference, review.stage) if waits else f"/artifacts/key/{review.reference.lower()}"
+    link = f"{ui_url.rstrip('/')}{where}"
     return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link)
 
 
@@ -195,7 +199,7 @@ def failure_subject(reference: str, purpose: str, recipient: str) -> str:
 def announce_waiting(session: Session, review: Review, link: str) -> list[Outbox]:
     """Tell the people who may answer the step the review now waits at that it waits on them: one message per
     role, to everyone registered in it in the review's partnership, with the step, its deadline and ``link`` (the
-    run's form). Once per visit of the stage, however often the run asks (a refused answer asks again; each
+    step's task page). Once per visit of the stage, however often the run asks (a refused answer asks again; each
     partner's sign-off leaves the others waiting): a partner who has signed is not told again."""
     stage = review.stage
     step = STEPS.get(stage)

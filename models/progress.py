@@ -6,14 +6,17 @@ Reads only; every function works inside the caller's session.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models.review.timetable import milestones_of
 from models.review.transitions import history, latest_decision
 from models.rulebook import Event
 from models.stages import Transition
-from models.tables import Decision, DecisionKind, Review
+from models.tables import Decision, DecisionKind, Review, StageEvent
 
 
 def deferred_until(session: Session, review: Review) -> dt.date | None:
@@ -25,8 +28,13 @@ def deferred_until(session: Session, review: Review) -> dt.date | None:
 
 
 def times_taken(session: Session, review: Review, move: Transition) -> int:
-    """How often the review has taken ``move``."""
-    return sum(1 for e in history(session, review.id) if e.transition == move)
+    """How often the review has taken ``move``. Counted, not loaded: the tasks page reads it, with no key to open a
+    stage event's sealed reason."""
+    return session.exec(
+        select(sa.func.count())
+        .select_from(StageEvent)
+        .where(StageEvent.review_id == review.id, StageEvent.transition == move.value)
+    ).one()
 
 
 def sign_off_round(session: Session, review: Review) -> int:
@@ -34,17 +42,24 @@ def sign_off_round(session: Session, review: Review) -> int:
     return times_taken(session, review, Transition.RECORD_RAPID_REVIEW)
 
 
-def _sign_offs(session: Session, review: Review) -> list[Decision]:
-    """The sign-offs given so far to the rapid review now awaiting sign-off."""
-    return list(
-        session.exec(
-            select(Decision).where(
-                Decision.review_id == review.id,
-                Decision.kind == DecisionKind.SIGN_OFF,
-                Decision.round == sign_off_round(session, review),
-            )
+class SignOff(NamedTuple):
+    actor_role: str
+    outcome: str
+    actor_id: uuid.UUID | None
+    details: dict[str, Any]  # its dates; a free-text value in it stays sealed (read with no key)
+
+
+def _sign_offs(session: Session, review: Review) -> list[SignOff]:
+    """The sign-offs given so far to the rapid review now awaiting sign-off. Columns, not decisions: the tasks page
+    reads who has signed, with no key to open a decision's sealed reasons."""
+    rows = session.exec(
+        select(Decision.actor_role, Decision.outcome, Decision.actor_id, Decision.details).where(
+            Decision.review_id == review.id,
+            Decision.kind == DecisionKind.SIGN_OFF,
+            Decision.round == sign_off_round(session, review),
         )
-    )
+    ).all()
+    return [SignOff(*row) for row in rows]
 
 
 def signed_by(session: Session, review: Review) -> dict[str, str]:

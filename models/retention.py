@@ -24,7 +24,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from models import review_keys
+from models import claims, drafts, review_keys
 from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.refusals import Refused
 from models.review.transitions import Actor, Noted, note
@@ -215,10 +215,14 @@ def _messages(session: Session, today: dt.date) -> list[Due]:
 
 
 def erase(session: Session, review: Review, today: dt.date, *, by: Actor = RETENTION) -> None:
-    """Erase a review: destroy its data key, and record that it was erased (and what was kept) in its history."""
+    """Erase a review: destroy its data key, delete its people's drafts, claims and follow-up dates, and record that
+    it was erased (and what was kept) in its history."""
     if review.legal_hold:
         raise Refused(f"{review.reference} is under legal hold: it is kept until the hold is lifted")
     review_keys.destroy(session, review.id)
+    # sealed with the gate's key, not the review's: destroying its key leaves them readable, so they go
+    drafts.forget_review(session, review.id)
+    claims.forget_review(session, review.id)
     review.erased_on = today
     session.add(review)
     session.flush()

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default=4,
         description="Flow runs at once per worker (each a process), set as the work pool's concurrency limit.",
     )
+    checker_socket: Path | None = Field(
+        default=None,
+        description="The Unix socket the checker listens on (cspr checker: the lifecycle's checks of an answer, run "
+        "before the gate passes it on); its folder is owner-only. Unset: CSPR_HOME/run/checker.sock.",
+    )
     unresponsive_after: int = Field(
         default=300,  # five missed heartbeats (one a minute): a busy machine is not a dead one
         description="Seconds without a heartbeat before a Running run is checked and, if still Running, "
@@ -128,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def resolved_checker_socket(self) -> Path:
+        return (self.checker_socket or self.resolved_home / "run" / "checker.sock").expanduser().resolve()
 
     @property
     def resolved_database_url(self) -> str:

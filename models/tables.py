@@ -441,3 +441,54 @@ class Delivery(SQLModel, table=True):
     answer: str = _str(500, default="")  # the relay's last answer: why it failed, or what it said on success
     sent_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: dt.datetime = _when()
+
+
+# --- a person's work on their tasks page --------------------------------------------------------------------------
+# A task is one visit of a review to a step: (review, stage, visit), the visit being the ``seq`` of the stage event
+# that moved the review into the stage (models/task_ref.py). Keyed so, a draft, a claim or a follow-up date of a step
+# answered before is never shown when the review comes back to it.
+
+
+class AnswerDraft(SQLModel, table=True):
+    """A person's unfinished answer to a task, sealed with a key derived from the gate's for their account alone
+    (models/drafts.py): the gate, which holds no review's key, keeps it, and nobody else's sign-in opens it."""
+
+    __tablename__ = "draft"
+    __table_args__ = (sa.UniqueConstraint("account_id", "review_id", "stage", "visit"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    stage: Stage = _enum(Stage)
+    visit: int
+    sealed: str = Field(sa_type=sa.Text)
+    saved_at: dt.datetime = _when()
+
+
+class TaskClaim(SQLModel, table=True):
+    """Who has taken a task ("I'm on it"), shown to the others who may answer it (models/claims.py). One holder at
+    a time; it is shown, not enforced."""
+
+    __tablename__ = "task_claim"
+    __table_args__ = (sa.UniqueConstraint("review_id", "stage", "visit"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    stage: Stage = _enum(Stage)
+    visit: int
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    taken_at: dt.datetime = _when()
+
+
+class FollowUp(SQLModel, table=True):
+    """The day a person means to come back to a task: their own note, seen by nobody else (models/claims.py)."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (sa.UniqueConstraint("account_id", "review_id", "stage", "visit"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    stage: Stage = _enum(Stage)
+    visit: int
+    on: dt.date

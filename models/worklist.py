@@ -8,6 +8,7 @@ artifact). Ordered by deadline, soonest first; steps with no deadline last.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from models import messages, process
 from models.calendar import calendar_for
 from models.roles import Role
 from models.stages import Stage
-from models.tables import Deadline, DeadlineStatus, Partnership, Review, StageEvent
+from models.tables import CasePerson, Deadline, DeadlineStatus, Partnership, Review, StageEvent
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Waiting:
     waiting_since: dt.date
     deadline: dt.date | None
     working_days_left: int | None  # negative once overdue
+    stage: Stage
+    pseudonyms: tuple[str, ...] = ()  # the children's and family's pseudonyms ("Child Q"): never a name
+    provisional: bool = False  # the deadline is counted over bank holidays GOV.UK has not published yet
+    review_id: uuid.UUID | None = None
 
     def row(self, link: str) -> dict[str, str | int | None]:
         """As a table row (the artifact, `cspr tasks --json`)."""
@@ -68,13 +73,20 @@ def worklist(
         ).all()
     }
     open_deadlines = {
-        (review_id, name): due_on
-        for review_id, name, due_on in session.exec(
-            select(col(Deadline.review_id), col(Deadline.name), col(Deadline.due_on)).where(
+        (review_id, name): (due_on, provisional)
+        for review_id, name, due_on, provisional in session.exec(
+            select(col(Deadline.review_id), col(Deadline.name), col(Deadline.due_on), col(Deadline.provisional)).where(
                 col(Deadline.review_id).in_(ids), Deadline.status == DeadlineStatus.OPEN
             )
         ).all()
     }
+    pseudonyms: dict[uuid.UUID, list[str]] = {}
+    for review_id, pseudonym in session.exec(
+        select(col(CasePerson.review_id), col(CasePerson.pseudonym))
+        .where(col(CasePerson.review_id).in_(ids))
+        .order_by(col(CasePerson.pseudonym))
+    ).all():
+        pseudonyms.setdefault(review_id, []).append(pseudonym)
     found = []
     for review, where in rows:
         step = process.STEPS[Stage(review.stage)]
@@ -83,8 +95,22 @@ def worklist(
             continue
         since = entered[(review.id, review.stage)]
         name = process.deadline_for(review, step)
-        due = open_deadlines.get((review.id, name)) if name else None
+        due, provisional = open_deadlines.get((review.id, name), (None, False)) if name else (None, False)
         closures = tuple(dt.date.fromisoformat(d) for d in where.closure_days)
         left = None if due is None else calendar_for(closures).between(today, due)
-        found.append(Waiting(review.reference, where.code, step.title, tuple(sorted(who)), since.date(), due, left))
+        found.append(
+            Waiting(
+                review.reference,
+                where.code,
+                step.title,
+                tuple(sorted(who)),
+                since.date(),
+                due,
+                left,
+                Stage(review.stage),
+                tuple(pseudonyms.get(review.id, ())),
+                provisional,
+                review.id,
+            )
+        )
     return sorted(found, key=lambda w: (w.deadline is None, w.deadline or dt.date.max, w.reference))

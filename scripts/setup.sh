@@ -50,6 +50,19 @@ if command -v npm >/dev/null 2>&1; then
     npm ci --no-audit --no-fund
   fi
   echo "setup: node_modules is ready (Node.js $(node --version))"
+
+  # The task pages' assets (gate/static/): GOV.UK Frontend's Sass compiled with cspr's settings, and its script with
+  # cspr.js, which starts it (no inline script: the pages' CSP is script-src 'self'). Built into gate/static/build/
+  # (not committed), and again only when a source is newer than what was built.
+  built=gate/static/build
+  if [ ! -f "$built/cspr.css" ] ||
+     [ -n "$(find gate/static/cspr.scss node_modules/.package-lock.json -newer "$built/cspr.css" 2>/dev/null)" ]; then
+    mkdir -p "$built"
+    node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps \
+      --silence-deprecation=import gate/static/cspr.scss "$built/cspr.css"
+  fi
+  cp -p node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js gate/static/cspr.js "$built/"
+  echo "setup: the task pages' assets are built ($built)"
 else
-  echo "setup: Node.js and npm are missing; the OpenID Connect sign-in and browser tests need them" >&2
+  echo "setup: Node.js and npm are missing; the OpenID Connect sign-in and browser tests and the task pages' style sheet need them" >&2
 fi

@@ -25,7 +25,7 @@ from models import retention
 from models.db import get_engine, purge_deleted, transaction
 from models.retention import Due, RecordKind
 from models.review import lookup
-from models.tables import Report, ReviewKey
+from models.tables import AnswerDraft, Report, ReviewKey
 from tasks.storage import ObjectStore, open_store
 
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
@@ -97,8 +97,10 @@ def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: En
                     applied.erased.append(item.reference)
         except Exception as exc:  # reported by reference and object key, never a name (none is in these messages)
             applied.failed.append(f"{item.reference} ({item.kind.value.replace('_', ' ')}): {exc}")
-    if applied.erased:  # the destroyed keys' old bytes out of the files too, not only unreachable
-        applied.purged = purge_deleted(engine or get_engine(), ReviewKey.__tablename__)
+    if applied.erased:  # the destroyed keys' old bytes out of the files too, not only unreachable; and the drafts'
+        # (sealed with the gate's key, which stays)
+        tables = (ReviewKey.__tablename__, AnswerDraft.__tablename__)
+        applied.purged = all([purge_deleted(engine or get_engine(), table) for table in tables])
     with transaction(engine) as session:
         applied.messages_deleted = retention.forget_messages(session, today)
     applied.runs_deleted = forget_old_runs(today) if runs else 0

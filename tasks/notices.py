@@ -37,6 +37,7 @@ from models.review.lookup import review_by_reference
 from models.review.outbox import Occasion, enqueue
 from models.settings import get_settings
 from models.tables import Delivery, DeliveryState, Outbox, Review, utcnow
+from models.task_ref import task_path
 from tasks.mail import Refused, Relay, relay_from_settings, send
 
 FAILED_EVENT = "cspr.message.failed"
@@ -372,13 +373,12 @@ def send_daily_digests() -> Delivered:
 
 @task(name="announce-waiting")
 def announce_waiting(reference: str) -> int:
-    """Tell the people who may answer the step the review waits at (models/messages.py), with a link to this run's
-    form; how many messages that made (none when they were told already)."""
-    from prefect.runtime import flow_run
-
-    link = f"{ui_url().rstrip('/')}/runs/flow-run/{flow_run.id}"
+    """Tell the people who may answer the step the review waits at (models/messages.py), with a link to the step's
+    task page; how many messages that made (none when they were told already)."""
     with transaction() as session:
-        return len(messages.announce_waiting(session, review_by_reference(session, reference), link))
+        review = review_by_reference(session, reference)
+        link = f"{ui_url().rstrip('/')}{task_path(reference, review.stage)}"
+        return len(messages.announce_waiting(session, review, link))
 
 
 @task(name="tell-operators")

@@ -1,17 +1,20 @@
 """The deadline sweep as Prefect tasks: classify and escalate in the database, then tell Prefect's event
-system about each escalation (references, stages and days only); a dry run's read-only look; and, at the end of
-each sweep, anchor the audit trail in the object store."""
+system about each escalation (references, stages and days only), and delete the drafts, claims and follow-up dates
+nobody will come back to; a dry run's read-only look; and, at the end of each sweep, anchor the audit trail in the
+object store."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 from prefect.events import emit_event
 from sqlmodel import Session
 
-from models import sweep
+from models import claims, drafts, sweep
 from models.db import get_engine, transaction
+from models.tables import utcnow
 from tasks.anchors import write_anchor
 
 OVERDUE_EVENT = "cspr.deadline.overdue"
@@ -38,8 +41,31 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
                 "working_days_overdue": escalation.days_overdue,
             },
         )
-    get_run_logger().info("%s: %s; %d escalation(s) raised", as_of.isoformat(), _tally(result), len(raised))
+    purged = purge_task_storage()  # after the events: they are told once, whatever happens here
+    get_run_logger().info(
+        "%s: %s; %d escalation(s) raised; %d draft(s) not saved for %d days, and %d claim(s) and follow-up date(s) "
+        "of steps since left, deleted",
+        as_of.isoformat(),
+        _tally(result),
+        len(raised),
+        purged.drafts,
+        drafts.KEPT_FOR.days,
+        purged.claims,
+    )
     return result
+
+
+@dataclass(frozen=True)
+class Purged:
+    drafts: int
+    claims: int  # and follow-up dates
+
+
+def purge_task_storage() -> Purged:
+    """What people kept on their tasks page that nobody will come back to (models/drafts.py, models/claims.py): in a
+    transaction of its own, by today's clock, whatever day the sweep is as of."""
+    with transaction() as session:
+        return Purged(drafts.purge(session, utcnow()), claims.purge(session))
 
 
 @task(name="preview-deadlines")

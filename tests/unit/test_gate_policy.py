@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gate import scope
-from gate.policy import ALLOWLIST, FIELDS, Audience, Caller, Rule, grant_for, is_open, is_page, startable
+from gate.policy import ALLOWLIST, FIELDS, Audience, Caller, Rule, grant_for, is_open, is_page, startable, uses_prefect
 from gate.routes import Route, RouteTable, prefect_routes
 from models.roles import Role
 
@@ -85,14 +85,20 @@ def test_an_unlisted_route_is_refused_to_everyone_as_a_later_prefect_would_add_i
     assert all(grant_for(None, caller) is None for caller in (COORDINATOR, OPERATOR))
 
 
-def test_answers_are_for_those_who_answer_steps_and_run_inputs_only_through_the_form_rule() -> None:
+def test_answers_in_prefect_are_the_coordinators_and_run_inputs_only_through_the_form_rule() -> None:
     resume = Route("POST", "/api/flow_runs/{id}/resume")
     form = Route("GET", "/api/flow_runs/{id}/input/{key}")
-    for caller in (COORDINATOR, POLICE, PANEL):
-        assert grant_for(resume, caller) is not None
-        granted = grant_for(form, caller)
-        assert granted is not None and granted.rule is Rule.FORM
-    assert grant_for(resume, OPERATOR) is None
+    assert grant_for(resume, COORDINATOR) is not None
+    granted = grant_for(form, COORDINATOR)
+    assert granted is not None and granted.rule is Rule.FORM
+    for caller in (POLICE, PANEL, OPERATOR):  # partners and the Panel answer on their tasks pages
+        assert grant_for(resume, caller) is None and grant_for(form, caller) is None
+
+
+def test_partners_and_the_panel_use_no_prefect_at_all() -> None:
+    assert uses_prefect(COORDINATOR) and uses_prefect(OPERATOR)
+    assert not uses_prefect(POLICE) and not uses_prefect(PANEL)
+    assert all(grant_for(grant.route, caller) is None for grant in ALLOWLIST.values() for caller in (POLICE, PANEL))
 
 
 def test_coordinators_start_only_their_work_and_name_the_partnership_operators_start_the_systems_runs() -> None:
@@ -180,9 +186,10 @@ RUN = "0b5c2f0e-3f6a-4c1b-9d2e-7a8b9c0d1e2f"
 DEPLOYMENT = "6f1e2d3c-4b5a-4968-8776-655443322110"
 CALLERS = {"coordinator": COORDINATOR, "police": POLICE, "panel": PANEL, "operator": OPERATOR}
 NOBODY: frozenset[str] = frozenset()
-ALL = frozenset(CALLERS)
+# Prefect's UI and API are the coordinators' and the operators'; partners and the Panel work on their tasks pages
+ALL = frozenset({"coordinator", "operator"})
 OPS = frozenset({"operator"})
-ANSWERING = frozenset({"coordinator", "police", "panel"})
+ANSWERING = frozenset({"coordinator"})  # the notification's identity step, in Prefect's UI
 STARTING = frozenset({"coordinator", "operator"})
 
 OPEN_OR_PAGE = [

@@ -1,0 +1,250 @@
+"""``cspr checker``: the process that tells the gate, on Submit, what the lifecycle would say to an answer.
+
+Why a process of its own: the lifecycle's checks (models/answer_check.py) run the step's handler, which signs the
+review's audit head and seals free text, so they need the keys a worker holds; the gate's process must hold none of
+them (cli/system.py ``SERVER_NEVER_HOLDS``). The checker is started with the workers' environment (``cspr up``) and
+listens on a Unix socket in an owner-only folder (``CSPR_CHECKER_SOCKET``), so nothing on the network reaches it, and
+it answers only a request whose token the gate signed (models/identity.py) for that very form and answer.
+
+One route, ``POST /check`` with ``{"reference", "key", "data", "token"}``: 200 and ``{"accepted", "message"}`` with
+the lifecycle's verdict; 400 for a request it cannot read, 403 for a token that is not the gate's, 413 for a body
+larger than any answer the gate passes. The process stays warm: the project's modules are imported, and the engine
+(one for the process) connected, before the socket is made; each check runs in a thread of a small pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import stat
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.common import fail, stop_on_sigterm
+
+if TYPE_CHECKING:
+    import anyio
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from models.answers import Outcome
+    from models.identity import Identity
+
+    Check = Callable[[str, str, dict[str, Any], Identity], Outcome]
+
+log = logging.getLogger("cspr.checker")
+
+TOKEN_AGE = dt.timedelta(minutes=2)  # the gate signs each request as it sends it: an older token is a replay
+MAX_REQUEST = 4 * 1024 * 1024  # the gate refuses a body over 1 MB: an answer, with its token, stays well under this
+THREADS = 4  # checks at once: on SQLite they queue for the write lock anyway; on PostgreSQL a few run side by side
+BACKLOG = 64
+SUN_PATH_MAX = 107  # a Unix socket's path, in bytes (108 with its terminating NUL)
+
+
+def checker_command(
+    socket_path: Annotated[
+        Path | None,
+        typer.Option("--socket", help="The Unix socket to listen on (default: CSPR_CHECKER_SOCKET)."),
+    ] = None,
+) -> None:
+    """Run the checker: the lifecycle's own checks of an answer, for the gate, before it passes the answer on.
+
+    `cspr up` starts it with the workers' settings; it holds the keys the workers hold. Stops on Ctrl-C or SIGTERM.
+    """
+    import uvicorn
+
+    from models.settings import get_settings
+    from models.system_credentials import gate_key
+
+    path = socket_path.expanduser().resolve() if socket_path else get_settings().resolved_checker_socket
+    _log_to_stderr()
+    stop_on_sigterm()  # uvicorn hands SIGTERM back once it has stopped: the socket is then removed below
+    warm_up()
+    listener = listen_on(path)
+    made = os.stat(path)
+    log.info("the checker is listening on %s", path)
+    try:
+        uvicorn.run(checker_app(gate_key(), run_check), fd=listener.fileno(), access_log=False, log_level="warning")
+    finally:
+        listener.close()
+        if _same_file(path, made):  # not one a checker started since has made
+            path.unlink()
+
+
+def run_check(reference: str, key: str, data: dict[str, Any], person: Identity) -> Outcome:
+    """The check as the lifecycle makes it when the answer arrives (flows/review_lifecycle.py): the redaction gate
+    first, outside the database (it renders what would be published), then ``apply_answer``, undone
+    (models/answer_check.py). The stage is the one the form's key names, as the lifecycle passes the stage it asked."""
+    from sqlmodel import Session
+
+    from models.answer_check import check_answer
+    from models.answers import Outcome
+    from models.db import get_engine
+    from models.review.lookup import UnknownReview
+    from tasks.archive import check_publication
+
+    try:
+        refusal = check_publication.fn(reference, _stage_of(key), data)
+    except UnknownReview as exc:
+        return Outcome(False, str(exc))
+    with Session(get_engine()) as session:
+        return check_answer(session, reference, key, data, person, refusal=refusal)
+
+
+def _stage_of(key: str) -> str:
+    """The stage a form's key names (models/process/next.py ``form_key``: the stage, dashed, and the counter)."""
+    return key.rpartition("-")[0].replace("-", "_")
+
+
+def checker_app(
+    gate_key: str, check: Check, clock: Callable[[], dt.datetime] | None = None, *, threads: int = THREADS
+) -> Starlette:
+    """The checker's one route, answering with ``check``'s verdict on requests signed with ``gate_key``."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from models.tables import utcnow
+
+    checks = _Checks(gate_key, check, clock or utcnow, threads)
+    return Starlette(routes=[Route("/check", checks.post, methods=["POST"])])
+
+
+class _Checks:
+    def __init__(self, gate_key: str, check: Check, clock: Callable[[], dt.datetime], threads: int) -> None:
+        self.gate_key = gate_key
+        self.check = check
+        self.clock = clock
+        self.threads = threads
+        self.limiter: anyio.CapacityLimiter | None = None  # made in the server's event loop, at the first check
+
+    async def post(self, request: Request) -> JSONResponse:
+        import anyio.to_thread
+
+        from models import identity
+        from models.answer_check import CHECK_RUN_ID
+
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_REQUEST:
+                return _answer(413, f"the request is larger than {MAX_REQUEST // (1024 * 1024)} MB")
+        try:
+            asked = json.loads(body)
+        except (ValueError, RecursionError):
+            return _answer(400, "the request is not JSON")
+        fields = asked if isinstance(asked, dict) else {}
+        reference, key, data, token = (fields.get(name) for name in ("reference", "key", "data", "token"))
+        if not (isinstance(reference, str) and isinstance(key, str) and isinstance(data, dict)):
+            return _answer(400, 'the request needs "reference" and "key" (text), "data" (an object) and "token"')
+        try:
+            digest = identity.answer_digest(data)
+        except ValueError:  # a string with a lone surrogate (JSON's escapes allow one)
+            return _answer(400, '"data" holds text that is not valid Unicode')
+        now = self.clock()
+        try:
+            signed = identity.verify(self.gate_key, token, run_id=CHECK_RUN_ID, form_key=key, answer=digest, now=now)
+        except identity.IdentityRefused as exc:
+            return _answer(403, f"refused: the request is not the gate's ({exc})")
+        if signed.at < now - TOKEN_AGE:
+            return _answer(403, f"refused: the request's token is older than {TOKEN_AGE.seconds // 60} minutes")
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(self.threads)
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                self.check, reference, key, data, signed.identity, limiter=self.limiter
+            )
+        except Exception as exc:  # a fault, not a refusal: logged by its kind and where, never its message (which
+            # may repeat what was typed)
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("%s %s: the check failed (%s)\n%s", reference, key, type(exc).__name__, where)
+            return _answer(500, "the answer could not be checked")
+        log.info("%s %s: %s", reference, key, "accepted" if outcome.accepted else "refused")
+        return _answer(200, outcome.message, accepted=outcome.accepted)
+
+
+def _answer(status: int, message: str, *, accepted: bool = False) -> JSONResponse:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"accepted": accepted, "message": message}, status_code=status)
+
+
+def warm_up() -> None:
+    """Import what a check runs and connect the engine, so that the first person's Submit waits for neither."""
+    import sqlalchemy as sa
+
+    from models import answer_check, process  # noqa: F401  (every step's handler)
+    from models.db import get_engine
+    from tasks import archive  # noqa: F401  (the redaction gate, and Prefect under it)
+
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:  # the database may come up later; each check connects as it needs
+        log.warning("the project database is not answering yet (%s)", type(exc).__name__)
+
+
+def listen_on(path: Path) -> socket.socket:
+    """A Unix socket listening at ``path``, in a folder only this user can enter: its folder is made 700, or, if it
+    exists, must be this user's and 700 already (a shared folder such as /tmp is refused, never changed). A socket
+    left by a checker that died is replaced; one a live checker listens on is refused."""
+    if len(os.fsencode(path)) > SUN_PATH_MAX:
+        raise fail(f"the checker's socket path is longer than {SUN_PATH_MAX} bytes: {path}. Set CSPR_CHECKER_SOCKET")
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # whatever the umask left
+    held = folder.stat()
+    if held.st_uid != os.getuid() or stat.S_IMODE(held.st_mode) != 0o700:
+        raise fail(
+            f"the checker's socket must be in a folder of its own, owner-only: {folder} is mode "
+            f"{stat.S_IMODE(held.st_mode):o}, owned by uid {held.st_uid}. Set CSPR_CHECKER_SOCKET to a path in "
+            "a folder that does not exist yet"
+        )
+    if path.exists() or path.is_symlink():
+        if not path.is_socket():
+            raise fail(f"{path} exists and is not a socket: the checker will not replace it")
+        if _listening(path):
+            raise fail(f"a checker is listening on {path} already")
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    path.chmod(0o600)
+    listener.listen(BACKLOG)  # requests queue from now on, until uvicorn takes the socket
+    return listener
+
+
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _same_file(path: Path, made: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (made.st_dev, made.st_ino)
+
+
+def _log_to_stderr() -> None:
+    """The checker's lines in its log (``$CSPR_HOME/logs/checker.log`` under ``cspr up``), as the server writes its."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S")
+    )
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

@@ -1,0 +1,504 @@
+"""The tasks pages: where every signed-in person answers the steps waiting for them, a small Starlette app the gate
+mounts at ``/`` and ``/tasks`` (gate/app.py), like the sign-in pages.
+
+``/`` lists the person's tasks (models/your_tasks.py); ``/tasks/<reference>/<step>`` is one step's form, drawn
+from the step's own form model (gate/form_fields.py) with the GOV.UK Design System's styles. On Submit the answer
+is checked there and then: first the form's own rules, then, by the checker (gate/checker_client.py), every rule of
+the step that reads the record, by the very code the lifecycle records it with. Only an answer the checker accepts
+is handed to the review's run, signed with who gave it (gate/signer.py), exactly as an answer through Prefect's API
+was. A person's draft, their "I'm on it" and their own follow-up date are kept in the project database
+(models/drafts.py, models/claims.py); a draft is sealed with a key derived from the gate's, so this process still
+holds no review's key.
+
+Every page needs a session; every POST carries a token derived from the session's own cookie, so a page of another
+site cannot post one and a page from an earlier sign-in is refused as expired (its draft is kept). A page shows a
+step's form with the form's key of the moment: a page answered already, or replayed, finds the key moved on and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import urllib.parse
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gate import form_fields, register
+from gate import task_views as views
+from gate.asgi import MAX_BODY, BodyTooLarge, cookies, read_body, response_headers
+from gate.checker_client import Checker
+from gate.pages import render
+from gate.prefect_client import PrefectClient
+from gate.redirects import SIGN_IN, SIGN_OUT
+from gate.sessions import COOKIE, Session, Sessions
+from gate.signer import Signer
+from gate.task_views import NotOpen, Opened
+from gate.who_may_answer import AnswerRefused, Waiting, waiting
+from models import claims, drafts, task_ref
+from models.calendar import today_in_england
+from models.db import transaction
+from models.identity import Identity
+from models.process import step_key
+from models.refusals import Refused
+from models.roles import Role
+from models.stages import HUMAN_LABELS, Stage
+from models.task_ref import TASKS, task_path
+from models.your_tasks import your_tasks
+
+log = logging.getLogger("cspr.gate")
+
+HOME = "/"
+ASSETS = f"{TASKS}/assets"
+STATIC = Path(__file__).resolve().parent / "static" / "build"
+NOTIFY_DEPLOYMENT = "notify-incident/notify-incident"  # the coordinator starts a review there, in Prefect's UI
+MAX_FIELDS = 2000  # a form's fields: the longest (a timeline of many rows) stays far below this
+_PAGE_HEADERS = [
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+]
+_ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png"}
+EXPIRED = "The page had expired, so nothing was sent. Your typing is kept as a draft: open the task again."
+NOT_WAITING = (
+    "The review is not waiting for this answer just now: its run is moving on or starting again. Your answer is "
+    "kept as a draft and nothing was sent; try again in a minute."
+)
+
+
+def serves(path: str) -> bool:
+    """Whether a path is the tasks pages' (the gate sends every other one through its guard)."""
+    return path in (HOME, TASKS) or path.startswith(TASKS + "/")
+
+
+def slug(stage: Stage) -> str:
+    return stage.value.replace("_", "-")
+
+
+def _stage_of(slug_: str) -> Stage | None:
+    try:
+        return Stage(slug_.replace("-", "_"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class TasksPages:
+    sessions: Sessions
+    prefect: PrefectClient
+    signer: Signer
+    checker: Checker
+    gate_key: str  # seals drafts (per person, models/drafts.py) and signs the checker's requests
+    clock: Callable[[], dt.datetime]
+    secure: bool = False
+    app: Starlette = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route(HOME, self._list, methods=["GET"]),
+                Route(TASKS, self._to_list, methods=["GET"]),
+                Route(ASSETS + "/{name}", self._asset, methods=["GET"]),
+                Route(TASKS + "/{reference}/{step}", self._form, methods=["GET"]),
+                Route(TASKS + "/{reference}/{step}", self._post, methods=["POST"]),
+                Route(TASKS + "/{reference}/{step}/accepted", self._accepted, methods=["GET"]),
+                Route(TASKS + "/{reference}/{step}/claim", self._claim, methods=["POST"]),
+                Route(TASKS + "/{reference}/{step}/follow-up", self._follow_up, methods=["POST"]),
+            ],
+            exception_handlers={404: self._no_such_page, 405: self._no_such_page},
+        )
+        self.app.router.redirect_slashes = False
+
+    # --- who is asking --------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"].startswith(ASSETS + "/"):  # the styles and scripts: nothing of anyone's
+            await self.app(scope, receive, send)
+            return
+        token = cookies(scope).get(COOKIE)
+        session = self.sessions.find(token, self.clock())
+        if session is not None and token is not None and self.sessions.due_for_check(session, self.clock()):
+            roles, partnerships = await register.held_now(uuid.UUID(session.identity.person_id))
+            session = self.sessions.refresh(token, roles, self.clock(), partnerships)
+        if session is None or token is None:
+            if scope["method"] == "GET":
+                query = scope.get("query_string", b"").decode("latin-1")
+                target = scope["path"] + (f"?{query}" if query else "")
+                location = f"{SIGN_IN}?{urllib.parse.urlencode({'next': target})}"
+                await _answer(303, b"", "text/plain", [("location", location)])(scope, receive, send)
+            else:
+                html = self._message("You have been signed out", EXPIRED, link=(SIGN_IN, "Sign in again"))
+                await _html(401, html)(scope, receive, send)
+            return
+        scope["cspr.session"] = session
+        scope["cspr.form_token"] = form_token(token)
+        if scope["method"] == "POST":
+            try:
+                posted = _parse(await read_body(receive, MAX_BODY))
+            except BodyTooLarge:
+                html = self._message("Your answer is too long", "An answer may be at most 1 MB. Nothing was sent.")
+                await _html(413, html)(scope, receive, send)
+                return
+            sent = (posted.get("form_token") or [""])[0]
+            if not hmac.compare_digest(sent.encode(), scope["cspr.form_token"].encode()):
+                await _html(400, self._message("Please try again", EXPIRED))(scope, receive, send)
+                return
+            scope["cspr.posted"] = posted
+        await self.app(scope, receive, send)
+
+    # --- the list ------------------------------------------------------------------------------------------
+
+    async def _list(self, request: Request) -> Response:
+        session = _session(request)
+        person = uuid.UUID(session.identity.person_id)
+        today = today_in_england()
+        operator = Role.OPERATOR in session.roles
+
+        query = dict(urllib.parse.parse_qsl(request.url.query))
+
+        def read() -> dict[str, Any]:
+            with transaction() as db:
+                found = your_tasks(db, person, today, operator=operator)
+                return views.list_page(db, found, person, query, today)
+
+        values = await register.in_thread(read)
+        start = await self._start_url() if Role.COORDINATOR in session.roles else None
+        return self._page(200, "tasks/list.html", request, title="Your tasks", notification_href=start, **values)
+
+    async def _start_url(self) -> str:
+        """Where a coordinator starts a notification: the notification's run form in Prefect's UI."""
+        async with self.prefect.client() as client:
+            found = await client.get(f"/api/deployments/name/{NOTIFY_DEPLOYMENT}")
+        if found.status_code != 200:
+            return "/deployments"
+        return f"/deployments/deployment/{found.json()['id']}/run"
+
+    async def _to_list(self, request: Request) -> Response:
+        return _answer(303, b"", "text/plain", [("location", HOME)])
+
+    # --- one task ------------------------------------------------------------------------------------------
+
+    async def _form(self, request: Request) -> Response:
+        reference, stage = request.path_params["reference"], _stage_of(request.path_params["step"])
+        session = _session(request)
+        person = uuid.UUID(session.identity.person_id)
+        today = today_in_england()
+
+        def read() -> tuple[Opened, views.Fields | None, dt.datetime | None]:
+            with transaction() as db:
+                opened = views.open_task(db, reference, stage, person, today)
+                return (opened, *views.draft_of(db, self.gate_key, person, opened))
+
+        try:
+            opened, draft, saved = await register.in_thread(read)
+        except NotOpen as refused:
+            return _html(404, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+        notice = "saved" if request.query_params.get("saved") else ""
+        return await self._show(request, opened, posted=draft, restored=saved, notice=notice)
+
+    async def _show(
+        self,
+        request: Request,
+        opened: Opened,
+        *,
+        posted: Mapping[str, list[str]] | None = None,
+        errors: Mapping[str, str] | None = None,
+        refusal: str = "",
+        restored: dt.datetime | None = None,
+        notice: str = "",
+        status: int = 200,
+    ) -> Response:
+        review, step = opened.review, opened.step
+
+        person = uuid.UUID(_session(request).identity.person_id)
+
+        def read() -> dict[str, Any]:
+            with transaction() as db:
+                return views.task_page(db, opened, person, today_in_england())
+
+        about = await register.in_thread(read)
+        fields = form_fields.fields_for(step.form, opened.roles, posted=posted, errors=errors or {})
+        shown_errors = dict(errors or {})
+        if refusal:
+            shown_errors[form_fields.FORM_ERROR] = refusal
+        return self._page(
+            status,
+            "tasks/form.html",
+            request,
+            title=step.title,
+            error=bool(shown_errors),
+            fields=fields,
+            errors=form_fields.error_summary(fields, shown_errors),
+            action=task_path(review.reference, Stage(review.stage)),
+            form_key=step_key(review),
+            answerable=bool(opened.roles),
+            restored_draft=restored is not None,
+            restored_at=restored,
+            notice=notice,
+            **about,
+        )
+
+    async def _post(self, request: Request) -> Response:
+        reference, stage = request.path_params["reference"], _stage_of(request.path_params["step"])
+        session = _session(request)
+        person = uuid.UUID(session.identity.person_id)
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        action = (posted.get("action") or ["submit"])[0]
+        today = today_in_england()
+        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key")}
+
+        def open_and_keep(save: bool) -> Opened:
+            with transaction() as db:
+                opened = views.open_task(db, reference, stage, person, today)
+                if save and opened.roles:
+                    drafts.save(db, self.gate_key, person, opened.task, kept, self.clock())
+                return opened
+
+        try:
+            opened = await register.in_thread(lambda: open_and_keep(True))
+        except NotOpen as refused:
+            return _html(409, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+        if not opened.roles:
+            return await self._show(request, opened, refusal=views.not_yours(opened), status=403)
+        path = task_path(reference, opened.task.stage)
+        if action == "save":
+            return _answer(303, b"", "text/plain", [("location", f"{path}?saved=1")])
+        if action == "discard":
+            await register.in_thread(lambda: _discard(person, opened.task))
+            return _answer(303, b"", "text/plain", [("location", path)])
+        if (posted.get("form_key") or [""])[0] != step_key(opened.review):
+            return await self._show(
+                request,
+                opened,
+                posted=kept,
+                refusal="This step was answered, or asked again, since you opened the page, so nothing was sent. "
+                "Check the form as it is now and submit it again; your typing is kept.",
+                status=409,
+            )
+        answer, errors = form_fields.read_form(opened.step.form, kept, opened.roles)
+        if answer is None or errors:
+            return await self._show(request, opened, posted=kept, errors=errors, status=400)
+        who = session.identity
+        role = next(iter(opened.roles)).value if len(opened.roles) == 1 else ""
+        checked = await self.checker.check(
+            reference, step_key(opened.review), answer, Identity(who.person_id, who.name, role, who.signed_in_with)
+        )
+        if not checked.accepted:
+            return await self._show(request, opened, posted=kept, refusal=checked.message, status=400)
+        refusal = await self._hand_over(opened, who, role, answer)
+        if refusal:
+            return await self._show(request, opened, posted=kept, refusal=refusal, status=409)
+        await register.in_thread(lambda: _accepted_now(opened.task))
+        return _answer(303, b"", "text/plain", [("location", f"{path}/accepted")])
+
+    async def _hand_over(self, opened: Opened, who: Identity, role: str, answer: dict[str, Any]) -> str:
+        """Give the checked answer to the review's run, signed with who gave it: "" once Prefect took it, else why
+        not, in the person's words."""
+        reference = opened.review.reference
+        async with self.prefect.client() as client:
+            found = await client.post(
+                "/api/flow_runs/filter",
+                json={
+                    "flow_runs": {
+                        "tags": {"all_": ["lifecycle", f"review:{reference}"]},
+                        "state": {"type": {"any_": ["PAUSED"]}},
+                    },
+                    "limit": 5,
+                },
+            )
+            runs = found.json() if found.status_code == 200 else []
+            run: Waiting | None = None
+            for candidate in runs:
+                try:
+                    seen = waiting(candidate)
+                except AnswerRefused:
+                    continue
+                if seen.form_key == step_key(opened.review):
+                    run = seen
+            if run is None:
+                return NOT_WAITING
+            body = json.dumps({"run_input": answer}).encode()
+            async with self.signer.locked(run.run_id):
+                again = await client.get(f"/api/flow_runs/{run.run_id}")
+                try:
+                    if again.status_code != 200 or waiting(again.json()).form_key != run.form_key:
+                        return NOT_WAITING
+                except AnswerRefused:
+                    return NOT_WAITING
+                answered = await self.signer.hand_over(client, run, who, role, body)
+        if answered is None:
+            return "Your answer could not be sent just now, and nothing was recorded; try again in a moment."
+        if not answered.is_success or (answered.json() or {}).get("status") != "ACCEPT":
+            log.warning("Prefect refused a checked answer to %s: HTTP %s", reference, answered.status_code)
+            return (
+                "The review's run did not take your answer, and nothing was recorded. Check each answer and submit "
+                "it again; if this goes on, tell the partnership's cspr operator."
+            )
+        return ""
+
+    async def _accepted(self, request: Request) -> Response:
+        reference = request.path_params["reference"]
+        stage = _stage_of(request.path_params["step"])
+        title = HUMAN_LABELS.get(stage, "Your answer") if stage else "Your answer"
+        html = self._message(
+            "Your answer was accepted",
+            f"Your answer to {reference} ({title}) was checked and handed to the review. It is recorded in the "
+            "review's history within a minute; nothing more is needed from you for this step.",
+            link=(HOME, "Back to your tasks"),
+            panel=True,
+        )
+        return _html(200, html)
+
+    # --- taking a task, and looking again ------------------------------------------------------------------
+
+    async def _claim(self, request: Request) -> Response:
+        reference, stage = request.path_params["reference"], _stage_of(request.path_params["step"])
+        session = _session(request)
+        person = uuid.UUID(session.identity.person_id)
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        taking = (posted.get("action") or [""])[0] == "take"
+        today = today_in_england()
+
+        def change() -> None:
+            with transaction() as db:
+                opened = views.open_task(db, reference, stage, person, today)
+                if taking:
+                    if not opened.roles:
+                        raise NotOpen(views.not_yours(opened))
+                    claims.take(db, opened.task, person, self.clock())
+                else:
+                    claims.release(db, opened.task, person, coordinator=opened.coordinator)
+
+        return await self._changed(request, change)
+
+    async def _follow_up(self, request: Request) -> Response:
+        reference, stage = request.path_params["reference"], _stage_of(request.path_params["step"])
+        session = _session(request)
+        person = uuid.UUID(session.identity.person_id)
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        today = today_in_england()
+        on, problem = form_fields.read_date(posted, "follow_up", required=False, title="The date to look again")
+        if problem:
+            return _html(400, self._message("Check the date", problem, link=(_back(request), "Back to the task")))
+
+        def change() -> None:
+            with transaction() as db:
+                opened = views.open_task(db, reference, stage, person, today)
+                claims.set_follow_up(db, opened.task, person, on)
+
+        return await self._changed(request, change)
+
+    async def _changed(self, request: Request, change: Callable[[], None]) -> Response:
+        """Make a change of the person's own (taking a task, a date), then back to where they made it."""
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        back = HOME if (posted.get("back") or [""])[0] == "list" else _back(request)
+        try:
+            await register.in_thread(change)
+        except Refused as refused:
+            return _html(409, self._message("That was not done", str(refused), link=(back, "Back")))
+        return _answer(303, b"", "text/plain", [("location", back)])
+
+    # --- the pages themselves --------------------------------------------------------------------------------
+
+    async def _asset(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        path = STATIC / name
+        kind = _ASSET_TYPES.get(path.suffix)
+        if kind is None or "/" in name or name.startswith(".") or not path.is_file():
+            return _answer(404, b"there is no such file", "text/plain")
+        return _answer(200, path.read_bytes(), kind)
+
+    async def _no_such_page(self, request: Request, exc: Exception) -> Response:
+        return _html(404, self._message("Page not found", "There is no such page.", link=(HOME, "Your tasks")))
+
+    def _page(self, status: int, template: str, request: Request, **values: Any) -> Response:
+        session = _session(request)
+        html = render(
+            template,
+            person=session.identity.name,
+            form_token=request.scope["cspr.form_token"],
+            sign_out=SIGN_OUT,
+            home=HOME,
+            **values,
+        )
+        return _html(status, html)
+
+    def _message(self, title: str, text: str, *, link: tuple[str, str] | None = None, panel: bool = False) -> bytes:
+        return render(
+            "tasks/message.html",
+            title=title,
+            text=text,
+            link={"href": link[0], "label": link[1]} if link else None,
+            panel=panel,
+            sign_out=SIGN_OUT,
+            home=HOME,
+        )
+
+
+def _discard(person: uuid.UUID, task: task_ref.TaskRef) -> None:
+    with transaction() as db:
+        drafts.discard(db, person, task)
+
+
+def _accepted_now(task: task_ref.TaskRef) -> None:
+    """The answer is the run's now: every draft of it goes, and so does who had taken it."""
+    with transaction() as db:
+        drafts.discard_task(db, task)
+        claims.release_task(db, task)
+
+
+def form_token(session_token: str) -> str:
+    """The token every POST of these pages carries: derived from the session's cookie, which no other site's page
+    can read, so it needs no cookie of its own; a new sign-in makes every page shown before it expire."""
+    return hmac.new(session_token.encode(), b"cspr tasks form", hashlib.sha256).hexdigest()
+
+
+def _session(request: Request) -> Session:
+    session: Session = request.scope["cspr.session"]
+    return session
+
+
+def _back(request: Request) -> str:
+    return task_path(request.path_params["reference"], _stage_of(request.path_params["step"]) or Stage.CLOSED)
+
+
+def _parse(body: bytes) -> dict[str, list[str]]:
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, strict_parsing=False
+        )
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    posted: dict[str, list[str]] = {}
+    for key, value in pairs:
+        posted.setdefault(key, []).append(value)
+    return posted
+
+
+class _Answer(Response):
+    def __init__(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]]) -> None:
+        super().__init__(body, status_code=status)
+        self.raw_headers = response_headers(body, content_type, headers)
+
+
+def _answer(status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    return _Answer(status, body, content_type, headers or [])
+
+
+def _html(status: int, html: bytes) -> Response:
+    return _answer(status, html, "text/html; charset=utf-8", _PAGE_HEADERS)

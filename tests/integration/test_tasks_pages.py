@@ -1,0 +1,364 @@
+"""The tasks pages (gate/tasks_app.py), through the whole gate in-process, each person with a real session: what each
+role sees, a step's form, Submit refused with the lifecycle's own words and nothing sent to Prefect, drafts, "I'm on
+it", follow-up dates, and bad input. Prefect behind the gate is a stand-in that records every call, so "nothing
+reaches Prefect" is what it saw; an answer accepted and handed to a real run is tested through the running system
+(tests/flows/test_through_the_gate.py) and by the browser journey."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select, text
+
+from gate import form_fields
+from gate.app import Gate
+from gate.asgi import Receive, Scope, Send, respond_json
+from gate.checker_client import InProcessChecker
+from gate.sessions import COOKIE
+from gate.tasks_app import form_token
+from models import accounts, partners
+from models.db import transaction
+from models.process import STEPS
+from models.review import lookup, transitions
+from models.roles import Role
+from models.seed import demo_identity
+from models.settings import get_settings
+from models.stages import Stage
+from models.system_credentials import digest, gate_key
+from models.tables import Account, Representative, utcnow
+from models.task_ref import task_path
+from tests.integration.test_answers import TODAY, answer, at_sign_off, quick_passwords, state
+from tests.utils.signin import register
+
+__all__ = ["quick_passwords"]
+
+ORIGIN = "http://gate.test"
+PLANTED = "Zephyrine Quill-Ashdown"  # invented: must never reach Prefect
+
+
+@dataclass
+class StandIn:
+    """Prefect behind the gate: records every call, answers each as Prefect's API would with nothing found."""
+
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.calls.append(f"{scope['method']} {scope['path']}")
+        if scope["path"] == "/api/flow_runs/filter":
+            await _json(send, [])
+            return
+        await respond_json(send, 404, "not found")
+
+
+async def _json(send: Send, value: Any) -> None:
+    import json
+
+    body = json.dumps(value).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def db(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A fresh project database (SQLite, then PostgreSQL), as the one the gate and the checker read."""
+    monkeypatch.setenv("CSPR_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    yield engine
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def prefect() -> StandIn:
+    return StandIn()
+
+
+@pytest.fixture
+def gate(prefect: StandIn) -> Gate:
+    return Gate(prefect, service_digest=digest("service"), gate_key=gate_key(), checker=InProcessChecker())
+
+
+class Person:
+    """A demo person's browser, signed in at the gate with a session of their own."""
+
+    def __init__(self, gate: Gate, role: Role) -> None:
+        self.gate = gate
+        with transaction() as session:
+            if role is Role.OPERATOR:  # the demo has none: one registered as an operator is
+                email = register(Role.OPERATOR).email
+                account = session.exec(select(Account).where(Account.email == email)).one()
+            else:
+                account = session.get_one(Account, uuid.UUID(demo_identity(session, role).person_id))
+            roles = accounts.roles_of(session, account)
+            held = None if Role.OPERATOR in roles or Role.PANEL in roles else accounts.partnerships_of(session, account)
+            self.identity = accounts.identity_of(account, "password")
+        self.token = gate.sessions.start(self.identity, roles, demo=True, now=utcnow(), partnerships=held)
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.gate)
+            async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, cookies={COOKIE: self.token}) as client:
+                return await client.request(method, path, **kw)
+
+        return asyncio.run(go())
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, fields: dict[str, Any], *, token: str | None = None) -> httpx.Response:
+        data = {**fields, "form_token": form_token(self.token) if token is None else token}
+        return self.request("POST", path, data=data)
+
+    def submit(self, path: str, posted: dict[str, list[str]], *, action: str = "submit") -> httpx.Response:
+        page = self.get(path)
+        key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+        assert key, page.text[:500]
+        return self.post(path, {**posted, "form_key": key.group(1), "action": action})
+
+
+def visible(page: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+
+
+def sign_off(reference: str, c: Any, **change: Any) -> dict[str, list[str]]:
+    answer_ = {**c.answer(Stage.RAPID_REVIEW_SIGN_OFF), **change}
+    return form_fields.as_posted(STEPS[Stage.RAPID_REVIEW_SIGN_OFF].form, answer_)
+
+
+@pytest.fixture
+def signing(db: Engine) -> Iterator[tuple[str, Any]]:
+    yield at_sign_off(db)
+
+
+# --- what each person sees ---------------------------------------------------------------------------------
+
+
+def test_a_partner_sees_the_step_waiting_for_them_and_lands_on_its_page(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    police = Person(gate, Role.POLICE)
+    page = police.get("/")
+    assert page.status_code == 200
+    text = visible(page)
+    assert reference in text and STEPS[Stage.RAPID_REVIEW_SIGN_OFF].title in text
+    assert task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF) in page.text
+    form = police.get(task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF))
+    assert form.status_code == 200
+    # one role in this review: the gate knows which partner signs, and says so, with no choice to make
+    assert "You sign for: Police" in visible(form) and not re.search(r'type="radio"[^>]*name="partner"', form.text)
+
+
+def test_a_page_not_signed_in_goes_to_sign_in_and_back_to_the_task(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gate), base_url=ORIGIN) as client:
+            return await client.get(path)
+
+    page = asyncio.run(go())
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/sign-in?next=") and "rapid-review-sign-off" in page.headers["location"]
+
+
+def test_the_coordinator_sees_every_step_waiting_in_their_partnership_and_can_start_a_notification(
+    gate: Gate, signing: tuple[str, Any]
+) -> None:
+    reference, _ = signing
+    page = Person(gate, Role.COORDINATOR).get("/")
+    assert page.status_code == 200 and reference in visible(page)
+    assert "Start a notification" in visible(page)
+
+
+def test_an_operator_sees_every_step_waiting_and_answers_none(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, c = signing
+    operator = Person(gate, Role.OPERATOR)
+    assert reference in visible(operator.get("/"))
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    page = operator.get(path)
+    assert page.status_code == 200 and 'value="submit"' not in page.text  # the form, without its buttons
+    refused = operator.submit(path, sign_off(reference, c))
+    assert refused.status_code == 403
+
+
+def test_a_partner_has_no_prefect_at_all(gate: Gate, prefect: StandIn, signing: tuple[str, Any]) -> None:
+    police = Person(gate, Role.POLICE)
+    for page in ("/dashboard", "/runs", "/deployments"):
+        found = police.get(page)
+        assert found.status_code == 303 and found.headers["location"] == "/"
+    for route in ("/api/version", "/api/flow_runs/filter", "/api/admin/settings"):
+        assert police.request("GET" if "filter" not in route else "POST", route).status_code == 403
+    assert prefect.calls == []
+
+
+# --- refused at Submit ---------------------------------------------------------------------------------------
+
+
+def test_a_date_before_the_rapid_review_is_refused_on_the_page_and_nothing_reaches_prefect(
+    gate: Gate, prefect: StandIn, db: Engine, signing: tuple[str, Any]
+) -> None:
+    reference, c = signing
+    before = state(db, reference)
+    page = Person(gate, Role.LOCAL_AUTHORITY).submit(
+        task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), sign_off(reference, c, signed_on="2020-01-01")
+    )
+    assert page.status_code == 400
+    assert "cannot be before the rapid review's completion" in visible(page)
+    assert 'class="govuk-error-summary' in page.text
+    assert prefect.calls == []
+    after = state(db, reference)
+    assert (after.stage, after.step_seq, after.step_refusal) == (before.stage, before.step_seq, before.step_refusal)
+
+
+def test_signing_twice_is_refused_on_the_page(
+    gate: Gate, prefect: StandIn, db: Engine, signing: tuple[str, Any]
+) -> None:
+    reference, c = signing
+    assert answer(db, reference, c.answer(Stage.RAPID_REVIEW_SIGN_OFF)).accepted  # the local authority signed
+    page = Person(gate, Role.LOCAL_AUTHORITY).submit(
+        task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), sign_off(reference, c)
+    )
+    assert page.status_code == 400 and "already signed off" in visible(page)
+    assert prefect.calls == []
+
+
+def test_a_registration_no_longer_in_force_is_refused_on_the_page(
+    gate: Gate, prefect: StandIn, db: Engine, signing: tuple[str, Any]
+) -> None:
+    reference, c = signing
+    police = Person(gate, Role.POLICE)
+    with transaction() as session:
+        email = session.exec(select(Representative).where(Representative.role == Role.POLICE)).first()
+        assert email is not None
+        operator = transitions.Actor("Olu Operator (command line)", Role.OPERATOR)
+        partners.represent(session, "northshire", email.email, to_on=TODAY - dt.timedelta(days=1), by=operator)
+    page = police.submit(task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), sign_off(reference, c, partner="police"))
+    assert page.status_code == 400 and "not in force today" in visible(page)
+    assert prefect.calls == []
+
+
+def test_the_forms_own_rules_are_shown_by_each_field(gate: Gate, prefect: StandIn, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    page = Person(gate, Role.POLICE).submit(task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), {})
+    assert page.status_code == 400
+    assert 'class="govuk-error-summary' in page.text and "govuk-error-message" in page.text
+    assert prefect.calls == []
+
+
+def test_an_answer_to_a_form_answered_since_is_refused_and_changes_nothing(
+    gate: Gate, prefect: StandIn, db: Engine, signing: tuple[str, Any]
+) -> None:
+    reference, c = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    police = Person(gate, Role.POLICE)
+    page = police.get(path)
+    key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+    assert key
+    assert answer(db, reference, c.answer(Stage.RAPID_REVIEW_SIGN_OFF)).accepted  # someone answered meanwhile
+    stale = police.post(path, {**sign_off(reference, c, partner="police"), "form_key": key.group(1)})
+    assert stale.status_code == 409 and "since you opened the page" in visible(stale)
+    assert prefect.calls == []
+
+
+def test_a_page_from_another_session_is_refused_as_expired(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    refused = Person(gate, Role.POLICE).post(path, {"action": "save", "x": "y"}, token="a-token-of-another-page")
+    assert refused.status_code == 400 and "expired" in visible(refused)
+
+
+def test_markup_typed_into_a_field_is_shown_back_as_text(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, c = signing
+    markup = '<script>alert("x")</script><b>bold</b>'
+    posted = sign_off(reference, c, signed_on="2020-01-01")
+    texts = [name for name, f in _text_fields(Stage.RAPID_REVIEW_SIGN_OFF).items() if f]
+    assert texts, "the sign-off has a free-text field"
+    posted[texts[0]] = [markup]
+    page = Person(gate, Role.POLICE).submit(task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), posted)
+    assert markup not in page.text and html.escape(markup, quote=False)[:20] in page.text.replace("&#34;", '"')
+
+
+def _text_fields(stage: Stage) -> dict[str, bool]:
+    fields = form_fields.fields_for(STEPS[stage].form, frozenset({Role.POLICE}))
+    return {f.name: f.kind in ("text", "textarea") for f in fields}
+
+
+def test_a_body_over_1_mb_is_refused_before_it_is_read(gate: Gate, prefect: StandIn, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    big = {"reasons": "x" * (1024 * 1024 + 1)}
+    page = Person(gate, Role.POLICE).post(task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF), big)
+    assert page.status_code == 413
+    assert prefect.calls == []
+
+
+# --- drafts --------------------------------------------------------------------------------------------------
+
+
+def test_a_draft_survives_signing_out_and_is_nobody_elses(gate: Gate, db: Engine, signing: tuple[str, Any]) -> None:
+    reference, c = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    posted = sign_off(reference, c)
+    field_name = next(name for name, text_ in _text_fields(Stage.RAPID_REVIEW_SIGN_OFF).items() if text_)
+    posted[field_name] = [f"Seen by {PLANTED} on the ward"]
+    police = Person(gate, Role.POLICE)
+    saved = police.post(path, {**posted, "action": "save"})
+    assert saved.status_code == 303
+    gate.sessions.end(police.token)  # signed out (or timed out): a new sign-in
+    again = Person(gate, Role.POLICE).get(path)
+    assert PLANTED in visible(again) and "draft" in visible(again).lower()
+    assert PLANTED not in visible(Person(gate, Role.LOCAL_AUTHORITY).get(path))  # another person's page
+    with Session(db) as session:  # sealed at rest
+        rows = session.exec(text("SELECT sealed FROM draft")).all()  # type: ignore[call-overload]
+        assert rows and all(PLANTED not in str(row) for row in rows)
+
+
+# --- "I'm on it" and follow-up dates -----------------------------------------------------------------------------
+
+
+def test_taking_a_task_is_shown_to_the_others_and_only_its_taker_or_a_coordinator_releases_it(
+    gate: Gate, signing: tuple[str, Any]
+) -> None:
+    reference, _ = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    police = Person(gate, Role.POLICE)
+    assert police.post(f"{path}/claim", {"action": "take"}).status_code == 303
+    shown = visible(Person(gate, Role.LOCAL_AUTHORITY).get("/"))
+    assert police.identity.name in shown
+    refused = Person(gate, Role.LOCAL_AUTHORITY).post(f"{path}/claim", {"action": "release"})
+    assert refused.status_code == 409
+    assert Person(gate, Role.COORDINATOR).post(f"{path}/claim", {"action": "release"}).status_code == 303
+    assert police.identity.name not in visible(Person(gate, Role.LOCAL_AUTHORITY).get("/"))
+
+
+def test_a_follow_up_date_is_the_persons_own(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    police = Person(gate, Role.POLICE)
+    day = TODAY + dt.timedelta(days=3)
+    done = police.post(
+        f"{path}/follow-up", {"follow_up-day": day.day, "follow_up-month": day.month, "follow_up-year": day.year}
+    )
+    assert done.status_code == 303
+    assert f"{day:%-d %B %Y}" in visible(police.get("/"))
+    assert f"{day:%-d %B %Y}" not in visible(Person(gate, Role.LOCAL_AUTHORITY).get("/"))
+    wrong = police.post(f"{path}/follow-up", {"follow_up-day": "31", "follow_up-month": "2", "follow_up-year": "2027"})
+    assert wrong.status_code == 400
+
+
+def test_state_is_untouched_by_a_look(db: Engine, gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, _ = signing
+    before = state(db, reference)
+    for role in (Role.POLICE, Role.COORDINATOR, Role.OPERATOR, Role.PANEL):
+        Person(gate, role).get("/")
+    with Session(db) as session:
+        assert lookup.review_by_reference(session, reference).step_seq == before.step_seq
