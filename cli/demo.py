@@ -20,7 +20,9 @@ from prefect.input.actions import read_flow_run_input
 
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
 from gate import form_fields
+from gate.notification_task import PATH as IDENTITY_TASKS
 from gate.tasks_app import NOTIFY_DEPLOYMENT
+from models import forms
 from models.db import transaction
 from models.people import reset_credentials
 from models.process import STEPS
@@ -116,23 +118,20 @@ class AtTheGate:
             raise DemoError(f"the coordinator could not start {deployment}: {exc}") from None
 
     def answer(self, run: FlowRun, answer: dict[str, Any], role: Role) -> None:
-        """Answer the form ``run`` waits for as the demo person acting as ``role``: a review's step on its task page,
-        as every person does; the notification's identity step (no review yet) in Prefect's UI, the coordinator's."""
+        """Answer the form ``run`` waits for as the demo person acting as ``role``, on its task page as every person
+        does: a review's step, or the notification's identity step (no review yet: the task is the run)."""
         reference = next((t.removeprefix("review:") for t in run.tags if t.startswith("review:")), None)
         if reference is not None:
             stage = review_state(reference).stage
-            posted = form_fields.as_posted(STEPS[stage].form, answer)
-            try:
-                self.signed_in(role).answer_task(task_path(reference, stage), posted)
-            except GateRefused as exc:
-                raise DemoError(f"{reference}: the {role.label}'s answer was refused on the task page: {exc}") from None
-            return
+            path, form = task_path(reference, stage), STEPS[stage].form
+        else:
+            notification = run.parameters.get("notification") or {}
+            known = notification.get("identity_known", True) is not False
+            path, form = f"{IDENTITY_TASKS}/{run.id}", forms.Identity if known else forms.IdentityToFollow
         try:
-            verdict = self.signed_in(role).resume(run.id, answer)
+            self.signed_in(role).answer_task(path, form_fields.as_posted(form, answer))
         except GateRefused as exc:
-            raise DemoError(f"the gate refused the {role.label}'s answer to {run.name}: {exc}") from None
-        if verdict.get("status") == "REJECT":  # the form itself refused it (Prefect checks it against its schema)
-            raise DemoError(f"{run.name}: the form refused the answer: {verdict.get('details')}")
+            raise DemoError(f"{run.name}: the {role.label}'s answer was refused on the task page: {exc}") from None
 
     def sign_out(self) -> None:
         for session in self.sessions.values():

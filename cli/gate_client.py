@@ -7,6 +7,7 @@ so every answer they give is signed by the gate exactly as a person's is.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import uuid
@@ -127,7 +128,7 @@ def _page_errors(page: httpx.Response) -> str:
     """What a page's error summary says, as text (or its whole text, shortened, when it has none)."""
     found = ERROR_SUMMARY.search(page.text)
     text = found.group(1) if found else page.text
-    return " ".join(re.sub(r"<[^>]+>", " ", text).split())[:1000]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())[:1000]
 
 
 def _detail(response: httpx.Response) -> str:

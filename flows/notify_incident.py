@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget
 from models.answers import explain
 from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
+from models.notification_identity import NotificationRefused, check_pseudonyms, guidance, title
 from models.refusals import Refused
 from models.review.creation import ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
 from models.review.transitions import Actor
@@ -26,10 +27,6 @@ from tasks.lifecycle_tasks import check_partnership, record_incident, signed_in_
 from tasks.runs import label_run, name_run, start_lifecycle
 
 MAX_IDENTITY_ATTEMPTS = 50
-
-
-class NotificationRefused(Refused):
-    """The notification cannot be recorded as given; the message says why, in the coordinator's words."""
 
 
 @flow(name="notify-incident", validate_parameters=False)
@@ -81,7 +78,7 @@ def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Acto
                 IdentityToFollow.model_validate(answer.data)
                 return None, coordinator
             identity = Identity.model_validate(answer.data)
-            _check_pseudonyms(identity, pseudonyms)
+            check_pseudonyms(identity, pseudonyms)
             return identity, coordinator
         except pydantic.ValidationError as exc:
             message = explain(exc, Identity if incident.identity_known else IdentityToFollow)
@@ -90,37 +87,12 @@ def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Acto
     raise NotificationRefused("too many attempts at the identity form; start the notification again")
 
 
-def _check_pseudonyms(identity: Identity, pseudonyms: list[str]) -> None:
-    given = sorted(c.pseudonym.casefold() for c in identity.children)
-    if given != sorted(p.casefold() for p in pseudonyms):
-        raise NotificationRefused(
-            "give one entry for each child notified, with the same pseudonyms: " + ", ".join(pseudonyms)
-        )
-
-
 def _identity_description(pseudonyms: list[str], refusal: str) -> str:
-    return _description(
-        "Who the children are",
-        "Give each child's full name and date of birth, under the pseudonym used in the notification: "
-        f"{_bold(pseudonyms)}, and what the Department's figures count: sex, ethnicity, disability and any child in "
-        "need or child protection plan. Add family members whose names must never appear in anything published.",
-        "These details are encrypted in the partnership's own database and deleted from this system as soon as they "
-        "are saved. Everywhere else the children are known only by their pseudonyms.",
-        refusal=refusal,
-    )
+    return _description(title(True), *guidance(True, [f"**{p}**" for p in pseudonyms]), refusal=refusal)
 
 
 def _to_follow_description(pseudonyms: list[str], refusal: str) -> str:
-    return _description(
-        "Notifying before the children's identities are known",
-        f"Confirm that this notification is recorded now for {_bold(pseudonyms)}, without names or dates of birth. "
-        "The pseudonyms stand for the children in everything that follows.",
-        refusal=refusal,
-    )
-
-
-def _bold(pseudonyms: list[str]) -> str:
-    return ", ".join(f"**{p}**" for p in pseudonyms)
+    return _description(title(False), *guidance(False, [f"**{p}**" for p in pseudonyms]), refusal=refusal)
 
 
 def _description(heading: str, *paragraphs: str, refusal: str) -> str:

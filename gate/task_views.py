@@ -165,6 +165,7 @@ def list_page(
             for d in found.done
         ],
         "read_only": found.operator and not found.yours,
+        "coordinates": sorted(code for code, roles in found.roles.items() if Role.COORDINATOR in roles),
         "filters": {
             "action": "/",
             "partnership": partnership,

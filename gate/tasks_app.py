@@ -39,6 +39,8 @@ from gate import form_fields, register
 from gate import task_views as views
 from gate.asgi import MAX_BODY, BodyTooLarge, cookies, read_body, response_headers
 from gate.checker_client import Checker
+from gate.notification_task import PATH as IDENTITY
+from gate.notification_task import IdentityTask, identity_task, still_waiting, waiting_for
 from gate.pages import render
 from gate.prefect_client import PrefectClient
 from gate.redirects import SIGN_IN, SIGN_OUT
@@ -75,6 +77,11 @@ _PAGE_HEADERS = [
 ]
 _ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png"}
 EXPIRED = "The page had expired, so nothing was sent. Your typing is kept as a draft: open the task again."
+ANSWERED_SINCE = (
+    "This step was answered, or asked again, since you opened the page, so nothing was sent. Check the form as it is "
+    "now and submit it again; your typing is kept."
+)
+COORDINATING = frozenset({Role.COORDINATOR})
 NOT_WAITING = (
     "The review is not waiting for this answer just now: its run is moving on or starting again. Your answer is "
     "kept as a draft and nothing was sent; try again in a minute."
@@ -114,6 +121,10 @@ class TasksPages:
                 Route(HOME, self._list, methods=["GET"]),
                 Route(TASKS, self._to_list, methods=["GET"]),
                 Route(ASSETS + "/{name}", self._asset, methods=["GET"]),
+                # before the review's routes, which the same paths would match
+                Route(IDENTITY + "/{run_id}", self._identity_form, methods=["GET"]),
+                Route(IDENTITY + "/{run_id}", self._identity_post, methods=["POST"]),
+                Route(IDENTITY + "/{run_id}/accepted", self._identity_accepted, methods=["GET"]),
                 Route(TASKS + "/{reference}/{step}", self._form, methods=["GET"]),
                 Route(TASKS + "/{reference}/{step}", self._post, methods=["POST"]),
                 Route(TASKS + "/{reference}/{step}/accepted", self._accepted, methods=["GET"]),
@@ -178,7 +189,24 @@ class TasksPages:
 
         values = await register.in_thread(read)
         start = await self._start_url() if Role.COORDINATOR in session.roles else None
-        return self._page(200, "tasks/list.html", request, title="Your tasks", notification_href=start, **values)
+        identities = [
+            {
+                "href": task.path,
+                "title": task.title,
+                "pseudonyms": list(task.pseudonyms),
+                "partnership": task.partnership,
+            }
+            for task in await waiting_for(self.prefect, frozenset(values.pop("coordinates")))
+        ]
+        return self._page(
+            200,
+            "tasks/list.html",
+            request,
+            title="Your tasks",
+            notification_href=start,
+            identities=identities,
+            **values,
+        )
 
     async def _start_url(self) -> str:
         """Where a coordinator starts a notification: the notification's run form in Prefect's UI."""
@@ -286,10 +314,11 @@ class TasksPages:
                 request,
                 opened,
                 posted=kept,
-                refusal="This step was answered, or asked again, since you opened the page, so nothing was sent. "
-                "Check the form as it is now and submit it again; your typing is kept.",
+                refusal=ANSWERED_SINCE,
                 status=409,
             )
+        if form_fields.adds_row(opened.step.form, kept):  # "Add another row": the page again, a row longer
+            return await self._show(request, opened, posted=kept)
         answer, errors = form_fields.read_form(opened.step.form, kept, opened.roles)
         if answer is None or errors:
             return await self._show(request, opened, posted=kept, errors=errors, status=400)
@@ -310,46 +339,116 @@ class TasksPages:
         """Give the checked answer to the review's run, signed with who gave it: "" once Prefect took it, else why
         not, in the person's words."""
         reference = opened.review.reference
+        wanted = {
+            "flow_runs": {
+                "tags": {"all_": ["lifecycle", f"review:{reference}"]},
+                "state": {"type": {"any_": ["PAUSED"]}},
+            },
+            "limit": 5,
+        }
         async with self.prefect.client() as client:
-            found = await client.post(
-                "/api/flow_runs/filter",
-                json={
-                    "flow_runs": {
-                        "tags": {"all_": ["lifecycle", f"review:{reference}"]},
-                        "state": {"type": {"any_": ["PAUSED"]}},
-                    },
-                    "limit": 5,
-                },
-            )
-            runs = found.json() if found.status_code == 200 else []
-            run: Waiting | None = None
-            for candidate in runs:
-                try:
-                    seen = waiting(candidate)
-                except AnswerRefused:
-                    continue
-                if seen.form_key == step_key(opened.review):
-                    run = seen
-            if run is None:
+            found = await client.post("/api/flow_runs/filter", json=wanted)
+        runs: list[dict[str, Any]] = found.json() if found.status_code == 200 else []
+        for candidate in runs:
+            try:
+                run = waiting(candidate)
+            except AnswerRefused:
+                continue
+            if run.form_key == step_key(opened.review):
+                return await self._resume(run, who, role, answer)
+        return NOT_WAITING
+
+    async def _resume(self, run: Waiting, who: Identity, role: str, answer: dict[str, Any]) -> str:
+        """Resume ``run`` with ``answer``, signed with who gave it, if it still waits for that very form: "" once
+        Prefect took it, else why not, in the person's words. One answer at a time per run (the signer's lock)."""
+        body = json.dumps({"run_input": answer}).encode()
+        async with self.signer.locked(run.run_id), self.prefect.client() as client:
+            if not await still_waiting(client, run):
                 return NOT_WAITING
-            body = json.dumps({"run_input": answer}).encode()
-            async with self.signer.locked(run.run_id):
-                again = await client.get(f"/api/flow_runs/{run.run_id}")
-                try:
-                    if again.status_code != 200 or waiting(again.json()).form_key != run.form_key:
-                        return NOT_WAITING
-                except AnswerRefused:
-                    return NOT_WAITING
-                answered = await self.signer.hand_over(client, run, who, role, body)
+            answered = await self.signer.hand_over(client, run, who, role, body)
         if answered is None:
             return "Your answer could not be sent just now, and nothing was recorded; try again in a moment."
         if not answered.is_success or (answered.json() or {}).get("status") != "ACCEPT":
-            log.warning("Prefect refused a checked answer to %s: HTTP %s", reference, answered.status_code)
+            log.warning("Prefect refused a checked answer to run %s: HTTP %s", run.run_id, answered.status_code)
             return (
-                "The review's run did not take your answer, and nothing was recorded. Check each answer and submit "
-                "it again; if this goes on, tell the partnership's cspr operator."
+                "The run did not take your answer, and nothing was recorded. Check each answer and submit it again; "
+                "if this goes on, tell the partnership's cspr operator."
             )
         return ""
+
+    # --- the notification's identity step ----------------------------------------------------------------
+
+    async def _identity_form(self, request: Request) -> Response:
+        try:
+            task = await identity_task(self.prefect, request.path_params["run_id"], _session(request).identity)
+        except AnswerRefused as refused:
+            return _html(404, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+        return self._identity_page(request, task)
+
+    def _identity_page(
+        self,
+        request: Request,
+        task: IdentityTask,
+        *,
+        posted: Mapping[str, list[str]] | None = None,
+        errors: Mapping[str, str] | None = None,
+        refusal: str = "",
+        status: int = 200,
+    ) -> Response:
+        fields = form_fields.fields_for(task.form, COORDINATING, posted=posted, errors=errors or {})
+        shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: refusal} if refusal else {})}
+        return self._page(
+            status,
+            "tasks/form.html",
+            request,
+            title=task.title,
+            error=bool(shown_errors),
+            fields=fields,
+            errors=form_fields.error_summary(fields, shown_errors),
+            action=task.path,
+            form_key=task.run.form_key,
+            can_save=False,  # children's names: kept nowhere but the review's sealed record
+            review={
+                "reference": "New notification",
+                "pseudonyms": list(task.pseudonyms),
+                "partnership": task.partnership,
+            },
+            guidance=task.guidance,
+            back_href=HOME,
+        )
+
+    async def _identity_post(self, request: Request) -> Response:
+        who = _session(request).identity
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key")}
+        try:
+            task = await identity_task(self.prefect, request.path_params["run_id"], who)
+        except AnswerRefused as refused:
+            return _html(409, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+        if (posted.get("form_key") or [""])[0] != task.run.form_key:
+            return self._identity_page(request, task, posted=kept, refusal=ANSWERED_SINCE, status=409)
+        if form_fields.adds_row(task.form, kept):
+            return self._identity_page(request, task, posted=kept)
+        answer, errors = form_fields.read_form(task.form, kept, COORDINATING)
+        if answer is None or errors:
+            return self._identity_page(request, task, posted=kept, errors=errors, status=400)
+        problem = task.check(answer)
+        if problem:
+            return self._identity_page(request, task, posted=kept, refusal=problem, status=400)
+        refusal = await self._resume(task.run, who, Role.COORDINATOR.value, answer)
+        if refusal:
+            return self._identity_page(request, task, posted=kept, refusal=refusal, status=409)
+        return _answer(303, b"", "text/plain", [("location", f"{task.path}/accepted")])
+
+    async def _identity_accepted(self, request: Request) -> Response:
+        html = self._message(
+            "The children's identities were accepted",
+            "They were handed to the notification, which records the review and seals them in the partnership's "
+            "database. The review's first step appears on your tasks page within a minute.",
+            link=(HOME, "Back to your tasks"),
+            panel=True,
+        )
+        return _html(200, html)
 
     async def _accepted(self, request: Request) -> Response:
         reference = request.path_params["reference"]

@@ -63,7 +63,8 @@ def prefect_server() -> Iterator[LocalSystem]:
 
 @pytest.fixture(scope="session")
 def deployed(prefect_server: LocalSystem) -> LocalSystem:
-    """The project database migrated and seeded, and both deployments registered on the test server."""
+    """The project database migrated and seeded, both deployments registered on the test server, and the checker
+    the gate asks on Submit (cspr checker) listening, as `cspr up` starts it."""
     from models.db import get_engine, transaction
     from models.seed import seed_demo
     from tests.utils.inprocess import apply_deployments
@@ -72,6 +73,7 @@ def deployed(prefect_server: LocalSystem) -> LocalSystem:
     with transaction() as session:
         seed_demo(session)
     apply_deployments()
+    prefect_server.wait_for_checker(prefect_server.start_checker())
     return prefect_server
 
 

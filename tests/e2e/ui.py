@@ -86,3 +86,41 @@ class PrefectUI:
         lst = self.field(label, within)
         lst.get_by_role("button", name="Add item").click()
         return lst.locator(".p-draggable-list__item, .schema-form-property-array-list__item").last
+
+
+@dataclass
+class TaskPage:
+    """A step's form on the gate's tasks pages (GOV.UK Design System components, no JavaScript needed): each field
+    found as a person finds it, by its label, or a group of them (a date, radios, checkboxes) by its legend."""
+
+    page: Page
+
+    def group(self, legend: str) -> Locator:
+        return self.page.get_by_role("group", name=legend, exact=True)
+
+    def text(self, label: str, value: str) -> None:
+        self.page.get_by_label(label, exact=True).fill(value)
+
+    def date(self, legend: str, day: dt.date) -> None:
+        group = self.group(legend)
+        for part, value in (("Day", day.day), ("Month", day.month), ("Year", day.year)):
+            group.get_by_label(part, exact=True).fill(str(value))
+
+    def choose(self, legend: str, option: str) -> None:
+        self.group(legend).get_by_label(option, exact=True).check()
+
+    def choose_many(self, legend: str, options: list[str]) -> None:
+        for option in options:
+            self.choose(legend, option)
+
+    def tick(self, label_start: str) -> None:
+        """Tick the one checkbox whose label begins with ``label_start``."""
+        self.page.get_by_label(re.compile(rf"^{re.escape(label_start)}")).check()
+
+    def press(self, button: str) -> None:
+        self.page.get_by_role("button", name=button, exact=True).click()
+
+    def error_summary(self) -> Locator:
+        summary = self.page.locator(".govuk-error-summary")
+        expect(summary.get_by_role("heading", name="There is a problem")).to_be_visible()
+        return summary

@@ -22,8 +22,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from cli.system import LocalSystem, service_headers
-from gate.guard import NOT_YOURS
-from gate.policy import Caller, grant_for
+from gate.guard import NOT_PREFECT, NOT_YOURS
+from gate.policy import Caller, grant_for, uses_prefect
 from gate.routes import Route
 from gate.sessions import COOKIE
 from models.roles import Role
@@ -97,12 +97,25 @@ def test_every_route_outside_a_roles_allowlist_is_refused_by_the_gate_reads_incl
     assert len(outside) > 100
     with signed_in(system.ui_url, register(role)) as browser:
         answers = {(method, path): browser.http.request(method, "/api" + path) for method, path in outside}
+    # partners and the Panel use no Prefect at all: every route is refused to them, in words sending them to their tasks
+    refusal = NOT_YOURS if uses_prefect(caller) else NOT_PREFECT
     let_through = {
         route: answer.status_code
         for route, answer in answers.items()
-        if answer.status_code != 403 or answer.json()["detail"] != NOT_YOURS
+        if answer.status_code != 403 or answer.json()["detail"] != refusal
     }
     assert let_through == {}
+    if not uses_prefect(caller):
+        assert len(outside) == len([op for op in every if (op[0], op[1]) not in OPEN])  # every route of the API
+
+
+@pytest.mark.parametrize("role", [Role.POLICE, Role.PANEL])
+def test_every_page_of_prefects_ui_sends_a_partner_to_their_tasks(system: LocalSystem, role: Role) -> None:
+    with signed_in(system.ui_url, register(role)) as browser:
+        for page in ("/dashboard", "/runs", "/runs/flow-run/0b5c2f0e", "/deployments", "/v2/", "/artifacts", "/docs"):
+            answer = browser.http.get(page)
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/"), page
+        assert browser.http.get("/").status_code == 200  # their tasks
 
 
 def test_the_routes_left_open_are_only_the_health_checks(system: LocalSystem) -> None:
@@ -152,7 +165,7 @@ def test_a_path_that_climbs_out_of_an_open_folder_stays_closed(system: LocalSyst
 
 def test_a_signed_in_person_gets_through_to_prefect(system: LocalSystem) -> None:
     # the control for the refusals above: the same requests with a session are answered by Prefect
-    with signed_in(system.ui_url, register(Role.PANEL)) as browser:
+    with signed_in(system.ui_url, register(Role.COORDINATOR)) as browser:
         assert browser.http.get("/api/version").status_code == 200
         assert browser.http.post("/api/flow_runs/filter", json={}, headers=browser.csrf()).status_code == 200
         assert browser.http.get("/").status_code == 200

@@ -1,6 +1,8 @@
 """Property-based, from Prefect's own OpenAPI document (schemathesis): as a partner's representative and as a
 coordinator, signed in at the real gate, whatever request is made to whatever route (valid by the document or not:
-schemathesis generates both), a route outside the role's allowlist answers 401 or 403, and nothing answers 5xx.
+schemathesis generates both), a route outside the role's allowlist answers 401 or 403, and nothing answers 5xx. A
+partner's representative uses no Prefect at all (their steps are answered on their tasks page): for them every route
+but the open health checks is outside, refused by the gate in the words that send them to their tasks.
 
 The oracle is the pure policy (gate/policy.py: the allowlist, the open paths and the UI's pages) applied to each request
 as it reached the server, its path resolved to Prefect's route template as the gate resolves it; what is under test is
@@ -32,8 +34,8 @@ from schemathesis import Case as _Case
 from schemathesis.core.result import Err
 
 from cli.system import LocalSystem
-from gate.guard import NOT_YOURS
-from gate.policy import Caller, grant_for, is_open, is_page
+from gate.guard import NOT_PREFECT, NOT_YOURS
+from gate.policy import Caller, grant_for, is_open, is_page, uses_prefect
 from gate.routes import API, RouteTable
 from gate.sessions import COOKIE
 from models.roles import Role
@@ -44,7 +46,8 @@ from tests.utils.signin import register, signed_in
 
 Case = _Case[Any]  # a request schemathesis made for one of the document's operations
 Operation = APIOperation[Any, Any, Any, Any]
-ROLES = {"police": Role.POLICE, "coordinator": Role.COORDINATOR}  # a partner's representative, and a coordinator
+# a partner's representative (refused all of Prefect's API), and a coordinator (refused what is outside their list)
+ROLES = {"police": Role.POLICE, "coordinator": Role.COORDINATOR}
 METHODS = {"get", "post", "put", "patch", "delete"}
 MAX_EXAMPLES = 3  # per operation and per mode (valid, invalid): at most 6 requests to each of Prefect's routes
 EXAMPLES = hypothesis.settings(
@@ -82,14 +85,23 @@ class Walk:
     api_url: str
     operations: set[str] = field(default_factory=set)
     outcomes: Counter[tuple[str, int]] = field(default_factory=Counter)  # (what the list says, status)
-    refused_by_the_gate: int = 0  # answered with the gate's own NOT_YOURS
+    refused_by_the_gate: int = 0  # answered with the gate's own refusal (NOT_YOURS; NOT_PREFECT to a partner)
     not_sent: Counter[str] = field(default_factory=Counter)  # invalid requests the HTTP client would not send
     not_generated: dict[str, str] = field(default_factory=dict)  # "label (mode)": why no request could be made
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def refusal(self) -> str:
+        """The gate's words for a route refused to this person."""
+        return NOT_YOURS if uses_prefect(self.caller) else NOT_PREFECT
+
     def decision(self, method: str, path: str) -> str:
         """How the policy takes this request, on the path as the server received it (percent-decoded)."""
-        if is_open(path) or is_page(method, path, self.caller):
+        if is_open(path):
+            return "open"
+        if not uses_prefect(self.caller):  # a page of Prefect's sends them to their tasks; any other route is refused
+            return "open" if not path.startswith(API) and method in ("GET", "HEAD") else "refused"
+        if is_page(method, path, self.caller):
             return "open"
         resolved = self.routes.resolve(method, path) if path.startswith(API + "/") else None
         return "granted" if resolved and grant_for(resolved.route, self.caller) else "refused"
@@ -111,7 +123,7 @@ class Walk:
         self.outcomes[(decision, status)] += 1
         if status >= 500 or (decision == "refused" and status not in {401, 403}):
             self.problems.append(told(case, response, decision))
-        elif decision == "refused" and status == 403 and _detail(response.content) == NOT_YOURS:
+        elif decision == "refused" and status == 403 and _detail(response.content) == self.refusal:
             self.refused_by_the_gate += 1
 
 
@@ -149,10 +161,11 @@ def drive(operation: Operation, mode: GenerationMode, check: Callable[[Case], No
 @pytest.fixture(scope="module", params=list(ROLES))
 def walk(request: pytest.FixtureRequest, system: LocalSystem, document: dict[str, Any]) -> Iterator[Walk]:
     """The whole document walked by one person of the role, signed in as the UI is (the cookie, and Prefect's CSRF
-    token on every request)."""
+    token on every request). A partner has no CSRF token: Prefect's is refused to them like the rest of its API."""
     role = ROLES[request.param]
     with signed_in(system.ui_url, register(role)) as browser, requests.Session() as session:
-        session.headers.update({"Cookie": f"{COOKIE}={browser.session_cookie}", **browser.csrf()})
+        csrf = browser.csrf() if uses_prefect(Caller(frozenset({role}))) else {}
+        session.headers.update({"Cookie": f"{COOKIE}={browser.session_cookie}", **csrf})
         walk = Walk(
             Caller(frozenset({role}), frozenset({DEMO_PARTNERSHIP})),
             session,
@@ -186,7 +199,15 @@ def test_the_walk_covered_the_whole_document_and_the_person_stayed_signed_in(
     refused = sum(n for (decision, _), n in walk.outcomes.items() if decision == "refused")
     assert walk.refused_by_the_gate == refused > 500, walk.outcomes  # each refused by the gate itself, never Prefect
     granted = Counter({status: n for (decision, status), n in walk.outcomes.items() if decision == "granted"})
-    assert sum(n for status, n in granted.items() if status < 300) >= 10, granted  # granted routes answered too
     assert sum(walk.not_sent.values()) < sum(walk.outcomes.values()) / 10, walk.not_sent
     still = walk.session.get(f"{walk.api_url}/version", timeout=30)
-    assert still.status_code == 200  # signed in throughout: each refusal was the list's, not a lost session
+    if uses_prefect(walk.caller):
+        assert sum(n for status, n in granted.items() if status < 300) >= 10, granted  # granted routes answered too
+        assert still.status_code == 200  # signed in throughout: each refusal was the list's, not a lost session
+    else:
+        assert granted == Counter(), granted  # nothing of Prefect's API is a partner's
+        # signed in throughout (a lost session would be told 401 and sent to sign in): refused as a partner, and their
+        # own tasks page answers
+        assert (still.status_code, _detail(still.content)) == (403, NOT_PREFECT)
+        tasks = walk.session.get(walk.api_url.removesuffix(API) + "/", timeout=30, allow_redirects=False)
+        assert tasks.status_code == 200, tasks.status_code

@@ -1,7 +1,9 @@
 """What only operators may do, through the real gate: create a deployment, change a work pool, start a run with a
-``command`` job variable. A coordinator, a partner's representative and the Panel's contact are refused (and nothing
-changes); an operator is not. A coordinator starts a run without job variables. And the work pool `cspr up` makes
-offers no ``command``, ``env`` or ``working_dir`` at all.
+``command`` job variable. A coordinator is refused (and nothing changes); an operator is not. A partner's
+representative and the Panel's contact use no Prefect at all (they answer their steps on their tasks page): every one
+of these is refused to them by the gate, in the words that send them to their tasks, before anything reaches Prefect.
+A coordinator starts a run without job variables. And the work pool `cspr up` makes offers no ``command``, ``env`` or
+``working_dir`` at all.
 
 On a server of this module's own, set up as `cspr up` does it (LocalSystem.deploy: the locked work pool, prefect.yaml's
 deployments and automations): the session's shared server is not deployed that way, and these runs and changes
@@ -19,6 +21,7 @@ import pytest
 
 from cli.demo import Case
 from cli.system import LOCKED_JOB_VARIABLES, WORK_POOL, LocalSystem
+from gate.guard import NOT_PREFECT
 from models.roles import Role
 from tests.utils.api import service_api
 from tests.utils.search import search_files, search_sqlite
@@ -33,6 +36,7 @@ PEOPLE = {
     "operator": (Role.OPERATOR, False),  # an operator's account as in production: password and authenticator app
 }
 REFUSED_ALWAYS = ["coordinator", "police", "panel"]
+PARTNERS = ["police", "panel"]  # no Prefect at all: every route of its API refused, with NOT_PREFECT
 Signed = dict[str, tuple[Browser, dict[str, str]]]  # each person's browser, and its CSRF headers
 
 
@@ -50,9 +54,10 @@ def people() -> dict[str, Person]:
 
 @pytest.fixture(scope="module")
 def browsers(system: LocalSystem, people: dict[str, Person]) -> Iterator[Signed]:
-    """Each person signed in, with Prefect's CSRF headers for their changes (as the UI holds them)."""
+    """Each person signed in, with Prefect's CSRF headers for their changes (as the UI holds them). A partner or the
+    Panel's contact has none: Prefect's CSRF token is refused to them like the rest of its API (see the test below)."""
     signed = {who: signed_in(system.ui_url, person) for who, person in people.items()}
-    yield {who: (browser, browser.csrf()) for who, browser in signed.items()}
+    yield {who: (browser, {} if who in PARTNERS else browser.csrf()) for who, browser in signed.items()}
     for browser in signed.values():
         browser.close()
 
@@ -74,6 +79,16 @@ def deployment(api: httpx.Client) -> dict[str, Any]:
 def as_(browsers: Signed, who: str, method: str, path: str, **body: Any) -> int:
     browser, csrf = browsers[who]
     return browser.http.request(method, f"/api{path}", headers=csrf, **body).status_code
+
+
+def refused(browsers: Signed, who: str, method: str, path: str, **body: Any) -> bool:
+    """Refused by the gate (403); to a partner or the Panel's contact in the words that send them to their tasks page,
+    so it is the gate's refusal of all of Prefect's API to them, not a route's."""
+    browser, csrf = browsers[who]
+    answer = browser.http.request(method, f"/api{path}", headers=csrf, **body)
+    if answer.status_code != 403:
+        return False
+    return who not in PARTNERS or answer.json()["detail"] == NOT_PREFECT
 
 
 def runs_of(api: httpx.Client, deployment: dict[str, Any]) -> int:
@@ -111,10 +126,10 @@ def test_nobody_creates_or_changes_a_deployment_not_even_an_operator(
     # deployments, their pull steps and job templates come from prefect.yaml through `cspr up` (the service) alone
     flow_id = deployment["flow_id"]
     name = f"by-{who}-{uuid.uuid4().hex[:6]}"
-    assert as_(browsers, who, "POST", "/deployments/", json={"name": name, "flow_id": flow_id}) == 403
+    assert refused(browsers, who, "POST", "/deployments/", json={"name": name, "flow_id": flow_id})
     assert api.get(f"/deployments/name/gate-probe/{name}").status_code == 404  # nothing made
     pull = {"pull_steps": [{"prefect.deployments.steps.run_shell_script": {"script": "echo pwned"}}]}
-    assert as_(browsers, who, "PATCH", f"/deployments/{deployment['id']}", json=pull) == 403
+    assert refused(browsers, who, "PATCH", f"/deployments/{deployment['id']}", json=pull)
     assert not api.get(f"/deployments/{deployment['id']}").json().get("pull_steps")
 
 
@@ -123,7 +138,7 @@ def test_only_an_operator_changes_a_work_pools_limits_and_never_its_template(
     browsers: Signed, api: httpx.Client, who: str
 ) -> None:
     change = {"description": f"changed by {who}"}
-    assert as_(browsers, who, "PATCH", f"/work_pools/{WORK_POOL}", json=change) == 403
+    assert refused(browsers, who, "PATCH", f"/work_pools/{WORK_POOL}", json=change)
     assert api.get(f"/work_pools/{WORK_POOL}").json()["description"] != change["description"]
     by_operator = {"description": f"changed by the operator instead of {who}", "concurrency_limit": 4}
     assert as_(browsers, "operator", "PATCH", f"/work_pools/{WORK_POOL}", json=by_operator) == 204
@@ -179,9 +194,9 @@ def test_a_coordinator_starts_nothing_for_another_partnership_and_none_of_the_sy
     assert as_(browsers, "coordinator", "POST", f"/deployments/{notify['id']}/create_flow_run", json=other) == 403
     as_of = {"parameters": {"as_of": "2030-01-07"}}
     assert as_(browsers, "coordinator", "POST", f"/deployments/{sweep['id']}/create_flow_run", json=as_of) == 403
-    for who in ("police", "panel"):
+    for who in PARTNERS:  # not even for their own partnership: they start nothing in Prefect
         mine = {"parameters": notification()}
-        assert as_(browsers, who, "POST", f"/deployments/{notify['id']}/create_flow_run", json=mine) == 403
+        assert refused(browsers, who, "POST", f"/deployments/{notify['id']}/create_flow_run", json=mine)
     assert int(api.post("/flow_runs/count", json={}).json()) == before  # refused before Prefect made anything
 
 
@@ -229,18 +244,28 @@ def test_an_operator_cancels_a_run_and_sets_no_other_state(
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "CANCELLED"
 
 
-def test_every_signed_in_person_reads_the_work_pool_a_runs_page_names(browsers: Signed) -> None:
-    # the control for the refusals above: the same people get past the gate for this read
+def test_everyone_in_prefects_ui_reads_the_work_pool_a_runs_page_names_and_partners_reach_their_tasks(
+    browsers: Signed,
+) -> None:
+    # the control for the refusals above: the same people get past the gate for this read; partners and the Panel's
+    # contact, who use no Prefect, are refused it too, and their sessions are good for their own tasks page
     for who in PEOPLE:
-        assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 200
+        if who in PARTNERS:
+            assert refused(browsers, who, "GET", f"/work_pools/{WORK_POOL}")
+            assert refused(browsers, who, "GET", "/csrf-token", params={"client": str(uuid.uuid4())})
+            assert browsers[who][0].http.get("/").status_code == 200  # their tasks
+        else:
+            assert as_(browsers, who, "GET", f"/work_pools/{WORK_POOL}") == 200
 
 
-def test_events_are_an_operators_and_anyone_else_gets_an_empty_page_of_them(browsers: Signed) -> None:
-    # every run page of the UI asks for its events: events name every partnership's runs
-    for who in REFUSED_ALWAYS:
-        browser, csrf = browsers[who]
-        answer = browser.http.post("/api/events/filter", json={}, headers=csrf)
-        assert answer.status_code == 200 and answer.json() == {"events": [], "total": 0, "next_page": None}
+def test_events_are_an_operators_and_a_coordinator_gets_an_empty_page_of_them(browsers: Signed) -> None:
+    # every run page of the UI asks for its events: events name every partnership's runs. Partners and the Panel's
+    # contact have no run pages: they are refused the events outright
+    browser, csrf = browsers["coordinator"]
+    answer = browser.http.post("/api/events/filter", json={}, headers=csrf)
+    assert answer.status_code == 200 and answer.json() == {"events": [], "total": 0, "next_page": None}
+    for who in PARTNERS:
+        assert refused(browsers, who, "POST", "/events/filter", json={})
     browser, csrf = browsers["operator"]
     assert browser.http.post("/api/events/filter", json={}, headers=csrf).json()["total"] > 0
 
@@ -251,11 +276,11 @@ def test_nothing_named_filter_or_count_can_be_changed_or_deleted_by_a_person(
 ) -> None:
     for name in ("filter", "count"):
         api.post("/variables/", json={"name": name, "value": "kept"})
-        assert as_(browsers, who, "PATCH", f"/variables/name/{name}", json={"value": "changed"}) == 403
-        assert as_(browsers, who, "DELETE", f"/variables/name/{name}") == 403
+        assert refused(browsers, who, "PATCH", f"/variables/name/{name}", json={"value": "changed"})
+        assert refused(browsers, who, "DELETE", f"/variables/name/{name}")
         assert api.get(f"/variables/name/{name}").json()["value"] == "kept"
-        assert as_(browsers, who, "PATCH", f"/work_queues/{name}", json={"is_paused": True}) == 403
-        assert as_(browsers, who, "DELETE", f"/work_queues/{name}") == 403
+        assert refused(browsers, who, "PATCH", f"/work_queues/{name}", json={"is_paused": True})
+        assert refused(browsers, who, "DELETE", f"/work_queues/{name}")
 
 
 def test_nothing_secret_of_these_people_is_in_this_servers_log_or_database(
