@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console
 from cli.listing import print_listing
 from models.roles import Role
 
@@ -21,17 +20,14 @@ def tasks_command(
     the link to its form; soonest deadline first."""
     import os
 
-    from cli.system import LocalSystem, prefect_env, server_is_up
+    from cli.system import LocalSystem, prefect_env
 
     system = LocalSystem(port=port)
     os.environ.update({k: v for k, v in prefect_env(system.api_url).items() if v and k not in os.environ})
     from tasks import worklist_artifacts
 
-    up = server_is_up(os.environ["PREFECT_API_URL"])
-    if not up:  # no server to ask for the runs: each links to the review's page instead
-        console.print(f"[dim]No Prefect server at {os.environ['PREFECT_API_URL']}: links go to each review.[/]")
     print_listing(
-        worklist_artifacts.rows(partnership=partnership, role=role, with_runs=up),
+        worklist_artifacts.rows(partnership=partnership, role=role),
         as_json=as_json,
         columns=("reference", "step", "who may answer", "waiting since", "deadline", "days left", "link"),
         cells=_cells,

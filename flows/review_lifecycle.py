@@ -61,7 +61,7 @@ def review_lifecycle(reference: Reference) -> str:
                 announce_waiting(reference)  # once per visit of the step: a replay or a refusal tells nobody again
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
-            publish_worklist(reference if asking else None, action.partnership)
+            publish_worklist(action.partnership)
             forget_all_but(asking.key if asking else None)
             if isinstance(action, MoveAutomatically):
                 automatic_step(reference, action.transition, action.stage)

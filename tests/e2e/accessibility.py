@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, Response
+from playwright.sync_api import Browser, BrowserContext, Page, Response, ViewportSize
 
 from models.settings import PROJECT_ROOT
 
@@ -29,7 +29,7 @@ class Accessibility:
     journey's browser was shown: follow a page with ``watch(page)``."""
 
     browser: Browser
-    viewport: dict[str, int]
+    viewport: ViewportSize
     context: BrowserContext = field(init=False)
     page: Page = field(init=False)
     last: Response | None = None
@@ -40,7 +40,7 @@ class Accessibility:
         if not AXE.exists():
             raise FileNotFoundError(f"{AXE} is missing: scripts/setup.sh installs it (npm ci)")
         # bypass_csp: axe is injected as an inline script, which the pages' CSP (script-src 'self') would refuse
-        self.context = self.browser.new_context(bypass_csp=True, viewport=self.viewport)  # type: ignore[arg-type]
+        self.context = self.browser.new_context(bypass_csp=True, viewport=self.viewport)
         self.page = self.context.new_page()
 
     def watch(self, page: Page) -> None:

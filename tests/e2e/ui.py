@@ -1,5 +1,7 @@
-"""Driving Prefect's UI as a person does, with Playwright and Debian's Chromium: forms filled field by field
-through the widgets the UI draws (date pickers, drop-downs, switches, lists), never by typing JSON."""
+"""Driving the pages as a person does, with Playwright and Debian's Chromium: Prefect's UI (``PrefectUI``: forms
+filled field by field through the widgets the UI draws, date pickers, drop-downs, switches, lists, never by typing
+JSON; it also takes the journey's screenshots) and the gate's tasks pages (``TaskPage``: GOV.UK form components,
+found by their labels and legends)."""
 
 from __future__ import annotations
 
@@ -91,15 +93,24 @@ class PrefectUI:
 @dataclass
 class TaskPage:
     """A step's form on the gate's tasks pages (GOV.UK Design System components, no JavaScript needed): each field
-    found as a person finds it, by its label, or a group of them (a date, radios, checkboxes) by its legend."""
+    found as a person finds it, by its label, or a group of them (a date, radios, a row of a list) by its legend."""
 
     page: Page
+    scope: Locator | None = None  # a group of the form (a row of children), or the whole page
+
+    @property
+    def _here(self) -> Page | Locator:
+        return self.scope or self.page
+
+    def within(self, legend: str) -> TaskPage:
+        """The fields of one group (``"Children, Row 1"``: a row's legend, as a screen reader reads it)."""
+        return TaskPage(self.page, self.group(legend))
 
     def group(self, legend: str) -> Locator:
-        return self.page.get_by_role("group", name=legend, exact=True)
+        return self._here.get_by_role("group", name=legend, exact=True)
 
     def text(self, label: str, value: str) -> None:
-        self.page.get_by_label(label, exact=True).fill(value)
+        self._here.get_by_label(label, exact=True).fill(value)
 
     def date(self, legend: str, day: dt.date) -> None:
         group = self.group(legend)
@@ -115,12 +126,13 @@ class TaskPage:
 
     def tick(self, label_start: str) -> None:
         """Tick the one checkbox whose label begins with ``label_start``."""
-        self.page.get_by_label(re.compile(rf"^{re.escape(label_start)}")).check()
+        self._here.get_by_label(re.compile(rf"^{re.escape(label_start)}")).check()
 
     def press(self, button: str) -> None:
         self.page.get_by_role("button", name=button, exact=True).click()
 
     def error_summary(self) -> Locator:
+        """The GOV.UK error summary at the top of the page, once it is there."""
         summary = self.page.locator(".govuk-error-summary")
         expect(summary.get_by_role("heading", name="There is a problem")).to_be_visible()
         return summary

@@ -25,6 +25,7 @@ from models.recipients import RECIPIENTS
 from models.roles import Role
 from models.settings import PROJECT_ROOT, get_settings
 from models.stages import Stage
+from models.task_ref import task_path
 from tasks.notices import FAILED_EVENT
 from tasks.worklist_artifacts import key_for
 from tests.flows.test_report_flow import runs_for, wait_for_runs
@@ -59,13 +60,13 @@ def told(relay: MailRelay, address: str, reference: str) -> list[str]:
     ]
 
 
-def test_whoever_must_act_is_told_once_with_a_link_to_the_form(relay: MailRelay) -> None:
+def test_whoever_must_act_is_told_once_with_a_link_to_the_task(relay: MailRelay) -> None:
     case = Case(pseudonym="Child Waiting")
     reference, _ = inprocess.notify(case)
-    run = inprocess.suspended_run(reference)
+    inprocess.suspended_run(reference)  # the review's run, up to its first form
     (email,) = [r for r in relay.received if COORDINATOR in r.envelope_to]
     assert email.message["Subject"].startswith(f"{reference}: waiting for you: Record the notification, due by ")
-    assert f"/runs/flow-run/{run.id}" in email.message.get_content()
+    assert task_path(reference, Stage.INCIDENT_RECORDED) in email.message.get_content()
     assert case.child_name not in email.message.as_string()
     inprocess.give(reference, {**case.answer(Stage.INCIDENT_RECORDED), "notified_on": "2001-01-01"})  # refused
     assert inprocess.suspended_run(reference) and len(told(relay, COORDINATOR, reference)) == 1  # not again
@@ -77,16 +78,16 @@ def test_whoever_must_act_is_told_once_with_a_link_to_the_form(relay: MailRelay)
     assert "Sign off the rapid review" in told(relay, POLICE, reference)[0]
 
 
-def test_the_worklist_links_each_waiting_step_to_its_runs_form(deployed: LocalSystem) -> None:
+def test_the_worklist_links_each_waiting_step_to_its_task_page(deployed: LocalSystem) -> None:
     case = Case(pseudonym="Child Worklist")
     reference, _ = inprocess.notify(case)
-    run = inprocess.suspended_run(reference)
+    inprocess.suspended_run(reference)  # the review's run, up to its first form
     worklists = {"artifacts": {"key": {"any_": [key_for(case.partnership)]}}}
     newest = max(service_api(deployed).post("/artifacts/filter", json=worklists).json(), key=lambda a: a["created"])
     table = json.loads(newest["data"])  # a table artifact's rows, as JSON
     (row,) = [r for r in table if r["reference"] == reference]
     assert row["step"] == "Record the notification" and row["who may answer"] == "coordinator"
-    assert row["link"].endswith(f"/runs/flow-run/{run.id}")
+    assert row["link"].endswith(task_path(reference, Stage.INCIDENT_RECORDED))
     listed = CliRunner().invoke(app, ["tasks", "--role", "coordinator", "--json"])
     assert listed.exit_code == 0, listed.output
     (same,) = [r for r in json.loads(listed.output) if r["reference"] == reference]

@@ -4,6 +4,9 @@ settings and the server's settings are read, with the path's parameters filled w
 identity form has been answered, and every answer (body and headers, whatever its status) is searched for the
 service credential, the gate, audit and encryption keys, the mail relay's password, the identity provider's client
 secret, the S3 secret key, a secret kept in a Prefect block, and the child's name and date of birth. None is found.
+Partners' representatives and the Panel's contact use no Prefect (they answer their steps on their tasks page): they
+make the same reads, and every one but the few open to anyone without a session (the health checks, the UI's settings)
+is refused by the gate in the words that send them to their tasks.
 
 On a server of this module's own (as test_gate_roles.py's), set up as `cspr up` does it, whose environment holds
 every one of those secrets as the team set-up gives them (the keys the session already uses, so that nothing it
@@ -33,6 +36,8 @@ from cli.demo import Case
 from cli.seaweed import free_port
 from cli.system import SERVICE_DIGEST, WORK_POOL, LocalSystem
 from gate import scope
+from gate.guard import NOT_PREFECT
+from gate.policy import Caller, is_open, uses_prefect
 from gate.scope import SCRUBBED
 from models import master_key
 from models.roles import Role
@@ -375,6 +380,19 @@ def test_the_secrets_searched_for_are_the_ones_the_system_holds(system: LocalSys
     assert len(set(held.secrets.values())) == len(held.secrets) and all(len(v) >= 32 for v in held.secrets.values())
 
 
+def in_prefect(who: str) -> bool:
+    """Whether the role uses Prefect's UI and API at all: partners and the Panel's contact do not."""
+    return uses_prefect(Caller(frozenset({ROLES[who]})))
+
+
+def refused_as_partner(read: Read) -> bool:
+    """The gate's answer to a partner or the Panel's contact anywhere in Prefect: the API refused in the words that
+    send them to their tasks, a page redirected to their tasks page; nothing reached Prefect."""
+    if read.path.startswith("/api/"):
+        return read.status == 403 and json.loads(read.body) == {"detail": NOT_PREFECT}
+    return read.status == 303 and "\nlocation: /\n" in f"\n{read.headers}\n"
+
+
 # --- the walk ------------------------------------------------------------------------------------------------
 
 
@@ -391,6 +409,12 @@ def test_the_walk_read_the_run_itself_and_not_its_answer(
     walked: dict[str, dict[str, Read]], planted: dict[str, Any], who: str
 ) -> None:
     answers = walked[who]
+    if not in_prefect(who):  # no Prefect at all: not the run either, nor anything else the walk read
+        closed = [read for read in answers.values() if not is_open(read.path.split("?")[0])]
+        assert [read.path for read in closed if not refused_as_partner(read)] == []
+        assert len(closed) >= 50
+        assert answers["/ui-settings"].status == 200  # open to anyone, signed in or not (as to the others below)
+        return
     assert answers[f"/api/flow_runs/{planted['id']}"].status == 200  # the run whose input holds the name: readable
     answer = answers[f"/api/flow_runs/{planted['id']}/input/{ANSWER_KEY}"]
     assert answer.status in {403, 404}, answer
@@ -406,6 +430,8 @@ def test_the_servers_settings_are_the_operators_alone_and_scrubbed(
     settings = walked[who]["/api/admin/settings"]
     if who == "operator":
         assert settings.status == 200 and f'"{SCRUBBED}"' in settings.text, settings.text[:500]
+    elif not in_prefect(who):  # partners and the Panel's contact have no page of the UI to read it
+        assert refused_as_partner(settings), settings.text
     else:  # the one setting every page of the UI reads, nothing else
         assert settings.status == 200 and json.loads(settings.body) == scope.UI_SETTINGS, settings.text
 

@@ -26,6 +26,7 @@ from models.review.lookup import review_by_reference
 from models.settings import get_settings
 from models.stages import Stage
 from models.tables import Account, Delivery, DeliveryState, Outbox
+from models.task_ref import task_path
 from tasks.mail import Refused, parse_relay, send
 from tasks.notices import BACKOFF_MINUTES, deliver, send_digests
 from tests.integration.test_answers import _at, answer, quick_passwords
@@ -135,7 +136,8 @@ def test_each_message_goes_once_to_its_mailbox_with_no_name_in_it(engine: Engine
     assert got.envelope_to == [PANEL] and got.message["To"] == PANEL
     assert got.message["Subject"] == f"{reference}: rapid review"
     body = got.message.get_content()
-    assert reference in body and "Child Q" in body and f"/artifacts/key/{reference.lower()}" in body
+    # the review waits for the Panel's response: the link is that step's task page
+    assert reference in body and "Child Q" in body and task_path(reference, Stage.AWAITING_PANEL) in body
     assert not got.message.is_multipart()  # nothing attached, ever
     (delivery,) = deliveries(engine, reference)
     assert delivery.state == DeliveryState.SENT and delivery.answer.startswith("250") and delivery.attempts == 1
