@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,37 @@ def _timed(doing: str, run: Callable[[], dict[str, Any]], as_json: bool) -> None
     with console.status(doing):
         result = run()
     _print_figures(result, as_json)
+
+
+@contextmanager
+def _home_of_its_own(prefix: str) -> Iterator[Path]:
+    """A temporary home for a benchmark's own system: nobody's reviews, nobody's server, nobody's database or bucket
+    (every CSPR_, PREFECT_ and AWS_ setting of this shell is dropped); removed afterwards."""
+    import os
+    import tempfile
+
+    from models.key_rotation import new_key
+    from models.settings import get_settings
+
+    for name in [n for n in os.environ if n.startswith(("CSPR_", "PREFECT_", "AWS_"))]:
+        del os.environ[name]
+    with tempfile.TemporaryDirectory(prefix=prefix) as home:
+        os.environ |= {"CSPR_HOME": home, "CSPR_ENCRYPTION_KEY": new_key()}
+        get_settings.cache_clear()
+        yield Path(home)
+
+
+def _prefect_of_its_own(home: Path) -> int:
+    """Prefect's settings for a local system in ``home`` on a free port, set in this process; the port."""
+    import os
+
+    from cli.seaweed import free_port
+    from cli.system import LocalSystem, prefect_env
+
+    port = free_port()
+    (home / "prefect").mkdir(parents=True)
+    os.environ.update({k: v for k, v in prefect_env(LocalSystem(port=port).api_url).items() if v})
+    return port
 
 
 @app.command("sweep")
@@ -67,32 +99,19 @@ def bench_step(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time each step as a person waits for it, from Submit to the next form, on a set-up of its own."""
-    import os
     import secrets
-    import tempfile
 
-    from cli.seaweed import free_port
-    from cli.system import LocalSystem, prefect_env
     from cli.team import Team
-    from models.key_rotation import new_key
-    from models.settings import get_settings
 
     stop_on_sigterm()
-    # a system of its own: nobody's reviews, nobody's server, nobody's database or bucket
-    for name in [n for n in os.environ if n.startswith(("CSPR_", "PREFECT_", "AWS_"))]:
-        del os.environ[name]
-    with tempfile.TemporaryDirectory(prefix="cspr-bench-step-") as home:
-        os.environ |= {"CSPR_HOME": home, "CSPR_ENCRYPTION_KEY": new_key()}
-        get_settings.cache_clear()
+    with _home_of_its_own("cspr-bench-step-") as home:
         suffix = secrets.token_hex(4)
-        crew = Team(Path(home), postgres, f"cspr_bench_{suffix}", f"cspr_bench_prefect_{suffix}") if team else None
+        crew = Team(home, postgres, f"cspr_bench_{suffix}", f"cspr_bench_prefect_{suffix}") if team else None
         try:
             if crew is not None:
                 with console.status("Making the team set-up's databases and S3 ..."):
                     crew.prepare()
-            port = free_port()
-            (Path(home) / "prefect").mkdir(parents=True)
-            os.environ.update({k: v for k, v in prefect_env(LocalSystem(port=port).api_url).items() if v})
+            port = _prefect_of_its_own(home)
             from benchmarks.step import run
 
             where = "the team set-up" if team else "a local set-up"
@@ -102,6 +121,25 @@ def bench_step(
             if crew is not None:
                 crew.stop()
                 crew.drop()
+    _print_figures(result, as_json)
+
+
+@app.command("submit")
+def bench_submit(
+    reviews: Annotated[
+        int, typer.Option(help="How many invented reviews to answer, the two ways in turn (at least 2).", min=2)
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time Submit on a task page, until the page saying the answer is accepted, against the same answer sent to
+    Prefect's resume route through the gate, in one run, on a local set-up of its own."""
+    stop_on_sigterm()
+    with _home_of_its_own("cspr-bench-submit-") as home:
+        port = _prefect_of_its_own(home)
+        from benchmarks.submit import run
+
+        with console.status(f"Answering {reviews} reviews' first step, the two ways in turn ..."):
+            result = run(reviews, port)
     _print_figures(result, as_json)
 
 

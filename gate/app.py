@@ -91,7 +91,10 @@ class Gate:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = header(scope, "content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await respond_json(send, 413, TOO_LARGE)
+            if tasks_app.serves(scope["path"]):  # a person's page: told so on a page
+                await self.tasks.too_large(scope, receive, send)
+            else:
+                await respond_json(send, 413, TOO_LARGE)
             return
         started = False
 

@@ -590,7 +590,10 @@ def _read(
         elif spec.kind is FieldKind.DATE:
             _read_date(spec, posted, name, where, answer, reading)
         elif spec.kind is FieldKind.CHECKBOX:
-            answer[spec.name] = bool(_values(posted, name))
+            ticked = _values(posted, name)
+            if any(value != _YES for value in ticked):  # the page sends its box's own value, or nothing
+                reading.errors[name] = f"{_sentence(spec.title)}: tick the box, or leave it empty{where}"
+            answer[spec.name] = bool(ticked)
         elif spec.kind is FieldKind.RADIOS and spec.partner:
             offered = _partners_offered(spec, roles)
             chosen = offered[0][0] if len(offered) == 1 else _first(posted, name)

@@ -162,8 +162,7 @@ class TasksPages:
             try:
                 posted = _parse(await read_body(receive, MAX_BODY))
             except BodyTooLarge:
-                html = self._message("Your answer is too long", "An answer may be at most 1 MB. Nothing was sent.")
-                await _html(413, html)(scope, receive, send)
+                await self.too_large(scope, receive, send)
                 return
             sent = (posted.get("form_token") or [""])[0]
             if not hmac.compare_digest(sent.encode(), scope["cspr.form_token"].encode()):
@@ -171,6 +170,16 @@ class TasksPages:
                 return
             scope["cspr.posted"] = posted
         await self.app(scope, receive, send)
+
+    async def too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        """A page sent with more than 1 MB, refused before it is read in full: nothing of it is kept."""
+        html = self._message(
+            "Your answer is too long",
+            "A page may send at most 1 MB (about a million characters), and this one sent more, so nothing was sent "
+            "or saved. Shorten the longest answer (paste a summary, not a whole document) and submit it again.",
+            link=(_referred(scope), "Back to the task"),
+        )
+        await _html(413, html)(scope, receive, send)
 
     # --- the list ------------------------------------------------------------------------------------------
 
@@ -306,6 +315,8 @@ class TasksPages:
         path = task_path(reference, opened.task.stage)
         if action == "save":
             return _answer(303, b"", "text/plain", [("location", f"{path}?saved=1")])
+        if action == "autosave":  # the page's own script, while the person types (gate/static/cspr.js)
+            return _answer(204, b"", "text/plain")
         if action == "discard":
             await register.in_thread(lambda: _discard(person, opened.task))
             return _answer(303, b"", "text/plain", [("location", path)])
@@ -565,6 +576,12 @@ def form_token(session_token: str) -> str:
     """The token every POST of these pages carries: derived from the session's cookie, which no other site's page
     can read, so it needs no cookie of its own; a new sign-in makes every page shown before it expire."""
     return hmac.new(session_token.encode(), b"cspr tasks form", hashlib.sha256).hexdigest()
+
+
+def _referred(scope: Any) -> str:
+    """The page the person was on: the task's own (a POST's path), or their list."""
+    parts = str(scope.get("path", HOME)).split("/")  # "", "tasks", reference, step, and perhaps "claim"
+    return "/".join(parts[:4]) if len(parts) >= 4 and parts[1] == TASKS.strip("/") else HOME
 
 
 def _session(request: Request) -> Session:

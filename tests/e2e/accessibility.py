@@ -21,6 +21,7 @@ from models.settings import PROJECT_ROOT
 
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
+STYLES_LOADED = "() => [...document.styleSheets].every(s => { try { return s.cssRules.length } catch { return 0 } })"
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Accessibility:
             self.page.goto(url)
         finally:
             self.page.unroute_all()
+        # the colour contrast checks need the page's styles: every style sheet it links came from the gate
+        assert self.page.evaluate(STYLES_LOADED), f"{name}: a style sheet of the page did not load"
         self.page.add_script_tag(path=str(AXE))
         results: dict[str, Any] = self.page.evaluate("() => axe.run()")
         violations: list[dict[str, Any]] = results["violations"]
@@ -74,9 +77,6 @@ class Accessibility:
         self.minor += [f"{name}: {line}" for line in described(v for v in violations if v not in blocking)]
         assert not blocking, f"accessibility of {name} ({url}):\n" + "\n".join(described(blocking))
         return violations
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def described(violations: Any) -> list[str]:

@@ -392,6 +392,7 @@ def test_a_coordinators_first_review_on_the_tasks_pages(live: Live, journey: Jou
     ui.shot("tasks")
     axe.check("the task list", page)
     page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
     ui.shot("tasks-phone")
     page.set_viewport_size(DESKTOP)
     form = open_task(j, reference, Stage.RAPID_REVIEW)

@@ -386,11 +386,9 @@ def in_prefect(who: str) -> bool:
 
 
 def refused_as_partner(read: Read) -> bool:
-    """The gate's answer to a partner or the Panel's contact anywhere in Prefect: the API refused in the words that
-    send them to their tasks, a page redirected to their tasks page; nothing reached Prefect."""
-    if read.path.startswith("/api/"):
-        return read.status == 403 and json.loads(read.body) == {"detail": NOT_PREFECT}
-    return read.status == 303 and "\nlocation: /\n" in f"\n{read.headers}\n"
+    """The gate's answer to a partner or the Panel's contact on any route of Prefect's API: refused in the words that
+    send them to their tasks; nothing reached Prefect."""
+    return read.path.startswith("/api/") and read.status == 403 and json.loads(read.body) == {"detail": NOT_PREFECT}
 
 
 # --- the walk ------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 
 import httpx
+import pytest
 
 from cli.system import LocalSystem
 from gate.app import Gate
@@ -47,23 +48,31 @@ def get(app: Gate, path: str, token: str, headers: dict[str, str] | None = None)
     return asyncio.run(go())
 
 
-def test_a_disabled_person_is_signed_out_within_a_minute(deployed: LocalSystem) -> None:
+# what each person reads, and how the gate answers it once they are signed out: a coordinator in Prefect's API (401);
+# a partner, who uses no Prefect, on their tasks page (sent to sign in)
+READS = {Role.COORDINATOR: ("/api/version", 401), Role.POLICE: ("/", 303)}
+
+
+@pytest.mark.parametrize("role", list(READS))
+def test_a_disabled_person_is_signed_out_within_a_minute(deployed: LocalSystem, role: Role) -> None:
     clock = Clock()
     app = Gate(prefect_stand_in, service_digest=digest("service"), gate_key="gate-key", clock=clock)
-    someone = register(Role.POLICE)
+    someone = register(role)
+    path, signed_out = READS[role]
     with transaction() as session:
         roles = accounts.roles_of(session, account(someone))
     token = app.sessions.start(accounts.identity_of(account(someone), Factor.PASSWORD), roles, demo=True, now=T0)
-    assert get(app, "/api/version", token) == 200
+    assert get(app, path, token) == 200
 
     with transaction() as session:
         disable_person(session, someone.email, by=OPERATOR)
     clock.now = T0 + RECHECK_EVERY - SECOND
-    assert get(app, "/api/version", token) == 200  # taken as read for at most a minute
+    assert get(app, path, token) == 200  # taken as read for at most a minute
     clock.now = T0 + RECHECK_EVERY
-    assert get(app, "/api/version", token) == 401  # the register asked again: signed out
+    assert get(app, path, token) == signed_out  # the register asked again: signed out
     clock.now += SECOND
-    assert get(app, "/api/version", token) == 401  # and it stays over
+    assert get(app, path, token) == signed_out  # and it stays over
+    assert get(app, "/api/version", token) == 401
     assert app.sessions.find(token, clock.now) is None
 
 
@@ -76,6 +85,7 @@ def test_a_session_takes_the_registers_roles_of_today(deployed: LocalSystem) -> 
     )
     operators_read = "/api/admin/version"
     assert get(app, operators_read, token) == 403  # an operator's read: not open to the police role it started with
+    # (nor is anything of Prefect's: a partner uses none)
     clock.now = T0 + RECHECK_EVERY
     session = app.sessions.find(token, clock.now)
     assert session is not None and session.roles == {Role.POLICE}  # what the session was started with

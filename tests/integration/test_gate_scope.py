@@ -2,8 +2,10 @@
 
 - A coordinator of a second partnership sees none of the first partnership's runs, task runs, logs or artifacts, by
   filter or by id; the first partnership's coordinator (the control) sees them.
-- A partner polling a run's inputs while the coordinator answers the identity form (a planted name) never reads it,
-  and nor does anyone else: only the waiting form's schema and text, for who may answer it.
+- A second coordinator of the same partnership polling a run's inputs while the coordinator answers the identity form
+  (a planted name) never reads it, and nor does anyone else: only the waiting form's schema and text, for who may
+  answer it. A partner's representative of the same partnership, who uses no Prefect at all (they answer their steps
+  on their tasks page), is refused every one of these reads before it reaches Prefect.
 - A CSRF token asked for under any client id, the gate's included, does not stop the next answer.
 - Two coordinators answer one form at once, one of them flooding answers the form refuses: the person recorded is
   the one who gave the recorded answer, and the other is told the step was answered (409, not 503).
@@ -28,6 +30,7 @@ from sqlmodel import Session, select
 
 from cli.demo import Case
 from cli.system import LocalSystem
+from gate.guard import NOT_PREFECT
 from gate.who_may_answer import ANSWERED_ALREADY
 from models.db import get_engine, transaction
 from models.people import add_person
@@ -86,6 +89,12 @@ def review(system: LocalSystem) -> tuple[str, UUID]:
 
 def post(browser: Browser, path: str, body: dict[str, Any]) -> httpx.Response:
     return browser.http.post(f"/api{path}", json=body, headers=browser.csrf())
+
+
+def refused_as_partner(answer: httpx.Response) -> bool:
+    """The gate's answer to a partner on any route of Prefect's API: refused, in the words that send them to their
+    tasks page."""
+    return answer.status_code == 403 and answer.json()["detail"] == NOT_PREFECT
 
 
 def ids(answer: httpx.Response) -> set[str]:
@@ -155,16 +164,20 @@ def test_a_filter_that_would_widen_itself_by_or_is_refused(second_coordinator: B
 
 def test_nobody_but_the_system_reads_an_answer_even_while_it_waits_for_the_run(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Polled", child_name="Imogen Quarrington-Polled")
-    with at_the_identity_form(system, case) as (coordinator, partner, run_id, keyset):
+    with at_the_identity_form(system, case) as (coordinator, colleague, partner, run_id, keyset):
         seen: list[str] = []
+        partners: list[httpx.Response] = []
         stop = threading.Event()
 
         def poll() -> None:
             while not stop.is_set():
                 for key in keyset.values():
-                    answer = partner.http.get(f"/api/flow_runs/{run_id}/input/{key}")
+                    answer = colleague.http.get(f"/api/flow_runs/{run_id}/input/{key}")
                     seen.append(f"{answer.status_code} {answer.text}")
-                seen.append(post(partner, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended"}).text)
+                    partners.append(partner.http.get(f"/api/flow_runs/{run_id}/input/{key}"))
+                seen.append(post(colleague, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended"}).text)
+                by_filter = {"prefix": "suspended"}
+                partners.append(partner.http.post(f"/api/flow_runs/{run_id}/input/filter", json=by_filter))
 
         poller = threading.Thread(target=poll)
         poller.start()
@@ -176,19 +189,26 @@ def test_nobody_but_the_system_reads_an_answer_even_while_it_waits_for_the_run(s
             stop.set()
             poller.join()
         # the answer is in Prefect now, until the run reads it: still nobody reads it, not even who gave it
-        for browser in (partner, coordinator):
+        for browser in (colleague, partner, coordinator):
             assert browser.http.get(f"/api/flow_runs/{run_id}/input/{keyset['response']}").status_code == 403
         assert len(seen) > 5 and not any(case.child_name in text for text in seen)
+        seen += [f"{answer.status_code} {answer.text}" for answer in partners]
+        assert len(partners) > 5 and all(refused_as_partner(answer) for answer in partners), seen[-1]
         assert service_api(system).get(f"/flow_runs/{run_id}/input/{keyset['response']}").status_code == 200  # control
         assert inprocess.execute(run_id).is_completed()
 
 
 def test_who_may_answer_reads_the_forms_schema_and_text_and_nobody_else_does(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Schema")
-    with at_the_identity_form(system, case) as (coordinator, partner, run_id, keyset):
+    with (
+        at_the_identity_form(system, case) as (coordinator, colleague, partner, run_id, keyset),
+        signed_in(system.ui_url, register(Role.OPERATOR)) as operator,  # reads every partnership's runs, answers none
+    ):
         for key in (keyset["schema"], keyset["description"]):
             assert coordinator.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 200
-            assert partner.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 403
+            assert colleague.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 200  # may answer it too
+            assert operator.http.get(f"/api/flow_runs/{run_id}/input/{key}").status_code == 403
+            assert refused_as_partner(partner.http.get(f"/api/flow_runs/{run_id}/input/{key}"))
 
 
 # --- answers --------------------------------------------------------------------------------------------------
@@ -196,9 +216,9 @@ def test_who_may_answer_reads_the_forms_schema_and_text_and_nobody_else_does(sys
 
 def test_a_csrf_token_asked_for_under_any_client_id_does_not_stop_the_next_answer(system: LocalSystem) -> None:
     case = Case(pseudonym="Child Csrf")
-    with at_the_identity_form(system, case) as (coordinator, partner, run_id, _):
+    with at_the_identity_form(system, case) as (coordinator, colleague, _, run_id, _):
         for client in ("cspr-gate", "cspr-gate-" + "x" * 32, "", "gate"):
-            partner.http.get("/api/csrf-token", params={"client": client})
+            colleague.http.get("/api/csrf-token", params={"client": client})
         answered = post(coordinator, f"/flow_runs/{run_id}/resume", {"run_input": case.identity()})
         assert answered.is_success and answered.json()["status"] == "ACCEPT", answered.text
         assert inprocess.execute(run_id).is_completed()
@@ -244,19 +264,24 @@ def test_two_people_answer_at_once_and_the_one_recorded_gave_the_recorded_answer
 
 
 @contextmanager
-def at_the_identity_form(system: LocalSystem, case: Case) -> Iterator[tuple[Browser, Browser, UUID, dict[str, str]]]:
-    """A coordinator has started the notification and it waits at its identity form; a police representative of the
-    same partnership is signed in too. Yields both browsers, the run's id and the form's input keys."""
+def at_the_identity_form(
+    system: LocalSystem, case: Case
+) -> Iterator[tuple[Browser, Browser, Browser, UUID, dict[str, str]]]:
+    """A coordinator has started the notification and it waits at its identity form; a second coordinator and a police
+    representative of the same partnership are signed in too. Yields the three browsers (the coordinator, their
+    colleague, the partner), the run's id and the form's input keys."""
     coordinator = signed_in(system.ui_url, register(Role.COORDINATOR))
+    colleague = signed_in(system.ui_url, register(Role.COORDINATOR, label="Colleague"))
     partner = signed_in(system.ui_url, register(Role.POLICE))
     try:
         run_id = _start_notification(system, coordinator, case)
         assert inprocess.execute(run_id).is_paused()
         keyset = inprocess.read(run_id).state.state_details.run_input_keyset  # type: ignore[union-attr]
         assert keyset is not None
-        yield coordinator, partner, run_id, dict(keyset)
+        yield coordinator, colleague, partner, run_id, dict(keyset)
     finally:
         coordinator.close()
+        colleague.close()
         partner.close()
 
 

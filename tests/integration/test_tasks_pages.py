@@ -28,7 +28,10 @@ from gate.sessions import COOKIE
 from gate.tasks_app import form_token
 from models import accounts, partners
 from models.db import transaction
+from models.forms import Identity
+from models.identity import SUSPENDED
 from models.process import STEPS
+from models.process.demo_case import Case, answerer
 from models.review import lookup, transitions
 from models.roles import Role
 from models.seed import demo_identity
@@ -37,7 +40,8 @@ from models.stages import Stage
 from models.system_credentials import digest, gate_key
 from models.tables import Account, Representative, utcnow
 from models.task_ref import task_path
-from tests.integration.test_answers import TODAY, answer, at_sign_off, quick_passwords, state
+from tests.integration.test_answers import TODAY, _at, answer, at_sign_off, quick_passwords, state
+from tests.utils.bad_answers import BAD_ANSWERS
 from tests.utils.signin import register
 
 __all__ = ["quick_passwords"]
@@ -362,3 +366,117 @@ def test_state_is_untouched_by_a_look(db: Engine, gate: Gate, signing: tuple[str
         Person(gate, role).get("/")
     with Session(db) as session:
         assert lookup.review_by_reference(session, reference).step_seq == before.step_seq
+
+
+# --- the hostile corpus, through the page ------------------------------------------------------------------
+
+# what the page cannot send: a one-partner person's partner is known (the field is not theirs to choose), and a field
+# the form does not have is not read
+# the form does not have is not read, and a box to tick is sent ticked or not (a forged value: below)
+NOT_ON_THE_PAGE = {("partner",), ("unexpected_field",), ("national_review",)}
+ON_THE_PAGE = [(s, change, m) for s, change, m in BAD_ANSWERS if tuple(change) not in NOT_ON_THE_PAGE]
+
+
+@pytest.mark.parametrize(
+    ("stage", "change", "message"), ON_THE_PAGE, ids=[f"{s.value}-{m[:20]}" for s, _, m in ON_THE_PAGE]
+)
+def test_each_bad_answer_is_refused_on_the_page_clearly_and_changes_nothing(
+    gate: Gate, prefect: StandIn, db: Engine, stage: Stage, change: dict[str, Any], message: str
+) -> None:
+    reference, c = _at(db, stage)
+    good = c.answer(stage)
+    before = state(db, reference)
+    person = Person(gate, answerer(stage, good))
+    page = person.submit(task_path(reference, stage), form_fields.as_posted(STEPS[stage].form, {**good, **change}))
+    shown = visible(page)
+    if page.status_code == 413:  # a paste over 1 MB: refused before it is read
+        assert "at most 1 MB" in shown
+    else:
+        assert page.status_code == 400, shown[:500]
+        assert 'class="govuk-error-summary' in page.text
+        assert message.lower() in shown.lower() or _title_of(stage, change).lower() in shown.lower(), shown[:800]
+    assert prefect.calls == []
+    after = state(db, reference)
+    assert (after.stage, after.step_seq, after.step_refusal) == (before.stage, before.step_seq, before.step_refusal)
+
+
+def _title_of(stage: Stage, change: dict[str, Any]) -> str:
+    field = STEPS[stage].form.model_fields.get(next(iter(change)))
+    return field.title or "" if field else ""
+
+
+# --- the notification's identity step ----------------------------------------------------------------------
+
+
+RUN = "0b5c2f0e-3f6a-4c1b-9d2e-7a8b9c0d1e2f"
+
+
+@dataclass
+class NotificationWaiting(StandIn):
+    """Prefect with one notification run waiting for the children's identities (as its record reads)."""
+
+    resumed: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self) -> dict[str, Any]:
+        keyset = {"response": f"{SUSPENDED}identity-1-response", "schema": f"{SUSPENDED}identity-1-schema"}
+        return {
+            "id": RUN,
+            "name": "northshire · new incident",
+            "parameters": {"notification": {"partnership": "northshire", "children": [{"pseudonym": "Child K"}]}},
+            "state": {"type": "PAUSED", "state_details": {"run_input_keyset": keyset}},
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.calls.append(f"{scope['method']} {scope['path']}")
+        if scope["path"] == f"/api/flow_runs/{RUN}":
+            await _json(send, self.run())
+        elif scope["path"] == "/api/flow_runs/filter":
+            await _json(send, [self.run()])
+        else:
+            await respond_json(send, 404, "not found")
+
+
+def test_the_coordinator_sees_and_opens_a_notification_waiting_for_the_childrens_identities(db: Engine) -> None:
+    prefect = NotificationWaiting()
+    gate = Gate(prefect, service_digest=digest("service"), gate_key=gate_key(), checker=InProcessChecker())
+    at_sign_off(db)  # the demo partnership and its people
+    coordinator = Person(gate, Role.COORDINATOR)
+    listed = coordinator.get("/")
+    assert f"/tasks/notification/{RUN}" in listed.text and "Who the children are" in visible(listed)
+    page = coordinator.get(f"/tasks/notification/{RUN}")
+    assert page.status_code == 200 and "Child K" in visible(page)
+    assert 'value="save"' not in page.text  # no draft of children's names
+    identity = Case(today=TODAY).identity()
+    identity["children"] = [{**identity["children"][0], "pseudonym": "Child Z"}]  # not the child notified
+    wrong = coordinator.submit(f"/tasks/notification/{RUN}", form_fields.as_posted(Identity, identity))
+    assert wrong.status_code == 400 and "same pseudonyms: Child K" in visible(wrong)
+    assert not any("resume" in call or "input" in call for call in prefect.calls)  # nothing handed over
+    police = Person(gate, Role.POLICE)
+    assert f"/tasks/notification/{RUN}" not in police.get("/").text
+    assert police.get(f"/tasks/notification/{RUN}").status_code == 404  # a partner answers no notification
+
+
+def test_a_forged_value_for_a_box_to_tick_is_refused(gate: Gate, prefect: StandIn, db: Engine) -> None:
+    reference, c = _at(db, Stage.AWAITING_PANEL)
+    posted = form_fields.as_posted(STEPS[Stage.AWAITING_PANEL].form, c.answer(Stage.AWAITING_PANEL))
+    page = Person(gate, Role.PANEL).submit(
+        task_path(reference, Stage.AWAITING_PANEL), {**posted, "national_review": ["perhaps"]}
+    )
+    assert page.status_code == 400 and "The Panel will carry out a national review" in visible(page)
+    assert prefect.calls == []
+
+
+def test_the_page_saves_a_draft_while_the_person_types(gate: Gate, signing: tuple[str, Any]) -> None:
+    reference, c = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    police = Person(gate, Role.POLICE)
+    assert "data-cspr-autosave" in police.get(path).text
+    posted = sign_off(reference, c)
+    field_name = next(name for name, text_ in _text_fields(Stage.RAPID_REVIEW_SIGN_OFF).items() if text_)
+    posted[field_name] = ["typed a minute before the idle sign-out"]
+    assert police.post(path, {**posted, "action": "autosave"}).status_code == 204  # gate/static/cspr.js
+    gate.sessions.end(police.token)  # the idle sign-out
+    assert police.post(path, {**posted, "action": "autosave"}).status_code == 401  # told on the page; kept before
+    assert "typed a minute before the idle sign-out" in visible(Person(gate, Role.POLICE).get(path))

@@ -75,3 +75,57 @@ def test_the_step_benchmark_counts_a_run_taken_by_two_workers_once(tmp_path: Pat
         "Aborted submission of flow run 'b'. Server sent an abort signal: This run is in a PENDING state\n"
     )
     assert step.runs_started(log) == 1
+
+
+def test_the_submit_benchmark_times_submit_with_its_accepted_page_and_the_resume_route() -> None:
+    """Its two timed requests, against a stand-in for the gate (the drive itself is `cspr bench submit`: minutes, on
+    a system of its own): the task page's Submit carries the page's token and form key, and is timed with the GET of
+    the accepted page; the resume route gets the answer as run input, with the CSRF headers fetched beforehand."""
+    import httpx
+
+    from benchmarks import submit
+    from cli.gate_client import GateSession, Person
+
+    path, run_id = "/tasks/CSPR-2026-0001/incident-recorded", "7b4659ba-ccf3-4016-bc43-35af74492a1c"
+    sent: list[tuple[str, str, bytes]] = []
+
+    def gate(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, request.url.path, request.content))
+        if request.url.path == path and request.method == "GET":
+            page = '<input name="form_token" value="tok"><input name="form_key" value="key-0">'
+            return httpx.Response(200, text=page)
+        if request.url.path == path:
+            return httpx.Response(303, headers={"location": f"{path}/accepted"})
+        if request.url.path == f"{path}/accepted":
+            return httpx.Response(200, text="Your answer was accepted")
+        if request.url.path == "/api/csrf-token":
+            return httpx.Response(200, json={"token": "csrf"})
+        assert request.headers["Prefect-Csrf-Token"] == "csrf"
+        return httpx.Response(200, json={"status": "ACCEPT"})
+
+    session = GateSession("http://gate.test", Person("coordinator@example.org", "x"))
+    session.client.close()
+    session.client = httpx.Client(transport=httpx.MockTransport(gate), base_url="http://gate.test")
+    page = submit.on_the_task_page(session, path, {"panel_reference": ["SIN-1"]})
+    assert page.way == "task_page" and page.seconds >= page.submit_seconds > 0
+    posted = sent[1][2].decode()
+    assert "panel_reference=SIN-1" in posted and "form_token=tok" in posted and "form_key=key-0" in posted
+    assert "action=submit" in posted and sent[2][:2] == ("GET", f"{path}/accepted")
+    route = submit.by_the_resume_route(session, run_id, {"panel_reference": "SIN-1"})
+    assert route.way == "resume_route" and route.seconds == route.submit_seconds > 0
+    assert sent[-1][:2] == ("POST", f"/api/flow_runs/{run_id}/resume")
+    assert b'"run_input"' in sent[-1][2]
+
+
+def test_the_submit_benchmark_reports_both_ways_and_the_target() -> None:
+    from benchmarks.submit import Timed, figures
+
+    timings = [Timed("task_page", s, s - 0.01) for s in (0.3, 0.2, 0.4)]
+    timings += [Timed("resume_route", s, s) for s in (0.1, 0.05, 0.2)]
+    result = figures(timings)
+    assert result["task_page_count"] == result["resume_route_count"] == 3
+    assert result["task_page_median_seconds"] == 0.3 and result["task_page_max_seconds"] == 0.4
+    assert result["resume_route_median_seconds"] == 0.1 and result["ratio_task_page_over_resume_route"] == 3.0
+    assert result["task_page_accepted_page_median_seconds"] == 0.01
+    assert result["target_met"] is True
+    assert figures([Timed("task_page", 1.5, 1.4), Timed("resume_route", 0.1, 0.1)])["target_met"] is False
