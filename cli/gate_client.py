@@ -89,18 +89,26 @@ class GateSession:
         return verdict
 
     def answer_task(self, path: str, posted: dict[str, list[str]]) -> None:
-        """Answer a step on its task page (``path``, from gate/tasks_app.task_path), as the person's Submit does: the
-        page's own token and form key, then the fields. GateRefused with what the page says is wrong, when it is
-        refused."""
+        """Answer a step on its task page (``path``, from models.task_ref.task_path), as the person's Submit does:
+        the page's own token and form key, then the fields. GateRefused with what the page says is wrong."""
+        answer = self._send_task(path, posted, "submit")
+        if answer.status_code != 303 or not answer.headers.get("location", "").endswith("/accepted"):
+            raise GateRefused(f"HTTP {answer.status_code}: {_page_errors(answer)}")
+
+    def save_draft(self, path: str, posted: dict[str, list[str]]) -> None:
+        """Keep what was typed on a task page as the person's draft, as "Save draft" does."""
+        answer = self._send_task(path, posted, "save")
+        if answer.status_code != 303:
+            raise GateRefused(f"HTTP {answer.status_code}: {_page_errors(answer)}")
+
+    def _send_task(self, path: str, posted: dict[str, list[str]], action: str) -> httpx.Response:
         page = self.client.get(path)
         if page.status_code != 200:
             raise GateRefused(f"the task page did not open (HTTP {page.status_code}): {_page_errors(page)}")
         key = FORM_KEY.search(page.text)
-        fields: dict[str, str | list[str]] = {**posted, "form_token": _form_token(page), "action": "submit"}
+        fields: dict[str, str | list[str]] = {**posted, "form_token": _form_token(page), "action": action}
         fields["form_key"] = key.group(1) if key else ""
-        answer = self.client.post(path, data=fields)
-        if answer.status_code != 303 or not answer.headers.get("location", "").endswith("/accepted"):
-            raise GateRefused(f"HTTP {answer.status_code}: {_page_errors(answer)}")
+        return self.client.post(path, data=fields)
 
     def start_run(self, deployment_id: Any, parameters: dict[str, Any]) -> str:
         """Start a run of a deployment, as the UI's Run button does; the new run's id."""

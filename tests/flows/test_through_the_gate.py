@@ -13,14 +13,19 @@ from sqlmodel import Session, col, select
 
 from cli.demo import NOTIFY_DEPLOYMENT, AtTheGate, Case, DemoError, answerer, review_state
 from cli.system import LocalSystem
+from gate.form_fields import as_posted
 from models import identity
 from models.db import get_engine
+from models.process import STEPS
 from models.review.lookup import review_by_reference
 from models.review.transitions import history
 from models.roles import Role
+from models.settings import get_settings
 from models.stages import Stage
-from models.tables import Decision, RegisterEvent
+from models.tables import AnswerDraft, Decision, RegisterEvent
+from models.task_ref import task_path
 from tests.utils import inprocess
+from tests.utils.search import search_files, search_sqlite
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +88,34 @@ def test_the_gate_refuses_a_coordinators_sign_off_and_nothing_reaches_the_run(pe
     assert read_flow_run_input(f"suspended-{key}-response", flow_run_id=run.id) is None
     assert read_flow_run_input(identity.input_key(str(key)), flow_run_id=run.id) is None
     assert review_state(reference) == before
+
+
+PLANTED = "Zephyrine Quill-Ashdown"  # invented: typed into a draft, it must be found nowhere but sealed
+
+
+def test_a_draft_is_kept_sealed_never_reaches_prefect_and_goes_once_the_answer_is_accepted(
+    people: AtTheGate, deployed: LocalSystem
+) -> None:
+    case = Case(pseudonym="Child Drafted")
+    reference, _ = inprocess.notify(case)
+    signed_in_answer(people, reference, Stage.INCIDENT_RECORDED, case)
+    inprocess.suspended_run(reference)  # the rapid review's form waits
+    drafted = {**case.answer(Stage.RAPID_REVIEW), "facts": f"Seen at the clinic with {PLANTED}."}
+    coordinator = people.signed_in(Role.COORDINATOR)
+    coordinator.save_draft(task_path(reference, Stage.RAPID_REVIEW), as_posted(STEPS[Stage.RAPID_REVIEW].form, drafted))
+    page = coordinator.client.get(task_path(reference, Stage.RAPID_REVIEW))
+    assert PLANTED in page.text  # restored for its author
+
+    home = get_settings().resolved_home
+    words = [PLANTED, *PLANTED.replace("-", " ").split()[:1]]
+    hits = search_sqlite(home / "prefect" / "prefect.db", words)
+    hits += search_files(home / "prefect", words) + search_files(home / "logs", words)
+    hits += search_files(home, words, skip=(home / "prefect", home / "logs"))  # the project's database: sealed
+    assert hits == [], "\n".join(hits)
+    with Session(get_engine()) as session:
+        review = review_by_reference(session, reference)
+        assert session.exec(select(AnswerDraft).where(AnswerDraft.review_id == review.id)).all()
+
+    signed_in_answer(people, reference, Stage.RAPID_REVIEW, case)  # the answer, without the planted words
+    with Session(get_engine()) as session:
+        assert session.exec(select(AnswerDraft).where(AnswerDraft.review_id == review.id)).all() == []

@@ -77,6 +77,12 @@ def api_with(system: LocalSystem, cookie: str | bytes) -> httpx.Response:
     return httpx.get(f"{system.api_url}/version", headers={b"cookie": b"cspr_session=" + raw})
 
 
+def tasks_with(system: LocalSystem, cookie: str) -> httpx.Response:
+    """The person's tasks page (the site's home) with the given session cookie and nothing else: what a partner or the
+    Panel's contact reads, who use no Prefect."""
+    return httpx.get(f"{system.ui_url}/", headers={"cookie": f"{COOKIE}={cookie}"})
+
+
 # --- local sign-in ------------------------------------------------------------------------------------------
 
 
@@ -164,7 +170,7 @@ def test_the_first_sign_in_of_a_new_account_shows_the_enrolment_page(system: Loc
 
 
 def test_confirming_the_apps_code_at_enrolment_signs_in(system: LocalSystem, browser: Browser) -> None:
-    someone = person(demo=False)
+    someone = person(Role.COORDINATOR, demo=False)  # a person of Prefect's UI, to go on to its dashboard
     page = browser.sign_in(someone.email, someone.password, next_path="/dashboard")
     answer = browser.enrol(page, someone.code())
     assert answer.status_code == 303 and answer.headers["location"] == "/dashboard"
@@ -180,15 +186,23 @@ def test_a_wrong_code_at_enrolment_shows_the_enrolment_page_again(system: LocalS
     assert browser.enrol(again, someone.code()).status_code == 303
 
 
-def test_signing_out_ends_the_session(system: LocalSystem, browser: Browser) -> None:
-    someone = person()
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.POLICE])
+def test_signing_out_ends_the_session(system: LocalSystem, browser: Browser, role: Role) -> None:
+    # a coordinator's session read in Prefect's API; a partner's, who uses no Prefect, on their tasks page
+    someone = person(role)
     browser.sign_in(someone.email, someone.password)
     cookie = browser.session_cookie
-    assert cookie is not None and api_with(system, cookie).status_code == 200
+    assert cookie is not None
+    if role is Role.COORDINATOR:
+        assert api_with(system, cookie).status_code == 200
+    else:
+        assert tasks_with(system, cookie).status_code == 200
     remember(cookie)
     out = browser.sign_out()
     assert out.status_code == 200 and "signed out" in out.text
     assert api_with(system, cookie).status_code == 401  # the old cookie, kept by someone, no longer works
+    page = tasks_with(system, cookie)  # nor on the tasks page: sent to sign in
+    assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")
 
 
 def test_sign_in_goes_on_to_a_path_of_this_server_never_to_another_site(system: LocalSystem) -> None:
@@ -202,7 +216,7 @@ def test_sign_in_goes_on_to_a_path_of_this_server_never_to_another_site(system: 
 
 def test_no_next_however_written_sends_the_person_to_another_site(system: LocalSystem) -> None:
     """Every hostile target of tests/unit/test_redirects.py, as the sign-in page's link gives it and as a form posted
-    with it in place of the page's own: each lands on the UI's home after signing in."""
+    with it in place of the page's own: each lands on the site's home (the person's tasks) after signing in."""
     someone = person()
     landed: dict[str, str] = {}
     with Browser(system.ui_url) as browser:
