@@ -269,7 +269,9 @@ def _specs(model: type[BaseModel]) -> tuple[_Spec, ...]:
 
 def _optional_mark(spec: _Spec) -> str:
     optional = not spec.required and spec.kind in (FieldKind.INPUT, FieldKind.TEXTAREA, FieldKind.LINES, FieldKind.DATE)
-    return " (optional)" if optional and "(" not in spec.title else ""
+    # a field required in some cases says so in its hint ("Required when sending it back"): not marked optional
+    conditional = spec.hint.lower().startswith("required")
+    return " (optional)" if optional and "(" not in spec.title and not conditional else ""
 
 
 # --- an answer as posted --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ the review's own key, once the run has read them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -38,6 +38,7 @@ class IdentityTask:
     partnership: str  # its code
     pseudonyms: tuple[str, ...]
     identity_known: bool  # False: the notification was made before the names were known; the coordinator confirms
+    partnership_name: str = ""  # as people know it (the register's), once looked up
 
     @property
     def form(self) -> type[FormModel]:
@@ -57,7 +58,8 @@ class IdentityTask:
 
     def about(self) -> dict[str, Any]:
         """What the pages say of it: there is no reference yet, only the partnership and the pseudonyms."""
-        return {"reference": "New notification", "pseudonyms": list(self.pseudonyms), "partnership": self.partnership}
+        where = self.partnership_name or self.partnership
+        return {"reference": "New notification", "pseudonyms": list(self.pseudonyms), "partnership": where}
 
     def check(self, answer: dict[str, Any]) -> str:
         """The step's rule beyond the form's own, as the run makes it: "" or what to change."""
@@ -96,7 +98,7 @@ async def identity_task(prefect: PrefectClient, run_id: str, person: Identity) -
     if task is None:
         raise AnswerRefused(NOT_WAITING)
     await register.answering(task.run, person)  # a coordinator of the partnership notified, today
-    return task
+    return replace(task, partnership_name=await register.partnership_name(task.partnership))
 
 
 async def waiting_for(prefect: PrefectClient, partnerships: frozenset[str]) -> list[IdentityTask]:
@@ -113,7 +115,11 @@ async def waiting_for(prefect: PrefectClient, partnerships: frozenset[str]) -> l
         found = await client.post("/api/flow_runs/filter", json=body)
     runs: list[dict[str, Any]] = found.json() if found.status_code == 200 else []
     tasks = [task for run in runs if (task := _task(run)) is not None]
-    return [task for task in tasks if task.partnership in partnerships]
+    return [
+        replace(task, partnership_name=await register.partnership_name(task.partnership))
+        for task in tasks
+        if task.partnership in partnerships
+    ]
 
 
 def coordinator_identity(person: Identity) -> Identity:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from gate.policy import reads_all
 from gate.who_may_answer import Waiting, answering_roles
@@ -17,7 +17,7 @@ from models import accounts
 from models.db import transaction
 from models.identity import Identity
 from models.roles import Role
-from models.tables import Account
+from models.tables import Account, Partnership
 
 T = TypeVar("T")
 Held = tuple[frozenset[Role], frozenset[str] | None]  # roles, and partnerships whose runs are read (None: every one)
@@ -63,5 +63,16 @@ async def answering(run: Waiting, person: Identity) -> frozenset[Role]:
     def read() -> frozenset[Role]:
         with transaction() as db:
             return answering_roles(db, run, person.person_id, person.name)
+
+    return await in_thread(read)
+
+
+async def partnership_name(code: str) -> str:
+    """A partnership's name as people know it; its code when the register has no such partnership."""
+
+    def read() -> str:
+        with transaction() as db:
+            found = db.exec(select(Partnership).where(Partnership.code == code)).first()
+            return found.name if found is not None else code
 
     return await in_thread(read)

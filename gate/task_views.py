@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from models import claims, drafts, task_ref
+from models import claims, drafts, rulebook, task_ref
 from models.accounts import roles_in, roles_of
 from models.process import STEPS, Step
 from models.refusals import Refused
@@ -27,6 +28,7 @@ from models.worklist import Waiting, worklist
 from models.your_tasks import Task, YourTasks
 
 MOVED_ON = "this step is not waiting any more: the review has moved on. Your tasks page shows what waits now"
+ENGLAND = ZoneInfo("Europe/London")
 NOT_OPEN = "there is no such review, or it is not one of your partnerships'"
 
 
@@ -88,6 +90,23 @@ def shown(day: dt.date | dt.datetime | None) -> str | None:
     return None if day is None else f"{day.day} {day:%B %Y}"
 
 
+def shown_at(at: dt.datetime) -> str:
+    """A moment as people write it, in England: 3 March 2027 at 4:12pm."""
+    here = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(ENGLAND)
+    return f"{shown(here)} at {here.hour % 12 or 12}:{here:%M}{'am' if here.hour < 12 else 'pm'}"
+
+
+def who_acts(role: Role, edition: str) -> str:
+    """A role as the page names it: the health partner by the name the review's edition gives it."""
+    if role is Role.HEALTH and edition:
+        return rulebook.edition(edition).health_partner
+    return role.label
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _overdue(waiting: Waiting, today: dt.date) -> bool:
     return waiting.deadline is not None and waiting.deadline < today
 
@@ -124,7 +143,7 @@ def list_page(
             "working_days_left": w.working_days_left,
             "provisional": w.provisional,
             "overdue": _overdue(w, today),
-            "others": [role.label for role in w.who if role not in task.yours],
+            "others": [who_acts(role, w.edition) for role in w.who if role not in task.yours],
             "claimed_by": holder.name if holder else None,
             "claimed_by_me": mine,
             "claim_href": task_path(w.reference, w.stage) + "/claim",
@@ -159,7 +178,7 @@ def list_page(
                 "reference": d.reference,
                 "pseudonyms": [],
                 "step": f"{d.what}: {d.outcome.replace('_', ' ')}",
-                "answered_on": shown(d.at),
+                "answered_on": shown_at(d.at),
                 "href": None,
             }
             for d in found.done
@@ -209,7 +228,7 @@ def task_page(db: Session, opened: Opened, person: uuid.UUID, today: dt.date) ->
         }
         if row and row.deadline
         else None,
-        "who": ", ".join(role.label for role in row.who) if row else "",
+        "who": _sentence(", ".join(who_acts(role, row.edition) for role in row.who)) if row else "",
         "claim": {
             "by": holder.name if holder else None,
             "by_me": mine,

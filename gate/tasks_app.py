@@ -52,10 +52,10 @@ from models import claims, drafts, task_ref
 from models.calendar import today_in_england
 from models.db import transaction
 from models.identity import Identity
-from models.process import step_key
+from models.process import STEPS, step_key
 from models.refusals import Refused
 from models.roles import Role
-from models.stages import HUMAN_LABELS, Stage
+from models.stages import Stage
 from models.task_ref import TASKS, task_path
 from models.your_tasks import your_tasks
 
@@ -244,7 +244,9 @@ class TasksPages:
         try:
             opened, draft, saved = await register.in_thread(read)
         except NotOpen as refused:
-            return _html(404, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+            return _html(
+                404, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+            )
         notice = "saved" if request.query_params.get("saved") else ""
         return await self._show(request, opened, posted=draft, restored=saved, notice=notice)
 
@@ -272,7 +274,7 @@ class TasksPages:
         fields = form_fields.fields_for(step.form, opened.roles, posted=posted, errors=errors or {})
         shown_errors = dict(errors or {})
         if refusal:
-            shown_errors[form_fields.FORM_ERROR] = refusal
+            shown_errors[form_fields.FORM_ERROR] = _full_stop(refusal)
         return self._page(
             status,
             "tasks/form.html",
@@ -285,7 +287,7 @@ class TasksPages:
             form_key=step_key(review),
             answerable=bool(opened.roles),
             restored_draft=restored is not None,
-            restored_at=restored,
+            draft_saved=views.shown_at(restored) if restored else "",
             notice=notice,
             **about,
         )
@@ -309,7 +311,9 @@ class TasksPages:
         try:
             opened = await register.in_thread(lambda: open_and_keep(True))
         except NotOpen as refused:
-            return _html(409, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+            return _html(
+                409, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+            )
         if not opened.roles:
             return await self._show(request, opened, refusal=views.not_yours(opened), status=403)
         path = task_path(reference, opened.task.stage)
@@ -393,7 +397,9 @@ class TasksPages:
         try:
             task = await identity_task(self.prefect, request.path_params["run_id"], _session(request).identity)
         except AnswerRefused as refused:
-            return _html(404, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+            return _html(
+                404, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+            )
         return self._identity_page(request, task)
 
     def _identity_page(
@@ -407,7 +413,7 @@ class TasksPages:
         status: int = 200,
     ) -> Response:
         fields = form_fields.fields_for(task.form, COORDINATING, posted=posted, errors=errors or {})
-        shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: refusal} if refusal else {})}
+        shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: _full_stop(refusal)} if refusal else {})}
         return self._page(
             status,
             "tasks/form.html",
@@ -435,7 +441,9 @@ class TasksPages:
         try:
             task = await identity_task(self.prefect, request.path_params["run_id"], who)
         except AnswerRefused as refused:
-            return _html(409, self._message("This task is not open to you", str(refused), link=(HOME, "Your tasks")))
+            return _html(
+                409, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+            )
         if (posted.get("form_key") or [""])[0] != task.run.form_key:
             return self._identity_page(request, task, posted=kept, refusal=ANSWERED_SINCE, status=409)
         if form_fields.adds_row(task.form, kept):
@@ -452,7 +460,8 @@ class TasksPages:
         return _answer(303, b"", "text/plain", [("location", f"{task.path}/accepted")])
 
     async def _identity_accepted(self, request: Request) -> Response:
-        html = self._message(
+        html = self._said(
+            request,
             "The children's identities were accepted",
             "They were handed to the notification, which records the review and seals them in the partnership's "
             "database. The review's first step appears on your tasks page within a minute.",
@@ -464,8 +473,10 @@ class TasksPages:
     async def _accepted(self, request: Request) -> Response:
         reference = request.path_params["reference"]
         stage = _stage_of(request.path_params["step"])
-        title = HUMAN_LABELS.get(stage, "Your answer") if stage else "Your answer"
-        html = self._message(
+        step = STEPS.get(stage) if stage else None
+        title = step.title if step else "this step"
+        html = self._said(
+            request,
             "Your answer was accepted",
             f"Your answer to {reference} ({title}) was checked and handed to the review. It is recorded in the "
             "review's history within a minute; nothing more is needed from you for this step.",
@@ -504,7 +515,7 @@ class TasksPages:
         today = today_in_england()
         on, problem = form_fields.read_date(posted, "follow_up", required=False, title="The date to look again")
         if problem:
-            return _html(400, self._message("Check the date", problem, link=(_back(request), "Back to the task")))
+            return _html(400, self._said(request, "Check the date", problem, link=(_back(request), "Back to the task")))
 
         def change() -> None:
             with transaction() as db:
@@ -520,7 +531,7 @@ class TasksPages:
         try:
             await register.in_thread(change)
         except Refused as refused:
-            return _html(409, self._message("That was not done", str(refused), link=(back, "Back")))
+            return _html(409, self._said(request, "That was not done", str(refused), link=(back, "Back")))
         return _answer(303, b"", "text/plain", [("location", back)])
 
     # --- the pages themselves --------------------------------------------------------------------------------
@@ -534,7 +545,7 @@ class TasksPages:
         return _answer(200, path.read_bytes(), kind)
 
     async def _no_such_page(self, request: Request, exc: Exception) -> Response:
-        return _html(404, self._message("Page not found", "There is no such page.", link=(HOME, "Your tasks")))
+        return _html(404, self._said(request, "Page not found", "There is no such page.", link=(HOME, "Your tasks")))
 
     def _page(self, status: int, template: str, request: Request, **values: Any) -> Response:
         session = _session(request)
@@ -548,16 +559,27 @@ class TasksPages:
         )
         return _html(status, html)
 
-    def _message(self, title: str, text: str, *, link: tuple[str, str] | None = None, panel: bool = False) -> bytes:
+    def _message(
+        self, title: str, text: str, *, link: tuple[str, str] | None = None, panel: bool = False, person: str = ""
+    ) -> bytes:
+        """A short page: what happened, and where to go on to. ``person``: who is signed in, named in the header."""
         return render(
             "tasks/message.html",
             title=title,
             text=text,
             link={"href": link[0], "label": link[1]} if link else None,
             panel=panel,
+            person=person,
             sign_out=SIGN_OUT,
             home=HOME,
         )
+
+    def _said(
+        self, request: Request, title: str, text: str, *, link: tuple[str, str] | None = None, panel: bool = False
+    ) -> bytes:
+        """``_message``, to the person signed in."""
+        session: Session | None = request.scope.get("cspr.session")  # none on an asset's 404
+        return self._message(title, text, link=link, panel=panel, person=session.identity.name if session else "")
 
 
 def _discard(person: uuid.UUID, task: task_ref.TaskRef) -> None:
@@ -576,6 +598,12 @@ def form_token(session_token: str) -> str:
     """The token every POST of these pages carries: derived from the session's cookie, which no other site's page
     can read, so it needs no cookie of its own; a new sign-in makes every page shown before it expire."""
     return hmac.new(session_token.encode(), b"cspr tasks form", hashlib.sha256).hexdigest()
+
+
+def _full_stop(text: str) -> str:
+    """A refusal as a sentence of the page: it begins with a capital and ends with a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _referred(scope: Any) -> str:

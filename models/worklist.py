@@ -34,6 +34,7 @@ class Waiting:
     pseudonyms: tuple[str, ...] = ()  # the children's and family's pseudonyms ("Child Q"): never a name
     provisional: bool = False  # the deadline is counted over bank holidays GOV.UK has not published yet
     review_id: uuid.UUID | None = None
+    edition: str = ""  # the review's edition of the guidance: what it calls the health partner
 
     def row(self, link: str) -> dict[str, str | int | None]:
         """As a table row (the artifact, `cspr tasks --json`)."""
@@ -111,6 +112,7 @@ def worklist(
                 tuple(pseudonyms.get(review.id, ())),
                 provisional,
                 review.id,
+                review.edition,
             )
         )
     return sorted(found, key=lambda w: (w.deadline is None, w.deadline or dt.date.max, w.reference))

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from models.accounts import partnerships_of, roles_in
+from models.process import STEPS
 from models.roles import Role
-from models.tables import Account, Decision, Partnership, Review
+from models.stages import HUMAN_LABELS, Stage
+from models.tables import Account, Decision, Partnership, Review, StageEvent
 from models.worklist import Waiting, worklist
 
 DONE_RECENTLY = dt.timedelta(days=30)
+DONE_SHOWN = 50
+SAME_ANSWER = dt.timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,8 @@ class Task:
 @dataclass(frozen=True)
 class Done:
     reference: str
-    what: str  # the decision, in words
-    outcome: str
+    what: str  # the step answered, or the decision, in words
+    outcome: str  # where the review went, or the decision's outcome
     at: dt.datetime
 
 
@@ -74,15 +78,44 @@ def your_tasks(session: Session, account_id: uuid.UUID, today: dt.date, *, opera
 
 
 def done_recently(session: Session, account_id: uuid.UUID, today: dt.date) -> list[Done]:
+    """What the person answered in the last 30 days, newest first: each answer that moved a review (a stage event of
+    theirs), and each decision of theirs that moved none (a partner's sign-off while others are still to sign)."""
     since = dt.datetime.combine(today - DONE_RECENTLY, dt.time.min, tzinfo=dt.UTC)
-    rows = session.exec(
+    moves = session.exec(
+        select(Review.reference, StageEvent.from_stage, StageEvent.to_stage, StageEvent.at)
+        .join(Review, col(Review.id) == col(StageEvent.review_id))
+        .where(StageEvent.actor_id == account_id, col(StageEvent.at) >= since, col(StageEvent.from_stage).is_not(None))
+        .order_by(col(StageEvent.at).desc())
+        .limit(DONE_SHOWN)
+    ).all()
+    decisions = session.exec(
         select(Review.reference, Decision.kind, Decision.outcome, Decision.at)
         .join(Review, col(Review.id) == col(Decision.review_id))
         .where(Decision.actor_id == account_id, col(Decision.at) >= since)
         .order_by(col(Decision.at).desc())
-        .limit(50)
+        .limit(DONE_SHOWN)
     ).all()
-    return [Done(reference, _in_words(str(kind)), outcome, at) for reference, kind, outcome, at in rows]
+    done = [
+        Done(reference, _step_title(Stage(before)), HUMAN_LABELS[Stage(after)], at)
+        for reference, before, after, at in moves
+        if before is not None
+    ]
+    # a decision recorded with a move (in the same transaction, a moment apart) is that move: shown once
+    done += [
+        Done(reference, _in_words(str(kind)), outcome.replace("_", " "), at)
+        for reference, kind, outcome, at in decisions
+        if not any(d.reference == reference and abs(_utc(d.at) - _utc(at)) < SAME_ANSWER for d in done)
+    ]
+    return sorted(done, key=lambda d: d.at, reverse=True)[:DONE_SHOWN]
+
+
+def _utc(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives a stored time back without its zone
+
+
+def _step_title(stage: Stage) -> str:
+    step = STEPS.get(stage)
+    return step.title if step is not None else HUMAN_LABELS[stage]
 
 
 def _in_words(kind: str) -> str:

@@ -234,6 +234,8 @@ def test_signing_twice_is_refused_on_the_page(
     )
     assert page.status_code == 400 and "already signed off" in visible(page)
     assert prefect.calls == []
+    done = visible(Person(gate, Role.LOCAL_AUTHORITY).get("/")).split("Done recently", 1)[1]
+    assert reference in done and "Sign off: signed" in done  # their sign-off, among what they did lately
 
 
 def test_a_registration_no_longer_in_force_is_refused_on_the_page(

@@ -246,7 +246,7 @@ def test_the_summary_above_the_form() -> None:
     assert '<a href="/tasks" class="govuk-back-link">' in text
     assert "<title>Record the rapid review – cspr</title>" in text
     overdue = _form_page(IdentityToFollow, None, frozenset(), deadline={"date": "1 March", "working_days_left": -1})
-    assert "govuk-tag--red" in overdue.decode() and "1 working day overdue" in overdue.decode()
+    assert "govuk-tag--red" in overdue.decode() and "Overdue</strong> by 1 working day" in overdue.decode()
     saved = _form_page(IdentityToFollow, None, frozenset(), draft_just_saved=True)
     assert "Your draft is saved" in saved.decode()
 
@@ -341,7 +341,7 @@ def test_the_task_list() -> None:
     text = html.decode()
     assert text.count('class="govuk-summary-card"') == 3
     assert "Start a notification" in text and 'href="/tasks/notify"' in text
-    assert "govuk-tag--red" in text and "3 working days overdue" in text and "2 working days left" in text
+    assert "govuk-tag--red" in text and "by 3 working days" in text and "2 working days left" in text
     assert "govuk-tag--grey" in text  # provisional
     assert "the police partner, the health partner" in text and "Nobody else" in text
     assert "You said you are on it" in text and "Nobody has said they are on it" in text
