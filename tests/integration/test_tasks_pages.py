@@ -482,3 +482,54 @@ def test_the_page_saves_a_draft_while_the_person_types(gate: Gate, signing: tupl
     gate.sessions.end(police.token)  # the idle sign-out
     assert police.post(path, {**posted, "action": "autosave"}).status_code == 401  # told on the page; kept before
     assert "typed a minute before the idle sign-out" in visible(Person(gate, Role.POLICE).get(path))
+
+
+# --- every route of the tasks pages, as each role ------------------------------------------------------------
+
+ROLES = [Role.COORDINATOR, Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH, Role.PANEL, Role.OPERATOR]
+PARTNER = {Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH}
+
+
+def expected(role: Role | None, route: str) -> int:
+    """What each person gets from each route at a review waiting for the partners' sign-off (None: not signed in)."""
+    if route == "GET assets":
+        return 200  # the styles and script: nothing of anyone's
+    if role is None:
+        return 303 if route.startswith("GET") else 401
+    return {
+        "GET list": 200,
+        "GET task": 200,  # the form; without its buttons to someone whose step it is not
+        "POST save": 303 if role in PARTNER else 403,
+        "POST take": 303 if role in PARTNER else 409,
+        "POST follow-up": 303,  # a date of their own
+        "GET accepted": 200,
+        "GET identity": 404,  # no notification waits here
+        "GET no such": 404,
+    }[route]
+
+
+@pytest.mark.parametrize("role", [None, *ROLES], ids=["not signed in", *(r.value for r in ROLES)])
+def test_every_route_of_the_tasks_pages_as_each_role(
+    gate: Gate, prefect: StandIn, signing: tuple[str, Any], role: Role | None
+) -> None:
+    reference, _ = signing
+    path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    if role is None:
+        person = Person(gate, Role.POLICE)
+        person.token = "no-session"
+    else:
+        person = Person(gate, role)
+    routes = {
+        "GET list": lambda: person.get("/"),
+        "GET task": lambda: person.get(path),
+        "POST save": lambda: person.post(path, {"action": "save"}),
+        "POST take": lambda: person.post(f"{path}/claim", {"action": "take"}),
+        "POST follow-up": lambda: person.post(f"{path}/follow-up", {}),
+        "GET accepted": lambda: person.get(f"{path}/accepted"),
+        "GET identity": lambda: person.get(f"/tasks/notification/{RUN}"),
+        "GET no such": lambda: person.get("/tasks/nothing"),
+        "GET assets": lambda: person.get("/tasks/assets/cspr.css"),
+    }
+    got = {route: call().status_code for route, call in routes.items()}
+    assert got == {route: expected(role, route) for route in routes}
+    assert not any("/resume" in call or "/input" in call for call in prefect.calls)  # no answer reached Prefect
