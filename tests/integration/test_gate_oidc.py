@@ -1,6 +1,8 @@
 """The gate's sign-in with the organisation's account, end to end against a real OpenID provider on loopback: from
-the sign-in page's button to a session that opens the API, and a clear refusal for a person not in the register.
-The gate runs over ASGI in this process in front of a stand-in for Prefect; its database is this session's."""
+the sign-in page's button to a session that opens the person's tasks page (a police representative's: partners use
+no Prefect, so the API is refused to them as to anyone signed in who is not of Prefect's UI), and a clear refusal for
+a person not in the register. The gate runs over ASGI in this process in front of a stand-in for Prefect; its
+database is this session's."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 from gate import oidc
 from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
+from gate.guard import NOT_PREFECT
 from gate.sessions import COOKIE
 from gate.signin_app import OIDC_COOKIE
 from models.db import get_engine, migrate, transaction
@@ -98,8 +101,12 @@ def test_a_registered_person_signs_in_with_their_organisations_account(gate: Gat
     assert back.status_code == 303 and back.headers["location"] == "/runs/flow-run/abc"
     assert cleared_browser_cookie(back)  # used once
     cookie = back.cookies[COOKIE]
+    assert call(gate, "/").status_code == 303  # not signed in: sent to sign in
+    tasks = call(gate, "/", {COOKIE: cookie})
+    assert tasks.status_code == 200 and "reached" not in tasks.text  # their tasks page, the gate's own
     assert call(gate, "/api/version").status_code == 401
-    assert call(gate, "/api/version", {COOKIE: cookie}).json() == {"detail": "reached /api/version"}
+    # signed in (not 401), and refused as a partner: nothing reached Prefect
+    assert call(gate, "/api/version", {COOKIE: cookie}).json() == {"detail": NOT_PREFECT}
     session = gate.sessions.find(cookie, gate.clock())
     assert session is not None
     assert session.roles == frozenset({Role.POLICE}) and session.identity.signed_in_with == "oidc"
