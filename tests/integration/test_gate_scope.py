@@ -132,7 +132,11 @@ def test_nor_their_task_runs_logs_or_artifacts(
     by_runs = {"flow_runs": {"id": {"any_": runs}}}
     task_runs = ids(api.post("/task_runs/filter", json=by_runs))
     artifacts = ids(api.post("/artifacts/filter", json=by_runs))
-    logs = api.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": runs}}}).json()
+    logs: list[object] = []
+    deadline = time.monotonic() + 60  # a run's logs reach the server in batches, a moment after the run
+    while not logs and time.monotonic() < deadline:
+        logs = api.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": runs}}}).json()
+        time.sleep(0 if logs else 1)
     assert task_runs and artifacts and logs  # the review left all three
     assert not ids(post(second_coordinator, "/task_runs/filter", {"limit": 200})) & task_runs
     assert not ids(post(second_coordinator, "/artifacts/filter", {"limit": 200})) & artifacts
