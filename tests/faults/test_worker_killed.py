@@ -70,8 +70,7 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
     monkeypatch.setenv("CSPR_STORAGE_URL", f"s3://cspr-killed-{uuid.uuid4().hex[:6]}/reviews")  # workers too
     case = Case(pseudonym="Child Killed Worker", report_sent_on=today_in_england())
     reference, _ = inprocess.notify(case)
-    while review_state(reference).stage is not Stage.REPORT_APPROVED:  # the way there, quickly, in this process
-        inprocess.give(reference, case.answer(review_state(reference).stage))
+    inprocess.answer_until(reference, case, Stage.REPORT_APPROVED)  # the way there, quickly, in this process
     run = inprocess.suspended_run(reference)
 
     # The coordinator approves the final report; a worker takes the run, and dies mid-stage.

@@ -80,8 +80,7 @@ def test_the_gate_refuses_a_report_that_names_the_child_and_publishes_the_correc
 ) -> None:
     case = Case(pseudonym="Child Gate")
     reference, _ = inprocess.notify(case)
-    while review_state(reference).stage is not Stage.REVIEW_UNDER_WAY:
-        inprocess.give(reference, case.answer(review_state(reference).stage))
+    inprocess.answer_until(reference, case, Stage.REVIEW_UNDER_WAY)
     leaky = {
         **case.answer(Stage.REVIEW_UNDER_WAY),
         "update": "draft report submitted",

@@ -44,8 +44,7 @@ def test_s3_stopped_during_publication_fails_cleanly_and_a_later_run_publishes_o
     try:
         case = Case(pseudonym="Child Outage")
         reference, _ = inprocess.notify(case)
-        while review_state(reference).stage is not Stage.AWAITING_PUBLICATION:
-            inprocess.give(reference, case.answer(review_state(reference).stage))
+        inprocess.answer_until(reference, case, Stage.AWAITING_PUBLICATION)
         s3.stop()  # the partnership's S3 goes down as the coordinator publishes
         run = inprocess.suspended_run(reference)
         submit(run, case.answer(Stage.AWAITING_PUBLICATION), Role.COORDINATOR)

@@ -33,8 +33,7 @@ def test_a_run_killed_after_recording_an_answer_repeats_nothing_when_run_again(
 ) -> None:
     case = Case(pseudonym="Child Replay", report_sent_on=today_in_england())
     reference, _ = inprocess.notify(case)
-    while review_state(reference).stage is not Stage.REPORT_APPROVED:
-        inprocess.give(reference, case.answer(review_state(reference).stage))
+    inprocess.answer_until(reference, case, Stage.REPORT_APPROVED)
 
     # The answer is recorded, then the process dies before the outbox is delivered or the form forgotten.
     def die(*args: object, **kwargs: object) -> None:

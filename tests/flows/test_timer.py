@@ -19,8 +19,7 @@ def test_publication_is_scheduled_on_the_seventh_working_day(deployed: LocalSyst
     sent = today_in_england()
     case = Case(pseudonym="Child Timer", report_sent_on=sent)
     reference, _ = inprocess.notify(case)
-    while review_state(reference).stage is not Stage.AWAITING_PUBLICATION:
-        inprocess.give(reference, case.answer(review_state(reference).stage))
+    inprocess.answer_until(reference, case, Stage.AWAITING_PUBLICATION)
     inprocess.advance(reference)
     timers = [r for r in inprocess.runs_for(reference) if "timer" in r.tags]
     assert len(timers) == 1

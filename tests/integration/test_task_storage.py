@@ -10,14 +10,16 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import claims, drafts, retention
+from models import claims, drafts, retention, signin
 from models.claims import ClaimView, NotYours, Taken
 from models.db import alembic_config, current_revision, get_engine, migrate, transaction
 from models.review import creation, transitions
 from models.review.transitions import Actor
+from models.seed import seed_demo
 from models.stages import Facts, Stage
 from models.tables import Account, AnswerDraft, FollowUp, Partnership, Review, TaskClaim
 from models.task_ref import MovedOn, TaskRef, current_task, current_tasks
@@ -304,11 +306,16 @@ def test_erasing_a_review_deletes_its_drafts_claims_and_follow_ups(engine: Engin
     assert load(engine, alex, kept) == FIELDS
 
 
-def test_the_sweep_purges_what_nobody_will_come_back_to() -> None:
+def test_the_sweep_purges_what_nobody_will_come_back_to(monkeypatch: pytest.MonkeyPatch) -> None:
     from tasks.sweep_tasks import purge_task_storage  # the sweep's own call, on the default database
 
     engine = get_engine()
     migrate(engine)
+    # the session's default database is shared with the tests that run flows: it gets the whole demo partnership,
+    # reviewers and all, as their `deployed` would give it, never a bare partnership that would stop the seeding
+    monkeypatch.setattr(signin, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    with transaction(engine) as session:
+        seed_demo(session)
     review_id = new_review(engine, f"Child {uuid.uuid4().hex[:6]}")
     task = task_of(engine, review_id)
     alex = new_account(engine, f"Sweep {uuid.uuid4().hex[:6]}")

@@ -126,6 +126,17 @@ def give(reference: str, answer: dict[str, Any], as_: Role | None = None) -> Non
     advance(reference)
 
 
+def answer_until(reference: str, case: Case, stage: Stage, max_steps: int = 40) -> None:
+    """Answer each form as the case says until the review waits at ``stage``. Bounded: an answer refused every time
+    (a reviewer missing from the pool) fails the test with the refusal, rather than asking for ever."""
+    for _ in range(max_steps):
+        now = review_state(reference)
+        if now.stage is stage:
+            return
+        give(reference, case.answer(now.stage))
+    raise AssertionError(f"{reference} did not reach {stage}: {review_state(reference)}")
+
+
 def drive(reference: str, case: Case, max_steps: int = 60) -> list[str]:
     """Answer every form as the case says until the review closes. Returns the refusals seen (none expected)."""
     refusals = []
