@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.common import fail, stop_on_sigterm
+from cli.processes import listens_on
 
 if TYPE_CHECKING:
     import anyio
@@ -211,7 +212,7 @@ def listen_on(path: Path) -> socket.socket:
     if path.exists() or path.is_symlink():
         if not path.is_socket():
             raise fail(f"{path} exists and is not a socket: the checker will not replace it")
-        if _listening(path):
+        if listens_on(path):
             raise fail(f"a checker is listening on {path} already")
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -219,16 +220,6 @@ def listen_on(path: Path) -> socket.socket:
     path.chmod(0o600)
     listener.listen(BACKLOG)  # requests queue from now on, until uvicorn takes the socket
     return listener
-
-
-def _listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def _same_file(path: Path, made: os.stat_result) -> bool:

@@ -27,11 +27,13 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import suppress
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from models.files import owner_only
@@ -85,3 +87,14 @@ def stop(*processes: subprocess.Popen[Any], timeout: float = 20) -> None:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def listens_on(path: Path) -> bool:
+    """Whether something listens on the Unix socket at ``path`` (a file there may be a dead process's)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from cli.processes import dies_with_parent, stop
+from cli.processes import dies_with_parent, listens_on, stop
 from models.settings import PROJECT_ROOT, get_settings
 from models.system_credentials import SERVICE_HEADER, digest, service_token
 
@@ -263,7 +262,7 @@ class LocalSystem:
     def wait_for_checker(self, checker: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
         """Until the checker answers on its socket: a file there may be a dead checker's, which answers nothing."""
         deadline = time.monotonic() + timeout
-        while not _answers(self.checker_socket):
+        while not listens_on(self.checker_socket):
             if checker.poll() is not None:
                 raise RuntimeError(f"the checker exited (code {checker.returncode}); see {self._log('checker')}")
             if time.monotonic() > deadline:
@@ -282,17 +281,6 @@ class LocalSystem:
             if process.poll() is not None:
                 command = " ".join(map(str, cast("list[str]", process.args)))  # each started with a list
                 raise RuntimeError(f"{command} exited with code {process.returncode}")
-
-
-def _answers(path: Path) -> bool:
-    """Whether something listens on the Unix socket at ``path``."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def compile_bytecode() -> None:

@@ -7,6 +7,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.responses import Response
+
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -119,3 +121,14 @@ def with_headers(send: Send, headers: list[tuple[str, str]]) -> Send:
         await send(message)
 
     return adding
+
+
+class Answer(Response):
+    """A Starlette response with the headers of every answer the gate makes itself (``respond``): for its own pages
+    (the sign-in pages, the tasks pages)."""
+
+    def __init__(
+        self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(body, status_code=status)
+        self.raw_headers = response_headers(body, content_type, headers)

@@ -30,6 +30,7 @@ from gate import oidc, pages, redirects, register
 from gate.asgi import (
     MAX_BODY,
     TOO_LARGE,
+    Answer,
     ASGIApp,
     BodyTooLarge,
     Receive,
@@ -37,7 +38,6 @@ from gate.asgi import (
     Send,
     cookies,
     read_body,
-    response_headers,
 )
 from gate.redirects import SIGN_IN, SIGN_OUT
 from gate.sessions import COOKIE, Sessions
@@ -381,16 +381,8 @@ async def _no_such_page(request: Request, exc: Exception) -> Response:
     return _json(404, NO_SUCH_PAGE)
 
 
-class _Answer(Response):
-    """An answer with the headers of every answer the gate makes itself (gate/asgi.py's ``respond``)."""
-
-    def __init__(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]]) -> None:
-        super().__init__(body, status_code=status)
-        self.raw_headers = response_headers(body, content_type, headers)
-
-
 def _answer(status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    return _Answer(status, body, content_type, headers or [])
+    return Answer(status, body, content_type, headers)
 
 
 def _json(status: int, detail: str) -> Response:

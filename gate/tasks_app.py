@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from gate import form_fields, register
 from gate import task_views as views
-from gate.asgi import MAX_BODY, BodyTooLarge, cookies, read_body, response_headers
+from gate.asgi import MAX_BODY, Answer, BodyTooLarge, cookies, read_body
 from gate.checker_client import Checker
 from gate.notification_task import PATH as IDENTITY
 from gate.notification_task import IdentityTask, identity_task, still_waiting, waiting_for
@@ -634,14 +634,8 @@ def _parse(body: bytes) -> dict[str, list[str]]:
     return posted
 
 
-class _Answer(Response):
-    def __init__(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]]) -> None:
-        super().__init__(body, status_code=status)
-        self.raw_headers = response_headers(body, content_type, headers)
-
-
 def _answer(status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    return _Answer(status, body, content_type, headers or [])
+    return Answer(status, body, content_type, headers)
 
 
 def _html(status: int, html: bytes) -> Response:
