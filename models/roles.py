@@ -17,6 +17,7 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     PANEL = "panel"
     OPERATOR = "operator"  # runs the system: deployments, work pools, the register; registered in no partnership
+    AGENCY_CONTACT = "agency_contact"  # answers for an agency: its information, its actions; signs nothing off
 
     @property
     def label(self) -> str:

@@ -136,6 +136,8 @@ class Partnership(SQLModel, table=True):
     name: str = _str(200)
     rapid_review_from: Event = _enum(Event, default=Event.AWARE_ON)  # or NOTIFIED_ON (Panel material)
     closure_days: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # ISO dates, local closures
+    # working days an agency is given to return its information: the partnership's own expectation, not statute
+    information_days: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
     created_at: dt.datetime = _when()
 
 
@@ -169,6 +171,7 @@ class Representative(SQLModel, table=True):
     organisation: str = _str(200)
     active: bool = True
     body_id: uuid.UUID | None = Field(default=None, foreign_key="partner_body.id")  # the partner body they act for
+    agency_id: uuid.UUID | None = Field(default=None, foreign_key="agency.id")  # an agency's contact: the agency
     from_on: dt.date | None = None  # the first day they represent it; None: since they were registered
     to_on: dt.date | None = None  # the last day; None: until further notice
     created_at: dt.datetime = _when()
@@ -492,3 +495,112 @@ class FollowUp(SQLModel, table=True):
     stage: Stage = _enum(Stage)
     visit: int
     on: dt.date
+
+
+# --- the work around a review: agencies' information, and the actions on its recommendations -------------------
+
+
+class AgencyKind(StrEnum):
+    RELEVANT = "relevant agency"  # of a kind in the Schedule to the Regulations (SI 2018/789)
+    NAMED = "named by the partnership"  # one the partnership's arrangements name besides
+
+
+class Agency(SQLModel, table=True):
+    """An agency a partnership asks for information and gives actions to (a school, a GP practice, a hospital trust,
+    probation...), with the dates it held that place, as partner bodies have. Its contacts are registered people
+    (``Representative`` rows in the agency contact's role, naming it)."""
+
+    __table_args__ = (sa.UniqueConstraint("partnership_id", "name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
+    name: str = _str(200)
+    kind: AgencyKind = _enum(AgencyKind)
+    from_on: dt.date
+    to_on: dt.date | None = None  # the last day; None while it is one of the partnership's agencies
+    created_at: dt.datetime = _when()
+
+
+class RequestStatus(StrEnum):
+    REQUESTED = "requested"
+    RETURNED = "returned"  # the agency's return is in
+    NO_INVOLVEMENT = "no involvement"  # the agency answered that it had none
+    NOT_NEEDED = "not needed"  # the coordinator closed it, with a reason
+
+
+class InformationRequest(SQLModel, table=True):
+    """A request to one agency for its information on a review: for the rapid review, or the reviewer's for the local
+    review. Its return's free text is sealed under the review's key (models/sealing.py)."""
+
+    __tablename__ = "information_request"
+    __table_args__ = (sa.UniqueConstraint("review_id", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    number: int  # 1, 2, ... within the review: "request 2"
+    agency_id: uuid.UUID = Field(foreign_key="agency.id")
+    asked_at_stage: Stage = _enum(Stage)  # rapid_review, or review_under_way for the local review
+    asked_on: dt.date
+    due_on: dt.date
+    status: RequestStatus = _enum(RequestStatus, default=RequestStatus.REQUESTED)
+    answer_seq: int = 0  # answers taken so far: each form asked has its own key
+    answered_on: dt.date | None = None
+    answer: dict[str, Any] = _json()  # the return, as the form gave it
+    reason: str | None = Field(default=None, sa_type=sa.Text)  # the last extension's or closing's reason
+    reminder_level: int = 0  # 1 when due within 2 working days, 2 on the day
+    escalation_level: int = 0  # 1 once overdue
+    created_at: dt.datetime = _when()
+
+
+class RecommendationSource(StrEnum):
+    RAPID_REVIEW = "rapid review"
+    LOCAL_REVIEW = "local review"
+    NATIONAL_REVIEW = "national review"
+
+
+class Recommendation(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("review_id", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    number: int
+    source: RecommendationSource = _enum(RecommendationSource)
+    text: str = Field(sa_type=sa.Text)
+    created_at: dt.datetime = _when()
+
+
+class ActionStatus(StrEnum):
+    NOT_STARTED = "not started"
+    IN_PROGRESS = "in progress"
+    DONE = "done"  # its owner says so, with evidence: for the partnership to accept
+    CANNOT = "cannot be done"  # its owner says so, with the reason: for the partnership to accept
+    ACCEPTED = "accepted"  # closed: accepted as done
+    CLOSED = "closed"  # closed by the partners with a reason, or accepted as not possible
+
+
+OPEN_ACTION = frozenset({ActionStatus.NOT_STARTED, ActionStatus.IN_PROGRESS, ActionStatus.DONE, ActionStatus.CANNOT})
+
+
+class Action(SQLModel, table=True):
+    """An action on a recommendation, owned by an agency and a named person there, followed to its close."""
+
+    __table_args__ = (sa.UniqueConstraint("review_id", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    recommendation_id: uuid.UUID = Field(foreign_key="recommendation.id")
+    number: int  # 1, 2, ... within the review: "action 3"
+    agency_id: uuid.UUID = Field(foreign_key="agency.id")
+    owner: str = _str(200)  # the named owner at the agency (a professional, not a person in the case)
+    text: str = Field(sa_type=sa.Text)
+    done_when: str = Field(sa_type=sa.Text)  # what will show it is done
+    due_on: dt.date
+    status: ActionStatus = _enum(ActionStatus, default=ActionStatus.NOT_STARTED)
+    answer_seq: int = 0
+    evidence: str | None = Field(default=None, sa_type=sa.Text)  # the owner's latest, sealed
+    evidence_key: str | None = _str(300, default=None)  # a document kept as evidence, in the object store
+    reason: str | None = Field(default=None, sa_type=sa.Text)  # cannot be done / sent back / closed: the latest
+    closed_on: dt.date | None = None
+    reminder_level: int = 0
+    escalation_level: int = 0
+    created_at: dt.datetime = _when()

@@ -17,6 +17,7 @@ from models.forms import free_text_of
 from models.process import steps as step_modules
 from models.process.step import AutomaticStage, Step
 from models.stages import TERMINAL, Stage, allowed_from
+from models.work.forms import ActionAnswer, RequestAnswer
 
 
 class ProcessError(ValueError):
@@ -73,5 +74,6 @@ def check_process(steps: Mapping[Stage, Step[Any]], automatic: Mapping[Stage, Au
 STEPS, AUTOMATIC = _discover()
 check_process(STEPS, AUTOMATIC)
 
-# What models/sealing.py seals inside a decision's details: every free-text field of every step's form.
-FREE_TEXT = free_text_of(step.form for step in STEPS.values())
+# What models/sealing.py seals inside a decision's details or a return: every free-text field of every step's form,
+# and of the forms of the work around a review.
+FREE_TEXT = free_text_of([*(step.form for step in STEPS.values()), RequestAnswer, ActionAnswer])
