@@ -42,8 +42,8 @@ def upgrade() -> None:
     with op.batch_alter_table("representative") as batch:
         batch.add_column(sa.Column("agency_id", sa.Uuid(), nullable=True))
         batch.create_foreign_key("fk_representative_agency_id_agency", "agency", ["agency_id"], ["id"])
-    with op.batch_alter_table("partnership") as batch:
-        batch.add_column(sa.Column("information_days", sa.Integer(), nullable=False, server_default="5"))
+    # not a batch: SQLite would copy the table, which every review refers to; it adds and drops a column in place
+    op.add_column("partnership", sa.Column("information_days", sa.Integer(), nullable=False, server_default="5"))
     op.create_table(
         "information_request",
         *_keys(),
@@ -110,8 +110,7 @@ def downgrade() -> None:
     for table in ("action", "recommendation", "information_request"):
         op.drop_index(op.f(f"ix_{table}_review_id"), table_name=table)
         op.drop_table(table)
-    with op.batch_alter_table("partnership") as batch:
-        batch.drop_column("information_days")
+    op.drop_column("partnership", "information_days")
     with op.batch_alter_table("representative") as batch:
         batch.drop_constraint("fk_representative_agency_id_agency", type_="foreignkey")
         batch.drop_column("agency_id")
