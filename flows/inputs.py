@@ -33,6 +33,8 @@ from models.process import STEPS
 from models.stages import Stage
 from models.system_credentials import gate_key
 from models.tables import utcnow
+from models.work.items import ItemKind
+from models.work.kinds import WORK
 from tasks.runs import forget_inputs
 
 
@@ -44,6 +46,7 @@ def as_run_input(form: type[FormModel]) -> type[RunInput]:
 
 
 FORMS: dict[Stage, type[RunInput]] = {stage: as_run_input(step.form) for stage, step in STEPS.items()}
+ITEM_FORMS: dict[ItemKind, type[RunInput]] = {kind: as_run_input(work.form) for kind, work in WORK.items()}
 IDENTITY = as_run_input(forms.Identity)
 IDENTITY_TO_FOLLOW = as_run_input(forms.IdentityToFollow)
 

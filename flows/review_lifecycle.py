@@ -21,6 +21,7 @@ from tasks.lifecycle_tasks import (
     MoveAutomatically,
     ReviewClosed,
     WaitForDate,
+    WaitForItems,
     automatic_step,
     next_step,
     record_answer,
@@ -36,6 +37,7 @@ from tasks.runs import (
     review_slot,
     schedule_lifecycle,
 )
+from tasks.work_tasks import start_item_runs
 from tasks.worklist_artifacts import publish_worklist
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
@@ -51,6 +53,7 @@ def review_lifecycle(reference: Reference) -> str:
         logger.warning("%s is already being handled by run(s) %s; this run stops without acting", reference, ids)
         return "already being handled"
     forget_runs(ended_runs(reference))
+    items_changed = True
     while True:
         with review_slot(reference):
             action = next_step(reference)
@@ -62,6 +65,9 @@ def review_lifecycle(reference: Reference) -> str:
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
             publish_worklist(action.partnership)
+            if items_changed:  # a run for each new item (and, on the run's first turn, for any without one)
+                start_item_runs(reference, action.partnership, action.stage)
+                items_changed = False
             forget_all_but(asking.key if asking else None)
             if isinstance(action, MoveAutomatically):
                 automatic_step(reference, action.transition, action.stage)
@@ -70,6 +76,9 @@ def review_lifecycle(reference: Reference) -> str:
             case ReviewClosed():
                 release_slot(reference)
                 return "closed"
+            case WaitForItems(why=why):
+                logger.info("%s waits for its actions' own runs: %s", reference, why)
+                return "following the actions through"
             case WaitForDate(on=on, why=why, partnership=partnership, stage=stage, counter=counter):
                 schedule_lifecycle(reference, on, why, partnership, stage, counter)
                 logger.info("%s waits until %s: %s", reference, on.isoformat(), why)
@@ -82,6 +91,7 @@ def review_lifecycle(reference: Reference) -> str:
                     refusal = check_publication(reference, stage, answer.data) if signed else None
                     with review_slot(reference):
                         record_answer(reference, key, answer.data, answer.signer, refusal)
+                    items_changed = True
                 forget(key)
             case _:
                 assert_never(action)  # mypy: every next action is handled above

@@ -23,7 +23,7 @@ from models.accounts import roles_in
 from models.calendar import today_in_england
 from models.forms import FormModel
 from models.identity import Identity
-from models.process import STEPS, Refusal, Step, step_key
+from models.process import AUTOMATIC, STEPS, Refusal, Step, step_key
 from models.review import transitions
 from models.review.transitions import Actor
 from models.roles import Role
@@ -144,5 +144,11 @@ def acting(session: Session, partnership: Partnership, signer: Identity | str, r
 
 
 def apply_automatic(session: Session, review: Review, transition: Transition, *, at: dt.datetime | None = None) -> None:
-    """Moves that need no person: closing a no-review case once others are told; reconsidering a deferral."""
-    transitions.apply_transition(session, review, transition, actor=Actor("cspr", "system"), at=at)
+    """Moves that need no person: closing a no-review case once others are told; reconsidering a deferral; closing
+    a review once every action on its recommendations is closed."""
+    auto = AUTOMATIC.get(Stage(review.stage))
+    facts = auto.facts(session, review) if auto is not None and auto.facts is not None else None
+    marks = {auto.marks: today_in_england()} if auto is not None and auto.marks is not None else None
+    transitions.apply_transition(
+        session, review, transition, actor=Actor("cspr", "system"), facts=facts, milestones=marks, at=at
+    )

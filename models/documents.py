@@ -36,6 +36,7 @@ from models.tables import (
     Reviewer,
 )
 from models.timeline import deadline_state
+from models.work.returns import document_context, returns_for
 
 CRITERIA = [
     ("criterion_a_improvements", "(a) It highlights, or may highlight, improvements needed"),
@@ -195,6 +196,7 @@ def _rapid_review(session: Session, review: Review) -> DocumentSpec:
             }
             for s in sign_offs
         ],
+        returns=document_context(returns_for(session, review)),  # the agencies' information, merged
     )
     return DocumentSpec(DocumentKind.RAPID_REVIEW, rounds, "rapid_review.html", ctx)
 

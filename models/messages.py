@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from models.dates import weekday_date
 from models.process import STEPS, Step, deadline_for
-from models.recipients import OPERATORS, ROLE, Group, NationalBody, Recipient, for_role, recipient_label
+from models.recipients import AGENCY, OPERATORS, ROLE, Group, NationalBody, Recipient, for_role, recipient_label
 from models.review import outbox
 from models.roles import PARTNERS, Role
 from models.settings import Settings
@@ -62,6 +62,12 @@ def addresses(session: Session, review: Review, recipient: str, settings: Settin
         return [mailbox] if mailbox else []
     if recipient == OPERATORS:
         registered = col(Representative.role) == Role.OPERATOR
+    elif recipient.startswith(AGENCY):
+        registered = sa.and_(
+            col(Representative.partnership_id) == review.partnership_id,
+            col(Representative.role) == Role.AGENCY_CONTACT,
+            col(Representative.agency_id) == uuid.UUID(recipient.removeprefix(AGENCY)),
+        )
     elif recipient.startswith(ROLE):
         registered = sa.and_(
             col(Representative.partnership_id) == review.partnership_id,

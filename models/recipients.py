@@ -7,6 +7,7 @@ and prefect.yaml's message-failed trigger name them by these strings too."""
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from models.roles import Role
@@ -50,7 +51,27 @@ class Representatives(str):
         return Role(self.removeprefix(ROLE))
 
 
-Recipient = NationalBody | Group | Representatives
+AGENCY = "agency:"  # how an agency's contacts are stored: "agency:<the agency's id>"
+
+
+class AgencyContacts(str):
+    """The contacts registered for one agency of the review's partnership: a string, as the outbox stores it
+    ("agency:<id>"), that knows its agency."""
+
+    __slots__ = ()
+
+    def __new__(cls, agency_id: uuid.UUID | str) -> AgencyContacts:
+        return super().__new__(cls, f"{AGENCY}{uuid.UUID(str(agency_id))}")
+
+    def __getnewargs__(self) -> tuple[str]:  # made again from its agency's id, when unpickled
+        return (str(self.agency_id),)
+
+    @property
+    def agency_id(self) -> uuid.UUID:
+        return uuid.UUID(self.removeprefix(AGENCY))
+
+
+Recipient = NationalBody | Group | Representatives | AgencyContacts
 
 PANEL_OFSTED_DFE = (NationalBody.PANEL, NationalBody.OFSTED, NationalBody.DFE)
 PANEL_AND_SOS = (NationalBody.PANEL, NationalBody.SECRETARY_OF_STATE)
@@ -76,4 +97,6 @@ def recipient_label(recipient: str | Recipient) -> str:
     stored = str(recipient)
     if stored.startswith(ROLE):
         return f"the {Role(stored.removeprefix(ROLE)).label} representatives"
+    if stored.startswith(AGENCY):
+        return "the agency's contacts"
     return RECIPIENTS.get(stored, stored)

@@ -34,7 +34,16 @@ from sqlmodel import Session, SQLModel
 from models import review_keys
 from models.master_key import DecryptionError
 from models.process.table import FREE_TEXT
-from models.tables import Action, CasePerson, Commission, Decision, InformationRequest, Outbox, Recommendation, StageEvent
+from models.tables import (
+    Action,
+    CasePerson,
+    Commission,
+    Decision,
+    InformationRequest,
+    Outbox,
+    Recommendation,
+    StageEvent,
+)
 
 PREFIX = "c1:"  # version 1: AES-256-GCM, 96-bit random nonce, urlsafe base64 of nonce + ciphertext
 NONCE_BYTES = 12
@@ -52,9 +61,9 @@ SEALED: dict[type[SQLModel], Sealed] = {
     StageEvent: Sealed(whole=("reason",), within=("details",)),
     Commission: Sealed(whole=("terms_of_reference",)),
     Outbox: Sealed(whole=("body",)),
-    InformationRequest: Sealed(whole=("reason",), within=("answer",)),
+    InformationRequest: Sealed(whole=("reason", "refusal"), within=("answer",)),
     Recommendation: Sealed(whole=("text",)),
-    Action: Sealed(whole=("text", "done_when", "evidence", "reason")),
+    Action: Sealed(whole=("text", "done_when", "evidence", "reason", "refusal")),
 }
 
 

@@ -31,6 +31,7 @@ class Stage(StrEnum):
     PUBLICATION_DEFERRED = "publication_deferred"  # e.g. criminal proceedings: a date to look again
     PUBLISHED = "published"  # full report published
     IMPROVEMENTS_PUBLISHED = "improvements_published"  # only information about improvements published
+    ACTIONS_UNDER_WAY = "actions_under_way"  # the actions on the recommendations followed through to their close
     NATIONAL_REVIEW = "national_review"  # the Panel leads: reviewer from its pool, confirmed by the SoS
     NATIONAL_REVIEW_UNDER_WAY = "national_review_under_way"  # the partnership co-operates, supplies information
     CLOSED = "closed"
@@ -54,6 +55,7 @@ HUMAN_LABELS: dict[Stage, str] = {
     Stage.PUBLICATION_DEFERRED: "Publication deferred",
     Stage.PUBLISHED: "Report published: actions on the recommendations to record",
     Stage.IMPROVEMENTS_PUBLISHED: "Improvements published: actions on the recommendations to record",
+    Stage.ACTIONS_UNDER_WAY: "Actions on the recommendations being followed through",
     Stage.NATIONAL_REVIEW: "National review: the Panel is commissioning",
     Stage.NATIONAL_REVIEW_UNDER_WAY: "National review under way",
     Stage.CLOSED: "Closed",
@@ -75,6 +77,7 @@ class Facts:
     publish_not_before: dt.date | None = None
     secretary_of_state_confirmed: bool = False
     rapid_review_follows: bool = True  # what follows the notification: the review's kind and its facts
+    open_actions: int = 0  # the actions on the recommendations not yet closed
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,12 @@ NOTHING_FOLLOWS = Guard(
     lambda f: not f.rapid_review_follows,
     "a rapid review follows this notification: it is a serious incident",
 )
+ALL_ACTIONS_CLOSED = Guard(
+    "all_actions_closed",
+    lambda f: f.open_actions == 0,
+    "every action on the recommendations must be closed first: accepted as done, or closed by the partnership with a "
+    "reason",
+)
 SOS_CONFIRMED = Guard(
     "secretary_of_state_confirmed",
     lambda f: f.secretary_of_state_confirmed,
@@ -166,6 +175,9 @@ class Transition(StrEnum):
     RECONSIDER_PUBLICATION = "reconsider_publication"
     RECORD_ACTIONS = "record_actions"
     RECORD_IMPROVEMENT_ACTIONS = "record_improvement_actions"
+    FOLLOW_ACTIONS = "follow_actions"  # actions recorded on a published report's recommendations, to follow through
+    FOLLOW_IMPROVEMENT_ACTIONS = "follow_improvement_actions"
+    CLOSE_AFTER_ACTIONS = "close_after_actions"  # every action closed
     CONFIRM_NATIONAL_REVIEWER = "confirm_national_reviewer"
     NATIONAL_REPORT_PUBLISHED = "national_report_published"
 
@@ -224,6 +236,10 @@ TRANSITIONS: tuple[Move, ...] = (
     _t(T.RECORD_ACTIONS, S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
     _t(T.RECORD_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.CLOSED,
        label="actions on the recommendations recorded"),
+    _t(T.FOLLOW_ACTIONS, S.PUBLISHED, S.ACTIONS_UNDER_WAY, label="actions on the recommendations recorded"),
+    _t(T.FOLLOW_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.ACTIONS_UNDER_WAY,
+       label="actions on the recommendations recorded"),
+    _t(T.CLOSE_AFTER_ACTIONS, S.ACTIONS_UNDER_WAY, S.CLOSED, ALL_ACTIONS_CLOSED, label="every action closed"),
     _t(T.CONFIRM_NATIONAL_REVIEWER, S.NATIONAL_REVIEW, S.NATIONAL_REVIEW_UNDER_WAY, REVIEWER_CHOSEN, SOS_CONFIRMED,
        label="national reviewer appointed"),
     _t(T.NATIONAL_REPORT_PUBLISHED, S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED,

@@ -110,6 +110,8 @@ class RegisterAction(StrEnum):
     BODY_ADDED = "body_added"  # a partner body took its place in a partnership (models/partners.py)
     BODIES_MERGED = "bodies_merged"  # partner bodies became one on a date; their representatives moved to it
     REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
+    AGENCY_ADDED = "agency_added"  # an agency took its place in a partnership's register (models/agencies.py)
+    AGENCY_ENDED = "agency_ended"  # an agency's last day as one of the partnership's agencies
 
 
 class DecisionKind(StrEnum):
@@ -516,6 +518,8 @@ class Agency(SQLModel, table=True):
     partnership_id: uuid.UUID = Field(foreign_key="partnership.id", index=True)
     name: str = _str(200)
     kind: AgencyKind = _enum(AgencyKind)
+    # the safeguarding partner it answers to (a GP practice: health), told when its action is overdue; None: none
+    partner: Role | None = _enum(Role, default=None, nullable=True)
     from_on: dt.date
     to_on: dt.date | None = None  # the last day; None while it is one of the partnership's agencies
     created_at: dt.datetime = _when()
@@ -526,6 +530,7 @@ class RequestStatus(StrEnum):
     RETURNED = "returned"  # the agency's return is in
     NO_INVOLVEMENT = "no involvement"  # the agency answered that it had none
     NOT_NEEDED = "not needed"  # the coordinator closed it, with a reason
+    MISSING = "missing"  # still unanswered when the rapid review was recorded: closed, recorded as missing
 
 
 class InformationRequest(SQLModel, table=True):
@@ -544,6 +549,7 @@ class InformationRequest(SQLModel, table=True):
     due_on: dt.date
     status: RequestStatus = _enum(RequestStatus, default=RequestStatus.REQUESTED)
     answer_seq: int = 0  # answers taken so far: each form asked has its own key
+    refusal: str | None = Field(default=None, sa_type=sa.Text)  # why the last answer was not accepted
     answered_on: dt.date | None = None
     answer: dict[str, Any] = _json()  # the return, as the form gave it
     reason: str | None = Field(default=None, sa_type=sa.Text)  # the last extension's or closing's reason
@@ -597,6 +603,7 @@ class Action(SQLModel, table=True):
     due_on: dt.date
     status: ActionStatus = _enum(ActionStatus, default=ActionStatus.NOT_STARTED)
     answer_seq: int = 0
+    refusal: str | None = Field(default=None, sa_type=sa.Text)
     evidence: str | None = Field(default=None, sa_type=sa.Text)  # the owner's latest, sealed
     evidence_key: str | None = _str(300, default=None)  # a document kept as evidence, in the object store
     reason: str | None = Field(default=None, sa_type=sa.Text)  # cannot be done / sent back / closed: the latest

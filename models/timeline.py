@@ -8,7 +8,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from models.calendar import PROVISIONAL_NOTE
-from models.review.transitions import history
+from models.review.transitions import Noted, history
 from models.roles import Role
 from models.stages import HUMAN_LABELS, Transition, transition
 from models.tables import Deadline, DeadlineStatus, Partnership, Review, StageEvent
@@ -54,9 +54,32 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
         lines += ["", f"A provisional date is {PROVISIONAL_NOTE}."]
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]
     for e in history(session, review.id):
-        label = "incident recorded" if e.transition == Transition.RECORD_INCIDENT else transition(e.transition).label
+        label = event_label(e)
         lines.append(f"| {e.seq} | {e.at:%d %b %Y %H:%M} | {label} | {acted_as(e)} |")
     return "\n".join(lines)
+
+
+NOTED: dict[str, str] = {
+    Noted.LEGAL_HOLD: "legal hold placed",
+    Noted.HOLD_LIFTED: "legal hold lifted",
+    Noted.ERASED: "personal data erased",
+    Noted.DOCUMENT_DELETED: "a restricted document deleted",
+    Noted.PERSON_CORRECTED: "a person's recorded details corrected",
+}
+
+
+def event_label(event: StageEvent) -> str:
+    """What the history says of an entry: a move's label, or what a note records (a request's or an action's, with
+    its number, agency and what happened; never its free text)."""
+    if event.transition == Transition.RECORD_INCIDENT:
+        return "incident recorded"
+    if event.transition in (Noted.INFORMATION_REQUEST, Noted.ACTION):
+        kind = "request" if event.transition == Noted.INFORMATION_REQUEST else "action"
+        number = event.details.get(kind)
+        return f"{kind} {number} ({event.details.get('agency', '')}): {event.details.get('event', '')}"
+    if event.transition in NOTED:
+        return NOTED[event.transition]
+    return transition(event.transition).label
 
 
 def acted_as(event: StageEvent) -> str:

@@ -67,13 +67,22 @@ class MoveAutomatically(Standing):
 
 
 @dataclass(frozen=True)
+class WaitForItems(Standing):
+    """The review waits on its items' own runs (its actions): nothing to do until they are done, when the last of
+    them starts the lifecycle again."""
+
+    why: str
+    slug: ClassVar[str] = "following-actions"
+
+
+@dataclass(frozen=True)
 class ReviewClosed(Standing):
     """The review is closed: nothing is left to do."""
 
     slug: ClassVar[str] = "closed"
 
 
-NextAction = AskPerson | WaitForDate | MoveAutomatically | ReviewClosed
+NextAction = AskPerson | WaitForDate | MoveAutomatically | WaitForItems | ReviewClosed
 
 
 @task(name="read-next-step")
@@ -90,6 +99,8 @@ def next_step(reference: str) -> NextAction:
                 return WaitForDate(*here, on=on, why=why, counter=counter)
             case process.Automatic(transition=move):
                 return MoveAutomatically(*here, transition=move)
+            case process.WaitForWork(why=why):
+                return WaitForItems(*here, why=why)
             case process.Finished():
                 return ReviewClosed(*here)
 

@@ -138,7 +138,7 @@ def deliver(reference: str, *, engine: Engine | None = None, now: dt.datetime | 
                 continue
         email = messages.compose(
             about,
-            link=message.link,
+            link=absolute(message.link),
             subject=message.subject,
             recipient=message.recipient,
             to=address,
@@ -309,7 +309,7 @@ def send_digests(*, engine: Engine | None = None, now: dt.datetime | None = None
         ).all()
         by_address: dict[str, list[tuple[uuid.UUID, str, str]]] = {}
         for delivery, message, review in held:
-            link = message.link or f"{base}/artifacts/key/{review.reference.lower()}"
+            link = absolute(message.link) or f"{base}/artifacts/key/{review.reference.lower()}"
             by_address.setdefault(delivery.address, []).append((delivery.id, message.subject, link))
     for address, listed in by_address.items():
         with transaction(engine) as session:  # claimed just before sending, so that no claim lapses while it waits
@@ -405,6 +405,12 @@ def references_with_messages_waiting(*, engine: Engine | None = None) -> list[st
             .distinct()
         ).all()
     return sorted(rows)
+
+
+def absolute(link: str) -> str:
+    """A message's link as the email gives it: a path of cspr's own (an item's page) under the address people open
+    cspr at; a full address (or none) as it is."""
+    return f"{ui_url().rstrip('/')}{link}" if link.startswith("/") else link
 
 
 def ui_url() -> str:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from models import claims, drafts, sweep
 from models.db import get_engine, transaction
 from models.tables import utcnow
+from models.work.chasing import chase_items
 from tasks.anchors import write_anchor
 
 OVERDUE_EVENT = "cspr.deadline.overdue"
@@ -24,6 +25,7 @@ OVERDUE_EVENT = "cspr.deadline.overdue"
 def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
     with transaction() as session:
         frame, raised = sweep.sweep(session, as_of)
+        chased = chase_items(session, as_of)  # the agencies' requests and the actions: their own dates
     result = sweep.sweep_result(as_of, frame, raised)
     for escalation in raised:
         emit_event(
@@ -43,11 +45,13 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
         )
     purged = purge_task_storage()  # after the events: they are told once, whatever happens here
     get_run_logger().info(
-        "%s: %s; %d escalation(s) raised; %d draft(s) not saved for %d days, and %d claim(s) and follow-up date(s) "
+        "%s: %s; %d escalation(s) raised; %d reminder(s) and escalation(s) of requests and actions; %d draft(s) "
+        "not saved for %d days, and %d claim(s) and follow-up date(s) "
         "of steps since left, deleted",
         as_of.isoformat(),
         _tally(result),
         len(raised),
+        len(chased),
         purged.drafts,
         drafts.KEPT_FOR.days,
         purged.claims,

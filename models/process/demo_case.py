@@ -34,6 +34,9 @@ class Case:
     send_back_first: bool = False
     sign_off_order: tuple[str, ...] = (Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH)  # roles, in their order
     report_sent_on: dt.date | None = None  # default: long enough ago that publication need not wait
+    # the partnership's agencies asked for information when the rapid review starts, and given the actions (the
+    # first three); none: nobody is asked and no action is recorded
+    agencies: tuple[str, ...] = ()
     today: dt.date = field(default_factory=today_in_england)
     asked: Counter[Stage] = field(default_factory=Counter)
 

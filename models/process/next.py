@@ -17,7 +17,7 @@ from models import rulebook
 from models.calendar import PROVISIONAL_NOTE, today_in_england
 from models.process.step import Step
 from models.process.table import AUTOMATIC, STEPS
-from models.stages import HUMAN_LABELS, TERMINAL, Stage, Transition
+from models.stages import HUMAN_LABELS, TERMINAL, Stage, Transition, transition
 from models.tables import Deadline, DeadlineStatus, Review
 
 
@@ -46,11 +46,19 @@ class Automatic:
 
 
 @dataclass(frozen=True)
+class WaitForWork:
+    """The stage's move waits on work done in other runs (the actions on the recommendations): nothing to do until
+    that work is done, when the lifecycle is started again."""
+
+    why: str
+
+
+@dataclass(frozen=True)
 class Finished:
     pass
 
 
-Action = WaitForForm | WaitUntil | Automatic | Finished
+Action = WaitForForm | WaitUntil | Automatic | WaitForWork | Finished
 
 
 def form_key(stage: Stage, counter: int) -> str:
@@ -72,7 +80,12 @@ def next_action(session: Session, review: Review, today: dt.date | None = None) 
         if until is not None and today < until:
             return WaitUntil(until, here.wait.why, review.step_seq)
     if stage in AUTOMATIC:
-        return Automatic(AUTOMATIC[stage].transition)
+        auto = AUTOMATIC[stage]
+        if auto.facts is not None:
+            failed = transition(auto.transition).failed_guards(auto.facts(session, review))
+            if failed:
+                return WaitForWork("; ".join(guard.message for guard in failed))
+        return Automatic(auto.transition)
     step = STEPS[stage]
     return WaitForForm(step, review.step_seq, describe(session, review, step))
 

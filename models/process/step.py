@@ -20,8 +20,8 @@ from models.forms import FormModel
 from models.refusals import Refused
 from models.review.transitions import Actor
 from models.roles import Role
-from models.rulebook import Entry
-from models.stages import Stage, Transition
+from models.rulebook import Entry, Event
+from models.stages import Facts, Stage, Transition
 from models.tables import Review
 
 if TYPE_CHECKING:
@@ -85,3 +85,7 @@ class AutomaticStage:
     stage: Stage
     transition: Transition
     wait: Wait | None = None
+    # what the move's guards look at, read from the review; while a guard fails the review waits for people's work
+    # elsewhere (its actions' own runs), and the lifecycle runs again when that work is done
+    facts: Callable[[Session, Review], Facts] | None = None
+    marks: Event | None = None  # the event the move records as happening on its day

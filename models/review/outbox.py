@@ -34,6 +34,7 @@ class Purpose(StrEnum):
     REMINDER = "reminder"  # a deadline is near, at each level
     ESCALATION = "escalation"  # a deadline is overdue, at each level
     NOT_DELIVERED = "not_delivered"  # to the operators: another message could not be delivered
+    ITEM = "item"  # the work around a review: a request or an action asked, answered, changed, chased
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Occasion:
     def chased(cls, deadline: str, level: int, *, overdue: bool) -> Occasion:
         """A deadline's reminder (``overdue``: its escalation) at ``level``."""
         return cls(Purpose.ESCALATION if overdue else Purpose.REMINDER, about=(deadline, str(level)))
+
+    @classmethod
+    def item(cls, item: str, event: str, number: int) -> Occasion:
+        """The message about ``event`` ("asked", "returned"...) of ``item`` ("request-2"), at its ``number``-th
+        answer."""
+        return cls(Purpose.ITEM, about=(item, event, str(number)))
 
     @classmethod
     def not_delivered(cls, purpose: str, recipient: str) -> Occasion:

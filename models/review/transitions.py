@@ -133,6 +133,8 @@ class Noted(StrEnum):
     ERASED = "erased"  # its data key destroyed
     DOCUMENT_DELETED = "document_deleted"  # a restricted document past its retention
     PERSON_CORRECTED = "person_corrected"  # a person's recorded name or date of birth put right
+    INFORMATION_REQUEST = "information_request"  # an agency's information request: asked, answered, changed
+    ACTION = "action"  # an action on a recommendation: given, its progress, accepted, sent back, closed
 
 
 def note(

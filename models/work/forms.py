@@ -179,12 +179,12 @@ class ActionAnswer(CleanText):
     """Every answer an action takes, as its run asks for it: ``what`` says which."""
 
     what: Annotated[ActionChoice, inline(ActionChoice)] = Field(title="Answer")
-    status: Annotated[Progress | None, WithJsonSchema({"type": "string", "enum": [p.value for p in Progress]})] = (
-        Field(default=None, title="Where does the action stand?")
+    status: Annotated[Progress | None, WithJsonSchema({"type": "string", "enum": [p.value for p in Progress]})] = Field(
+        default=None, title="Where does the action stand?"
     )
     evidence: OptionalText = Field(default="", title="Evidence")
-    verdict: Annotated[Verdict | None, WithJsonSchema({"type": "string", "enum": [v.value for v in Verdict]})] = (
-        Field(default=None, title="What does the partnership decide?")
+    verdict: Annotated[Verdict | None, WithJsonSchema({"type": "string", "enum": [v.value for v in Verdict]})] = Field(
+        default=None, title="What does the partnership decide?"
     )
     reason: OptionalText = Field(default="", title="Reason")
 

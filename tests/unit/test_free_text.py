@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from models.forms import FREE, FormModel, OptionalText, free_text_of
 from models.process import FREE_TEXT, STEPS
 from models.sealing import _free_strings
+from models.work.kinds import WORK
 
 
 def _longest(annotation: Any, metadata: list[Any]) -> int:
@@ -83,4 +84,5 @@ def test_a_new_steps_free_text_is_sealed_without_an_edit_elsewhere() -> None:
         told_on: str = ""
 
     assert free_text_of([FamilyTold]) == {"how_told", "where"}
-    assert free_text_of(step.form for step in STEPS.values()) == FREE_TEXT
+    every_form = [*(step.form for step in STEPS.values()), *(work.form for work in WORK.values())]
+    assert free_text_of(every_form) == FREE_TEXT

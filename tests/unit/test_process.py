@@ -49,7 +49,7 @@ def test_every_document_is_produced_by_a_step() -> None:
 
 def test_what_is_published_is_read_from_the_state_machine() -> None:
     """The stages whose documents are kept as published (tasks/archive.py): every stage a publication leads to."""
-    assert {Stage.PUBLISHED, Stage.IMPROVEMENTS_PUBLISHED, Stage.CLOSED} == AFTER_PUBLICATION
+    assert {Stage.PUBLISHED, Stage.IMPROVEMENTS_PUBLISHED, Stage.ACTIONS_UNDER_WAY, Stage.CLOSED} == AFTER_PUBLICATION
 
 
 def test_run_names_are_unique_per_step() -> None:

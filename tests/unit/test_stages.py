@@ -135,9 +135,9 @@ class TestPaths:
                     queue.append((move.target, seen | {move.target}))
                 elif not stages.reachable_from(move.target) & stages.TERMINAL:  # pragma: no cover
                     pytest.fail(f"{move.name} leads into a loop with no way out")
-        # a death notified where nothing more follows; no review; national review; local review published in full;
-        # improvements only
-        assert paths == 5
+        # a death notified where nothing more follows; no review; national review; local review published in full,
+        # and improvements only, each closed at once (no actions) or once its actions are followed through
+        assert paths == 7
 
 
 class TestRefusals:

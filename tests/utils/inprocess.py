@@ -23,11 +23,17 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from cli.demo import Case, answerer, review_state
 from flows.notify_incident import notify_incident
 from flows.review_lifecycle import review_lifecycle
+from flows.review_work import review_work
+from models.identity import Identity
 from models.roles import Role
 from models.stages import Stage
-from tests.utils.answering import submit
+from tests.utils.answering import submit, submit_as
 
-FLOWS: dict[str, Flow[Any, Any]] = {"notify-incident": notify_incident, "review-lifecycle": review_lifecycle}
+FLOWS: dict[str, Flow[Any, Any]] = {
+    "notify-incident": notify_incident,
+    "review-lifecycle": review_lifecycle,
+    "review-work": review_work,
+}
 
 
 def apply_deployments() -> None:
@@ -150,6 +156,33 @@ def drive(reference: str, case: Case, max_steps: int = 60) -> list[str]:
         if after.refusal:
             refusals.append(after.refusal)
     raise AssertionError(f"{reference} did not close in {max_steps} steps")
+
+
+def item_run(reference: str, item: str) -> FlowRun | None:
+    """The item's run that has not ended (its runs, newest first), or None."""
+    runs = [r for r in runs_for(reference, "work") if f"item:{reference}:{item}" in r.tags]
+    live = [r for r in runs if r.state is None or not r.state.is_final()]
+    return max(live, key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC), default=None)
+
+
+def advance_items(reference: str) -> None:
+    """Execute every item run of the review that is ready to go (new, or resumed) until it waits or ends."""
+    for run in runs_for(reference, "work"):
+        if run.state is not None and (run.state.is_final() or run.state.is_paused()):
+            continue
+        execute(run.id)
+
+
+def give_item(reference: str, item: str, answer: dict[str, Any], person: Identity) -> None:
+    """Answer an item's waiting form as ``person``, let its run record it, and let the review's run go on if the
+    answer started it again (the last action closed)."""
+    advance_items(reference)
+    run = item_run(reference, item)
+    assert run is not None and run.state is not None and run.state.is_paused(), f"{item} is not waiting: {run}"
+    submit_as(run, answer, person)
+    execute(run.id)
+    advance(reference)
+    advance_items(reference)
 
 
 def task_runs(flow_run_id: UUID, name: str) -> list[Any]:

@@ -10,6 +10,7 @@ Created: 2026-12-06 22:00:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _keys() -> list[sa.Column[sa.Uuid]]:
+def _keys() -> list[sa.Column[Any]]:
     return [sa.Column("id", sa.Uuid(), nullable=False), sa.Column("review_id", sa.Uuid(), nullable=False)]
 
 
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("partnership_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("partner", sa.String(length=40), nullable=True),
         sa.Column("from_on", sa.Date(), nullable=False),
         sa.Column("to_on", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -54,6 +56,7 @@ def upgrade() -> None:
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("answer_seq", sa.Integer(), nullable=False),
+        sa.Column("refusal", sa.Text(), nullable=True),
         sa.Column("answered_on", sa.Date(), nullable=True),
         sa.Column("answer", sa.JSON(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
@@ -90,6 +93,7 @@ def upgrade() -> None:
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("answer_seq", sa.Integer(), nullable=False),
+        sa.Column("refusal", sa.Text(), nullable=True),
         sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("evidence_key", sa.String(length=300), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),

@@ -1,48 +1,106 @@
 """The actions on the recommendations, recorded once the report (or the information about improvements) is
-published; progress on them goes in the partnership's yearly report. The review then closes."""
+published: each recommendation and its actions, each owned by an agency and a named person there, with a due date and
+what will show it is done. The review then follows them through (``Stage.ACTIONS_UNDER_WAY``): each action has its
+own run (models/work/actions.py), and the review closes by itself once every one is closed. With no actions (the
+reason recorded) it closes at once."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 from sqlmodel import Session
 
-from models.forms import CleanText, Text
-from models.process.step import COORDINATOR, Step
+from models.forms import FREE, CleanText, Line, OptionalText
+from models.process.step import COORDINATOR, AutomaticStage, Step
 from models.review import transitions
 from models.review.transitions import Actor
 from models.rulebook import Event
-from models.stages import TERMINAL, Stage, Transition
-from models.tables import DecisionKind, Review
+from models.stages import TERMINAL, Facts, Stage, Transition
+from models.tables import DecisionKind, RecommendationSource, Review
+from models.work.actions import NewAction, open_actions, record_actions
+from models.work.requests import agency_lines
 
 if TYPE_CHECKING:
     from models.process.demo_case import Case
 
+MAX_ACTIONS = 200
+Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), FREE]
+
+
+class ActionEntry(CleanText):
+    recommendation: Sentence = Field(
+        title="Recommendation", description="The same words for each action on the same recommendation."
+    )
+    action: Sentence = Field(title="The action")
+    agency: Line = Field(title="Owner agency", description="One of the partnership's agencies, by its name.")
+    owner: Line = Field(title="Named owner", description="The person at the agency who answers for it.")
+    due_on: dt.date = Field(title="Due date")
+    done_when: Sentence = Field(title="What will show it is done")
+
 
 class ActionsRecorded(CleanText):
-    actions: Text = Field(
-        title="Actions on the recommendations",
-        description="Who does what by when; reported in the partnership's yearly report.",
+    actions: list[ActionEntry] = Field(
+        default_factory=list, max_length=MAX_ACTIONS, title="Actions on the recommendations", description="One per row."
     )
+    no_actions_reason: OptionalText = Field(
+        default="", title="If there are no actions: why", description="Only when no action is recorded."
+    )
+
+    @model_validator(mode="after")
+    def _some_or_why(self) -> ActionsRecorded:
+        if not self.actions and not self.no_actions_reason:
+            raise ValueError("record at least one action, or say why there are none")
+        if self.actions and self.no_actions_reason:
+            raise ValueError("give the reason only when there are no actions")
+        return self
 
 
 def handle(
     session: Session, review: Review, answer: ActionsRecorded, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
-    transitions.record_decision(session, review, DecisionKind.ACTIONS, "recorded", actor, reasons=answer.actions, at=at)
-    move = Transition.RECORD_ACTIONS if review.stage == Stage.PUBLISHED else Transition.RECORD_IMPROVEMENT_ACTIONS
+    given = [NewAction(**entry.model_dump()) for entry in answer.actions]
+    made = record_actions(session, review, given, RecommendationSource.LOCAL_REVIEW, actor=actor, at=at, today=today)
+    transitions.record_decision(
+        session,
+        review,
+        DecisionKind.ACTIONS,
+        "recorded",
+        actor,
+        reasons=answer.no_actions_reason or None,
+        details={"actions": len(made)},
+        at=at,
+    )
+    published = review.stage == Stage.PUBLISHED
+    if made:
+        move = Transition.FOLLOW_ACTIONS if published else Transition.FOLLOW_IMPROVEMENT_ACTIONS
+        transitions.apply_transition(session, review, move, actor=actor, at=at)
+        return f"{len(made)} action(s) recorded; each is followed through to its close"
+    move = Transition.RECORD_ACTIONS if published else Transition.RECORD_IMPROVEMENT_ACTIONS
     milestones = {Event.ACTIONS_REPORTED_ON: today}
     transitions.apply_transition(session, review, move, actor=actor, milestones=milestones, at=at)
-    return "actions recorded; review closed" if review.stage in TERMINAL else "actions recorded"
+    return "no actions recorded; review closed" if review.stage in TERMINAL else "no actions recorded"
 
 
 def demo_answer(c: Case, n: int) -> dict[str, Any]:
+    if not c.agencies:
+        return {"no_actions_reason": "The learning is being taken forward through the partnership's existing plan."}
+    due = c.today + dt.timedelta(days=90)
+    rows = [
+        ("Health and schools share missed appointments weekly.", "Set up a weekly list of missed appointments "
+         "shared with the school nurse.", c.agencies[1], "Dr Imogen Hale", "A list is shared each week for a term."),
+        ("Health and schools share missed appointments weekly.", "Add missed health appointments to the school's "
+         "welfare checks.", c.agencies[0], "Mr Owen Price", "The welfare check form asks about them."),
+        ("Practitioners recognise neglect earlier.", "Train the trust's emergency department staff on neglect.",
+         c.agencies[2], "Sister Ada Quinn", "Four in five of the department's staff trained."),
+    ]  # fmt: skip
     return {
-        "actions": "1. Health and schools share missed appointments weekly (ICB, by March).\n"
-        "2. Multi-agency training on neglect (partnership, by June).",
+        "actions": [
+            {"recommendation": r, "action": a, "agency": ag, "owner": o, "due_on": due.isoformat(), "done_when": d}
+            for r, a, ag, o, d in rows
+        ]
     }
 
 
@@ -53,10 +111,20 @@ STEP = Step(
     slug="actions",
     title="Record the actions on the recommendations",
     roles=COORDINATOR,
-    guidance="Record the actions agreed on the recommendations; progress goes in the partnership's yearly report.",
+    guidance="Record each recommendation's actions: the agency that owns each, the person there who answers for it, "
+    "its due date and what will show it is done. Each owner's agency updates its progress on its tasks page; the "
+    "review stays open until every action is closed.",
     deadline=None,
     documents=(),
     demo=demo_answer,
+    describe_extra=agency_lines,
 )
 # the same step once only the information about improvements was published
 AFTER_IMPROVEMENTS = replace(STEP, stage=Stage.IMPROVEMENTS_PUBLISHED)
+
+FOLLOWED_THROUGH = AutomaticStage(
+    stage=Stage.ACTIONS_UNDER_WAY,
+    transition=Transition.CLOSE_AFTER_ACTIONS,
+    facts=lambda session, review: Facts(open_actions=open_actions(session, review)),
+    marks=Event.ACTIONS_REPORTED_ON,
+)

@@ -20,9 +20,13 @@ from models.review.transitions import Actor
 from models.rulebook import Entry, Event
 from models.stages import Facts, Stage, Transition
 from models.tables import Review
+from models.work.requests import agency_lines, ask_agencies
 
 if TYPE_CHECKING:
     from models.process.demo_case import Case
+
+
+MAX_AGENCIES = 50
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -42,6 +46,13 @@ class NotificationSubmitted(CleanText):
         json_schema_extra=_no_default,
         title="Date the local safeguarding partners were told",
         description="Needed for a serious incident; leave empty for a death notified where nothing more follows.",
+    )
+
+    agencies: list[Line] = Field(
+        default_factory=list,
+        max_length=MAX_AGENCIES,
+        title="Agencies to ask for information for the rapid review",
+        description="Each by its name in the partnership's register; each is asked for its information at once.",
     )
 
     @model_validator(mode="after")
@@ -68,6 +79,10 @@ def handle(
     if answer.partners_told_on is not None:
         not_before(answer.partners_told_on, review.aware_on, "The date the partners were told", "the date of awareness")
         milestones[Event.PARTNERS_TOLD_ON] = answer.partners_told_on
+    if answer.agencies and not review.rapid_review_follows:
+        raise Refusal(
+            "no rapid review follows this notification, so no agency is asked for information: leave them out"
+        )
     review.national_reference = answer.panel_reference
     session.add(review)
     # The national notification route is what tells them (the coordinator submits through it; the Panel shares it
@@ -85,7 +100,10 @@ def handle(
         at=at,
     )
     if review.rapid_review_follows:
-        return "notification recorded"
+        asked = ask_agencies(session, review, answer.agencies, actor=actor, at=at, today=today)
+        return (
+            f"notification recorded; {len(asked)} agencies asked for information" if asked else "notification recorded"
+        )
     return "notification recorded; nothing more follows, so the case is closed"
 
 
@@ -114,6 +132,8 @@ def describe(session: Session, review: Review) -> list[str]:
         lines += [f"**{notice.title}**: tell {told} ({notice.source}).", ""]
     if not review.rapid_review_follows:
         lines += ["Nothing more follows this notification: once it is recorded, the case closes.", ""]
+    else:
+        lines += agency_lines(session, review)
     return lines
 
 
@@ -122,6 +142,7 @@ def demo_answer(c: Case, n: int) -> dict[str, Any]:
         "panel_reference": "SIN-2026-10-1234",
         "notified_on": c.day(3),
         "partners_told_on": c.day(3),
+        "agencies": list(c.agencies),
     }
 
 

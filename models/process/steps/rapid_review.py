@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from sqlmodel import Session
 
 from models import progress
+from models.calendar import today_in_england
 from models.forms import CleanText, OptionalText, Text, inline, not_in_future
 from models.process.checks import not_before, summary
 from models.process.step import COORDINATOR, Step
@@ -19,6 +20,7 @@ from models.review.transitions import Actor
 from models.rulebook import Entry, Event
 from models.stages import Stage, Transition
 from models.tables import DecisionKind, Review
+from models.work.requests import close_missing, status_lines
 
 if TYPE_CHECKING:
     from models.process.demo_case import Case
@@ -101,6 +103,8 @@ def handle(session: Session, review: Review, answer: RapidReview, actor: Actor, 
     notified = progress.milestone_on(session, review, Event.NOTIFIED_ON)
     not_before(answer.completed_on, notified, "The completion date", "the notification")
     round_ = progress.sign_off_round(session, review) + 1
+    # a return still missing does not hold the rapid review up: it is recorded as missing, and its request closed
+    missing = close_missing(session, review, Stage.RAPID_REVIEW, actor=actor, at=at)
     transitions.record_decision(
         session,
         review,
@@ -108,7 +112,7 @@ def handle(session: Session, review: Review, answer: RapidReview, actor: Actor, 
         answer.recommendation.name,
         actor,
         round=round_,
-        details=summary(answer),
+        details={**summary(answer), **({"missing_returns": missing} if missing else {})},
         at=at,
     )
     transitions.apply_transition(
@@ -156,4 +160,5 @@ STEP = Step(
     deadline=Entry.RAPID_REVIEW,
     documents=(),
     demo=demo_answer,
+    describe_extra=lambda session, review: status_lines(session, review, Stage.RAPID_REVIEW, today_in_england()),
 )

@@ -11,14 +11,16 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlmodel import Session
 
 from models import progress
+from models.calendar import today_in_england
 from models.documents import DocumentKind
-from models.forms import FREE, CleanText, OptionalText, inline, not_in_future
+from models.forms import FREE, CleanText, Line, OptionalText, inline, not_in_future
 from models.process.step import COORDINATOR, Step
 from models.review import transitions
 from models.review.transitions import Actor
 from models.rulebook import Entry
 from models.stages import Stage, Transition
 from models.tables import DecisionKind, Review
+from models.work.requests import agency_lines, ask_agencies, close_missing, status_lines
 
 if TYPE_CHECKING:
     from models.process.demo_case import Case
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 class ProgressUpdate(StrEnum):
     monitoring_request = "written request to the reviewer"
+    agencies_asked = "agencies asked for information"
     draft_submitted = "draft report submitted"
 
 
@@ -36,6 +39,7 @@ class TimelineEntry(CleanText):
     )
 
 
+MAX_AGENCIES = 50
 RecommendationText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -49,6 +53,12 @@ class ReviewProgress(CleanText):
         default="",
         title="The written request",
         description="What the partners asked the reviewer for (information, a draft); required for a request.",
+    )
+    agencies: list[Line] = Field(
+        default_factory=list,
+        max_length=MAX_AGENCIES,
+        title="Agencies the reviewer asks for information",
+        description="Each by its name in the partnership's register; required to ask agencies.",
     )
     summary: OptionalText = Field(default="", title="Draft report: summary")
     recommendations: Annotated[list[RecommendationText], FREE] = Field(
@@ -67,6 +77,8 @@ class ReviewProgress(CleanText):
         not_in_future(self.on, "the date")
         if self.update is ProgressUpdate.monitoring_request and not self.request:
             raise ValueError("write down the request made to the reviewer")
+        if self.update is ProgressUpdate.agencies_asked and not self.agencies:
+            raise ValueError("name the agencies to ask for information")
         if self.update is ProgressUpdate.draft_submitted and not (
             self.summary and self.recommendations and self.systemic_analysis
         ):
@@ -99,6 +111,11 @@ def handle(
             session, review, kind, "requested", actor, round=round_, reasons=answer.request, details=on, at=at
         )
         return "written request to the reviewer recorded"
+    if answer.update is ProgressUpdate.agencies_asked:
+        asked = ask_agencies(session, review, answer.agencies, actor=actor, at=at, today=today)
+        return f"{len(asked)} agencies asked for information for the local review"
+    # the reviewer has written the draft: a return still missing is recorded so, and its request closed
+    close_missing(session, review, Stage.REVIEW_UNDER_WAY, actor=actor, at=at)
     round_ = progress.decisions_made(session, review, DecisionKind.DRAFT) + 1
     transitions.record_decision(
         session, review, DecisionKind.DRAFT, "submitted", actor, round=round_, details=answer.draft(), at=at
@@ -114,6 +131,8 @@ def demo_answer(c: Case, n: int) -> dict[str, Any]:
             "on": c.day(50),
             "request": "Please share a first draft of the chronology by the end of the month.",
         }
+    if n == 1 and c.agencies:
+        return {"update": "agencies asked for information", "on": c.day(52), "agencies": list(c.agencies[:2])}
     return {"update": "draft report submitted", "on": c.day(60 + n), "request": "", **DRAFT}
 
 
@@ -152,4 +171,8 @@ STEP = Step(
     deadline=Entry.LCSPR_PUBLICATION,
     documents=(DocumentKind.DRAFT_REPORT,),
     demo=demo_answer,
+    describe_extra=lambda session, review: [
+        *agency_lines(session, review),
+        *status_lines(session, review, Stage.REVIEW_UNDER_WAY, today_in_england()),
+    ],
 )

@@ -1,0 +1,146 @@
+"""Prefect tasks for the work around a review (models/work/): what an item's run waits for, recording an answer to
+it, and starting each item's run. Idempotent as the lifecycle's are: a replayed run changes nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from prefect import get_client, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.deployments import run_deployment
+from prefect.states import Cancelled
+from sqlmodel import col, select
+
+from models.answers import Outcome
+from models.db import transaction
+from models.identity import Identity
+from models.review.lookup import review_by_reference
+from models.stages import Stage
+from models.tables import OPEN_ACTION, Action, InformationRequest, Partnership, RequestStatus
+from models.work.actions import open_actions
+from models.work.answering import AskFor, apply_item_answer, next_for
+from models.work.items import ItemKind, ItemRef
+from models.work.kinds import WORK
+from tasks.runs import forget_inputs, review_tags, run_lifecycle, synchronously
+
+WORK_DEPLOYMENT = "review-work/review-work"
+
+
+@dataclass(frozen=True)
+class ItemStanding:
+    """The item a next action is about: what its run is named and tagged with. Nothing personal."""
+
+    reference: str
+    partnership: str
+    stage: Stage  # the review's
+
+
+@dataclass(frozen=True)
+class AskItem(ItemStanding):
+    key: str
+    description: str  # markdown above the form
+
+
+@dataclass(frozen=True)
+class ItemDone(ItemStanding):
+    slug: ClassVar[str] = "closed"
+
+
+@task(name="read-next-item-step")
+def next_item(reference: str, item: str) -> AskItem | ItemDone:
+    ref = ItemRef.parse(item)
+    with transaction() as session:
+        review = review_by_reference(session, reference)
+        here = (reference, session.get_one(Partnership, review.partnership_id).code, Stage(review.stage))
+        match next_for(session, review, WORK[ref.kind], ref.number):
+            case AskFor(key=key, description=description):
+                return AskItem(*here, key=key, description=description)
+            case _:
+                return ItemDone(*here)
+
+
+@task(name="record-item-answer", cache_policy=NO_CACHE, persist_result=False)
+def record_item_answer(reference: str, item: str, key: str, data: dict[str, Any], signer: Identity | str) -> Outcome:
+    """Write an answer to an item (or its refusal); logs the outcome, never the answer. Once the review's last open
+    action is closed, its lifecycle is started again to close the review."""
+    ref = ItemRef.parse(item)
+    with transaction() as session:
+        review = review_by_reference(session, reference)
+        outcome = apply_item_answer(session, review, WORK[ref.kind], ref.number, key, data, signer=signer)
+        last_closed = review.stage == Stage.ACTIONS_UNDER_WAY and open_actions(session, review) == 0
+        partnership = session.get_one(Partnership, review.partnership_id).code
+    logger = get_run_logger()
+    if outcome.accepted:
+        logger.info("%s %s: %s", reference, ref.label, outcome.message)
+    else:
+        logger.warning("%s %s: answer refused: %s", reference, ref.label, outcome.message)
+    if last_closed and not outcome.already_applied:
+        run_lifecycle(reference, partnership, Stage.ACTIONS_UNDER_WAY, idempotency_key=f"{reference}:actions-closed")
+    return outcome
+
+
+def open_items(reference: str) -> list[ItemRef]:
+    """The review's items still waiting for someone."""
+    with transaction() as session:
+        review = review_by_reference(session, reference)
+        requests = session.exec(
+            select(InformationRequest.number).where(
+                InformationRequest.review_id == review.id, InformationRequest.status == RequestStatus.REQUESTED
+            )
+        ).all()
+        actions = session.exec(
+            select(Action.number).where(
+                Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION])
+            )
+        ).all()
+    return [ItemRef(ItemKind.REQUEST, n) for n in requests] + [ItemRef(ItemKind.ACTION, n) for n in actions]
+
+
+@task(name="start-item-runs")
+def start_item_runs(reference: str, partnership: str, stage: Stage) -> int:
+    """A run for each of the review's open items that has none (the same item gives the same run, however often this
+    is called): each waits for its own people, beside the review's own run. A run still waiting for an item closed
+    elsewhere (a return recorded as missing when the rapid review was) is cancelled, its forms forgotten. Returns how
+    many items are open."""
+    items = open_items(reference)
+    _cancel_closed(reference, {f"item:{reference}:{ref}" for ref in items})
+    for ref in items:
+        synchronously(
+            run_deployment(
+                WORK_DEPLOYMENT,
+                parameters={"reference": reference, "item": str(ref)},
+                timeout=0,
+                as_subflow=False,
+                idempotency_key=f"{reference}:{ref}:start",
+                tags=item_tags(reference, partnership, stage, ref),
+                flow_run_name=f"{reference} · {ref}",
+            )
+        )
+    return len(items)
+
+
+def item_tags(reference: str, partnership: str, stage: str, ref: ItemRef) -> list[str]:
+    """An item run's tags: the review's (as "work", not "lifecycle") and the item's own, which the gate finds it by."""
+    return [*review_tags(reference, partnership, stage, kind="work"), f"item:{reference}:{ref}"]
+
+
+def _cancel_closed(reference: str, open_tags: set[str]) -> None:
+    with get_client(sync_client=True) as client:
+        waiting = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"review:{reference}", "work"]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+            )
+        )
+        for run in waiting:
+            if not open_tags & set(run.tags):
+                client.set_flow_run_state(run.id, Cancelled(message="the item was closed"), force=True)
+                forget_inputs(run.id)
