@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from cli import (
+    agencies_commands,
     audit_commands,
     bank_holidays_commands,
     bench_commands,
@@ -20,12 +21,12 @@ from cli import (
     partnerships_commands,
     people_commands,
     person_commands,
+    report_commands,
     retention_commands,
 )
 from cli.checker_commands import checker_command
 from cli.demo_commands import demo
 from cli.document_commands import document
-from cli.report_commands import report_command
 from cli.sweep_commands import sweep_command
 from cli.timetable_commands import deadlines
 from cli.up_commands import up
@@ -44,13 +45,14 @@ app.command()(demo)
 app.command()(document)
 app.command("sweep")(sweep_command)
 app.command("tasks")(tasks_command)
-app.command("report")(report_command)
+app.add_typer(report_commands.app, name="report")
 app.command("checker")(checker_command)
 app.add_typer(database_commands.app, name="db")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(people_commands.app, name="people")
 app.add_typer(partnerships_commands.app, name="partnerships")
+app.add_typer(agencies_commands.app, name="agencies")
 app.add_typer(retention_commands.app, name="retention")
 app.add_typer(person_commands.app, name="person")
 app.add_typer(bank_holidays_commands.app, name="calendar")

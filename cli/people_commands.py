@@ -25,6 +25,12 @@ def people_add(
         str | None, typer.Option(help="The partnership's code (every role but operator), e.g. northshire.")
     ] = None,
     organisation: Annotated[str, typer.Option(help="Their organisation, e.g. Northshire Police.")] = "",
+    agency: Annotated[
+        str | None,
+        typer.Option(
+            help="For an agency contact (and only them): the agency they answer for, one of the partnership's."
+        ),
+    ] = None,
     demo: Annotated[bool, typer.Option(help="A demo person: signs in with a password alone; never in a team.")] = False,
 ) -> None:
     """Register a person in a role and make their account; a new account's first password and its authenticator
@@ -41,8 +47,9 @@ def people_add(
             organisation=organisation,
             by=operator(),
             demo=demo,
+            agency=agency,
         )
-    where = f" for {partnership}" if partnership else ""
+    where = f" for {agency} in {partnership}" if agency else f" for {partnership}" if partnership else ""
     console.print(f"Registered {enrolment.email} as {role.label}{where}.")
     if enrolment.password is None:
         console.print("The address had an account already: its password and second factor stand.")

@@ -1,5 +1,10 @@
 """``cspr report``: the compliance report for a period, produced here as the ``partnership-report`` deployment
-produces it."""
+produces it; ``cspr report tracker``: a partnership's reviews, recommendations and actions as CSV for NHS England's
+Safeguarding Case Review Tracker (models/tracker.py).
+
+``report`` is a group whose own callback is the compliance report, so ``cspr report --from ...`` works as it always
+did and ``cspr report tracker`` is a command of it. Registered in cli/main.py as ``app.add_typer(report_commands.app,
+name="report")``; ``report_command`` also works on its own as a plain command."""
 
 from __future__ import annotations
 
@@ -10,8 +15,15 @@ import typer
 from cli.common import console, err, fail, parse_date
 from models.refusals import Refused
 
+app = typer.Typer(
+    help="The compliance report for a period; `tracker` for the NHS case review tracker's CSV.",
+    invoke_without_command=True,
+)
 
+
+@app.callback()
 def report_command(
+    ctx: typer.Context,
     date_from: Annotated[
         str | None, typer.Option("--from", help="First day of the period (default: last month).")
     ] = None,
@@ -20,6 +32,8 @@ def report_command(
     out: Annotated[str | None, typer.Option(help="Also save a copy of the PDF here.")] = None,
 ) -> None:
     """Produce the compliance report for a period (a PDF kept in the object store), as `partnership-report` does."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pathlib import Path
 
     from rich.markdown import Markdown
@@ -54,3 +68,32 @@ def report_command(
 
         Path(out).write_bytes(open_store().get(produced.key, sha256=produced.sha256))
         console.print(f"Saved a copy to {out}")
+
+
+@app.command("tracker")
+def tracker_command(
+    partnership: Annotated[str, typer.Option(help="The partnership's code.")],
+    out: Annotated[str | None, typer.Option(help="Write the CSV to this file (default: print it).")] = None,
+) -> None:
+    """A partnership's reviews, recommendations and actions as CSV, in the NHS Safeguarding Case Review Tracker's
+    shape: one row per action (see docs/operators.md for the columns)."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from models.compliance import UnknownPartnership
+    from models.db import transaction
+    from models.tracker import tracker_csv
+
+    try:
+        with transaction() as session:
+            text = tracker_csv(session, partnership)
+    except UnknownPartnership as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    # with a byte order mark, so that a spreadsheet opening the file reads it as UTF-8 (accents, dashes)
+    Path(out).write_text(text, encoding="utf-8-sig", newline="")
+    rows = len(list(csv.reader(io.StringIO(text)))) - 1  # a value may hold a line break: count as a reader does
+    err.print(f"Wrote {out}: the tracker's columns for {partnership}, {rows} row{'s' if rows != 1 else ''}")

@@ -48,6 +48,7 @@ class Audience(StrEnum):
     COORDINATOR = "coordinator"
     PARTNER = "partner"
     PANEL = "panel"
+    AGENCY_CONTACT = "agency_contact"  # answers for an agency, on their tasks page alone
 
     @classmethod
     def of(cls, role: Role) -> Audience:
@@ -55,8 +56,9 @@ class Audience(StrEnum):
 
 
 # Prefect's UI and API are for the people who run reviews and the system: coordinators start notifications and follow
-# runs there, operators run the system. Partners and the Panel's contact answer their steps on their tasks page
-# (gate/tasks_app.py) and have no route of Prefect's at all.
+# runs there, operators run the system. Partners, the Panel's contact and agencies' contacts answer their steps on
+# their tasks page (gate/tasks_app.py) and have no route of Prefect's at all: a run names every agency asked, and an
+# agency's contact may see their own agency's work alone.
 EVERYONE = frozenset({Audience.COORDINATOR, Audience.OPERATOR})  # everyone who uses Prefect's UI
 ANSWERERS = frozenset({Audience.COORDINATOR})  # the notification's identity step, answered in Prefect's UI
 OPERATORS = frozenset({Audience.OPERATOR})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from models.rulebook import Entry
 from models.stages import Stage
 from models.statistics import Statistics, statistics
 from models.tables import Deadline, Decision, DecisionKind, Partnership, Review, StageEvent
+
+if TYPE_CHECKING:
+    from models.yearly_actions import ActionCounts
 
 MEASURES = {
     Entry.NOTIFY_PANEL: "Notified to the Panel within 5 working days",
@@ -95,6 +98,7 @@ class Compliance:
     themes: pd.DataFrame  # theme, reviews, recurring
     by_partnership: pd.DataFrame = field(default_factory=pd.DataFrame)  # partnership, reviews, each measure's %
     statistics: Statistics | None = None  # the Department's figures: by reporting year, the funnel, characteristics
+    actions: ActionCounts | None = None  # the recommendations and actions section in numbers (models/yearly_actions.py)
 
     @property
     def overdue_reviews(self) -> int:

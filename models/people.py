@@ -18,12 +18,13 @@ from sqlmodel import Session, col, select
 
 from models import chain, signin
 from models.audit import register_event_hash
+from models.calendar import london_day
 from models.refusals import Refused
 from models.review.lookup import UnknownPartnership, partnership_by_code
 from models.review.transitions import Actor
 from models.roles import Role
 from models.settings import get_settings
-from models.tables import Account, Partnership, RegisterAction, RegisterEvent, Representative, utcnow
+from models.tables import Account, Agency, Partnership, RegisterAction, RegisterEvent, Representative, utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -96,9 +97,11 @@ def add_person(
     by: Actor,
     demo: bool = False,
     at: dt.datetime | None = None,
+    agency: str | None = None,
 ) -> Enrolment:
     """Register a person in a role (for a partnership, unless an operator), making their account if the address has
-    none. A new local account gets a one-time password and, unless a demo account, a TOTP enrolment."""
+    none. A new local account gets a one-time password and, unless a demo account, a TOTP enrolment. An agency's
+    contact names the ``agency`` they answer for (one of the partnership's that day), and only they name one."""
     at = at or utcnow()
     if demo and not get_settings().demo_accounts:
         raise RegisterRefusal("demo accounts sign in with a password alone: this system does not allow them")
@@ -106,6 +109,10 @@ def add_person(
     if not 0 < len(name) <= 200:
         raise RegisterRefusal("give the person's name (at most 200 characters)")
     address = normalise_email(email)
+    if agency is not None and role is not Role.AGENCY_CONTACT:
+        raise RegisterRefusal(
+            f"only an agency contact answers for an agency; leave it out for someone registered as {role.label}"
+        )
     partnership = None
     if role is Role.OPERATOR:
         if partnership_code:
@@ -115,6 +122,9 @@ def add_person(
             partnership = partnership_by_code(session, partnership_code)
         except UnknownPartnership as exc:
             raise RegisterRefusal(str(exc)) from None
+    answers_for = None
+    if partnership is not None and role is Role.AGENCY_CONTACT:
+        answers_for = _agency(session, partnership, agency, london_day(at))
     account = session.exec(select(Account).where(Account.email == address)).first()
     enrolment = Enrolment(address, None, None)
     if account is None:
@@ -146,12 +156,34 @@ def add_person(
         raise RegisterRefusal(f"{address} is already registered {where} (as {registered.role.label})")
     session.add(
         Representative(
-            partnership_id=partnership_id, name=name, email=address, role=role, organisation=organisation, created_at=at
+            partnership_id=partnership_id,
+            name=name,
+            email=address,
+            role=role,
+            organisation=organisation or (answers_for.name if answers_for else ""),
+            agency_id=answers_for.id if answers_for else None,
+            created_at=at,
         )
     )
     code = partnership.code if partnership else ""
-    record_change(session, RegisterAction.ADDED, account, by, at, role=role.value, partnership=code, demo=account.demo)
+    which = {} if answers_for is None else {"agency": answers_for.name}
+    record_change(
+        session, RegisterAction.ADDED, account, by, at, role=role.value, partnership=code, demo=account.demo, **which
+    )
     return enrolment
+
+
+def _agency(session: Session, partnership: Partnership, name: str | None, day: dt.date) -> Agency:
+    """The agency an agency's contact answers for: one of the partnership's on the day."""
+    # models.agencies builds on this module (its refusals, the register's history): imported here, when needed
+    from models.agencies import agencies_on, agency_named
+
+    if not name or not name.strip():
+        known = ", ".join(a.name for a in agencies_on(session, partnership.id, day)) or "none yet"
+        raise RegisterRefusal(
+            f"an agency contact answers for an agency: give its name (--agency); {partnership.name}'s agencies: {known}"
+        )
+    return agency_named(session, partnership.id, name, day)
 
 
 def reset_credentials(session: Session, email: str, *, by: Actor, at: dt.datetime | None = None) -> Enrolment:
@@ -211,6 +243,7 @@ def people(session: Session, partnership_code: str | None = None) -> list[Person
     """Every registration, with its account's state, by partnership then name; one partnership's alone if given."""
     codes = {p.id: p.code for p in session.exec(select(Partnership))}
     accounts = {a.email: a for a in session.exec(select(Account))}
+    agencies = {a.id: a.name for a in session.exec(select(Agency))}  # an agency's contact is shown with their agency
     rows = []
     for r in session.exec(select(Representative)):
         code = codes.get(r.partnership_id, "") if r.partnership_id else ""
@@ -225,7 +258,8 @@ def people(session: Session, partnership_code: str | None = None) -> list[Person
             sign_in = signin.Factor.PASSWORD if account.totp_secret is None else signin.Factor.PASSWORD_AND_TOTP
         active = r.active and (account is None or account.active)
         demo = account is not None and account.demo
-        rows.append(PersonRow(r.name, r.email, r.role, code, r.organisation, active, demo, str(sign_in)))
+        organisation = agencies.get(r.agency_id, r.organisation) if r.agency_id else r.organisation
+        rows.append(PersonRow(r.name, r.email, r.role, code, organisation, active, demo, str(sign_in)))
     return sorted(rows, key=lambda p: (p.partnership, p.name.casefold(), p.role))
 
 

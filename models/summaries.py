@@ -83,6 +83,13 @@ def compliance_summary(figures: Compliance, *, key: str, version: int, size: int
         rate = "none due" if r.fell_due == 0 else f"{r.percent_on_time:g}"
         lines.append(_row(r.title, r.fell_due, r.on_time, r.late, r.outstanding, rate))
     lines += ["", f"Reviews with a statutory deadline overdue on {as_of}: {figures.overdue_reviews}."]
+    if figures.actions is not None:
+        a = figures.actions
+        lines += [
+            "",
+            f"Actions on recommendations: {a.actions} in {a.reviews} review(s); {a.open} open, {a.overdue} overdue "
+            f"on {as_of}, {a.closed_in_period} closed in the period.",
+        ]
     return "\n".join(lines)
 
 

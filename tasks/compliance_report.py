@@ -24,7 +24,8 @@ from models.compliance import MEASURES, Compliance, Period, compliance
 from models.dates import long_date
 from models.db import transaction
 from models.statistics import FUNNEL, SUPPRESS_BELOW, shown_total
-from models.tables import Report, utcnow
+from models.tables import ActionStatus, Report, utcnow
+from models.yearly_actions import STATUS_LABELS, ActionLine, YearlyActions, yearly_actions
 from tasks.charts import horizontal_bars_svg
 from tasks.pdf import render_pdf
 from tasks.storage import open_store
@@ -85,7 +86,9 @@ def charts(figures: Compliance) -> dict[str, str | None]:
     }
 
 
-def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.datetime) -> dict[str, Any]:
+def context(
+    figures: Compliance, drawn: dict[str, str | None], produced: dt.datetime, yearly: YearlyActions | None = None
+) -> dict[str, Any]:
     scope = figures.partnership or "all"
     overdue = figures.overdue.head(OVERDUE_LISTED).assign(due_on=lambda f: f["due_on"].map(_d_from_numpy))
     return {
@@ -111,6 +114,7 @@ def context(figures: Compliance, drawn: dict[str, str | None], produced: dt.date
         "themes": _rows(figures.themes),
         "by_partnership": [{**r, **{m: _percent(r[m]) for m in MEASURES}} for r in _rows(figures.by_partnership)],
         "statistics": _statistics(figures),
+        "yearly": _yearly(yearly),
         "charts": drawn,
     }
 
@@ -136,6 +140,84 @@ def _statistics(figures: Compliance) -> dict[str, Any] | None:
         "years": _rows(found.years),
         "characteristics": groups,
         "suppress_below": SUPPRESS_BELOW,
+    }
+
+
+# what an action's owner gave at the end: the evidence it is done, or the reason it cannot be
+SHOWS_EVIDENCE = frozenset({ActionStatus.DONE, ActionStatus.ACCEPTED})
+SENT_BACK = frozenset({ActionStatus.NOT_STARTED, ActionStatus.IN_PROGRESS})  # a reason on an open one: sent back
+
+
+def _evidence(text: str, document: bool) -> str:
+    return text or ("a document, kept with the review" if document else "")
+
+
+def _notes(a: ActionLine) -> list[dict[str, str]]:
+    """The evidence and the reason, labelled as a partner reads them; the one that says how it ended first."""
+    evidence = _evidence(a.evidence, a.evidence_document)
+    notes = [("Evidence", evidence), ("Sent back" if a.status in SENT_BACK else "Reason", a.reason)]
+    if a.status not in SHOWS_EVIDENCE:
+        notes.reverse()
+    return [{"label": label, "text": text} for label, text in notes if text]
+
+
+def _action(a: ActionLine) -> dict[str, Any]:
+    return {
+        "number": a.number,
+        "agency": a.agency,
+        "owner": a.owner,
+        "text": a.text,
+        "done_when": a.done_when,
+        "due": long_date(a.due_on),
+        "status": STATUS_LABELS[a.status],
+        "notes": _notes(a),
+    }
+
+
+def _listed(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Overdue or closed actions as the tables show them: dates in words, statuses as they read."""
+    return [
+        {
+            **r,
+            "due": long_date(r["due_on"]),
+            "closed": long_date(r["closed_on"]) if isinstance(r["closed_on"], dt.date) else "",
+            "status": STATUS_LABELS[ActionStatus(r["status"])],
+            "note": _evidence(r["evidence"], r["evidence_document"])
+            if ActionStatus(r["status"]) in SHOWS_EVIDENCE
+            else r["reason"],
+        }
+        for r in _rows(frame)
+    ]
+
+
+def _yearly(yearly: YearlyActions | None) -> dict[str, Any] | None:
+    """The recommendations and actions section: each review's, then what is overdue, what closed, the themes."""
+    if yearly is None:
+        return None
+    return {
+        "as_of": long_date(yearly.as_of),
+        "counts": yearly.counts,
+        "by_status": _rows(yearly.by_status),
+        "reviews": [
+            {
+                "reference": review.reference,
+                "partnership": review.partnership,
+                "kind": review.kind.value,
+                "recommendations": [
+                    {
+                        "number": r.number,
+                        "source": r.source.value,
+                        "text": r.text,
+                        "actions": [_action(a) for a in r.actions],
+                    }
+                    for r in review.recommendations
+                ],
+            }
+            for review in yearly.reviews
+        ],
+        "overdue": _listed(yearly.overdue),
+        "closed": _listed(yearly.closed),
+        "themes": _rows(yearly.themes),
     }
 
 
@@ -173,10 +255,13 @@ def produce(
     seconds: dict[str, float] = {}
     with _timed(seconds, "figures", progress), transaction() as session:
         figures = compliance(session, period, partnership, today=today)
+        # the section's text stays here, for the PDF: only its counts go on with the figures (and so into Prefect)
+        yearly = yearly_actions(session, period, partnership, figures.as_of)
+        figures.actions = yearly.counts
     with _timed(seconds, "charts", progress):
         drawn = charts(figures)
     with _timed(seconds, "pdf", progress):
-        pdf = render_pdf("compliance_report.html", context(figures, drawn, utcnow())).pdf
+        pdf = render_pdf("compliance_report.html", context(figures, drawn, utcnow(), yearly)).pdf
     with _timed(seconds, "store", progress), transaction() as session:
         prefix = key_for(partnership, period, 0).removesuffix("v0.pdf")
         earlier = (

@@ -4,9 +4,9 @@ settings and the server's settings are read, with the path's parameters filled w
 identity form has been answered, and every answer (body and headers, whatever its status) is searched for the
 service credential, the gate, audit and encryption keys, the mail relay's password, the identity provider's client
 secret, the S3 secret key, a secret kept in a Prefect block, and the child's name and date of birth. None is found.
-Partners' representatives and the Panel's contact use no Prefect (they answer their steps on their tasks page): they
-make the same reads, and every one but the few open to anyone without a session (the health checks, the UI's settings)
-is refused by the gate in the words that send them to their tasks.
+Partners' representatives, the Panel's contact and agencies' contacts use no Prefect (they answer their steps on their
+tasks page): they make the same reads, and every one but the few open to anyone without a session (the health checks,
+the UI's settings) is refused by the gate in the words that send them to their tasks.
 
 On a server of this module's own (as test_gate_roles.py's), set up as `cspr up` does it, whose environment holds
 every one of those secrets as the team set-up gives them (the keys the session already uses, so that nothing it
@@ -43,10 +43,11 @@ from models import master_key
 from models.roles import Role
 from models.settings import get_settings
 from models.system_credentials import audit_key, digest, gate_key, service_token
+from tests.integration.test_gate_roles import register_any
 from tests.utils.api import service_api
 from tests.utils.search import needles
 from tests.utils.servers import deployed_system, seed_register
-from tests.utils.signin import Browser, register, signed_in
+from tests.utils.signin import Browser, signed_in
 
 ROLES = {
     "coordinator": Role.COORDINATOR,
@@ -54,6 +55,7 @@ ROLES = {
     "health": Role.HEALTH,
     "local_authority": Role.LOCAL_AUTHORITY,
     "panel": Role.PANEL,
+    "agency_contact": Role.AGENCY_CONTACT,
     "operator": Role.OPERATOR,
 }
 CASE = Case()  # Rowan Ashcombe, born 17 May 2019; the mother Morwenna Ashcombe
@@ -127,7 +129,7 @@ def api(system: LocalSystem) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def browsers(system: LocalSystem) -> Iterator[dict[str, Browser]]:
-    signed = {who: signed_in(system.ui_url, register(role)) for who, role in ROLES.items()}
+    signed = {who: signed_in(system.ui_url, register_any(role)) for who, role in ROLES.items()}
     yield signed
     for browser in signed.values():
         browser.close()
@@ -381,7 +383,8 @@ def test_the_secrets_searched_for_are_the_ones_the_system_holds(system: LocalSys
 
 
 def in_prefect(who: str) -> bool:
-    """Whether the role uses Prefect's UI and API at all: partners and the Panel's contact do not."""
+    """Whether the role uses Prefect's UI and API at all: partners, the Panel's contact and agencies' contacts do
+    not."""
     return uses_prefect(Caller(frozenset({ROLES[who]})))
 
 

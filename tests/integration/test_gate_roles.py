@@ -1,7 +1,8 @@
 """What only operators may do, through the real gate: create a deployment, change a work pool, start a run with a
 ``command`` job variable. A coordinator is refused (and nothing changes); an operator is not. A partner's
-representative and the Panel's contact use no Prefect at all (they answer their steps on their tasks page): every one
-of these is refused to them by the gate, in the words that send them to their tasks, before anything reaches Prefect.
+representative, the Panel's contact and an agency's contact use no Prefect at all (they answer their steps on their
+tasks page): every one of these is refused to them by the gate, in the words that send them to their tasks, before
+anything reaches Prefect.
 A coordinator starts a run without job variables. And the work pool `cspr up` makes offers no ``command``, ``env`` or
 ``working_dir`` at all.
 
@@ -17,26 +18,32 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from cli.demo import Case
 from cli.system import LOCKED_JOB_VARIABLES, WORK_POOL, LocalSystem
 from gate.guard import NOT_PREFECT
+from models.db import transaction
+from models.people import add_person
 from models.roles import Role
+from models.seed import DEMO_AGENCIES, DEMO_PARTNERSHIP
 from tests.utils.api import service_api
 from tests.utils.search import search_files, search_sqlite
 from tests.utils.servers import deployed_system, seed_register
-from tests.utils.signin import Browser, Person, register, signed_in
+from tests.utils.signin import OPERATOR, Browser, Person, register, signed_in
 
 PWNED = {"command": "echo pwned"}
 PEOPLE = {
     "coordinator": (Role.COORDINATOR, True),
     "police": (Role.POLICE, True),
     "panel": (Role.PANEL, True),
+    "agency_contact": (Role.AGENCY_CONTACT, True),  # answers for the demo partnership's school
     "operator": (Role.OPERATOR, False),  # an operator's account as in production: password and authenticator app
 }
-REFUSED_ALWAYS = ["coordinator", "police", "panel"]
-PARTNERS = ["police", "panel"]  # no Prefect at all: every route of its API refused, with NOT_PREFECT
+REFUSED_ALWAYS = ["coordinator", "police", "panel", "agency_contact"]
+# no Prefect at all: every route of its API refused, with NOT_PREFECT (partners, the Panel, agencies' contacts)
+PARTNERS = ["police", "panel", "agency_contact"]
 Signed = dict[str, tuple[Browser, dict[str, str]]]  # each person's browser, and its CSRF headers
 
 
@@ -47,9 +54,32 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
         yield system
 
 
+def register_any(role: Role, *, demo: bool = True) -> Person:
+    """A new person in the demo partnership, as tests.utils.signin.register makes them; an agency's contact for the
+    demo partnership's first agency (seeded with it), which a contact must name."""
+    if role is not Role.AGENCY_CONTACT:
+        return register(role, demo=demo)
+    tag = uuid.uuid4().hex[:8]
+    with transaction() as session:
+        enrolment = add_person(
+            session,
+            name=f"Agency Contact {tag}",
+            email=f"agency_contact.{tag}@gate-test.example",
+            role=role,
+            partnership_code=DEMO_PARTNERSHIP,
+            organisation="",
+            by=OPERATOR,
+            demo=demo,
+            agency=DEMO_AGENCIES[0][0],
+        )
+    assert enrolment.password is not None
+    secret = None if enrolment.totp_uri is None else pyotp.parse_uri(enrolment.totp_uri).secret
+    return Person(f"Agency Contact {tag}", enrolment.email, enrolment.password, secret)
+
+
 @pytest.fixture(scope="module")
 def people() -> dict[str, Person]:
-    return {who: register(role, demo=demo) for who, (role, demo) in PEOPLE.items()}
+    return {who: register_any(role, demo=demo) for who, (role, demo) in PEOPLE.items()}
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,8 @@ def test_one_address_is_one_account_however_many_registrations(register: Engine)
             "no safeguarding partnership 'westmarch'; known partnerships: northshire, southmoor",
         ),
         ({"role": Role.OPERATOR}, "registered in no partnership"),
+        ({"agency": "Northshire Primary School"}, "only an agency contact answers for an agency"),
+        ({"role": Role.AGENCY_CONTACT}, "an agency contact answers for an agency: give its name"),
     ],
 )
 def test_a_bad_registration_is_refused_and_changes_nothing(
