@@ -212,7 +212,8 @@ def agency_named(session: Session, partnership_id: uuid.UUID, name: str, on: dt.
         return found
     that_day = ", ".join(a.name for a in every if _held(a, on)) or "none"
     if found is None:
-        said = f"{partnership.name} has no agency called {name!r}"
+        # never the name as typed: a form's refusal is shown with the form, and may not repeat what was typed
+        said = f"an agency given is not one of {partnership.name}'s (check its spelling against the register)"
     elif found.from_on > on:
         said = f"{found.name} is one of {partnership.name}'s agencies only from {found.from_on:%d %B %Y}"
     else:

@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models.agencies import agency_named
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
 from models.recipients import AgencyContacts, Group, Recipient
@@ -32,7 +31,7 @@ from models.tables import (
     Review,
 )
 from models.work.forms import ActionAnswer, ActionChoice, Progress, Verdict
-from models.work.items import ItemKind, ItemRef, Work, item_path
+from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
 AGENCY = frozenset({Role.AGENCY_CONTACT})
 PARTNERSHIP = frozenset({Role.COORDINATOR, *PARTNERS})  # who accepts, sends back or closes an action
@@ -65,7 +64,7 @@ def record_actions(
     agency's contacts. Refused whole if an agency is unknown or a due date has passed."""
     partnership = session.get_one(Partnership, review.partnership_id)
     agencies = {
-        name: agency_named(session, partnership.id, name, today) for name in dict.fromkeys(a.agency for a in given)
+        name: agency_given(session, partnership.id, name, today) for name in dict.fromkeys(a.agency for a in given)
     }
     late = [a for a in given if a.due_on < today]
     if late:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,10 +20,12 @@ from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session, select
 
+from models.agencies import UnknownAgency, agency_named
 from models.forms import FormModel
+from models.process.step import Refusal
 from models.review.transitions import Actor
 from models.roles import Role
-from models.tables import Action, InformationRequest, Review
+from models.tables import Action, Agency, InformationRequest, Review
 from models.task_ref import TASKS
 
 F = TypeVar("F", bound=FormModel)
@@ -55,6 +58,15 @@ class ItemRef:
     def label(self) -> str:
         """How people read it: "request 2", "action 5"."""
         return f"{self.kind.value} {self.number}"
+
+
+def agency_given(session: Session, partnership_id: uuid.UUID, name: str, on: dt.date) -> Agency:
+    """The partnership's agency a form names; else the register's refusal, as the step's own (the answer is refused,
+    and the form asked again with it)."""
+    try:
+        return agency_named(session, partnership_id, name, on)
+    except UnknownAgency as exc:
+        raise Refusal(str(exc)) from None
 
 
 def item_key(ref: ItemRef, seq: int) -> str:

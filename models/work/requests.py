@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.agencies import agencies_on, agency_named
+from models.agencies import agencies_on
 from models.calendar import calendar_for, today_in_england
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
@@ -27,7 +27,7 @@ from models.roles import Role
 from models.stages import Stage
 from models.tables import Agency, InformationRequest, Partnership, RequestStatus, Review
 from models.work.forms import RequestAnswer, RequestChoice
-from models.work.items import ItemKind, ItemRef, Work, item_path
+from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
 EXPECTATION = "the partnership's own expectation, not a statutory deadline"
 COORDINATOR = frozenset({Role.COORDINATOR})
@@ -48,7 +48,7 @@ def ask_agencies(
     days from today; an agency already asked at this stage, and not yet answered, is not asked twice. Refused whole
     (nothing asked) if any name is not one of the partnership's agencies today."""
     partnership = session.get_one(Partnership, review.partnership_id)
-    agencies = [agency_named(session, partnership.id, name, today) for name in dict.fromkeys(names)]
+    agencies = [agency_given(session, partnership.id, name, today) for name in dict.fromkeys(names)]
     stage = Stage(review.stage)
     outstanding = set(
         session.exec(

@@ -46,5 +46,41 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     ),
     (Stage.AWAITING_PUBLICATION, {"decision": "defer publication", "reasons": ""}, "give the reasons"),
     (Stage.PUBLISHED, {"actions": ""}, "Actions on the recommendations"),
+    (Stage.PUBLISHED, {"actions": [], "no_actions_reason": ""}, "record at least one action, or say why"),
+    (
+        Stage.PUBLISHED,
+        {
+            "actions": [
+                {
+                    "recommendation": "R",
+                    "action": "A",
+                    "agency": "Rowan's Agency",
+                    "owner": "O",
+                    "due_on": "2099-01-01",
+                    "done_when": "D",
+                }
+            ],
+            "no_actions_reason": "",
+        },
+        "an agency given is not one of",
+    ),
+    (
+        Stage.PUBLISHED,
+        {
+            "actions": [
+                {
+                    "recommendation": "R",
+                    "action": "A",
+                    "agency": "Northshire Primary School",
+                    "owner": "O",
+                    "due_on": "2020-01-01",
+                    "done_when": "D",
+                }
+            ],
+            "no_actions_reason": "",
+        },
+        "due date has passed",
+    ),
+    (Stage.INCIDENT_RECORDED, {"agencies": ["Nowhere In Particular"]}, "an agency given is not one of"),
     (Stage.PUBLISHED, {"unexpected_field": 1}, "Extra inputs are not permitted"),
 ]
