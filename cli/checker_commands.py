@@ -6,10 +6,14 @@ them (cli/system.py ``SERVER_NEVER_HOLDS``). The checker is started with the wor
 listens on a Unix socket in an owner-only folder (``CSPR_CHECKER_SOCKET``), so nothing on the network reaches it, and
 it answers only a request whose token the gate signed (models/identity.py) for that very form and answer.
 
-One route, ``POST /check`` with ``{"reference", "key", "data", "token"}``: 200 and ``{"accepted", "message"}`` with
-the lifecycle's verdict; 400 for a request it cannot read, 403 for a token that is not the gate's, 413 for a body
-larger than any answer the gate passes. The process stays warm: the project's modules are imported, and the engine
-(one for the process) connected, before the socket is made; each check runs in a thread of a small pool.
+Two routes. ``POST /check`` with ``{"reference", "key", "data", "token"}`` (and ``"item"``, "request-2", for an answer
+to an item of the work around a review): 200 and ``{"accepted", "message"}`` with the lifecycle's (or the item run's)
+verdict. ``POST /show`` with ``{"reference", "item", "token"}``: 200 and ``{"lines"}``, the item whole as its page shows
+it, sealed words opened, for a person who may see it; 404 for anyone else, or no such item (not told apart). Both:
+400 for a request it cannot read, 403 for a token that is not the gate's (a token is signed for one purpose: a check's
+never shows an item), 413 for a body larger than any answer the gate passes. The process stays warm: the project's
+modules are imported, and the engine (one for the process) connected, before the socket is made; each check runs in a
+thread of a small pool.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import stat
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -40,8 +44,11 @@ if TYPE_CHECKING:
     from models.identity import Identity
 
     Check = Callable[[str, str, dict[str, Any], Identity], Outcome]
+    CheckItem = Callable[[str, str, str, dict[str, Any], Identity], Outcome]  # reference, item, key, data, person
+    Show = Callable[[str, str, Identity], list[str] | None]  # reference, item, person: None when not theirs
 
 log = logging.getLogger("cspr.checker")
+T = TypeVar("T")
 
 TOKEN_AGE = dt.timedelta(minutes=2)  # the gate signs each request as it sends it: an older token is a replay
 MAX_REQUEST = 4 * 1024 * 1024  # the gate refuses a body over 1 MB: an answer, with its token, stays well under this
@@ -100,68 +107,105 @@ def run_check(reference: str, key: str, data: dict[str, Any], person: Identity) 
         return check_answer(session, reference, key, data, person, refusal=refusal)
 
 
+def run_item_check(reference: str, item: str, key: str, data: dict[str, Any], person: Identity) -> Outcome:
+    """The check as an item's run makes it when the answer arrives (flows/review_work.py): ``apply_item_answer``,
+    undone (models/answer_check.py). Nothing an item takes is published, so there is no redaction gate to pass."""
+    from sqlmodel import Session
+
+    from models.answer_check import check_item_answer
+    from models.db import get_engine
+
+    with Session(get_engine()) as session:
+        return check_item_answer(session, reference, item, key, data, person)
+
+
+def run_show(reference: str, item: str, person: Identity) -> list[str] | None:
+    """The item whole for its page, if the person may see it (models/answer_check.py ``show_item``)."""
+    from sqlmodel import Session
+
+    from models.answer_check import show_item
+    from models.db import get_engine
+
+    with Session(get_engine()) as session:
+        return show_item(session, reference, item, person)
+
+
 def _stage_of(key: str) -> str:
     """The stage a form's key names (models/process/next.py ``form_key``: the stage, dashed, and the counter)."""
     return key.rpartition("-")[0].replace("-", "_")
 
 
 def checker_app(
-    gate_key: str, check: Check, clock: Callable[[], dt.datetime] | None = None, *, threads: int = THREADS
+    gate_key: str,
+    check: Check,
+    clock: Callable[[], dt.datetime] | None = None,
+    *,
+    threads: int = THREADS,
+    check_item: CheckItem | None = None,
+    show: Show | None = None,
 ) -> Starlette:
-    """The checker's one route, answering with ``check``'s verdict on requests signed with ``gate_key``."""
+    """The checker's routes, answering with ``check``'s verdict (``check_item``'s for an item's answer) and
+    ``show``'s item on requests signed with ``gate_key``."""
     from starlette.applications import Starlette
     from starlette.routing import Route
 
     from models.tables import utcnow
 
-    checks = _Checks(gate_key, check, clock or utcnow, threads)
-    return Starlette(routes=[Route("/check", checks.post, methods=["POST"])])
+    checks = _Checks(gate_key, check, check_item or run_item_check, show or run_show, clock or utcnow, threads)
+    return Starlette(
+        routes=[Route("/check", checks.post, methods=["POST"]), Route("/show", checks.show, methods=["POST"])]
+    )
+
+
+class _Refused(Exception):
+    """A request the checker does not take: its answer."""
+
+    def __init__(self, answer: JSONResponse) -> None:
+        self.answer = answer
 
 
 class _Checks:
-    def __init__(self, gate_key: str, check: Check, clock: Callable[[], dt.datetime], threads: int) -> None:
+    def __init__(
+        self,
+        gate_key: str,
+        check: Check,
+        check_item: CheckItem,
+        show: Show,
+        clock: Callable[[], dt.datetime],
+        threads: int,
+    ) -> None:
         self.gate_key = gate_key
         self.check = check
+        self.check_item = check_item
+        self.shown = show
         self.clock = clock
         self.threads = threads
         self.limiter: anyio.CapacityLimiter | None = None  # made in the server's event loop, at the first check
 
     async def post(self, request: Request) -> JSONResponse:
-        import anyio.to_thread
-
         from models import identity
         from models.answer_check import CHECK_RUN_ID
 
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_REQUEST:
-                return _answer(413, f"the request is larger than {MAX_REQUEST // (1024 * 1024)} MB")
         try:
-            asked = json.loads(body)
-        except (ValueError, RecursionError):
-            return _answer(400, "the request is not JSON")
-        fields = asked if isinstance(asked, dict) else {}
-        reference, key, data, token = (fields.get(name) for name in ("reference", "key", "data", "token"))
-        if not (isinstance(reference, str) and isinstance(key, str) and isinstance(data, dict)):
-            return _answer(400, 'the request needs "reference" and "key" (text), "data" (an object) and "token"')
+            fields = await _read(request)
+            reference, key, data, token = (fields.get(name) for name in ("reference", "key", "data", "token"))
+            item = fields.get("item")
+            if not (isinstance(reference, str) and isinstance(key, str) and isinstance(data, dict)):
+                return _answer(400, 'the request needs "reference" and "key" (text), "data" (an object) and "token"')
+            if item is not None and not isinstance(item, str):
+                return _answer(400, '"item" is the item\'s name, as text ("request-2")')
+            try:
+                digest = identity.answer_digest(data)
+            except ValueError:  # a string with a lone surrogate (JSON's escapes allow one)
+                return _answer(400, '"data" holds text that is not valid Unicode')
+            person = self._verified(token, CHECK_RUN_ID, key, digest)
+        except _Refused as refused:
+            return refused.answer
         try:
-            digest = identity.answer_digest(data)
-        except ValueError:  # a string with a lone surrogate (JSON's escapes allow one)
-            return _answer(400, '"data" holds text that is not valid Unicode')
-        now = self.clock()
-        try:
-            signed = identity.verify(self.gate_key, token, run_id=CHECK_RUN_ID, form_key=key, answer=digest, now=now)
-        except identity.IdentityRefused as exc:
-            return _answer(403, f"refused: the request is not the gate's ({exc})")
-        if signed.at < now - TOKEN_AGE:
-            return _answer(403, f"refused: the request's token is older than {TOKEN_AGE.seconds // 60} minutes")
-        if self.limiter is None:
-            self.limiter = anyio.CapacityLimiter(self.threads)
-        try:
-            outcome = await anyio.to_thread.run_sync(
-                self.check, reference, key, data, signed.identity, limiter=self.limiter
-            )
+            if item is None:
+                outcome = await self._in_thread(self.check, reference, key, data, person)
+            else:
+                outcome = await self._in_thread(self.check_item, reference, item, key, data, person)
         except Exception as exc:  # a fault, not a refusal: logged by its kind and where, never its message (which
             # may repeat what was typed)
             where = "".join(traceback.format_tb(exc.__traceback__))
@@ -169,6 +213,69 @@ class _Checks:
             return _answer(500, "the answer could not be checked")
         log.info("%s %s: %s", reference, key, "accepted" if outcome.accepted else "refused")
         return _answer(200, outcome.message, accepted=outcome.accepted)
+
+    async def show(self, request: Request) -> JSONResponse:
+        from starlette.responses import JSONResponse
+
+        from models import identity
+        from models.answer_check import NO_SUCH_ITEM, SHOW_RUN_ID
+
+        try:
+            fields = await _read(request)
+            reference, item, token = (fields.get(name) for name in ("reference", "item", "token"))
+            if not (isinstance(reference, str) and isinstance(item, str)):
+                return _answer(400, 'the request needs "reference" and "item" (text) and "token"')
+            person = self._verified(token, SHOW_RUN_ID, item, identity.answer_digest(reference))
+        except _Refused as refused:
+            return refused.answer
+        except ValueError:  # a lone surrogate in the reference
+            return _answer(400, '"reference" holds text that is not valid Unicode')
+        try:
+            lines = await self._in_thread(self.shown, reference, item, person)
+        except Exception as exc:  # a fault: logged by its kind and where, never a word of the item
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("%s %s: the item could not be shown (%s)\n%s", reference, item, type(exc).__name__, where)
+            return _answer(500, "the item could not be shown")
+        if lines is None:
+            return _answer(404, NO_SUCH_ITEM)
+        return JSONResponse({"lines": lines})
+
+    def _verified(self, token: object, purpose: str, form_key: str, digest: str) -> Identity:
+        """The person the gate signed ``token`` for, for this purpose, form and request, a moment ago; else the
+        request is refused (403)."""
+        from models import identity
+
+        now = self.clock()
+        try:
+            signed = identity.verify(self.gate_key, token, run_id=purpose, form_key=form_key, answer=digest, now=now)
+        except identity.IdentityRefused as exc:
+            raise _Refused(_answer(403, f"refused: the request is not the gate's ({exc})")) from None
+        if signed.at < now - TOKEN_AGE:
+            raise _Refused(
+                _answer(403, f"refused: the request's token is older than {TOKEN_AGE.seconds // 60} minutes")
+            )
+        return signed.identity
+
+    async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
+        import anyio.to_thread
+
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(call, *args, limiter=self.limiter)
+
+
+async def _read(request: Request) -> dict[str, Any]:
+    """The request's JSON object (anything else: an empty one); refused when too large or not JSON."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_REQUEST:
+            raise _Refused(_answer(413, f"the request is larger than {MAX_REQUEST // (1024 * 1024)} MB"))
+    try:
+        asked = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _Refused(_answer(400, "the request is not JSON")) from None
+    return asked if isinstance(asked, dict) else {}
 
 
 def _answer(status: int, message: str, *, accepted: bool = False) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""``cspr tasks``: the worklist, every step waiting for a person, soonest deadline first."""
+"""``cspr tasks``: the worklist, every step waiting for a person and every agency's request and action still open,
+soonest deadline first."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from models.roles import Role
 
 def tasks_command(
     partnership: Annotated[str | None, typer.Option(help="Only this partnership's (its code).")] = None,
-    role: Annotated[Role | None, typer.Option(help="Only the steps this role may answer.")] = None,
+    role: Annotated[Role | None, typer.Option(help="Only the steps and items this role may answer.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
     port: Annotated[int, typer.Option(help="Port of the local Prefect server, for the links to each form.")] = 4200,
 ) -> None:
-    """Every step waiting for a person: reference, step, who may answer, since when, deadline, working days left and
-    the link to its form; soonest deadline first."""
+    """Every step waiting for a person, and every agency's information request and action still open (its agency
+    and where it stands): reference, step, who may answer, since when, deadline, working days left and the link to its
+    page; soonest deadline first."""
     import os
 
     from cli.system import LocalSystem, prefect_env

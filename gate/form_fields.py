@@ -21,6 +21,11 @@ Names are stable and flat, as a browser posts them: a field by its own name (``c
 The one field drawn from the person rather than the form is the partner a sign-off is given for (``PartnerChoice``,
 a field of type ``Role``): a person who acts for one partner only is not asked, their answer says that partner (and a
 tampered page cannot change it); one who acts for two or more chooses among those.
+
+A page may also offer its own choices for a field (``offered``, by the field's name): a list of texts becomes boxes to
+tick, one for each text offered (the partnership's agencies, on the notification's form); a choice keeps only the
+choices offered, and a choice with one left is given, not asked (an action not yet done can only be closed). What is
+posted is read back against what was offered: a value the page did not offer is refused.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from functools import cache
@@ -43,6 +48,7 @@ from pydantic_core import ErrorDetails
 from models.roles import Role
 
 Posted = Mapping[str, Sequence[str]]  # application/x-www-form-urlencoded, read as name -> every value sent under it
+Offered = Mapping[str, Sequence[str]]  # a page's own choices for a field of the form's top level, by its name
 
 FORM_ERROR = ""  # the key of errors that are about the answer as a whole (one field against another), not one field
 LONG_TEXT = 200  # a text allowed more than this is a box of several lines with a character count, not one line
@@ -159,6 +165,7 @@ class _Spec:
     yes_no: bool = False  # RADIOS for a bool that has no default
     partner: bool = False  # a Role: the partner signed for
     model: type[BaseModel] | None = None  # ROWS, GROUP: the model of each row
+    offered: bool = False  # RADIOS, CHECKBOXES: the choices are the page's own (``Offered``), not the form's
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -267,10 +274,33 @@ def _specs(model: type[BaseModel]) -> tuple[_Spec, ...]:
     return tuple(_spec(name, info) for name, info in model.model_fields.items())
 
 
+def _offering(spec: _Spec, choices: Sequence[str] | None) -> _Spec | None:
+    """The field as the page offers it, with its own ``choices`` (None: the form's, as they are). None: a list with
+    nothing to offer (a partnership with no agency yet) is left out, and its default stands."""
+    if choices is None:
+        return spec
+    if spec.kind is FieldKind.LINES:
+        if not choices:
+            return None
+        return replace(spec, kind=FieldKind.CHECKBOXES, choices=tuple((c, c) for c in choices), offered=True)
+    if spec.kind is FieldKind.RADIOS and not (spec.partner or spec.yes_no):
+        return replace(spec, choices=tuple(c for c in spec.choices if c[0] in choices), offered=True)
+    raise TypeError(f"{spec.name}: a page cannot offer its own choices for a field drawn as {spec.kind.value}")
+
+
+def _ticked(posted: Posted, name: str) -> list[str]:
+    """The boxes ticked, each once; a value of several lines (a list of texts posted as one box, as ``as_posted``
+    writes it) is each of its lines."""
+    return list(
+        dict.fromkeys(line.strip() for value in _values(posted, name) for line in value.split("\n") if line.strip())
+    )
+
+
 def _optional_mark(spec: _Spec) -> str:
     optional = not spec.required and spec.kind in (FieldKind.INPUT, FieldKind.TEXTAREA, FieldKind.LINES, FieldKind.DATE)
-    # a field required in some cases says so in its hint ("Required when sending it back"): not marked optional
-    conditional = spec.hint.lower().startswith("required")
+    # a field required in some cases says so in its hint ("Required when sending it back", "Needed when it is done",
+    # "Only to give more time"): not marked optional
+    conditional = spec.hint.lower().startswith(("required", "needed", "only"))
     return " (optional)" if optional and "(" not in spec.title and not conditional else ""
 
 
@@ -348,12 +378,17 @@ def describe(
     posted: Posted | None,
     roles: frozenset[Role],
     errors: Mapping[str, str] | None = None,
+    offered: Offered | None = None,
+    needed: Collection[str] = (),
 ) -> list[Field]:
     """The fields to draw for ``form``, holding what was ``posted`` (``as_posted`` of a saved answer or draft; None:
     a new form, holding the defaults), with ``errors`` (from ``read_form``) beside their fields. ``roles`` are the
-    person's: the partner they sign for is asked only of a person who acts for more than one."""
+    person's: the partner they sign for is asked only of a person who acts for more than one. ``offered``: the
+    page's own choices for some fields (the module's docstring). ``needed``: fields of the form's top level that
+    this page's answer needs though the form gives them a default (a rule of the form's own, one field against
+    another, asks for them: an agency's return, which "no involvement" answers without): not marked optional."""
     values = as_posted(form, {}) if posted is None else posted
-    return _describe(form, values, "", roles, errors or {})
+    return _describe(form, values, "", roles, errors or {}, offered or {}, needed)
 
 
 def fields_for(
@@ -362,16 +397,29 @@ def fields_for(
     *,
     posted: Posted | None = None,
     errors: Mapping[str, str] | None = None,
+    offered: Offered | None = None,
+    needed: Collection[str] = (),
 ) -> list[Field]:
     """``describe``, its arguments named."""
-    return describe(form, posted, roles, errors)
+    return describe(form, posted, roles, errors, offered, needed)
 
 
 def _describe(
-    model: type[BaseModel], posted: Posted, prefix: str, roles: frozenset[Role], errors: Mapping[str, str]
+    model: type[BaseModel],
+    posted: Posted,
+    prefix: str,
+    roles: frozenset[Role],
+    errors: Mapping[str, str],
+    offers: Offered | None = None,
+    needed: Collection[str] = (),
 ) -> list[Field]:
     fields: list[Field] = []
-    for spec in _specs(model):
+    for spec_ in _specs(model):
+        spec = _offering(spec_, (offers or {}).get(spec_.name)) if not prefix else spec_
+        if spec is None:
+            continue
+        if not prefix and spec.name in needed:
+            spec = replace(spec, required=True)  # drawn as asked for: no "(optional)"
         name = prefix + spec.name
         error = errors.get(name, "")
         base = Field(
@@ -413,8 +461,10 @@ def _describe(
             fields.append(replace(base, kind=spec.kind, checked=bool(_values(posted, name))))
         elif spec.kind is FieldKind.RADIOS and spec.partner:
             fields.append(_partner_field(spec, base, posted, roles))
+        elif spec.kind is FieldKind.RADIOS and spec.offered and len(spec.choices) == 1:  # given, not asked
+            fields.append(replace(base, kind=FieldKind.HIDDEN, value=spec.choices[0][0]))
         elif spec.kind in (FieldKind.RADIOS, FieldKind.CHECKBOXES):
-            chosen = set(_values(posted, name))
+            chosen = set(_ticked(posted, name) if spec.offered else _values(posted, name))
             fields.append(replace(base, kind=spec.kind, options=_options(name, spec.choices, chosen)))
         elif spec.kind is FieldKind.GROUP and spec.model is not None:
             group = tuple(_describe(spec.model, posted, f"{name}-", roles, errors))
@@ -545,14 +595,15 @@ class _Reading:
 
 
 def read_form(
-    form: type[BaseModel], posted: Posted, roles: frozenset[Role]
+    form: type[BaseModel], posted: Posted, roles: frozenset[Role], offered: Offered | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The posted page as the step's answer: the JSON answer the model validates (every field as the model gives
     it, but those that are None) and no errors, or None and the errors by field name (``FORM_ERROR`` for the answer
     as a whole). Fields the form does not have are ignored; a date's three parts make one date; an empty optional
-    field takes its default; an empty row of a repeating group is left out."""
+    field takes its default; an empty row of a repeating group is left out. ``offered``: the page's own choices for
+    some fields, as ``describe`` drew them; a value not offered is refused."""
     reading = _Reading()
-    answer = _read(form, posted, "", (), "", roles, reading)
+    answer = _read(form, posted, "", (), "", roles, reading, offered or {})
     try:
         validated = form.model_validate(answer)
     except pydantic.ValidationError as exc:
@@ -576,9 +627,13 @@ def _read(
     where: str,
     roles: frozenset[Role],
     reading: _Reading,
+    offers: Offered | None = None,
 ) -> dict[str, Any]:
     answer: dict[str, Any] = {}
-    for spec in _specs(model):
+    for spec_ in _specs(model):
+        spec = _offering(spec_, (offers or {}).get(spec_.name)) if not prefix else spec_
+        if spec is None:
+            continue
         name, here = prefix + spec.name, (*path, spec.name)
         reading.places[here] = (name, spec, where)
         if spec.kind in (FieldKind.INPUT, FieldKind.TEXTAREA):
@@ -603,10 +658,22 @@ def _read(
                 answer[spec.name] = chosen
             elif chosen or spec.required:
                 reading.errors[name] = _message_select(spec, where)
+        elif spec.kind is FieldKind.RADIOS and spec.offered:
+            only = [value for value, _ in spec.choices]
+            chosen = only[0] if len(only) == 1 else _first(posted, name)
+            if chosen in only:
+                answer[spec.name] = chosen
+            elif chosen or spec.required:
+                reading.errors[name] = _message_select(spec, where)
         elif spec.kind is FieldKind.RADIOS:
             chosen = _first(posted, name)
             if chosen:
                 answer[spec.name] = (chosen == _YES) if spec.yes_no and chosen in (_YES, _NO) else chosen
+        elif spec.kind is FieldKind.CHECKBOXES and spec.offered:
+            ticked = _ticked(posted, name)
+            if any(value not in {v for v, _ in spec.choices} for value in ticked):
+                reading.errors[name] = f"Select {_phrase(spec.title)} from those listed{where}"
+            answer[spec.name] = ticked
         elif spec.kind is FieldKind.CHECKBOXES:
             answer[spec.name] = list(dict.fromkeys(_values(posted, name)))
         elif spec.kind is FieldKind.GROUP and spec.model is not None:
@@ -691,13 +758,16 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_NO_ARTICLE = frozenset({"the", "a", "an", "what", "which", "who", "when", "where", "whether", "how", "your"})
+
+
 def _phrase(title: str) -> str:
     """A title as it reads inside a sentence: "Date of the decision" -> "the date of the decision", "What happened"
     -> "what happened", "The Panel's comments" -> "the Panel's comments"."""
     first, _, rest = title.partition(" ")
     keep = (len(first) > 1 and first[1].isupper()) or first.startswith("(")  # an abbreviation, "(a)"
     word = first if keep else first[:1].lower() + first[1:]
-    lead = "" if word in ("the", "a", "an", "what", "which", "who", "when", "whether", "how", "your") else "the "
+    lead = "" if word in _NO_ARTICLE else "the "
     return f"{lead}{word}{' ' + rest if rest else ''}"
 
 

@@ -2,14 +2,17 @@
 values the templates (gate/templates/tasks/) draw. The routes are in gate/tasks_app.py.
 
 Dates are shown as people write them ("12 March 2027"); a child is named by pseudonym only; nothing sealed is read.
+An item of the work around a review (an agency's information request, an action: models/work/) is opened here the
+same way, and what its page answers is one part of the item's form (``Part``); its own words are sealed, and come
+from the checker (gate/checker_client.py ``show``) as markdown lines, drawn here as plain blocks (``blocks``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +20,8 @@ from sqlmodel import Session, select
 
 from models import claims, drafts, rulebook, task_ref
 from models.accounts import roles_in, roles_of
+from models.agencies import agencies_on
+from models.forms import FormModel
 from models.process import STEPS, Step
 from models.refusals import Refused
 from models.review.lookup import UnknownReview, review_by_reference
@@ -24,8 +29,19 @@ from models.roles import Role
 from models.stages import Stage
 from models.tables import Account, Partnership, Review
 from models.task_ref import task_path
-from models.worklist import Waiting, worklist
-from models.your_tasks import Task, YourTasks
+from models.work.forms import (
+    ActionChoice,
+    ActionProgress,
+    ActionReview,
+    AgencyReturn,
+    ChangeChoice,
+    RequestChange,
+    RequestChoice,
+    Verdict,
+)
+from models.work.items import ItemKind, ItemRef, item_key, item_path
+from models.worklist import ITEM_TITLES, ItemWaiting, Waiting, work_items, worklist
+from models.your_tasks import SEES_ITEMS, ItemTask, Task, YourTasks, item_roles
 
 MOVED_ON = "this step is not waiting any more: the review has moved on. Your tasks page shows what waits now"
 ENGLAND = ZoneInfo("Europe/London")
@@ -46,6 +62,12 @@ class Opened:
     task: task_ref.TaskRef
     roles: frozenset[Role]  # none: they may read the page (a coordinator, an operator) but not answer
     coordinator: bool  # they coordinate the review's partnership: they may release a task someone took
+    offered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the page's own choices, by field
+
+
+# A step's form field of this name, a list of texts, is the agencies to ask: drawn as a box to tick for each of the
+# partnership's agencies in force today (the notification's, the local review's progress), rather than typed.
+AGENCIES_FIELD = "agencies"
 
 
 def open_task(db: Session, reference: str, stage: Stage | None, account_id: uuid.UUID, today: dt.date) -> Opened:
@@ -67,6 +89,8 @@ def open_task(db: Session, reference: str, stage: Stage | None, account_id: uuid
     held = today_roles or roles_in(db, str(account_id), partnership, any_day=True)
     if not held and Role.OPERATOR not in roles_of(db, db.get_one(Account, account_id)):
         raise NotOpen(NOT_OPEN)
+    if held and held <= {Role.AGENCY_CONTACT}:  # an agency's contact sees their agency's work, never a review's steps
+        raise NotOpen(NOT_OPEN)
     return Opened(
         review,
         partnership,
@@ -74,7 +98,15 @@ def open_task(db: Session, reference: str, stage: Stage | None, account_id: uuid
         task_ref.current_task(db, review),
         held & step.roles,
         Role.COORDINATOR in today_roles,
+        step_offers(db, step, partnership, today),
     )
+
+
+def step_offers(db: Session, step: Step[Any], partnership: Partnership, today: dt.date) -> dict[str, tuple[str, ...]]:
+    """The choices a step's page offers of its own: the partnership's agencies in force today, to tick."""
+    if AGENCIES_FIELD not in step.form.model_fields:
+        return {}
+    return {AGENCIES_FIELD: tuple(agency.name for agency in agencies_on(db, partnership.id, today))}
 
 
 def not_yours(opened: Opened) -> str:
@@ -168,9 +200,17 @@ def list_page(
             return due_on is not None and due_on <= today + dt.timedelta(days=7)
         return True
 
-    rows = [*tasks, *others]
+    work = [(t, item_card(t, names, today)) for t in found.work]
+    agency_items = [c for t, c in work if t.for_your_agency]
+    to_accept = [c for t, c in work if t.to_accept]
+    coordinated = [c for t, c in work if Role.COORDINATOR in found.roles.get(t.item.partnership, frozenset())]
+    rows = [*tasks, *others, *(c for _, c in work)]
     codes = sorted({r["partnership_code"] for r in rows})
     return {
+        "agency_only": bool(found.roles) and all(r <= {Role.AGENCY_CONTACT} for r in found.roles.values()),
+        "agency_items": [c for c in agency_items if keep(c)],
+        "to_accept": [c for c in to_accept if keep(c)],
+        "reviews_work": by_review([c for c in coordinated if keep(c)]),
         "tasks": [r for r in tasks if keep(r)],
         "others": [r for r in others if keep(r)],
         "done": [
@@ -194,6 +234,51 @@ def list_page(
             "steps": [{"value": s, "label": s} for s in sorted({r["step"] for r in rows})],
         },
     }
+
+
+def item_card(task: ItemTask, names: Mapping[str, str], today: dt.date) -> dict[str, Any]:
+    """An item of a review's work as the list draws it (tasks/list.html): what is asked, of which agency, where it
+    stands and by when. Its ``step`` is its kind's title, which the list's step filter offers."""
+    w = task.item
+    return {
+        "reference": w.reference,
+        "pseudonyms": list(w.pseudonyms),
+        "partnership": names.get(w.partnership, w.partnership),
+        "partnership_code": w.partnership,
+        "step": ITEM_TITLES[w.item.kind],
+        "title": w.title,
+        "what": w.what,
+        "agency": w.agency,
+        "owner": w.owner,
+        "status": w.status,
+        "is_open": w.is_open,
+        "awaiting": w.awaiting,
+        "href": item_path(w.reference, w.item),
+        "deadline": shown(w.due_on),
+        "due_on": w.due_on if w.is_open else None,
+        "working_days_left": w.working_days_left if w.is_open else None,
+        "overdue": w.is_open and w.due_on < today,
+        "provisional": False,
+        "yours": bool(task.yours),
+    }
+
+
+def by_review(cards: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The coordinator's view of the agencies' work, review by review: its requests and its open actions."""
+    reviews: dict[str, dict[str, Any]] = {}
+    for card in cards:
+        review = reviews.setdefault(
+            card["reference"],
+            {
+                "reference": card["reference"],
+                "pseudonyms": card["pseudonyms"],
+                "partnership": card["partnership"],
+                "requests": [],
+                "actions": [],
+            },
+        )
+        review["requests" if card["step"] == ITEM_TITLES[ItemKind.REQUEST] else "actions"].append(card)
+    return sorted(reviews.values(), key=lambda r: str(r["reference"]))
 
 
 # --- one task --------------------------------------------------------------------------------------------------
@@ -256,3 +341,225 @@ def draft_of(db: Session, gate_key: str, person: uuid.UUID, opened: Opened) -> t
 def _plain(line: str) -> str:
     """A line of the step's markdown notes as plain text (the page draws no markdown): bold marks dropped."""
     return line.replace("**", "").rstrip()
+
+
+# --- an item of the work around a review -----------------------------------------------------------------------
+
+NO_SUCH_ITEM = "there is no such request or action, or it is not yours to see"
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one person answers on an item's page: one part of the item's form, and the ``what`` the gate puts in (the
+    item's run waits on the whole form, whose ``what`` says which answer it is)."""
+
+    form: type[FormModel]
+    what: str | None  # put in by the gate; None: the part's own field says it (the coordinator's choice)
+    role: Role | None  # the role the answer is given in (None: the person's one role of ``roles``)
+    heading: str  # above the fields
+    guidance: str
+    submit: str  # the button's words
+    closes: Callable[[Mapping[str, Any]], bool]  # an accepted answer closes the item: everyone's drafts go
+    offered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    needed: tuple[str, ...] = ()  # fields the form defaults, but this answer needs (gate/form_fields.py ``describe``)
+    no_involvement: bool = False  # a separate button answers "no involvement" in one click
+
+
+RETURN = Part(
+    AgencyReturn,
+    RequestChoice.RETURN.value,
+    Role.AGENCY_CONTACT,
+    "Your agency's return",
+    "Give your agency's information for the review. Write about the child and family by the pseudonyms above: "
+    "what you write is sealed, and only the partnership's coordinator and partners read it.",
+    "Send the return",
+    closes=lambda answer: True,
+    needed=("involvement", "analysis", "learning"),  # the return's own rule: "no involvement" answers without them
+    no_involvement=True,
+)
+CHANGE = Part(
+    RequestChange,
+    None,
+    Role.COORDINATOR,
+    "Remind, give more time or close",
+    "Remind the agency now, give it more time with a reason, or close the request as not needed with a reason.",
+    "Submit",
+    closes=lambda answer: answer.get("what") == ChangeChoice.NOT_NEEDED.value,
+)
+PROGRESS = Part(
+    ActionProgress,
+    ActionChoice.PROGRESS.value,
+    Role.AGENCY_CONTACT,
+    "Where the action stands",
+    "Say where your agency's action stands. When it is done, give the evidence: what changed, and where it is "
+    "written down. The coordinator or a partner then accepts it or sends it back.",
+    "Send the update",
+    closes=lambda answer: False,
+)
+_REVIEW = Part(
+    ActionReview,
+    ActionChoice.REVIEW.value,
+    None,
+    "The partnership's decision",
+    "Accept the action as done (or as not possible), or send it back to its owner with a reason. You may also close "
+    "it with a reason, whatever its owner says.",
+    "Submit",
+    closes=lambda answer: answer.get("verdict") in (Verdict.ACCEPT.value, Verdict.CLOSE.value),
+)
+REVIEW = {  # by whether the owner says it is done (or cannot be): then it is for the partnership to accept
+    True: _REVIEW,
+    False: Part(
+        ActionReview,
+        ActionChoice.REVIEW.value,
+        None,
+        "Close the action",
+        "Its owner has not said it is done, so there is nothing to accept yet. You may close it with a reason.",
+        "Close the action",
+        closes=lambda answer: True,
+        offered={"verdict": (Verdict.CLOSE.value,)},
+    ),
+}
+
+
+def part_for(item: ItemWaiting, roles: frozenset[Role]) -> Part | None:
+    """What the person may answer on the item's page now; None: they may see it, not answer it (a partner seeing a
+    request, anyone seeing a closed item)."""
+    if not item.is_open:
+        return None
+    if item.item.kind is ItemKind.REQUEST:
+        return RETURN if Role.AGENCY_CONTACT in roles else CHANGE if Role.COORDINATOR in roles else None
+    if Role.AGENCY_CONTACT in roles:
+        return PROGRESS
+    return REVIEW[item.awaiting] if roles & SEES_ITEMS else None
+
+
+@dataclass(frozen=True)
+class OpenedItem:
+    """An item as one person opens it: where it stands (nothing sealed), the roles in which they see it, and what
+    they may answer."""
+
+    review: Review
+    partnership: Partnership
+    item: ItemWaiting
+    roles: frozenset[Role]
+    part: Part | None
+
+    @property
+    def ref(self) -> ItemRef:
+        return self.item.item
+
+    @property
+    def key(self) -> str:
+        """The key of the form the item's run waits on now."""
+        return item_key(self.ref, self.item.answer_seq)
+
+    @property
+    def path(self) -> str:
+        return item_path(self.review.reference, self.ref)
+
+    @property
+    def draft(self) -> drafts.ItemDraft:
+        return drafts.ItemDraft(self.review.id, str(self.ref))
+
+    @property
+    def role(self) -> Role | None:
+        """The role the person answers in: the part's, or their one role among the partnership's."""
+        if self.part is None:
+            return None
+        return self.part.role or min(self.roles & SEES_ITEMS, default=None)
+
+
+def open_item(
+    db: Session, reference: str, kind: ItemKind, number: int, account_id: uuid.UUID, today: dt.date
+) -> OpenedItem:
+    """The item as the person may see it; NotOpen, saying nothing of whether it exists, when there is no such review
+    or item, or it is none of theirs (an agency's contact and another agency's item, an operator, the Panel)."""
+    try:
+        review = review_by_reference(db, reference)
+    except UnknownReview:
+        raise NotOpen(NO_SUCH_ITEM) from None
+    found = work_items(db, today, review_id=review.id, item=ItemRef(kind, number))
+    if not found:
+        raise NotOpen(NO_SUCH_ITEM)
+    (item,) = found
+    partnership = db.get_one(Partnership, review.partnership_id)
+    roles = item_roles(db, account_id, partnership, item.agency_id, today)
+    if not roles:
+        raise NotOpen(NO_SUCH_ITEM)
+    return OpenedItem(review, partnership, item, roles, part_for(item, roles))
+
+
+def not_answerable(opened: OpenedItem) -> str:
+    """Why the page draws no form."""
+    if not opened.item.is_open:
+        return f"This is closed ({opened.item.status}): nothing more is asked."
+    if opened.item.item.kind is ItemKind.REQUEST:
+        return f"{opened.item.agency}'s contacts answer this request, and the coordinator may change it."
+    return "You can see this action, but it is not yours to answer."
+
+
+def item_page(opened: OpenedItem, lines: Sequence[str], today: dt.date) -> dict[str, Any]:
+    """The values of tasks/form.html for an item's page, above its fields: the item whole (``lines``, from the
+    checker), where it stands and by when, and who may answer it."""
+    w, part = opened.item, opened.part
+    rows = [{"key": "Agency", "value": w.agency}]
+    if w.owner:
+        rows.append({"key": "Named owner", "value": w.owner})
+    rows.append({"key": "Where it stands", "value": _sentence(w.status)})
+    if w.item.kind is ItemKind.REQUEST:
+        who = f"{w.agency}'s contacts. The coordinator may remind them, give more time or close it"
+    elif w.awaiting:
+        who = "The coordinator or a partner, to accept it or send it back"
+    else:
+        who = f"{w.agency}'s contacts, with its progress. The coordinator or a partner may close it"
+    return {
+        "review": {"reference": w.reference, "pseudonyms": list(w.pseudonyms), "partnership": opened.partnership.name},
+        "guidance": part.guidance if part else "",
+        "notes": [],
+        "shown": blocks(lines),
+        "shown_heading": "The request" if w.item.kind is ItemKind.REQUEST else "The action",
+        "rows": rows,
+        "deadline": {"date": shown(w.due_on), "working_days_left": w.working_days_left, "what": "Due"}
+        if w.is_open
+        else None,
+        "who": who,
+        "fields_heading": part.heading if part else "",
+        "submit_label": part.submit if part else "Submit",
+        "not_answerable": not_answerable(opened),
+        "no_involvement": bool(part and part.no_involvement),
+        "back_href": "/",
+    }
+
+
+def blocks(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Markdown lines (an item's ``show``) as the page draws them, with no markdown drawn as HTML: a paragraph per
+    line, lines beginning "- " a list (its items), "> " a warning; "**" marks strong words, as runs of text. A heading
+    is left out: the page's title says it."""
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        kind = "item" if text.startswith("- ") else "warning" if text.startswith("> ") else "paragraph"
+        text = text[2:] if kind != "paragraph" else text
+        parts = text.split("**")
+        runs = [{"text": part, "strong": n % 2 == 1} for n, part in enumerate(parts) if part]
+        if kind == "warning" and found and found[-1]["kind"] == "warning":
+            found[-1]["runs"] += [{"text": " ", "strong": False}, *runs]  # one warning, however many lines
+        elif kind == "item" and found and found[-1]["kind"] == "list":
+            found[-1]["items"].append(runs)  # one list, however many items
+        elif kind == "item":
+            found.append({"kind": "list", "items": [runs]})
+        else:
+            found.append({"kind": kind, "runs": runs})
+    return found
+
+
+def item_draft_of(
+    db: Session, gate_key: str, person: uuid.UUID, opened: OpenedItem
+) -> tuple[Fields | None, dt.datetime | None]:
+    """The person's draft of their answer to the item, and when it was saved; (None, None): none."""
+    if opened.part is None:
+        return None, None
+    draft = drafts.load(db, gate_key, person, opened.draft)
+    return draft, drafts.saved_at(db, person, opened.draft) if draft is not None else None

@@ -14,6 +14,14 @@ Every page needs a session; every POST carries a token derived from the session'
 site cannot post one and a page from an earlier sign-in is refused as expired (its draft is kept). A page shows a
 step's form with the form's key of the moment: a page answered already, or replayed, finds the key moved on and
 changes nothing.
+
+``/tasks/<reference>/requests/<n>`` and ``/tasks/<reference>/actions/<n>`` are the pages of the work around a review
+(models/work/): an agency's information request, an action on a recommendation. Each is answered as a step is (the
+form's own rules, the checker's check, then the item's own run, found by its tag), by whoever it is for: the agency's
+contact, the coordinator, the partners (gate/task_views.py ``Part``). Its words are sealed, so the page has them from
+the checker, which shows them only to the coordinator and partners of the review's partnership and to the contacts
+of the item's own agency; anyone else is told there is no such page, never whether it exists. An agency's contact
+sees only these pages and their list: no step of a review.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlmodel import Session as DbSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,7 +48,7 @@ from starlette.routing import Route
 from gate import form_fields, register
 from gate import task_views as views
 from gate.asgi import MAX_BODY, Answer, BodyTooLarge, cookies, read_body
-from gate.checker_client import Checker
+from gate.checker_client import Checker, Shown
 from gate.notification_task import PATH as IDENTITY
 from gate.notification_task import IdentityTask, identity_task, still_waiting, waiting_for
 from gate.pages import render
@@ -46,7 +56,7 @@ from gate.prefect_client import PrefectClient
 from gate.redirects import SIGN_IN, SIGN_OUT
 from gate.sessions import COOKIE, Session, Sessions
 from gate.signer import Signer
-from gate.task_views import NotOpen, Opened
+from gate.task_views import NotOpen, Opened, OpenedItem
 from gate.who_may_answer import AnswerRefused, Waiting, waiting
 from models import claims, drafts, task_ref
 from models.calendar import today_in_england
@@ -57,9 +67,12 @@ from models.refusals import Refused
 from models.roles import Role
 from models.stages import Stage
 from models.task_ref import TASKS, task_path
+from models.work.forms import RequestChoice
+from models.work.items import ItemKind, ItemRef
 from models.your_tasks import your_tasks
 
 log = logging.getLogger("cspr.gate")
+T = TypeVar("T")
 
 HOME = "/"
 ASSETS = f"{TASKS}/assets"
@@ -86,6 +99,12 @@ NOT_WAITING = (
     "The review is not waiting for this answer just now: its run is moving on or starting again. Your answer is "
     "kept as a draft and nothing was sent; try again in a minute."
 )
+ITEM_ANSWERED_SINCE = (
+    "Someone answered this, or changed it, since you opened the page, so nothing was sent. Check the page as it is "
+    "now and submit it again; your typing is kept."
+)
+NO_INVOLVEMENT = "no-involvement"  # the button that answers a request "no involvement" in one click
+_ITEM_PATH = re.compile(rf"/({'|'.join(kind.value for kind in ItemKind)})s/\d+(?:/accepted)?$")  # an item's page
 
 
 def serves(path: str) -> bool:
@@ -125,6 +144,20 @@ class TasksPages:
                 Route(IDENTITY + "/{run_id}", self._identity_form, methods=["GET"]),
                 Route(IDENTITY + "/{run_id}", self._identity_post, methods=["POST"]),
                 Route(IDENTITY + "/{run_id}/accepted", self._identity_accepted, methods=["GET"]),
+                # the work around a review: before the steps' routes, which "/{reference}/{step}/accepted" would match
+                *(
+                    route
+                    for kind in ItemKind
+                    for route in (
+                        Route(f"{TASKS}/{{reference}}/{kind.value}s/{{number:int}}", self._item_form, methods=["GET"]),
+                        Route(f"{TASKS}/{{reference}}/{kind.value}s/{{number:int}}", self._item_post, methods=["POST"]),
+                        Route(
+                            f"{TASKS}/{{reference}}/{kind.value}s/{{number:int}}/accepted",
+                            self._item_accepted,
+                            methods=["GET"],
+                        ),
+                    )
+                ),
                 Route(TASKS + "/{reference}/{step}", self._form, methods=["GET"]),
                 Route(TASKS + "/{reference}/{step}", self._post, methods=["POST"]),
                 Route(TASKS + "/{reference}/{step}/accepted", self._accepted, methods=["GET"]),
@@ -271,7 +304,9 @@ class TasksPages:
                 return views.task_page(db, opened, person, today_in_england())
 
         about = await register.in_thread(read)
-        fields = form_fields.fields_for(step.form, opened.roles, posted=posted, errors=errors or {})
+        fields = form_fields.fields_for(
+            step.form, opened.roles, posted=posted, errors=errors or {}, offered=opened.offered
+        )
         shown_errors = dict(errors or {})
         if refusal:
             shown_errors[form_fields.FORM_ERROR] = _full_stop(refusal)
@@ -334,7 +369,7 @@ class TasksPages:
             )
         if form_fields.adds_row(opened.step.form, kept):  # "Add another row": the page again, a row longer
             return await self._show(request, opened, posted=kept)
-        answer, errors = form_fields.read_form(opened.step.form, kept, opened.roles)
+        answer, errors = form_fields.read_form(opened.step.form, kept, opened.roles, opened.offered)
         if answer is None or errors:
             return await self._show(request, opened, posted=kept, errors=errors, status=400)
         who = session.identity
@@ -353,14 +388,13 @@ class TasksPages:
     async def _hand_over(self, opened: Opened, who: Identity, role: str, answer: dict[str, Any]) -> str:
         """Give the checked answer to the review's run, signed with who gave it: "" once Prefect took it, else why
         not, in the person's words."""
-        reference = opened.review.reference
-        wanted = {
-            "flow_runs": {
-                "tags": {"all_": ["lifecycle", f"review:{reference}"]},
-                "state": {"type": {"any_": ["PAUSED"]}},
-            },
-            "limit": 5,
-        }
+        tags = ["lifecycle", f"review:{opened.review.reference}"]
+        return await self._hand_to_run(tags, step_key(opened.review), who, role, answer)
+
+    async def _hand_to_run(self, tags: list[str], key: str, who: Identity, role: str, answer: dict[str, Any]) -> str:
+        """Give the checked answer to the paused run with ``tags`` that waits on the form ``key``, signed with who gave
+        it: "" once Prefect took it, else why not, in the person's words."""
+        wanted = {"flow_runs": {"tags": {"all_": tags}, "state": {"type": {"any_": ["PAUSED"]}}}, "limit": 5}
         async with self.prefect.client() as client:
             found = await client.post("/api/flow_runs/filter", json=wanted)
         runs: list[dict[str, Any]] = found.json() if found.status_code == 200 else []
@@ -369,7 +403,7 @@ class TasksPages:
                 run = waiting(candidate)
             except AnswerRefused:
                 continue
-            if run.form_key == step_key(opened.review):
+            if run.form_key == key:
                 return await self._resume(run, who, role, answer)
         return NOT_WAITING
 
@@ -390,6 +424,161 @@ class TasksPages:
                 "if this goes on, tell the partnership's cspr operator."
             )
         return ""
+
+    # --- an item of the work around a review ---------------------------------------------------------------
+
+    def _item_of(self, request: Request) -> tuple[str, ItemKind, int]:
+        """The review, the item's kind and its number, as the item's routes name them ("/requests/2")."""
+        found = _ITEM_PATH.search(request.url.path)
+        assert found is not None  # the item's routes match nothing else
+        return request.path_params["reference"], ItemKind(found[1]), int(request.path_params["number"])
+
+    async def _open_item(self, request: Request) -> OpenedItem | Response:
+        """The item as the signed-in person may see it, or the page saying there is no such page: the same for an item
+        that is not theirs and one that does not exist."""
+        reference, kind, number = self._item_of(request)
+        person = uuid.UUID(_session(request).identity.person_id)
+        today = today_in_england()
+        try:
+            return await register.in_thread(
+                lambda: _with_db(lambda db: views.open_item(db, reference, kind, number, person, today))
+            )
+        except NotOpen:
+            return _html(
+                404, self._said(request, "Page not found", "There is no such page.", link=(HOME, "Your tasks"))
+            )
+
+    async def _item_form(self, request: Request) -> Response:
+        opened = await self._open_item(request)
+        if isinstance(opened, Response):
+            return opened
+        person = uuid.UUID(_session(request).identity.person_id)
+        draft, saved = await register.in_thread(
+            lambda: _with_db(lambda db: views.item_draft_of(db, self.gate_key, person, opened))
+        )
+        notice = "saved" if request.query_params.get("saved") else ""
+        return await self._show_item(request, opened, posted=draft, restored=saved, notice=notice)
+
+    async def _show_item(
+        self,
+        request: Request,
+        opened: OpenedItem,
+        *,
+        posted: Mapping[str, list[str]] | None = None,
+        errors: Mapping[str, str] | None = None,
+        refusal: str = "",
+        restored: dt.datetime | None = None,
+        notice: str = "",
+        status: int = 200,
+    ) -> Response:
+        """The item's page: the item whole, from the checker (which holds its key), and the form the person may give."""
+        who = _session(request).identity
+        shown = await self.checker.show(opened.review.reference, str(opened.ref), who)
+        if shown.refused:  # the register changed since the page was opened: not theirs to see after all
+            return _html(
+                404, self._said(request, "Page not found", "There is no such page.", link=(HOME, "Your tasks"))
+            )
+        part = opened.part
+        roles = frozenset({opened.role}) if opened.role else frozenset()
+        fields = (
+            form_fields.fields_for(
+                part.form, roles, posted=posted, errors=errors or {}, offered=part.offered, needed=part.needed
+            )
+            if part
+            else []
+        )
+        shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: _full_stop(refusal)} if refusal else {})}
+        about = views.item_page(opened, shown.lines or _unshown(shown), today_in_england())
+        return self._page(
+            status,
+            "tasks/form.html",
+            request,
+            title=f"{opened.item.title}: {opened.item.agency}",
+            error=bool(shown_errors),
+            fields=fields,
+            errors=form_fields.error_summary(fields, shown_errors),
+            action=opened.path,
+            form_key=opened.key,
+            answerable=part is not None,
+            restored_draft=restored is not None,
+            draft_saved=views.shown_at(restored) if restored else "",
+            notice=notice,
+            no_involvement_value=NO_INVOLVEMENT,
+            **about,
+        )
+
+    async def _item_post(self, request: Request) -> Response:
+        who = _session(request).identity
+        person = uuid.UUID(who.person_id)
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        action = (posted.get("action") or ["submit"])[0]
+        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key")}
+        opened = await self._open_item(request)
+        if isinstance(opened, Response):
+            return opened
+        part = opened.part
+        if part is None:
+            return await self._show_item(request, opened, refusal=views.not_answerable(opened), status=403)
+        quick = action == NO_INVOLVEMENT and part.no_involvement  # one click: nothing typed, and no draft touched
+        if not quick:
+            at = self.clock()
+            await register.in_thread(
+                lambda: _with_db(lambda db: drafts.save(db, self.gate_key, person, opened.draft, kept, at))
+            )
+        if action == "save":
+            return _answer(303, b"", "text/plain", [("location", f"{opened.path}?saved=1")])
+        if action == "autosave":  # the page's own script, while the person types (gate/static/cspr.js)
+            return _answer(204, b"", "text/plain")
+        if action == "discard":
+            await register.in_thread(lambda: _with_db(lambda db: drafts.discard(db, person, opened.draft)))
+            return _answer(303, b"", "text/plain", [("location", opened.path)])
+        if (posted.get("form_key") or [""])[0] != opened.key:
+            return await self._show_item(request, opened, posted=kept, refusal=ITEM_ANSWERED_SINCE, status=409)
+        if quick:
+            answer: dict[str, Any] | None = {"what": RequestChoice.NO_INVOLVEMENT.value}
+        else:
+            if form_fields.adds_row(part.form, kept):  # "Add another row": the page again, a row longer
+                return await self._show_item(request, opened, posted=kept)
+            roles = frozenset({opened.role}) if opened.role else frozenset()
+            answer, errors = form_fields.read_form(part.form, kept, roles, part.offered)
+            if answer is None or errors:
+                return await self._show_item(request, opened, posted=kept, errors=errors, status=400)
+            if part.what is not None:
+                answer = {**answer, "what": part.what}
+        assert answer is not None
+        role = opened.role.value if opened.role else ""
+        signer = Identity(who.person_id, who.name, role, who.signed_in_with)
+        item = str(opened.ref)
+        checked = await self.checker.check_item(opened.review.reference, item, opened.key, answer, signer)
+        if not checked.accepted:
+            return await self._show_item(request, opened, posted=kept, refusal=checked.message, status=400)
+        tags = ["work", f"item:{opened.review.reference}:{item}"]
+        refusal = await self._hand_to_run(tags, opened.key, who, role, answer)
+        if refusal:
+            return await self._show_item(request, opened, posted=kept, refusal=refusal, status=409)
+        everyone = part.closes(answer)
+
+        def accepted(db: DbSession) -> None:
+            if everyone:
+                drafts.discard_task(db, opened.draft)
+            else:
+                drafts.discard(db, person, opened.draft)
+
+        await register.in_thread(lambda: _with_db(accepted))
+        return _answer(303, b"", "text/plain", [("location", f"{opened.path}/accepted")])
+
+    async def _item_accepted(self, request: Request) -> Response:
+        reference, kind, number = self._item_of(request)
+        ref = ItemRef(kind, number)
+        html = self._said(
+            request,
+            "Your answer was accepted",
+            f"Your answer to {reference}, {ref.label}, was checked and handed on. It is recorded within a minute; "
+            "your tasks page shows where it stands.",
+            link=(HOME, "Back to your tasks"),
+            panel=True,
+        )
+        return _html(200, html)
 
     # --- the notification's identity step ----------------------------------------------------------------
 
@@ -582,6 +771,17 @@ class TasksPages:
         return self._message(title, text, link=link, panel=panel, person=session.identity.name if session else "")
 
 
+def _with_db(call: Callable[[DbSession], T]) -> T:
+    """``call`` in a transaction of its own (run in a thread: register.in_thread)."""
+    with transaction() as db:
+        return call(db)
+
+
+def _unshown(shown: Shown) -> list[str]:
+    """What the page says in place of the item's words when the checker could not be asked."""
+    return [f"> {_full_stop(shown.message)}"] if shown.message else []
+
+
 def _discard(person: uuid.UUID, task: task_ref.TaskRef) -> None:
     with transaction() as db:
         drafts.discard(db, person, task)
@@ -609,7 +809,9 @@ def _full_stop(text: str) -> str:
 def _referred(scope: Any) -> str:
     """The page the person was on: the task's own (a POST's path), or their list."""
     parts = str(scope.get("path", HOME)).split("/")  # "", "tasks", reference, step, and perhaps "claim"
-    return "/".join(parts[:4]) if len(parts) >= 4 and parts[1] == TASKS.strip("/") else HOME
+    if len(parts) < 4 or parts[1] != TASKS.strip("/"):
+        return HOME
+    return "/".join(parts[:5] if _ITEM_PATH.search("/".join(parts[:5])) else parts[:4])  # an item: its kind, number
 
 
 def _session(request: Request) -> Session:

@@ -15,26 +15,43 @@ say as ``refusal``, as the lifecycle does.
 
 While a check runs it holds what the handler would lock (on SQLite the database's write lock, on PostgreSQL the
 review's rows) until the rollback: a few milliseconds, as for any answer recorded.
+
+An answer to an item of the work around a review (an agency's return, an action's progress: models/work/) is checked
+the same way, by ``apply_item_answer`` undone (``check_item_answer``). And since the gate holds no key, an item's page
+gets the item whole, its sealed words included, from here too (``show_item``): to the coordinator and partners of the
+review's partnership and to a contact of the item's own agency, and to nobody else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
 from models import review_keys
 from models.answers import Outcome, apply_answer
+from models.calendar import today_in_england
 from models.identity import Identity
 from models.process import STEPS, step_key
 from models.review.lookup import UnknownReview, review_by_reference
 from models.review.transitions import StaleStage
 from models.stages import Stage
+from models.tables import Partnership
+from models.work.answering import apply_item_answer
+from models.work.items import ItemRef, item_key, row_of
+from models.work.kinds import WORK
+from models.your_tasks import item_roles
 
 # The run a check's token names (models/identity.py ``sign``): no lifecycle run has it (theirs are UUIDs), so a token
 # the gate signs for a check can never carry an answer into a run.
 CHECK_RUN_ID = "check"
+# The run a token asking to show an item names: a purpose of its own, so that neither a check's token nor a run's
+# answers this, and a token given to show an item checks no answer.
+SHOW_RUN_ID = "show"
+
+T = TypeVar("T")
 
 MOVED_ON = (
     "this step has been answered already, or the review has moved on since the form was opened, so your answer was "
@@ -61,10 +78,16 @@ def check_answer(
     The session's work is rolled back on the way out: if it was in a transaction already, only what the check did
     (to a savepoint); otherwise the whole transaction the check began. A key the review has moved past is refused
     (the lifecycle would ignore the answer as applied already, which the person must not read as accepted)."""
+    return _undone(session, lambda: _check(session, reference, key, data, signer, today=today, at=at, refusal=refusal))
+
+
+def _undone(session: Session, check: Callable[[], T]) -> T:
+    """``check()``, with everything it wrote rolled back: if the session was in a transaction already, only what the
+    check did (to a savepoint); otherwise the whole transaction begun here."""
     began = None if session.in_transaction() else session.begin()
     undo = session.begin_nested()
     try:
-        return _check(session, reference, key, data, signer, today=today, at=at, refusal=refusal)
+        return check()
     finally:
         if undo.is_active:
             undo.rollback()
@@ -99,3 +122,76 @@ def _check(
     if outcome.already_applied:
         return Outcome(False, MOVED_ON)
     return outcome
+
+
+# --- the work around a review ---------------------------------------------------------------------------------------
+
+NO_SUCH_ITEM = "there is no such request or action, or it is not yours to see"
+ITEM_MOVED_ON = (
+    "this was answered, or changed, since the page was opened, so your answer was not sent. Open the page again to "
+    "see where it stands now"
+)
+
+
+def check_item_answer(
+    session: Session,
+    reference: str,
+    item: str,
+    key: str,
+    data: dict[str, Any],
+    signer: Identity,
+    *,
+    today: dt.date | None = None,
+    at: dt.datetime | None = None,
+) -> Outcome:
+    """What the item's run would say to ``data``, given by ``signer`` to the form ``key`` of ``item`` ("request-2")
+    of review ``reference``, if it were recorded now (``apply_item_answer``); nothing is written. A key the item has
+    moved past is refused, as for a step."""
+    return _undone(session, lambda: _check_item(session, reference, item, key, data, signer, today=today, at=at))
+
+
+def _check_item(
+    session: Session,
+    reference: str,
+    item: str,
+    key: str,
+    data: dict[str, Any],
+    signer: Identity,
+    *,
+    today: dt.date | None,
+    at: dt.datetime | None,
+) -> Outcome:
+    try:
+        review = review_by_reference(session, reference)
+        ref = ItemRef.parse(item)
+        row = row_of(session, review, WORK[ref.kind], ref.number)
+    except (UnknownReview, ValueError, LookupError):
+        return Outcome(False, NO_SUCH_ITEM)
+    if key != item_key(ref, row.answer_seq):
+        return Outcome(False, ITEM_MOVED_ON)
+    outcome = apply_item_answer(
+        session, review, WORK[ref.kind], ref.number, key, data, signer=signer, at=at, today=today
+    )
+    return Outcome(False, ITEM_MOVED_ON) if outcome.already_applied else outcome
+
+
+def show_item(
+    session: Session, reference: str, item: str, person: Identity, *, today: dt.date | None = None
+) -> list[str] | None:
+    """The item ``item`` ("action-3") of review ``reference`` whole, as markdown lines for its page (``Work.show``:
+    its sealed words opened, and the last answer's refusal, as its run shows it), if ``person`` may see it today;
+    None when there is no such item or it is not theirs to see (the two are not told apart). Reads only."""
+    try:
+        review = review_by_reference(session, reference)
+        ref = ItemRef.parse(item)
+        work = WORK[ref.kind]
+        row = row_of(session, review, work, ref.number)
+    except (UnknownReview, ValueError, LookupError):
+        return None
+    partnership = session.get_one(Partnership, review.partnership_id)
+    if not item_roles(session, person.person_id, partnership, row.agency_id, today or today_in_england()):
+        return None
+    lines = work.show(session, review, row)
+    if row.refusal:
+        lines += [f"> **The last answer was not accepted:** {row.refusal}", "> Nothing was changed.", ""]
+    return lines

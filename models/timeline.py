@@ -76,7 +76,7 @@ def event_label(event: StageEvent) -> str:
     if event.transition in (Noted.INFORMATION_REQUEST, Noted.ACTION):
         kind = "request" if event.transition == Noted.INFORMATION_REQUEST else "action"
         number = event.details.get(kind)
-        return f"{kind} {number} ({event.details.get('agency', '')}): {event.details.get('event', '')}"
+        return f"{kind} {number} ({event.details.get('agency', '')}): {event.details.get('happened', '')}"
     if event.transition in NOTED:
         return NOTED[event.transition]
     return transition(event.transition).label

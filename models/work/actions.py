@@ -228,7 +228,7 @@ def _note(
         Noted.ACTION,
         actor=actor,
         reason=reason,
-        details={"action": row.number, "agency": agency.name, "event": event, **details},
+        details={"action": row.number, "agency": agency.name, "happened": event, **details},
         at=at,
     )
 

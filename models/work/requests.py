@@ -180,24 +180,31 @@ def requests_at(session: Session, review: Review, stage: Stage | None = None) ->
 
 
 def status_lines(session: Session, review: Review, stage: Stage, today: dt.date) -> list[str]:
-    """Markdown: each agency asked at ``stage`` and where its return stands, for the form that uses them."""
-    rows = requests_at(session, review, stage)
+    """Markdown: each agency asked at ``stage`` and where its return stands, for the form that uses them. Read as
+    plain columns, never the sealed ones: the gate, which holds no review's key, shows it above the step's form."""
+    rows = session.exec(
+        select(
+            col(Agency.name),
+            col(InformationRequest.status),
+            col(InformationRequest.asked_on),
+            col(InformationRequest.due_on),
+        )
+        .join(Agency, col(Agency.id) == col(InformationRequest.agency_id))
+        .where(InformationRequest.review_id == review.id, InformationRequest.asked_at_stage == stage)
+        .order_by(col(InformationRequest.number))
+    ).all()
     if not rows:
         return ["No agency has been asked for information.", ""]
     lines = ["**Agencies' information:**", ""]
-    for row in rows:
-        agency = session.get_one(Agency, row.agency_id)
-        if row.status is RequestStatus.REQUESTED:
-            late = " (overdue)" if row.due_on < today else ""
-            where = f"missing: asked {long_date(row.asked_on)}, due by {long_date(row.due_on)}{late}"
+    for name, status, asked_on, due_on in rows:
+        if RequestStatus(status) is RequestStatus.REQUESTED:
+            late = " (overdue)" if due_on < today else ""
+            where = f"missing: asked {long_date(asked_on)}, due by {long_date(due_on)}{late}"
         else:
-            where = CLOSED[row.status]
-        lines.append(f"- {agency.name}: {where}")
-    lines += [
-        "",
-        "A return still missing when you submit is recorded as missing; it does not hold the rapid review up.",
-        "",
-    ]
+            where = CLOSED[RequestStatus(status)]
+        lines.append(f"- {name}: {where}")
+    held = "the rapid review" if stage is Stage.RAPID_REVIEW else "the draft report"
+    lines += ["", f"A return still missing when you submit is recorded as missing; it does not hold {held} up.", ""]
     return lines
 
 
@@ -243,7 +250,7 @@ def _note(
         Noted.INFORMATION_REQUEST,
         actor=actor,
         reason=reason,
-        details={"request": row.number, "agency": agency.name, "event": event, **details},
+        details={"request": row.number, "agency": agency.name, "happened": event, **details},
         at=at,
     )
 

@@ -11,15 +11,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import partners, process
-from models.answer_check import MOVED_ON, check_answer
+from models.answer_check import ITEM_MOVED_ON, MOVED_ON, check_answer, check_item_answer, show_item
 from models.answers import Outcome
 from models.db import transaction
 from models.identity import Identity
 from models.review import lookup, transitions
 from models.roles import Role
-from models.seed import demo_identity
+from models.seed import DEMO_AGENCY_CONTACTS, demo_agency_contact, demo_identity
 from models.stages import Stage
-from models.tables import Representative
+from models.tables import InformationRequest, Representative, utcnow
+from models.work.items import ItemKind, ItemRef, item_key
+from models.work.requests import ask_agencies
 from tests.integration.test_answers import (
     TODAY,
     _at,
@@ -147,3 +149,77 @@ def test_a_callers_own_transaction_is_left_as_it_was(engine: Engine) -> None:
         assert lookup.review_by_reference(session, reference).step_refusal == "the caller's own change"
     after = state(engine, reference)
     assert (after.step_refusal, after.stage) == ("the caller's own change", Stage.INCIDENT_RECORDED)
+
+
+# --- the work around a review: an item's answer, and an item shown -----------------------------------------------
+
+SCHOOL, SURGERY = DEMO_AGENCY_CONTACTS[0][0], DEMO_AGENCY_CONTACTS[1][0]
+RETURN = {
+    "what": "return",
+    "involvement": "Seen daily at school.",
+    "chronology": [{"on": "2026-10-02", "contact": "Hungry in class."}],
+    "analysis": "Not shared with health.",
+    "learning": "Share the same day.",
+}
+
+
+def asked(engine: Engine) -> tuple[str, str]:
+    """A review whose school was asked for its information (request 1): the reference and the form's key."""
+    reference = record(engine, case())
+    with transaction(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        coordinator = transitions.Actor("Chris Lee", Role.COORDINATOR)
+        (row,) = ask_agencies(session, review, [SCHOOL], actor=coordinator, at=utcnow(), today=TODAY)
+        return reference, item_key(ItemRef(ItemKind.REQUEST, row.number), row.answer_seq)
+
+
+def request_state(engine: Engine, reference: str) -> tuple[Any, ...]:
+    with Session(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        row = session.exec(select(InformationRequest).where(InformationRequest.review_id == review.id)).one()
+        return row.status, row.answer_seq, row.refusal, row.answer, row.due_on
+
+
+def contact(engine: Engine, agency: str) -> Identity:
+    with Session(engine) as session:
+        return demo_agency_contact(session, agency)
+
+
+def check_item(engine: Engine, reference: str, key: str, data: dict[str, Any], person: Identity) -> Outcome:
+    with Session(engine) as session:
+        return check_item_answer(session, reference, "request-1", key, data, person, today=TODAY)
+
+
+def test_an_agencys_return_is_checked_by_the_items_own_rules_and_nothing_is_written(engine: Engine) -> None:
+    reference, key = asked(engine)
+    before, counts = request_state(engine, reference), written(engine)
+    school = contact(engine, SCHOOL)
+    outcome = check_item(engine, reference, key, RETURN, school)
+    assert outcome.accepted and "information returned" in outcome.message
+    assert (request_state(engine, reference), written(engine)) == (before, counts)  # not even the counter
+    other = check_item(engine, reference, key, RETURN, contact(engine, SURGERY))
+    assert not other.accepted and f"not registered as a contact of {SCHOOL}" in other.message
+    coordinator = check_item(engine, reference, key, RETURN, as_person(engine, Role.COORDINATOR))
+    assert not coordinator.accepted and "agency contact" in coordinator.message
+    late = {"what": "extend", "due_on": "2020-01-01", "reason": "Half term."}
+    earlier = check_item(engine, reference, key, late, as_person(engine, Role.COORDINATOR))
+    assert not earlier.accepted and "must be later than the date it is due now" in earlier.message
+    assert check_item(engine, reference, "request-1-7", RETURN, school) == Outcome(False, ITEM_MOVED_ON)
+    with Session(engine) as session:
+        assert not check_item_answer(session, reference, "request-9", "request-9-0", RETURN, school).accepted
+    assert (request_state(engine, reference), written(engine)) == (before, counts)
+
+
+def test_an_item_is_shown_to_its_agency_and_the_partnership_and_to_nobody_else(engine: Engine) -> None:
+    reference, _ = asked(engine)
+    school, surgery = contact(engine, SCHOOL), contact(engine, SURGERY)
+    partnership = [as_person(engine, role) for role in (Role.COORDINATOR, Role.POLICE)]
+    panel = as_person(engine, Role.PANEL)
+    with Session(engine) as session:
+        for person in (school, *partnership):
+            lines = show_item(session, reference, "request-1", person, today=TODAY)
+            assert lines is not None and any(SCHOOL in line for line in lines)
+        for person in (surgery, panel):
+            assert show_item(session, reference, "request-1", person, today=TODAY) is None
+        assert show_item(session, reference, "request-2", school, today=TODAY) is None
+        assert show_item(session, reference, "nonsense", school, today=TODAY) is None

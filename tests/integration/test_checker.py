@@ -18,22 +18,26 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from sqlmodel import select
 
 from cli.seaweed import free_port
 from cli.system import LocalSystem
-from gate.checker_client import UNCHECKED, Checked, InProcessChecker, SocketChecker
+from gate.checker_client import UNCHECKED, Checked, InProcessChecker, Shown, SocketChecker
 from models import identity, signin
-from models.answer_check import CHECK_RUN_ID
+from models.answer_check import CHECK_RUN_ID, NO_SUCH_ITEM, SHOW_RUN_ID
 from models.db import get_engine, migrate, transaction
 from models.identity import Identity
 from models.process.demo_case import Case
 from models.process.steps.review_under_way import DRAFT
 from models.review import lookup
+from models.review.transitions import Actor
 from models.roles import Role
-from models.seed import demo_identity, seed_demo
+from models.seed import DEMO_AGENCY_CONTACTS, demo_agency_contact, demo_identity, seed_demo
 from models.stages import Stage
 from models.system_credentials import gate_key
-from models.tables import utcnow
+from models.tables import InformationRequest, RequestStatus, utcnow
+from models.work.items import ItemKind, ItemRef, item_key
+from models.work.requests import ask_agencies
 from tests.integration.test_answers import TODAY, _at, answer, state, written
 
 
@@ -182,3 +186,59 @@ def test_a_checker_that_cannot_be_reached_holds_the_answer_back(
 def test_the_socket_is_in_an_owner_only_folder(checker: Path) -> None:
     assert stat.S_IMODE(checker.parent.stat().st_mode) == 0o700
     assert stat.S_ISSOCK(checker.stat().st_mode) and stat.S_IMODE(checker.stat().st_mode) == 0o600
+
+
+# --- the work around a review ---------------------------------------------------------------------------------------
+
+SCHOOL, SURGERY = DEMO_AGENCY_CONTACTS[0][0], DEMO_AGENCY_CONTACTS[1][0]
+
+
+def school_asked(pseudonym: str) -> tuple[str, str]:
+    """A review whose school was asked for its information, with a reason given for more time (sealed): the reference
+    and the key of the form request 1's run waits on."""
+    c = Case(today=TODAY, pseudonym=pseudonym)
+    reference, c = _at(get_engine(), Stage.RAPID_REVIEW, c)
+    with transaction() as session:
+        review = lookup.review_by_reference(session, reference)
+        coordinator = Actor("Chris Lee", Role.COORDINATOR)
+        (row,) = ask_agencies(session, review, [SCHOOL], actor=coordinator, at=utcnow(), today=TODAY)
+        row.reason = "The school is closed for half term."
+        session.add(row)
+        session.flush()
+        return reference, item_key(ItemRef(ItemKind.REQUEST, row.number), row.answer_seq)
+
+
+def contact(agency: str) -> Identity:
+    with transaction() as session:
+        return demo_agency_contact(session, agency)
+
+
+def test_an_items_answer_is_checked_and_the_item_shown_to_its_own_people_alone(checker: Path) -> None:
+    reference, key = school_asked("Child Checked Item")
+    socket_checker = SocketChecker(checker, gate_key(), utcnow)
+    no_involvement = {"what": "no involvement"}
+    checked = asyncio.run(socket_checker.check_item(reference, "request-1", key, no_involvement, contact(SCHOOL)))
+    assert checked == Checked(True, f"request 1 to {SCHOOL}: no involvement")
+    theirs = asyncio.run(socket_checker.check_item(reference, "request-1", key, no_involvement, contact(SURGERY)))
+    assert not theirs.accepted and f"not registered as a contact of {SCHOOL}" in theirs.message
+    with transaction() as session:  # nothing was written: the request still waits, on the same key
+        review = lookup.review_by_reference(session, reference)
+        row = session.exec(select(InformationRequest).where(InformationRequest.review_id == review.id)).one()
+        assert (row.status, row.answer_seq) == (RequestStatus.REQUESTED, 0)
+
+    shown = asyncio.run(socket_checker.show(reference, "request-1", contact(SCHOOL)))
+    assert not shown.refused and any("The school is closed for half term." in line for line in shown.lines)
+    assert asyncio.run(socket_checker.show(reference, "request-1", person(Role.COORDINATOR))).lines
+    for nobody in (contact(SURGERY), person(Role.PANEL)):
+        refused = asyncio.run(socket_checker.show(reference, "request-1", nobody))
+        assert refused == Shown(refused=True, message=NO_SUCH_ITEM)
+    assert asyncio.run(socket_checker.show(reference, "request-9", contact(SCHOOL))).refused
+
+    # a token signed to check an answer shows nothing; nor does one for another item
+    school, now, digest = contact(SCHOOL), utcnow(), identity.answer_digest(reference)
+    for run_id, form_key in ((CHECK_RUN_ID, "request-1"), (SHOW_RUN_ID, "request-2")):
+        token = identity.sign(gate_key(), school, run_id=run_id, form_key=form_key, at=now, answer=digest)
+        asked = {"reference": reference, "item": "request-1", "token": token}
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(checker)), timeout=30) as client:
+            answer = client.post("http://checker/show", json=asked)
+        assert answer.status_code == 403 and "lines" not in answer.json()

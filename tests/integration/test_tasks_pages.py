@@ -34,7 +34,7 @@ from models.process import STEPS
 from models.process.demo_case import Case, answerer
 from models.review import lookup, transitions
 from models.roles import Role
-from models.seed import demo_identity
+from models.seed import DEMO_AGENCY_CONTACTS, demo_agency_contact, demo_identity
 from models.settings import get_settings
 from models.stages import Stage
 from models.system_credentials import digest, gate_key
@@ -93,15 +93,21 @@ def gate(prefect: StandIn) -> Gate:
     return Gate(prefect, service_digest=digest("service"), gate_key=gate_key(), checker=InProcessChecker())
 
 
-class Person:
-    """A demo person's browser, signed in at the gate with a session of their own."""
+SCHOOL, SURGERY = DEMO_AGENCY_CONTACTS[0][0], DEMO_AGENCY_CONTACTS[1][0]  # two demo agencies, with a contact each
 
-    def __init__(self, gate: Gate, role: Role) -> None:
+
+class Person:
+    """A demo person's browser, signed in at the gate with a session of their own: for an agency's contact, the
+    contact of ``agency`` (the school's unless given)."""
+
+    def __init__(self, gate: Gate, role: Role, agency: str = SCHOOL) -> None:
         self.gate = gate
         with transaction() as session:
             if role is Role.OPERATOR:  # the demo has none: one registered as an operator is
                 email = register(Role.OPERATOR).email
                 account = session.exec(select(Account).where(Account.email == email)).one()
+            elif role is Role.AGENCY_CONTACT:
+                account = session.get_one(Account, uuid.UUID(demo_agency_contact(session, agency).person_id))
             else:
                 account = session.get_one(Account, uuid.UUID(demo_identity(session, role).person_id))
             roles = accounts.roles_of(session, account)
@@ -376,7 +382,19 @@ def test_state_is_untouched_by_a_look(db: Engine, gate: Gate, signing: tuple[str
 # the form does not have is not read
 # the form does not have is not read, and a box to tick is sent ticked or not (a forged value: below)
 NOT_ON_THE_PAGE = {("partner",), ("unexpected_field",), ("national_review",)}
-ON_THE_PAGE = [(s, change, m) for s, change, m in BAD_ANSWERS if tuple(change) not in NOT_ON_THE_PAGE]
+
+
+def _on_the_page(stage: Stage, change: dict[str, Any]) -> bool:
+    """Whether a page can send ``change``: not a field the page does not draw, nor a text where it draws rows (a
+    repeating group is posted row by row)."""
+    kinds = {f.name: f.kind for f in form_fields.fields_for(STEPS[stage].form, frozenset())}
+    rows_as_text = any(
+        kinds.get(name) is form_fields.FieldKind.ROWS and isinstance(v, str) for name, v in change.items()
+    )
+    return tuple(change) not in NOT_ON_THE_PAGE and not rows_as_text
+
+
+ON_THE_PAGE = [(s, change, m) for s, change, m in BAD_ANSWERS if _on_the_page(s, change)]
 
 
 @pytest.mark.parametrize(
@@ -486,26 +504,75 @@ def test_the_page_saves_a_draft_while_the_person_types(gate: Gate, signing: tupl
 
 # --- every route of the tasks pages, as each role ------------------------------------------------------------
 
-ROLES = [Role.COORDINATOR, Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH, Role.PANEL, Role.OPERATOR]
+ROLES = [
+    Role.COORDINATOR,
+    Role.LOCAL_AUTHORITY,
+    Role.POLICE,
+    Role.HEALTH,
+    Role.PANEL,
+    Role.OPERATOR,
+    Role.AGENCY_CONTACT,
+]
 PARTNER = {Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH}
+SEES_ITEMS = {
+    Role.COORDINATOR,
+    *PARTNER,
+    Role.AGENCY_CONTACT,
+}  # the agency contact: the school's, whose items these are
 
 
 def expected(role: Role | None, route: str) -> int:
-    """What each person gets from each route at a review waiting for the partners' sign-off (None: not signed in)."""
+    """What each person gets from each route at a review waiting for the partners' sign-off, with a request to the
+    school and an action of the school's (None: not signed in)."""
     if route == "GET assets":
         return 200  # the styles and script: nothing of anyone's
     if role is None:
         return 303 if route.startswith("GET") else 401
+    agency = role is Role.AGENCY_CONTACT
     return {
         "GET list": 200,
-        "GET task": 200,  # the form; without its buttons to someone whose step it is not
-        "POST save": 303 if role in PARTNER else 403,
+        "GET task": 404 if agency else 200,  # the form; without its buttons to someone whose step it is not
+        "POST save": 303 if role in PARTNER else 409 if agency else 403,
         "POST take": 303 if role in PARTNER else 409,
-        "POST follow-up": 303,  # a date of their own
+        "POST follow-up": 409 if agency else 303,  # a date of their own, on a step they may see
         "GET accepted": 200,
         "GET identity": 404,  # no notification waits here
         "GET no such": 404,
+        # the work around the review: its people see each item, and nobody else learns whether it exists
+        "GET request": 200 if role in SEES_ITEMS else 404,
+        "POST request save": 303
+        if role in (Role.COORDINATOR, Role.AGENCY_CONTACT)
+        else 403
+        if role in PARTNER
+        else 404,
+        "GET request accepted": 200,
+        "GET action": 200 if role in SEES_ITEMS else 404,
+        "POST action save": 303 if role in SEES_ITEMS else 404,
+        "GET action accepted": 200,
+        "GET no such request": 404,
     }[route]
+
+
+def add_work(reference: str) -> tuple[str, str]:
+    """A request to the school and an action of the school's on the review: their pages."""
+    from models.tables import RecommendationSource
+    from models.work.actions import NewAction, record_actions
+    from models.work.items import ItemKind, ItemRef, item_path
+    from models.work.requests import ask_agencies
+
+    coordinator = transitions.Actor("Chris Lee", Role.COORDINATOR)
+    with transaction() as session:
+        review = lookup.review_by_reference(session, reference)
+        (request,) = ask_agencies(session, review, [SCHOOL], actor=coordinator, at=utcnow(), today=TODAY)
+        new = NewAction("Schools hear of missed appointments.", "Add them to welfare checks.", SCHOOL, "Mr Owen Price",
+                        TODAY + dt.timedelta(days=60), "The check asks about them.")  # fmt: skip
+        (action,) = record_actions(
+            session, review, [new], RecommendationSource.RAPID_REVIEW, actor=coordinator, at=utcnow(), today=TODAY
+        )
+        return (
+            item_path(reference, ItemRef(ItemKind.REQUEST, request.number)),
+            item_path(reference, ItemRef(ItemKind.ACTION, action.number)),
+        )
 
 
 @pytest.mark.parametrize("role", [None, *ROLES], ids=["not signed in", *(r.value for r in ROLES)])
@@ -514,6 +581,7 @@ def test_every_route_of_the_tasks_pages_as_each_role(
 ) -> None:
     reference, _ = signing
     path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
+    request, action = add_work(reference)
     if role is None:
         person = Person(gate, Role.POLICE)
         person.token = "no-session"
@@ -529,7 +597,87 @@ def test_every_route_of_the_tasks_pages_as_each_role(
         "GET identity": lambda: person.get(f"/tasks/notification/{RUN}"),
         "GET no such": lambda: person.get("/tasks/nothing"),
         "GET assets": lambda: person.get("/tasks/assets/cspr.css"),
+        "GET request": lambda: person.get(request),
+        "POST request save": lambda: person.post(request, {"action": "save"}),
+        "GET request accepted": lambda: person.get(f"{request}/accepted"),
+        "GET action": lambda: person.get(action),
+        "POST action save": lambda: person.post(action, {"action": "save"}),
+        "GET action accepted": lambda: person.get(f"{action}/accepted"),
+        "GET no such request": lambda: person.get(request.replace("/requests/1", "/requests/99")),
     }
     got = {route: call().status_code for route, call in routes.items()}
     assert got == {route: expected(role, route) for route in routes}
     assert not any("/resume" in call or "/input" in call for call in prefect.calls)  # no answer reached Prefect
+
+
+# --- the agencies to ask: boxes to tick --------------------------------------------------------------------------
+
+
+def test_the_agencies_to_ask_are_ticked_from_the_partnerships_own(gate: Gate, prefect: StandIn, db: Engine) -> None:
+    reference, c = _at(db, Stage.INCIDENT_RECORDED)
+    path = task_path(reference, Stage.INCIDENT_RECORDED)
+    coordinator = Person(gate, Role.COORDINATOR)
+    page = coordinator.get(path)
+    assert page.status_code == 200
+    for agency in (SCHOOL, SURGERY):
+        assert f'type="checkbox" value="{html.escape(agency)}"' in page.text.replace('name="agencies" ', "")
+    notification = {**c.answer(Stage.INCIDENT_RECORDED), "agencies": [SURGERY]}
+    posted = form_fields.as_posted(STEPS[Stage.INCIDENT_RECORDED].form, notification)
+    forged = coordinator.submit(path, {**posted, "agencies": [SURGERY, f"{PLANTED} Academy"]})
+    assert forged.status_code == 400 and "from those listed" in visible(forged) and PLANTED not in visible(forged)
+    checked = coordinator.submit(path, {**posted, "agencies": [SURGERY]})
+    assert checked.status_code == 409 and "not waiting for this answer just now" in visible(checked)  # checked: no run
+    assert not any("/resume" in call for call in prefect.calls)
+
+
+# --- bad input at an item's forms ----------------------------------------------------------------------------------
+
+GOOD_RETURN = {
+    "involvement": "Seen daily at school.",
+    "chronology": [{"on": "2026-10-02", "contact": "Hungry in class."}],
+    "analysis": "Not shared with health.",
+    "learning": "Share the same day.",
+}
+TOMORROW = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+BAD_ITEM_ANSWERS = [
+    ("return", {"learning": ""}, "what your agency has learnt"),
+    ("return", {"involvement": "Seen\x07 daily."}, "Remove the invisible control characters"),
+    ("return", {"analysis": "x" * 20_001}, "Enter at most 20,000 characters"),
+    ("return", {"chronology": [{"on": TOMORROW, "contact": "Seen."}]}, "in the future"),
+    ("return", {"chronology": [{"on": "", "contact": "Seen."}]}, "Enter the date in row 1"),
+    ("progress", {"status": "done", "evidence": ""}, "give the evidence"),
+    ("progress", {"status": "cannot be done", "reason": ""}, "give the reason the action cannot be done"),
+    ("progress", {"status": "finished"}, "Select where does the action stand?"),
+    ("change", {"what": "extend", "reason": "Half term."}, "give the new date it is due"),
+    ("change", {"what": "not needed", "reason": ""}, "give the reason"),
+]
+
+
+@pytest.mark.parametrize(("part", "change", "message"), BAD_ITEM_ANSWERS, ids=[m[:30] for _, _, m in BAD_ITEM_ANSWERS])
+def test_each_bad_answer_to_an_item_is_refused_clearly_and_changes_nothing(
+    gate: Gate, prefect: StandIn, db: Engine, signing: tuple[str, Any], part: str, change: dict[str, Any], message: str
+) -> None:
+    from models.work.forms import ActionProgress, AgencyReturn, RequestChange
+
+    reference, _ = signing
+    request, action = add_work(reference)
+    form, path, role, base = {
+        "return": (AgencyReturn, request, Role.AGENCY_CONTACT, GOOD_RETURN),
+        "progress": (ActionProgress, action, Role.AGENCY_CONTACT, {}),
+        "change": (RequestChange, request, Role.COORDINATOR, {}),
+    }[part]
+    before = item_state(db)
+    page = Person(gate, role).submit(path, form_fields.as_posted(form, {**base, **change}))
+    assert page.status_code == 400, visible(page)[:800]
+    assert 'class="govuk-error-summary' in page.text and message.lower() in visible(page).lower(), visible(page)[:800]
+    assert item_state(db) == before
+    assert not any("/resume" in call or "/input" in call for call in prefect.calls)
+
+
+def item_state(db: Engine) -> list[tuple[Any, ...]]:
+    with Session(db) as session:
+        return [
+            tuple(row)
+            for table in ("information_request", "action")
+            for row in session.exec(text(f"SELECT status, answer_seq, refusal FROM {table}")).all()  # type: ignore[call-overload]
+        ]

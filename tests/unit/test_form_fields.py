@@ -491,3 +491,64 @@ def test_a_date_on_its_own_and_a_refusal_in_the_summary() -> None:
         ("", "The rapid review was sent back since you opened the page"),
         ("#signed_on-day", "Enter the date"),
     ]
+
+
+# --- a page's own choices, and what an answer needs ---------------------------------------------------------------
+
+AGENCIES = ("Northshire Primary School", "Riverside Medical Practice")
+
+
+def test_a_list_of_texts_offered_is_a_box_to_tick_for_each_and_read_back_against_what_was_offered() -> None:
+    fields = {f.name: f for f in fields_for(NotificationSubmitted, COORDINATOR, offered={"agencies": AGENCIES})}
+    agencies = fields["agencies"]
+    assert agencies.kind is FieldKind.CHECKBOXES
+    assert [(o.value, o.label) for o in agencies.options] == [(a, a) for a in AGENCIES]
+    good = {**Case().answer(Stage.INCIDENT_RECORDED), "agencies": [AGENCIES[1]]}
+    posted = as_posted(NotificationSubmitted, good)
+    answer, errors = read_form(NotificationSubmitted, posted, COORDINATOR, {"agencies": AGENCIES})
+    assert errors == {} and answer is not None and answer["agencies"] == [AGENCIES[1]]
+    drawn = {f.name: f for f in describe(NotificationSubmitted, posted, COORDINATOR, None, {"agencies": AGENCIES})}
+    assert {o.value for o in drawn["agencies"].options if o.selected} == {AGENCIES[1]}
+    as_lines = {**posted, "agencies": ["\n".join(AGENCIES)]}  # one value of several lines, as as_posted writes a list
+    answer, errors = read_form(NotificationSubmitted, as_lines, COORDINATOR, {"agencies": AGENCIES})
+    assert errors == {} and answer is not None and answer["agencies"] == list(AGENCIES)
+    forged = {**posted, "agencies": [AGENCIES[0], f"{SECRET} Academy"]}
+    answer, errors = read_form(NotificationSubmitted, forged, COORDINATOR, {"agencies": AGENCIES})
+    said = "Select the agencies to ask for information for the rapid review from those listed"
+    assert answer is None and errors == {"agencies": said}
+    assert SECRET not in str(errors)
+
+
+def test_a_list_with_nothing_to_offer_is_left_out_and_its_default_stands() -> None:
+    assert "agencies" not in {f.name for f in fields_for(NotificationSubmitted, COORDINATOR, offered={"agencies": ()})}
+    posted = as_posted(NotificationSubmitted, Case().answer(Stage.INCIDENT_RECORDED))
+    answer, errors = read_form(
+        NotificationSubmitted, {**posted, "agencies": ["Anything"]}, COORDINATOR, {"agencies": ()}
+    )
+    assert errors == {} and answer is not None and answer.get("agencies", []) == []
+
+
+def test_a_choice_with_one_left_offered_is_given_not_asked() -> None:
+    from models.work.forms import ActionReview
+
+    only = {"verdict": ("close",)}
+    (verdict, _reason) = fields_for(ActionReview, COORDINATOR, offered=only)
+    assert (verdict.kind, verdict.value) == (FieldKind.HIDDEN, "close")
+    answer, errors = read_form(ActionReview, {"verdict": ["accept"], "reason": ["Done elsewhere."]}, COORDINATOR, only)
+    assert errors == {} and answer == {"verdict": "close", "reason": "Done elsewhere."}  # the page's, not the post's
+    two = {"verdict": ("accept", "close")}
+    assert [o.value for o in fields_for(ActionReview, COORDINATOR, offered=two)[0].options] == ["accept", "close"]
+    answer, errors = read_form(ActionReview, {"verdict": ["send back"], "reason": ["No."]}, COORDINATOR, two)
+    assert answer is None and errors == {"verdict": "Select what does the partnership decide?"}
+
+
+def test_fields_an_answer_needs_are_not_marked_optional() -> None:
+    from models.work.forms import AgencyReturn, RequestChange
+
+    plain = {f.name: f.label for f in fields_for(AgencyReturn, frozenset())}
+    assert plain["involvement"].endswith("(optional)")
+    needed = {f.name: f.label for f in fields_for(AgencyReturn, frozenset(), needed=("involvement", "learning"))}
+    assert not needed["involvement"].endswith("(optional)") and not needed["learning"].endswith("(optional)")
+    assert needed["actions_taken"].endswith("(optional)")
+    change = {f.name: f.label for f in fields_for(RequestChange, COORDINATOR)}  # "Needed to ...", "Only to ..."
+    assert change["reason"] == "Reason" and change["due_on"] == "New date it is due"
