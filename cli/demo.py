@@ -17,11 +17,12 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 from prefect.input.actions import read_flow_run_input
+from sqlmodel import col, select
 
 from cli.gate_client import GateRefused, GateSession, Person, totp_secret_of
 from gate import form_fields
 from gate.notification_task import PATH as IDENTITY_TASKS
-from gate.tasks_app import NOTIFY_DEPLOYMENT
+from gate.tasks_app import NO_INVOLVEMENT, NOTIFY_DEPLOYMENT
 from models import forms
 from models.db import transaction
 from models.people import reset_credentials
@@ -30,9 +31,13 @@ from models.process.demo_case import Case, answerer
 from models.review.lookup import review_by_reference
 from models.review.transitions import Actor
 from models.roles import Role
-from models.seed import DEMO_REPRESENTATIVES
+from models.seed import DEMO_AGENCY_CONTACTS, DEMO_REPRESENTATIVES
 from models.stages import TERMINAL, Stage
+from models.tables import OPEN_ACTION, Action, Agency, InformationRequest, RequestStatus
 from models.task_ref import task_path
+from models.work.demo import DemoAnswer, action_answers, request_answer
+from models.work.forms import RequestChoice
+from models.work.items import ItemKind, ItemRef, item_path
 
 
 class DemoError(RuntimeError):
@@ -91,11 +96,17 @@ class AtTheGate:
 
     def __init__(self, ui_url: str, say: Callable[[str], None] = print) -> None:
         self.ui_url, self.say = ui_url, say
-        self.sessions: dict[Role, GateSession] = {}
+        self.sessions: dict[Role | str, GateSession] = {}
 
-    def signed_in(self, role: Role) -> GateSession:
+    def signed_in(self, role: Role | str) -> GateSession:
+        """The demo person acting as ``role``, or the contact of the agency named ``role``, signed in."""
         if role not in self.sessions:
-            email = next(e for r, _, e, _ in DEMO_REPRESENTATIVES if r is role)
+            if isinstance(role, Role):
+                email = next(e for r, _, e, _ in DEMO_REPRESENTATIVES if r is role)
+                label = role.label
+            else:
+                email = next(e for agency, _, e in DEMO_AGENCY_CONTACTS if agency == role)
+                label = f"{role}'s contact"
             with transaction() as session:
                 enrolment = reset_credentials(session, email, by=self.ACTOR)
             assert enrolment.password is not None
@@ -105,7 +116,7 @@ class AtTheGate:
             except GateRefused as exc:
                 raise DemoError(str(exc)) from None
             new = f": {enrolment.password}" if person.totp_secret is None else ""
-            self.say(f"signed in as {email} ({role.label}), with a new password{new}")
+            self.say(f"signed in as {email} ({label}), with a new password{new}")
         return self.sessions[role]
 
     def start(self, deployment: str, parameters: dict[str, Any]) -> UUID:
@@ -132,6 +143,17 @@ class AtTheGate:
             self.signed_in(role).answer_task(path, form_fields.as_posted(form, answer))
         except GateRefused as exc:
             raise DemoError(f"{run.name}: the {role.label}'s answer was refused on the task page: {exc}") from None
+
+    def answer_item(self, reference: str, ref: ItemRef, given: DemoAnswer) -> None:
+        """Answer an item on its page as the person ``given`` says, as the browser does ("no involvement" is its
+        own button)."""
+        path = item_path(reference, ref)
+        posted = form_fields.as_posted(given.form, given.posted) if given.posted else {}
+        button = NO_INVOLVEMENT if given.answer.get("what") == RequestChoice.NO_INVOLVEMENT else "submit"
+        try:
+            self.signed_in(given.by).answer_task(path, posted, action=button)
+        except GateRefused as exc:
+            raise DemoError(f"{reference} {ref.label}: the answer was refused on its page: {exc}") from None
 
     def sign_out(self) -> None:
         for session in self.sessions.values():
@@ -191,12 +213,17 @@ def notify(case: Case, people: AtTheGate, say: Callable[[str], None] = print) ->
 def drive(
     reference: str, case: Case, people: AtTheGate, say: Callable[[str], None] = print, max_steps: int = 60
 ) -> Stage:
-    """Answer each form the lifecycle asks for, each as the person whose step it is, until the review is closed."""
+    """Answer each form the lifecycle asks for, each as the person whose step it is, until the review is closed; and
+    each agency's request and each action as the demo's people do, beside the review's own steps."""
     for _ in range(max_steps):
         stage = review_state(reference).stage
         if stage in TERMINAL:
             say(f"{reference}: {stage.value}")
             return stage
+        answer_items(reference, people, say)
+        if stage is Stage.ACTIONS_UNDER_WAY:  # every action closed: the review closes by itself
+            wait_for_stage(reference, TERMINAL)
+            continue
         run = suspended_lifecycle_run(reference)
         before = review_state(reference)
         answer = case.answer(before.stage)
@@ -207,3 +234,96 @@ def drive(
         else:
             say(f"{reference}: {before.stage.value} -> {after.stage.value}")
     raise DemoError(f"{reference} did not close within {max_steps} steps")
+
+
+# --- the work around the review -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    ref: ItemRef
+    agency: str
+    at_rapid_review: bool
+    seq: int
+
+
+def open_items(reference: str) -> list[OpenItem]:
+    """The review's requests and actions still open, with the agency of each and its answer counter."""
+    with transaction() as session:
+        review = review_by_reference(session, reference)
+        requests = session.exec(
+            select(
+                InformationRequest.number, Agency.name, InformationRequest.asked_at_stage, InformationRequest.answer_seq
+            )
+            .join(Agency, col(Agency.id) == col(InformationRequest.agency_id))
+            .where(InformationRequest.review_id == review.id, InformationRequest.status == RequestStatus.REQUESTED)
+        ).all()
+        actions = session.exec(
+            select(Action.number, Agency.name, Action.answer_seq)
+            .join(Agency, col(Agency.id) == col(Action.agency_id))
+            .where(Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+        ).all()
+    found = [OpenItem(ItemRef(ItemKind.REQUEST, n), a, s == Stage.RAPID_REVIEW, q) for n, a, s, q in requests]
+    return found + [OpenItem(ItemRef(ItemKind.ACTION, n), a, False, q) for n, a, q in actions]
+
+
+def answer_items(reference: str, people: AtTheGate, say: Callable[[str], None]) -> None:
+    """Answer each open request and action as the demo's people do (models/work/demo.py), each once its run waits,
+    each answer seen recorded before the next."""
+    for item in sorted(open_items(reference), key=lambda i: i.ref):
+        if item.ref.kind is ItemKind.REQUEST:
+            answer = request_answer(item.ref.number, item.agency, item.at_rapid_review)
+            answers = [answer] if answer is not None else []
+        else:
+            answers = action_answers(item.ref.number, item.agency)
+        seq = item.seq
+        for given in answers:
+            suspended_item_run(reference, item.ref)
+            people.answer_item(reference, item.ref, given)
+            seq = wait_for_item_answer(reference, item.ref, seq)
+            said = given.answer.get("status") or given.answer.get("verdict") or given.answer["what"]
+            say(f"{reference}: {item.ref.label} ({item.agency}): {said}, by {_who(given.by)}")
+
+
+def _who(by: Role | str) -> str:
+    return by.label if isinstance(by, Role) else f"{by}'s contact"
+
+
+def suspended_item_run(reference: str, ref: ItemRef, timeout: float = 180) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["work", f"item:{reference}:{ref}"]))
+            )
+        for run in runs:
+            if is_suspended(run):
+                return run
+        time.sleep(0.5)
+    raise DemoError(f"no run of {reference} {ref.label} was waiting for an answer within {timeout:.0f}s")
+
+
+def wait_for_item_answer(reference: str, ref: ItemRef, seq: int, timeout: float = 180) -> int:
+    """Wait until the item's run has dealt with the answer given at ``seq``; its counter now."""
+    table: Any = InformationRequest if ref.kind is ItemKind.REQUEST else Action
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with transaction() as session:
+            review = review_by_reference(session, reference)
+            now = session.exec(
+                select(table.answer_seq).where(table.review_id == review.id, table.number == ref.number)
+            ).one()
+        if now > seq:
+            return int(now)
+        time.sleep(0.3)
+    raise DemoError(f"{reference} {ref.label}: the answer was not recorded within {timeout:.0f}s")
+
+
+def wait_for_stage(reference: str, stages: frozenset[Stage], timeout: float = 180) -> Stage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stage = review_state(reference).stage
+        if stage in stages:
+            return stage
+        time.sleep(0.5)
+    raise DemoError(f"{reference} did not reach {', '.join(sorted(stages))} within {timeout:.0f}s")

@@ -37,10 +37,10 @@ def demo(
     from cli.demo import AtTheGate, DemoError, drive, notify
     from models.db import get_engine, migrate, transaction
     from models.process.demo_case import Case
-    from models.seed import seed_demo
+    from models.seed import DEMO_AGENCY_CONTACTS, seed_demo
 
     dob = parse_date(child_dob, "--child-dob")
-    case = Case(path=path.value)
+    case = Case(path=path.value, agencies=tuple(agency for agency, _, _ in DEMO_AGENCY_CONTACTS))
     if child_name:
         case.child_name = child_name
     if dob:

@@ -88,10 +88,11 @@ class GateSession:
         verdict: dict[str, Any] = response.json()
         return verdict
 
-    def answer_task(self, path: str, posted: dict[str, list[str]]) -> None:
-        """Answer a step on its task page (``path``, from models.task_ref.task_path), as the person's Submit does:
-        the page's own token and form key, then the fields. GateRefused with what the page says is wrong."""
-        answer = self._send_task(path, posted, "submit")
+    def answer_task(self, path: str, posted: dict[str, list[str]], action: str = "submit") -> None:
+        """Answer a step on its task page (``path``, from models.task_ref.task_path), as the person's Submit (or
+        another of the page's buttons, ``action``) does: the page's own token and form key, then the fields.
+        GateRefused with what the page says is wrong."""
+        answer = self._send_task(path, posted, action)
         if answer.status_code != 303 or not answer.headers.get("location", "").endswith("/accepted"):
             raise GateRefused(f"HTTP {answer.status_code}: {_page_errors(answer)}")
 

@@ -169,12 +169,24 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
             )
         ).all()
         unsent = connection.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one()
+        notes = connection.execute(
+            sa.text("SELECT transition, details FROM stage_event WHERE transition IN ('information_request', 'action')")
+        ).all()
     project.dispose()
     assert {state for *_, state in rows} == {"sent"} and unsent == 0
     assert received == Counter((address, subject) for address, subject, *_ in rows)
     by_purpose = Counter((purpose.split(":")[0], recipient) for _, _, purpose, recipient, _ in rows)
+    # the work around the review: each request's and action's messages, exactly as its history (the notes in the
+    # review's audit chain) calls for, by item, what happened and who is told
+    items = Counter(
+        (purpose.split(":")[1], purpose.split(":")[2], recipient.split(":")[0])
+        for _, _, purpose, recipient, _ in rows
+        if purpose.startswith("item:")
+    )
+    assert items == expected_item_messages(notes), (items, notes)
+    assert {"request", "action"} <= {key[0].split("-")[0] for key in items}  # agencies were asked, actions followed
     # the national bodies: told what the local path's history calls for, each once
-    assert {k: n for k, n in by_purpose.items() if not k[0].startswith("waiting")} == {
+    assert {k: n for k, n in {**by_purpose}.items() if not k[0].startswith(("waiting", "item"))} == {
         ("rapid_review", "panel"): 1,
         ("lcspr_decision", "panel"): 1,
         ("lcspr_decision", "ofsted"): 1,
@@ -192,3 +204,34 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     waiting = Counter(r for (p, r), n in by_purpose.items() for _ in range(n) if p == "waiting")
     assert waiting["role:coordinator"] >= 8 and all(waiting[f"role:{p}"] >= 2 for p in ("police", "health"))
     assert CHILD not in out
+
+
+# What each note of a request's or an action's history calls for: (the message's event, who is told), or nothing.
+CALLS_FOR: dict[tuple[str, str], tuple[str, str] | None] = {
+    ("request", "asked"): ("asked", "agency"),
+    ("request", "return"): ("return", "coordinator"),
+    ("request", "no involvement"): ("no involvement", "coordinator"),
+    ("request", "extend"): ("extended", "agency"),
+    ("request", "not needed"): ("not-needed", "agency"),
+    ("request", "chase"): ("chased", "agency"),
+    ("request", "missing"): None,
+    ("action", "given"): ("given", "agency"),
+    ("action", "in progress"): None,
+    ("action", "done"): ("done", "coordinator"),
+    ("action", "cannot be done"): ("cannot be done", "coordinator"),
+    ("action", "accept"): ("accept", "agency"),
+    ("action", "send-back"): ("send-back", "agency"),
+    ("action", "close"): ("close", "agency"),
+}
+
+
+def expected_item_messages(notes: list[tuple[str, object]]) -> Counter[tuple[str, str, str]]:
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for transition, raw in notes:
+        details = json.loads(raw) if isinstance(raw, str) else raw
+        assert isinstance(details, dict)
+        kind = "request" if transition == "information_request" else "action"
+        told = CALLS_FOR[(kind, details["happened"])]
+        if told is not None:
+            expected[(f"{kind}-{details[kind]}", *told)] += 1
+    return expected
