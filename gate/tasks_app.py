@@ -278,7 +278,10 @@ class TasksPages:
             opened, draft, saved = await register.in_thread(read)
         except NotOpen as refused:
             return _html(
-                404, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+                404,
+                self._said(
+                    request, "This task is not open to you", _full_stop(str(refused)), link=(HOME, "Your tasks")
+                ),
             )
         notice = "saved" if request.query_params.get("saved") else ""
         return await self._show(request, opened, posted=draft, restored=saved, notice=notice)
@@ -347,7 +350,10 @@ class TasksPages:
             opened = await register.in_thread(lambda: open_and_keep(True))
         except NotOpen as refused:
             return _html(
-                409, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+                409,
+                self._said(
+                    request, "This task is not open to you", _full_stop(str(refused)), link=(HOME, "Your tasks")
+                ),
             )
         if not opened.roles:
             return await self._show(request, opened, refusal=views.not_yours(opened), status=403)
@@ -587,7 +593,10 @@ class TasksPages:
             task = await identity_task(self.prefect, request.path_params["run_id"], _session(request).identity)
         except AnswerRefused as refused:
             return _html(
-                404, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+                404,
+                self._said(
+                    request, "This task is not open to you", _full_stop(str(refused)), link=(HOME, "Your tasks")
+                ),
             )
         return self._identity_page(request, task)
 
@@ -631,7 +640,10 @@ class TasksPages:
             task = await identity_task(self.prefect, request.path_params["run_id"], who)
         except AnswerRefused as refused:
             return _html(
-                409, self._said(request, "This task is not open to you", str(refused), link=(HOME, "Your tasks"))
+                409,
+                self._said(
+                    request, "This task is not open to you", _full_stop(str(refused)), link=(HOME, "Your tasks")
+                ),
             )
         if (posted.get("form_key") or [""])[0] != task.run.form_key:
             return self._identity_page(request, task, posted=kept, refusal=ANSWERED_SINCE, status=409)

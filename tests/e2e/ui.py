@@ -6,11 +6,14 @@ found by their labels and legends)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
+
+from models.settings import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -22,6 +25,17 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+def screenshots(own: str = "") -> Path:
+    """Where a browser test's screenshots (and the emails it followed) go: ``test-output/browser/`` (or
+    ``$CSPR_TEST_OUTPUT/browser``), in a folder of the test's own when ``own`` names one, so that one test's run
+    never deletes another's pictures. An earlier run's are removed first: what is there is this run's."""
+    folder = Path(os.environ.get("CSPR_TEST_OUTPUT") or PROJECT_ROOT / "test-output") / "browser" / own
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in [*folder.glob("*.png"), *folder.glob("*.txt")]:
+        old.unlink()
+    return folder
 
 
 @dataclass
