@@ -136,7 +136,8 @@ def _live(tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> Iterato
             assert up.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(1)
         passwords = dict(DEMO_PASSWORD.findall(log_path.read_text()))
-        assert len(passwords) == 5, log_path.read_text()  # the coordinator, the three partners, the Panel's contact
+        # the coordinator, the three partners, the Panel's contact and the four agencies' contacts
+        assert len(passwords) == 9, log_path.read_text()
         yield Live(f"http://127.0.0.1:{port}", home, mail, passwords)
     finally:
         up.terminate()
@@ -380,7 +381,7 @@ def test_a_coordinators_first_review_on_the_tasks_pages(live: Live, journey: Jou
     form = open_task(j, reference, Stage.INCIDENT_RECORDED)
     form.text("Reference from the national notification system", "SIN-2026-11-0042")
     form.date("Date the notification was submitted", day(3))
-    form.date("Date the local safeguarding partners were told (optional)", day(3))
+    form.date("Date the local safeguarding partners were told", day(3))
     before = live.review()
     submit(j, "notification-submitted")
     answered(live, before, "notification", "rapid_review")

@@ -142,7 +142,7 @@ def demo_answer(c: Case, n: int) -> dict[str, Any]:
         "panel_reference": "SIN-2026-10-1234",
         "notified_on": c.day(3),
         "partners_told_on": c.day(3),
-        "agencies": list(c.agencies),
+        **({"agencies": list(c.agencies)} if c.agencies else {}),
     }
 
 
