@@ -214,11 +214,6 @@ def calendar_for(closure_days: tuple[dt.date, ...] = ()) -> WorkingCalendar:
     return _calendar(closure_days, published_list())
 
 
-def calendar_of(closure_days: Iterable[str] | None) -> WorkingCalendar:
-    """The calendar of a partnership's closure days as the database keeps them (ISO text; None for none)."""
-    return calendar_for(tuple(sorted(dt.date.fromisoformat(d) for d in closure_days or ())))
-
-
 @lru_cache(maxsize=64)
 def _calendar(closure_days: tuple[dt.date, ...], published: PublishedList) -> WorkingCalendar:
     return WorkingCalendar(closure_days, published)
@@ -240,5 +235,6 @@ def working_days_by_partnership(
     first, last = np.broadcast_arrays(np.asarray(starts, "datetime64[D]"), np.asarray(ends, "datetime64[D]"))
     out = np.zeros(first.shape, dtype=np.int64)
     for code, index in rows.items():
-        out[index] = calendar_of(closure_days.get(str(code))).working_days_between(first[index], last[index])
+        days = tuple(sorted(dt.date.fromisoformat(d) for d in closure_days.get(str(code)) or ()))
+        out[index] = calendar_for(days).working_days_between(first[index], last[index])
     return out

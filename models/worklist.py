@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models import messages, process
-from models.calendar import calendar_of
+from models.calendar import calendar_for
 from models.roles import PARTNERS, Role
 from models.stages import Stage
 from models.tables import (
@@ -116,7 +116,8 @@ def worklist(
         since = entered[(review.id, review.stage)]
         name = process.deadline_for(review, step)
         due, provisional = open_deadlines.get((review.id, name), (None, False)) if name else (None, False)
-        left = None if due is None else _left(where, today, due)
+        closures = tuple(dt.date.fromisoformat(d) for d in where.closure_days)
+        left = None if due is None else calendar_for(closures).between(today, due)
         found.append(
             Waiting(
                 review.reference,
@@ -369,4 +370,5 @@ def _actions(
 
 
 def _left(partnership: Partnership, today: dt.date, due_on: dt.date) -> int:
-    return calendar_of(partnership.closure_days).between(today, due_on)
+    closures = tuple(dt.date.fromisoformat(d) for d in partnership.closure_days)
+    return calendar_for(closures).between(today, due_on)

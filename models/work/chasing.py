@@ -18,7 +18,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models.calendar import calendar_of
+from models.calendar import calendar_for
 from models.dates import weekday_date
 from models.recipients import AgencyContacts, Group, Recipient, for_role
 from models.stages import Stage
@@ -92,8 +92,9 @@ def _working_days_left(session: Session, rows: list[Any], as_of: dt.date) -> np.
         by_partnership.setdefault(row.partnership_id, []).append(i)
     for partnership_id, index in by_partnership.items():
         partnership = session.get_one(Partnership, partnership_id)
+        closures = tuple(sorted(dt.date.fromisoformat(d) for d in partnership.closure_days or ()))
         due = np.array([rows[i].due_on for i in index], dtype="datetime64[D]")
-        left[index] = calendar_of(partnership.closure_days).working_days_between(np.datetime64(as_of, "D"), due)
+        left[index] = calendar_for(closures).working_days_between(np.datetime64(as_of, "D"), due)
     return left
 
 

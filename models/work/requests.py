@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from models.agencies import agencies_on
-from models.calendar import calendar_of, today_in_england
+from models.calendar import calendar_for, today_in_england
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
 from models.recipients import AgencyContacts, Group, Recipient
@@ -57,7 +57,8 @@ def ask_agencies(
             )
         ).all()
     )
-    due = calendar_of(partnership.closure_days).add(today, partnership.information_days)
+    closures = tuple(sorted(dt.date.fromisoformat(d) for d in partnership.closure_days or ()))
+    due = calendar_for(closures).add(today, partnership.information_days)
     number = _last_number(session, review)
     made = []
     for agency in agencies:
