@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
 from models.recipients import AgencyContacts, Group, Recipient
-from models.review.transitions import Actor
+from models.review import outbox, transitions
+from models.review.transitions import Actor, Noted
 from models.roles import PARTNERS, Role
 from models.tables import (
     OPEN_ACTION,
@@ -30,7 +31,7 @@ from models.tables import (
     Review,
 )
 from models.work.forms import ActionAnswer, ActionChoice, Progress, Verdict
-from models.work.items import ItemKind, ItemRef, Work, agency_given, note_item, tell_item
+from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
 AGENCY = frozenset({Role.AGENCY_CONTACT})
 PARTNERSHIP = frozenset({Role.COORDINATOR, *PARTNERS})  # who accepts, sends back or closes an action
@@ -94,12 +95,11 @@ def record_actions(
         )
         session.add(row)
         session.flush()
-        ref = ItemRef(ItemKind.ACTION, row.number)
-        note_item(
-            session, review, ref, agency, "given", actor, at, recommendation=rec.number, due_on=new.due_on.isoformat()
+        _note(
+            session, review, row, agency, "given", actor, at, recommendation=rec.number, due_on=new.due_on.isoformat()
         )
         said = f"{review.reference}: action {row.number} for {agency.name}, due by {weekday_date(new.due_on)}"
-        tell_item(session, review, ref, "given", row.answer_seq, (AgencyContacts(agency.id),), said)
+        _tell(session, review, row, "given", (AgencyContacts(agency.id),), said)
         made.append(row)
     return made
 
@@ -126,7 +126,6 @@ def handle(
     if row.status not in OPEN_ACTION:
         raise Refusal(f"action {row.number} is closed ({row.status.value}): nothing more can be done with it")
     to_owner: tuple[Recipient, ...] = (AgencyContacts(agency.id),)
-    ref = ItemRef(ItemKind.ACTION, row.number)
     reason: str | None = None
     if answer.what is ActionChoice.PROGRESS:
         status = answer.status
@@ -143,7 +142,7 @@ def handle(
         event = status.value
         if row.status in AWAITING:
             said = f"{review.reference}: action {row.number} ({agency.name}): {status.value}, for you to accept"
-            tell_item(session, review, ref, event, row.answer_seq, (Group.COORDINATOR,), said)
+            _tell(session, review, row, event, (Group.COORDINATOR,), said)
     else:
         verdict = answer.verdict
         assert verdict is not None  # the form's own rule
@@ -165,10 +164,10 @@ def handle(
             reason = answer.reason
             said = f"{review.reference}: action {row.number} ({agency.name}) closed by the partnership"
         event = verdict.value.replace(" ", "-")
-        tell_item(session, review, ref, event, row.answer_seq, to_owner, said)
+        _tell(session, review, row, event, to_owner, said)
     session.add(row)
     session.flush()
-    note_item(session, review, ref, agency, event, actor, at, reason=reason, status=row.status.value)
+    _note(session, review, row, agency, event, actor, at, reason=reason, status=row.status.value)
     return f"action {row.number} ({agency.name}): {row.status.value}"
 
 
@@ -209,6 +208,37 @@ def show(session: Session, review: Review, row: Action) -> list[str]:
     if row.reason:
         lines.append(f"**Reason given:** {row.reason}")
     return [*lines, ""]
+
+
+def _note(
+    session: Session,
+    review: Review,
+    row: Action,
+    agency: Agency,
+    event: str,
+    actor: Actor,
+    at: dt.datetime,
+    *,
+    reason: str | None = None,
+    **details: Any,
+) -> None:
+    transitions.note(
+        session,
+        review,
+        Noted.ACTION,
+        actor=actor,
+        reason=reason,
+        details={"action": row.number, "agency": agency.name, "happened": event, **details},
+        at=at,
+    )
+
+
+def _tell(session: Session, review: Review, row: Action, event: str, to: tuple[Recipient, ...], subject: str) -> None:
+    ref = ItemRef(ItemKind.ACTION, row.number)
+    for message in outbox.enqueue(session, review, outbox.Occasion.item(str(ref), event, row.answer_seq), to, subject):
+        message.link = item_path(review.reference, ref)
+        session.add(message)
+    session.flush()
 
 
 def _roles(answer: ActionAnswer) -> frozenset[Role]:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 from models.calendar import calendar_for
 from models.dates import weekday_date
 from models.recipients import AgencyContacts, Group, Recipient, for_role
+from models.review import outbox
 from models.stages import Stage
 from models.sweep import DUE_SOON
 from models.tables import (
@@ -32,7 +33,7 @@ from models.tables import (
     RequestStatus,
     Review,
 )
-from models.work.items import ItemKind, ItemRef, tell_item
+from models.work.items import ItemKind, ItemRef, item_path
 
 
 @dataclass(frozen=True)
@@ -129,5 +130,9 @@ def _tell(
         subject = f"{review.reference}: reminder: {what} is due by {weekday_date(row.due_on)}"
     event = f"{'escalation' if overdue else 'reminder'}-{level}"
     # the due date is part of the occasion: more time given, the reminders and the escalation are due again
-    tell_item(session, review, ref, f"{event}:{row.due_on.isoformat()}", 0, to, subject)
+    occasion = outbox.Occasion.item(str(ref), f"{event}:{row.due_on.isoformat()}", 0)
+    for message in outbox.enqueue(session, review, occasion, to, subject):
+        message.link = item_path(review.reference, ref)
+        session.add(message)
+    session.flush()
     return Chased(review.reference, str(ref), agency.name, row.due_on, overdue, level)

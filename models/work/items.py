@@ -23,9 +23,7 @@ from sqlmodel import Session, select
 from models.agencies import UnknownAgency, agency_named
 from models.forms import FormModel
 from models.process.step import Refusal
-from models.recipients import Recipient
-from models.review import outbox, transitions
-from models.review.transitions import Actor, Noted
+from models.review.transitions import Actor
 from models.roles import Role
 from models.tables import Action, Agency, InformationRequest, Review
 from models.task_ref import TASKS
@@ -69,44 +67,6 @@ def agency_given(session: Session, partnership_id: uuid.UUID, name: str, on: dt.
         return agency_named(session, partnership_id, name, on)
     except UnknownAgency as exc:
         raise Refusal(str(exc)) from None
-
-
-NOTED_AS = {ItemKind.REQUEST: Noted.INFORMATION_REQUEST, ItemKind.ACTION: Noted.ACTION}
-
-
-def note_item(
-    session: Session,
-    review: Review,
-    ref: ItemRef,
-    agency: Agency,
-    happened: str,
-    actor: Actor,
-    at: dt.datetime,
-    *,
-    reason: str | None = None,
-    **details: Any,
-) -> None:
-    """Record what happened to an item in the review's history: its number, its agency and the event, readable
-    without a key (no free-text field has these names); a reason given is sealed with the note."""
-    transitions.note(
-        session,
-        review,
-        NOTED_AS[ref.kind],
-        actor=actor,
-        reason=reason,
-        details={ref.kind.value: ref.number, "agency": agency.name, "happened": happened, **details},
-        at=at,
-    )
-
-
-def tell_item(
-    session: Session, review: Review, ref: ItemRef, event: str, seq: int, to: tuple[Recipient, ...], subject: str
-) -> None:
-    """Queue a message about an item (once: the outbox's key is the item, the event and ``seq``) linking to its page."""
-    for message in outbox.enqueue(session, review, outbox.Occasion.item(str(ref), event, seq), to, subject):
-        message.link = item_path(review.reference, ref)
-        session.add(message)
-    session.flush()
 
 
 def item_key(ref: ItemRef, seq: int) -> str:

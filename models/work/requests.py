@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -20,12 +21,13 @@ from models.calendar import calendar_for, today_in_england
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
 from models.recipients import AgencyContacts, Group, Recipient
-from models.review.transitions import Actor
+from models.review import outbox, transitions
+from models.review.transitions import Actor, Noted
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Agency, InformationRequest, Partnership, RequestStatus, Review
 from models.work.forms import RequestAnswer, RequestChoice
-from models.work.items import ItemKind, ItemRef, Work, agency_given, note_item, tell_item
+from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
 EXPECTATION = "the partnership's own expectation, not a statutory deadline"
 COORDINATOR = frozenset({Role.COORDINATOR})
@@ -70,10 +72,9 @@ def ask_agencies(
         )
         session.add(row)
         session.flush()
-        ref = ItemRef(ItemKind.REQUEST, number)
-        note_item(session, review, ref, agency, "asked", actor, at, due_on=due.isoformat())
+        _note(session, review, row, agency, "asked", actor, at, due_on=due.isoformat())
         said = f"{review.reference}: information requested from {agency.name}, due by {weekday_date(due)}"
-        tell_item(session, review, ref, "asked", row.answer_seq, (AgencyContacts(agency.id),), said)
+        _tell(session, review, row, "asked", (AgencyContacts(agency.id),), said)
         made.append(row)
     return made
 
@@ -98,7 +99,6 @@ def handle(
             f"this request to {agency.name} is {CLOSED[row.status]} already: nothing more can be done with it"
         )
     what = RequestChoice(answer.what)
-    ref = ItemRef(ItemKind.REQUEST, row.number)
     to_agency: tuple[Recipient, ...] = (AgencyContacts(agency.id),)
     match what:
         case RequestChoice.RETURN | RequestChoice.NO_INVOLVEMENT:
@@ -107,15 +107,7 @@ def handle(
             kept = answer.model_dump(mode="json", include=_RETURN_FIELDS) if what is RequestChoice.RETURN else {}
             row.answer = kept
             said = "returned its information" if what is RequestChoice.RETURN else "answered: no involvement"
-            tell_item(
-                session,
-                review,
-                ref,
-                what.value,
-                row.answer_seq,
-                (Group.COORDINATOR,),
-                f"{review.reference}: {agency.name} {said}",
-            )
+            _tell(session, review, row, what.value, (Group.COORDINATOR,), f"{review.reference}: {agency.name} {said}")
         case RequestChoice.EXTEND:
             assert answer.due_on is not None  # the form's own rule
             if answer.due_on <= row.due_on:
@@ -130,19 +122,25 @@ def handle(
             said = (
                 f"{review.reference}: more time for {agency.name}'s information: now due by {weekday_date(row.due_on)}"
             )
-            tell_item(session, review, ref, "extended", row.answer_seq, to_agency, said)
+            _tell(session, review, row, "extended", to_agency, said)
         case RequestChoice.NOT_NEEDED:
             row.status, row.reason = RequestStatus.NOT_NEEDED, answer.reason
-            said = f"{review.reference}: {agency.name}'s information is no longer needed"
-            tell_item(session, review, ref, "not-needed", row.answer_seq, to_agency, said)
+            _tell(
+                session,
+                review,
+                row,
+                "not-needed",
+                to_agency,
+                f"{review.reference}: {agency.name}'s information is no longer needed",
+            )
         case RequestChoice.CHASE:
             due = weekday_date(row.due_on)
             said = f"{review.reference}: reminder: information requested from {agency.name}, due by {due}"
-            tell_item(session, review, ref, "chased", row.answer_seq, to_agency, said)
+            _tell(session, review, row, "chased", to_agency, said)
     session.add(row)
     session.flush()
     reason = answer.reason if what in (RequestChoice.EXTEND, RequestChoice.NOT_NEEDED) else None
-    note_item(session, review, ref, agency, what.value, actor, at, reason=reason, due_on=row.due_on.isoformat())
+    _note(session, review, row, agency, what.value, actor, at, reason=reason, due_on=row.due_on.isoformat())
     return f"request {row.number} to {agency.name}: {_done[what]}"
 
 
@@ -168,7 +166,7 @@ def close_missing(
         agency = session.get_one(Agency, row.agency_id)
         row.status = RequestStatus.MISSING
         session.add(row)
-        note_item(session, review, ItemRef(ItemKind.REQUEST, row.number), agency, "missing", actor, at)
+        _note(session, review, row, agency, "missing", actor, at)
         missing.append({"agency": agency.name, "asked_on": row.asked_on.isoformat(), "due_on": row.due_on.isoformat()})
     session.flush()
     return missing
@@ -232,6 +230,39 @@ def show(session: Session, review: Review, row: InformationRequest) -> list[str]
     if row.reason and row.status is RequestStatus.REQUESTED:
         lines += [f"More time was given: {row.reason}", ""]
     return lines
+
+
+def _note(
+    session: Session,
+    review: Review,
+    row: InformationRequest,
+    agency: Agency,
+    event: str,
+    actor: Actor,
+    at: dt.datetime,
+    *,
+    reason: str | None = None,
+    **details: Any,
+) -> None:
+    transitions.note(
+        session,
+        review,
+        Noted.INFORMATION_REQUEST,
+        actor=actor,
+        reason=reason,
+        details={"request": row.number, "agency": agency.name, "happened": event, **details},
+        at=at,
+    )
+
+
+def _tell(
+    session: Session, review: Review, row: InformationRequest, event: str, to: tuple[Recipient, ...], subject: str
+) -> None:
+    ref = ItemRef(ItemKind.REQUEST, row.number)
+    for message in outbox.enqueue(session, review, outbox.Occasion.item(str(ref), event, row.answer_seq), to, subject):
+        message.link = item_path(review.reference, ref)
+        session.add(message)
+    session.flush()
 
 
 def _roles(answer: RequestAnswer) -> frozenset[Role]:
