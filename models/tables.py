@@ -136,7 +136,15 @@ class Partnership(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = _str(64, unique=True, index=True)  # a short slug, used in tags: "northshire"
     name: str = _str(200)
-    rapid_review_from: Event = _enum(Event, default=Event.AWARE_ON)  # or NOTIFIED_ON (Panel material)
+    # retired: the count a partnership chooses is now ``rapid_review_count`` (None: its edition's). Kept, rather than
+    # dropped by a migration that would copy the table every review refers to, and never read.
+    rapid_review_from: Event = _enum(Event, default=Event.AWARE_ON)
+    # where the rapid review's 15 working days count from, if the partnership chose (models/rapid_review_count.py):
+    # AWARE_ON or NOTIFIED_ON; None follows the edition's own count. Changes are in the register's history.
+    rapid_review_count: Event | None = _enum(Event, default=None, nullable=True)
+    # the child death review partners' mailbox (their child death overview panel's), told of a death's rapid review
+    # and of its local review's publication, or the decision not to publish
+    child_death_review_email: str | None = _str(254, default=None)
     closure_days: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # ISO dates, local closures
     # working days an agency is given to return its information: the partnership's own expectation, not statute
     information_days: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
@@ -240,6 +248,12 @@ class Review(SQLModel, table=True):
     rapid_review_follows: bool = True  # False: the review closes once the right bodies are told
     incident_key: str = _str(64)  # what makes a resubmission of the same incident the same review
     national_reference: str | None = _str(64, default=None)  # the incident's reference in the national system
+    # where this review's rapid review days count from, pinned when it is recorded (its partnership's choice, or its
+    # edition's count), so that a later choice moves no running review's dates until an operator recounts it
+    rapid_review_from: Event | None = _enum(Event, default=None, nullable=True)
+    unborn: bool = False  # the notification is about an unborn child (or children): no age band, no date of birth
+    # a death's reference with the child death review partners (an identifier, never a name)
+    child_death_review_reference: str | None = _str(64, default=None)
     audit_head: str = _str(64, default="")  # the signed head: both chains, stage, milestones, people, documents
     legal_hold: bool = False  # kept whatever its retention date says, until the hold is lifted (models/retention.py)
     erased_on: dt.date | None = None  # its data key destroyed: every encrypted value of it is unreadable for good
@@ -270,13 +284,15 @@ class CasePerson(SQLModel, table=True):
     review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
     kind: PersonKind = _enum(PersonKind, 20)
     pseudonym: str = _str(60)  # "Child Q"
-    age_band: str | None = _str(20, default=None)
+    age_band: str | None = _str(20, default=None)  # as notified (models.forms.AgeBand; older reviews, older bands)
+    position: int | None = None  # the order the notification listed the children in, from 1 (None: before it was kept)
     relationship: str | None = _str(60, default=None)  # for family members: "mother", "stepfather"
     # sealed under the review's data key (models/sealing.py), like the free text of its decisions and stage events
     name: str | None = Field(default=None, sa_type=sa.Text)
     date_of_birth: str | None = Field(default=None, sa_type=sa.Text)
     characteristics: str | None = Field(default=None, sa_type=sa.Text)  # JSON: sex, ethnicity, disability, plan
     former_names: str | None = Field(default=None, sa_type=sa.Text)  # JSON list: names corrected away, still checked
+    expected_on: str | None = Field(default=None, sa_type=sa.Text)  # an unborn child's expected date of delivery
     created_at: dt.datetime = _when()
 
 
@@ -330,6 +346,10 @@ class Deadline(SQLModel, table=True):
     basis_on: dt.date
     due_on: dt.date = Field(index=True)
     provisional: bool = False  # counted over bank holidays GOV.UK has not published yet; recounted on import
+    # the same rule counted from its other starting event (the rapid review's from awareness, when it counts from the
+    # notification): shown beside the due date, never chased
+    alternative_basis: str | None = _str(40, default=None)
+    alternative_on: dt.date | None = None
     status: DeadlineStatus = _enum(DeadlineStatus, 20, default=DeadlineStatus.OPEN)
     met_on: dt.date | None = None
     sweep_status: str | None = _str(30, default=None)  # the last sweep's classification
