@@ -189,6 +189,9 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
                 "date_of_birth": person.date_of_birth,
                 "characteristics": person.characteristics,
                 **({"former_names": person.former_names} if person.former_names else {}),
+                # kept since 0012: in the head only where set, so the heads signed before it still hold. (The order
+                # children were listed in is not covered: migration 0012 numbered existing ones after signing.)
+                **({"expected_on": person.expected_on} if person.expected_on else {}),
             }
             for person in people
         ]

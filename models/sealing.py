@@ -56,7 +56,7 @@ class Sealed:
 
 
 SEALED: dict[type[SQLModel], Sealed] = {
-    CasePerson: Sealed(whole=("name", "date_of_birth", "characteristics", "former_names")),
+    CasePerson: Sealed(whole=("name", "date_of_birth", "characteristics", "former_names", "expected_on")),
     Decision: Sealed(whole=("reasons",), within=("details",)),
     StageEvent: Sealed(whole=("reason",), within=("details",)),
     Commission: Sealed(whole=("terms_of_reference",)),

@@ -112,6 +112,8 @@ class RegisterAction(StrEnum):
     REPRESENTATION = "representation"  # the partner body, or the dates, a person represents
     AGENCY_ADDED = "agency_added"  # an agency took its place in a partnership's register (models/agencies.py)
     AGENCY_ENDED = "agency_ended"  # an agency's last day as one of the partnership's agencies
+    RAPID_REVIEW_COUNT = "rapid_review_count"  # where the partnership's rapid review days count from, chosen
+    CHILD_DEATH_REVIEW = "child_death_review"  # the child death review partners' mailbox, set or changed
 
 
 class DecisionKind(StrEnum):

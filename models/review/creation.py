@@ -33,6 +33,7 @@ class ChildRecord:
     name: str | None = None
     date_of_birth: dt.date | None = None
     characteristics: Mapping[str, str] | None = None  # models.forms.Characteristics, as values
+    expected_on: dt.date | None = None  # an unborn child's expected date of delivery, encrypted like a date of birth
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class IncidentRecord:
     national_reference: str | None = None
     kind: rulebook.NotificationKind = rulebook.NotificationKind.SERIOUS_INCIDENT
     rapid_review_follows: bool = True
+    unborn: bool = False  # the children notified are unborn: no age band, no date of birth
 
 
 def incident_key(incident: IncidentRecord) -> str:
@@ -76,8 +78,9 @@ def create_review(
 ) -> tuple[Review, bool]:
     """Record a serious incident as a new review, or return the review already recorded for it.
 
-    Returns ``(review, created)``. The review is pinned to the guidance edition in force on the day it is
-    recorded (the day of notification).
+    Returns ``(review, created)``. The review follows the guidance edition in force on the day the local authority
+    became aware (rulebook.EDITION_RULE), and its rapid review is counted as its partnership counts it then, or as
+    that edition does: both are pinned here, so a later edition or a later choice moves none of its dates.
     """
     at = at or utcnow()
     partnership = session.exec(select(Partnership).where(Partnership.code == incident.partnership_code)).first()
@@ -88,7 +91,8 @@ def create_review(
     if existing is not None:
         _same_notification(existing, incident)
         return existing, False
-    edition = rulebook.edition_in_force(at.date())
+    edition = rulebook.edition_in_force(incident.aware_on)
+    rapid_review_from = partnership.rapid_review_count or edition.rule(rulebook.Entry.RAPID_REVIEW).from_event
     for _attempt in range(20):
         review = Review(
             reference=_next_reference(session, at.year),
@@ -104,6 +108,8 @@ def create_review(
             rapid_review_follows=incident.rapid_review_follows,
             incident_key=key,
             national_reference=incident.national_reference,
+            rapid_review_from=rapid_review_from,
+            unborn=incident.unborn,
             created_at=at,
             updated_at=at,
         )
@@ -122,16 +128,18 @@ def create_review(
         break
     else:  # pragma: no cover - twenty concurrent creations in one year-second
         raise RuntimeError("could not allocate a review reference; try again")
-    for child in incident.children:
+    for position, child in enumerate(incident.children, start=1):
         session.add(
             CasePerson(
                 review_id=review.id,
                 kind=PersonKind.CHILD,
                 pseudonym=child.pseudonym.strip(),
+                position=position,  # the Department counts the first child listed
                 age_band=child.age_band,
                 name=child.name,
                 date_of_birth=child.date_of_birth.isoformat() if child.date_of_birth else None,
                 characteristics=json.dumps(dict(child.characteristics)) if child.characteristics else None,
+                expected_on=child.expected_on.isoformat() if child.expected_on else None,
             )
         )
     for number, member in enumerate(incident.family, start=1):
