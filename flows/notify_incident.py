@@ -117,7 +117,7 @@ def _record(incident: IncidentNotification, identity: Identity | None) -> Incide
         children=[
             ChildRecord(
                 pseudonym=c.pseudonym,
-                age_band=c.age_band.value,
+                age_band=None if incident.unborn else c.age_band.value,  # an unborn child has no age
                 name=by_pseudonym[c.pseudonym.casefold()].full_name if identity else None,
                 date_of_birth=by_pseudonym[c.pseudonym.casefold()].date_of_birth if identity else None,
                 characteristics=by_pseudonym[c.pseudonym.casefold()].characteristics() if identity else None,
@@ -130,4 +130,5 @@ def _record(incident: IncidentNotification, identity: Identity | None) -> Incide
         national_reference=incident.national_reference or None,
         kind=incident.kind.rule,
         rapid_review_follows=incident.rapid_review_follows,
+        unborn=incident.unborn,
     )

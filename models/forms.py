@@ -106,8 +106,12 @@ PartnerChoice = Annotated[
 
 
 class Harm(StrEnum):
+    """The nature of the incident, as the Department counts it: a death, serious harm, or other (most often a child
+    who seriously harmed another)."""
+
     died = "died"
     seriously_harmed = "seriously harmed"
+    other = "other"
 
 
 class AbuseOrNeglect(StrEnum):
@@ -117,12 +121,23 @@ class AbuseOrNeglect(StrEnum):
 
 
 class AgeBand(StrEnum):
+    """A child's age at the incident, as the coordinator gives it in the notification. The Department's bands (under 1,
+    1 to 5, 6 to 10, 11 to 15, 16 and over, unknown), with 16 and over given in the narrower bands a care leaver's
+    death is counted in (16 to 21 and 22 to 24, models/department.py): each of the Department's tables is a regrouping
+    of these. Where the identity step gives a date of birth, the age is worked out from it instead, at the incident's
+    date, inside the worker."""
+
     under_1 = "under 1"
-    age_1_to_4 = "1-4"
-    age_5_to_9 = "5-9"
-    age_10_to_15 = "10-15"
-    age_16_to_17 = "16-17"
-    age_18_to_24 = "18-24 (a care leaver)"  # only a care leaver's death is notified at these ages
+    age_1_to_5 = "1 to 5"
+    age_6_to_10 = "6 to 10"
+    age_11_to_15 = "11 to 15"
+    age_16_to_17 = "16 to 17"
+    age_18_to_21 = "18 to 21"  # only a care leaver's death is notified at 18 and over
+    age_22_to_24 = "22 to 24"
+    unknown = "unknown"
+
+
+ADULT_BANDS = (AgeBand.age_18_to_21, AgeBand.age_22_to_24)  # a care leaver's, never a child's
 
 
 class Kind(StrEnum):
@@ -143,7 +158,12 @@ class ChildEntry(CleanText):
         title="Pseudonym",
         description='How the child is known in this system and every document, e.g. "Child Q". Never a real name.',
     )
-    age_band: Annotated[AgeBand, inline(AgeBand)] = Field(title="Age band")
+    age_band: Annotated[AgeBand, inline(AgeBand)] = Field(
+        default=AgeBand.unknown,
+        title="Age at the incident",
+        description="If the date of birth is known, it is asked for next and the age is worked out from it. "
+        '18 to 21 and 22 to 24 are for a care leaver\'s death only. Leave "unknown" for an unborn child.',
+    )
 
 
 class IncidentNotification(CleanText):
@@ -165,13 +185,24 @@ class IncidentNotification(CleanText):
         title="Date the local authority became aware",
         description="Day 0 of the 5 working days for notifying the Panel.",
     )
-    harm: Annotated[Harm, inline(Harm)] = Field(title="What happened to the child")
+    harm: Annotated[Harm, inline(Harm)] = Field(
+        title="What happened to the child",
+        description='Choose "other" for an incident that is neither a death nor serious harm to the child notified: '
+        "most often, a child who seriously harmed another.",
+    )
     abuse_or_neglect: Annotated[AbuseOrNeglect, inline(AbuseOrNeglect)] = Field(title="Abuse or neglect")
     looked_after: bool = Field(default=False, title="The child was looked after by a local authority")
+    unborn: bool = Field(
+        default=False,
+        title="The child is unborn",
+        description="A serious incident notification may be about an unborn child. Then no age is given, and the next "
+        "step asks for the mother's details and the expected date of delivery instead of a date of birth.",
+    )
     children: list[ChildEntry] = Field(
         min_length=1,
         title="Children",
-        description=f"Each child by pseudonym and age band; up to {MAX_CHILDREN} in one notification.",
+        description=f"Each child by pseudonym and age; up to {MAX_CHILDREN} in one notification. List first the child "
+        "the harm relates to: the Department's figures count one child for each notification, the first listed.",
     )
     national_reference: OptionalLine = Field(
         default="",
@@ -209,19 +240,25 @@ class IncidentNotification(CleanText):
                 f's16C). If a looked-after child or a care leaver has died, choose "{Kind.looked_after_death.value}" '
                 f'or "{Kind.care_leaver_death.value}": those are notified whatever the cause'
             )
-        adults = [c.pseudonym for c in self.children if c.age_band is AgeBand.age_18_to_24]
+        adults = [c.pseudonym for c in self.children if c.age_band in ADULT_BANDS]
         if adults and self.kind is not Kind.care_leaver_death:
             raise ValueError(
-                f"{', '.join(adults)}: the age band 18-24 is only for the death of a care leaver; anyone younger "
-                "than 18 is a child"
+                f"{', '.join(adults)}: the ages 18 to 21 and 22 to 24 are only for the death of a care leaver; anyone "
+                "younger than 18 is a child"
             )
+        if self.unborn:
+            if self.kind not in (Kind.serious_incident, Kind.outside_england):
+                raise ValueError("only a serious incident notification can be about an unborn child")
+            aged = [c.pseudonym for c in self.children if c.age_band is not AgeBand.unknown]
+            if aged:
+                raise ValueError(f'{", ".join(aged)}: an unborn child has no age; leave the age as "unknown"')
         return self
 
     @property
     def rapid_review_follows(self) -> bool:
         """A rapid review follows a serious incident: abuse or neglect known or suspected, of a child (under 18)."""
         return self.abuse_or_neglect is not AbuseOrNeglect.not_suspected and any(
-            c.age_band is not AgeBand.age_18_to_24 for c in self.children
+            c.age_band not in ADULT_BANDS for c in self.children
         )
 
 
@@ -251,22 +288,52 @@ class Disability(StrEnum):
     not_known = "not known"
 
 
-class Plan(StrEnum):
-    child_protection = "child protection plan"
-    child_in_need = "child in need plan"
-    neither = "neither"
+class Known(StrEnum):
+    """A yes or no the Department counts, which a coordinator may not know."""
+
+    yes = "yes"
+    no = "no"
+    not_known = "not known"
+
+
+class Placement(StrEnum):
+    """Where a looked-after child was placed at the time, in the groups of the Department's looked-after statistics."""
+
+    not_looked_after = "not looked after"
+    foster = "foster placement"
+    adoption = "placed for adoption"
+    parents = "placed with parents or others with parental responsibility"
+    community = "other placement in the community"
+    residential = "children's home, secure unit or semi-independent living"
+    other_residential = "other residential setting"
+    other = "other placement"
     not_known = "not known"
 
 
 class Characteristics(CleanText):
     """What the Department publishes about the children notified, so that a partnership can look at
-    disproportionality: kept encrypted like names, and reported only in aggregate, counts under 5 suppressed."""
+    disproportionality: kept encrypted like names, and reported only in aggregate, small counts suppressed
+    (models/department.py). Reviews recorded before these were asked kept one "plan" choice: it is read as the two
+    plans it can tell (models/department.py), and kept as it was."""
 
     sex: Annotated[Sex, inline(Sex)] = Field(default=Sex.not_known, title="Sex")
     ethnicity: Annotated[Ethnicity, inline(Ethnicity)] = Field(default=Ethnicity.not_known, title="Ethnicity")
     disability: Annotated[Disability, inline(Disability)] = Field(default=Disability.not_known, title="Disability")
-    plan: Annotated[Plan, inline(Plan)] = Field(
-        default=Plan.not_known, title="Child in need or child protection plan at the time"
+    child_in_need_plan: Annotated[Known, inline(Known)] = Field(
+        default=Known.not_known, title="On a child in need plan at the time"
+    )
+    child_protection_plan: Annotated[Known, inline(Known)] = Field(
+        default=Known.not_known, title="On a child protection plan at the time"
+    )
+    known_to_agency: Annotated[Known, inline(Known)] = Field(
+        default=Known.not_known,
+        title="Known to any agency at the time",
+        description="Known to children's social care, the police, health, education or any other agency.",
+    )
+    placement: Annotated[Placement, inline(Placement)] = Field(
+        default=Placement.not_known,
+        title="Placement, if looked after",
+        description='For a child looked after by a local authority; otherwise "not looked after".',
     )
 
 

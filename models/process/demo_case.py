@@ -55,7 +55,7 @@ class Case:
             "harm": "seriously harmed",
             "abuse_or_neglect": "suspected",
             "looked_after": False,
-            "children": [{"pseudonym": self.pseudonym, "age_band": "5-9"}],
+            "children": [{"pseudonym": self.pseudonym, "age_band": "6 to 10"}],
             "national_reference": "",
         }
 

@@ -354,7 +354,7 @@ def test_a_coordinators_first_review_on_the_tasks_pages(live: Live, journey: Jou
     ui.choose("Abuse or neglect", "suspected")
     child = ui.add_item("Children")
     ui.text("Pseudonym", "Child K", within=child)
-    ui.choose("Age band", "5-9", within=child)
+    ui.choose("Age at the incident", "6 to 10", within=child)
     ui.shot("notification-filled")
     page.get_by_role("button", name="Submit").click()
     page.wait_for_url(re.compile(r"/deployments/deployment/[^/]+(\?|$)"))  # back on the deployment's page

@@ -46,9 +46,9 @@ TOMORROW = (dt.date.today() + dt.timedelta(days=2)).isoformat()
             {"partnership": "atlantis"},
             "there is no safeguarding partnership 'atlantis'; known partnerships: northshire",
         ),
-        ({"children": [{"pseudonym": f"Child {c}", "age_band": "5-9"} for c in "VWXYZ"]}, "at most 4 children"),
+        ({"children": [{"pseudonym": f"Child {c}", "age_band": "6 to 10"} for c in "VWXYZ"]}, "at most 4 children"),
         ({"abuse_or_neglect": "not known or suspected"}, "notified when abuse or neglect is known or suspected"),
-        ({"children": [{"pseudonym": "Child V", "age_band": "5-9"}] * 2}, "the same pseudonym"),
+        ({"children": [{"pseudonym": "Child V", "age_band": "6 to 10"}] * 2}, "the same pseudonym"),
     ],
 )
 def test_a_bad_notification_fails_with_a_clear_message_and_writes_nothing(

@@ -70,10 +70,10 @@ def test_a_looked_after_childs_death_without_suspected_abuse_is_told_to_the_sos_
 
 
 def test_a_care_leavers_death_closes_unless_the_serious_incident_criteria_apply(deployed: LocalSystem) -> None:
-    adult = [{"pseudonym": "Young Person Cl", "age_band": AgeBand.age_18_to_24.value}]
+    adult = [{"pseudonym": "Young Person Cl", "age_band": AgeBand.age_22_to_24.value}]
     reference = notified(
         "Young Person Cl", {"kind": Kind.care_leaver_death.value, "harm": Harm.died.value, "children": adult}
-    )  # abuse suspected, but at 18-24 not a child: no rapid review
+    )  # abuse suspected, but at 22 to 24 not a child: no rapid review
     assert review_state(reference).stage is Stage.CLOSED
     assert told(reference) == ["ofsted", "secretary_of_state"]
 
@@ -110,7 +110,7 @@ def test_a_notification_before_the_childs_identity_is_known_keeps_no_name(deploy
             "notified when the person has died",
         ),
         (
-            {"children": [{"pseudonym": "Child Old", "age_band": AgeBand.age_18_to_24.value}]},
+            {"children": [{"pseudonym": "Child Old", "age_band": AgeBand.age_22_to_24.value}]},
             "only for the death of a care leaver",
         ),
         (DEATH_NOT_SUSPECTED, 'choose "death of a looked-after child, whatever the cause"'),

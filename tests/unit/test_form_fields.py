@@ -69,7 +69,7 @@ def _demo_answers() -> Iterator[tuple[str, type[BaseModel], dict[str, Any], froz
             "sex": "female",
             "ethnicity": "Mixed or multiple ethnic groups",
             "disability": "not disabled",
-            "plan": "child protection plan",
+            "child_protection_plan": "yes",
         }
     )
     two_children["family_members"].append(family)
@@ -351,7 +351,7 @@ def test_rows_pattern_and_a_rule_about_a_list() -> None:
     notification = as_posted(IncidentNotification, Case().notification())
     for index in range(1, 5):
         notification[f"children-{index}-pseudonym"] = [f"Child {index}"]
-        notification[f"children-{index}-age_band"] = ["1-4"]
+        notification[f"children-{index}-age_band"] = ["1 to 5"]
     _, errors = read_form(IncidentNotification, notification, COORDINATOR)
     assert errors == {"children": "One notification covers at most 4 children; notify the others separately"}
 
@@ -430,8 +430,8 @@ def test_a_new_row_holds_its_defaults_and_counts_as_empty() -> None:
     asked = {**posted, "children-add": ["1"]}
     children = _by_name(describe(Identity, asked, COORDINATOR))["children"]
     second = _by_name(list(children.rows[1].fields))
-    assert [o.value for o in second["children-1-plan"].options if o.selected] == ["not known"]
-    posted_again = {**posted, "children-rows": ["2"], "children-1-plan": ["not known"], "children-1-full_name": [""]}
+    assert [o.value for o in second["children-1-child_protection_plan"].options if o.selected] == ["not known"]
+    posted_again = {**posted, "children-rows": ["2"], "children-1-child_protection_plan": ["not known"], "children-1-full_name": [""]}
     answer, errors = read_form(Identity, posted_again, COORDINATOR)
     assert errors == {}
     assert answer is not None and len(answer["children"]) == 1

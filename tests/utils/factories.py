@@ -56,5 +56,5 @@ def incident(
         harm=Harm.seriously_harmed,
         abuse_or_neglect=AbuseOrNeglect.suspected,
         looked_after=False,
-        children=[ChildRecord(pseudonym=p, age_band="5-9", name=name, date_of_birth=PLANTED_DOB) for p in pseudonyms],
+        children=[ChildRecord(pseudonym=p, age_band="6 to 10", name=name, date_of_birth=PLANTED_DOB) for p in pseudonyms],
     )
