@@ -431,7 +431,12 @@ def test_a_new_row_holds_its_defaults_and_counts_as_empty() -> None:
     children = _by_name(describe(Identity, asked, COORDINATOR))["children"]
     second = _by_name(list(children.rows[1].fields))
     assert [o.value for o in second["children-1-child_protection_plan"].options if o.selected] == ["not known"]
-    posted_again = {**posted, "children-rows": ["2"], "children-1-child_protection_plan": ["not known"], "children-1-full_name": [""]}
+    posted_again = {
+        **posted,
+        "children-rows": ["2"],
+        "children-1-child_protection_plan": ["not known"],
+        "children-1-full_name": [""],
+    }
     answer, errors = read_form(Identity, posted_again, COORDINATOR)
     assert errors == {}
     assert answer is not None and len(answer["children"]) == 1
