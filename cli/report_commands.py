@@ -1,6 +1,7 @@
 """``cspr report``: the compliance report for a period, produced here as the ``partnership-report`` deployment
 produces it; ``cspr report tracker``: a partnership's reviews, recommendations and actions as CSV for NHS England's
-Safeguarding Case Review Tracker (models/tracker.py).
+Safeguarding Case Review Tracker (models/tracker.py); ``cspr report department``: the Department for Education's
+figures for a reporting year as CSV in the shape of its data sets (models/statistics.py ``department_csv``).
 
 ``report`` is a group whose own callback is the compliance report, so ``cspr report --from ...`` works as it always
 did and ``cspr report tracker`` is a command of it. Registered in cli/main.py as ``app.add_typer(report_commands.app,
@@ -16,7 +17,8 @@ from cli.common import console, err, fail, parse_date
 from models.refusals import Refused
 
 app = typer.Typer(
-    help="The compliance report for a period; `tracker` for the NHS case review tracker's CSV.",
+    help="The compliance report for a period; `tracker` for the NHS case review tracker's CSV; `department` for the "
+    "Department's figures as CSV.",
     invoke_without_command=True,
 )
 
@@ -97,3 +99,41 @@ def tracker_command(
     Path(out).write_text(text, encoding="utf-8-sig", newline="")
     rows = len(list(csv.reader(io.StringIO(text)))) - 1  # a value may hold a line break: count as a reader does
     err.print(f"Wrote {out}: the tracker's columns for {partnership}, {rows} row{'s' if rows != 1 else ''}")
+
+
+@app.command("department")
+def department_command(
+    partnership: Annotated[str | None, typer.Option(help="One partnership's code; default every partnership.")] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(help="The reporting year, by the year it ends: 2026 is April 2025 to March 2026 (default: now)."),
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="Write the CSV to this file (default: print it).")] = None,
+) -> None:
+    """The Department's serious incident notification figures for a reporting year as CSV, in the shape of its data
+    sets: one child per notification, care leavers' deaths apart, small counts withheld as "c" (see
+    docs/operators.md)."""
+    from pathlib import Path
+
+    from sqlmodel import select
+
+    from models.calendar import today_in_england
+    from models.db import transaction
+    from models.department import year_label
+    from models.statistics import department_csv, statistics
+    from models.tables import Partnership
+
+    with transaction() as session:
+        name = "All partnerships"
+        if partnership is not None:
+            found = session.exec(select(Partnership).where(Partnership.code == partnership)).first()
+            if found is None:
+                raise fail(f"there is no partnership {partnership!r}")
+            name = found.name
+        figures = statistics(session, today_in_england(), partnership, year=year)
+        text = department_csv(figures, partnership, name)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8-sig", newline="")  # a spreadsheet reads it as UTF-8
+    err.print(f"Wrote {output}: the Department's figures, {year_label(figures.year)}, for {name}")

@@ -1,5 +1,7 @@
-"""The Department's figures in the compliance report: notifications by reporting year, the funnel, and the children's
-characteristics, encrypted at rest and shown only in aggregate with small counts suppressed (SQLite and PostgreSQL)."""
+"""The statistics in the compliance report: notifications by reporting year, the funnel, and the children's
+characteristics (the project's own count of every child), encrypted at rest and shown only in aggregate with small
+counts withheld as "c" (SQLite and PostgreSQL). The Department's own figures:
+tests/integration/test_department_figures.py."""
 
 from __future__ import annotations
 
@@ -13,20 +15,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.db import transaction
+from models.department import SUPPRESSED, reporting_year
 from models.review import creation, timetable, transitions
 from models.review.creation import ChildRecord
 from models.rulebook import Event
-from models.statistics import SUPPRESSED, reporting_year, shown_total, statistics, suppress
+from models.statistics import shown_total, statistics, suppress
 from tests.utils.factories import incident, make_partnership
 
 D = dt.date
 COORDINATOR = transitions.Actor("Chris Lee", "coordinator")
 
 
-@pytest.mark.parametrize(
-    ("day", "year"), [(D(2026, 3, 31), "2025-26"), (D(2026, 4, 1), "2026-27"), (D(2099, 12, 31), "2099-00")]
-)
-def test_the_reporting_year_runs_from_april_to_march(day: dt.date, year: str) -> None:
+@pytest.mark.parametrize(("day", "year"), [(D(2026, 3, 31), 2026), (D(2026, 4, 1), 2027), (D(2099, 12, 31), 2100)])
+def test_the_reporting_year_runs_from_april_to_march_named_by_its_end(day: dt.date, year: int) -> None:
     assert reporting_year(day) == year
 
 
@@ -53,7 +54,7 @@ def notified(engine: Engine, n: int, on: dt.date, **characteristics: str) -> Non
         for i in range(n):
             child = ChildRecord(
                 pseudonym="Child N",
-                age_band="under 1",
+                age_band="under 1",  # the earlier band and the current one read the same
                 name="Ottoline Prewitt-Haverly",
                 characteristics=characteristics,
             )
@@ -74,10 +75,10 @@ def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:
     notified(engine, 3, D(2025, 6, 2), sex="male")  # the year before
     with Session(engine) as session:
         found = statistics(session, D(2026, 11, 30), "northshire")
-    assert found.year == "2026-27" and found.children == 15
+    assert found.year == 2027 and found.children == 15 and found.notifications == 15
     assert found.years.to_dict(orient="records") == [
         {
-            "year": "2025-26",
+            "year": 2026,
             "notifications": 3,
             "serious_incidents": 3,
             "rapid_reviews": 3,
@@ -85,7 +86,7 @@ def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:
             "published": 0,
         },
         {
-            "year": "2026-27",
+            "year": 2027,
             "notifications": 15,
             "serious_incidents": 15,
             "rapid_reviews": 15,
@@ -104,6 +105,9 @@ def test_the_funnel_and_the_characteristics_of_a_year(engine: Engine) -> None:
     assert shown[("ethnicity", "Black, Black British, Caribbean or African")] == SUPPRESSED  # a zero among them too
     assert shown[("ethnicity", "not known or refused")] == "7"
     assert shown[("age_band", "under 1")] == "15" and shown[("looked_after", "not looked after")] == "15"
+    # the Department's age band for the same children, one per notification
+    ages = found.department[found.department["breakdown_topic"] == "Age group"]
+    assert ages[(ages["breakdown"] == "Under 1") & (ages["nature"] == "Total")]["number"].tolist() == ["15"]
 
 
 def test_the_characteristics_are_encrypted_at_rest(engine: Engine) -> None:
