@@ -49,6 +49,7 @@ FORMS: dict[Stage, type[RunInput]] = {stage: as_run_input(step.form) for stage, 
 ITEM_FORMS: dict[ItemKind, type[RunInput]] = {kind: as_run_input(work.form) for kind, work in WORK.items()}
 IDENTITY = as_run_input(forms.Identity)
 IDENTITY_TO_FOLLOW = as_run_input(forms.IdentityToFollow)
+IDENTITY_UNBORN = as_run_input(forms.UnbornIdentity)  # an unborn child's: the mother's, and the expected date
 
 
 def _keyset(key: str) -> Keyset:

@@ -3,21 +3,31 @@ a child harmed outside England, or the death of a looked-after child or of a car
 
 The parameters carry no names: children are known by pseudonym. Their real names and dates of birth are asked for in
 a private step (the identity form), answered by a coordinator of the partnership signed in at the gate, written
-encrypted to the project database, and deleted from Prefect at once. A notification made before a child's identity
-is known skips that step. The same incident submitted twice gives one review.
+encrypted to the project database, and deleted from Prefect at once; for an unborn child, the mother's name and date
+of birth and the expected date of delivery, the same way. A notification made before a child's identity is known skips
+that step. The same incident submitted twice gives one review.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pydantic
 from prefect import flow, get_run_logger
+from prefect.input import RunInput
 
-from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, ask, forget
+from flows.inputs import IDENTITY, IDENTITY_TO_FOLLOW, IDENTITY_UNBORN, ask, forget
 from models.answers import explain
-from models.forms import Identity, IdentityToFollow, IncidentNotification, Kind
-from models.notification_identity import NotificationRefused, check_pseudonyms, guidance, title
+from models.forms import (
+    ChildEntry,
+    ChildIdentity,
+    FormModel,
+    Identity,
+    IdentityToFollow,
+    IncidentNotification,
+    Kind,
+    UnbornChildIdentity,
+    UnbornIdentity,
+)
+from models.notification_identity import Answered, NotificationRefused, check, guidance, identity_form, title
 from models.refusals import Refused
 from models.review.creation import ChildRecord, DifferentNotification, FamilyRecord, IncidentRecord
 from models.review.transitions import Actor
@@ -53,19 +63,29 @@ def notify_incident(notification: IncidentNotification) -> str:
     return reference
 
 
-def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Actor]:
+# the identity step's forms (models/notification_identity.py chooses one) as the run asks them in Prefect's UI
+RUN_FORMS: dict[type[FormModel], type[RunInput]] = {
+    Identity: IDENTITY,
+    UnbornIdentity: IDENTITY_UNBORN,
+    IdentityToFollow: IDENTITY_TO_FOLLOW,
+}
+
+
+def _ask_identity(incident: IncidentNotification) -> tuple[Answered | None, Actor]:
     """Ask for the children's identities until a valid answer arrives from a coordinator of the partnership, and
     return it with that coordinator; every answer is deleted from Prefect once read (a replay finds those keys
-    empty and moves on to the next). A notification made before the identities are known asks the coordinator to
-    confirm it instead, and returns no identity."""
+    empty and moves on to the next). An unborn child's notification asks for the mother's details and the expected
+    date of delivery instead of a name and date of birth. A notification made before the identities are known asks
+    the coordinator to confirm it instead, and returns no identity."""
     pseudonyms = [c.pseudonym for c in incident.children]
+    form = identity_form(incident.identity_known, incident.unborn)
+    shown = [f"**{p}**" for p in pseudonyms]
+    heading = title(incident.identity_known, incident.unborn)
+    paragraphs = guidance(incident.identity_known, shown, incident.unborn)
     message = ""
     for attempt in range(1, MAX_IDENTITY_ATTEMPTS + 1):
         key = f"identity-{attempt}"
-        if incident.identity_known:
-            answer = ask(IDENTITY, key, _identity_description(pseudonyms, message))
-        else:
-            answer = ask(IDENTITY_TO_FOLLOW, key, _to_follow_description(pseudonyms, message))
+        answer = ask(RUN_FORMS[form], key, _description(heading, *paragraphs, refusal=message))
         forget(key)
         if answer is None:
             continue
@@ -74,25 +94,16 @@ def _ask_identity(incident: IncidentNotification) -> tuple[Identity | None, Acto
             message = coordinator
             continue
         try:
-            if not incident.identity_known:
-                IdentityToFollow.model_validate(answer.data)
+            given = form.model_validate(answer.data)
+            if not isinstance(given, Identity | UnbornIdentity):  # confirmed, with no names
                 return None, coordinator
-            identity = Identity.model_validate(answer.data)
-            check_pseudonyms(identity, pseudonyms)
-            return identity, coordinator
+            check(given, pseudonyms, incident.incident_date)
+            return given, coordinator
         except pydantic.ValidationError as exc:
-            message = explain(exc, Identity if incident.identity_known else IdentityToFollow)
+            message = explain(exc, form)
         except NotificationRefused as exc:
             message = str(exc)
     raise NotificationRefused("too many attempts at the identity form; start the notification again")
-
-
-def _identity_description(pseudonyms: list[str], refusal: str) -> str:
-    return _description(title(True), *guidance(True, [f"**{p}**" for p in pseudonyms]), refusal=refusal)
-
-
-def _to_follow_description(pseudonyms: list[str], refusal: str) -> str:
-    return _description(title(False), *guidance(False, [f"**{p}**" for p in pseudonyms]), refusal=refusal)
 
 
 def _description(heading: str, *paragraphs: str, refusal: str) -> str:
@@ -105,8 +116,10 @@ def _description(heading: str, *paragraphs: str, refusal: str) -> str:
     return "\n".join(lines)
 
 
-def _record(incident: IncidentNotification, identity: Identity | None) -> IncidentRecord:
-    by_pseudonym: dict[str, Any] = {c.pseudonym.casefold(): c for c in identity.children} if identity else {}
+def _record(incident: IncidentNotification, identity: Answered | None) -> IncidentRecord:
+    given: dict[str, ChildIdentity | UnbornChildIdentity] = (
+        {c.pseudonym.casefold(): c for c in identity.children} if identity else {}
+    )
     return IncidentRecord(
         partnership_code=incident.partnership,
         incident_on=incident.incident_date,
@@ -114,21 +127,39 @@ def _record(incident: IncidentNotification, identity: Identity | None) -> Incide
         harm=incident.harm,
         abuse_or_neglect=incident.abuse_or_neglect,
         looked_after=incident.looked_after or incident.kind is Kind.looked_after_death,
-        children=[
-            ChildRecord(
-                pseudonym=c.pseudonym,
-                age_band=None if incident.unborn else c.age_band.value,  # an unborn child has no age
-                name=by_pseudonym[c.pseudonym.casefold()].full_name if identity else None,
-                date_of_birth=by_pseudonym[c.pseudonym.casefold()].date_of_birth if identity else None,
-                characteristics=by_pseudonym[c.pseudonym.casefold()].characteristics() if identity else None,
-            )
-            for c in incident.children
-        ],
-        family=[FamilyRecord(m.relationship, m.full_name, m.date_of_birth) for m in identity.family_members]
-        if identity
-        else [],
+        children=[_child(incident, c, given.get(c.pseudonym.casefold())) for c in incident.children],
+        family=_family(identity),
         national_reference=incident.national_reference or None,
         kind=incident.kind.rule,
         rapid_review_follows=incident.rapid_review_follows,
         unborn=incident.unborn,
     )
+
+
+def _child(
+    incident: IncidentNotification, notified: ChildEntry, given: ChildIdentity | UnbornChildIdentity | None
+) -> ChildRecord:
+    """A child as notified, with who they are: an unborn child has no age, name or date of birth, but an expected
+    date of delivery (sealed like a date of birth)."""
+    if isinstance(given, UnbornChildIdentity):
+        return ChildRecord(
+            pseudonym=notified.pseudonym, expected_on=given.expected_on, characteristics=given.characteristics()
+        )
+    return ChildRecord(
+        pseudonym=notified.pseudonym,
+        age_band=None if incident.unborn else notified.age_band.value,  # an unborn child has no age
+        name=given.full_name if given else None,
+        date_of_birth=given.date_of_birth if given else None,
+        characteristics=given.characteristics() if given else None,
+    )
+
+
+def _family(identity: Answered | None) -> list[FamilyRecord]:
+    """The family members named, an unborn child's mother first: the redaction gate checks each one's name and date
+    of birth in everything published."""
+    if identity is None:
+        return []
+    family = [FamilyRecord(m.relationship, m.full_name, m.date_of_birth) for m in identity.family_members]
+    if isinstance(identity, UnbornIdentity):
+        family.insert(0, FamilyRecord("mother", identity.mother.full_name, identity.mother.date_of_birth))
+    return family

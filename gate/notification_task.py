@@ -1,7 +1,8 @@
-"""The notification's identity step as a task: a coordinator gives the children's real names on their tasks page, for
-a notification run that waits for them (flows/notify_incident.py). There is no review yet, so the task is the run
-itself, found in Prefect's record by the gate; the person must be a coordinator of the partnership the notification
-is for (gate/who_may_answer.py), as for an answer through Prefect's UI.
+"""The notification's identity step as a task: a coordinator gives the children's real names (for an unborn child, the
+mother's and the expected date of delivery) on their tasks page, for a notification run that waits for them
+(flows/notify_incident.py). There is no review yet, so the task is the run itself, found in Prefect's record by the
+gate; the person must be a coordinator of the partnership the notification is for (gate/who_may_answer.py), as for an
+answer through Prefect's UI.
 
 No draft is kept of it: it holds children's names, which are kept nowhere but the partnership's database, sealed under
 the review's own key, once the run has read them.
@@ -9,7 +10,9 @@ the review's own key, once the run has read them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +24,8 @@ from gate.who_may_answer import AnswerRefused, Waiting, waiting
 from models import forms
 from models.forms import FormModel
 from models.identity import Identity
-from models.notification_identity import NotificationRefused, check_pseudonyms, guidance, title
+from models.notification_identity import NotificationRefused, guidance, identity_form, title
+from models.notification_identity import check as check_identity
 from models.roles import Role
 
 NOTIFY_FLOW = "notify-incident"
@@ -39,18 +43,20 @@ class IdentityTask:
     pseudonyms: tuple[str, ...]
     identity_known: bool  # False: the notification was made before the names were known; the coordinator confirms
     partnership_name: str = ""  # as people know it (the register's), once looked up
+    unborn: bool = False  # the children notified are unborn: the mother's details and the expected date are asked
+    incident_on: dt.date | None = None  # the notification's date of the incident, which an expected date is checked by
 
     @property
     def form(self) -> type[FormModel]:
-        return forms.Identity if self.identity_known else forms.IdentityToFollow
+        return identity_form(self.identity_known, self.unborn)
 
     @property
     def title(self) -> str:
-        return title(self.identity_known)
+        return title(self.identity_known, self.unborn)
 
     @property
     def guidance(self) -> str:
-        return "\n\n".join(guidance(self.identity_known, self.pseudonyms))
+        return "\n\n".join(guidance(self.identity_known, self.pseudonyms, self.unborn))
 
     @property
     def path(self) -> str:
@@ -62,11 +68,12 @@ class IdentityTask:
         return {"reference": "New notification", "pseudonyms": list(self.pseudonyms), "partnership": where}
 
     def check(self, answer: dict[str, Any]) -> str:
-        """The step's rule beyond the form's own, as the run makes it: "" or what to change."""
-        if not self.identity_known:
+        """The step's rules beyond the form's own, as the run makes them: "" or what to change."""
+        given = self.form.model_validate(answer)
+        if not isinstance(given, forms.Identity | forms.UnbornIdentity):  # a confirmation: nothing more to check
             return ""
         try:
-            check_pseudonyms(forms.Identity.model_validate(answer), self.pseudonyms)
+            check_identity(given, self.pseudonyms, self.incident_on)
         except NotificationRefused as refused:
             return str(refused)
         return ""
@@ -85,7 +92,13 @@ def _task(run: dict[str, Any]) -> IdentityTask | None:
     children = notification.get("children") or []
     pseudonyms = tuple(str(c.get("pseudonym", "")) for c in children if isinstance(c, dict))
     known = notification.get("identity_known", True) is not False
-    return IdentityTask(waits, str(notification.get("partnership", "")), pseudonyms, known)
+    unborn = notification.get("unborn") is True
+    incident_on = None
+    with suppress(TypeError, ValueError):  # the run validated it; a record the page cannot read leaves it to the run
+        incident_on = dt.date.fromisoformat(str(notification.get("incident_date")))
+    return IdentityTask(
+        waits, str(notification.get("partnership", "")), pseudonyms, known, unborn=unborn, incident_on=incident_on
+    )
 
 
 async def identity_task(prefect: PrefectClient, run_id: str, person: Identity) -> IdentityTask:

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.calendar import today_in_england
+from models.calendar import add_calendar_months, as_date, today_in_england
 from models.roles import PARTNERS, Role
 from models.rulebook import NotificationKind
 
@@ -384,6 +384,68 @@ class IdentityToFollow(CleanText):
     def _ticked(self) -> IdentityToFollow:
         if not self.confirmed:
             raise ValueError("tick the box to record the notification without the children's names")
+        return self
+
+
+# --- an unborn child's identity -------------------------------------------------------------------------
+
+# A pregnancy lasts about nine months: an expected date of delivery further ahead than this is a mistake.
+MONTHS_TO_DELIVERY = 10
+
+
+class _UnbornChild(CleanText):
+    pseudonym: Pseudonym = Field(title="Pseudonym (as notified)")
+    expected_on: dt.date = Field(
+        title="Expected date of delivery",
+        description="As the midwife or maternity service gave it. It may be in the future.",
+    )
+
+
+# No name: an unborn child seldom has one, and a name chosen before birth is not one to rely on; once the child is born
+# and named, the name is recorded as a correction (models/corrections.py) and the redaction gate checks it from then on.
+# Until then the mother's name is what a document could give away. No date of birth: the expected date stands for it.
+class UnbornChildIdentity(Characteristics, _UnbornChild):  # the pseudonym and the date first, then the rest
+    """An unborn child, under the pseudonym used in the notification."""
+
+    def characteristics(self) -> dict[str, str]:
+        return {name: getattr(self, name).value for name in Characteristics.model_fields}
+
+
+class Mother(CleanText):
+    full_name: Line = Field(title="Mother's full name")
+    date_of_birth: dt.date | None = Field(default=None, title="Mother's date of birth (if known)")
+
+
+class UnbornIdentity(CleanText):
+    """An unborn child's identity step: the mother's real identity and the expected date of delivery instead of the
+    child's name and date of birth. Kept as ``Identity`` is: encrypted in the project database, never in Prefect; the
+    mother is recorded as a family member, so that nothing published names her."""
+
+    children: list[UnbornChildIdentity] = Field(
+        min_length=1, max_length=MAX_CHILDREN, title="Unborn children", description="Twins or more: one row each."
+    )
+    mother: Mother = Field(
+        title="The mother",
+        description="Her name is never shown in any document; it is used to check that nothing published names her.",
+    )
+    family_members: list[FamilyMember] = Field(
+        default_factory=list,
+        max_length=30,
+        title="Other family members",
+        description="The father, brothers and sisters, or anyone else whose names must never appear in anything "
+        "published.",
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> UnbornIdentity:
+        latest = as_date(add_calendar_months(today_in_england().isoformat(), MONTHS_TO_DELIVERY))
+        if any(child.expected_on > latest for child in self.children):
+            raise ValueError(
+                f"an expected date of delivery is more than {MONTHS_TO_DELIVERY} months from today; check the year"
+            )
+        not_in_future(self.mother.date_of_birth, "the mother's date of birth")
+        for member in self.family_members:
+            not_in_future(member.date_of_birth, "a family member's date of birth")
         return self
 
 

@@ -28,7 +28,7 @@ from gate.sessions import COOKIE
 from gate.tasks_app import form_token
 from models import accounts, partners
 from models.db import transaction
-from models.forms import Identity
+from models.forms import Identity, UnbornIdentity
 from models.identity import SUSPENDED
 from models.process import STEPS
 from models.process.demo_case import Case, answerer
@@ -436,13 +436,15 @@ class NotificationWaiting(StandIn):
     """Prefect with one notification run waiting for the children's identities (as its record reads)."""
 
     resumed: list[dict[str, Any]] = field(default_factory=list)
+    notified: dict[str, Any] = field(default_factory=dict)  # more of the notification's parameters
 
     def run(self) -> dict[str, Any]:
         keyset = {"response": f"{SUSPENDED}identity-1-response", "schema": f"{SUSPENDED}identity-1-schema"}
+        notification = {"partnership": "northshire", "children": [{"pseudonym": "Child K"}], **self.notified}
         return {
             "id": RUN,
             "name": "northshire · new incident",
-            "parameters": {"notification": {"partnership": "northshire", "children": [{"pseudonym": "Child K"}]}},
+            "parameters": {"notification": notification},
             "state": {"type": "PAUSED", "state_details": {"run_input_keyset": keyset}},
         }
 
@@ -476,6 +478,37 @@ def test_the_coordinator_sees_and_opens_a_notification_waiting_for_the_childrens
     police = Person(gate, Role.POLICE)
     assert f"/tasks/notification/{RUN}" not in police.get("/").text
     assert police.get(f"/tasks/notification/{RUN}").status_code == 404  # a partner answers no notification
+
+
+def test_an_unborn_childs_notification_asks_the_mother_and_the_expected_date_and_refuses_as_the_run(
+    db: Engine,
+) -> None:
+    prefect = NotificationWaiting(notified={"unborn": True, "incident_date": "2026-03-10"})
+    gate = Gate(prefect, service_digest=digest("service"), gate_key=gate_key(), checker=InProcessChecker())
+    at_sign_off(db)
+    coordinator = Person(gate, Role.COORDINATOR)
+    assert "The mother and the expected date of delivery" in visible(coordinator.get("/"))
+    page = coordinator.get(f"/tasks/notification/{RUN}")
+    assert page.status_code == 200
+    shown = visible(page)
+    assert "Expected date of delivery" in shown and "Mother's full name" in shown and "Child K" in shown
+    names = set(re.findall(r'name="([^"]+)"', page.text))
+    assert {"children-0-expected_on-day", "mother-full_name", "mother-date_of_birth-day"} <= names
+    assert not {"children-0-date_of_birth-day", "children-0-full_name"} & names  # nothing of the child's to give
+    unborn = {
+        "children": [{"pseudonym": "Child K", "expected_on": "2025-12-01"}],  # born long before the incident
+        "mother": {"full_name": PLANTED, "date_of_birth": None},
+    }
+    long_past = coordinator.submit(f"/tasks/notification/{RUN}", form_fields.as_posted(UnbornIdentity, unborn))
+    assert long_past.status_code == 400
+    assert "Child K: the expected date of delivery must be between 6 weeks before" in visible(long_past)
+    unborn["children"] = [{"pseudonym": "Child Z", "expected_on": "2026-05-01"}]
+    wrong = coordinator.submit(f"/tasks/notification/{RUN}", form_fields.as_posted(UnbornIdentity, unborn))
+    assert wrong.status_code == 400 and "same pseudonyms: Child K" in visible(wrong)
+    unborn["mother"] = {"full_name": PLANTED, "date_of_birth": "2099-01-01"}
+    born_later = coordinator.submit(f"/tasks/notification/{RUN}", form_fields.as_posted(UnbornIdentity, unborn))
+    assert born_later.status_code == 400 and "cannot be in the future" in visible(born_later)
+    assert not any("resume" in call or "input" in call for call in prefect.calls)  # nothing handed over
 
 
 def test_a_forged_value_for_a_box_to_tick_is_refused(gate: Gate, prefect: StandIn, db: Engine) -> None:

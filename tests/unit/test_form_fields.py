@@ -25,7 +25,7 @@ from gate.form_fields import (
     read_form,
 )
 from gate.form_fields import Field as PageField
-from models.forms import Identity, IdentityToFollow, IncidentNotification
+from models.forms import Identity, IdentityToFollow, IncidentNotification, UnbornIdentity
 from models.process import STEPS
 from models.process.demo_case import Case, answerer
 from models.process.steps.notification import NotificationSubmitted
@@ -74,6 +74,15 @@ def _demo_answers() -> Iterator[tuple[str, type[BaseModel], dict[str, Any], froz
     )
     two_children["family_members"].append(family)
     yield "identity-two-children", Identity, two_children, COORDINATOR
+    unborn = {
+        "children": [
+            {"pseudonym": "Child U", "expected_on": "2026-04-30", "sex": "female"},
+            {"pseudonym": "Child W", "expected_on": "2026-04-30", "known_to_agency": "yes"},
+        ],
+        "mother": {"full_name": "Ottilie Garrow", "date_of_birth": None},
+        "family_members": [family],
+    }
+    yield "identity-unborn", UnbornIdentity, unborn, COORDINATOR
 
 
 DEMO = list(_demo_answers())
@@ -82,7 +91,7 @@ DEMO = list(_demo_answers())
 def test_every_step_is_covered() -> None:
     forms = {form for _, form, _, _ in DEMO}
     assert {step.form for step in STEPS.values()} <= forms
-    assert {Identity, IdentityToFollow, IncidentNotification} <= forms
+    assert {Identity, IdentityToFollow, UnbornIdentity, IncidentNotification} <= forms
 
 
 @pytest.mark.parametrize(("form", "answer", "roles"), [case[1:] for case in DEMO], ids=[case[0] for case in DEMO])
@@ -101,7 +110,13 @@ def test_every_demo_answer_goes_through_the_page_and_back(
 
 
 def test_every_form_is_drawn_new() -> None:
-    for form in [*(step.form for step in STEPS.values()), Identity, IdentityToFollow, IncidentNotification]:
+    for form in [
+        *(step.form for step in STEPS.values()),
+        Identity,
+        IdentityToFollow,
+        UnbornIdentity,
+        IncidentNotification,
+    ]:
         fields = describe(form, None, frozenset(PARTNERS))
         assert [f.name for f in fields] == list(form.model_fields)
         assert all(f.label for f in fields)

@@ -51,6 +51,7 @@ FORMS = [
     publication.Publication,
     actions.ActionsRecorded,
     forms.Identity,
+    forms.UnbornIdentity,
     forms.IncidentNotification,
 ]
 

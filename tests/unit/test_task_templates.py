@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from gate import pages
 from gate.form_fields import as_posted, describe, error_summary, read_form
-from models.forms import Identity, IdentityToFollow, IncidentNotification
+from models.forms import Identity, IdentityToFollow, IncidentNotification, UnbornIdentity
 from models.process import STEPS
 from models.process.demo_case import Case, answerer
 from models.roles import Role
@@ -163,7 +163,15 @@ def _samples() -> list[tuple[str, type[BaseModel], dict[str, Any], frozenset[Rol
         ("identity", Identity, case.identity(), frozenset({Role.COORDINATOR})),
         ("notification", IncidentNotification, case.notification(), frozenset({Role.COORDINATOR})),
         ("identity-to-follow", IdentityToFollow, {"confirmed": True}, frozenset({Role.COORDINATOR})),
+        ("identity-unborn", UnbornIdentity, UNBORN, frozenset({Role.COORDINATOR})),
     ]
+
+
+UNBORN = {  # an unborn child's identity step: the mother drawn as a group of her own
+    "children": [{"pseudonym": "Child U", "expected_on": "2026-04-30", "ethnicity": "White"}],
+    "mother": {"full_name": "Ottilie Garrow", "date_of_birth": "1998-06-30"},
+    "family_members": [{"relationship": "father", "full_name": "Lucan Garrow", "date_of_birth": None}],
+}
 
 
 SAMPLES = _samples()
