@@ -4,8 +4,9 @@ An email carries references, pseudonyms, stages, dates and a link, and nothing e
 birth, never what someone typed into a form (an outbox message's free text stays in the project database and the
 outbox folder), never an attached document. The link leads to the review in cspr, behind sign-in.
 
-Who receives it: the national bodies at the mailboxes the deployment's settings give; the coordinator and the
-local partners at the addresses the register holds for the review's partnership, today.
+Who receives it: the national bodies at the mailboxes the deployment's settings give; the child death review
+partners at the mailbox the register holds for the review's partnership; the coordinator and the local partners at the
+addresses the register holds for the review's partnership, today.
 """
 
 from __future__ import annotations
@@ -21,9 +22,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from models import child_death_review
 from models.dates import weekday_date
 from models.process import STEPS, Step, deadline_for
-from models.recipients import AGENCY, OPERATORS, ROLE, Group, NationalBody, Recipient, for_role, recipient_label
+from models.recipients import (
+    AGENCY,
+    OPERATORS,
+    ROLE,
+    Group,
+    LocalBody,
+    NationalBody,
+    Recipient,
+    for_role,
+    recipient_label,
+)
 from models.review import outbox
 from models.roles import PARTNERS, Role
 from models.settings import Settings
@@ -48,6 +60,9 @@ MAILBOXES: dict[str, str] = {  # the national bodies: their mailboxes are settin
     NationalBody.DFE: "dfe_mailbox",
     NationalBody.SECRETARY_OF_STATE: "secretary_of_state_mailbox",
 }
+PARTNERSHIP_MAILBOXES: dict[str, str] = {  # the bodies beside a partnership: their mailboxes are in its register
+    LocalBody.CHILD_DEATH_REVIEW: "child_death_review_email",
+}
 REGISTERED: dict[str, frozenset[Role]] = {
     Group.COORDINATOR: frozenset({Role.COORDINATOR}),
     Group.LOCAL_PARTNERS: PARTNERS,
@@ -60,6 +75,9 @@ def addresses(session: Session, review: Review, recipient: str, settings: Settin
     if recipient in MAILBOXES:
         mailbox = getattr(settings, MAILBOXES[recipient])
         return [mailbox] if mailbox else []
+    if recipient in PARTNERSHIP_MAILBOXES:
+        held = getattr(session.get_one(Partnership, review.partnership_id), PARTNERSHIP_MAILBOXES[recipient])
+        return [held] if held else []
     if recipient == OPERATORS:
         registered = col(Representative.role) == Role.OPERATOR
     elif recipient.startswith(AGENCY):
@@ -91,6 +109,7 @@ class Letter:
     stage: str
     pseudonyms: tuple[str, ...]
     link: str
+    child_death_review: tuple[str, ...] = ()  # what the child death review partners read besides
 
 
 def letter(session: Session, review: Review, ui_url: str) -> Letter:
@@ -105,12 +124,13 @@ def letter(session: Session, review: Review, ui_url: str) -> Letter:
     waits = STEPS.get(review.stage) is not None
     where = task_path(review.reference, review.stage) if waits else f"/artifacts/key/{review.reference.lower()}"
     link = f"{ui_url.rstrip('/')}{where}"
-    return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link)
+    cdr = child_death_review.about(review) if child_death_review.is_death(review) else ()
+    return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link, cdr)
 
 
 def takes_digest(session: Session, recipient: str, addresses: list[str]) -> set[str]:
-    """Which of a message's addresses belong to people who chose one daily digest (never a national body's)."""
-    if recipient in MAILBOXES or not addresses:
+    """Which of a message's addresses belong to people who chose one daily digest (never a body's mailbox)."""
+    if recipient in MAILBOXES or recipient in PARTNERSHIP_MAILBOXES or not addresses:
         return set()
     rows = session.exec(select(Account.email).where(col(Account.email).in_(addresses), col(Account.digest).is_(True)))
     return set(rows.all())
@@ -124,10 +144,14 @@ def digest_id(delivery_ids: list[uuid.UUID], sender: str) -> str:
 
 
 def still_reached(session: Session, recipient: str, address: str) -> bool:
-    """Whether a message for ``recipient`` may still go to ``address``: a national body's mailbox always; a person
-    only while the register has an active registration under that address."""
+    """Whether a message for ``recipient`` may still go to ``address``: a national body's mailbox always; a body's
+    mailbox in the register while a partnership's register still holds it; a person only while the register has an
+    active registration under that address."""
     if recipient in MAILBOXES:
         return True
+    if recipient in PARTNERSHIP_MAILBOXES:
+        column = getattr(Partnership, PARTNERSHIP_MAILBOXES[recipient])
+        return session.exec(select(Partnership.id).where(column == address)).first() is not None
     registered = session.exec(
         select(Representative.id).where(Representative.email == address, col(Representative.active).is_(True))
     ).first()
@@ -178,6 +202,9 @@ def compose(
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # no out-of-office replies, please
     children = ", ".join(about.pseudonyms) or "not yet recorded"
+    # the child death review partners read the references that tie the review to their own, and why they are told
+    besides = about.child_death_review if recipient == LocalBody.CHILD_DEATH_REVIEW else ()
+    besides_said = "".join(f"{line}\n" for line in (*besides, "")) if besides else ""
     message.set_content(
         f"{subject}\n\n"
         f"For: {recipient_label(recipient)}\n"
@@ -185,6 +212,7 @@ def compose(
         f"Partnership: {about.partnership}\n"
         f"Children (by pseudonym): {children}\n"
         f"Where the review stands: {about.stage}\n\n"
+        f"{besides_said}"
         f"Open {'the form' if link else 'the review'} in cspr (you will be asked to sign in):\n{link or about.link}\n\n"
         "This message holds no names and has nothing attached: the review's details and documents are in cspr, "
         "behind sign-in.\n"

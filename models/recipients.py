@@ -1,5 +1,6 @@
-"""Who a message can be for: the national bodies, the review partnership's people (its coordinator, its local partners,
-or everyone registered in one role) and the operators. Pure: the rulebook's notifications, the forms' descriptions and
+"""Who a message can be for: the national bodies, the bodies beside the review partnership (the child death review
+partners), the review partnership's people (its coordinator, its local partners, or everyone registered in one role)
+and the operators. Pure: the rulebook's notifications, the forms' descriptions and
 the outbox all name recipients this way.
 
 Each recipient is a string, the one the outbox stores: "panel", "coordinator", "role:police". The rulebook's editions
@@ -20,6 +21,14 @@ class NationalBody(StrEnum):
     OFSTED = "ofsted"
     DFE = "dfe"
     SECRETARY_OF_STATE = "secretary_of_state"
+
+
+class LocalBody(StrEnum):
+    """A body beside the review partnership with one mailbox, which the partnership's register holds (not a person,
+    and not a setting of the deployment): told as a national body is, at its partnership's address
+    (models/messages.py)."""
+
+    CHILD_DEATH_REVIEW = "child_death_review"  # the child death review partners (models/child_death_review.py)
 
 
 class Group(StrEnum):
@@ -71,7 +80,7 @@ class AgencyContacts(str):
         return uuid.UUID(self.removeprefix(AGENCY))
 
 
-Recipient = NationalBody | Group | Representatives | AgencyContacts
+Recipient = NationalBody | LocalBody | Group | Representatives | AgencyContacts
 
 PANEL_OFSTED_DFE = (NationalBody.PANEL, NationalBody.OFSTED, NationalBody.DFE)
 PANEL_AND_SOS = (NationalBody.PANEL, NationalBody.SECRETARY_OF_STATE)
@@ -81,6 +90,7 @@ RECIPIENTS: dict[str, str] = {  # the recipients by name, and what a person read
     NationalBody.OFSTED: "Ofsted",
     NationalBody.DFE: "the Department for Education",
     NationalBody.SECRETARY_OF_STATE: "the Secretary of State for Education",
+    LocalBody.CHILD_DEATH_REVIEW: "the child death review partners",
     Group.LOCAL_PARTNERS: "the local safeguarding partners",
     Group.COORDINATOR: "the review coordinator",
     Group.OPERATORS: "cspr's operators",

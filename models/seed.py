@@ -24,6 +24,7 @@ from models.signin import Factor
 from models.tables import Account, Agency, AgencyKind, Partnership, Representative, Reviewer
 
 DEMO_PARTNERSHIP = "northshire"
+DEMO_CHILD_DEATH_REVIEW = "cdop@northshire-council.example"  # the child death review partners' mailbox
 SEEDER = Actor("cspr (demo set-up)", "system")  # who registers the demo people, in the register's history
 
 DEMO_REPRESENTATIVES = [
@@ -69,7 +70,11 @@ def seed_demo(session: Session) -> list[Enrolment]:
     """
     if session.exec(select(Partnership)).first() is not None:
         return _add_missing_people(session)
-    partnership = Partnership(code=DEMO_PARTNERSHIP, name="Northshire Safeguarding Children Partnership")
+    partnership = Partnership(
+        code=DEMO_PARTNERSHIP,
+        name="Northshire Safeguarding Children Partnership",
+        child_death_review_email=DEMO_CHILD_DEATH_REVIEW,
+    )
     session.add(partnership)
     session.flush()
     enrolments = _add_missing_people(session)

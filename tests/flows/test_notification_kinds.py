@@ -42,10 +42,12 @@ def moves(reference: str) -> list[str]:
 
 def notified(pseudonym: str, change: dict[str, Any], *, partners_told: bool = True) -> str:
     """Notify, answer the notification step as the demo coordinator does (leaving the date the partners were told
-    empty, unless ``partners_told``), and return the reference."""
+    empty, unless ``partners_told``; giving a death's child death review reference), and return the reference."""
     case = Case(pseudonym=pseudonym)
     reference, _ = inprocess.notify(case, change)
     answer = case.answer(Stage.INCIDENT_RECORDED)
+    if change.get("harm") == Harm.died.value:
+        answer["child_death_review_reference"] = "CDOP/2026/0042"
     if not partners_told:
         del answer["partners_told_on"]
     inprocess.give(reference, answer)

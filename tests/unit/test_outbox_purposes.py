@@ -9,6 +9,7 @@ from models.recipients import (
     PANEL_OFSTED_DFE,
     RECIPIENTS,
     Group,
+    LocalBody,
     NationalBody,
     for_role,
     recipient_label,
@@ -42,6 +43,8 @@ def test_each_recipient_is_stored_and_named_as_it_always_was() -> None:
     assert [str(r) for r in PANEL_AND_SOS] == ["panel", "secretary_of_state"]
     assert str(for_role(Role.POLICE)) == "role:police" and str(OPERATORS) == "operators"
     assert str(Group.COORDINATOR) == "coordinator" and str(Group.LOCAL_PARTNERS) == "local_partners"
-    assert set(RECIPIENTS) == {*NationalBody, *Group}
+    assert str(LocalBody.CHILD_DEATH_REVIEW) == "child_death_review"
+    assert set(RECIPIENTS) == {*NationalBody, *LocalBody, *Group}
+    assert recipient_label("child_death_review") == "the child death review partners"
     assert recipient_label(for_role(Role.HEALTH)) == recipient_label("role:health") == "the health representatives"
     assert recipient_label(NationalBody.DFE) == recipient_label("dfe") == "the Department for Education"

@@ -15,6 +15,9 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     ),
     (Stage.INCIDENT_RECORDED, {"notified_on": "2099-01-01"}, "cannot be in the future"),
     (Stage.INCIDENT_RECORDED, {"panel_reference": ""}, "Reference from the national notification system"),
+    # the child death review's reference: an identifier, and only where someone died (the demo's child did not)
+    (Stage.INCIDENT_RECORDED, {"child_death_review_reference": "CDOP#42"}, "letters, numbers, spaces, hyphens"),
+    (Stage.INCIDENT_RECORDED, {"child_death_review_reference": "CDOP/2026/0042"}, "has died in this notification"),
     (Stage.RAPID_REVIEW, {"facts": "x" * 20_001}, "The facts"),
     (Stage.RAPID_REVIEW, {"recommendation": "whatever"}, "Recommendation"),
     (Stage.RAPID_REVIEW, {"facts": "bell\x07"}, "control characters"),

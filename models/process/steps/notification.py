@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, WithJsonSchema, model_validator
 from sqlmodel import Session
 
-from models import rulebook
+from models import child_death_review, rulebook
 from models.documents import DocumentKind
 from models.forms import CleanText, Line, not_in_future
 from models.process.checks import not_before
@@ -48,6 +48,14 @@ class NotificationSubmitted(CleanText):
         description="Needed for a serious incident; leave empty for a death notified where nothing more follows.",
     )
 
+    child_death_review_reference: child_death_review.Reference = Field(
+        default="",
+        title="Child death review reference",
+        description="Needed when a child has died: the reference the child death review team (for the child death "
+        "overview panel) gave this death, e.g. CDOP/2026/0042. Letters, numbers, spaces, hyphens and slashes only, "
+        "never a name. Optional for a care leaver's death; leave it empty when no one has died.",
+    )
+
     agencies: list[Line] = Field(
         default_factory=list,
         max_length=MAX_AGENCIES,
@@ -83,6 +91,8 @@ def handle(
         raise Refusal(
             "no rapid review follows this notification, so no agency is asked for information: leave them out"
         )
+    death = death_reference(session, review, answer.child_death_review_reference)
+    review.child_death_review_reference = death
     review.national_reference = answer.panel_reference
     session.add(review)
     # The national notification route is what tells them (the coordinator submits through it; the Panel shares it
@@ -95,7 +105,12 @@ def handle(
         move,
         actor=actor,
         facts=Facts(rapid_review_follows=review.rapid_review_follows),
-        details={"panel_reference": answer.panel_reference, "kind": review.notification_kind, "told": told},
+        details={
+            "panel_reference": answer.panel_reference,
+            "kind": review.notification_kind,
+            "told": told,
+            **({"child_death_review_reference": death} if death else {}),
+        },
         milestones=milestones,
         at=at,
     )
@@ -105,6 +120,29 @@ def handle(
             f"notification recorded; {len(asked)} agencies asked for information" if asked else "notification recorded"
         )
     return "notification recorded; nothing more follows, so the case is closed"
+
+
+def death_reference(session: Session, review: Review, given: str) -> str | None:
+    """The child death review reference to record: needed for a child's death, optional for a care leaver's, and
+    refused where no one has died or where it holds a name of the case. Refusals repeat nothing typed."""
+    if not given:
+        if child_death_review.reference_needed(review):
+            raise Refusal(
+                "Give the child death review reference: a child has died, and every child's death is also reviewed "
+                "by the child death review partners. Ask the child death review team for the reference they gave "
+                "this death"
+            )
+        return None
+    if not child_death_review.is_death(review):
+        raise Refusal(
+            "no one has died in this notification, so there is no child death review: leave its reference empty"
+        )
+    if child_death_review.holds_a_name(session, review, given):
+        raise Refusal(
+            "the child death review reference holds a name recorded for this case: give the child death review "
+            "team's identifier for the death, never a name"
+        )
+    return given
 
 
 def told_of(review: Review) -> list[rulebook.NotificationRule]:
@@ -130,6 +168,15 @@ def describe(session: Session, review: Review) -> list[str]:
     for notice in told_of(review):
         told = ", ".join(recipient_label(r) for r in notice.tell)
         lines += [f"**{notice.title}**: tell {told} ({notice.source}).", ""]
+    if child_death_review.is_death(review):
+        needed = "give" if child_death_review.reference_needed(review) else "if there is one, give"
+        said = f"**The child death review**: {needed} the reference the child death review partners gave this death"
+        if review.rapid_review_follows:
+            said += (
+                ". They are told when the rapid review goes to the Panel, and when the local review is published or "
+                "it is decided not to publish it"
+            )
+        lines += [f"{said} ({child_death_review.SOURCE}).", ""]
     if not review.rapid_review_follows:
         lines += ["Nothing more follows this notification: once it is recorded, the case closes.", ""]
     else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from models import progress, rulebook
+from models import child_death_review, progress, rulebook
 from models.calendar import today_in_england
 from models.documents import DocumentKind
 from models.forms import CleanText, OptionalText, inline
@@ -97,6 +97,8 @@ def handle(session: Session, review: Review, answer: Publication, actor: Actor, 
         subject = f"{review.reference}: publication deferred until at least {answer.look_again_on:%d %B %Y}"
         deferred = Occasion.publication_deferred(round_)
         outbox.enqueue(session, review, deferred, PANEL_AND_SOS, subject, answer.reasons)
+        later = f"publication of the local review deferred until at least {answer.look_again_on:%d %B %Y}"
+        child_death_review.tell(session, review, deferred, later)  # not the reasons: they are free text
         return f"publication deferred; looked at again on {answer.look_again_on:%d %B %Y}"
     if answer.decision is PublicationChoice.correct:
         transitions.apply_transition(
@@ -116,9 +118,16 @@ def handle(session: Session, review: Review, answer: Publication, actor: Actor, 
     )
     subject = f"{review.reference}: {answer.decision.value}"
     outbox.enqueue(session, review, Occasion(Purpose.PUBLISHED), PANEL_OFSTED_DFE, subject)
+    child_death_review.tell(session, review, Occasion(Purpose.PUBLISHED), TOLD_OF_DEATH[answer.decision])
     return "published" if full else "information about improvements published"
 
 
+# what the child death review partners read of each decision to publish, or not to publish the report
+TOLD_OF_DEATH = {
+    PublicationChoice.publish: "the local review's report was published",
+    PublicationChoice.improvements_only: "it was decided not to publish the local review's report: information "
+    "about the improvements to be made was published instead",
+}
 PUBLISHING = frozenset({PublicationChoice.publish.value, PublicationChoice.improvements_only.value})
 # Every stage a review can reach once it is published, however many steps come after publication.
 AFTER_PUBLICATION = frozenset(
@@ -159,7 +168,7 @@ STEP = Step(
     roles=PARTNERS | COORDINATOR,
     guidance="Publish the report; or publish information about the improvements to be made (with reasons); or defer "
     "(e.g. criminal proceedings or an inquest pending), giving a date to look again. The Panel and the Secretary of "
-    "State are told of a deferral.",
+    "State are told of a deferral; where a child died, the child death review partners are told of the decision.",
     deadline=Entry.LCSPR_PUBLICATION,
     documents=(DocumentKind.IMPROVEMENTS_STATEMENT,),
     demo=demo_answer,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from models import progress, rulebook
+from models import child_death_review, progress, rulebook
 from models.documents import DocumentKind
 from models.forms import CleanText, OptionalText, PartnerChoice, inline, not_in_future
 from models.partners import organisation_on
@@ -86,9 +86,9 @@ def handle(session: Session, review: Review, answer: SignOff, actor: Actor, at: 
             milestones={Event.RAPID_REVIEW_SENT_ON: sent_on},
             at=at,
         )
-        outbox.enqueue(
-            session, review, Occasion(Purpose.RAPID_REVIEW), (NationalBody.PANEL,), f"{review.reference}: rapid review"
-        )
+        sent = Occasion(Purpose.RAPID_REVIEW)
+        outbox.enqueue(session, review, sent, (NationalBody.PANEL,), f"{review.reference}: rapid review")
+        child_death_review.tell(session, review, sent, "the rapid review of this death was sent to the Panel")
         return "signed off by all three partners; sent to the Panel"
     return f"signed off by the {answer.partner.label} partner"
 
