@@ -9,8 +9,9 @@ What a partnership puts in its yearly report, for one partnership or all of them
   whose edition does not define a clock has no such deadline, so that measure does not count it at all.
 - **Working days in each stage**: every stage a review left during the period (from the day it entered to the
   day it left), median and 90th percentile (linear interpolation, as pandas computes it).
-- **Overdue at the end of the period**: statutory deadlines past their date and not met by then, of reviews not
-  closed by then.
+- **Overdue at the end of the period**: deadlines set by statute, regulation or statutory guidance (``BREACH_KINDS``)
+  past their date and not met by then, of reviews not closed by then; the Panel's expectation and what happens in
+  practice are never a breach.
 - **Decisions** made in the period, by outcome, and the **practice themes** of the rapid reviews completed in
   it (a theme is recurring when two or more reviews raise it).
 
@@ -36,7 +37,7 @@ from models.process.steps.local_review_decision import LocalDecision
 from models.process.steps.publication import PublicationChoice
 from models.process.steps.rapid_review import Recommendation, Theme
 from models.refusals import Refused
-from models.rulebook import Entry
+from models.rulebook import BREACH_KINDS, Entry
 from models.stages import Stage
 from models.statistics import Statistics, statistics
 from models.tables import Deadline, Decision, DecisionKind, Partnership, Review, StageEvent
@@ -350,7 +351,7 @@ def _overdue(
     met = deadlines["met_on"].to_numpy(dtype="datetime64[D]")
     late = deadlines[
         (deadlines["meaning"] == "due by")
-        & (deadlines["kind"] == "statutory")
+        & deadlines["kind"].isin(BREACH_KINDS)  # a duty or statutory guidance: the others are never a breach
         & (deadlines["due_on"].to_numpy(dtype="datetime64[D]") < day)
         & (np.isnat(met) | (met > day))
     ]

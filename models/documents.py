@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import rulebook
+from models import child_death_review, rulebook
 from models.calendar import today_in_england
 from models.dates import long_date, weekday_date
 from models.review.timetable import deadline_on, milestones_of
@@ -77,6 +77,7 @@ def _base(session: Session, review: Review, title: str) -> dict[str, Any]:
         "reference": review.reference,
         "partnership": partnership.name,
         "edition_title": rulebook.edition(review.edition).title,
+        "edition_rule": rulebook.EDITION_RULE,  # printed with the edition by _macros.html ``guidance``
         "children": [c.pseudonym for c in children],
     }
 
@@ -139,8 +140,10 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
     deadlines = session.exec(
         select(Deadline).where(Deadline.review_id == review.id).order_by(col(Deadline.due_on))
     ).all()
+    edition = rulebook.edition(review.edition)
     ctx.update(
         national_reference=review.national_reference,
+        child_death_review_reference=child_death_review.shown_reference(review),
         incident_on=long_date(review.incident_on),
         aware_on=long_date(review.aware_on),
         notified_on=long_date(events.get(Event.NOTIFIED_ON)),
@@ -150,7 +153,11 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
         looked_after=review.looked_after,
         kind=notice.title,
         rapid_review_follows=review.rapid_review_follows,
-        children=[{"pseudonym": c.pseudonym, "age_band": c.age_band or ""} for c in children],
+        # an unborn child has no age, and is said to be unborn: never the expected date, which identifies as a date of
+        # birth does, nor the mother's name
+        children=[
+            {"pseudonym": c.pseudonym, "age_band": "unborn" if review.unborn else c.age_band or ""} for c in children
+        ],
         deadlines=[
             {
                 "title": d.title,
@@ -159,7 +166,14 @@ def _notification(session: Session, review: Review, events: dict[Event, dt.date]
                 "state": deadline_state(d, today),
                 "state_class": d.status,
                 "source": d.source,
+                "kind": edition.kind_words(d.kind),  # "statutory guidance (Working Together ... 2023)"
                 "provisional": d.provisional,
+                # the date counted from the rule's other start, shown beside, never chased
+                "alternative": edition.alternative_words(
+                    d.rule_id, d.alternative_basis, weekday_date(d.alternative_on, short=True)
+                )
+                if d.alternative_basis and d.alternative_on
+                else None,
             }
             for d in deadlines
             if d.rule_id in {Entry.NOTIFY_PANEL, Entry.NOTIFY_PARTNERS, Entry.RAPID_REVIEW, notice.deadline}
@@ -298,6 +312,13 @@ class KnownPerson:
     former_names: tuple[str, ...] = ()  # the names the record was corrected from: a draft may still spell one
 
 
+def _born_on(person: CasePerson) -> dt.date | None:
+    """A person's date of birth, or an unborn child's expected date of delivery: it identifies them as a date of birth
+    would, so the redaction gate checks it as one."""
+    day = person.date_of_birth or person.expected_on
+    return dt.date.fromisoformat(day) if day else None
+
+
 def known_people(session: Session, review: Review) -> list[KnownPerson]:
     """Every child and family member of the case, with their (decrypted) names and dates of birth."""
     people = session.exec(select(CasePerson).where(CasePerson.review_id == review.id)).all()
@@ -307,7 +328,7 @@ def known_people(session: Session, review: Review) -> list[KnownPerson]:
         KnownPerson(
             label=p.pseudonym if p.kind == PersonKind.CHILD else f"{first}'s {p.relationship or 'family member'}",
             name=p.name,
-            date_of_birth=dt.date.fromisoformat(p.date_of_birth) if p.date_of_birth else None,
+            date_of_birth=_born_on(p),
             former_names=tuple(json.loads(p.former_names or "[]")),
         )
         for p in people

@@ -7,8 +7,19 @@ review (``from`` and ``to``), in working days or calendar months, and names its 
 - ``limit = "at_least"``: the ``to`` event may not happen before ``from`` + count (``earliest_name``), and,
   when the ``to`` event is planned, the ``from`` event is due by ``to`` - count (``latest_from_name``).
 
-A review is pinned to the edition in force when it was notified, so a new edition never moves the
-deadlines of reviews already running.
+One rule says which edition a review follows (``EDITION_RULE``, quoted by ``cspr deadlines``, the README and the
+documents): the edition in force on the day the local authority became aware of the incident. The review is pinned
+to it when it is recorded, so a new edition never moves the deadlines of reviews already running. An edition's first
+day is one named setting of its file (``[in_force]``), with the evidence for it.
+
+Each rule says what kind of rule it is (``RuleKind``): a duty in statute or regulation, statutory guidance, the
+Panel's expectation, or what happens in practice where nothing fixes a time. Documents and forms say the kind in
+words; only the first two are escalated as a breach when missed, the others are shown and never chased.
+
+A rule that can be counted from more than one event (the rapid review's 15 working days: from awareness, or from the
+notification to the Panel) names each start with its own source (``[[rules.from_options]]``); the edition's own
+count is its ``from``. A timetable gives the date counted from the other start too (``alternative_on``), shown beside
+the due date and never chased.
 
 An edition carries only the deadlines it defines. The code names the timetable entries it looks up (``Entry``), but
 no edition has to give all of them: a new step's deadline goes into the edition that brings it, and the editions
@@ -51,9 +62,55 @@ class Limit(StrEnum):
     AT_LEAST = "at_least"
 
 
+EDITION_RULE = (
+    "A review follows the edition of Working Together to Safeguard Children in force on the day the local authority "
+    "became aware of the incident."
+)
+
+
 class RuleKind(StrEnum):
-    STATUTORY = "statutory"  # the Act, the Regulations or Working Together (statutory guidance)
-    EXPECTATION = "expectation"  # what happens in practice; shown, never escalated as a breach
+    """What a rule is, which says whether missing its date is a breach. Stored on each deadline (``Deadline.kind``,
+    20 characters at most)."""
+
+    STATUTE = "statute"  # a duty in the Children Act 2004 or SI 2018/789
+    STATUTORY_GUIDANCE = (
+        "statutory_guidance"  # Working Together, which partners must follow unless there is good reason
+    )
+    PANEL_EXPECTATION = "panel_expectation"  # the Panel's own guidance and practice: no statutory force
+    PRACTICE = "practice"  # nothing fixes a time: what happens in practice (the Panel's reply, about 10 working days)
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+    @property
+    def escalated(self) -> bool:
+        """Whether a missed date is escalated and counted as a breach: a duty or statutory guidance is; the Panel's
+        expectation and what happens in practice are shown, never chased (nobody in the partnership can make the
+        Panel reply, and no law sets the time)."""
+        return self in (RuleKind.STATUTE, RuleKind.STATUTORY_GUIDANCE)
+
+
+KIND_LABELS: dict[RuleKind, str] = {
+    RuleKind.STATUTE: "a duty in statute and regulation",
+    RuleKind.STATUTORY_GUIDANCE: "statutory guidance",
+    RuleKind.PANEL_EXPECTATION: "the Panel's expectation",
+    RuleKind.PRACTICE: "what happens in practice (no time is fixed)",
+}
+
+# The kinds stored on deadlines before each rule's kind was named, read until the deadline is next counted again:
+# "statutory" covered the Act, the Regulations and Working Together alike (escalated); "expectation" was never
+# escalated.
+LEGACY_KINDS: dict[str, tuple[str, bool]] = {
+    "statutory": ("statutory (the Act, the Regulations or Working Together)", True),
+    "expectation": ("an expectation, not statutory", False),
+}
+
+# every stored ``Deadline.kind`` whose missed date is a breach: what the sweep escalates and the compliance report
+# counts as overdue
+BREACH_KINDS: frozenset[str] = frozenset(
+    {k.value for k in RuleKind if k.escalated} | {k for k, (_, escalated) in LEGACY_KINDS.items() if escalated}
+)
 
 
 class Event(StrEnum):
@@ -138,6 +195,17 @@ class RulebookError(ValueError):
 
 
 @dataclass(frozen=True)
+class StartOption:
+    """One event a rule can be counted from, with the source that counts it so."""
+
+    event: Event
+    source: str
+    note: str = (
+        ""  # how the date counted from it reads beside the due date: "an earlier date a partnership may aim for"
+    )
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: str
@@ -148,11 +216,22 @@ class Rule:
     unit: Unit
     kind: RuleKind
     source: str
-    from_options: tuple[Event, ...] = ()
+    starts: tuple[StartOption, ...] = ()  # the events it can be counted from, each with its source
     earliest_name: str | None = None
     latest_from_name: str | None = None
     note: str = ""
     applies_to: tuple[str, ...] = (SERIOUS,)
+
+    @property
+    def from_options(self) -> tuple[Event, ...]:
+        """The events this rule can be counted from (none: only ``from_event``)."""
+        return tuple(option.event for option in self.starts)
+
+    def start(self, event: Event) -> StartOption:
+        for option in self.starts:
+            if option.event is event:
+                return option
+        raise KeyError(f"{self.id} is not counted from {event}")
 
     def offset(
         self, dates: npt.ArrayLike, calendar: WorkingCalendar, *, backward: bool = False
@@ -181,6 +260,17 @@ class TimetableEntry:
     meaning: str  # "due by", "not before" or "until at least"
     # counted over a day past GOV.UK's published bank holidays: a one-off holiday may still move it
     provisional: bool = False
+    # the same rule counted from its other start (the rapid review's from awareness, when it counts from the
+    # notification), if that event has happened: shown beside the due date, never chased
+    alternative_basis: Event | None = None
+    alternative_on: dt.date | None = None
+
+    @property
+    def source(self) -> str:
+        """The rule's source, and, for a rule with a choice of start, the source of the start it was counted from."""
+        if not self.rule.from_options or self.basis not in self.rule.from_options:
+            return self.rule.source
+        return f"{self.rule.source}; counted from {EVENT_LABELS[self.basis]}: {self.rule.start(self.basis).source}"
 
     def explain(self) -> str:
         """How the date was counted, in words: "15 working days from the local authority becoming aware (...)"."""
@@ -199,7 +289,10 @@ class Edition:
     rules: tuple[Rule, ...]
     notifications: Mapping[NotificationKind, NotificationRule]
     path: Path = field(compare=False)
-    in_force_note: str = ""  # what could not be confirmed about the date it took effect
+    in_force_note: str = ""  # the evidence for its first day, and what could not be confirmed about it
+    reissued: tuple[dt.date, ...] = ()  # days the same edition was published again, which move nothing
+    # what each kind of rule rests on in this edition, as documents and forms say it: "Working Together ... 2023"
+    kind_sources: Mapping[RuleKind, str] = field(default_factory=dict)
     by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -210,6 +303,31 @@ class Edition:
             return self.by_id[rule_id]
         except KeyError:
             raise KeyError(f"{self.id} has no rule {rule_id!r}") from None
+
+    @property
+    def rapid_review_count(self) -> Event:
+        """Where this edition counts the rapid review's working days from (from awareness in an edition with no such
+        clock: nothing is counted then anyway)."""
+        rapid = self.by_id.get(Entry.RAPID_REVIEW)
+        return Event.AWARE_ON if rapid is None else rapid.from_event
+
+    def kind_words(self, kind: str) -> str:
+        """A deadline's kind in words, from its stored value: "statutory guidance (Working Together to Safeguard
+        Children 2023)". A value stored before each rule's kind was named reads as it was meant then."""
+        if kind in LEGACY_KINDS:
+            return LEGACY_KINDS[kind][0]
+        known = RuleKind(kind)
+        basis = self.kind_sources.get(known)
+        return f"{known.label} ({basis})" if basis else known.label
+
+    def alternative_words(self, rule_id: str, basis: str, on: str) -> str:
+        """The date counted from a rule's other start, in words: "Fri 8 Jan 2027 counted from the local authority
+        becoming aware: an earlier date a partnership may aim for"."""
+        event = Event(basis)
+        words = f"{on} counted from {EVENT_LABELS[event]}"
+        rule = self.by_id.get(rule_id)
+        note = rule.start(event).note if rule is not None and event in rule.from_options else ""
+        return f"{words}: {note}" if note else words
 
     @property
     def entry_names(self) -> frozenset[str]:
@@ -228,7 +346,7 @@ class Edition:
         *,
         planned: Mapping[Event, dt.date] | None = None,
         closure_days: tuple[dt.date, ...] = (),
-        rapid_review_from: Event = Event.AWARE_ON,
+        rapid_review_from: Event | None = None,
         applies: frozenset[str] = frozenset({SERIOUS}),
     ) -> list[TimetableEntry]:
         """Every date the rulebook can compute from the events that have happened (``events``) and,
@@ -236,6 +354,8 @@ class Edition:
 
         A rule whose starting event has not happened yet gives no entry: nothing is guessed. Only the rules that
         apply to the review (``applies``: ``SERIOUS`` and its kind of notification; see :meth:`applying`) count.
+        ``rapid_review_from`` is where a rule with a choice of start counts from (None: the edition's own count);
+        the date counted from its other start, when that event has happened, comes beside it.
         """
         calendar = calendar_for(tuple(sorted(closure_days)))
         entries: list[TimetableEntry] = []
@@ -243,7 +363,7 @@ class Edition:
             if not applies & set(rule.applies_to):
                 continue
             start = rule.from_event
-            if rule.from_options:
+            if rule.from_options and rapid_review_from is not None:
                 if rapid_review_from not in rule.from_options:
                     raise RulebookError(
                         f"{rule.title} can be counted from {', '.join(rule.from_options)}, not {rapid_review_from}"
@@ -253,7 +373,23 @@ class Edition:
                 due = as_date(rule.offset(np.datetime64(events[start], "D"), calendar))
                 provisional = rule.provisional(events[start], due, calendar)
                 if rule.limit is Limit.WITHIN:
-                    entries.append(TimetableEntry(rule.id, rule, due, start, events[start], "due by", provisional))
+                    other = [e for e in rule.from_options if e is not start and e in events]
+                    alternative = (
+                        as_date(rule.offset(np.datetime64(events[other[0]], "D"), calendar)) if other else None
+                    )
+                    entries.append(
+                        TimetableEntry(
+                            rule.id,
+                            rule,
+                            due,
+                            start,
+                            events[start],
+                            "due by",
+                            provisional,
+                            other[0] if other else None,
+                            alternative,
+                        )
+                    )
                 elif rule.earliest_name:
                     meaning = "not before" if rule.to_event is Event.PUBLISHED_ON else "until at least"
                     entries.append(
@@ -290,6 +426,7 @@ def parse_edition(path: Path) -> Edition:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         sources: dict[str, str] = dict(raw["sources"])
+        in_force = raw["in_force"]
         rules = tuple(
             Rule(
                 id=r["id"],
@@ -301,7 +438,9 @@ def parse_edition(path: Path) -> Edition:
                 unit=Unit(r["unit"]),
                 kind=RuleKind(r["kind"]),
                 source=r["source"],
-                from_options=tuple(Event(e) for e in r.get("from_options", ())),
+                starts=tuple(
+                    StartOption(Event(o["event"]), o["source"], o.get("note", "")) for o in r.get("from_options", ())
+                ),
                 earliest_name=r.get("earliest_name"),
                 latest_from_name=r.get("latest_from_name"),
                 note=r.get("note", ""),
@@ -324,13 +463,15 @@ def parse_edition(path: Path) -> Edition:
         edition = Edition(
             id=raw["edition"],
             title=raw["title"],
-            in_force_from=raw["in_force_from"],
+            in_force_from=in_force["from"],
             health_partner=raw["health_partner"],
             sources=sources,
             rules=rules,
             notifications=notifications,
             path=path,
-            in_force_note=raw.get("in_force_note", ""),
+            in_force_note=in_force["evidence"],
+            reissued=tuple(in_force.get("reissued", ())),
+            kind_sources={RuleKind(k): v for k, v in raw.get("kinds", {}).items()},
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise RulebookError(f"rulebook {path.name} is malformed: {exc}") from exc
@@ -351,8 +492,18 @@ def _validate(edition: Edition) -> None:
             raise RulebookError(f"{edition.path.name}: rule {rule.id} must count forward a positive amount")
         if rule.from_options and rule.from_event not in rule.from_options:
             raise RulebookError(f"{edition.path.name}: rule {rule.id}'s default start is not among its options")
+        for option in rule.starts:
+            if not _cites(option.source, edition):
+                raise RulebookError(f"{edition.path.name}: rule {rule.id}'s start {option.event} cites no source")
         if rule.limit is Limit.WITHIN and (rule.earliest_name or rule.latest_from_name):
             raise RulebookError(f"{edition.path.name}: rule {rule.id} names dates only an at_least rule gives")
+    if not isinstance(edition.in_force_from, dt.date) or not edition.in_force_note.strip():
+        raise RulebookError(f"{edition.path.name}: [in_force] needs a first day (from) and its evidence")
+    if any(not isinstance(day, dt.date) or day < edition.in_force_from for day in edition.reissued):
+        raise RulebookError(f"{edition.path.name}: a re-issue is dated before the edition's first day")
+    missing = set(RuleKind) - set(edition.kind_sources)
+    if missing:
+        raise RulebookError(f"{edition.path.name}: [kinds] does not say what {sorted(missing)} rest on")
     names = _names_given(edition.rules)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

@@ -13,8 +13,9 @@ Before a deadline falls due, whoever must act is reminded: once when it is due w
 answer is missing (models/messages.py says who). Each reminder and escalation is a compare-and-set on the deadline's
 level, so each is raised once, for each person once, however often or concurrently the sweep runs.
 
-Expectations (the Panel's response) are classified but never escalated: nobody in the partnership can be
-chased for them.
+Only a duty in statute or regulation and statutory guidance are escalated (models/rulebook.py ``RuleKind``): the
+Panel's expectation and what happens in practice (the Panel's response) are classified but never escalated, and
+nobody in the partnership can be chased for them.
 
 A sweep as of a day to come is only ever a dry run (``preview``: classified and reported, nothing recorded, queued
 or sent): acting as of it would escalate, today, what is not overdue yet, and the sweep on the real day would then
@@ -41,6 +42,7 @@ from models.dates import long_date
 from models.db import driver_rows
 from models.review.lookup import review_by_reference
 from models.review.outbox import Occasion, enqueue
+from models.rulebook import BREACH_KINDS
 from models.stages import Stage
 from models.tables import Deadline, DeadlineStatus, Partnership, Review
 
@@ -132,7 +134,10 @@ def classify(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         default="escalated",
     )
     level = np.select([left >= 0, left > -ESCALATE_AFTER], [0, 1], default=2)
-    expectation = frame["kind"].to_numpy() == "expectation"
+    # only a duty or statutory guidance is chased (models/rulebook.py RuleKind.escalated): the Panel's expectation
+    # and what happens in practice are classified, never escalated, nor are kinds stored before they were named
+    # as "expectation"
+    expectation = ~frame["kind"].isin(BREACH_KINDS).to_numpy()
     level = np.where(expectation, 0, level)
     reminder = np.where(expectation, 0, np.select([left == 0, (left > 0) & (left <= DUE_SOON)], [2, 1], default=0))
     return frame.assign(working_days_left=left, sweep_status=status, level=level, reminder=reminder)

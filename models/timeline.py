@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlmodel import Session, col, select
 
+from models import rulebook
 from models.calendar import PROVISIONAL_NOTE
 from models.review.transitions import Noted, history
 from models.roles import Role
@@ -38,18 +39,21 @@ def timeline_markdown(session: Session, review: Review, today: dt.date) -> str:
         "",
         "## Deadlines",
         "",
-        "| deadline | date | state | source |",
+        "| deadline | date | state | kind and source |",
         "|---|---|---|---|",
     ]
     deadlines = session.exec(
         select(Deadline).where(Deadline.review_id == review.id).order_by(col(Deadline.due_on))
     ).all()
+    book = rulebook.edition(review.edition)
     for d in deadlines:
         state = deadline_state(d, today)
         if state.startswith(("missed", "overdue")):
             state = f"**{state}**"  # what an operator must see first
         when = f"{d.meaning} {d.due_on:%a %d %b %Y}" + (" (provisional)" if d.provisional else "")
-        lines.append(f"| {d.title} | {when} | {state} | {d.source} |")
+        if d.alternative_basis and d.alternative_on:  # the other count, shown beside, never chased
+            when += f"; {book.alternative_words(d.rule_id, d.alternative_basis, f'{d.alternative_on:%a %d %b %Y}')}"
+        lines.append(f"| {d.title} | {when} | {state} | {book.kind_words(d.kind)}: {d.source} |")
     if any(d.provisional for d in deadlines):
         lines += ["", f"A provisional date is {PROVISIONAL_NOTE}."]
     lines += ["", "## Timeline", "", "| # | when | step | by (role) |", "|---|---|---|---|"]

@@ -23,7 +23,8 @@ from models import rulebook
 from models.compliance import MEASURES, Compliance, Period, compliance
 from models.dates import long_date
 from models.db import transaction
-from models.statistics import FUNNEL, SUPPRESS_BELOW, shown_total
+from models.department import SUPPRESSED, SUPPRESSED_MEANS
+from models.statistics import FUNNEL, SUPPRESS_BELOW, Statistics
 from models.tables import ActionStatus, Report, utcnow
 from models.yearly_actions import STATUS_LABELS, ActionLine, YearlyActions, yearly_actions
 from tasks.charts import horizontal_bars_svg
@@ -102,6 +103,7 @@ def context(
         "produced": f"{long_date(produced)} {produced:%H:%M} UTC",
         "reviews": figures.reviews,
         "editions": _in_words([e.title for e in rulebook.editions()]),
+        "edition_rule": rulebook.EDITION_RULE,
         "timeliness": [dict(r, percent=_percent(r["percent_on_time"])) for r in _rows(figures.timeliness)],
         "stage_times": [
             dict(r, median=_number(r["median"]), p90=_number(r["p90"])) for r in _rows(figures.stage_times)
@@ -125,22 +127,54 @@ def _in_words(items: list[str]) -> str:
 
 
 def _statistics(figures: Compliance) -> dict[str, Any] | None:
-    """The Department's figures for the template: the funnel by reporting year, and the characteristics grouped."""
+    """The statistics for the template: the funnel by reporting year; the Department's figures, one table per
+    breakdown with a column per nature; care leavers' deaths; and the project's own count of every child, grouped."""
     found = figures.statistics
     if found is None:
         return None
-    groups: dict[str, list[dict[str, Any]]] = {}
+    own: dict[str, list[dict[str, Any]]] = {}
     for row in _rows(found.characteristics):
-        groups.setdefault(row["label"], []).append(row)
+        own.setdefault(row["label"], []).append(row)
     return {
         "year": found.year,
-        "children": found.children,
-        "children_shown": shown_total(found.children),
+        "label": found.label,
+        "notifications": found.notifications_shown,
         "funnel": FUNNEL,
         "years": _rows(found.years),
-        "characteristics": groups,
+        "department": _department_tables(found),
+        "quarters": _rows(found.quarters),
+        "care_leaver_deaths": found.care_leaver_deaths_shown,
+        "care_leavers": [r for r in _rows(found.care_leavers) if r["breakdown_topic"] != "Total"],
+        "unmapped": found.unmapped,
+        "unmapped_children": found.unmapped_children,
+        "children": found.children,
+        "children_shown": found.children_shown,
+        "characteristics": own,
         "suppress_below": SUPPRESS_BELOW,
+        "suppressed": SUPPRESSED,
+        "suppressed_means": SUPPRESSED_MEANS,
     }
+
+
+def _department_tables(found: Statistics) -> list[dict[str, Any]]:
+    """Each breakdown as the report shows it: its heading, its columns (the natures) and a row per value."""
+    tables: dict[str, dict[str, Any]] = {}
+    for r in _rows(found.department):
+        table = tables.setdefault(r["breakdown_topic"], {"topic": r["breakdown_topic"], "heading": r["heading"]})
+        columns: list[str] = table.setdefault("columns", [])
+        if r["nature"] not in columns:
+            columns.append(r["nature"])
+        rows: dict[str, list[str]] = table.setdefault("by_value", {})
+        rows.setdefault(r["breakdown"], []).append(r["number"])
+    return [
+        {
+            "topic": t["topic"],
+            "heading": t["heading"],
+            "columns": t["columns"],
+            "rows": [{"breakdown": value, "numbers": numbers} for value, numbers in t["by_value"].items()],
+        }
+        for t in tables.values()
+    ]
 
 
 # what an action's owner gave at the end: the evidence it is done, or the reason it cannot be

@@ -105,7 +105,13 @@ def describe(session: Session, review: Review, step: Step[Any]) -> str:
     if deadline:
         due = session.exec(select(Deadline).where(Deadline.review_id == review.id, Deadline.name == deadline)).first()
         if due is not None and due.status == DeadlineStatus.OPEN:
-            lines.append(f"**{due.title}: {due.meaning} {due.due_on:%A %d %B %Y}** ({due.source}).")
+            book = rulebook.edition(review.edition)
+            lines.append(
+                f"**{due.title}: {due.meaning} {due.due_on:%A %d %B %Y}**: {book.kind_words(due.kind)} ({due.source})."
+            )
+            if due.alternative_basis and due.alternative_on:  # the other count, shown beside, never chased
+                on = f"{due.alternative_on:%A %d %B %Y}"
+                lines.append(f"Beside it: {book.alternative_words(due.rule_id, due.alternative_basis, on)}.")
             if due.provisional:
                 lines.append(f"This date is *provisional*: {PROVISIONAL_NOTE}.")
             lines.append("")

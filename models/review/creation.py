@@ -92,7 +92,7 @@ def create_review(
         _same_notification(existing, incident)
         return existing, False
     edition = rulebook.edition_in_force(incident.aware_on)
-    rapid_review_from = partnership.rapid_review_count or edition.rule(rulebook.Entry.RAPID_REVIEW).from_event
+    rapid_review_from = partnership.rapid_review_count or edition.rapid_review_count
     for _attempt in range(20):
         review = Review(
             reference=_next_reference(session, at.year),

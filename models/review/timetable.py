@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -50,7 +50,13 @@ def deadline_on(session: Session, review: Review, name: Entry) -> dt.date | None
 
 
 def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
-    """Recompute the review's timetable from its pinned edition and milestones, and store it."""
+    """Recompute the review's timetable from its pinned edition, its pinned rapid review count and its milestones,
+    and store it.
+
+    The count is the review's own (``Review.rapid_review_from``, pinned when it was recorded and moved only by an
+    operator's recount: models/rapid_review_count.py), never its partnership's current choice, so a later choice
+    moves no running review's dates. A review with none pinned counts from awareness, the earlier date: it can only
+    be early, never late, by the Panel's count."""
     partnership = session.get(Partnership, review.partnership_id)
     assert partnership is not None
     events = milestones_of(session, review.id)
@@ -58,7 +64,7 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
     entries = edition.timetable(
         events,
         closure_days=tuple(dt.date.fromisoformat(d) for d in partnership.closure_days),
-        rapid_review_from=partnership.rapid_review_from,
+        rapid_review_from=review.rapid_review_from or Event.AWARE_ON,
         applies=edition.applying(review.notification_kind, review.rapid_review_follows),
     )
     stored = {d.name: d for d in session.exec(select(Deadline).where(Deadline.review_id == review.id))}
@@ -73,11 +79,13 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
         row.title = entry.rule.title
         row.meaning = entry.meaning
         row.kind = entry.rule.kind.value
-        row.source = entry.rule.source
+        row.source = entry.source
         row.basis = entry.basis.value
         row.basis_on = entry.basis_on
         row.due_on = entry.due_on
         row.provisional = entry.provisional
+        row.alternative_basis = entry.alternative_basis.value if entry.alternative_basis else None
+        row.alternative_on = entry.alternative_on
         row.status = status
         row.met_on = met_on
         row.updated_at = now
@@ -91,7 +99,8 @@ def refresh_deadlines(session: Session, review: Review) -> list[Deadline]:
 
 @dataclass(frozen=True)
 class Recounted:
-    """An open deadline counted again with a newer bank holiday list."""
+    """An open deadline counted again: with a newer bank holiday list, or with a rapid review count an operator
+    chose for the review (models/rapid_review_count.py)."""
 
     reference: str
     title: str
@@ -114,6 +123,12 @@ def recount_open(session: Session) -> list[Recounted]:
         .where(col(Review.id).in_(select(Deadline.review_id).where(col(Deadline.status) == DeadlineStatus.OPEN)))
         .order_by(col(Review.reference))
     ).all()
+    return recount(session, reviews)
+
+
+def recount(session: Session, reviews: Sequence[Review]) -> list[Recounted]:
+    """Count the reviews' timetables again, as they stand now, and say what each open deadline was and is: the ones
+    that moved first."""
     found: list[Recounted] = []
     for review in reviews:
         before = {

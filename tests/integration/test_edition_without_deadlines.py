@@ -58,7 +58,10 @@ def notified(engine: Engine) -> dict[str, str]:
                 actor=COORDINATOR,
                 at=at,
             )
-            assert review.edition == edition_id
+            # both became aware the same day, so both follow the lean edition (rulebook.EDITION_RULE); one is pinned
+            # to wt2026 as a review recorded under it would be, so the two differ only in their edition
+            review.edition = edition_id
+            session.add(review)
             transitions.apply_transition(session, review, "submit_notification", actor=COORDINATOR, milestones=TOLD)
             found[edition_id] = review.reference
     return found
@@ -96,11 +99,17 @@ def test_the_form_and_the_worklist_show_no_deadline_the_edition_does_not_define(
             assert isinstance(action, process.WaitForForm) and action.step.deadline is Entry.RAPID_REVIEW
             shown[edition_id] = action.description
         lines = {e: shown[e].replace(refs[e], "REF").splitlines()[:-1] for e in refs}  # the last names the edition
-        due = "**Rapid review completed and sent to the Panel: due by Monday 04 February 2030** (WT2026 (unchanged"
+        due = (
+            "**Rapid review completed and sent to the Panel: due by Monday 04 February 2030**: statutory guidance "
+            "(Working Together to Safeguard Children 2026) (WT2026 (unchanged"
+        )
         (at,) = [n for n, line in enumerate(lines["wt2026"]) if line.startswith(due)]
-        assert lines["wt2026"][at + 1].startswith("This date is *provisional*") and lines["wt2026"][at + 2] == ""
+        # counted from awareness (the partnership's choice), the notification's count beside it
+        beside = "Beside it: Wednesday 06 February 2030 counted from the notification to the Panel"
+        assert lines["wt2026"][at + 1].startswith(beside)
+        assert lines["wt2026"][at + 2].startswith("This date is *provisional*") and lines["wt2026"][at + 3] == ""
         # the same description, without the deadline's lines
-        assert lines[LEAN_ID] == lines["wt2026"][:at] + lines["wt2026"][at + 3 :]
+        assert lines[LEAN_ID] == lines["wt2026"][:at] + lines["wt2026"][at + 4 :]
         assert "due by" not in shown[LEAN_ID] and "provisional" not in shown[LEAN_ID]
         waiting = {w.reference: w.deadline for w in worklist.worklist(session, D(2030, 1, 20))}
         assert waiting == {refs["wt2026"]: D(2030, 2, 4), refs[LEAN_ID]: None}

@@ -4,6 +4,7 @@ carries only the deadlines it defines."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ def test_wt2026_keeps_the_2023_timescales_and_says_what_is_not_confirmed() -> No
         assert "WT2023 ch5" not in rule.source or "unchanged from WT2023 ch5" in rule.source, rule.id
     assert "not confirmed" in new.sources["WT2026"]
     assert new.in_force_from == D(2026, 3, 18) and "Confirm" in new.in_force_note
+    assert "19 March 2026" in new.in_force_note  # GOV.UK's earliest surviving file
+    assert new.reissued == (D(2026, 3, 24), D(2026, 5, 6))
     assert new.health_partner == "integrated care board"
 
 
@@ -61,7 +64,10 @@ def test_every_kind_of_notification_says_who_is_told_by_when_and_what_follows(ed
     assert names == {"notify_looked_after_death"}
     both = edition.applying(kinds.LOOKED_AFTER_DEATH, rapid_review_follows=True)
     names = {e.name for e in edition.timetable({Event.AWARE_ON: D(2026, 11, 2)}, applies=both)}
-    assert {"notify_looked_after_death", "notify_panel", "rapid_review"} <= names
+    assert {"notify_looked_after_death", "notify_panel"} <= names
+    # the rapid review's clock starts with awareness (2018) or the notification (since 2023)
+    notified = {Event.AWARE_ON: D(2026, 11, 2), Event.NOTIFIED_ON: D(2026, 11, 4)}
+    assert "rapid_review" in {e.name for e in edition.timetable(notified, applies=both)}
 
 
 def test_every_rule_names_a_source_the_edition_defines(edition: rulebook.Edition) -> None:
@@ -84,7 +90,13 @@ def test_the_required_rules_are_there_with_their_counts(edition: rulebook.Editio
     assert (lcspr.count, lcspr.unit, lcspr.from_event) == (6, Unit.CALENDAR_MONTHS, Event.LCSPR_DECIDED_ON)
     retention = edition.rule("publication_retention")
     assert (retention.count, retention.unit, retention.limit) == (12, Unit.CALENDAR_MONTHS, Limit.AT_LEAST)
-    assert edition.rule("panel_response").kind is RuleKind.EXPECTATION
+    # what each rule is: the notification a duty in statute and regulation, the 15 days statutory guidance and the
+    # Panel's expectation (not statute), the Panel's reply only what happens in practice
+    assert notify.kind is RuleKind.STATUTE and "REGS" in notify.source
+    assert rapid.kind is RuleKind.STATUTORY_GUIDANCE
+    assert edition.rule("panel_response").kind is RuleKind.PRACTICE
+    assert edition.rule("notify_care_leaver_death").kind is RuleKind.PRACTICE
+    assert [k for k in RuleKind if k.escalated] == [RuleKind.STATUTE, RuleKind.STATUTORY_GUIDANCE]
 
 
 def test_health_partner_follows_the_edition() -> None:
@@ -124,6 +136,7 @@ def test_the_timetable_around_christmas() -> None:
         for e in book.timetable(
             {Event.AWARE_ON: D(2026, 12, 18), Event.LCSPR_DECIDED_ON: D(2026, 8, 31)},
             planned={Event.PUBLISHED_ON: D(2027, 4, 1)},
+            rapid_review_from=Event.AWARE_ON,
         )
     }
     assert entries["notify_panel"] == D(2026, 12, 29)
@@ -132,18 +145,21 @@ def test_the_timetable_around_christmas() -> None:
     assert entries["send_final_report_by"] == D(2027, 3, 19)  # 7 working days back over Easter 2027
 
 
-def test_rapid_review_counted_from_the_notification_when_the_partnership_says_so() -> None:
+def test_rapid_review_counted_from_awareness_when_the_partnership_says_so() -> None:
     book = rulebook.edition("wt2023")
     events = {Event.AWARE_ON: D(2026, 12, 18), Event.NOTIFIED_ON: D(2026, 12, 22)}
-    by_awareness = {e.name: e for e in book.timetable(events)}["rapid_review"]
-    by_notification = {e.name: e for e in book.timetable(events, rapid_review_from=Event.NOTIFIED_ON)}["rapid_review"]
+    by_awareness = {e.name: e for e in book.timetable(events, rapid_review_from=Event.AWARE_ON)}["rapid_review"]
+    by_notification = {e.name: e for e in book.timetable(events)}["rapid_review"]  # the edition's own count
     assert by_awareness.due_on == D(2027, 1, 13)
     assert by_notification.basis is Event.NOTIFIED_ON
     assert by_notification.due_on == D(2027, 1, 15)  # 22 Dec (0): 23, 24, 29 .. 31, 4 .. 8, 11 .. 15 Jan
 
 
 def test_nothing_is_computed_from_an_event_that_has_not_happened() -> None:
+    """Under wt2023 the rapid review counts from the notification: before it, there is no rapid review date."""
     names = {e.name for e in rulebook.edition("wt2023").timetable({Event.AWARE_ON: D(2026, 3, 2)})}
+    assert names == {"notify_panel", "notify_partners"}
+    names = {e.name for e in rulebook.edition("wt2018").timetable({Event.AWARE_ON: D(2022, 3, 2)})}
     assert names == {"notify_panel", "notify_partners", "rapid_review"}
 
 
@@ -240,8 +256,8 @@ def test_an_edition_lacking_an_entry_loads_and_gives_no_such_date(tmp_path: Path
     # what it does define, it counts as the edition it came from
     full = {e.name: e for e in rulebook.edition("wt2026").timetable(FULL, planned={Event.PUBLISHED_ON: D(2030, 7, 15)})}
     assert all(e == full[e.name] for e in entries)
-    # a partnership counting the rapid review from the notification asks nothing of an edition without that clock
-    assert lean.timetable(FULL, rapid_review_from=Event.NOTIFIED_ON) == lean.timetable(FULL)
+    # a partnership counting the rapid review from awareness asks nothing of an edition without that clock
+    assert lean.timetable(FULL, rapid_review_from=Event.AWARE_ON) == lean.timetable(FULL)
 
 
 def test_an_edition_lacking_an_entry_takes_its_place_among_the_others(tmp_path: Path) -> None:
@@ -287,3 +303,99 @@ def test_a_rule_is_found_by_its_id() -> None:
     assert all(book.rule(rule.id) is rule for rule in book.rules)
     with pytest.raises(KeyError, match="no rule 'no_such_rule'"):
         book.rule("no_such_rule")
+
+
+# Hand counts, checked against GOV.UK's list as shipped (models/bank_holidays): Christmas Day Fri 25 Dec 2026, Boxing
+# Day's substitute Mon 28 Dec 2026, New Year's Day Fri 1 Jan 2027; Good Friday 26 Mar 2027, Easter Monday 29 Mar 2027.
+CHRISTMAS = {Event.AWARE_ON: D(2026, 12, 18), Event.NOTIFIED_ON: D(2026, 12, 22)}  # a Friday, then a Tuesday
+EASTER = {Event.AWARE_ON: D(2027, 3, 11), Event.NOTIFIED_ON: D(2027, 3, 17)}  # a Thursday, then a Wednesday
+
+
+def test_the_hand_counts_rest_on_the_shipped_bank_holidays() -> None:
+    from models.bank_holidays import published_list
+
+    days = published_list().days
+    assert {D(2026, 12, 25), D(2026, 12, 28), D(2027, 1, 1), D(2027, 3, 26), D(2027, 3, 29)} <= set(days)
+    assert D(2026, 12, 26) not in days and D(2027, 3, 28) not in days  # a Saturday and a Sunday
+
+
+@pytest.mark.parametrize(
+    ("events", "count", "due", "beside"),
+    [
+        # from awareness, Fri 18 Dec (day 0): Mon 21-Thu 24 Dec (1-4), Tue 29-Thu 31 Dec (5-7), Mon 4-Fri 8 Jan (8-12),
+        # Mon 11-Wed 13 Jan (13-15)
+        (CHRISTMAS, Event.AWARE_ON, D(2027, 1, 13), D(2027, 1, 15)),
+        # from the notification, Tue 22 Dec (day 0): Wed 23, Thu 24 Dec (1-2), Tue 29-Thu 31 Dec (3-5), Mon 4-Fri 8 Jan
+        # (6-10), Mon 11-Fri 15 Jan (11-15)
+        (CHRISTMAS, Event.NOTIFIED_ON, D(2027, 1, 15), D(2027, 1, 13)),
+        # from awareness, Thu 11 Mar (day 0): Fri 12 (1), Mon 15-Fri 19 (2-6), Mon 22-Thu 25 (7-10), Good Friday and
+        # Easter Monday skipped, Tue 30 Mar-Fri 2 Apr (11-14), Mon 5 Apr (15)
+        (EASTER, Event.AWARE_ON, D(2027, 4, 5), D(2027, 4, 9)),
+        # from the notification, Wed 17 Mar (day 0): Thu 18, Fri 19 (1-2), Mon 22-Thu 25 (3-6), Tue 30 Mar-Fri 2 Apr
+        # (7-10), Mon 5-Fri 9 Apr (11-15)
+        (EASTER, Event.NOTIFIED_ON, D(2027, 4, 9), D(2027, 4, 5)),
+    ],
+    ids=[
+        "christmas-from-awareness",
+        "christmas-from-notification",
+        "easter-from-awareness",
+        "easter-from-notification",
+    ],
+)
+def test_the_rapid_review_under_each_count(
+    events: dict[Event, dt.date], count: Event, due: dt.date, beside: dt.date
+) -> None:
+    """Either count gives its date, and the date counted from the other start beside it, never as the deadline."""
+    entry = {e.name: e for e in rulebook.edition("wt2026").timetable(events, rapid_review_from=count)}["rapid_review"]
+    other = Event.NOTIFIED_ON if count is Event.AWARE_ON else Event.AWARE_ON
+    assert (entry.due_on, entry.basis, entry.alternative_on, entry.alternative_basis) == (due, count, beside, other)
+    assert not entry.provisional
+
+
+def test_the_rapid_review_counts_from_the_notification_since_2023_and_from_awareness_in_2018() -> None:
+    for edition_id, start in (("wt2018", Event.AWARE_ON), ("wt2023", Event.NOTIFIED_ON), ("wt2026", Event.NOTIFIED_ON)):
+        book = rulebook.edition(edition_id)
+        rapid = book.rule("rapid_review")
+        assert rapid.from_event is start, edition_id
+        assert {o.event for o in rapid.starts} == {Event.AWARE_ON, Event.NOTIFIED_ON}
+        # each start names its own source: the Panel's practice guidance and the partnerships that follow it
+        assert "PANEL practice guidance" in rapid.start(Event.NOTIFIED_ON).source
+        assert "WT2018 ch4" in rapid.start(Event.AWARE_ON).source
+        assert all(name in book.sources["LOCAL"] for name in ("Cambridgeshire and Peterborough", "Essex", "Walsall"))
+        entry = {e.name: e for e in book.timetable(CHRISTMAS)}["rapid_review"]
+        assert entry.basis is start
+        assert "counted from" in entry.source and rapid.start(start).source in entry.source
+    beside = rulebook.edition("wt2026").alternative_words("rapid_review", "aware_on", "Wed 13 Jan 2027")
+    assert beside == (
+        "Wed 13 Jan 2027 counted from the local authority becoming aware: an earlier date a partnership may aim for"
+    )
+
+
+def test_each_kind_in_words_and_the_kinds_stored_before_they_were_named() -> None:
+    book = rulebook.edition("wt2023")
+    assert book.kind_words("statutory_guidance") == "statutory guidance (Working Together to Safeguard Children 2023)"
+    assert book.kind_words("statute").startswith("a duty in statute and regulation (Children Act 2004 s16C")
+    assert book.kind_words("practice").startswith("what happens in practice")
+    # a deadline stored with the old kinds reads as it was meant, and is escalated as it was, until counted again
+    assert book.kind_words("statutory") == "statutory (the Act, the Regulations or Working Together)"
+    assert book.kind_words("expectation") == "an expectation, not statutory"
+    assert {"statute", "statutory_guidance", "statutory"} == rulebook.BREACH_KINDS
+
+
+def test_an_edition_s_first_day_is_one_setting_with_its_evidence(tmp_path: Path) -> None:
+    text = (rulebook.RULEBOOK_DIR / "wt2026.toml").read_text()
+    assert text.count("2026-03-18") == 1  # said once: [in_force] from
+    (tmp_path / "wt2026.toml").write_text(text.replace("from = 2026-03-18", "from = 2026-03-25", 1))
+    with pytest.raises(RulebookError, match="re-issue is dated before"):
+        rulebook.parse_edition(tmp_path / "wt2026.toml")
+    (tmp_path / "wt2026.toml").write_text(re.sub(r'(?m)^evidence = ".*"$', 'evidence = " "', text, count=1))
+    with pytest.raises(RulebookError, match=r"\[in_force\] needs a first day"):
+        rulebook.parse_edition(tmp_path / "wt2026.toml")
+    assert "EDITION_RULE" in (rulebook.__doc__ or "")
+    assert rulebook.EDITION_RULE.endswith("in force on the day the local authority became aware of the incident.")
+
+
+def test_the_readme_and_the_rulebook_guide_quote_the_one_rule() -> None:
+    root = rulebook.RULEBOOK_DIR.parents[1]
+    for doc in ("README.md", "docs/rulebook.md"):
+        assert rulebook.EDITION_RULE in " ".join((root / doc).read_text(encoding="utf-8").split()), doc

@@ -168,12 +168,14 @@ def _entry(entry: rulebook.TimetableEntry) -> dict[str, Any]:
         "rule": entry.rule.id,
         "title": entry.rule.title,
         "kind": entry.rule.kind.value,
-        "source": entry.rule.source,
+        "source": entry.source,
         "meaning": entry.meaning,
         "due_on": entry.due_on.isoformat(),
         "provisional": entry.provisional,
         "basis": entry.basis.value,
         "basis_on": entry.basis_on.isoformat(),
+        "alternative_basis": entry.alternative_basis.value if entry.alternative_basis else None,
+        "alternative_on": entry.alternative_on.isoformat() if entry.alternative_on else None,
     }
 
 

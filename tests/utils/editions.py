@@ -27,14 +27,19 @@ def edition_text(
     ``in_force_from``."""
     text = (rulebook.RULEBOOK_DIR / f"{base}.toml").read_text(encoding="utf-8")
     dropped = set(without)
-    blocks = re.split(r"(?m)^(?=\[)", text)  # each table ([sources], [[rules]], [[notifications]]) with what follows
+    # each table ([sources], [[rules]], [[notifications]]) with what follows; a rule's [[rules.from_options]] stay
+    # with their rule
+    blocks = re.split(r"(?m)^(?=\[(?!\[rules\.))", text)
     kept = [b for b in blocks if not (b.startswith("[[rules]]") and _rule_id(b) in dropped)]
     assert len(blocks) - len(kept) == len(dropped), f"{base} lacks some of {sorted(dropped)}"
     head = kept[0]
     head = re.sub(r'(?m)^edition = ".*"$', f'edition = "{edition_id}"', head, count=1)
     head = re.sub(r'(?m)^title = ".*"$', f'title = "An edition invented for the tests ({edition_id})"', head, count=1)
-    head = re.sub(r"(?m)^in_force_from = .*$", f"in_force_from = {in_force_from.isoformat()}", head, count=1)
-    return "".join([head, *kept[1:]])
+    text = "".join([head, *kept[1:]])
+    # the first day is the [in_force] table's ``from``, the only unquoted date given as ``from``; the base's re-issues
+    # are its own
+    text = re.sub(r"(?m)^reissued = .*\n", "", text, count=1)
+    return re.sub(r"(?m)^from = \d{4}-\d{2}-\d{2}$", f"from = {in_force_from.isoformat()}", text, count=1)
 
 
 def _rule_id(block: str) -> str:
