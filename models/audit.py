@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from models.chain import GENESIS_HASH, Unopened, follows, walk
@@ -150,6 +151,23 @@ def _chain_end(session: Session, table: type[StageEvent] | type[Decision], revie
     return follows(rows[0] if rows else None)[1]
 
 
+# A migration that signs heads through this code names the schema it runs at in its session's ``info`` under
+# SIGNING_AT: the models hold columns added by later migrations, which that schema has not got yet.
+SIGNING_AT = "cspr.audit.signing_at"
+OLDER_SCHEMAS = frozenset({"0009"})
+PEOPLE_AT_0009 = (
+    "review_id",
+    "kind",
+    "pseudonym",
+    "age_band",
+    "relationship",
+    "name",
+    "date_of_birth",
+    "characteristics",
+    "former_names",
+)
+
+
 def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dict[str, str | None]]:
     """Each person's record as the ORM reads it (names decrypted). An erased review's values cannot be read any
     more, and are left out: its head covers the rest of each record."""
@@ -175,9 +193,11 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
         ]
     else:
         # read afresh: a record loaded earlier in this transaction may have been changed since by another one
-        people = session.exec(
-            select(CasePerson).where(CasePerson.review_id == review_id).execution_options(populate_existing=True)
-        ).all()
+        query = select(CasePerson).where(CasePerson.review_id == review_id).execution_options(populate_existing=True)
+        older = session.info.get(SIGNING_AT) in OLDER_SCHEMAS
+        if older:  # migration 0009 signs before the later columns exist: it reads only the ones the head covered then
+            query = query.options(load_only(*(getattr(CasePerson, name) for name in PEOPLE_AT_0009)))
+        people = session.exec(query).all()
         records = [
             {
                 "id": str(person.id),
@@ -191,7 +211,7 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
                 **({"former_names": person.former_names} if person.former_names else {}),
                 # kept since 0012: in the head only where set, so the heads signed before it still hold. (The order
                 # children were listed in is not covered: migration 0012 numbered existing ones after signing.)
-                **({"expected_on": person.expected_on} if person.expected_on else {}),
+                **({"expected_on": person.expected_on} if not older and person.expected_on else {}),
             }
             for person in people
         ]

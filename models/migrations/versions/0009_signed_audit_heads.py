@@ -31,9 +31,9 @@ GENESIS_HASH = "0" * 64
 
 
 def upgrade() -> None:
-    from models.audit import store_head
+    from models.audit import SIGNING_AT, store_head
 
-    session = Session(bind=op.get_bind())
+    session = Session(bind=op.get_bind(), info={SIGNING_AT: revision})  # the models' later columns are not here yet
     try:
         for review_id in session.execute(sa.text("SELECT id FROM review")).scalars().all():
             store_head(session, _uuid(review_id))
