@@ -31,7 +31,7 @@ def deadlines(
     # change here, and the rulebooks are read only by the command that needs them
     edition: Annotated[
         str | None,
-        typer.Option(help=f"Guidance edition, e.g. wt2023. Default: the one rule, {EDITION_RULE}"),
+        typer.Option(help=f"Guidance edition, e.g. wt2023. Default, by the one rule: {EDITION_RULE}"),
     ] = None,
     notified_on: Annotated[str | None, typer.Option(help="Date the Panel was notified, if it has been.")] = None,
     rapid_review_from: Annotated[
