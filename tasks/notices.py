@@ -6,14 +6,15 @@ idempotent step, so a relay that refuses or is down never blocks or undoes a dec
 - With a mail relay (``CSPR_SMTP_URL``, tasks/mail.py), each message goes by email to each of its mailboxes
   (models/messages.py: the national bodies' from the settings, people's from the register), one ``Delivery`` row
   each with its state: pending, sent, or failed with the relay's answer. A relay that does not take a message now is
-  tried again with backoff (the deadline sweep tries again too); a recipient refused for good, or still not taken
-  after the last try, is failed, and an event ``cspr.message.failed`` says so. Every try of one message carries the
-  same Message-ID, taken from its outbox row.
+  tried again with backoff (by the delivery run every five minutes, flows/deliver_messages.py, and by the deadline
+  sweep and the review's own runs); a recipient refused for good, or still not taken after the last try, is failed,
+  and an event ``cspr.message.failed`` says so. Every try of one message carries the same Message-ID, taken from its
+  outbox row.
 - Without one, or for a recipient with no mailbox, the message is a text file in ``CSPR_HOME/outbox`` (one file per
   message, named by reference, purpose and recipient), where an operator or a mail gateway picks it up.
 
-A message delivered is never delivered again; two deliverers at once (a review's run and the sweep) each claim a
-delivery before sending it, so only one sends it.
+A message delivered is never delivered again; two deliverers at once (a review's run, the delivery run, the sweep)
+each claim a delivery before sending it, so only one sends it.
 """
 
 from __future__ import annotations
@@ -241,15 +242,20 @@ def _to_folder(reference: str, message: Outbox, now: dt.datetime) -> None:
 
 
 def _take(session: Session, delivery_id: uuid.UUID, state: DeliveryState, now: dt.datetime) -> bool:
-    """Claim a delivery still in ``state`` and claimed by nobody (compare-and-set); True if this sender has it."""
+    """Claim a delivery still in ``state`` and claimed by nobody (compare-and-set); True if this sender has it. A
+    pending one only while its next try is due: another sender that has just tried it and failed leaves it for its
+    next try, not for a second try at once. The hold runs from the clock now, not from when this sender began (a
+    sender that waited minutes on a relay that does not answer still holds what it claims)."""
+    due = (col(Delivery.next_try_at) <= now,) if state is DeliveryState.PENDING else ()
     claimed = session.execute(
         sa.update(Delivery)
         .where(
             col(Delivery.id) == delivery_id,
             col(Delivery.state) == state,
             sa.or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
+            *due,
         )
-        .values(claimed_until=now + CLAIM_FOR)
+        .values(claimed_until=max(now, utcnow()) + CLAIM_FOR)
         .execution_options(synchronize_session=False)
     )
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
@@ -393,6 +399,31 @@ def tell_operators(reference: str, purpose: str, recipient: str) -> bool:
         subject = messages.failure_subject(reference, purpose, recipient)
         added = enqueue(session, review, Occasion.not_delivered(purpose, recipient), (OPERATORS,), subject)
     return bool(added)
+
+
+def references_due(*, engine: Engine | None = None, now: dt.datetime | None = None) -> list[str]:
+    """Reviews with a message to deliver now (the delivery run's, flows/deliver_messages.py): an email whose next try
+    is due and that no sender holds, or a message never tried (its review's run stopped before delivering it). One
+    query: none when nothing waits. A message whose emails all wait for a later try is not due, nor one held for a
+    daily digest (the sweep sends those)."""
+    now = now or utcnow()
+    pending = sa.and_(col(Delivery.outbox_id) == col(Outbox.id), col(Delivery.state) == DeliveryState.PENDING)
+    due = sa.and_(
+        pending,
+        col(Delivery.next_try_at) <= now,
+        sa.or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now),
+    )
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(Review.reference)
+            .join(Outbox, col(Outbox.review_id) == col(Review.id))
+            .where(
+                col(Outbox.sent_at).is_(None),
+                sa.or_(sa.exists().where(due), ~sa.exists().where(pending)),
+            )
+            .distinct()
+        ).all()
+    return sorted(rows)
 
 
 def references_with_messages_waiting(*, engine: Engine | None = None) -> list[str]:
