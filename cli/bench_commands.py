@@ -166,3 +166,21 @@ def bench_gate(
     from benchmarks.gate import run
 
     _timed(f"Timing {requests:,} requests with and without the gate ...", lambda: run(requests), as_json)
+
+
+@app.command("worklist")
+def bench_worklist(
+    reviews: Annotated[int, typer.Option(help="How many open reviews the larger size has (the smaller has 1).")] = 200,
+    steps: Annotated[int, typer.Option(help="Turns in each burst timed.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time the worklist's work per step, as a review's turn does it, at 1 and at N open reviews of a partnership, in
+    one run, on a Prefect server and database of its own."""
+    stop_on_sigterm()
+    with _home_of_its_own("cspr-bench-worklist-") as home:
+        port = _prefect_of_its_own(home)
+        from benchmarks.worklist import run
+
+        with console.status(f"Timing the worklist's work per step at 1 and at {reviews} open reviews ..."):
+            result = run(reviews, steps, port)
+    _print_figures(result, as_json)

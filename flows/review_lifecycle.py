@@ -38,7 +38,7 @@ from tasks.runs import (
     schedule_lifecycle,
 )
 from tasks.work_tasks import start_item_runs
-from tasks.worklist_artifacts import publish_worklist
+from tasks.worklist_artifacts import refresh_worklist
 
 Reference = Annotated[str, Field(pattern=r"^CSPR-\d{4}-\d{4,}$", title="Review reference", examples=["CSPR-2026-0042"])]
 
@@ -64,7 +64,7 @@ def review_lifecycle(reference: Reference) -> str:
                 announce_waiting(reference)  # once per visit of the step: a replay or a refusal tells nobody again
             deliver_outbox(reference)
             publish_timeline(reference, timeline(reference))
-            publish_worklist(action.partnership)
+            refresh_worklist(action.partnership)  # one row; the whole worklist at most once a minute
             if items_changed:  # a run for each new item (and, on the run's first turn, for any without one)
                 start_item_runs(reference, action.partnership, action.stage)
                 items_changed = False

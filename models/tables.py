@@ -633,3 +633,23 @@ class Action(SQLModel, table=True):
     reminder_level: int = 0
     escalation_level: int = 0
     created_at: dt.datetime = _when()
+
+
+# --- the worklist artifacts' refreshes (tasks/worklist_artifacts.py) ----------------------------------------------
+
+
+class WorklistRefresh(SQLModel, table=True):
+    """Whether a partnership's worklist artifact may be behind what the database says, and when it was last
+    refreshed (models/worklist.py). A review's turn counts a change here, one row, instead of re-reading every
+    open review of the partnership; the artifact is refreshed at most once a short while, and a change left over
+    is refreshed by the next call that looks for them."""
+
+    __tablename__ = "worklist_refresh"
+
+    partnership: str = Field(sa_type=sa.String(64), primary_key=True)  # its code
+    changes: int = 0  # the turns that may have changed what it shows, counted
+    shown: int = 0  # ``changes`` as it was when the artifact was last refreshed (-1: that refresh failed)
+    # the latest of those turns' flow run: a refresh made outside it belongs to it, so that the gate shows it to
+    # that partnership's people alone (an artifact is shown with the run it belongs to)
+    run_id: uuid.UUID | None = None
+    refreshed_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

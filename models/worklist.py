@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from models import messages, process
@@ -35,6 +36,7 @@ from models.tables import (
     RequestStatus,
     Review,
     StageEvent,
+    WorklistRefresh,
 )
 from models.work.actions import AWAITING
 from models.work.items import ItemKind, ItemRef
@@ -372,3 +374,74 @@ def _actions(
 def _left(partnership: Partnership, today: dt.date, due_on: dt.date) -> int:
     closures = tuple(dt.date.fromisoformat(d) for d in partnership.closure_days)
     return calendar_for(closures).between(today, due_on)
+
+
+# --- when the worklist artifacts were refreshed (tasks/worklist_artifacts.py) --------------------------------------
+# Reading a partnership's worklist reads every open review of it: done at every turn of every review, a burst of N
+# reviews costs N² reads. Instead a turn counts a change on its partnership's row (one statement) and refreshes the
+# artifact only if nobody has for ``window``; what is left over is refreshed by ``claim_changed``'s caller. Each
+# claim is a compare-and-set in one UPDATE, so two processes at once never both refresh for the same change, and a
+# change counted after a claim is still there for the next.
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A refresh to make: the partnership's code, and the flow run the artifact is to belong to."""
+
+    partnership: str
+    run_id: uuid.UUID | None
+
+
+def count_change(session: Session, partnership: str, run_id: uuid.UUID | None) -> None:
+    """Count a turn that may have changed the partnership's worklist, made by the flow run ``run_id``."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(WorklistRefresh)
+    statement = insert.values(partnership=partnership, changes=1, shown=0, run_id=run_id)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["partnership"],
+            set_={"changes": col(WorklistRefresh.changes) + 1, "run_id": statement.excluded.run_id},
+        )
+    )
+
+
+def claim_if_quiet(session: Session, partnership: str, now: dt.datetime, window: dt.timedelta) -> bool:
+    """Take the refresh of a partnership's worklist if it was last refreshed ``window`` or longer before ``now`` (or
+    never): then it is this caller's to make, and nobody else's for ``window``."""
+    at = col(WorklistRefresh.refreshed_at)
+    return _claim(
+        session, now, col(WorklistRefresh.partnership) == partnership, sa.or_(at.is_(None), at <= now - window)
+    )
+
+
+def claim_changed(session: Session, now: dt.datetime) -> list[Claim]:
+    """Take the refresh of every partnership's worklist with a change counted since its last refresh, whenever
+    that was; each with the flow run of its latest turn."""
+    behind = col(WorklistRefresh.shown) != col(WorklistRefresh.changes)
+    query = select(WorklistRefresh.partnership, WorklistRefresh.run_id).where(behind)
+    found = session.exec(query.order_by(col(WorklistRefresh.partnership))).all()  # one order: no deadlock
+    # each taken unless another caller took it meanwhile
+    return [
+        Claim(p, run_id) for p, run_id in found if _claim(session, now, col(WorklistRefresh.partnership) == p, behind)
+    ]
+
+
+def _claim(session: Session, now: dt.datetime, *where: sa.ColumnElement[bool]) -> bool:
+    """Mark the refresh taken, in one UPDATE that finds the row only if it still matches ``where``: a compare-and-set
+    (on PostgreSQL a second writer waits for the first, then finds the row no longer matches)."""
+    result = session.execute(
+        sa.update(WorklistRefresh)
+        .where(*where)
+        .values(refreshed_at=now, shown=col(WorklistRefresh.changes))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def refresh_failed(session: Session, partnership: str) -> None:
+    """A refresh taken and not made: the partnership's worklist is behind again, for the next caller."""
+    session.execute(
+        sa.update(WorklistRefresh)
+        .where(col(WorklistRefresh.partnership) == partnership)
+        .values(shown=-1)
+        .execution_options(synchronize_session=False)
+    )
