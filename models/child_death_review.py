@@ -29,14 +29,13 @@ from pydantic import AfterValidator, StringConstraints
 from sqlmodel import Session, select
 
 from models.forms import Harm
-from models.people import EMAIL, RegisterRefusal, record_change
+from models.people import EMAIL, RegisterRefusal, record_change, register_partnership
 from models.recipients import LocalBody
 from models.review import outbox
-from models.review.lookup import UnknownPartnership, partnership_by_code
 from models.review.outbox import Occasion
 from models.review.transitions import Actor
 from models.rulebook import NotificationKind
-from models.tables import CasePerson, Outbox, Partnership, RegisterAction, Review, utcnow
+from models.tables import CasePerson, Outbox, RegisterAction, Review, utcnow
 
 CHILD_DEATH_REVIEW = LocalBody.CHILD_DEATH_REVIEW
 SOURCE = (
@@ -113,7 +112,7 @@ class Mailbox:
 
 def mailbox_of(session: Session, code: str) -> Mailbox:
     """The partnership's child death review mailbox today."""
-    partnership = _partnership(session, code)
+    partnership = register_partnership(session, code)
     held = partnership.child_death_review_email
     return Mailbox(partnership.code, partnership.name, held, held, recorded=False)
 
@@ -122,7 +121,7 @@ def set_mailbox(session: Session, code: str, email: str | None, *, by: Actor, at
     """Set the child death review partners' mailbox for a partnership to ``email``, or to none (``None``: their
     messages then wait in the outbox folder, as a national body's do when it has no mailbox). A change is recorded in
     the register's history with who made it and what it was; setting what is set already records nothing."""
-    partnership = _partnership(session, code)
+    partnership = register_partnership(session, code)
     address = None if email is None else email.strip().casefold()
     if address is not None and (len(address) > 254 or not EMAIL.match(address)):
         raise RegisterRefusal(
@@ -145,13 +144,6 @@ def set_mailbox(session: Session, code: str, email: str | None, *, by: Actor, at
         was=was,
     )
     return Mailbox(partnership.code, partnership.name, address, was, recorded=True)
-
-
-def _partnership(session: Session, code: str) -> Partnership:
-    try:
-        return partnership_by_code(session, code)
-    except UnknownPartnership as exc:
-        raise RegisterRefusal(str(exc)) from None
 
 
 # --- what they are told -------------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from models.calendar import today_in_england
-from models.people import RegisterRefusal, normalise_email, record_change
-from models.review.lookup import UnknownPartnership, partnership_by_code
+from models.people import RegisterRefusal, normalise_email, record_change, register_partnership
 from models.review.transitions import Actor
 from models.roles import PARTNERS, Role
 from models.tables import Account, PartnerBody, Partnership, RegisterAction, Representative, utcnow
@@ -32,13 +31,6 @@ class BodyRow:
     from_on: dt.date
     to_on: dt.date | None
     representatives: tuple[str, ...]  # "name <email> (from - to)"
-
-
-def _partnership(session: Session, code: str) -> Partnership:
-    try:
-        return partnership_by_code(session, code)
-    except UnknownPartnership as exc:
-        raise RegisterRefusal(str(exc)) from None
 
 
 def _partner_role(role: Role) -> Role:
@@ -63,7 +55,7 @@ def add_body(
     session: Session, code: str, role: Role, name: str, from_on: dt.date, *, by: Actor, at: dt.datetime | None = None
 ) -> PartnerBody:
     """A partner body takes its place in a partnership from a date."""
-    partnership = _partnership(session, code)
+    partnership = register_partnership(session, code)
     name = " ".join(name.split())
     if not 0 < len(name) <= 200:
         raise RegisterRefusal("give the body's name (at most 200 characters)")
@@ -101,7 +93,7 @@ def merge_bodies(
     """Partner bodies of one partner become one from ``on``: each ends the day before, the new body begins that day,
     and their representatives act for it from then (their own dates unchanged). Decisions already given keep the
     body they were given for."""
-    partnership = _partnership(session, code)
+    partnership = register_partnership(session, code)
     if on > today_in_england():
         # its representatives act for the merged body from the moment it is recorded: record it on the day or after
         raise RegisterRefusal(f"record the merger on or after the day it takes effect ({on:%d %B %Y})")
@@ -147,7 +139,7 @@ def represent(
     at: dt.datetime | None = None,
 ) -> Representative:
     """Set which partner body a registered person represents, and from and to which dates (the last day included)."""
-    partnership = _partnership(session, code)
+    partnership = register_partnership(session, code)
     address = normalise_email(email)
     row = session.exec(
         select(Representative).where(Representative.partnership_id == partnership.id, Representative.email == address)
@@ -204,7 +196,7 @@ def bodies(session: Session, code: str | None = None) -> list[BodyRow]:
         Partnership, col(Partnership.id) == col(PartnerBody.partnership_id)
     )
     if code:
-        query = query.where(Partnership.code == _partnership(session, code).code)
+        query = query.where(Partnership.code == register_partnership(session, code).code)
     rows: list[BodyRow] = []
     for body, partnership in session.exec(
         query.order_by(col(Partnership.code), col(PartnerBody.role), col(PartnerBody.from_on))

@@ -33,6 +33,14 @@ class RegisterRefusal(Refused):
     """A change to the register that cannot be made; ``str()`` says why, for the operator."""
 
 
+def register_partnership(session: Session, code: str | None) -> Partnership:
+    """The partnership a change to the register is for, or RegisterRefusal saying there is none by that code."""
+    try:
+        return partnership_by_code(session, code)
+    except UnknownPartnership as exc:
+        raise RegisterRefusal(str(exc)) from None
+
+
 class NotMatched(signin.SignInRefused):
     """An OpenID Connect sign-in that matches no one who may act in cspr; ``str()`` is the message for the person."""
 
@@ -118,10 +126,7 @@ def add_person(
         if partnership_code:
             raise RegisterRefusal("an operator runs the whole system and is registered in no partnership")
     else:
-        try:
-            partnership = partnership_by_code(session, partnership_code)
-        except UnknownPartnership as exc:
-            raise RegisterRefusal(str(exc)) from None
+        partnership = register_partnership(session, partnership_code)
     answers_for = None
     if partnership is not None and role is Role.AGENCY_CONTACT:
         answers_for = _agency(session, partnership, agency, london_day(at))

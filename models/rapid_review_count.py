@@ -19,8 +19,7 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from models import rulebook
-from models.people import RegisterRefusal, record_change
-from models.review.lookup import UnknownPartnership, partnership_by_code
+from models.people import record_change, register_partnership
 from models.review.timetable import Recounted, milestones_of, recount
 from models.review.transitions import Actor
 from models.rulebook import Event
@@ -98,10 +97,7 @@ def choose(
 ) -> CountChosen:
     """Record a partnership's count for the reviews it records from now on; with ``recount_running``, pin its running
     reviews to it too and count their timetables again. Refuses an unknown partnership (``RegisterRefusal``)."""
-    try:
-        partnership = partnership_by_code(session, code)
-    except UnknownPartnership as exc:
-        raise RegisterRefusal(str(exc)) from None
+    partnership = register_partnership(session, code)
     was = Count.of(partnership.rapid_review_count)
     reviews = running(session, partnership)
     references = tuple(r.reference for r in reviews)
