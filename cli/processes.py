@@ -49,7 +49,7 @@ def _prctl() -> Any:
     return prctl
 
 
-def _ask_for_signal_on_parent_death(death_signal: int) -> Callable[[], None]:
+def ask_for_signal_on_parent_death(death_signal: int) -> Callable[[], None]:
     """The ``preexec_fn`` that makes what the child creates owner-only and asks for ``death_signal`` when the parent
     dies (where there is a prctl)."""
     if not sys.platform.startswith("linux"):
@@ -70,7 +70,7 @@ def _ask_for_signal_on_parent_death(death_signal: int) -> Callable[[], None]:
 def dies_with_parent(death_signal: int = signal.SIGTERM) -> dict[str, Any]:
     """Keyword arguments for ``subprocess.Popen`` (or ``run``): a session of its own, and ``death_signal`` when this
     process (strictly: the calling thread, see above) dies."""
-    return {"start_new_session": True, "preexec_fn": _ask_for_signal_on_parent_death(death_signal)}
+    return {"start_new_session": True, "preexec_fn": ask_for_signal_on_parent_death(death_signal)}
 
 
 def stop(*processes: subprocess.Popen[Any], timeout: float = 20) -> None:
@@ -89,9 +89,9 @@ def stop(*processes: subprocess.Popen[Any], timeout: float = 20) -> None:
             process.wait(timeout=10)
 
 
-def listens_on(path: Path) -> bool:
+def listens_on(path: Path, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
     """Whether something listens on the Unix socket at ``path`` (a file there may be a dead process's)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+    with socket.socket(socket.AF_UNIX, kind) as probe:
         probe.settimeout(1)
         try:
             probe.connect(str(path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.processes import dies_with_parent, listens_on, stop
+from cli.warm_runs import socket_path as warm_socket_path
+from cli.warm_start import SOCKET as WARM_SOCKET
 from models.settings import PROJECT_ROOT, get_settings
 from models.system_credentials import SERVICE_HEADER, digest, service_token
 
@@ -35,11 +38,10 @@ PACKAGES = ("flows", "tasks", "models", "gate", "cli")
 SERVER_NEVER_HOLDS = ("CSPR_ENCRYPTION_KEY", "CSPR_AUDIT_KEY", "CSPR_SERVICE_TOKEN", "PREFECT_CLIENT_CUSTOM_HEADERS")
 SERVICE_DIGEST = "CSPR_SERVICE_DIGEST"  # Settings.service_digest: all the server knows of the service credential
 CHECKER_SOCKET = "CSPR_CHECKER_SOCKET"  # Settings.checker_socket: where the gate asks the checker, and it listens
-LOCKED_JOB_VARIABLES = (
-    "command",
-    "env",
-    "working_dir",
-)  # `prefect server start`, with busy-database refusals tried again in the server
+LOCKED_JOB_VARIABLES = ("command", "env", "working_dir")
+# what the work pool runs for each flow run: hand it to the warm process (cli/warm_start.py); `-S`, because it
+# needs nothing from site-packages and starts faster without it
+RUN_COMMAND = (sys.executable, "-S", str(PROJECT_ROOT / "cli" / "warm_start.py"))
 
 
 def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
@@ -78,6 +80,7 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         "CSPR_PROJECT_DIR": str(PROJECT_ROOT),
         "CSPR_WORK_POOL": work_pool,
         "CSPR_HOME": str(get_settings().resolved_home),
+        WARM_SOCKET: str(warm_socket_path(home.parent)),
     }
 
 
@@ -96,14 +99,17 @@ def service_headers() -> dict[str, str]:
 
 def locked_job_template() -> dict[str, Any]:
     """The process work pool's job template with nothing a run could use to change what its worker runs: no
-    ``command`` (a run's own shell command), no ``env`` (a run's own settings, merged over the worker's even when
-    fixed), no ``working_dir``. Left out of the job's configuration, a run's job variable of that name is ignored."""
+    ``command`` variable (a run's own shell command), no ``env`` (a run's own settings, merged over the worker's
+    even when fixed), no ``working_dir``. Left out of the job's configuration, a run's job variable of that name is
+    ignored. The command is fixed, not a variable: the warm start (RUN_COMMAND)."""
+    from prefect.utilities.processutils import command_to_string
     from prefect.workers.process import ProcessWorker
 
     template: dict[str, Any] = ProcessWorker.get_default_base_job_template()
     for name in LOCKED_JOB_VARIABLES:
         template["job_configuration"].pop(name, None)
         template["variables"]["properties"].pop(name, None)
+    template["job_configuration"]["command"] = command_to_string(list(RUN_COMMAND))
     return template
 
 
@@ -146,6 +152,7 @@ class LocalSystem:
     # before it has let go of the run's place (Prefect issue 16806); the pool's limit does not count waiting runs.
     runs_per_worker: int = field(default_factory=lambda: get_settings().runs_per_worker)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    warm_server: subprocess.Popen[bytes] | None = None
 
     @property
     def api_url(self) -> str:
@@ -244,6 +251,22 @@ class LocalSystem:
         with as_service(self.api_url):
             check_unresponsive_runs()
 
+    @property
+    def warm_socket(self) -> Path:
+        return warm_socket_path(self.home)
+
+    def start_warm_server(self) -> subprocess.Popen[bytes]:
+        """Start the warm process (cli/warm_runs.py) the work pool's command hands each run to, with the workers'
+        environment. Returns at once: it imports while the rest starts; until it listens, runs start the ordinary
+        way (and say so)."""
+        self.warm_server = self._spawn(
+            "warm-runs", "--socket", str(self.warm_socket), program=(sys.executable, "-m", "cli.warm_runs")
+        )
+        return self.warm_server
+
+    def wait_for_warm_server(self, timeout: float = 120.0) -> None:
+        _wait_listening(self.warm_socket, self.warm_server, self._log("warm-runs"), timeout, socket.SOCK_SEQPACKET)
+
     def start_workers(self) -> list[subprocess.Popen[bytes]]:
         return [self.start_worker(number) for number in range(1, self.workers + 1)]
 
@@ -260,14 +283,7 @@ class LocalSystem:
         return self._spawn("checker", "checker", program=(sys.executable, "-m", "cli.main"))
 
     def wait_for_checker(self, checker: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-        """Until the checker answers on its socket: a file there may be a dead checker's, which answers nothing."""
-        deadline = time.monotonic() + timeout
-        while not listens_on(self.checker_socket):
-            if checker.poll() is not None:
-                raise RuntimeError(f"the checker exited (code {checker.returncode}); see {self._log('checker')}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the checker did not listen on {self.checker_socket} in {timeout:.0f}s")
-            time.sleep(0.2)
+        _wait_listening(self.checker_socket, checker, self._log("checker"), timeout)
 
     def stop(self, only: list[subprocess.Popen[bytes]] | None = None) -> None:
         """Stop every process started (or only those given), children included."""
@@ -281,6 +297,24 @@ class LocalSystem:
             if process.poll() is not None:
                 command = " ".join(map(str, cast("list[str]", process.args)))  # each started with a list
                 raise RuntimeError(f"{command} exited with code {process.returncode}")
+
+
+def _wait_listening(
+    path: Path,
+    process: subprocess.Popen[bytes] | None,
+    log: Path,
+    timeout: float,
+    kind: socket.SocketKind = socket.SOCK_STREAM,
+) -> None:
+    """Until ``process`` answers on its socket at ``path``: a file there may be a dead process's, which answers
+    nothing."""
+    deadline = time.monotonic() + timeout
+    while not listens_on(path, kind):
+        if process is None or process.poll() is not None:
+            raise RuntimeError(f"the process that was to listen on {path} is not running; see {log}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listened on {path} in {timeout:.0f}s; see {log}")
+        time.sleep(0.2)
 
 
 def compile_bytecode() -> None:
@@ -301,8 +335,10 @@ def running(system: LocalSystem) -> Iterator[LocalSystem]:
     try:
         compile_bytecode()
         checker = system.start_checker()  # it imports and connects while the server starts
+        system.start_warm_server()  # so does the warm process
         system.start_server()
         system.deploy()
+        system.wait_for_warm_server()  # before the workers, so that their first runs start warm
         system.start_workers()
         system.wait_for_checker(checker)
         yield system

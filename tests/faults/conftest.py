@@ -24,14 +24,17 @@ get_settings.cache_clear()  # settings read before now would not have it
 
 @pytest.fixture(scope="session")
 def system(prefect_server: LocalSystem) -> LocalSystem:
-    """The project database migrated and seeded; prefect.yaml deployed with its automations; no worker yet."""
+    """The project database migrated and seeded; prefect.yaml deployed with its automations; the warm process the
+    work pool's command hands runs to (cli/warm_runs.py) listening; no worker yet."""
     from models.db import get_engine, migrate, transaction
     from models.seed import seed_demo
 
     migrate(get_engine())
     with transaction() as session:
         seed_demo(session)
+    prefect_server.start_warm_server()
     prefect_server.deploy()
+    prefect_server.wait_for_warm_server()
     return prefect_server
 
 

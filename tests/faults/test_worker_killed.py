@@ -75,8 +75,8 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
 
     # The coordinator approves the final report; a worker takes the run, and dies mid-stage.
     point_lifecycle_at("tests/faults/dying.py:review_lifecycle")
-    (cspr_home / "kill-the-next-run").touch()
     doomed = no_workers.start_worker(1)
+    (cspr_home / "kill-the-next-run").write_text(str(doomed.pid))
     submit(run, case.answer(Stage.REPORT_APPROVED), Role.COORDINATOR)
     try:
         doomed.wait(timeout=180)

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from prefect.utilities.processutils import command_to_string
 
 from cli.demo import Case
-from cli.system import LOCKED_JOB_VARIABLES, WORK_POOL, LocalSystem
+from cli.system import LOCKED_JOB_VARIABLES, RUN_COMMAND, WORK_POOL, LocalSystem
 from gate.guard import NOT_PREFECT
 from models.db import transaction
 from models.people import add_person
@@ -135,8 +136,11 @@ def test_the_work_pool_cspr_up_makes_offers_no_command_env_or_working_dir(api: h
     assert pool["type"] == "process" and template["job_configuration"]  # the real template, not an empty one
     assert set(LOCKED_JOB_VARIABLES) == {"command", "env", "working_dir"}
     for name in LOCKED_JOB_VARIABLES:
-        assert name not in template["job_configuration"], name
         assert name not in template["variables"]["properties"], name
+    assert "env" not in template["job_configuration"] and "working_dir" not in template["job_configuration"]
+    # the command is fixed (the warm start), not a template a run's job variables could fill
+    assert template["job_configuration"]["command"] == command_to_string(list(RUN_COMMAND))
+    assert "{{" not in template["job_configuration"]["command"]
 
 
 def test_prefect_yamls_deployments_are_on_that_pool(api: httpx.Client) -> None:
