@@ -27,6 +27,7 @@ from cli.processes import dies_with_parent, listens_on
 from cli.system import RUN_COMMAND, LocalSystem
 from cli.warm_runs import WarmServer, set_warm, socket_path
 from cli.warm_start import SOCKET, STARTED_COLD
+from models.settings import PROJECT_ROOT
 from tests.utils.api import service_api
 from tests.utils.servers import deployed_system, seed_register
 
@@ -225,6 +226,8 @@ def test_a_flow_run_is_forked_warm_its_logs_reach_its_run_and_without_the_warm_p
 
     eventually("the warm run's last log line stored against it", finished_logged)
 
+    assert "; 1 thread(s)" in (system.home / "logs" / "warm-runs.log").read_text()  # it forks only with one
+
     assert system.warm_server is not None
     system.stop([system.warm_server])
     cold_run = run_to_the_end(api, "deliver-messages")
@@ -232,3 +235,35 @@ def test_a_flow_run_is_forked_warm_its_logs_reach_its_run_and_without_the_warm_p
     assert "this run is started the ordinary way, in a fresh interpreter: the warm process" in said
     assert f"flow run {cold_run} started" not in (system.home / "logs" / "warm-runs.log").read_text()
     assert STARTED_COLD not in said  # the variable is the run's, not printed
+
+
+def test_cancelling_a_warm_run_stops_its_process(system: LocalSystem) -> None:
+    api = service_api(system)
+    flow_id = api.post("/flows/", json={"name": "sleeping"}).raise_for_status().json()["id"]
+    deployment = {
+        "name": "sleeping",
+        "flow_id": flow_id,
+        "entrypoint": "tests/utils/sleeping_flow.py:sleeping",
+        "work_pool_name": system.work_pool,
+        "pull_steps": [{"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}],
+    }
+    deployment_id = api.post("/deployments/", json=deployment).raise_for_status().json()["id"]
+    run_id = api.post(f"/deployments/{deployment_id}/create_flow_run", json={}).raise_for_status().json()["id"]
+
+    def asleep() -> bool:
+        query = {"logs": {"flow_run_id": {"any_": [run_id]}}}
+        return any(line["message"] == "asleep" for line in api.post("/logs/filter", json=query).json())
+
+    eventually("the run asleep", asleep, timeout=120)
+    started = (system.home / "logs" / "warm-runs.log").read_text()
+    child = int(started.split(f"flow run {run_id} started as process ")[1].split()[0])
+    assert alive(child)
+
+    cancelling = {"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True}
+    api.post(f"/flow_runs/{run_id}/set_state", json=cancelling).raise_for_status()
+
+    def cancelled() -> bool:
+        return bool(api.get(f"/flow_runs/{run_id}").json()["state"]["type"] == "CANCELLED")
+
+    eventually("the run cancelled", cancelled, timeout=120)
+    eventually("its process ended", lambda: not alive(child), timeout=30)
