@@ -96,9 +96,14 @@ def bench_step(
     postgres: Annotated[
         str, typer.Option(help="--team: a PostgreSQL URL allowed to create (and then drop) two databases and roles.")
     ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Start the steps' runs the ordinary way and warm in turn, and compare the two."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time each step as a person waits for it, from Submit to the next form, on a set-up of its own."""
+    """Time each step as a person waits for it, from Submit to the next form, on a set-up of its own; with
+    --compare, runs started warm against runs started the ordinary way, step by step in turn, in one drive."""
     import secrets
 
     from cli.team import Team
@@ -115,8 +120,9 @@ def bench_step(
             from benchmarks.step import run
 
             where = "the team set-up" if team else "a local set-up"
-            with console.status(f"Driving {reviews} review(s) through {where} of its own ..."):
-                result = run(reviews, port, path=path.value, team=team)
+            how = ", its runs started the ordinary way and warm in turn" if compare else ""
+            with console.status(f"Driving {reviews} review(s) through {where} of its own{how} ..."):
+                result = run(reviews, port, path=path.value, team=team, compare=compare)
         finally:
             if crew is not None:
                 crew.stop()

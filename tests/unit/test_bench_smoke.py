@@ -65,6 +65,21 @@ def test_the_step_benchmarks_measures_imports_and_its_childrens_cpu() -> None:
     assert step.percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.9) == 5.0 and step.percentile([1.0, 2.0, 3.0], 0.5) == 2.0
 
 
+def test_the_step_benchmark_sees_a_run_process_until_it_is_reaped() -> None:
+    """A step's CPU is read once its run processes have ended and been reaped (`RunParents.cpu` waits for that)."""
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks import step
+
+    idle = step.children_alive([os.getpid()])[os.getpid()]
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    assert step.children_alive([os.getpid()])[os.getpid()] == idle + 1
+    child.wait()  # it ends, and is reaped
+    assert step.children_alive([os.getpid()])[os.getpid()] == idle
+
+
 def test_the_step_benchmark_counts_a_run_taken_by_two_workers_once(tmp_path: Path) -> None:
     from benchmarks import step
 
