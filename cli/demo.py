@@ -66,9 +66,11 @@ def wait_for_run(run_id: UUID, done: Callable[[FlowRun], bool], timeout: float =
 
 
 def is_suspended(run: FlowRun) -> bool:
-    """Waiting at a form a person can answer: paused, and the form saved. Prefect (3.8) marks a run paused a moment
-    before it saves the form's schema, and an answer given in between is refused with "Run input schema not found";
-    a person never sees the form before it is saved, and the demo must not answer it either."""
+    """Waiting at a form a person can answer: paused, and the form saved. Prefect marks a run paused a moment before
+    it saves the form's schema, and an answer given in between is refused with "Run input schema not found"; a person
+    never sees the form before it is saved, and the demo must not answer it either. Still needed on 3.9.1 because its
+    ``suspend_flow_run`` (prefect/flow_runs.py) still proposes the Suspended state first and saves the form after,
+    and its resume route still refuses an answer while the schema is missing (tests/flows/test_prefect_races.py)."""
     state = run.state
     if state is None or not state.is_paused():
         return False

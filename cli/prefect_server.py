@@ -10,6 +10,14 @@ see "Service Unavailable" after pressing Submit. The browser test on a loaded ma
 runs of two here (resuming a run; starting one); with the retry it passed, three refusals absorbed. Trying again
 is as safe as in Prefect's client: the refused request's transaction was rolled back, nothing was written.
 
+Still needed on 3.9.1 because its resume route and its route that starts a run from a deployment
+(prefect/server/api/flow_runs.py ``resume_flow_run``, api/deployments.py ``create_flow_run_from_deployment``) still
+open a deferred transaction that reads before it writes, and a read transaction that meets another writer cannot be
+upgraded (SQLite gives up at once, without its busy timeout). 3.9 starts only some of its own writers with ``BEGIN
+IMMEDIATE`` (set_state, the automations' buckets, deployment status), which makes refusals rarer, not impossible.
+Shown on 3.9.1 by tests/flows/test_prefect_races.py (a resume while another connection holds the write lock): 503
+"Service Unavailable" without this retry, accepted with it.
+
 Usage: ``python -m cli.prefect_server --host 127.0.0.1 --port 4200`` with the environment of ``prefect_env``.
 """
 

@@ -118,13 +118,13 @@ def as_stored(body: bytes) -> object:
     it, and the flow read it back (flows/inputs.py): the value whose digest the gate signs. None when Prefect will
     store nothing; AnswerRefused for an answer Prefect would fill in on the server.
 
-    Prefect 3.8's resume route (prefect/server/api/flow_runs.py) takes ``run_input`` as parsed by ``json.loads`` (a
-    JSON object, or nothing), hydrates it (a field the UI sends as ``{"__prefect_kind": "json", "value": "<JSON
-    text>"}`` becomes the value parsed; ``"none"`` unwraps its value; a field hydrating to nothing is dropped), checks
-    it against the form's schema without changing it (no defaults are filled in), and stores ``orjson.dumps`` of it,
-    unless it is empty; the flow reads it back with ``orjson.loads``. The same steps here, with Prefect's own
-    hydration, give the same value. Jinja templates and workspace variables, which the server would render from its
-    own state, are refused: an answer is what the person gave."""
+    Prefect's resume route (prefect/server/api/flow_runs.py, and its hydration: unchanged from 3.8.4 to 3.9.1) takes
+    ``run_input`` as parsed by ``json.loads`` (a JSON object, or nothing), hydrates it (a field the UI sends as
+    ``{"__prefect_kind": "json", "value": "<JSON text>"}`` becomes the value parsed; ``"none"`` unwraps its value; a
+    field hydrating to nothing is dropped), checks it against the form's schema without changing it (no defaults are
+    filled in), and stores ``orjson.dumps`` of it, unless it is empty; the flow reads it back with ``orjson.loads``.
+    The same steps here, with Prefect's own hydration, give the same value. Jinja templates and workspace variables,
+    which the server would render from its own state, are refused: an answer is what the person gave."""
     try:
         sent = json.loads(body)
     except ValueError:
