@@ -30,6 +30,7 @@ from cli.document_commands import document
 from cli.sweep_commands import sweep_command
 from cli.timetable_commands import deadlines
 from cli.up_commands import up
+from cli.worker_commands import worker_command
 from cli.worklist_commands import tasks_command
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.command("sweep")(sweep_command)
 app.command("tasks")(tasks_command)
 app.add_typer(report_commands.app, name="report")
 app.command("checker")(checker_command)
+app.command("worker")(worker_command)
 app.add_typer(database_commands.app, name="db")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(keys_commands.app, name="keys")

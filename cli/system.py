@@ -148,8 +148,11 @@ class LocalSystem:
     workers: int = 1
     # flow runs each worker runs at once (each is a process of its own): a burst of new incidents queues rather
     # than starting hundreds of processes on a small machine. Held as the work pool's concurrency limit (workers x
-    # this), not as the worker's own --limit: a worker with --limit stops when a suspended run it started resumes
-    # before it has let go of the run's place (Prefect issue 16806); the pool's limit does not count waiting runs.
+    # this), not as the worker's own --limit. On Prefect 3.8 a worker with --limit stopped when a suspended run it
+    # started resumed before it had let go of the run's place (Prefect issue 16806); 3.9.1 skips such a run for one
+    # poll instead (prefect/workers/base.py, tested in tests/flows/test_prefect_races.py), so that reason is gone.
+    # Kept on the pool because one limit holds for all the workers, a suspended run holds no place in it, and
+    # cli/worker.py counts its grace from when the server offers a run, which it does only for a free place there.
     runs_per_worker: int = field(default_factory=lambda: get_settings().runs_per_worker)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     warm_server: subprocess.Popen[bytes] | None = None
@@ -271,9 +274,17 @@ class LocalSystem:
         return [self.start_worker(number) for number in range(1, self.workers + 1)]
 
     def start_worker(self, number: int) -> subprocess.Popen[bytes]:
+        # the project's process worker (cli/worker.py): two of them on the pool take different runs instead of racing
+        # for the same ones
         name = f"{self.work_pool}-worker-{number}"
         return self._spawn(
-            f"worker-{number}", "worker", "start", "--pool", self.work_pool, "--type", "process", "--name", name
+            f"worker-{number}",
+            "worker",
+            "--pool",
+            self.work_pool,
+            "--name",
+            name,
+            program=(sys.executable, "-m", "cli.main"),
         )
 
     def start_checker(self) -> subprocess.Popen[bytes]:

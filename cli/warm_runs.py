@@ -82,6 +82,10 @@ def warm_up() -> None:
             importlib.import_module(f"{package}.{module.name}")
     for name in WARM_MODULES:
         importlib.import_module(name)
+    # SQLAlchemy sets up the models' mappings at a process's first query, in every run: here, once (no connection)
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
 
 
 def log(message: str) -> None:

@@ -1,7 +1,7 @@
 """Load: 200 incidents notified at once on the team set-up (Prefect and the project database on PostgreSQL, two
-process workers, S3). Every one reaches its first form, the sweep runs over them all, and no review is lost or
-made twice. The times are printed and written to test-output/load.json (docs/promises.md and docs/benchmarks.md
-quote them)."""
+process workers, runs started warm, S3). Every one reaches its first form, the sweep runs over them all, and no
+review is lost or made twice; the workers' pick-ups and those turned away are counted. The times are printed and
+written to test-output/load.json (docs/promises.md and docs/benchmarks.md quote them)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ def runs_of(deployment: str) -> list[FlowRun]:
         ):
             runs += batch
     return runs
+
+
+def pick_ups(logs: Path) -> dict[str, Any]:
+    """From the workers' and the warm process's logs: how often a worker took up a run, how often the server turned
+    it away because the other worker had it (cli/worker.py), and how the runs were started."""
+    workers = "".join(log.read_text() for log in sorted(logs.glob("worker-*.log")))
+    taken, turned_away = workers.count("submitting flow run"), workers.count("Aborted submission of flow run")
+    return {
+        "pick_ups": taken,
+        "pick_ups_turned_away": turned_away,
+        "turned_away_percent": round(100 * turned_away / max(taken, 1), 1),
+        "started_warm": (logs / "warm-runs.log").read_text().count(" started as process "),
+        "started_the_ordinary_way": workers.count("this run is started the ordinary way"),
+    }
 
 
 def states(runs: list[FlowRun]) -> Counter[str]:
@@ -133,6 +147,8 @@ def test_two_hundred_incidents_at_once_all_reach_their_first_form_and_the_sweep_
     assert unswept == 0, "the sweep classified every open deadline"
     assert overdue == 0, "notified today: nothing is overdue yet"
     assert events == [], "no stage event twice"
+    figures |= pick_ups(Path(env["CSPR_HOME"]) / "logs")
+    assert figures["started_the_ordinary_way"] == 0, "every run was started warm (cli/warm_runs.py)"
     print(json.dumps(figures))
     out = PROJECT_ROOT / "test-output"
     out.mkdir(exist_ok=True)
