@@ -23,6 +23,10 @@ left over.
 - **This process dying.** Its children are sent SIGTERM by the kernel (``PR_SET_PDEATHSIG``): Prefect's engine
   ends the run as Crashed, the command reports it failed, and the automations start the review's run again, as when
   a worker stops. Until it is started again, the command starts each run the ordinary way.
+- **The project's code changed** under it (an upgrade in place): a run forked now would mix the modules imported
+  before with the flow's file read afresh. Before each fork it checks the project's modules it holds against the
+  files; once one changed, it refuses (those runs start the ordinary way, on the new code, and say so) and, as soon
+  as its own runs have ended, starts itself again (the same process, by exec) and imports the code as it now is.
 - **Stopping** (SIGTERM, as ``cspr up`` stops everything): no new run is taken, the running ones are sent SIGTERM
   as a stopping worker terminates its runs, and it exits when they have ended.
 """
@@ -50,6 +54,7 @@ from types import FrameType
 
 from cli.processes import ask_for_signal_on_parent_death
 from cli.warm_start import MESSAGE_BYTES, off_switch
+from models.settings import PROJECT_ROOT
 
 ENGINE = "prefect.engine"  # what a run process runs: the module Prefect's process worker runs with `python -m`
 # What every run imports, or may: the flows and tasks (and through them the models, Prefect, SQLModel), and what a
@@ -88,6 +93,25 @@ def warm_up() -> None:
     configure_mappers()
 
 
+def project_modules() -> dict[str, int]:
+    """The project's modules this process has imported, by file, with when each file last changed."""
+    root = f"{PROJECT_ROOT}{os.sep}"
+    files = {f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None)) and f.startswith(root)}
+    return {file: os.stat(file).st_mtime_ns for file in files}
+
+
+def changed(modules: dict[str, int]) -> list[str]:
+    """Those of ``modules`` whose file has changed (or gone) since."""
+    found = []
+    for file, when in modules.items():
+        try:
+            if os.stat(file).st_mtime_ns != when:
+                found.append(file)
+        except FileNotFoundError:
+            found.append(file)
+    return found
+
+
 def log(message: str) -> None:
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} warm-runs: {message}", flush=True)
 
@@ -107,6 +131,8 @@ class WarmServer:
     module: str = ENGINE
     children: dict[int, socket.socket] = field(default_factory=dict)  # run process -> its command's connection
     stopping: bool = False
+    modules: dict[str, int] = field(default_factory=project_modules)  # what it forks with (see the docstring)
+    outdated: list[str] = field(default_factory=list)  # those of them changed since: it starts afresh
 
     def serve(self) -> Request | None:
         """Take requests until stopped; returns ``None`` in this process when it is done, and the request in each
@@ -129,6 +155,8 @@ class WarmServer:
         log(f"listening on {self.path}; {threading.active_count()} thread(s)")
         deadline: float | None = None
         while not (self.stopping and not self.children):
+            if self.outdated and not self.children and not self.stopping:
+                self._start_afresh()
             if self.stopping and deadline is None:
                 deadline = self._begin_stopping()
             if deadline is not None and time.monotonic() > deadline:
@@ -145,6 +173,15 @@ class WarmServer:
         self._close_all()
         log("stopped")
         return None
+
+    def _start_afresh(self) -> None:
+        """Become a new warm process on the code as it now is: the same process (its parent's, with its log), by
+        exec; only once no run of its is running, whose command would lose it."""
+        log(f"starting afresh: the project's code changed ({', '.join(sorted(self.outdated)[:3])})")
+        self._close_all()
+        self.path.unlink(missing_ok=True)
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "cli.warm_runs", *sys.argv[1:]])
 
     def _stop(self, number: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -214,6 +251,9 @@ class WarmServer:
             return "the warm process is stopping"
         if len(streams) != STREAMS:
             return f"the request brought {len(streams)} standard streams, not {STREAMS}"
+        self.outdated = self.outdated or changed(self.modules)
+        if self.outdated:
+            return "the project's code changed since the warm process started; it starts afresh once its runs end"
         if threading.active_count() != 1:
             names = ", ".join(t.name for t in threading.enumerate())
             return f"the warm process has {threading.active_count()} threads ({names}), and forks only with one"
@@ -312,8 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     # run's: closed before anything is imported, so that no object of Python's holds one
     os.closerange(STREAMS, os.sysconf("SC_OPEN_MAX"))
     warm_up()
-    if arguments.module != ENGINE:
-        importlib.import_module(arguments.module.rsplit(".", 1)[0])
+    importlib.import_module(arguments.module)  # for a test's probe (the engine's is imported already)
     request = WarmServer(arguments.socket, arguments.module).serve()
     if request is not None:
         run(request, arguments.module)

@@ -169,6 +169,29 @@ def test_stopping_the_warm_process_stops_its_runs_and_takes_no_new_one(
     assert server.wait(timeout=30) == 0 and not socket_path(home).exists()
 
 
+def test_when_the_projects_code_changes_runs_start_on_the_new_code_and_the_warm_process_starts_afresh(
+    warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
+) -> None:
+    server, home = warm
+    probe = PROJECT_ROOT / "tests" / "utils" / "warm_probe.py"  # a module the warm process imported
+    before = probe.stat()
+    os.utime(probe, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # as an upgrade in place would
+    try:
+        cold = command(home, tmp_path)
+        assert cold.wait(timeout=120) == 1 and cold.stderr is not None
+        assert "the ordinary way, in a fresh interpreter: the warm process refused: the project's code changed" in (
+            cold.stderr.read()
+        )
+        log = tmp_path / "warm-runs.log"
+        eventually("the warm process started afresh", lambda: log.read_text().count("listening on") == 2, 120)
+        run = command(home, tmp_path)
+        seen = seen_by_the_run(run)
+        assert run.wait(timeout=30) == 0 and seen["ppid"] == server.pid  # the same process, warm again
+        assert "starting afresh: the project's code changed" in log.read_text()
+    finally:
+        os.utime(probe, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def test_the_warm_process_refuses_to_fork_with_a_second_thread(tmp_path: Path) -> None:
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, name="a thread that would be copied half-way")
