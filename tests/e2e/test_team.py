@@ -75,8 +75,10 @@ def test_the_team_set_up_runs_a_review_to_publication_on_two_workers_and_keeps_n
     # the secrets out of the gate's reach: the server's process has no encryption key, the workers have it
     running = environments(tmp_path / "cspr-home")
     server = [e for command, e in running.items() if SERVER_MODULE in command]
-    workers = [e for command, e in running.items() if "worker start" in command]
-    assert len(server) == 1 and len(workers) == 2, list(running)
+    # the workers (cspr worker), and the warm process whose children are the runs: each holds what a run needs
+    workers = [e for command, e in running.items() if " worker --pool " in command]
+    workers += [e for command, e in running.items() if "cli.warm_runs" in command]
+    assert len(server) == 1 and len(workers) == 3, list(running)
     assert "CSPR_ENCRYPTION_KEY" not in server[0]
     assert all(w.get("CSPR_ENCRYPTION_KEY") == env["CSPR_ENCRYPTION_KEY"] for w in workers)
     assert "CSPR_AUDIT_KEY" not in server[0]  # the audit key too: the gate signs no audit head

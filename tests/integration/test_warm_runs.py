@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 
 from cli.processes import dies_with_parent, listens_on
 from cli.system import RUN_COMMAND, LocalSystem
-from cli.warm_runs import WarmServer, set_warm, socket_path
+from cli.warm_runs import set_warm, socket_path
 from cli.warm_start import SOCKET, STARTED_COLD
 from models.settings import PROJECT_ROOT
 from tests.utils.api import service_api
@@ -193,16 +192,23 @@ def test_when_the_projects_code_changes_runs_start_on_the_new_code_and_the_warm_
 
 
 def test_the_warm_process_refuses_to_fork_with_a_second_thread(tmp_path: Path) -> None:
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait, name="a thread that would be copied half-way")
-    other.start()
-    try:
-        refusal = WarmServer(tmp_path / "w.sock")._refusal([0, 1, 2])
-    finally:
-        stop.set()
-        other.join()
-    assert "forks only with one" in refusal and "a thread that would be copied half-way" in refusal
-    assert WarmServer(tmp_path / "w.sock")._refusal([0, 1, 2]) == ""
+    # in a process of its own: this one has Prefect's threads from the other tests
+    script = (
+        "import sys, threading\n"
+        "from cli.warm_runs import WarmServer\n"
+        "server = WarmServer(__import__('pathlib').Path(sys.argv[1]))\n"
+        "print(repr(server._refusal([0, 1, 2])))\n"
+        "stop = threading.Event()\n"
+        "threading.Thread(target=stop.wait, name='a thread that would be copied half-way').start()\n"
+        "print(repr(server._refusal([0, 1, 2])))\n"
+        "stop.set()\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "w.sock")], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    alone, with_another = found.stdout.splitlines()
+    assert alone == "''", found.stderr
+    assert "forks only with one" in with_another and "a thread that would be copied half-way" in with_another
 
 
 # --- real flow runs ---------------------------------------------------------------------------------------------
