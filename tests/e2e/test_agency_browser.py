@@ -242,8 +242,7 @@ def test_an_agency_contact_answers_from_the_email_and_sees_nothing_of_other_agen
     # back on their tasks: the request no longer waits for them; it is among what they did
     page.get_by_role("link", name="Back to your tasks").click()
     page.wait_for_url(f"{j.base}/")
-    expect(opens).to_have_count(0)
-    expect(page.get_by_text("Nothing is asked of your agency just now.")).to_be_visible()
+    expect(opens).to_have_count(0)  # (other reviews' tests may have asked the same demo agency: those may be there)
     expect(page.locator(".cspr-done")).to_contain_text(f"Information request {asked.numbers[SCHOOL]} ({SCHOOL})")
     ui.shot("tasks-after-the-return")
 

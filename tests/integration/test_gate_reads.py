@@ -32,6 +32,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from benchmarks.step import children_alive
 from cli.demo import Case
 from cli.seaweed import free_port
 from cli.system import SERVICE_DIGEST, WORK_POOL, LocalSystem
@@ -135,12 +136,20 @@ def browsers(system: LocalSystem) -> Iterator[dict[str, Browser]]:
         browser.close()
 
 
+def form_saved(api: httpx.Client, run_id: str, details: dict[str, Any]) -> bool:
+    """Whether the run's form is saved: Prefect marks a run paused a moment before it saves it (cli/demo.py
+    ``is_suspended``), and an answer given in between is refused."""
+    keyset = details.get("run_input_keyset") or {}
+    return "schema" not in keyset or api.get(f"/flow_runs/{run_id}/input/{keyset['schema']}").status_code == 200
+
+
 def wait_for_form(api: httpx.Client, run_id: str, system: LocalSystem, timeout: float = 240) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run: dict[str, Any] = api.get(f"/flow_runs/{run_id}").raise_for_status().json()
         state = run.get("state") or {}
-        if state.get("type") == "PAUSED" and (state.get("state_details") or {}).get("pause_key") == FORM:
+        details = state.get("state_details") or {}
+        if state.get("type") == "PAUSED" and details.get("pause_key") == FORM and form_saved(api, run_id, details):
             return run
         assert state.get("type") not in {"FAILED", "CRASHED", "CANCELLED", "COMPLETED"}, (
             state,
@@ -166,6 +175,10 @@ def planted(system: LocalSystem, api: httpx.Client, browsers: dict[str, Browser]
     worker = system.start_worker(1)
     try:
         wait_for_form(api, run_id, system)
+        # and its process ended, as a suspended run's does: stopping the worker before would terminate it mid-exit
+        deadline = time.monotonic() + 60
+        while children_alive([worker.pid]) and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         system.stop([worker])
     answered = coordinator.http.post(
