@@ -24,9 +24,10 @@ left over.
   ends the run as Crashed, the command reports it failed, and the automations start the review's run again, as when
   a worker stops. Until it is started again, the command starts each run the ordinary way.
 - **The project's code changed** under it (an upgrade in place): a run forked now would mix the modules imported
-  before with the flow's file read afresh. Before each fork it checks the project's modules it holds against the
-  files; once one changed, it refuses (those runs start the ordinary way, on the new code, and say so) and, as soon
-  as its own runs have ended, starts itself again (the same process, by exec) and imports the code as it now is.
+  before with the flow's file read afresh. Before each fork it checks the modules it holds of the project's own
+  packages (flows, tasks, models, gate, cli; not the libraries under .venv) against their files; once one changed,
+  it refuses (those runs start the ordinary way, on the new code, and say so) and, as soon as its own runs have
+  ended, starts itself again (the same process, by exec) and imports the code as it now is.
 - **Stopping** (SIGTERM, as ``cspr up`` stops everything): no new run is taken, the running ones are sent SIGTERM
   as a stopping worker terminates its runs, and it exits when they have ended.
 """
@@ -94,9 +95,17 @@ def warm_up() -> None:
 
 
 def project_modules() -> dict[str, int]:
-    """The project's modules this process has imported, by file, with when each file last changed."""
-    root = f"{PROJECT_ROOT}{os.sep}"
-    files = {f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None)) and f.startswith(root)}
+    """The modules of the project's own packages (``cli.system.PACKAGES``: flows, tasks, models, gate, cli) this
+    process has imported, by file, with when each file last changed: what a run forked from it would hold stale.
+    The libraries it imported (Prefect and the rest, about 2,000 files under .venv) are not checked before each fork
+    (that took about 5 ms a fork): the project's own code is what an upgrade in place changes under it."""
+    # imported here, not at the top: cli.system imports this module (socket_path), so at the top it would be
+    # circular; here, when the server is made (after main has closed the descriptors and warm_up has run), what
+    # cli.system imports is loaded already, and it adds only itself (no thread, nothing opened)
+    from cli.system import PACKAGES
+
+    roots = tuple(f"{PROJECT_ROOT / package}{os.sep}" for package in PACKAGES)
+    files = {f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None)) and f.startswith(roots)}
     return {file: os.stat(file).st_mtime_ns for file in files}
 
 

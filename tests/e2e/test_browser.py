@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,7 @@ from tests.e2e.ui import CHROMIUM, CHROMIUM_FLAGS, PrefectUI, TaskPage
 from tests.utils.api import service_api
 from tests.utils.maildev import LINK, MailDev, running_maildev
 from tests.utils.signin import register_with_cli
+from tests.utils.waiting import wait_until
 
 CHILD, DOB = "Perpetua Windlesham-Achebe", dt.date(2017, 5, 14)  # invented
 TODAY = dt.date.today()
@@ -62,6 +63,7 @@ PHONE: ViewportSize = {"width": 360, "height": 800}  # a small phone, GOV.UK's n
 # The gate's own pages: the only ones a partner or the Panel's contact may reach (the tasks pages, their styles and
 # scripts, signing in and out). Anything else is Prefect's.
 GATE_PAGES = re.compile(r"^/(tasks(/.*)?|sign-in(/.*)?|sign-out)?$")
+RUN_SECONDS = 120  # how long the journey waits for a run or the server to act on what a person did
 
 
 def day(n: int) -> dt.date:
@@ -201,13 +203,6 @@ def _refused(response: Response) -> bool:
     return "/api/" in response.url and response.status == 403  # (a 401 is a tab polling after its sign-out)
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(1)
-
-
 def no_name(text: str) -> bool:
     return CHILD not in text and "Windlesham" not in text and DOB.isoformat() not in text
 
@@ -270,7 +265,7 @@ def run_waits(live: Live, reference: str, what: str) -> None:
         run = lifecycle_run(live, reference)
         return bool(run) and live.state(run) == "PAUSED"
 
-    wait_for(f"the run to wait for {what}", paused)
+    wait_until(f"the run to wait for {what}", paused, timeout=RUN_SECONDS)
 
 
 def open_task(j: Journey, reference: str, stage: Stage) -> TaskPage:
@@ -296,7 +291,7 @@ def submit(j: Journey, name: str) -> None:
 
 def answered(live: Live, before: tuple[str, str, int] | None, name: str, stage_after: str) -> None:
     """The answer handed to the run is recorded in the project database, and the review is at ``stage_after``."""
-    wait_for(f"the {name} answer to be recorded", lambda: live.review() != before)
+    wait_until(f"the {name} answer to be recorded", lambda: live.review() != before, timeout=RUN_SECONDS)
     review = live.review()
     assert review is not None and review[1] == stage_after, (name, review)
 
@@ -360,9 +355,15 @@ def test_a_coordinators_first_review_on_the_tasks_pages(live: Live, journey: Jou
     page.wait_for_url(re.compile(r"/deployments/deployment/[^/]+(\?|$)"))  # back on the deployment's page
 
     # 2. the children's identities: a task on her list as soon as the notification's run waits for them
-    wait_for("the notification run", lambda: bool(live.http.post("/flow_runs/filter", json={}).json()))
+    wait_until(
+        "the notification run", lambda: bool(live.http.post("/flow_runs/filter", json={}).json()), timeout=RUN_SECONDS
+    )
     notify_id = str(live.http.post("/flow_runs/filter", json={}).json()[0]["id"])  # the only run yet
-    wait_for("the notification run to ask who the children are", lambda: live.state(notify_id) == "PAUSED")
+    wait_until(
+        "the notification run to ask who the children are",
+        lambda: live.state(notify_id) == "PAUSED",
+        timeout=RUN_SECONDS,
+    )
     page.goto(f"{j.base}/")
     page.get_by_role("link", name=re.compile("^Who the children are")).click()
     page.wait_for_url(f"{j.base}/tasks/notification/{notify_id}")
@@ -373,7 +374,7 @@ def test_a_coordinators_first_review_on_the_tasks_pages(live: Live, journey: Jou
     child_k.date("Date of birth", DOB)
     ui.shot("identity-filled")
     submit(j, "identity")
-    wait_for("the review to be recorded", lambda: live.review() is not None)
+    wait_until("the review to be recorded", lambda: live.review() is not None, timeout=RUN_SECONDS)
     reference = live.review()[0]  # type: ignore[index]
 
     # 3. the notification to the Panel, on her tasks page

@@ -7,7 +7,6 @@ with no stage event, message, upload or timer twice.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,17 +31,9 @@ from tasks.runs import LIFECYCLE_DEPLOYMENT
 from tasks.storage import open_store
 from tests.utils import inprocess
 from tests.utils.answering import submit
+from tests.utils.waiting import wait_until
 
 pytestmark = pytest.mark.faults
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(2)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f}s; {_what_prefect_saw()}")
 
 
 def _what_prefect_saw() -> str:
@@ -58,6 +49,11 @@ def point_lifecycle_at(entrypoint: str) -> None:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(LIFECYCLE_DEPLOYMENT)
         client.update_deployment(deployment.id, DeploymentUpdate(entrypoint=entrypoint))
+
+
+def shows(what: str, runs: Callable[[], list[FlowRun]], timeout: float) -> list[FlowRun]:
+    """The runs ``runs`` finds, once Prefect shows some; if it never does, the failure says what it showed."""
+    return wait_until(what, runs, timeout=timeout, interval=2, explain=_what_prefect_saw)
 
 
 def runs_in(reference: str, state: StateType) -> list[FlowRun]:
@@ -88,11 +84,9 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
 
     # The other worker is still there; nobody does anything by hand.
     no_workers.start_worker(2)
-    wait_for("the dead run marked Crashed", lambda: runs_in(reference, StateType.CRASHED), timeout=240)
-    wait_for(
-        "the review's run started again and finished", lambda: runs_in(reference, StateType.COMPLETED), timeout=180
-    )
-    timers = wait_for(
+    shows("the dead run marked Crashed", lambda: runs_in(reference, StateType.CRASHED), timeout=240)
+    shows("the review's run started again and finished", lambda: runs_in(reference, StateType.COMPLETED), timeout=180)
+    timers = shows(
         "the publication timer", lambda: [r for r in inprocess.runs_for(reference) if "timer" in r.tags], timeout=30
     )
 
@@ -108,7 +102,7 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
     assert all(m.sent_at is not None for m in messages), "every message delivered, once"
     files = sorted(p.name for p in Path(outbox_folder()).glob(f"{reference}--final_report--*.txt"))
     assert files == [f"{reference}--final_report--panel.txt", f"{reference}--final_report--secretary_of_state.txt"]
-    assert len(timers) == 1, "one publication timer"  # type: ignore[arg-type]
+    assert len(timers) == 1, "one publication timer"
     store = open_store()
     assert reports and len({r.object_key for r in reports}) == len(reports)
     assert all(len(store.versions(r.object_key)) == 1 for r in reports), "a document was uploaded twice"

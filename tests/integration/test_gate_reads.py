@@ -49,6 +49,7 @@ from tests.utils.api import service_api
 from tests.utils.search import needles
 from tests.utils.servers import deployed_system, seed_register
 from tests.utils.signin import Browser, signed_in
+from tests.utils.waiting import wait_until
 
 ROLES = {
     "coordinator": Role.COORDINATOR,
@@ -144,8 +145,7 @@ def form_saved(api: httpx.Client, run_id: str, details: dict[str, Any]) -> bool:
 
 
 def wait_for_form(api: httpx.Client, run_id: str, system: LocalSystem, timeout: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def at_the_form() -> dict[str, Any] | None:
         run: dict[str, Any] = api.get(f"/flow_runs/{run_id}").raise_for_status().json()
         state = run.get("state") or {}
         details = state.get("state_details") or {}
@@ -155,8 +155,9 @@ def wait_for_form(api: httpx.Client, run_id: str, system: LocalSystem, timeout: 
             state,
             (system.home / "logs" / "worker-1.log").read_text()[-3000:],
         )
-        time.sleep(1)
-    raise AssertionError(f"the notification did not reach its identity form in {timeout:.0f}s")
+        return None
+
+    return wait_until("the notification to reach its identity form", at_the_form, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,16 @@ import httpx
 import pytest
 
 from cli.processes import dies_with_parent, listens_on
-from cli.system import RUN_COMMAND, LocalSystem
-from cli.warm_runs import set_warm, socket_path
+from cli.system import PACKAGES, RUN_COMMAND, LocalSystem
+from cli.warm_runs import project_modules, set_warm, socket_path
 from cli.warm_start import SOCKET, STARTED_COLD
 from models.settings import PROJECT_ROOT
 from tests.utils.api import service_api
 from tests.utils.servers import deployed_system, seed_register
+from tests.utils.waiting import wait_until
 
 PROBE = "tests.utils.warm_probe"
-
-
-def eventually(what: str, check: Callable[[], object], timeout: float = 20) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s")
+POLL = 0.1  # seconds between looks (as before): most of what this file awaits is a probe's run, over in milliseconds
 
 
 def alive(pid: int) -> bool:
@@ -64,7 +56,12 @@ def warm(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     )
     import socket as sockets
 
-    eventually("the warm process listening", lambda: listens_on(socket_path(home), sockets.SOCK_SEQPACKET), 120)
+    wait_until(
+        "the warm process listening",
+        lambda: listens_on(socket_path(home), sockets.SOCK_SEQPACKET),
+        timeout=120,
+        interval=POLL,
+    )
     yield server, home
     server.kill()
     server.wait()
@@ -88,6 +85,13 @@ def seen_by_the_run(process: subprocess.Popen[str]) -> dict[str, Any]:
     return seen
 
 
+def sleeping_run(home: Path, cwd: Path) -> tuple[subprocess.Popen[str], int]:
+    """The command of a probe's run that sleeps (a minute: longer than any test waits) until it is signalled, and
+    the process id of that run, the warm process's child."""
+    run = command(home, cwd, PROBE_SLEEP="60")
+    return run, seen_by_the_run(run)["pid"]
+
+
 def test_a_run_process_has_the_commands_streams_environment_and_directory_and_nothing_of_the_warm_process(
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
@@ -107,8 +111,7 @@ def test_a_signal_to_the_command_reaches_its_run_and_the_command_ends_as_the_run
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     _, home = warm
-    run = command(home, tmp_path, PROBE_SLEEP="60")
-    child = seen_by_the_run(run)["pid"]
+    run, child = sleeping_run(home, tmp_path)
     run.send_signal(signal.SIGTERM)  # as the worker cancels a run
     assert run.wait(timeout=30) == -signal.SIGTERM
     assert not alive(child)
@@ -118,19 +121,17 @@ def test_a_command_killed_outright_takes_its_run_with_it(
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     _, home = warm
-    run = command(home, tmp_path, PROBE_SLEEP="60")
-    child = seen_by_the_run(run)["pid"]
+    run, child = sleeping_run(home, tmp_path)
     run.kill()
     run.wait(timeout=10)
-    eventually("the run killed with its command", lambda: not alive(child))
+    wait_until("the run killed with its command", lambda: not alive(child), timeout=20, interval=POLL)
 
 
 def test_when_the_warm_process_dies_its_runs_are_stopped_and_the_next_run_starts_the_ordinary_way(
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     server, home = warm
-    run = command(home, tmp_path, PROBE_SLEEP="60")
-    child = seen_by_the_run(run)["pid"]
+    run, child = sleeping_run(home, tmp_path)
     server.kill()
     assert run.wait(timeout=30) == 1  # reported failed: Prefect marks it Crashed and the review's run starts again
     assert not alive(child)
@@ -161,8 +162,7 @@ def test_stopping_the_warm_process_stops_its_runs_and_takes_no_new_one(
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     server, home = warm
-    run = command(home, tmp_path, PROBE_SLEEP="60")
-    child = seen_by_the_run(run)["pid"]
+    run, child = sleeping_run(home, tmp_path)
     server.terminate()  # as cspr up stops
     assert run.wait(timeout=30) == -signal.SIGTERM and not alive(child)
     assert server.wait(timeout=30) == 0 and not socket_path(home).exists()
@@ -172,9 +172,11 @@ def test_when_the_projects_code_changes_runs_start_on_the_new_code_and_the_warm_
     warm: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     server, home = warm
-    probe = PROJECT_ROOT / "tests" / "utils" / "warm_probe.py"  # a module the warm process imported
-    before = probe.stat()
-    os.utime(probe, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # as an upgrade in place would
+    # a module of the project's the warm process imported (and watches: cli/warm_runs.py project_modules); the
+    # package's own, empty, so that no one's edit of it is in the way while its time is moved and put back
+    changed = PROJECT_ROOT / "flows" / "__init__.py"
+    before = changed.stat()
+    os.utime(changed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # as an upgrade in place would
     try:
         cold = command(home, tmp_path)
         assert cold.wait(timeout=120) == 1 and cold.stderr is not None
@@ -182,13 +184,25 @@ def test_when_the_projects_code_changes_runs_start_on_the_new_code_and_the_warm_
             cold.stderr.read()
         )
         log = tmp_path / "warm-runs.log"
-        eventually("the warm process started afresh", lambda: log.read_text().count("listening on") == 2, 120)
+        wait_until(
+            "the warm process started afresh",
+            lambda: log.read_text().count("listening on") == 2,
+            timeout=120,
+            interval=POLL,
+        )
         run = command(home, tmp_path)
         seen = seen_by_the_run(run)
         assert run.wait(timeout=30) == 0 and seen["ppid"] == server.pid  # the same process, warm again
         assert "starting afresh: the project's code changed" in log.read_text()
     finally:
-        os.utime(probe, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.utime(changed, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_what_is_watched_for_a_change_is_the_projects_own_packages() -> None:
+    """Only their files are checked before each fork (not the libraries under .venv, nor the tests)."""
+    watched = project_modules()
+    assert str(PROJECT_ROOT / "cli" / "warm_runs.py") in watched
+    assert {Path(file).relative_to(PROJECT_ROOT).parts[0] for file in watched} <= set(PACKAGES)
 
 
 def test_the_warm_process_refuses_to_fork_with_a_second_thread(tmp_path: Path) -> None:
@@ -233,8 +247,8 @@ def run_to_the_end(api: httpx.Client, deployment: str) -> str:
         state = api.get(f"/flow_runs/{run_id}").raise_for_status().json()["state"]
         return state if state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
 
-    state = eventually(f"{deployment} run {run_id} ended", ended, timeout=180)
-    assert state["type"] == "COMPLETED", state  # type: ignore[index]
+    state = wait_until(f"{deployment} run {run_id} ended", ended, timeout=180, interval=POLL)
+    assert state["type"] == "COMPLETED", state
     return run_id
 
 
@@ -253,7 +267,7 @@ def test_a_flow_run_is_forked_warm_its_logs_reach_its_run_and_without_the_warm_p
             "Finished in state Completed" in line["message"] for line in api.post("/logs/filter", json=query).json()
         )
 
-    eventually("the warm run's last log line stored against it", finished_logged)
+    wait_until("the warm run's last log line stored against it", finished_logged, timeout=20, interval=POLL)
 
     assert "; 1 thread(s)" in (system.home / "logs" / "warm-runs.log").read_text()  # it forks only with one
 
@@ -283,7 +297,7 @@ def test_cancelling_a_warm_run_stops_its_process(system: LocalSystem) -> None:
         query = {"logs": {"flow_run_id": {"any_": [run_id]}}}
         return any(line["message"] == "asleep" for line in api.post("/logs/filter", json=query).json())
 
-    eventually("the run asleep", asleep, timeout=120)
+    wait_until("the run asleep", asleep, timeout=120, interval=POLL)
     started = (system.home / "logs" / "warm-runs.log").read_text()
     child = int(started.split(f"flow run {run_id} started as process ")[1].split()[0])
     assert alive(child)
@@ -294,5 +308,5 @@ def test_cancelling_a_warm_run_stops_its_process(system: LocalSystem) -> None:
     def cancelled() -> bool:
         return bool(api.get(f"/flow_runs/{run_id}").json()["state"]["type"] == "CANCELLED")
 
-    eventually("the run cancelled", cancelled, timeout=120)
-    eventually("its process ended", lambda: not alive(child), timeout=30)
+    wait_until("the run cancelled", cancelled, timeout=120, interval=POLL)
+    wait_until("its process ended", lambda: not alive(child), timeout=30, interval=POLL)

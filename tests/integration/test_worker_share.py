@@ -5,9 +5,7 @@ other worker had taken the run first (issue 30: 344 of 918 with two `prefect wor
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -28,13 +26,6 @@ def share_probe(log: str) -> None:
         out.write(f"{flow_run.get_id()}\n")
 
 
-def wait_for(what: str, done: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
-        time.sleep(1)
-
-
 def mentions(logs: list[Path], pattern: str, ids: set[UUID]) -> Counter[str]:
     """Per worker log, the lines matching ``pattern`` (its ``{id}`` a run id) about one of ``ids``: scheduled runs of
     prefect.yaml's own deployments may come and go on the same pool and are not counted."""
@@ -51,6 +42,7 @@ def test_two_workers_share_a_burst_of_runs_without_racing(tmp_path: Path) -> Non
     from cli.worker import GRACE
     from models.settings import PROJECT_ROOT
     from tests.utils.servers import seed_register
+    from tests.utils.waiting import wait_until
 
     seed_register()  # the accounts the server's gate reads
     system = LocalSystem(port=free_port(), home=tmp_path / "system", workers=2)
@@ -69,7 +61,7 @@ def test_two_workers_share_a_burst_of_runs_without_racing(tmp_path: Path) -> Non
             )
             system.start_workers()
             both = "Sharing the pool's runs among cspr-local-worker-1, cspr-local-worker-2"
-            wait_for(
+            wait_until(
                 "each worker sees the other",
                 lambda: all(log.exists() and both in log.read_text() for log in logs),
                 timeout=60,
@@ -81,7 +73,7 @@ def test_two_workers_share_a_burst_of_runs_without_racing(tmp_path: Path) -> Non
             def runs() -> list[FlowRun]:
                 return client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(ids))))
 
-            wait_for("every run ended", lambda: all(r.state and r.state.is_final() for r in runs()), timeout=180)
+            wait_until("every run ended", lambda: all(r.state and r.state.is_final() for r in runs()), timeout=180)
             ended = runs()
     finally:
         system.stop()

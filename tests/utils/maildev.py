@@ -19,6 +19,7 @@ import httpx
 from cli.processes import dies_with_parent, stop
 from cli.seaweed import free_port
 from models.settings import PROJECT_ROOT
+from tests.utils.waiting import wait_until
 
 PROGRAM = PROJECT_ROOT / "node_modules" / ".bin" / "maildev"
 LINK = re.compile(r"https?://\S+")
@@ -43,16 +44,18 @@ class MailDev:
 
     def wait_for(self, to: str, subject_part: str, timeout: float = 120) -> dict[str, Any]:
         """The first email to ``to`` whose subject holds ``subject_part``, waiting for it to arrive."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def arrived() -> dict[str, Any] | None:
             for email in self.emails():
                 addresses = {recipient["address"] for recipient in email.get("to", [])}
                 if to in addresses and subject_part in email.get("subject", ""):
                     return email
-            if time.monotonic() > deadline:
-                subjects = [(e.get("to"), e.get("subject")) for e in self.emails()]
-                raise AssertionError(f"no email to {to} about {subject_part!r} arrived; there are: {subjects}")
-            time.sleep(1)
+            return None
+
+        def there_are() -> str:
+            return f"there are: {[(e.get('to'), e.get('subject')) for e in self.emails()]}"
+
+        return wait_until(f"an email to {to} about {subject_part!r}", arrived, timeout=timeout, explain=there_are)
 
 
 @contextmanager
