@@ -26,7 +26,7 @@ from gate.tasks_app import NO_INVOLVEMENT, NOTIFY_DEPLOYMENT
 from models import forms
 from models.db import transaction
 from models.people import reset_credentials
-from models.process import STEPS
+from models.process import STEPS, WAITS_FOR_ACTIONS
 from models.process.demo_case import Case, answerer
 from models.review.lookup import review_by_reference
 from models.review.transitions import Actor
@@ -223,7 +223,7 @@ def drive(
             say(f"{reference}: {stage.value}")
             return stage
         answer_items(reference, people, say)
-        if stage is Stage.ACTIONS_UNDER_WAY:  # every action closed: the review closes by itself
+        if stage in WAITS_FOR_ACTIONS:  # every action closed: the review closes by itself
             wait_for_stage(reference, TERMINAL)
             continue
         run = suspended_lifecycle_run(reference)

@@ -40,7 +40,8 @@ def demo(
     from models.seed import DEMO_AGENCY_CONTACTS, seed_demo
 
     dob = parse_date(child_dob, "--child-dob")
-    case = Case(path=path.value, agencies=tuple(agency for agency, _, _ in DEMO_AGENCY_CONTACTS))
+    agencies = tuple(agency for agency, _, _ in DEMO_AGENCY_CONTACTS)
+    case = Case(path=path.value, agencies=agencies, adopted_actions=True)
     if child_name:
         case.child_name = child_name
     if dob:

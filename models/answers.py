@@ -11,6 +11,7 @@ is what makes a replayed run safe.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -80,15 +81,40 @@ def apply_answer(
 
 
 def explain(exc: pydantic.ValidationError, form: type[pydantic.BaseModel]) -> str:
-    """Pydantic's errors in the coordinator's words: the field's title and what is wrong, never the value."""
+    """Pydantic's errors in the coordinator's words: where (the field's title, and in a table its row and column)
+    and what is wrong, never the value."""
     parts = []
     for error in exc.errors(include_input=False, include_url=False):
-        loc = [p for p in error["loc"] if isinstance(p, str)]
-        field = form.model_fields.get(loc[0]) if loc else None
-        title = (field.title if field and field.title else loc[0].replace("_", " ")) if loc else ""
+        where = _where(error["loc"], form)
         message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{title}: {message}" if title else message)
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+def _where(loc: tuple[int | str, ...], form: type[pydantic.BaseModel]) -> str:
+    """An error's place as people read it: "Actions on the recommendations, row 2, Named owner"."""
+    said: list[str] = []
+    model: type[pydantic.BaseModel] | None = form
+    for part in loc:
+        if isinstance(part, int):
+            said.append(f"row {part + 1}")
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:  # a field the form does not have, by its name; pydantic's own places ("function-after")
+            said += [part.replace("_", " ")] if part.isidentifier() else []
+            model = None
+            continue
+        said.append(field.title or part.replace("_", " "))
+        model = _rows_of(field.annotation)
+    return ", ".join(said)
+
+
+def _rows_of(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The model a field holds, itself or in a list (a form's table of rows); else None."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, pydantic.BaseModel):
+            return candidate
+    return None
 
 
 def _refuse(session: Session, review: Review, message: str) -> Outcome:

@@ -46,7 +46,7 @@ HUMAN_LABELS: dict[Stage, str] = {
     Stage.RAPID_REVIEW_SIGN_OFF: "Rapid review awaiting the partners' sign-off",
     Stage.AWAITING_PANEL: "Rapid review with the Panel",
     Stage.AWAITING_DECISION: "Partners' decision on a local review due",
-    Stage.NO_REVIEW: "No local review: telling the Panel, Ofsted and DfE",
+    Stage.NO_REVIEW: "No local review: the Panel, Ofsted and DfE told; any actions followed through",
     Stage.COMMISSIONING: "Commissioning the reviewer",
     Stage.REVIEW_UNDER_WAY: "Local review under way",
     Stage.QUALITY_ASSURANCE: "Draft report in quality assurance",
@@ -178,6 +178,7 @@ class Transition(StrEnum):
     FOLLOW_ACTIONS = "follow_actions"  # actions recorded on a published report's recommendations, to follow through
     FOLLOW_IMPROVEMENT_ACTIONS = "follow_improvement_actions"
     CLOSE_AFTER_ACTIONS = "close_after_actions"  # every action closed
+    FOLLOW_NATIONAL_ACTIONS = "follow_national_actions"  # national review published; actions still open
     CONFIRM_NATIONAL_REVIEWER = "confirm_national_reviewer"
     NATIONAL_REPORT_PUBLISHED = "national_report_published"
 
@@ -218,7 +219,8 @@ TRANSITIONS: tuple[Move, ...] = (
        label="partners decided: local review"),
     _t(T.DECIDE_NATIONAL_REVIEW, S.AWAITING_DECISION, S.NATIONAL_REVIEW, PANEL_CHOSE_NATIONAL,
        label="national review led by the Panel"),
-    _t(T.CLOSE_NO_REVIEW, S.NO_REVIEW, S.CLOSED, label="closed after the Panel, Ofsted and DfE were told"),
+    _t(T.CLOSE_NO_REVIEW, S.NO_REVIEW, S.CLOSED, ALL_ACTIONS_CLOSED,
+       label="closed after the Panel, Ofsted and DfE were told and every action was closed"),
     _t(T.COMMISSION_REVIEWER, S.COMMISSIONING, S.REVIEW_UNDER_WAY, REVIEWER_CHOSEN, REVIEWER_INDEPENDENT,
        TERMS_AGREED, label="reviewer commissioned"),
     _t(T.SUBMIT_DRAFT, S.REVIEW_UNDER_WAY, S.QUALITY_ASSURANCE, label="draft submitted for quality assurance"),
@@ -233,8 +235,8 @@ TRANSITIONS: tuple[Move, ...] = (
     _t(T.RETURN_FOR_CORRECTION, S.AWAITING_PUBLICATION, S.REVIEW_UNDER_WAY, HAS_REASON,
        label="returned to the reviewer for correction before publication"),
     _t(T.RECONSIDER_PUBLICATION, S.PUBLICATION_DEFERRED, S.AWAITING_PUBLICATION, label="publication reconsidered"),
-    _t(T.RECORD_ACTIONS, S.PUBLISHED, S.CLOSED, label="actions on the recommendations recorded"),
-    _t(T.RECORD_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.CLOSED,
+    _t(T.RECORD_ACTIONS, S.PUBLISHED, S.CLOSED, ALL_ACTIONS_CLOSED, label="actions on the recommendations recorded"),
+    _t(T.RECORD_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.CLOSED, ALL_ACTIONS_CLOSED,
        label="actions on the recommendations recorded"),
     _t(T.FOLLOW_ACTIONS, S.PUBLISHED, S.ACTIONS_UNDER_WAY, label="actions on the recommendations recorded"),
     _t(T.FOLLOW_IMPROVEMENT_ACTIONS, S.IMPROVEMENTS_PUBLISHED, S.ACTIONS_UNDER_WAY,
@@ -242,8 +244,10 @@ TRANSITIONS: tuple[Move, ...] = (
     _t(T.CLOSE_AFTER_ACTIONS, S.ACTIONS_UNDER_WAY, S.CLOSED, ALL_ACTIONS_CLOSED, label="every action closed"),
     _t(T.CONFIRM_NATIONAL_REVIEWER, S.NATIONAL_REVIEW, S.NATIONAL_REVIEW_UNDER_WAY, REVIEWER_CHOSEN, SOS_CONFIRMED,
        label="national reviewer appointed"),
-    _t(T.NATIONAL_REPORT_PUBLISHED, S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED,
+    _t(T.NATIONAL_REPORT_PUBLISHED, S.NATIONAL_REVIEW_UNDER_WAY, S.CLOSED, ALL_ACTIONS_CLOSED,
        label="national review published by the Panel"),
+    _t(T.FOLLOW_NATIONAL_ACTIONS, S.NATIONAL_REVIEW_UNDER_WAY, S.ACTIONS_UNDER_WAY,
+       label="national review published by the Panel; actions on the recommendations recorded"),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Move] = {t.name: t for t in TRANSITIONS}

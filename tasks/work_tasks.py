@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from models.answers import Outcome
 from models.db import transaction
 from models.identity import Identity
+from models.process import WAITS_FOR_ACTIONS
 from models.review.lookup import review_by_reference
 from models.stages import Stage
 from models.tables import OPEN_ACTION, Action, InformationRequest, Partnership, RequestStatus
@@ -75,7 +76,8 @@ def record_item_answer(reference: str, item: str, key: str, data: dict[str, Any]
     with transaction() as session:
         review = review_by_reference(session, reference)
         outcome = apply_item_answer(session, review, WORK[ref.kind], ref.number, key, data, signer=signer)
-        last_closed = review.stage == Stage.ACTIONS_UNDER_WAY and open_actions(session, review) == 0
+        stage = Stage(review.stage)
+        last_closed = stage in WAITS_FOR_ACTIONS and open_actions(session, review) == 0
         partnership = session.get_one(Partnership, review.partnership_id).code
     logger = get_run_logger()
     if outcome.accepted:
@@ -83,7 +85,7 @@ def record_item_answer(reference: str, item: str, key: str, data: dict[str, Any]
     else:
         logger.warning("%s %s: answer refused: %s", reference, ref.label, outcome.message)
     if last_closed and not outcome.already_applied:
-        run_lifecycle(reference, partnership, Stage.ACTIONS_UNDER_WAY, idempotency_key=f"{reference}:actions-closed")
+        run_lifecycle(reference, partnership, stage, idempotency_key=f"{reference}:actions-closed")
     return outcome
 
 

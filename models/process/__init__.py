@@ -26,7 +26,15 @@ from models.process.next import (
     step_key,
 )
 from models.process.step import COORDINATOR, PANEL, AutomaticStage, Refusal, Step, Wait
-from models.process.table import AUTOMATIC, FREE_TEXT, STEPS, ProcessError, check_process, documents_called_for
+from models.process.table import (
+    AUTOMATIC,
+    FREE_TEXT,
+    STEPS,
+    WAITS_FOR_ACTIONS,
+    ProcessError,
+    check_process,
+    documents_called_for,
+)
 
 __all__ = [
     "AUTOMATIC",
@@ -34,6 +42,7 @@ __all__ = [
     "FREE_TEXT",
     "PANEL",
     "STEPS",
+    "WAITS_FOR_ACTIONS",
     "Action",
     "Automatic",
     "AutomaticStage",

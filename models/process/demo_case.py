@@ -37,6 +37,9 @@ class Case:
     # the partnership's agencies asked for information when the rapid review starts, and given the actions (the
     # first three); none: nobody is asked and no action is recorded
     agencies: tuple[str, ...] = ()
+    # with agencies: the partners also adopt an action on the rapid review's recommendations with their decision, and
+    # on the national path one on the national review's (cspr demo's case)
+    adopted_actions: bool = False
     today: dt.date = field(default_factory=today_in_england)
     asked: Counter[Stage] = field(default_factory=Counter)
 

@@ -16,7 +16,7 @@ from models.documents import CALLED_FOR_BY, DocumentKind
 from models.forms import free_text_of
 from models.process import steps as step_modules
 from models.process.step import AutomaticStage, Step
-from models.stages import TERMINAL, Stage, allowed_from
+from models.stages import ALL_ACTIONS_CLOSED, TERMINAL, Stage, allowed_from, transition
 from models.work.forms import ActionAnswer, RequestAnswer
 
 
@@ -73,6 +73,12 @@ def check_process(steps: Mapping[Stage, Step[Any]], automatic: Mapping[Stage, Au
 
 STEPS, AUTOMATIC = _discover()
 check_process(STEPS, AUTOMATIC)
+
+# The stages where the review waits for its actions to close before it moves on by itself: the run whose answer
+# closes the last of them starts the lifecycle again (tasks/work_tasks.py).
+WAITS_FOR_ACTIONS: frozenset[Stage] = frozenset(
+    stage for stage, auto in AUTOMATIC.items() if ALL_ACTIONS_CLOSED in transition(auto.transition).guards
+)
 
 # What models/sealing.py seals inside a decision's details or a return: every free-text field of every step's form,
 # and of the forms of the work around a review.

@@ -202,3 +202,28 @@ def test_actions_followed_to_their_close(deployed: LocalSystem) -> None:
             select(Milestone).where(Milestone.review_id == review.id, Milestone.event == "actions_reported_on")
         ).first()
     assert reported is not None and reported.on == today_in_england()
+
+
+def test_a_rapid_review_action_keeps_a_case_with_no_local_review_open(deployed: LocalSystem) -> None:
+    """The partners decide on no local review and adopt an action on the rapid review's recommendations: the review
+    waits, told, until the action's own run closes it; that run starts the lifecycle again, which closes the review."""
+    case = Case(pseudonym=next(_names), agencies=AGENCIES, path="no-review", adopted_actions=True)
+    reference, _ = inprocess.notify(case)
+    inprocess.answer_until(reference, case, Stage.AWAITING_DECISION)
+    inprocess.give(reference, case.answer(Stage.AWAITING_DECISION))
+    assert review_state(reference).stage is Stage.NO_REVIEW
+    assert inprocess.pending_lifecycle_run(reference) is None  # the lifecycle ended: nothing to do until the action
+    inprocess.advance_items(reference)
+    (action,) = actions(reference)
+    owner = next(n for n in AGENCIES if agency_id(n) == str(action.agency_id))
+    done = {"what": "progress", "status": "done", "evidence": "Weight concerns are on the referral form."}
+    inprocess.give_item(reference, "action-1", done, contact(owner))
+    assert review_state(reference).stage is Stage.NO_REVIEW
+    inprocess.give_item(reference, "action-1", {"what": "review", "verdict": "accept"}, person(Role.POLICE))
+    assert review_state(reference).stage is Stage.CLOSED
+    with Session(get_engine()) as session:
+        review = review_by_reference(session, reference)
+        decision = session.exec(
+            select(Decision).where(Decision.review_id == review.id, Decision.kind == DecisionKind.LCSPR_DECISION)
+        ).one()
+    assert decision.details["actions"] == 1

@@ -25,13 +25,27 @@ from models.identity import Identity
 from models.people import disable_person
 from models.review import creation, lookup, timetable, transitions
 from models.roles import Role
-from models.seed import demo_identity, seed_demo
-from models.stages import Stage
+from models.seed import DEMO_AGENCY_CONTACTS, demo_identity, seed_demo
+from models.stages import Stage, Transition
 from models.system_credentials import gate_key
-from models.tables import Decision, Outbox, Representative, Review, StageEvent, utcnow
+from models.tables import (
+    OPEN_ACTION,
+    Action,
+    Decision,
+    Outbox,
+    Recommendation,
+    Representative,
+    Review,
+    StageEvent,
+    utcnow,
+)
 from models.timeline import timeline_markdown
+from models.work.answering import apply_item_answer
+from models.work.items import ItemKind, ItemRef, item_key
+from models.work.kinds import WORK
 from tests.utils.bad_answers import BAD_ANSWERS
 
+AGENCIES = tuple(name for name, _, _ in DEMO_AGENCY_CONTACTS)
 TODAY = today_in_england()  # the scenario runs up to today: deferral dates are checked against the real date
 
 
@@ -81,9 +95,30 @@ def state(engine: Engine, reference: str) -> Review:
         return lookup.review_by_reference(session, reference)
 
 
-def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, list[str]]:
-    """Answer each step as the case says, running automatic moves, until closed. Returns the transitions."""
-    reference = record(engine, case)
+def close_open_actions(engine: Engine, reference: str) -> list[int]:
+    """The partnership closes, with a reason, each of the review's actions still open, as the coordinator; the
+    actions' numbers."""
+    with transaction(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        coordinator = demo_identity(session, Role.COORDINATOR)
+        rows = session.exec(
+            select(Action).where(Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+        ).all()
+        closing = {"what": "review", "verdict": "close", "reason": "Taken forward in the partnership's plan."}
+        for row in rows:
+            key = item_key(ItemRef(ItemKind.ACTION, row.number), row.answer_seq)
+            outcome = apply_item_answer(
+                session, review, WORK[ItemKind.ACTION], row.number, key, closing, signer=coordinator
+            )
+            assert outcome.accepted, outcome.message
+        return [row.number for row in rows]
+
+
+def advance(
+    engine: Engine, reference: str, case: Case, max_steps: int = 60, *, until: Stage | None = None
+) -> process.Action:
+    """Answer each step as the case says, running automatic moves, until the review is closed, waits for its
+    actions, or asks for the step of stage ``until``."""
     for _ in range(max_steps):
         with transaction(engine) as session:
             review = lookup.review_by_reference(session, reference)
@@ -91,16 +126,31 @@ def run_to_end(engine: Engine, case: Case, max_steps: int = 60) -> tuple[str, li
             if isinstance(action, process.Automatic):
                 answers.apply_automatic(session, review, action.transition)
                 continue
-        if isinstance(action, process.Finished):
-            break
+        if isinstance(action, process.Finished | process.WaitForWork):
+            return action
         assert isinstance(action, process.WaitForForm), action
+        if action.step.stage is until:
+            return action
         outcome = answer(engine, reference, case.answer(Stage(action.step.stage)))
         assert outcome.accepted, outcome.message
+    raise AssertionError(f"{reference} did not close within {max_steps} steps")
+
+
+def moves_of(engine: Engine, reference: str) -> list[str]:
+    """The review's moves, in order (not the notes beside them)."""
     with Session(engine) as session:
         review = lookup.review_by_reference(session, reference)
-        assert review.stage == Stage.CLOSED
-        moves = [e.transition for e in transitions.history(session, review.id)]
-    return reference, moves
+        return [e.transition for e in transitions.history(session, review.id) if e.transition in set(Transition)]
+
+
+def run_to_end(engine: Engine, case: Case) -> tuple[str, list[str]]:
+    """Answer each step as the case says, running automatic moves, until closed; while the review waits for its
+    actions, the partnership closes them. Returns the transitions."""
+    reference = record(engine, case)
+    while isinstance(advance(engine, reference, case), process.WaitForWork):
+        assert close_open_actions(engine, reference)
+    assert state(engine, reference).stage == Stage.CLOSED
+    return reference, moves_of(engine, reference)
 
 
 def case(**kw: Any) -> Case:
@@ -150,6 +200,53 @@ class TestPaths:
     def test_national_review_led_by_the_panel(self, engine: Engine) -> None:
         _, moves = run_to_end(engine, case(path="national"))
         assert moves[-3:] == ["decide_national_review", "confirm_national_reviewer", "national_report_published"]
+
+    @pytest.mark.parametrize(
+        ("path", "last_moves", "sources"),
+        [
+            ("no-review", ["decide_no_review", "close_no_review"], ["rapid review"]),
+            (
+                "national",
+                ["confirm_national_reviewer", "follow_national_actions", "close_after_actions"],
+                ["national review", "rapid review"],
+            ),
+            ("local", ["publish", "follow_actions", "close_after_actions"], ["local review", "rapid review"]),
+        ],
+    )
+    def test_adopted_recommendations_keep_the_review_open(
+        self, engine: Engine, path: str, last_moves: list[str], sources: list[str]
+    ) -> None:
+        """The rapid review's recommendations adopted with the partners' decision, and the national review's with its
+        publication, become records with actions, whatever branch follows; the review closes only once the last is
+        closed."""
+        c = case(path=path, agencies=AGENCIES, adopted_actions=True)
+        reference = record(engine, c)
+        waiting = advance(engine, reference, c)
+        assert isinstance(waiting, process.WaitForWork), waiting
+        assert "every action on the recommendations must be closed" in waiting.why
+        stop_at = {"no-review": Stage.NO_REVIEW, "national": Stage.ACTIONS_UNDER_WAY, "local": Stage.ACTIONS_UNDER_WAY}
+        assert state(engine, reference).stage == stop_at[path]
+        with Session(engine) as session:
+            review = lookup.review_by_reference(session, reference)
+            made = session.exec(select(Recommendation.source).where(Recommendation.review_id == review.id)).all()
+        assert sorted({str(source) for source in made}) == sources
+        assert close_open_actions(engine, reference)
+        assert isinstance(advance(engine, reference, c), process.Finished)
+        assert state(engine, reference).stage == Stage.CLOSED
+        assert moves_of(engine, reference)[-len(last_moves) :] == last_moves
+
+    def test_a_rapid_review_action_open_when_the_local_review_records_none(self, engine: Engine) -> None:
+        """The local review's own step records no action (with its reason), but one adopted from the rapid review is
+        still open: the review follows it through rather than closing."""
+        c = case(agencies=AGENCIES, adopted_actions=True)
+        reference = record(engine, c)
+        assert isinstance(advance(engine, reference, c, until=Stage.PUBLISHED), process.WaitForForm)
+        none = {"no_actions_reason": "The learning is in the partnership's existing plan."}
+        assert answer(engine, reference, none).accepted
+        assert state(engine, reference).stage == Stage.ACTIONS_UNDER_WAY
+        assert close_open_actions(engine, reference) == [1]
+        assert isinstance(advance(engine, reference, c), process.Finished)
+        assert moves_of(engine, reference)[-2:] == ["follow_actions", "close_after_actions"]
 
     def test_quality_assurance_sent_back_twice(self, engine: Engine) -> None:
         _, moves = run_to_end(engine, case(qa_returns=2))

@@ -111,6 +111,19 @@ class TestPaths:
                     "national_report_published",
                 ],
             ),
+            (
+                "national review, then its local actions followed through",
+                [
+                    "submit_notification",
+                    "record_rapid_review",
+                    "send_rapid_review",
+                    "record_panel_response",
+                    "decide_national_review",
+                    "confirm_national_reviewer",
+                    "follow_national_actions",
+                    "close_after_actions",
+                ],
+            ),
         ],
     )
     def test_the_paths_in_the_guidance_end_closed(self, name: str, moves: list[str]) -> None:
@@ -119,6 +132,24 @@ class TestPaths:
             move = stages.check(stage, move_name, facts_for(stages.transition(move_name)))
             stage = move.target
         assert stage is Stage.CLOSED, name
+
+    @pytest.mark.parametrize(
+        ("stage", "move"),
+        [
+            (Stage.NO_REVIEW, "close_no_review"),
+            (Stage.PUBLISHED, "record_actions"),
+            (Stage.IMPROVEMENTS_PUBLISHED, "record_improvement_actions"),
+            (Stage.NATIONAL_REVIEW_UNDER_WAY, "national_report_published"),
+            (Stage.ACTIONS_UNDER_WAY, "close_after_actions"),
+        ],
+    )
+    def test_no_review_closes_with_an_action_open(self, stage: Stage, move: str) -> None:
+        """Whatever review made them (the rapid review's are adopted at the partners' decision), open actions keep
+        the review open: every move to CLOSED that could follow them is guarded."""
+        with pytest.raises(stages.IllegalTransition) as refused:
+            stages.check(stage, move, Facts(open_actions=1))
+        assert refused.value.failed == ("all_actions_closed",)
+        assert stages.check(stage, move, Facts(open_actions=0)).target is Stage.CLOSED
 
     def test_every_simple_path_from_the_start_ends_closed(self) -> None:
         """Breadth-first over all paths that visit no stage twice: each can be completed to CLOSED."""
@@ -135,9 +166,9 @@ class TestPaths:
                     queue.append((move.target, seen | {move.target}))
                 elif not stages.reachable_from(move.target) & stages.TERMINAL:  # pragma: no cover
                     pytest.fail(f"{move.name} leads into a loop with no way out")
-        # a death notified where nothing more follows; no review; national review; local review published in full,
-        # and improvements only, each closed at once (no actions) or once its actions are followed through
-        assert paths == 7
+        # a death notified where nothing more follows; no review; a national review, and a local review published in
+        # full or improvements only, each closed at once (no actions open) or once its actions are followed through
+        assert paths == 8
 
 
 class TestRefusals:

@@ -7,6 +7,15 @@ from typing import Any
 
 from models.stages import Stage
 
+SCHOOL = "Northshire Primary School"  # one of the demo partnership's agencies
+UNKNOWN_AGENCY = "an agency given is not one of"
+
+
+def _row(agency: str, due_on: str) -> dict[str, str]:
+    """One row of actions on a recommendation, good but for what a case changes."""
+    return {"recommendation": "R", "action": "A", "agency": agency, "owner": "O", "due_on": due_on, "done_when": "D"}
+
+
 BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     (
         Stage.INCIDENT_RECORDED,
@@ -50,40 +59,12 @@ BAD_ANSWERS: list[tuple[Stage, dict[str, Any], str]] = [
     (Stage.AWAITING_PUBLICATION, {"decision": "defer publication", "reasons": ""}, "give the reasons"),
     (Stage.PUBLISHED, {"actions": ""}, "Actions on the recommendations"),
     (Stage.PUBLISHED, {"actions": [], "no_actions_reason": ""}, "record at least one action, or say why"),
-    (
-        Stage.PUBLISHED,
-        {
-            "actions": [
-                {
-                    "recommendation": "R",
-                    "action": "A",
-                    "agency": "Rowan's Agency",
-                    "owner": "O",
-                    "due_on": "2099-01-01",
-                    "done_when": "D",
-                }
-            ],
-            "no_actions_reason": "",
-        },
-        "an agency given is not one of",
-    ),
-    (
-        Stage.PUBLISHED,
-        {
-            "actions": [
-                {
-                    "recommendation": "R",
-                    "action": "A",
-                    "agency": "Northshire Primary School",
-                    "owner": "O",
-                    "due_on": "2020-01-01",
-                    "done_when": "D",
-                }
-            ],
-            "no_actions_reason": "",
-        },
-        "due date has passed",
-    ),
-    (Stage.INCIDENT_RECORDED, {"agencies": ["Nowhere In Particular"]}, "an agency given is not one of"),
+    (Stage.PUBLISHED, {"actions": [_row("Rowan's Agency", "2099-01-01")], "no_actions_reason": ""}, UNKNOWN_AGENCY),
+    (Stage.PUBLISHED, {"actions": [_row(SCHOOL, "2020-01-01")], "no_actions_reason": ""}, "due date has passed"),
+    # the rapid review's recommendations, adopted with the partners' decision, take the same rows
+    (Stage.AWAITING_DECISION, {"actions": [_row("Rowan's Agency", "2099-01-01")]}, UNKNOWN_AGENCY),
+    (Stage.AWAITING_DECISION, {"actions": [_row(SCHOOL, "2020-01-01")]}, "due date has passed"),
+    (Stage.AWAITING_DECISION, {"actions": [{**_row(SCHOOL, "2099-01-01"), "owner": ""}]}, "row 1, Named owner"),
+    (Stage.INCIDENT_RECORDED, {"agencies": ["Nowhere In Particular"]}, UNKNOWN_AGENCY),
     (Stage.PUBLISHED, {"unexpected_field": 1}, "Extra inputs are not permitted"),
 ]

@@ -2,11 +2,16 @@
 published: each recommendation and its actions, each owned by an agency and a named person there, with a due date and
 what will show it is done. The review then follows them through (``Stage.ACTIONS_UNDER_WAY``): each action has its
 own run (models/work/actions.py), and the review closes by itself once every one is closed. With no actions (the
-reason recorded) it closes at once."""
+reason recorded), and none left open from the rapid review, it closes at once.
+
+The rows of actions (``ActionEntry``, ``adopt``) are also what the partners' decision takes for the rapid review's
+recommendations (local_review_decision.py) and what the national review's publication takes for the national
+review's (national_review.py): every recommendation the partnership adopts becomes a record, whatever review made it."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +24,7 @@ from models.review import transitions
 from models.review.transitions import Actor
 from models.rulebook import Event
 from models.stages import TERMINAL, Facts, Stage, Transition
-from models.tables import DecisionKind, RecommendationSource, Review
+from models.tables import Action, DecisionKind, RecommendationSource, Review
 from models.work.actions import NewAction, open_actions, record_actions
 from models.work.requests import agency_lines
 
@@ -41,10 +46,28 @@ class ActionEntry(CleanText):
     done_when: Sentence = Field(title="What will show it is done")
 
 
+def action_rows(title: str, description: str) -> Any:
+    """A form's field of action rows (none by default)."""
+    return Field(default_factory=list, max_length=MAX_ACTIONS, title=title, description=description)
+
+
+def adopt(
+    session: Session,
+    review: Review,
+    rows: list[ActionEntry],
+    source: RecommendationSource,
+    *,
+    actor: Actor,
+    at: dt.datetime,
+    today: dt.date,
+) -> list[Action]:
+    """Record the rows' recommendations and actions, each action followed through by its own run."""
+    given = [NewAction(**row.model_dump()) for row in rows]
+    return record_actions(session, review, given, source, actor=actor, at=at, today=today)
+
+
 class ActionsRecorded(CleanText):
-    actions: list[ActionEntry] = Field(
-        default_factory=list, max_length=MAX_ACTIONS, title="Actions on the recommendations", description="One per row."
-    )
+    actions: list[ActionEntry] = action_rows("Actions on the recommendations", "One per row.")
     no_actions_reason: OptionalText = Field(
         default="", title="If there are no actions: why", description="Only when no action is recorded."
     )
@@ -61,8 +84,7 @@ class ActionsRecorded(CleanText):
 def handle(
     session: Session, review: Review, answer: ActionsRecorded, actor: Actor, at: dt.datetime, today: dt.date
 ) -> str:
-    given = [NewAction(**entry.model_dump()) for entry in answer.actions]
-    made = record_actions(session, review, given, RecommendationSource.LOCAL_REVIEW, actor=actor, at=at, today=today)
+    made = adopt(session, review, answer.actions, RecommendationSource.LOCAL_REVIEW, actor=actor, at=at, today=today)
     transitions.record_decision(
         session,
         review,
@@ -74,20 +96,32 @@ def handle(
         at=at,
     )
     published = review.stage == Stage.PUBLISHED
-    if made:
+    still_open = open_actions(session, review)  # the rapid review's too, adopted at the partners' decision
+    if still_open:
         move = Transition.FOLLOW_ACTIONS if published else Transition.FOLLOW_IMPROVEMENT_ACTIONS
         transitions.apply_transition(session, review, move, actor=actor, at=at)
-        return f"{len(made)} action(s) recorded; each is followed through to its close"
+        return f"{len(made)} action(s) recorded; {still_open} open, each followed through to its close"
     move = Transition.RECORD_ACTIONS if published else Transition.RECORD_IMPROVEMENT_ACTIONS
     milestones = {Event.ACTIONS_REPORTED_ON: today}
-    transitions.apply_transition(session, review, move, actor=actor, milestones=milestones, at=at)
+    facts = Facts(open_actions=still_open)  # none: the closing move's guard holds
+    transitions.apply_transition(session, review, move, actor=actor, facts=facts, milestones=milestones, at=at)
     return "no actions recorded; review closed" if review.stage in TERMINAL else "no actions recorded"
+
+
+DemoRow = tuple[str, str, str, str, str]  # recommendation, action, owner agency, named owner, what will show it done
+
+
+def _demo_rows(c: Case, rows: list[DemoRow], due_in_days: int) -> list[dict[str, Any]]:
+    due = (c.today + dt.timedelta(days=due_in_days)).isoformat()
+    return [
+        {"recommendation": r, "action": a, "agency": ag, "owner": o, "due_on": due, "done_when": d}
+        for r, a, ag, o, d in rows
+    ]
 
 
 def demo_answer(c: Case, n: int) -> dict[str, Any]:
     if not c.agencies:
         return {"no_actions_reason": "The learning is being taken forward through the partnership's existing plan."}
-    due = c.today + dt.timedelta(days=90)
     rows = [
         ("Health and schools share missed appointments weekly.", "Set up a weekly list of missed appointments "
          "shared with the school nurse.", c.agencies[1], "Dr Imogen Hale", "A list is shared each week for a term."),
@@ -96,12 +130,26 @@ def demo_answer(c: Case, n: int) -> dict[str, Any]:
         ("Practitioners recognise neglect earlier.", "Train the trust's emergency department staff on neglect.",
          c.agencies[2], "Sister Ada Quinn", "Four in five of the department's staff trained."),
     ]  # fmt: skip
-    return {
-        "actions": [
-            {"recommendation": r, "action": a, "agency": ag, "owner": o, "due_on": due.isoformat(), "done_when": d}
-            for r, a, ag, o, d in rows
-        ]
-    }
+    return {"actions": _demo_rows(c, rows, 90)}
+
+
+def rapid_review_actions(c: Case) -> list[dict[str, Any]]:
+    """The demo partners' one action on the rapid review's recommendations, adopted with their decision."""
+    return _adopted(c, lambda school, _: ("A concern about a child's weight is shared the same day.", "Add weight "
+        "concerns to the school's same-day referrals to the designated safeguarding lead.", school, "Mr Owen Price",
+        "The referral form lists weight concerns, and a term's referrals show them."), 60)  # fmt: skip
+
+
+def national_actions(c: Case) -> list[dict[str, Any]]:
+    """The demo partnership's one action on the national review's recommendations."""
+    return _adopted(c, lambda _, practice: ("Adopt the national recommendations on information sharing.", "Bring "
+        "the partnership's information sharing protocol into line with the national review.", practice,
+        "Dr Imogen Hale", "The revised protocol is agreed by the three partners."), 120)  # fmt: skip
+
+
+def _adopted(c: Case, row: Callable[[str, str], DemoRow], due_in_days: int) -> list[dict[str, Any]]:
+    """One row (given the demo's first two agencies), when the case adopts actions beyond the local review's."""
+    return _demo_rows(c, [row(*c.agencies[:2])], due_in_days) if c.agencies and c.adopted_actions else []
 
 
 STEP = Step(
@@ -122,9 +170,15 @@ STEP = Step(
 # the same step once only the information about improvements was published
 AFTER_IMPROVEMENTS = replace(STEP, stage=Stage.IMPROVEMENTS_PUBLISHED)
 
+
+def actions_open(session: Session, review: Review) -> Facts:
+    """What a move that waits for the actions to close looks at."""
+    return Facts(open_actions=open_actions(session, review))
+
+
 FOLLOWED_THROUGH = AutomaticStage(
     stage=Stage.ACTIONS_UNDER_WAY,
     transition=Transition.CLOSE_AFTER_ACTIONS,
-    facts=lambda session, review: Facts(open_actions=open_actions(session, review)),
+    facts=actions_open,
     marks=Event.ACTIONS_REPORTED_ON,
 )

@@ -1,5 +1,8 @@
 """The partners' decision on a local child safeguarding practice review, with reasons: a local review, none (with
-the immediate learning), or the national review the Panel chose. The Panel, Ofsted and DfE are told."""
+the immediate learning), or the national review the Panel chose. The Panel, Ofsted and DfE are told.
+
+The partners also adopt here the rapid review's recommendations, as rows of actions (actions.py): each is followed
+through by its own run, beside whatever review follows, and the review does not close while one is open."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from models.documents import DocumentKind
 from models.forms import CleanText, OptionalText, Text, inline, not_in_future
 from models.process.checks import not_before, summary
 from models.process.step import COORDINATOR, Step
+from models.process.steps.actions import ActionEntry, action_rows, adopt, rapid_review_actions
 from models.recipients import PANEL_OFSTED_DFE
 from models.review import outbox, transitions
 from models.review.outbox import Occasion, Purpose
@@ -22,7 +26,8 @@ from models.review.transitions import Actor
 from models.roles import PARTNERS
 from models.rulebook import Event
 from models.stages import Facts, Stage, Transition
-from models.tables import DecisionKind, Review
+from models.tables import DecisionKind, RecommendationSource, Review
+from models.work.requests import agency_lines
 
 if TYPE_CHECKING:
     from models.process.demo_case import Case
@@ -40,6 +45,11 @@ class FinalDecision(CleanText):
     reasons: Text = Field(title="Reasons", description="Against the local review criteria.")
     immediate_learning: OptionalText = Field(
         default="", title="Immediate learning", description="Required when there is to be no local review."
+    )
+    actions: list[ActionEntry] = action_rows(
+        "Actions on the rapid review's recommendations",
+        "Optional: one row for each action the partners adopt from the rapid review. Each is followed through to its "
+        "close, and the review stays open until every one is closed.",
     )
 
     @model_validator(mode="after")
@@ -65,6 +75,7 @@ def handle(
     facts = Facts(panel_national_review=progress.panel_chose_national(session, review), reason=answer.reasons)
     move = _MOVES[answer.decision]
     milestones = {Event.LCSPR_DECIDED_ON: answer.decided_on} if move is Transition.DECIDE_LOCAL_REVIEW else {}
+    made = adopt(session, review, answer.actions, RecommendationSource.RAPID_REVIEW, actor=actor, at=at, today=today)
     transitions.record_decision(
         session,
         review,
@@ -72,7 +83,7 @@ def handle(
         answer.decision.name,
         actor,
         reasons=answer.reasons,
-        details=summary(answer),
+        details={**summary(answer), "actions": len(made)},  # the actions are their own records, each in the history
         at=at,
     )
     transitions.apply_transition(
@@ -80,7 +91,8 @@ def handle(
     )
     subject = f"{review.reference}: decision on a local review: {answer.decision.value}"
     outbox.enqueue(session, review, Occasion(Purpose.LCSPR_DECISION), PANEL_OFSTED_DFE, subject)
-    return f"decision recorded: {answer.decision.value}"
+    adopted = f"; {len(made)} action(s) on the rapid review's recommendations recorded" if made else ""
+    return f"decision recorded: {answer.decision.value}{adopted}"
 
 
 def demo_answer(c: Case, n: int) -> dict[str, Any]:
@@ -92,6 +104,7 @@ def demo_answer(c: Case, n: int) -> dict[str, Any]:
         "immediate_learning": "Share missed-appointment information with the school nurse."
         if c.path == "no-review"
         else "",
+        "actions": rapid_review_actions(c),
     }
 
 
@@ -106,4 +119,5 @@ STEP = Step(
     deadline=None,
     documents=(DocumentKind.DECISION_LETTER,),
     demo=demo_answer,
+    describe_extra=agency_lines,
 )
