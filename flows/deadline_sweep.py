@@ -18,6 +18,7 @@ from models.summaries import sweep_summary
 from tasks.notices import deliver_outbox, references_with_messages_waiting, send_daily_digests
 from tasks.runs import forget_ended_runs, restore_lost_runs
 from tasks.sweep_tasks import anchor_audit_trail, preview_deadlines, sweep_deadlines
+from tasks.work_tasks import restore_lost_item_runs
 from tasks.worklist_artifacts import publish_worklist
 
 DRY_RUN_KEY = "deadline-sweep-dry-run"  # a dry run's artifacts: the real sweep's latest ones stay what they were
@@ -49,7 +50,7 @@ def deadline_sweep(
     waiting = {e.reference for e in result.escalations} | set(references_with_messages_waiting())
     undelivered = [str(failure) for reference in sorted(waiting) for failure in deliver_outbox(reference).failed]
     undelivered += [str(failure) for failure in send_daily_digests().failed]  # the sweep runs once a working day
-    restored = restore_lost_runs()
+    restored = restore_lost_runs() + restore_lost_item_runs()  # the reviews' own runs, then their items'
     forgotten = forget_ended_runs()  # what a run that died between saving an answer and forgetting it left
     publish_worklist()
     _report(result, "deadline-sweep", sweep_summary(result, restored, undelivered, forgotten))

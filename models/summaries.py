@@ -43,7 +43,7 @@ def sweep_summary(
     forgotten: int | None = None,
 ) -> str:
     """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
-    flow, the reviews whose lost run it restored and the messages it gave up delivering. A dry run says so first,
+    flow, the reviews and items whose lost run it started again and the messages it gave up delivering. A dry run says so first,
     and lists the escalations a sweep on that day would raise."""
     lines = [f"# Deadline sweep, {weekday_date(result.as_of)}{', dry run' if result.dry_run else ''}", ""]
     if result.dry_run:
@@ -64,7 +64,7 @@ def sweep_summary(
     lines += ["", f"## Escalations {raised}: {len(result.escalations)}", ""]
     lines += map(_escalation, result.escalations)
     if restored is not None:
-        lines += ["", f"## Reviews whose lost run was restored: {len(restored)}", "", *(f"- {r}" for r in restored)]
+        lines += ["", f"## Lost runs started again: {len(restored)}", "", *(f"- {r}" for r in restored)]
     if undelivered is not None:
         lines += ["", f"## Messages that could not be delivered: {len(undelivered)}", ""]
         lines += [f"- {line}" for line in undelivered]

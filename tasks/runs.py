@@ -227,17 +227,23 @@ def start_lifecycle(reference: str, partnership: str, stage: str) -> str:
 
 def reviews_with_runs() -> set[str]:
     """References of the reviews that have a lifecycle run running, waiting for a person, or scheduled (a timer)."""
+    return live_runs_tagged("lifecycle", "review:")
+
+
+def live_runs_tagged(kind: str, prefix: str) -> set[str]:
+    """What follows ``prefix`` in the tags of every run of ``kind`` ("lifecycle", "work") that is running, waiting
+    for a person, or scheduled: "CSPR-2026-0042" for "review:", "CSPR-2026-0042:request-2" for "item:"."""
     found: set[str] = set()
     page = 200
     states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[*LIVE, StateType.SCHEDULED]))
     with get_client(sync_client=True) as client:
         for offset in range(0, 10_000_000, page):
             runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["lifecycle"]), state=states),
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[kind]), state=states),
                 limit=page,
                 offset=offset,
             )
-            found |= {t.removeprefix("review:") for r in runs for t in r.tags if t.startswith("review:")}
+            found |= {t.removeprefix(prefix) for r in runs for t in r.tags if t.startswith(prefix)}
             if len(runs) < page:
                 break
     return found

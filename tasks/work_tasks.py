@@ -17,20 +17,21 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models.answers import Outcome
+from models.calendar import today_in_england
 from models.db import transaction
 from models.identity import Identity
 from models.process import WAITS_FOR_ACTIONS
 from models.review.lookup import review_by_reference
 from models.stages import Stage
-from models.tables import OPEN_ACTION, Action, InformationRequest, Partnership, RequestStatus
+from models.tables import OPEN_ACTION, Action, InformationRequest, Partnership, RequestStatus, Review
 from models.work.actions import open_actions
 from models.work.answering import AskFor, apply_item_answer, next_for
 from models.work.items import ItemKind, ItemRef
 from models.work.kinds import WORK
-from tasks.runs import forget_inputs, review_tags, run_lifecycle, synchronously
+from tasks.runs import forget_inputs, live_runs_tagged, review_tags, run_lifecycle, synchronously
 
 WORK_DEPLOYMENT = "review-work/review-work"
 
@@ -115,18 +116,56 @@ def start_item_runs(reference: str, partnership: str, stage: Stage) -> int:
     items = open_items(reference)
     _cancel_closed(reference, {f"item:{reference}:{ref}" for ref in items})
     for ref in items:
-        synchronously(
-            run_deployment(
-                WORK_DEPLOYMENT,
-                parameters={"reference": reference, "item": str(ref)},
-                timeout=0,
-                as_subflow=False,
-                idempotency_key=f"{reference}:{ref}:start",
-                tags=item_tags(reference, partnership, stage, ref),
-                flow_run_name=f"{reference} · {ref}",
-            )
-        )
+        _start_item_run(reference, partnership, stage, ref, idempotency_key=f"{reference}:{ref}:start")
     return len(items)
+
+
+@task(name="restore-lost-item-runs")
+def restore_lost_item_runs() -> list[str]:
+    """Give every open item of every open review that has no run (its run failed, or crashed and was not started
+    again) a run again, which carries on from where the item's record says it stands, as ``restore_lost_runs`` does
+    for the reviews' own runs. Returns the items, as "CSPR-2026-0042 request 2"."""
+    have = live_runs_tagged("work", "item:")
+    today = today_in_england()
+    with transaction() as session:
+        lost = [item for item in _open_items_of_open_reviews(session) if f"{item[0]}:{item[3]}" not in have]
+    for reference, partnership, stage, ref in lost:
+        _start_item_run(reference, partnership, stage, ref, idempotency_key=f"{reference}:{ref}:restore:{today}")
+    restored = [f"{reference} {ref.label}" for reference, _, _, ref in lost]
+    if restored:
+        get_run_logger().warning("%d item(s) had lost their run and have one again: %s", len(restored), restored)
+    return restored
+
+
+def _open_items_of_open_reviews(session: Session) -> list[tuple[str, str, Stage, ItemRef]]:
+    """Every item still waiting for someone, with its review's reference, partnership and stage."""
+    found: list[tuple[str, str, Stage, ItemRef]] = []
+    for kind, table, still_open in (
+        (ItemKind.REQUEST, InformationRequest, col(InformationRequest.status) == RequestStatus.REQUESTED),
+        (ItemKind.ACTION, Action, col(Action.status).in_([s.value for s in OPEN_ACTION])),
+    ):
+        rows = session.exec(
+            select(Review.reference, Partnership.code, Review.stage, table.number)
+            .join(Review, col(Review.id) == col(table.review_id))
+            .join(Partnership, col(Partnership.id) == col(Review.partnership_id))
+            .where(still_open, col(Review.stage) != Stage.CLOSED)
+        ).all()
+        found += [(reference, code, Stage(stage), ItemRef(kind, n)) for reference, code, stage, n in rows]
+    return found
+
+
+def _start_item_run(reference: str, partnership: str, stage: Stage, ref: ItemRef, *, idempotency_key: str) -> None:
+    synchronously(
+        run_deployment(
+            WORK_DEPLOYMENT,
+            parameters={"reference": reference, "item": str(ref)},
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=idempotency_key,
+            tags=item_tags(reference, partnership, stage, ref),
+            flow_run_name=f"{reference} · {ref}",
+        )
+    )
 
 
 def item_tags(reference: str, partnership: str, stage: str, ref: ItemRef) -> list[str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect import flow, get_client
+from prefect.states import Failed
 from sqlmodel import Session, col, select
 
 from cli.demo import Case, review_state
@@ -30,10 +32,17 @@ from models.tables import (
     RequestStatus,
 )
 from models.work.chasing import chase_items
+from tasks.work_tasks import restore_lost_item_runs
 from tests.utils import inprocess
 
 AGENCIES = tuple(name for name, _, _ in DEMO_AGENCY_CONTACTS)  # the four demo agencies with contacts
 _names = (f"Child W{n}" for n in range(1, 100))
+
+
+@flow
+def restore_item_runs() -> list[str]:
+    """The sweep's restoring of items' lost runs, alone (the whole sweep would chase every review's items)."""
+    return restore_lost_item_runs()
 
 
 def contact(agency: str) -> Identity:
@@ -106,6 +115,19 @@ def test_agencies_asked_when_the_rapid_review_starts(deployed: LocalSystem) -> N
     for n in range(1, 5):
         run = inprocess.item_run(reference, f"request-{n}")
         assert run is not None and run.state is not None and run.state.is_paused(), n
+
+    # a request whose run was lost (failed, and no automation starts a failed run again) has one again after the
+    # sweep, which carries on from the request's record: it waits for the agency again
+    lost = inprocess.item_run(reference, "request-3")
+    assert lost is not None
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(lost.id, Failed(message="lost, for the test"), force=True)
+    assert inprocess.item_run(reference, "request-3") is None
+    assert [r for r in restore_item_runs() if r.startswith(f"{reference} ")] == [f"{reference} request 3"]
+    assert not [r for r in restore_item_runs() if r.startswith(f"{reference} ")]  # once: it has a run now
+    inprocess.advance_items(reference)
+    again = inprocess.item_run(reference, "request-3")
+    assert again is not None and again.id != lost.id and again.state is not None and again.state.is_paused()
 
     # another agency's contact cannot answer a request that is not theirs: refused, the request still open
     inprocess.give_item(reference, "request-4", RETURN, contact(AGENCIES[0]))
