@@ -13,7 +13,7 @@ from cli.common import console, operator, parse_date, register_change
 from cli.listing import print_listing
 
 if TYPE_CHECKING:
-    from models.agencies import AgencyRow
+    from models.agencies import AgencyChange, AgencyRow
 
 app = typer.Typer(
     help="Each partnership's agencies (relevant agencies, and others it names) and who answers for them, with dates.",
@@ -95,15 +95,30 @@ def agencies_end(
     partnership: Annotated[str, typer.Option(help="The partnership's code.")],
     name: Annotated[str, typer.Option(help="The agency's name.")],
     last_day: Annotated[str, typer.Option(help="Its last day as one of the partnership's, YYYY-MM-DD (included).")],
+    with_open_work: Annotated[
+        bool,
+        typer.Option(
+            "--with-open-work",
+            help="End it even though requests to it or actions of it are still open: they are recorded with its "
+            "ending, and the coordinator must close each.",
+        ),
+    ] = False,
 ) -> None:
     """An agency stops being one of the partnership's after a day: it is asked nothing more and its contacts no longer
-    answer for it. What it was asked, and its actions, stay as they are."""
+    answer for it. Refused while a request to it waits for its return or an action of it is open (the refusal lists
+    them): close each on its page first, or end it anyway with --with-open-work."""
     from models.agencies import end_agency
 
     last = parse_date(last_day, "--last-day")
     with register_change() as session:
-        agency = end_agency(session, partnership, name, last, by=operator())
-    console.print(f"{agency.name} is one of {partnership}'s agencies until {last:%d %B %Y}, that day included.")
+        ended = end_agency(session, partnership, name, last, by=operator(), with_open_work=with_open_work)
+    console.print(f"{ended.agency.name} is one of {partnership}'s agencies until {last:%d %B %Y}, that day included.")
+    if ended.left_open:
+        console.print(
+            f"[bold yellow]Left open:[/] {', '.join(ended.left_open)} (recorded with its ending). The coordinator must "
+            "deal with each: close a request as not needed, or have the partnership close an action, with a reason, "
+            "on its page."
+        )
 
 
 @app.command("information-days")
@@ -118,4 +133,36 @@ def agencies_information_days(
 
     with register_change() as session:
         found = set_information_days(session, partnership, days, by=operator())
-    console.print(f"{found.name} gives agencies {days} working day(s) to return their information.")
+    if found.changed:
+        console.print(
+            f"{found.partnership} gives agencies {days} working day(s) to return their information (was {found.was})."
+        )
+    else:
+        console.print(f"{found.partnership} gives agencies {days} working day(s) already: nothing changed.")
+
+
+@app.command("history")
+def agencies_history(
+    partnership: Annotated[str | None, typer.Option(help="Only this partnership (its code).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """The register's history of agencies, oldest first: each agency added or ended (with any work it left open) and
+    each change of the working days agencies have to return their information, with when and who."""
+    from models.agencies import agency_history
+
+    with register_change() as session:
+        rows = agency_history(session, partnership)
+    print_listing(
+        rows,
+        as_json=as_json,
+        empty="Nothing recorded about agencies yet.",
+        columns=("when (UTC)", "partnership", Column("what", overflow="fold"), "by"),
+        cells=_change_cells,
+    )
+
+
+def _change_cells(r: AgencyChange) -> tuple[str, ...]:
+    import datetime as dt
+
+    at = r.at.astimezone(dt.UTC) if r.at.tzinfo else r.at  # SQLite gives it back without its zone: UTC
+    return (f"{at:%Y-%m-%d %H:%M}", r.partnership, r.what, r.by)

@@ -23,9 +23,24 @@ from models.people import RegisterRefusal, record_change
 from models.review.lookup import UnknownPartnership, partnership_by_code
 from models.review.transitions import Actor
 from models.roles import PARTNERS, Role
-from models.tables import Account, Agency, AgencyKind, Partnership, RegisterAction, Representative, utcnow
+from models.tables import (
+    OPEN_ACTION,
+    Account,
+    Action,
+    Agency,
+    AgencyKind,
+    InformationRequest,
+    Partnership,
+    RegisterAction,
+    RegisterEvent,
+    Representative,
+    RequestStatus,
+    Review,
+    utcnow,
+)
 
 INFORMATION_DAYS = range(1, 31)  # what a partnership may set: from one working day to six weeks' worth
+OPEN_WORK_OPTION = "--with-open-work"  # the command line's way to end an agency with its open work left open
 
 
 class AgencyRefusal(RegisterRefusal):
@@ -35,6 +50,52 @@ class AgencyRefusal(RegisterRefusal):
 
 class UnknownAgency(AgencyRefusal):
     """An agency that is not one of the partnership's on the day; ``str()`` names the ones that are."""
+
+
+class OpenWork(AgencyRefusal):
+    """An agency that cannot be ended as asked: requests or actions of it are still open; ``str()`` lists them (the
+    review's reference and the item's number, never what anyone wrote) and says what to do."""
+
+    def __init__(self, agency: str, items: tuple[str, ...]) -> None:
+        self.items = items
+        super().__init__(
+            f"{agency} still has work open: {', '.join(items)}. After its last day its contacts answer for it no "
+            "more, so close each on its page first (the coordinator closes a request as not needed, the partnership "
+            f"closes an action, each with a reason), or end it anyway with {OPEN_WORK_OPTION}: the items left open "
+            "are then recorded with its ending, for the coordinator to deal with. Nothing was changed."
+        )
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An agency ended, and its work still open when it was (as ``open_work`` names it; empty when there was none)."""
+
+    agency: Agency
+    left_open: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InformationDays:
+    """A partnership's working days for agencies' information: as they were, and as they are now."""
+
+    partnership: str  # its name
+    days: int
+    was: int
+
+    @property
+    def changed(self) -> bool:
+        return self.days != self.was
+
+
+@dataclass(frozen=True)
+class AgencyChange:
+    """One entry of the register's history about a partnership's agencies, as an operator reads it."""
+
+    at: dt.datetime
+    partnership: str  # its code
+    change: str  # the RegisterAction's value
+    what: str  # in words: names of agencies, dates, numbers and references, never free text
+    by: str  # who made it, as recorded ("olu (command line)")
 
 
 @dataclass(frozen=True)
@@ -127,16 +188,28 @@ def add_agency(
 
 
 def end_agency(
-    session: Session, code: str, name: str, last_day: dt.date, *, by: Actor, at: dt.datetime | None = None
-) -> Agency:
+    session: Session,
+    code: str,
+    name: str,
+    last_day: dt.date,
+    *,
+    by: Actor,
+    at: dt.datetime | None = None,
+    with_open_work: bool = False,
+) -> Ended:
     """An agency stops being one of the partnership's after ``last_day`` (included): it is asked nothing and given no
-    action after it, and its contacts answer for it no more. Requests and actions already made stay as they are."""
+    action after it, and its contacts answer for it no more. Refused (``OpenWork``) while a request to it still waits
+    for its return or an action of it is not closed, since nobody could then answer them, unless ``with_open_work``:
+    then it ends all the same, and the items left open are recorded with its ending in the register's history."""
     partnership = _partnership(session, code)
     agency = _named(session, partnership, name)
     if agency.to_on is not None:
         raise AgencyRefusal(f"{agency.name}'s last day is recorded already: {agency.to_on:%d %B %Y}")
     if last_day < agency.from_on:
         raise AgencyRefusal(f"the last day cannot be before {agency.name}'s first ({agency.from_on:%d %B %Y})")
+    left_open = open_work(session, agency.id)
+    if left_open and not with_open_work:
+        raise OpenWork(agency.name, left_open)
     agency.to_on = last_day
     session.add(agency)
     session.flush()
@@ -149,25 +222,58 @@ def end_agency(
         partnership=partnership.code,
         agency=agency.name,
         last_day=last_day.isoformat(),
+        **({"left_open": list(left_open)} if left_open else {}),
     )
-    return agency
+    return Ended(agency, left_open)
+
+
+def open_work(session: Session, agency_id: uuid.UUID) -> tuple[str, ...]:
+    """The agency's requests still waiting for its return and its actions not yet closed, by review then number, as
+    people read them: "CSPR-2026-0042 request 2", "CSPR-2026-0042 action 5" (models/work/items.py's labels)."""
+    requests = (
+        select(Review.reference, InformationRequest.number)
+        .join(Review, col(Review.id) == col(InformationRequest.review_id))
+        .where(InformationRequest.agency_id == agency_id, InformationRequest.status == RequestStatus.REQUESTED)
+    )
+    actions = (
+        select(Review.reference, Action.number)
+        .join(Review, col(Review.id) == col(Action.review_id))
+        .where(Action.agency_id == agency_id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+    )
+    items = [(ref, 0, n, "request") for ref, n in session.exec(requests)]
+    items += [(ref, 1, n, "action") for ref, n in session.exec(actions)]
+    return tuple(f"{ref} {kind} {n}" for ref, _, n, kind in sorted(items))
 
 
 def set_information_days(
     session: Session, code: str, days: int, *, by: Actor, at: dt.datetime | None = None
-) -> Partnership:
+) -> InformationDays:
     """How many working days an agency is given to return its information, for this partnership: its own
-    expectation (statute and guidance set none; 5 unless changed), from 1 to 30."""
+    expectation (statute and guidance set none; 5 unless changed), from 1 to 30. A change is recorded in the
+    register's history, with what it was; the same number again changes nothing and records nothing."""
     partnership = _partnership(session, code)
     if days not in INFORMATION_DAYS:
         raise AgencyRefusal(
             f"give the working days agencies have to return their information as a number from "
             f"{INFORMATION_DAYS.start} to {INFORMATION_DAYS.stop - 1} (not {days})"
         )
+    set_days = InformationDays(partnership.name, days, partnership.information_days)
+    if not set_days.changed:
+        return set_days
     partnership.information_days = days
     session.add(partnership)
     session.flush()
-    return partnership
+    record_change(
+        session,
+        RegisterAction.INFORMATION_DAYS,
+        None,
+        by,
+        at or utcnow(),
+        partnership=partnership.code,
+        information_days=days,
+        was=set_days.was,
+    )
+    return set_days
 
 
 def agencies(session: Session, code: str | None = None) -> list[AgencyRow]:
@@ -193,6 +299,37 @@ def agencies(session: Session, code: str | None = None) -> list[AgencyRow]:
             )
         )
     return rows
+
+
+_AGENCY_CHANGES = (RegisterAction.AGENCY_ADDED, RegisterAction.AGENCY_ENDED, RegisterAction.INFORMATION_DAYS)
+
+
+def agency_history(session: Session, code: str | None = None) -> list[AgencyChange]:
+    """The register's history of agencies (of one partnership, or of all), oldest first: each agency added and
+    ended (with the work it left open), and each change of the working days agencies have to return information."""
+    wanted = _partnership(session, code).code if code else None
+    query = (
+        select(RegisterEvent)
+        .where(col(RegisterEvent.action).in_([str(a) for a in _AGENCY_CHANGES]))
+        .order_by(col(RegisterEvent.seq))
+    )
+    return [
+        AgencyChange(e.at, str(e.details.get("partnership", "")), str(e.action), _said(e), e.actor_name)
+        for e in session.exec(query)
+        if wanted is None or e.details.get("partnership") == wanted
+    ]
+
+
+def _said(event: RegisterEvent) -> str:
+    """An entry of the agencies' history in words, from what it recorded."""
+    d = event.details
+    if event.action == RegisterAction.AGENCY_ADDED:
+        answers_to = f", answers to {Role(d['partner']).label}" if d.get("partner") else ""
+        return f"{d['agency']} added ({d['kind']}{answers_to}) from {d['from_on']}"
+    if event.action == RegisterAction.AGENCY_ENDED:
+        left = f"; left open: {', '.join(d['left_open'])}" if d.get("left_open") else ""
+        return f"{d['agency']} ended, its last day {d['last_day']}{left}"
+    return f"working days for agencies' information: {d['was']} -> {d['information_days']}"
 
 
 def agencies_on(session: Session, partnership_id: uuid.UUID, on: dt.date) -> list[Agency]:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from models import age_bands
+from models.forms import AgeBand
 from models.rulebook import NotificationKind
 
 SUPPRESSED = "c"  # the Department's symbol: withheld to protect confidentiality
@@ -97,38 +99,31 @@ UNKNOWN = "Unknown"
 AGE_BANDS = ("Under 1", "1 to 5", "6 to 10", "11 to 15", "16 and over", UNKNOWN)
 CARE_LEAVER_BANDS = ("16 to 21", "22 to 24", UNKNOWN)
 
-# a band given in the notification (the current form's, and the project's earlier ones) as the Department's
-_CHILD_BAND = {
-    "under 1": "Under 1",
-    "1 to 5": "1 to 5",
-    "6 to 10": "6 to 10",
-    "11 to 15": "11 to 15",
-    "16 to 17": "16 and over",
-    "18 to 21": "16 and over",
-    "22 to 24": "16 and over",
-    "unknown": UNKNOWN,
-    "1-4": "1 to 5",
-    "16-17": "16 and over",
+# the project's bands (models/age_bands.py) as the Department's; any other band given is unknown to it
+_CHILD_BAND: dict[str, str] = {
+    AgeBand.under_1: "Under 1",
+    AgeBand.age_1_to_5: "1 to 5",
+    AgeBand.age_6_to_10: "6 to 10",
+    AgeBand.age_11_to_15: "11 to 15",
+    AgeBand.age_16_to_17: "16 and over",
+    AgeBand.age_18_to_21: "16 and over",
+    AgeBand.age_22_to_24: "16 and over",
 }
-_CARE_LEAVER_BAND = {"16 to 17": "16 to 21", "18 to 21": "16 to 21", "22 to 24": "22 to 24", "16-17": "16 to 21"}
-# the project's earlier bands that straddle the Department's: counted as unknown, and said
-UNMAPPABLE = frozenset({"5-9", "10-15", "18-24 (a care leaver)"})
-
-
-def age_on(born: dt.date, day: dt.date) -> int:
-    """Whole years of age on ``day``: a birthday on the day itself counts (29 February's on 1 March)."""
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+_CARE_LEAVER_BAND: dict[str, str] = {
+    AgeBand.age_16_to_17: "16 to 21",
+    AgeBand.age_18_to_21: "16 to 21",
+    AgeBand.age_22_to_24: "22 to 24",
+}
 
 
 def child_band(age: int) -> str:
-    for top, band in ((0, "Under 1"), (5, "1 to 5"), (10, "6 to 10"), (15, "11 to 15")):
-        if age <= top:
-            return band
-    return "16 and over"
+    band = age_bands.band_of_age(age)
+    return "16 and over" if band is None else _CHILD_BAND[band]  # older than the project's bands: 16 and over still
 
 
 def care_leaver_band(age: int) -> str:
-    return "16 to 21" if 16 <= age <= 21 else "22 to 24" if 22 <= age <= 24 else UNKNOWN
+    band = age_bands.band_of_age(age)
+    return UNKNOWN if band is None else _CARE_LEAVER_BAND.get(band, UNKNOWN)
 
 
 def age_band(
@@ -140,12 +135,10 @@ def age_band(
     if unborn:
         return UNKNOWN, False
     if born is not None:
-        age = age_on(born, on)
+        age = age_bands.age_on(born, on)
         return (care_leaver_band(age) if care_leaver else child_band(max(age, 0))), False
-    if given in UNMAPPABLE:
-        return UNKNOWN, True
-    mapping = _CARE_LEAVER_BAND if care_leaver else _CHILD_BAND
-    return mapping.get(given or "", UNKNOWN), False
+    band, unmapped = age_bands.band_given(given)
+    return (_CARE_LEAVER_BAND if care_leaver else _CHILD_BAND).get(band, UNKNOWN), unmapped
 
 
 # --- the two plans, and the other breakdowns ---------------------------------------------------------------------

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -33,6 +34,7 @@ from models.recipients import (
     LocalBody,
     NationalBody,
     Recipient,
+    agency_ids,
     for_role,
     recipient_label,
 )
@@ -42,6 +44,7 @@ from models.settings import Settings
 from models.stages import HUMAN_LABELS
 from models.tables import (
     Account,
+    Agency,
     CasePerson,
     Deadline,
     DeadlineStatus,
@@ -110,9 +113,20 @@ class Letter:
     pseudonyms: tuple[str, ...]
     link: str
     child_death_review: tuple[str, ...] = ()  # what the child death review partners read besides
+    agencies: Mapping[uuid.UUID, str] = field(default_factory=dict)  # the names of the agencies it may go to
 
 
-def letter(session: Session, review: Review, ui_url: str) -> Letter:
+def agency_names(session: Session, recipients: Iterable[str]) -> dict[uuid.UUID, str]:
+    """The names of the agencies whose contacts are among ``recipients`` (as the outbox stores them), by id: what
+    ``recipient_label`` names them by. No query when none is an agency's."""
+    wanted = agency_ids(recipients)
+    if not wanted:
+        return {}
+    return {i: n for i, n in session.exec(select(Agency.id, Agency.name).where(col(Agency.id).in_(wanted))).all()}
+
+
+def letter(session: Session, review: Review, ui_url: str, recipients: Iterable[str] = ()) -> Letter:
+    """What an email about ``review`` may say, to any of ``recipients`` (as the outbox stores them)."""
     partnership = session.get_one(Partnership, review.partnership_id)
     children = session.exec(
         select(CasePerson.pseudonym)
@@ -125,7 +139,8 @@ def letter(session: Session, review: Review, ui_url: str) -> Letter:
     where = task_path(review.reference, review.stage) if waits else f"/artifacts/key/{review.reference.lower()}"
     link = f"{ui_url.rstrip('/')}{where}"
     cdr = child_death_review.about(review) if child_death_review.is_death(review) else ()
-    return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link, cdr)
+    names = agency_names(session, recipients)
+    return Letter(review.reference, partnership.name, HUMAN_LABELS[review.stage], tuple(children), link, cdr, names)
 
 
 def takes_digest(session: Session, recipient: str, addresses: list[str]) -> set[str]:
@@ -207,7 +222,7 @@ def compose(
     besides_said = "".join(f"{line}\n" for line in (*besides, "")) if besides else ""
     message.set_content(
         f"{subject}\n\n"
-        f"For: {recipient_label(recipient)}\n"
+        f"For: {recipient_label(recipient, about.agencies)}\n"
         f"Review: {about.reference}\n"
         f"Partnership: {about.partnership}\n"
         f"Children (by pseudonym): {children}\n"
@@ -220,10 +235,12 @@ def compose(
     return message
 
 
-def failure_subject(reference: str, purpose: str, recipient: str) -> str:
+def failure_subject(
+    reference: str, purpose: str, recipient: str, agencies: Mapping[uuid.UUID, str] | None = None
+) -> str:
     """What the operators are told when a message could not be delivered (the relay's answer is in the sweep's
-    summary and the delivery's record, not in an email)."""
-    to = recipient_label(recipient)
+    summary and the delivery's record, not in an email); ``agencies`` names an agency's contacts."""
+    to = recipient_label(recipient, agencies)
     return f"{reference}: the {purpose.replace('_', ' ')} message to {to} was not delivered"
 
 

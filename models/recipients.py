@@ -1,7 +1,8 @@
 """Who a message can be for: the national bodies, the bodies beside the review partnership (the child death review
 partners), the review partnership's people (its coordinator, its local partners, or everyone registered in one role)
 and the operators. Pure: the rulebook's notifications, the forms' descriptions and
-the outbox all name recipients this way.
+the outbox all name recipients this way. An agency's contacts are read by their agency's name, which the caller looks up
+(models/messages.py ``agency_names``) and passes in.
 
 Each recipient is a string, the one the outbox stores: "panel", "coordinator", "role:police". The rulebook's editions
 and prefect.yaml's message-failed trigger name them by these strings too."""
@@ -9,6 +10,7 @@ and prefect.yaml's message-failed trigger name them by these strings too."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from models.roles import Role
@@ -102,11 +104,28 @@ def for_role(role: Role) -> Representatives:
     return Representatives(role)
 
 
-def recipient_label(recipient: str | Recipient) -> str:
-    """What a person reads for a recipient, or for one as the outbox stores it."""
+def recipient_label(recipient: str | Recipient, agencies: Mapping[uuid.UUID, str] | None = None) -> str:
+    """What a person reads for a recipient, or for one as the outbox stores it. An agency's contacts are "the contacts
+    of Riverside Medical Practice" when ``agencies`` (agencies' names by id: not personal data) names their agency, and
+    "the agency's contacts" otherwise."""
     stored = str(recipient)
     if stored.startswith(ROLE):
         return f"the {Role(stored.removeprefix(ROLE)).label} representatives"
     if stored.startswith(AGENCY):
-        return "the agency's contacts"
+        agency = _agency_id(stored)
+        name = (agencies or {}).get(agency) if agency else None
+        return f"the contacts of {name}" if name else "the agency's contacts"
     return RECIPIENTS.get(stored, stored)
+
+
+def _agency_id(stored: str) -> uuid.UUID | None:
+    """The agency an "agency:<id>" recipient names; None for one whose id cannot be read (written outside cspr)."""
+    try:
+        return uuid.UUID(stored.removeprefix(AGENCY))
+    except ValueError:
+        return None
+
+
+def agency_ids(recipients: Iterable[str]) -> set[uuid.UUID]:
+    """The agencies whose contacts are among ``recipients`` (as the outbox stores them)."""
+    return {found for r in recipients if r.startswith(AGENCY) and (found := _agency_id(r)) is not None}

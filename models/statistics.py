@@ -33,7 +33,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import department, forms, review_keys, sealing
+from models import age_bands, department, forms, review_keys, sealing
 from models.department import SUPPRESSED, reporting_year
 from models.rulebook import Event, NotificationKind
 from models.tables import CasePerson, Milestone, Partnership, PersonKind, Review
@@ -272,24 +272,18 @@ _OWN_SOURCE = {  # each of the project's own dimensions, from the child's row
     "cp_plan": "own_cp",
     "known_to_agency": "own_known",
 }
-_OLD_OWN = {"1-4": "1 to 5", "16-17": "16 to 17"}  # the project's earlier bands that fit its current ones
 
 
 def _own_band(born: dt.date | None, day: dt.date, given: str | None, unborn: bool) -> tuple[str, bool]:
-    """The project's own band (its form's, which regroup into the Department's), and whether it was unmappable."""
+    """The project's own band (its form's, which regroup into the Department's: models/age_bands.py), and whether it
+    was unmappable."""
     if unborn:
         return "unborn", False
     if born is not None:
-        age = max(department.age_on(born, day), 0)
-        bands = ((0, "under 1"), (5, "1 to 5"), (10, "6 to 10"), (15, "11 to 15"), (17, "16 to 17"))
-        for top, band in (*bands, (21, "18 to 21"), (24, "22 to 24")):
-            if age <= top:
-                return band, False
-        return "unknown", False
-    if given in department.UNMAPPABLE:
-        return "unknown", True
-    given = _OLD_OWN.get(given or "", given or "unknown")
-    return (given if given in OWN_AGE_BANDS else "unknown"), False
+        of_age = age_bands.band_of_age(max(age_bands.age_on(born, day), 0))
+        return (of_age or forms.AgeBand.unknown).value, False
+    band, unmapped = age_bands.band_given(given)
+    return (band if band in OWN_AGE_BANDS else "unknown"), unmapped
 
 
 def _first_children(reviews: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,8 @@ idempotent step, so a relay that refuses or is down never blocks or undoes a dec
   and an event ``cspr.message.failed`` says so. Every try of one message carries the same Message-ID, taken from its
   outbox row.
 - Without one, or for a recipient with no mailbox, the message is a text file in ``CSPR_HOME/outbox`` (one file per
-  message, named by reference, purpose and recipient), where an operator or a mail gateway picks it up.
+  message, named by reference, purpose and recipient in letters, digits, dots, underscores and hyphens alone:
+  ``folder_name``), where an operator or a mail gateway picks it up.
 
 A message delivered is never delivered again; two deliverers at once (a review's run, the delivery run, the sweep)
 each claim a delivery before sending it, so only one sends it.
@@ -20,6 +21,7 @@ each claim a delivery before sending it, so only one sends it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -45,6 +47,7 @@ FAILED_EVENT = "cspr.message.failed"
 BACKOFF_MINUTES = (1, 5, 30, 120, 360)  # before each next try; a delivery not taken after the last is failed
 CLAIM_FOR = dt.timedelta(minutes=5)  # a sender's hold on one delivery: far longer than one send takes
 NOT_REGISTERED = "not sent: the person is no longer in the register"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # what an outbox folder's file name may not hold
 
 
 @dataclass(frozen=True)
@@ -119,16 +122,19 @@ def deliver(reference: str, *, engine: Engine | None = None, now: dt.datetime | 
         pending = session.exec(
             select(Outbox).where(Outbox.review_id == review.id, col(Outbox.sent_at).is_(None)).with_for_update()
         ).all()
-        by_email = []
+        by_email, to_folder = [], []
         for row in pending:
             if relay is not None and _deliveries(session, review, row, now):
                 by_email.append(row)
             else:
-                _to_folder(reference, row, now)
-                result.to_folder += 1
+                to_folder.append(row)
+        names = messages.agency_names(session, (row.recipient for row in to_folder))
+        for row in to_folder:
+            _to_folder(reference, row, now, names)
+            result.to_folder += 1
         _settle(session, [m.id for m in by_email], now)  # held for a digest, or settled by another deliverer
         due = _due(session, by_email, now)
-        about = messages.letter(session, review, ui_url()) if due else None
+        about = messages.letter(session, review, ui_url(), (m.recipient for _, m in due)) if due else None
     if relay is None or about is None:
         return result
     for delivery_id, message in due:
@@ -226,14 +232,24 @@ def _deliveries(session: Session, review: Review, message: Outbox, now: dt.datet
     return rows
 
 
-def _to_folder(reference: str, message: Outbox, now: dt.datetime) -> None:
+def folder_name(reference: str, purpose: str, recipient: str) -> str:
+    """The outbox folder's file for one message: its reference, purpose and recipient, as the outbox stores them, in
+    letters, digits, dots, underscores and hyphens alone (safe on any file system, in a shell, and to a mail gateway
+    that picks them up): a space becomes a hyphen ("no involvement": "no-involvement"), a colon between a stored
+    value's parts a dot ("role:police": "role.police"), and anything else an underscore."""
+    parts = (reference, purpose, recipient)
+    return "--".join(_UNSAFE.sub("_", p.replace(" ", "-").replace(":", ".")) for p in parts) + ".txt"
+
+
+def _to_folder(reference: str, message: Outbox, now: dt.datetime, agencies: dict[uuid.UUID, str]) -> None:
     folder = outbox_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{reference}--{message.purpose}--{message.recipient}.txt"
+    target = folder / folder_name(reference, message.purpose, message.recipient)
     if not target.exists():
         tmp = target.with_suffix(".tmp")
+        to = recipient_label(message.recipient, agencies)
         tmp.write_text(
-            f"To: {recipient_label(message.recipient)}\nSubject: {message.subject}\n\n{message.body}\n",
+            f"To: {to}\nSubject: {message.subject}\n\n{message.body}\n",
             encoding="utf-8",
         )
         tmp.replace(target)
@@ -396,7 +412,7 @@ def tell_operators(reference: str, purpose: str, recipient: str) -> bool:
         return False
     with transaction() as session:
         review = review_by_reference(session, reference)
-        subject = messages.failure_subject(reference, purpose, recipient)
+        subject = messages.failure_subject(reference, purpose, recipient, messages.agency_names(session, (recipient,)))
         added = enqueue(session, review, Occasion.not_delivered(purpose, recipient), (OPERATORS,), subject)
     return bool(added)
 

@@ -169,6 +169,7 @@ def test_an_agency_contact_answers_from_the_email_and_sees_nothing_of_other_agen
     subject, text = email_to(asked, CONTACT, f"information requested from {SCHOOL}")
     (ui.shots / "email.txt").write_text(f"To: {CONTACT}\nSubject: {subject}\n\n{text}")
     assert asked.no_name(subject + text)
+    assert f"For: the contacts of {SCHOOL}" in text.splitlines()  # the email names the agency it is for
     told = [str(r.message["Subject"]) for r in asked.relay.received if CONTACT in r.envelope_to]
     assert all(SCHOOL in about for about in told), told  # told of their own agency's request alone
     assert all(asked.no_name(r.message.as_string()) for r in asked.relay.received)  # nor any email a name

@@ -20,15 +20,30 @@ from gate.policy import ALLOWLIST, Audience, Caller, grant_for, uses_prefect
 from models import agencies, partners
 from models.agencies import AgencyRefusal, UnknownAgency
 from models.audit import verify
-from models.db import transaction
+from models.db import get_engine, transaction
 from models.people import RegisterRefusal, add_person, disable_person, people
+from models.review import creation
 from models.review.lookup import partnership_by_code
 from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_AGENCIES, DEMO_AGENCY_CONTACTS, demo_agency_contact, seed_demo
 from models.settings import get_settings
-from models.tables import Account, Agency, AgencyKind, Partnership, RegisterAction, RegisterEvent, Representative
-from tests.utils.factories import make_partnership
+from models.tables import (
+    Account,
+    Action,
+    ActionStatus,
+    Agency,
+    AgencyKind,
+    InformationRequest,
+    Partnership,
+    Recommendation,
+    RecommendationSource,
+    RegisterAction,
+    RegisterEvent,
+    Representative,
+    RequestStatus,
+)
+from tests.utils.factories import incident, make_partnership
 
 OPERATOR = Actor("Olu Operator (command line)", Role.OPERATOR)
 AT = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)  # a Wednesday, in the register's history
@@ -226,6 +241,130 @@ def test_a_partnership_sets_the_working_days_agencies_have(register: Engine) -> 
         assert partnership_by_code(session, "southmoor").information_days == 5
 
 
+def test_a_change_of_the_working_days_is_in_the_registers_history_with_what_it_was(register: Engine) -> None:
+    with transaction(register) as session:
+        changed = agencies.set_information_days(session, "northshire", 10, by=OPERATOR, at=AT)
+        again = agencies.set_information_days(session, "northshire", 10, by=OPERATOR, at=AT)
+    assert (changed.days, changed.was, changed.changed) == (10, 5, True)
+    assert not again.changed  # the same number again: nothing to record
+    events = [e for e in history(register) if e.action == "information_days"]
+    assert [e.details for e in events] == [{"partnership": "northshire", "information_days": 10, "was": 5}]
+    assert (events[0].actor_name, events[0].actor_role) == (OPERATOR.name, "operator")
+    with Session(register) as session:
+        assert verify(session).findings == []
+        shown = agencies.agency_history(session, "northshire")
+        assert agencies.agency_history(session, "southmoor") == []
+    assert [c.what for c in shown] == [
+        f"{SCHOOL} added (relevant agency) from 2026-01-05",
+        f"{PRACTICE} added (relevant agency) from 2026-01-05",
+        "working days for agencies' information: 5 -> 10",
+    ]
+    assert {c.by for c in shown} == {OPERATOR.name}
+
+
+# --- ending an agency that still has work open -------------------------------------------------------------------
+
+
+def a_review_with_work(engine: Engine) -> str:
+    """A review in which the practice was asked twice (request 1 answered, request 2 still waiting) and given two
+    actions (action 1 accepted, action 2 in progress), and the school once (request 3, waiting)."""
+    with transaction(engine) as session:
+        review, _ = creation.create_review(session, incident(name=None), actor=OPERATOR, at=AT)
+        practice, school = (session.exec(select(Agency).where(Agency.name == n)).one() for n in (PRACTICE, SCHOOL))
+        day = dt.date(2026, 12, 21)
+        for number, agency_, status in (
+            (1, practice, RequestStatus.RETURNED),
+            (2, practice, RequestStatus.REQUESTED),
+            (3, school, RequestStatus.REQUESTED),
+        ):
+            session.add(
+                InformationRequest(
+                    review_id=review.id,
+                    number=number,
+                    agency_id=agency_.id,
+                    asked_at_stage=review.stage,
+                    asked_on=day,
+                    due_on=day + dt.timedelta(days=7),
+                    status=status,
+                )
+            )
+        recommendation = Recommendation(
+            review_id=review.id, number=1, source=RecommendationSource.RAPID_REVIEW, text="Share missed appointments."
+        )
+        session.add(recommendation)
+        session.flush()
+        for number, standing in ((1, ActionStatus.ACCEPTED), (2, ActionStatus.IN_PROGRESS)):
+            session.add(
+                Action(
+                    review_id=review.id,
+                    recommendation_id=recommendation.id,
+                    number=number,
+                    agency_id=practice.id,
+                    owner="Dr Ines Marlow",
+                    text="Share missed appointments weekly.",
+                    done_when="The list is shared weekly.",
+                    due_on=dt.date(2027, 3, 31),
+                    status=standing,
+                )
+            )
+        return review.reference
+
+
+def test_an_agency_with_work_open_is_not_ended_and_the_refusal_lists_that_work(register: Engine) -> None:
+    reference = a_review_with_work(register)
+    before = written(register)
+    with pytest.raises(agencies.OpenWork) as refused, transaction(register) as session:
+        agencies.end_agency(session, "northshire", PRACTICE, dt.date(2027, 1, 31), by=OPERATOR)
+    assert refused.value.items == (f"{reference} request 2", f"{reference} action 2")  # the closed ones are not
+    said = str(refused.value)
+    assert said.startswith(f"{PRACTICE} still has work open: {reference} request 2, {reference} action 2.")
+    for words in ("closes a request as not needed", "closes an action", "--with-open-work", "Nothing was changed"):
+        assert words in said
+    assert "Share missed appointments" not in said and "Marlow" not in said  # never what anyone wrote
+    assert written(register) == before and agency(register, PRACTICE).to_on is None
+
+
+def test_an_agency_ended_with_its_work_open_records_the_work_left_open(register: Engine) -> None:
+    reference = a_review_with_work(register)
+    with transaction(register) as session:
+        ended = agencies.end_agency(
+            session, "northshire", PRACTICE, dt.date(2027, 1, 31), by=OPERATOR, at=AT, with_open_work=True
+        )
+    left = [f"{reference} request 2", f"{reference} action 2"]
+    assert list(ended.left_open) == left and agency(register, PRACTICE).to_on == dt.date(2027, 1, 31)
+    last = history(register)[-1]
+    assert last.action == RegisterAction.AGENCY_ENDED
+    assert last.details == {
+        "partnership": "northshire",
+        "agency": PRACTICE,
+        "last_day": "2027-01-31",
+        "left_open": left,
+    }
+    with Session(register) as session:
+        assert verify(session).findings == []
+        shown = agencies.agency_history(session, "northshire")[-1].what
+        # the requests and actions themselves stay as they were, for the coordinator to close
+        assert session.exec(select(InformationRequest).where(InformationRequest.number == 2)).one().status == (
+            RequestStatus.REQUESTED
+        )
+    assert shown == f"{PRACTICE} ended, its last day 2027-01-31; left open: {', '.join(left)}"
+
+
+def test_an_agency_whose_work_is_all_closed_is_ended_as_before(register: Engine) -> None:
+    a_review_with_work(register)
+    practice = agency(register, PRACTICE).id
+    with transaction(register) as session:  # the practice's closed; the school's request 3 holds the practice up not
+        request = session.exec(select(InformationRequest).where(InformationRequest.number == 2)).one()
+        request.status = RequestStatus.NOT_NEEDED
+        action = session.exec(select(Action).where(Action.number == 2)).one()
+        action.status = ActionStatus.CLOSED
+        session.add_all([request, action])
+    with transaction(register) as session:
+        ended = agencies.end_agency(session, "northshire", PRACTICE, dt.date(2027, 1, 31), by=OPERATOR)
+        assert agencies.open_work(session, practice) == ()
+    assert ended.left_open == () and "left_open" not in history(register)[-1].details
+
+
 # --- an agency's contacts ---------------------------------------------------------------------------------------
 
 
@@ -399,6 +538,7 @@ def test_the_agencies_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
         with transaction() as session:
             make_partnership(session, "northshire")
+            make_partnership(session, "southmoor")
         assert "No agencies recorded yet" in runner.invoke(app, ["agencies", "list"]).output
         add = ["agencies", "add", "--partnership", "northshire", "--name", SCHOOL, "--from", "2026-01-05"]
         added = runner.invoke(app, add)
@@ -435,15 +575,27 @@ def test_the_agencies_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         people_listed = json.loads(runner.invoke(app, ["people", "list", "--json"]).stdout)
         assert next(p for p in people_listed if p["email"] == DANA)["organisation"] == SCHOOL
 
+        practice = ["agencies", "add", "--partnership", "northshire", "--name", PRACTICE, "--from", "2026-01-05"]
+        assert runner.invoke(app, practice).exit_code == 0
         end = ["agencies", "end", "--partnership", "northshire", "--name", SCHOOL, "--last-day", "2026-07-31"]
-        ended = runner.invoke(app, end)
+        reference = a_review_with_work(get_engine())  # the school has request 3 waiting
+        refused = runner.invoke(app, end)
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert f"still has work open: {reference} request 3." in said and "--with-open-work" in said
+        assert agency(get_engine(), SCHOOL).to_on is None
+        ended = runner.invoke(app, [*end, "--with-open-work"])
         assert ended.exit_code == 0 and "until 31 July 2026, that day included" in ended.output
-        assert runner.invoke(app, end).exit_code == 2  # ended already
+        assert f"Left open: {reference} request 3" in " ".join(ended.output.split())
+        assert "The coordinator must deal with each" in " ".join(ended.output.split())
+        assert runner.invoke(app, [*end, "--with-open-work"]).exit_code == 2  # ended already
         bad_day = runner.invoke(app, [*end[:-1], "31/07/2026"])
         assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
 
         days = runner.invoke(app, ["agencies", "information-days", "--partnership", "northshire", "10"])
-        assert days.exit_code == 0 and "10 working day(s)" in days.output
+        assert days.exit_code == 0 and "10 working day(s)" in days.output and "(was 5)" in days.output
+        same = runner.invoke(app, ["agencies", "information-days", "--partnership", "northshire", "10"])
+        assert same.exit_code == 0 and "already: nothing changed" in same.output
         too_many = runner.invoke(app, ["agencies", "information-days", "--partnership", "northshire", "31"])
         assert too_many.exit_code == 2 and "from 1 to 30" in too_many.output
         help_text = runner.invoke(app, ["agencies", "information-days", "--help"]).output
@@ -451,5 +603,23 @@ def test_the_agencies_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         with transaction() as session:
             assert partnership_by_code(session, "northshire").information_days == 10
         assert "change(s) to the register: the trail is intact" in runner.invoke(app, ["audit", "verify"]).output
+
+        shown = runner.invoke(app, ["agencies", "history", "--partnership", "northshire"])
+        assert shown.exit_code == 0 and "left open" in shown.output and "5 -> 10" in shown.output
+        changes = json.loads(runner.invoke(app, ["agencies", "history", "--json"]).stdout)
+        assert [(c["partnership"], c["change"]) for c in changes] == [
+            ("northshire", "agency_added"),  # the school, the housing association, the practice
+            ("northshire", "agency_added"),
+            ("northshire", "agency_added"),
+            ("northshire", "agency_ended"),
+            ("northshire", "information_days"),
+        ]
+        assert changes[3]["what"] == f"{SCHOOL} ended, its last day 2026-07-31; left open: {reference} request 3"
+        assert changes[4]["what"] == "working days for agencies' information: 5 -> 10"
+        assert all(c["by"].endswith("(command line)") for c in changes)
+        assert (
+            "Nothing recorded about agencies yet"
+            in runner.invoke(app, ["agencies", "history", "--partnership", "southmoor"]).output
+        )
     finally:
         get_settings.cache_clear()

@@ -8,6 +8,7 @@ SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,19 +17,23 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cli.demo import Case
 from models.db import transaction
 from models.messages import announce_waiting
 from models.people import set_digest
 from models.review.lookup import review_by_reference
+from models.review.transitions import Actor
+from models.roles import Role
+from models.seed import DEMO_AGENCY_CONTACTS
 from models.settings import get_settings
 from models.stages import Stage
 from models.tables import Account, Delivery, DeliveryState, Outbox
 from models.task_ref import task_path
+from models.work.requests import ask_agencies
 from tasks.mail import Refused, parse_relay, send
-from tasks.notices import BACKOFF_MINUTES, deliver, send_digests
+from tasks.notices import BACKOFF_MINUTES, deliver, folder_name, outbox_folder, send_digests
 from tests.integration.test_answers import _at, answer, quick_passwords
 from tests.utils.signin import OPERATOR
 from tests.utils.smtp import PASSWORD, MailRelay, running_relay, use_relay
@@ -38,6 +43,7 @@ __all__ = ["quick_passwords"]  # the demo people's accounts, hashed cheaply
 PANEL, OFSTED, DFE, SOS = "notices@panel.example", "notices@ofsted.example", "notices@dfe.example", "sos@dfe.example"
 CHILD, DOB = "Wilhelmina Trevaskis-Obi", dt.date(2018, 3, 9)  # invented
 MINUTE = dt.timedelta(minutes=1)
+PRACTICE, _, LEE = DEMO_AGENCY_CONTACTS[1]  # Riverside Medical Practice, and its contact's address
 
 
 @pytest.fixture
@@ -61,6 +67,22 @@ def at_the_panel(engine: Engine) -> str:
     """A review whose rapid review has just gone to the Panel: one message, to the Panel, waiting in the outbox."""
     reference, _ = _at(engine, Stage.AWAITING_PANEL, Case(child_name=CHILD, child_dob=DOB))
     return reference
+
+
+def practice_asked(engine: Engine) -> str:
+    """A review at its rapid review whose coordinator has asked the demo partnership's GP practice for its
+    information: an email to the practice's contacts waiting in the outbox."""
+    reference, _ = _at(engine, Stage.RAPID_REVIEW, Case(child_name=CHILD, child_dob=DOB))
+    with transaction(engine) as session:
+        review = review_by_reference(session, reference)
+        coordinator = Actor("Chris Lee", Role.COORDINATOR)
+        asked = ask_agencies(session, review, [PRACTICE], actor=coordinator, at=_now(), today=dt.date.today())
+        assert len(asked) == 1
+    return reference
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def deliveries(engine: Engine, reference: str) -> list[Delivery]:
@@ -225,6 +247,36 @@ def test_without_a_mailbox_for_a_body_its_message_goes_to_the_outbox_folder(
     result = deliver(reference, engine=engine)
     assert (result.sent, result.to_folder) == (0, 1) and relay.received == []
     assert (get_settings().resolved_home / "outbox" / f"{reference}--rapid_review--panel.txt").exists()
+
+
+def test_an_email_to_an_agencys_contacts_names_the_agency(engine: Engine, relay: MailRelay) -> None:
+    reference = practice_asked(engine)
+    assert deliver(reference, engine=engine).failed == []
+    (got,) = [r for r in relay.received if r.envelope_to == [LEE]]
+    lines = got.message.get_content().splitlines()  # as it arrived: CRLF line ends
+    assert str(got.message["Subject"]).startswith(f"{reference}: information requested from {PRACTICE}, due by ")
+    assert lines[2:4] == [f"For: the contacts of {PRACTICE}", f"Review: {reference}"]
+    assert CHILD not in got.message.as_string()
+
+
+def test_an_agencys_message_in_the_outbox_folder_names_the_agency_in_a_safe_file_name(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CSPR_SMTP_URL", raising=False)  # no relay: every message goes to the folder
+    get_settings.cache_clear()
+    reference = practice_asked(engine)
+    with Session(engine) as session:
+        review = review_by_reference(session, reference)
+        (asked,) = session.exec(
+            select(Outbox).where(Outbox.review_id == review.id, col(Outbox.purpose).startswith("item:"))
+        ).all()
+    deliver(reference, engine=engine)
+    names = sorted(p.name for p in outbox_folder().iterdir())
+    assert names and all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in names), names
+    name = folder_name(reference, asked.purpose, asked.recipient)
+    assert name == f"{reference}--item.request-1.asked.0--agency.{asked.recipient.removeprefix('agency:')}.txt"
+    text = (outbox_folder() / name).read_text(encoding="utf-8")
+    assert text.startswith(f"To: the contacts of {PRACTICE}\nSubject: {reference}: information requested from ")
 
 
 # --- the daily digest ---------------------------------------------------------------------------------------

@@ -3,11 +3,16 @@ cspr has always written: the outbox's unique key, its rows, the rulebook's editi
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from models.recipients import (
     OPERATORS,
     PANEL_AND_SOS,
     PANEL_OFSTED_DFE,
     RECIPIENTS,
+    AgencyContacts,
     Group,
     LocalBody,
     NationalBody,
@@ -17,6 +22,7 @@ from models.recipients import (
 from models.review.outbox import Occasion, Purpose
 from models.roles import Role
 from models.stages import Stage
+from tasks.notices import folder_name
 
 
 def test_each_purpose_is_stored_as_it_always_was() -> None:
@@ -48,3 +54,42 @@ def test_each_recipient_is_stored_and_named_as_it_always_was() -> None:
     assert recipient_label("child_death_review") == "the child death review partners"
     assert recipient_label(for_role(Role.HEALTH)) == recipient_label("role:health") == "the health representatives"
     assert recipient_label(NationalBody.DFE) == recipient_label("dfe") == "the Department for Education"
+
+
+def test_an_agencys_contacts_are_named_by_their_agency_when_the_caller_knows_it() -> None:
+    practice, other = uuid.uuid4(), uuid.uuid4()
+    names = {practice: "Riverside Medical Practice"}
+    assert recipient_label(AgencyContacts(practice), names) == "the contacts of Riverside Medical Practice"
+    assert recipient_label(f"agency:{practice}", names) == "the contacts of Riverside Medical Practice"
+    assert recipient_label(AgencyContacts(other), names) == "the agency's contacts"  # not looked up: as before
+    assert recipient_label(AgencyContacts(practice)) == "the agency's contacts"
+    assert recipient_label("agency:not-an-id", names) == "the agency's contacts"
+    assert recipient_label("role:police", names) == "the police representatives"  # the others as they were
+
+
+@pytest.mark.parametrize(
+    ("purpose", "recipient", "name"),
+    [
+        ("rapid_review", "panel", "CSPR-2026-0001--rapid_review--panel.txt"),  # as it always was
+        (
+            "waiting:rapid_review_sign_off:4",
+            "role:police",
+            "CSPR-2026-0001--waiting.rapid_review_sign_off.4--role.police.txt",
+        ),
+        (
+            "item:request-2:no involvement:1",
+            "coordinator",
+            "CSPR-2026-0001--item.request-2.no-involvement.1--coordinator.txt",
+        ),
+        (
+            "item:request-2:asked:0",
+            "agency:7d1f5a52-2b7e-4c1e-9a43-0c6a4d8e9b10",
+            "CSPR-2026-0001--item.request-2.asked.0--agency.7d1f5a52-2b7e-4c1e-9a43-0c6a4d8e9b10.txt",
+        ),
+        ("not_delivered:x/../y", "operators", "CSPR-2026-0001--not_delivered.x_.._y--operators.txt"),
+    ],
+)
+def test_an_outbox_folders_file_names_hold_letters_digits_dots_underscores_and_hyphens_alone(
+    purpose: str, recipient: str, name: str
+) -> None:
+    assert folder_name("CSPR-2026-0001", purpose, recipient) == name
