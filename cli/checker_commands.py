@@ -6,14 +6,22 @@ them (cli/system.py ``SERVER_NEVER_HOLDS``). The checker is started with the wor
 listens on a Unix socket in an owner-only folder (``CSPR_CHECKER_SOCKET``), so nothing on the network reaches it, and
 it answers only a request whose token the gate signed (models/identity.py) for that very form and answer.
 
-Two routes. ``POST /check`` with ``{"reference", "key", "data", "token"}`` (and ``"item"``, "request-2", for an answer
+Four routes. ``POST /check`` with ``{"reference", "key", "data", "token"}`` (and ``"item"``, "request-2", for an answer
 to an item of the work around a review): 200 and ``{"accepted", "message"}`` with the lifecycle's (or the item run's)
 verdict. ``POST /show`` with ``{"reference", "item", "token"}``: 200 and ``{"lines"}``, the item whole as its page shows
-it, sealed words opened, for a person who may see it; 404 for anyone else, or no such item (not told apart). Both:
-400 for a request it cannot read, 403 for a token that is not the gate's (a token is signed for one purpose: a check's
-never shows an item), 413 for a body larger than any answer the gate passes. The process stays warm: the project's
-modules are imported, and the engine (one for the process) connected, before the socket is made; each check runs in a
-thread of a small pool.
+it, sealed words opened, for a person who may see it; 404 for anyone else, or no such item (not told apart).
+
+And two for an action's evidence document (models/work/evidence.py, tasks/evidence.py), since the gate holds no key
+to seal or open one. ``POST /evidence``, its body the request as JSON (``reference``, ``item``, ``key``, ``data``,
+``name``, ``sha256``, ``token``), a line break, then the document: the document checked again, then the answer with
+it (as ``/check`` checks one), and only if that is accepted, the document sealed and stored; 200 and ``{"accepted",
+"message", "document"}`` (the stored document's id, or ""). ``POST /evidence/open`` with ``{"reference", "item",
+"token"}``: 200 and the document's bytes for a person who may see the action, 404 for anyone else or none.
+
+All: 400 for a request it cannot read, 403 for a token that is not the gate's (a token is signed for one purpose: a
+check's never shows an item, stores or opens a document), 413 for a body larger than any the gate passes. The
+process stays warm: the project's modules are imported, and the engine (one for the process) connected, before the
+socket is made; each check runs in a thread of a small pool.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import socket
 import stat
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -38,7 +47,7 @@ if TYPE_CHECKING:
     import anyio
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
 
     from models.answers import Outcome
     from models.identity import Identity
@@ -46,12 +55,16 @@ if TYPE_CHECKING:
     Check = Callable[[str, str, dict[str, Any], Identity], Outcome]
     CheckItem = Callable[[str, str, str, dict[str, Any], Identity], Outcome]  # reference, item, key, data, person
     Show = Callable[[str, str, Identity], list[str] | None]  # reference, item, person: None when not theirs
+    # reference, item, key, data, the file's name and bytes, person: the verdict, and the document's id if stored
+    StoreEvidence = Callable[[str, str, str, dict[str, Any], str, bytes, Identity], tuple[Outcome, str]]
+    OpenEvidence = Callable[[str, str, Identity], "Opened | None"]  # reference, item, person: None when not theirs
 
 log = logging.getLogger("cspr.checker")
 T = TypeVar("T")
 
 TOKEN_AGE = dt.timedelta(minutes=2)  # the gate signs each request as it sends it: an older token is a replay
 MAX_REQUEST = 4 * 1024 * 1024  # the gate refuses a body over 1 MB: an answer, with its token, stays well under this
+EVIDENCE_TYPE = "application/vnd.cspr.evidence"  # /evidence's body: the request as JSON, a line break, the document
 THREADS = 4  # checks at once: on SQLite they queue for the write lock anyway; on PostgreSQL a few run side by side
 BACKLOG = 64
 SUN_PATH_MAX = 107  # a Unix socket's path, in bytes (108 with its terminating NUL)
@@ -130,6 +143,88 @@ def run_show(reference: str, item: str, person: Identity) -> list[str] | None:
         return show_item(session, reference, item, person)
 
 
+def run_store_evidence(
+    reference: str, item: str, key: str, data: dict[str, Any], name: str, content: bytes, person: Identity
+) -> tuple[Outcome, str]:
+    """An evidence document given with an action's answer (models/work/evidence.py), stored only if the answer naming
+    it would be recorded: checked as the gate checks it (size and type), then the answer checked with the document as
+    if it were stored (``check_item_answer``, undone), then the document sealed and stored with its row. The verdict,
+    and the document's id ("" when nothing was stored)."""
+    import uuid
+
+    from sqlmodel import Session
+
+    from models.answer_check import NO_SUCH_ITEM, check_item_answer
+    from models.answers import Outcome
+    from models.db import get_engine, transaction
+    from models.review.lookup import UnknownReview, review_by_reference
+    from models.tables import utcnow
+    from models.work import evidence
+    from models.work.items import ItemKind, ItemRef
+    from tasks.evidence import store_evidence
+    from tasks.storage import open_store, sha256_of
+
+    try:
+        given = evidence.examine(name, content)
+    except evidence.Unacceptable as exc:
+        return Outcome(False, str(exc)), ""
+    try:
+        ref = ItemRef.parse(item)
+    except ValueError:
+        return Outcome(False, NO_SUCH_ITEM), ""
+    if ref.kind is not ItemKind.ACTION:
+        return Outcome(False, NO_SUCH_ITEM), ""
+    document_id, at, digest = uuid.uuid4(), utcnow(), sha256_of(content)
+
+    def row(review: Any) -> Any:
+        uploader = uuid.UUID(person.person_id)
+        return evidence.new_document(review, ref.number, given, digest, uploader, at, document_id)
+
+    answer = {**data, "evidence_document": str(document_id)}
+    with Session(get_engine()) as session:
+        try:
+            review = review_by_reference(session, reference)
+        except UnknownReview:
+            return Outcome(False, NO_SUCH_ITEM), ""
+        outcome = check_item_answer(session, reference, item, key, answer, person, evidence=row(review))
+    if not outcome.accepted:
+        return outcome, ""
+    with transaction() as session:
+        review = review_by_reference(session, reference)
+        store_evidence(session, open_store(), review, row(review), given)
+    return outcome, str(document_id)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An evidence document opened for its download: its bytes, its type and the name to give the download."""
+
+    data: bytes
+    media_type: str
+    name: str
+
+
+def run_open_evidence(reference: str, item: str, person: Identity) -> Opened | None:
+    """Action ``item``'s evidence document, opened, if the person may see the action (models/answer_check.py
+    ``item_evidence``); None when it has none or is not theirs to see."""
+    from sqlmodel import Session
+
+    from models.answer_check import item_evidence
+    from models.db import get_engine
+    from models.work import evidence
+    from tasks.evidence import open_evidence
+    from tasks.storage import open_store
+
+    with Session(get_engine()) as session:
+        document = item_evidence(session, reference, item, person)
+        if document is None:
+            return None
+        data = open_evidence(session, open_store(), document)
+        name = evidence.name_of(session, document) or "evidence"
+        kind = evidence.Kind(document.media_type)
+        return Opened(data, kind.value, evidence.download_name(name, kind))
+
+
 def _stage_of(key: str) -> str:
     """The stage a form's key names (models/process/next.py ``form_key``: the stage, dashed, and the counter)."""
     return key.rpartition("-")[0].replace("-", "_")
@@ -143,17 +238,26 @@ def checker_app(
     threads: int = THREADS,
     check_item: CheckItem | None = None,
     show: Show | None = None,
+    store_evidence: StoreEvidence | None = None,
+    open_evidence: OpenEvidence | None = None,
 ) -> Starlette:
-    """The checker's routes, answering with ``check``'s verdict (``check_item``'s for an item's answer) and
-    ``show``'s item on requests signed with ``gate_key``."""
+    """The checker's routes, answering with ``check``'s verdict (``check_item``'s for an item's answer),
+    ``show``'s item, and storing and opening evidence documents, on requests signed with ``gate_key``."""
     from starlette.applications import Starlette
     from starlette.routing import Route
 
     from models.tables import utcnow
 
     checks = _Checks(gate_key, check, check_item or run_item_check, show or run_show, clock or utcnow, threads)
+    checks.store_evidence = store_evidence or run_store_evidence
+    checks.open_evidence = open_evidence or run_open_evidence
     return Starlette(
-        routes=[Route("/check", checks.post, methods=["POST"]), Route("/show", checks.show, methods=["POST"])]
+        routes=[
+            Route("/check", checks.post, methods=["POST"]),
+            Route("/show", checks.show, methods=["POST"]),
+            Route("/evidence", checks.evidence, methods=["POST"]),
+            Route("/evidence/open", checks.open, methods=["POST"]),
+        ]
     )
 
 
@@ -181,6 +285,8 @@ class _Checks:
         self.clock = clock
         self.threads = threads
         self.limiter: anyio.CapacityLimiter | None = None  # made in the server's event loop, at the first check
+        self.store_evidence: StoreEvidence = run_store_evidence
+        self.open_evidence: OpenEvidence = run_open_evidence
 
     async def post(self, request: Request) -> JSONResponse:
         from models import identity
@@ -240,6 +346,81 @@ class _Checks:
             return _answer(404, NO_SUCH_ITEM)
         return JSONResponse({"lines": lines})
 
+    async def evidence(self, request: Request) -> JSONResponse:
+        """An evidence document with the action's answer that names it: stored if the answer would be recorded. The
+        body is the request as JSON (``reference``, ``item``, ``key``, ``data``, ``name``, ``sha256``, ``token``), a
+        line break, then the document's bytes; the token is signed for this purpose over all of it but the token."""
+        from models import identity
+        from models.answer_check import EVIDENCE_RUN_ID
+        from models.work.evidence import MAX_BYTES
+        from tasks.storage import sha256_of
+
+        try:
+            body = await _read_bytes(request, MAX_BYTES + MAX_REQUEST)
+            head, _, content = body.partition(b"\n")
+            fields = _json_object(head)
+            asked = {name: fields.get(name) for name in ("reference", "item", "key", "data", "name", "sha256")}
+            reference, item, key, data, name = (asked[n] for n in ("reference", "item", "key", "data", "name"))
+            if not (
+                all(isinstance(v, str) for v in (reference, item, key, name, asked["sha256"]))
+                and isinstance(data, dict)
+            ):
+                return _answer(400, 'the request needs "reference", "item", "key", "name", "sha256", "data", "token"')
+            if asked["sha256"] != sha256_of(content):
+                return _answer(400, "the document is not the one the request names")
+            try:
+                digest = identity.answer_digest(asked)
+            except ValueError:
+                return _answer(400, "the request holds text that is not valid Unicode")
+            person = self._verified(fields.get("token"), EVIDENCE_RUN_ID, str(key), digest)
+        except _Refused as refused:
+            return refused.answer
+        assert isinstance(reference, str) and isinstance(item, str) and isinstance(name, str) and isinstance(data, dict)
+        try:
+            outcome, document = await self._in_thread(
+                self.store_evidence, reference, item, str(key), data, name, content, person
+            )
+        except Exception as exc:  # a fault: logged by its kind and where, never the document's name or a word typed
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("%s %s: the evidence could not be stored (%s)\n%s", reference, item, type(exc).__name__, where)
+            return _answer(500, "the evidence document could not be stored")
+        log.info("%s %s: evidence %s", reference, item, f"stored as {document}" if document else "refused")
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"accepted": outcome.accepted, "message": outcome.message, "document": document})
+
+    async def open(self, request: Request) -> Response:
+        """An action's evidence document, opened, for a person who may see the action: 200 and its bytes (its type as
+        the content type, its download name in the ``x-cspr-document`` header, as JSON); 404 for anyone else, or when
+        it has none."""
+        import json
+
+        from starlette.responses import Response
+
+        from models import identity
+        from models.answer_check import EVIDENCE_OPEN_RUN_ID, NO_SUCH_ITEM
+
+        try:
+            fields = await _read(request)
+            reference, item, token = (fields.get(name) for name in ("reference", "item", "token"))
+            if not (isinstance(reference, str) and isinstance(item, str)):
+                return _answer(400, 'the request needs "reference" and "item" (text) and "token"')
+            person = self._verified(token, EVIDENCE_OPEN_RUN_ID, item, identity.answer_digest(reference))
+        except _Refused as refused:
+            return refused.answer
+        except ValueError:
+            return _answer(400, '"reference" holds text that is not valid Unicode')
+        try:
+            opened = await self._in_thread(self.open_evidence, reference, item, person)
+        except Exception as exc:  # a fault: logged by its kind and where, never the document's name
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("%s %s: the evidence could not be opened (%s)\n%s", reference, item, type(exc).__name__, where)
+            return _answer(500, "the evidence document could not be opened")
+        if opened is None:
+            return _answer(404, NO_SUCH_ITEM)
+        about = json.dumps({"name": opened.name, "media_type": opened.media_type})  # ASCII: escapes any other
+        return Response(opened.data, media_type=opened.media_type, headers={"x-cspr-document": about})
+
     def _verified(self, token: object, purpose: str, form_key: str, digest: str) -> Identity:
         """The person the gate signed ``token`` for, for this purpose, form and request, a moment ago; else the
         request is refused (403)."""
@@ -266,11 +447,21 @@ class _Checks:
 
 async def _read(request: Request) -> dict[str, Any]:
     """The request's JSON object (anything else: an empty one); refused when too large or not JSON."""
+    return _json_object(await _read_bytes(request, MAX_REQUEST))
+
+
+async def _read_bytes(request: Request, limit: int) -> bytes:
+    """The request's body; refused when larger than ``limit``."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_REQUEST:
-            raise _Refused(_answer(413, f"the request is larger than {MAX_REQUEST // (1024 * 1024)} MB"))
+        if len(body) > limit:
+            raise _Refused(_answer(413, f"the request is larger than {limit // (1024 * 1024)} MB"))
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """``body`` as a JSON object (anything else: an empty one); refused when it is not JSON."""
     try:
         asked = json.loads(body)
     except (ValueError, RecursionError):

@@ -90,7 +90,8 @@ class Gate:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = header(scope, "content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        limit = tasks_app.body_limit(scope) if tasks_app.serves(scope["path"]) else MAX_BODY  # an action's page: more
+        if length is not None and (not length.isdigit() or int(length) > limit):
             if tasks_app.serves(scope["path"]):  # a person's page: told so on a page
                 await self.tasks.too_large(scope, receive, send)
             else:
@@ -106,7 +107,7 @@ class Gate:
         path = scope["path"]
         handler = self.signin.app if serves(path) else self.tasks if tasks_app.serves(path) else self.guard
         try:
-            await handler(scope, limited(receive, MAX_BODY), watched)
+            await handler(scope, limited(receive, limit), watched)
         except BodyTooLarge:
             if not started:
                 await respond_json(send, 413, TOO_LARGE)

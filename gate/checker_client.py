@@ -13,11 +13,18 @@ An item of the work around a review (an agency's information request, an action:
 way, and its page's words come from the checker too (``show``): they are sealed, and only the checker holds the key
 that opens them. The gate asks with a token signed for that purpose alone (run ``show``), naming the person, and the
 checker shows the item only to those who may see it.
+
+An action's evidence document (models/work/evidence.py) goes the same way, since only the checker holds the key that
+seals it: ``store_evidence`` hands the checker the document with the answer that names it (a token of its own
+purpose, run ``evidence``, over the answer and the document's digest), and the checker stores it only if the answer
+would be recorded; ``open_evidence`` asks for it back for its download (run ``evidence-open``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import ssl
 from collections.abc import Callable
@@ -32,7 +39,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models import identity
-from models.answer_check import CHECK_RUN_ID, NO_SUCH_ITEM, SHOW_RUN_ID, check_answer, check_item_answer, show_item
+from models.answer_check import (
+    CHECK_RUN_ID,
+    EVIDENCE_OPEN_RUN_ID,
+    EVIDENCE_RUN_ID,
+    NO_SUCH_ITEM,
+    SHOW_RUN_ID,
+    check_answer,
+    check_item_answer,
+    item_evidence,
+    show_item,
+)
 from models.db import get_engine
 from models.identity import Identity
 
@@ -43,6 +60,15 @@ UNCHECKED = "your answer could not be checked just now and nothing was sent; try
 UNSHOWN = "what was asked could not be shown just now: try again in a minute"
 CHECKER_URL = "http://checker/check"  # the host is a name for the socket, never looked up
 SHOW_URL = "http://checker/show"
+EVIDENCE_URL = "http://checker/evidence"
+EVIDENCE_OPEN_URL = "http://checker/evidence/open"
+EVIDENCE_TYPE = (
+    "application/vnd.cspr.evidence"  # the request as JSON, a line break, the document (cli/checker_commands)
+)
+UNSTORED = (
+    "your answer and its evidence document could not be checked just now and nothing was sent; try again in a minute"
+)
+EVIDENCE_TIMEOUT = 60.0  # seconds: a document of 10 MB sealed and stored, on a slow store
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,27 @@ class Shown:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Stored:
+    """An evidence document given with an answer: the answer's verdict (as ``Checked``), and the id of the document
+    stored for it ("" when the answer was refused, and nothing stored)."""
+
+    accepted: bool
+    message: str
+    document: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An action's evidence document, opened for its download: its bytes, type and the name to give it; or, with no
+    bytes, ``refused`` (none, or not theirs to see) or the checker could not be asked."""
+
+    data: bytes = b""
+    media_type: str = ""
+    name: str = ""
+    refused: bool = False
+
+
 class Checker(Protocol):
     async def check(self, reference: str, key: str, data: dict[str, Any], person: Identity) -> Checked:
         """What the lifecycle would say to ``data`` given by ``person`` to form ``key`` of review ``reference``."""
@@ -74,6 +121,17 @@ class Checker(Protocol):
 
     async def show(self, reference: str, item: str, person: Identity) -> Shown:
         """The item whole, if ``person`` may see it."""
+        ...
+
+    async def store_evidence(
+        self, reference: str, item: str, key: str, data: dict[str, Any], name: str, content: bytes, person: Identity
+    ) -> Stored:
+        """``content`` (a file named ``name``) stored as the evidence document of ``data``, the answer ``person``
+        gives to form ``key`` of action ``item``, if the answer, naming it, would be recorded."""
+        ...
+
+    async def open_evidence(self, reference: str, item: str, person: Identity) -> Evidence:
+        """Action ``item``'s evidence document, opened, if ``person`` may see the action."""
         ...
 
 
@@ -124,11 +182,87 @@ class SocketChecker:
             return Shown(message=UNSHOWN)
         return _read_shown(reference, response)
 
-    async def _post(self, reference: str, url: str, request: dict[str, Any]) -> httpx.Response | None:
-        """The checker's answer to ``request``; None (and a line in the log) when it could not be reached."""
+    async def store_evidence(
+        self, reference: str, item: str, key: str, data: dict[str, Any], name: str, content: bytes, person: Identity
+    ) -> Stored:
+        asked = {
+            "reference": reference,
+            "item": item,
+            "key": key,
+            "data": data,
+            "name": name,
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
+        try:
+            digest = identity.answer_digest(asked)
+        except ValueError:  # a lone surrogate in the file's name: no browser sends one
+            return Stored(False, "the evidence document's name could not be read; nothing was sent")
+        token = identity.sign(
+            self.gate_key, person, run_id=EVIDENCE_RUN_ID, form_key=key, at=self.clock(), answer=digest
+        )
+        head = json.dumps({**asked, "token": token}, separators=(",", ":")).encode()  # one line: JSON escapes breaks
+        response = await self._post(
+            reference,
+            EVIDENCE_URL,
+            content=head + b"\n" + content,
+            headers={"content-type": EVIDENCE_TYPE},
+            timeout=EVIDENCE_TIMEOUT,
+        )
+        if response is None:
+            return Stored(False, UNSTORED)
+        checked = _read(reference, response)
+        found = response.json().get("document") if checked.message != UNCHECKED else ""
+        document = found if isinstance(found, str) else ""
+        if checked.accepted and not document:  # accepted, yet nothing stored: never passed on as if it were
+            log.error("%s: the checker accepted an answer with evidence but named no document", reference)
+            return Stored(False, UNSTORED)
+        return Stored(checked.accepted, UNSTORED if checked.message == UNCHECKED else checked.message, document)
+
+    async def open_evidence(self, reference: str, item: str, person: Identity) -> Evidence:
+        try:
+            digest = identity.answer_digest(reference)
+        except ValueError:
+            return Evidence(refused=True)
+        at = self.clock()
+        token = identity.sign(self.gate_key, person, run_id=EVIDENCE_OPEN_RUN_ID, form_key=item, at=at, answer=digest)
+        response = await self._post(
+            reference,
+            EVIDENCE_OPEN_URL,
+            {"reference": reference, "item": item, "token": token},
+            timeout=EVIDENCE_TIMEOUT,
+        )
+        if response is None:
+            return Evidence()
+        if response.status_code == 404:
+            return Evidence(refused=True)
+        try:
+            about = json.loads(response.headers.get("x-cspr-document", ""))
+        except ValueError:
+            about = None
+        if response.status_code != 200 or not isinstance(about, dict):
+            log.error("%s: the checker answered HTTP %s to open an evidence document", reference, response.status_code)
+            return Evidence()
+        return Evidence(response.content, str(about.get("media_type", "")), str(about.get("name", "")))
+
+    async def _post(
+        self,
+        reference: str,
+        url: str,
+        request: dict[str, Any] | None = None,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response | None:
+        """The checker's answer to ``request`` (JSON; or ``content``, as it is); None (and a line in the log) when it
+        could not be reached."""
         transport = httpx.AsyncHTTPTransport(uds=str(self.socket_path), verify=_tls_context())
         try:
-            async with httpx.AsyncClient(transport=transport, timeout=self.timeout, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                transport=transport, timeout=timeout or self.timeout, trust_env=False
+            ) as client:
+                if content is not None:
+                    return await client.post(url, content=content, headers=headers)
                 return await client.post(url, json=request)
         except httpx.HTTPError as exc:
             log.error(
@@ -202,3 +336,18 @@ class InProcessChecker:
         with Session(self.engine or get_engine()) as session:
             lines = show_item(session, reference, item, person)
         return Shown(refused=True, message=NO_SUCH_ITEM) if lines is None else Shown(tuple(lines))
+
+    async def store_evidence(
+        self, reference: str, item: str, key: str, data: dict[str, Any], name: str, content: bytes, person: Identity
+    ) -> Stored:
+        """Not in this process: storing needs the object store, which is the checker's (the gate imports no task)."""
+        return Stored(False, UNSTORED)
+
+    async def open_evidence(self, reference: str, item: str, person: Identity) -> Evidence:
+        """Who may have it, and whether there is one, as the checker says; its bytes are the store's, not here."""
+        return await anyio.to_thread.run_sync(self._open_evidence, reference, item, person)
+
+    def _open_evidence(self, reference: str, item: str, person: Identity) -> Evidence:
+        with Session(self.engine or get_engine()) as session:
+            found = item_evidence(session, reference, item, person)
+        return Evidence(refused=found is None)

@@ -27,8 +27,9 @@ from models.refusals import Refused
 from models.review.lookup import UnknownReview, review_by_reference
 from models.roles import Role
 from models.stages import Stage
-from models.tables import Account, Partnership, Review
+from models.tables import Account, Action, Partnership, Review
 from models.task_ref import task_path
+from models.work import evidence
 from models.work.forms import (
     ActionChoice,
     ActionProgress,
@@ -392,7 +393,7 @@ PROGRESS = Part(
     Role.AGENCY_CONTACT,
     "Where the action stands",
     "Say where your agency's action stands. When it is done, give the evidence: what changed, and where it is "
-    "written down. The coordinator or a partner then accepts it or sends it back.",
+    "written down, typed or as a document (or both). The coordinator or a partner then accepts it or sends it back.",
     "Send the update",
     closes=lambda answer: False,
 )
@@ -563,3 +564,27 @@ def item_draft_of(
         return None, None
     draft = drafts.load(db, gate_key, person, opened.draft)
     return draft, drafts.saved_at(db, person, opened.draft) if draft is not None else None
+
+
+def evidence_input(error: str) -> dict[str, str]:
+    """The file input beside an action's evidence (GOV.UK's file upload), as tasks/form.html draws it."""
+    kinds = ", ".join(kind.label for kind in evidence.Kind)
+    return {
+        "name": evidence.FIELD,
+        "label": "Evidence document (optional)",
+        "hint": f"A document that shows the action is done, up to {evidence.MAX_BYTES // evidence.MB} MB: {kinds}. "
+        "Only when the action is done. It is sealed like everything you write; choose it again if the page "
+        "comes back, as a draft keeps only what you typed.",
+        "error": error,
+    }
+
+
+def evidence_href(db: Session, opened: OpenedItem) -> str:
+    """Where the action's evidence document is downloaded; "" when it has none (or the item is a request). Nothing
+    sealed is read: whether there is one, not its name, which the checker shows (``Work.show``)."""
+    if opened.ref.kind is not ItemKind.ACTION:
+        return ""
+    row = db.exec(
+        select(Action).where(Action.review_id == opened.review.id, Action.number == opened.ref.number)
+    ).first()
+    return f"{opened.path}/evidence" if row is not None and row.evidence_key else ""

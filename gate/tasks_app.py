@@ -18,7 +18,11 @@ changes nothing.
 ``/tasks/<reference>/requests/<n>`` and ``/tasks/<reference>/actions/<n>`` are the pages of the work around a review
 (models/work/): an agency's information request, an action on a recommendation. Each is answered as a step is (the
 form's own rules, the checker's check, then the item's own run, found by its tag), by whoever it is for: the agency's
-contact, the coordinator, the partners (gate/task_views.py ``Part``). Its words are sealed, so the page has them from
+contact, the coordinator, the partners (gate/task_views.py ``Part``). An action's progress may come with an evidence
+document (a file input, so that page alone is posted as multipart/form-data and may send more than 1 MB): checked
+here (size, type by content), then handed to the checker, which stores it sealed only if the answer would be recorded;
+the run gets its id alone. ``/tasks/<reference>/actions/<n>/evidence`` downloads it, through the checker, for whoever
+may see the action's page. Its words are sealed, so the page has them from
 the checker, which shows them only to the coordinator and partners of the review's partnership and to the contacts
 of the item's own agency; anyone else is told there is no such page, never whether it exists. An agency's contact
 sees only these pages and their list: no step of a review.
@@ -45,9 +49,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gate import evidence as uploads
 from gate import form_fields, register
 from gate import task_views as views
-from gate.asgi import MAX_BODY, Answer, BodyTooLarge, cookies, read_body
+from gate.asgi import MAX_BODY, Answer, BodyTooLarge, cookies, header, read_body
 from gate.checker_client import Checker, Shown
 from gate.notification_task import PATH as IDENTITY
 from gate.notification_task import IdentityTask, identity_task, still_waiting, waiting_for
@@ -67,7 +72,8 @@ from models.refusals import Refused
 from models.roles import Role
 from models.stages import Stage
 from models.task_ref import TASKS, task_path
-from models.work.forms import RequestChoice
+from models.work import evidence
+from models.work.forms import ActionProgressWithDocument, Progress, RequestChoice
 from models.work.items import ItemKind, ItemRef
 from models.your_tasks import your_tasks
 
@@ -104,12 +110,23 @@ ITEM_ANSWERED_SINCE = (
     "now and submit it again; your typing is kept."
 )
 NO_INVOLVEMENT = "no-involvement"  # the button that answers a request "no involvement" in one click
-_ITEM_PATH = re.compile(rf"/({'|'.join(kind.value for kind in ItemKind)})s/\d+(?:/accepted)?$")  # an item's page
+# an item's page (its answer accepted; an action's evidence document)
+_ITEM_PATH = re.compile(rf"/({'|'.join(kind.value for kind in ItemKind)})s/\d+(?:/accepted|/evidence)?$")
+_ACTION_PAGE = re.compile(rf"^{TASKS}/[^/]+/{ItemKind.ACTION.value}s/\d+$")  # the one page that may send a document
+# a page with a document: the largest allowed twice over, so that one a little larger is told its size on the page
+# rather than cut off (gate/app.py refuses a body over the limit before reading it), and room for what is typed
+EVIDENCE_BODY = 2 * evidence.MAX_BYTES + MAX_BODY
 
 
 def serves(path: str) -> bool:
     """Whether a path is the tasks pages' (the gate sends every other one through its guard)."""
     return path in (HOME, TASKS) or path.startswith(TASKS + "/")
+
+
+def body_limit(scope: Any) -> int:
+    """The most a request to the tasks pages may send: 1 MB, as everywhere; an action's page, which may send an
+    evidence document with its answer, more (``EVIDENCE_BODY``)."""
+    return EVIDENCE_BODY if scope.get("method") == "POST" and _ACTION_PAGE.match(scope["path"]) else MAX_BODY
 
 
 def slug(stage: Stage) -> str:
@@ -158,6 +175,11 @@ class TasksPages:
                         ),
                     )
                 ),
+                Route(
+                    f"{TASKS}/{{reference}}/{ItemKind.ACTION.value}s/{{number:int}}/evidence",
+                    self._evidence,
+                    methods=["GET"],
+                ),
                 Route(TASKS + "/{reference}/{step}", self._form, methods=["GET"]),
                 Route(TASKS + "/{reference}/{step}", self._post, methods=["POST"]),
                 Route(TASKS + "/{reference}/{step}/accepted", self._accepted, methods=["GET"]),
@@ -193,10 +215,19 @@ class TasksPages:
         scope["cspr.form_token"] = form_token(token)
         if scope["method"] == "POST":
             try:
-                posted = _parse(await read_body(receive, MAX_BODY))
+                body = await read_body(receive, body_limit(scope))
             except BodyTooLarge:
                 await self.too_large(scope, receive, send)
                 return
+            content_type = header(scope, "content-type")
+            if uploads.is_multipart(content_type):
+                assert content_type is not None
+                posted, files = uploads.read_multipart(body, content_type, max_fields=MAX_FIELDS)
+                upload = files.get(evidence.FIELD)
+                if upload is not None and _ACTION_PAGE.match(scope["path"]) and (upload.name or upload.data):
+                    scope["cspr.upload"] = upload  # a file is never kept as a draft: it is not among the fields
+            else:
+                posted = _parse(body)
             sent = (posted.get("form_token") or [""])[0]
             if not hmac.compare_digest(sent.encode(), scope["cspr.form_token"].encode()):
                 await _html(400, self._message("Please try again", EXPIRED))(scope, receive, send)
@@ -205,7 +236,20 @@ class TasksPages:
         await self.app(scope, receive, send)
 
     async def too_large(self, scope: Any, receive: Any, send: Any) -> None:
-        """A page sent with more than 1 MB, refused before it is read in full: nothing of it is kept."""
+        """A page sent with more than 1 MB (an action's page, more than room for its document), refused before it is
+        read in full: nothing of it is kept."""
+        if body_limit(scope) > MAX_BODY:
+            length = header(scope, "content-length") or ""
+            size = f"it is {evidence.shown_size(int(length))}, and " if length.isdigit() else ""
+            html = self._message(
+                "The evidence document is too large",
+                f"The page and its evidence document were too large: {size}the largest document allowed is "
+                f"{evidence.MAX_BYTES // evidence.MB} MB, so nothing was sent or saved. Attach a smaller document (a "
+                "PDF of the pages that show the action is done), or give the evidence as text.",
+                link=(_referred(scope), "Back to the action"),
+            )
+            await _html(413, html)(scope, receive, send)
+            return
         html = self._message(
             "Your answer is too long",
             "A page may send at most 1 MB (about a million characters), and this one sent more, so nothing was sent "
@@ -495,14 +539,21 @@ class TasksPages:
         )
         shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: _full_stop(refusal)} if refusal else {})}
         about = views.item_page(opened, shown.lines or _unshown(shown), today_in_england())
+        file_error = shown_errors.pop(evidence.FIELD, "")
+        summary = form_fields.error_summary(fields, shown_errors)
+        if file_error:  # the file input is the page's, not the form's: linked to it here
+            summary.append(form_fields.ErrorLink(f"#{evidence.FIELD}", file_error))
+        download = await register.in_thread(lambda: _with_db(lambda db: views.evidence_href(db, opened)))
         return self._page(
             status,
             "tasks/form.html",
             request,
             title=f"{opened.item.title}: {opened.item.agency}",
-            error=bool(shown_errors),
+            error=bool(summary),
             fields=fields,
-            errors=form_fields.error_summary(fields, shown_errors),
+            errors=summary,
+            evidence_file=views.evidence_input(file_error) if part is views.PROGRESS else None,
+            evidence_href=download,
             action=opened.path,
             form_key=opened.key,
             answerable=part is not None,
@@ -518,7 +569,8 @@ class TasksPages:
         person = uuid.UUID(who.person_id)
         posted: dict[str, list[str]] = request.scope["cspr.posted"]
         action = (posted.get("action") or ["submit"])[0]
-        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key")}
+        # (a file is never among them: the page's script saving a draft sends only its name, which is not kept)
+        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key", evidence.FIELD)}
         opened = await self._open_item(request)
         if isinstance(opened, Response):
             return opened
@@ -540,13 +592,18 @@ class TasksPages:
             return _answer(303, b"", "text/plain", [("location", opened.path)])
         if (posted.get("form_key") or [""])[0] != opened.key:
             return await self._show_item(request, opened, posted=kept, refusal=ITEM_ANSWERED_SINCE, status=409)
+        document: evidence.Examined | None = None
         if quick:
             answer: dict[str, Any] | None = {"what": RequestChoice.NO_INVOLVEMENT.value}
         else:
             if form_fields.adds_row(part.form, kept):  # "Add another row": the page again, a row longer
                 return await self._show_item(request, opened, posted=kept)
             roles = frozenset({opened.role}) if opened.role else frozenset()
-            answer, errors = form_fields.read_form(part.form, kept, roles, part.offered)
+            document, file_error = _document(request, part)
+            form = ActionProgressWithDocument if document is not None else part.form
+            answer, errors = form_fields.read_form(form, kept, roles, part.offered)
+            if file_error:
+                errors = {**errors, evidence.FIELD: file_error}
             if answer is None or errors:
                 return await self._show_item(request, opened, posted=kept, errors=errors, status=400)
             if part.what is not None:
@@ -555,9 +612,18 @@ class TasksPages:
         role = opened.role.value if opened.role else ""
         signer = Identity(who.person_id, who.name, role, who.signed_in_with)
         item = str(opened.ref)
-        checked = await self.checker.check_item(opened.review.reference, item, opened.key, answer, signer)
-        if not checked.accepted:
-            return await self._show_item(request, opened, posted=kept, refusal=checked.message, status=400)
+        reference = opened.review.reference
+        if document is not None:  # checked with the answer by the checker, which stores it only if it would be taken
+            stored = await self.checker.store_evidence(
+                reference, item, opened.key, answer, document.name, document.data, signer
+            )
+            if not stored.accepted:
+                return await self._show_item(request, opened, posted=kept, refusal=stored.message, status=400)
+            answer = {**answer, "evidence_document": stored.document}  # the run is given its id alone
+        else:
+            checked = await self.checker.check_item(reference, item, opened.key, answer, signer)
+            if not checked.accepted:
+                return await self._show_item(request, opened, posted=kept, refusal=checked.message, status=400)
         tags = ["work", f"item:{opened.review.reference}:{item}"]
         refusal = await self._hand_to_run(tags, opened.key, who, role, answer)
         if refusal:
@@ -585,6 +651,25 @@ class TasksPages:
             panel=True,
         )
         return _html(200, html)
+
+    async def _evidence(self, request: Request) -> Response:
+        """An action's evidence document, downloaded: by whoever may see the action's page, from the checker, which
+        alone opens it; anyone else, as for an action that has none, is told there is no such page."""
+        opened = await self._open_item(request)
+        if isinstance(opened, Response):
+            return opened
+        found = await self.checker.open_evidence(opened.review.reference, str(opened.ref), _session(request).identity)
+        if found.refused:
+            return _html(
+                404, self._said(request, "Page not found", "There is no such page.", link=(HOME, "Your tasks"))
+            )
+        if not found.data:
+            text = "The evidence document could not be opened just now. Try again in a minute."
+            return _html(503, self._said(request, "Please try again", text, link=(opened.path, "Back to the action")))
+        media_type = (
+            f"{found.media_type}; charset=utf-8" if found.media_type == evidence.Kind.TEXT else found.media_type
+        )
+        return _answer(200, found.data, media_type, uploads.download_headers(found.name, found.media_type))
 
     # --- the notification's identity step ----------------------------------------------------------------
 
@@ -787,6 +872,21 @@ def _with_db(call: Callable[[DbSession], T]) -> T:
     """``call`` in a transaction of its own (run in a thread: register.in_thread)."""
     with transaction() as db:
         return call(db)
+
+
+def _document(request: Request, part: views.Part) -> tuple[evidence.Examined | None, str]:
+    """The evidence document posted with an action's progress, if it may be given, or why not (an error of the file
+    input); (None, "") when none was posted, or the page's part takes none."""
+    upload: uploads.Upload | None = request.scope.get("cspr.upload")
+    if upload is None or part is not views.PROGRESS:
+        return None, ""
+    posted: dict[str, list[str]] = request.scope["cspr.posted"]
+    if (posted.get("status") or [""])[0] != Progress.DONE.value:
+        return None, evidence.ONLY_WHEN_DONE
+    try:
+        return evidence.examine(upload.name, upload.data), ""
+    except evidence.Unacceptable as exc:
+        return None, str(exc)
 
 
 def _unshown(shown: Shown) -> list[str]:

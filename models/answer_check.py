@@ -38,9 +38,10 @@ from models.process import STEPS, step_key
 from models.review.lookup import UnknownReview, review_by_reference
 from models.review.transitions import StaleStage
 from models.stages import Stage
-from models.tables import Partnership
+from models.tables import Action, EvidenceDocument, Partnership, Review
+from models.work import evidence
 from models.work.answering import apply_item_answer
-from models.work.items import ItemRef, item_key, row_of
+from models.work.items import ItemRef, Row, Work, item_key, row_of
 from models.work.kinds import WORK
 from models.your_tasks import item_roles
 
@@ -50,6 +51,11 @@ CHECK_RUN_ID = "check"
 # The run a token asking to show an item names: a purpose of its own, so that neither a check's token nor a run's
 # answers this, and a token given to show an item checks no answer.
 SHOW_RUN_ID = "show"
+# The runs the tokens name that store an evidence document with an action's answer, and that open one for its page
+# (models/work/evidence.py): purposes of their own, so that no other token stores or opens a document, and neither of
+# these checks an answer, shows an item or opens the other's door.
+EVIDENCE_RUN_ID = "evidence"
+EVIDENCE_OPEN_RUN_ID = "evidence-open"
 
 T = TypeVar("T")
 
@@ -143,11 +149,21 @@ def check_item_answer(
     *,
     today: dt.date | None = None,
     at: dt.datetime | None = None,
+    evidence: EvidenceDocument | None = None,
 ) -> Outcome:
     """What the item's run would say to ``data``, given by ``signer`` to the form ``key`` of ``item`` ("request-2")
     of review ``reference``, if it were recorded now (``apply_item_answer``); nothing is written. A key the item has
-    moved past is refused, as for a step."""
-    return _undone(session, lambda: _check_item(session, reference, item, key, data, signer, today=today, at=at))
+    moved past is refused, as for a step. ``evidence``: the row of an evidence document not stored yet, which ``data``
+    names: the check sees it as if it were (it is undone with the rest), so that a document is stored only for an
+    answer that would be recorded."""
+
+    def check() -> Outcome:
+        if evidence is not None:
+            session.add(evidence)
+            session.flush()
+        return _check_item(session, reference, item, key, data, signer, today=today, at=at)
+
+    return _undone(session, check)
 
 
 def _check_item(
@@ -181,6 +197,21 @@ def show_item(
     """The item ``item`` ("action-3") of review ``reference`` whole, as markdown lines for its page (``Work.show``:
     its sealed words opened, and the last answer's refusal, as its run shows it), if ``person`` may see it today;
     None when there is no such item or it is not theirs to see (the two are not told apart). Reads only."""
+    seen = _seen(session, reference, item, person, today)
+    if seen is None:
+        return None
+    review, work, row = seen
+    lines = work.show(session, review, row)
+    if row.refusal:
+        lines += [f"> **The last answer was not accepted:** {row.refusal}", "> Nothing was changed.", ""]
+    return lines
+
+
+def _seen(
+    session: Session, reference: str, item: str, person: Identity, today: dt.date | None
+) -> tuple[Review, Work[Any], Row] | None:
+    """The review, the item's kind and its row, if ``person`` may see the item today; else None (no such item, or
+    not theirs to see: the two are not told apart)."""
     try:
         review = review_by_reference(session, reference)
         ref = ItemRef.parse(item)
@@ -191,7 +222,16 @@ def show_item(
     partnership = session.get_one(Partnership, review.partnership_id)
     if not item_roles(session, person.person_id, partnership, row.agency_id, today or today_in_england()):
         return None
-    lines = work.show(session, review, row)
-    if row.refusal:
-        lines += [f"> **The last answer was not accepted:** {row.refusal}", "> Nothing was changed.", ""]
-    return lines
+    return review, work, row
+
+
+def item_evidence(
+    session: Session, reference: str, item: str, person: Identity, *, today: dt.date | None = None
+) -> EvidenceDocument | None:
+    """The evidence document of action ``item`` ("action-3"), for its page's download, if ``person`` may see the
+    action (exactly who may see its page: ``show_item``); None when it has none, there is no such action, or it is
+    not theirs to see. Reads only."""
+    seen = _seen(session, reference, item, person, today)
+    if seen is None or not isinstance(seen[2], Action):
+        return None
+    return evidence.evidence_of(session, seen[2])

@@ -5,7 +5,8 @@ Erasing a review destroys its data key (models/review_keys.py): every name, date
 becomes unreadable at once, in the database and in every backup made from then on (a backup made before still holds
 the wrapped key, which the master key opens, until that backup expires). What was never personal stays: its
 reference, its stages and dates, its deadlines, the hashes of its audit trail, and the erasure itself, recorded in
-its history. A review under legal hold is never due. Deleting the stored objects is tasks/erasure.py's.
+its history. A review under legal hold is never due. Deleting the stored objects is tasks/erasure.py's: restricted
+documents (the actions' evidence documents among them) go a period after the review closed, before its case records.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.refusals import Refused
 from models.review.transitions import Actor, Noted, note
 from models.stages import Stage
-from models.tables import Delivery, Outbox, Report, Review, StageEvent
+from models.tables import Delivery, EvidenceDocument, Outbox, Report, Review, StageEvent
+from models.work import evidence
 
 SCHEDULE = Path(__file__).resolve().parent / "retention.toml"
 RETENTION = Actor("cspr retention", "system")  # who erases, in a review's history
@@ -155,17 +157,12 @@ def due(session: Session, today: dt.date) -> list[Due]:
             found.append(Due(RecordKind.CASE_RECORDS, review.reference, "its data key", on, when, review.legal_hold))
         when = _past(periods[RecordKind.RESTRICTED_DOCUMENTS], on, today)
         if when:
-            for report in _restricted(session, review_id):
-                found.append(
-                    Due(
-                        RecordKind.RESTRICTED_DOCUMENTS,
-                        review.reference,
-                        report.object_key,
-                        on,
-                        when,
-                        review.legal_hold,
-                    )
-                )
+            # the actions' evidence documents are restricted documents too: never published, sealed, they go with
+            # the review's others (tasks/erasure.py)
+            keys = [report.object_key for report in _restricted(session, review_id)]
+            keys += [document.object_key for document in evidence.of_review(session, review_id)]
+            for key in keys:
+                found.append(Due(RecordKind.RESTRICTED_DOCUMENTS, review.reference, key, on, when, review.legal_hold))
     found += _messages(session, today)
     return found
 
@@ -254,6 +251,24 @@ def forget_document(session: Session, review: Review, report: Report, *, by: Act
         Noted.DOCUMENT_DELETED,
         actor=by,
         details={"document": report.kind, "version": report.version, "sha256": report.sha256},
+    )
+
+
+def forget_evidence(session: Session, review: Review, document: EvidenceDocument, *, by: Actor = RETENTION) -> None:
+    """An action's evidence document deleted from the object store: its row goes, and its deletion is recorded."""
+    session.delete(document)
+    session.flush()
+    note(
+        session,
+        review,
+        Noted.DOCUMENT_DELETED,
+        actor=by,
+        details={
+            "document": "evidence",
+            "evidence_document": str(document.id),
+            "action": document.action_number,
+            "sha256": document.sha256,
+        },
     )
 
 

@@ -114,6 +114,7 @@ class RegisterAction(StrEnum):
     AGENCY_ENDED = "agency_ended"  # an agency's last day as one of the partnership's agencies
     RAPID_REVIEW_COUNT = "rapid_review_count"  # where the partnership's rapid review days count from, chosen
     CHILD_DEATH_REVIEW = "child_death_review"  # the child death review partners' mailbox, set or changed
+    INFORMATION_DAYS = "information_days"  # the partnership's working days for an agency's information, changed
 
 
 class DecisionKind(StrEnum):
@@ -633,6 +634,29 @@ class Action(SQLModel, table=True):
     reminder_level: int = 0
     escalation_level: int = 0
     created_at: dt.datetime = _when()
+
+
+class EvidenceDocument(SQLModel, table=True):
+    """A document an action's owner gave as evidence that it is done (models/work/evidence.py): stored sealed under
+    the review's key in the object store, under a key that carries the review's reference, the action's number and a
+    random id, never a name. Its original file name is sealed in ``name`` like other free text. It is uploaded before
+    the answer that names it is recorded: until then it is attached to nothing (``action_id`` empty), and one left so
+    is deleted by the deadline sweep."""
+
+    __tablename__ = "evidence_document"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    review_id: uuid.UUID = Field(foreign_key="review.id", index=True)
+    action_number: int  # the action it was given for ("action 3"), as uploaded
+    action_id: uuid.UUID | None = Field(default=None, foreign_key="action.id", index=True)  # once attached
+    object_key: str = _str(300, unique=True)
+    sha256: str = _str(64)  # of the document itself, before sealing
+    size_bytes: int
+    media_type: str = _str(100)
+    name: str = Field(sa_type=sa.Text)  # the file's name as given, sealed under the review's key
+    uploaded_by: uuid.UUID  # the account of the person who gave it
+    uploaded_at: dt.datetime = _when()
+    attached_at: dt.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 # --- the worklist artifacts' refreshes (tasks/worklist_artifacts.py) ----------------------------------------------

@@ -26,6 +26,7 @@ from models.db import get_engine, purge_deleted, transaction
 from models.retention import Due, RecordKind
 from models.review import lookup
 from models.tables import AnswerDraft, Report, ReviewKey
+from tasks import evidence
 from tasks.storage import ObjectStore, open_store
 
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
@@ -91,6 +92,9 @@ def apply_schedule(today: dt.date, store: ObjectStore, *, runs: bool, engine: En
                     report = session.exec(select(Report).where(Report.object_key == item.what)).first()
                     if report is not None:
                         retention.forget_document(session, review, report)
+                    document = evidence.by_key(session, item.what)
+                    if document is not None:
+                        retention.forget_evidence(session, review, document)
                     applied.documents_deleted.append(item.what)
                 else:
                     retention.erase(session, review, today)

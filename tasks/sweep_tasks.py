@@ -1,7 +1,7 @@
 """The deadline sweep as Prefect tasks: classify and escalate in the database, then tell Prefect's event
 system about each escalation (references, stages and days only), and delete the drafts, claims and follow-up dates
-nobody will come back to; a dry run's read-only look; and, at the end of each sweep, anchor the audit trail in the
-object store."""
+nobody will come back to, and the evidence documents uploaded with an answer never recorded; a dry run's read-only
+look; and, at the end of each sweep, anchor the audit trail in the object store."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from sqlmodel import Session
 from models import claims, drafts, sweep
 from models.db import get_engine, transaction
 from models.tables import utcnow
+from models.work import evidence
 from models.work.chasing import chase_items
 from tasks.anchors import write_anchor
+from tasks.evidence import purge_unattached
+from tasks.storage import ObjectStore, open_store
 
 OVERDUE_EVENT = "cspr.deadline.overdue"
 
@@ -46,8 +49,8 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
     purged = purge_task_storage()  # after the events: they are told once, whatever happens here
     get_run_logger().info(
         "%s: %s; %d escalation(s) raised; %d reminder(s) and escalation(s) of requests and actions; %d draft(s) "
-        "not saved for %d days, and %d claim(s) and follow-up date(s) "
-        "of steps since left, deleted",
+        "not saved for %d days, %d claim(s) and follow-up date(s) of steps since left, and %d evidence document(s) "
+        "attached to nothing for %d days, deleted",
         as_of.isoformat(),
         _tally(result),
         len(raised),
@@ -55,6 +58,8 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
         purged.drafts,
         drafts.KEPT_FOR.days,
         purged.claims,
+        purged.evidence,
+        evidence.UNATTACHED_FOR.days,
     )
     return result
 
@@ -63,13 +68,20 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
 class Purged:
     drafts: int
     claims: int  # and follow-up dates
+    evidence: int = 0  # evidence documents whose answer was refused or never recorded (models/work/evidence.py)
 
 
-def purge_task_storage() -> Purged:
-    """What people kept on their tasks page that nobody will come back to (models/drafts.py, models/claims.py): in a
-    transaction of its own, by today's clock, whatever day the sweep is as of."""
+def purge_task_storage(store: ObjectStore | None = None) -> Purged:
+    """What people kept on their tasks page that nobody will come back to (models/drafts.py, models/claims.py), and
+    the evidence documents they uploaded with an answer that was never recorded (from ``store``, by default the
+    project's): in a transaction of its own, by today's clock, whatever day the sweep is as of."""
+    now = utcnow()
     with transaction() as session:
-        return Purged(drafts.purge(session, utcnow()), claims.purge(session))
+        return Purged(
+            drafts.purge(session, now),
+            claims.purge(session),
+            purge_unattached(session, (lambda: store) if store is not None else open_store, now),
+        )
 
 
 @task(name="preview-deadlines")

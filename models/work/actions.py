@@ -30,6 +30,7 @@ from models.tables import (
     RecommendationSource,
     Review,
 )
+from models.work import evidence
 from models.work.forms import ActionAnswer, ActionChoice, Progress, Verdict
 from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
@@ -127,6 +128,7 @@ def handle(
         raise Refusal(f"action {row.number} is closed ({row.status.value}): nothing more can be done with it")
     to_owner: tuple[Recipient, ...] = (AgencyContacts(agency.id),)
     reason: str | None = None
+    noted: dict[str, Any] = {}
     if answer.what is ActionChoice.PROGRESS:
         status = answer.status
         assert status is not None  # the form's own rule
@@ -136,7 +138,14 @@ def handle(
             Progress.CANNOT: ActionStatus.CANNOT,
         }[status]
         if status is Progress.DONE:
-            row.evidence = answer.evidence
+            row.evidence, row.evidence_key = answer.evidence, None  # the latest evidence: a document only if given now
+            if answer.evidence_document:
+                document = evidence.attach(session, review, row, answer.evidence_document, at)
+                noted = {
+                    "evidence_document": str(document.id),
+                    "size_bytes": document.size_bytes,
+                    "media_type": document.media_type,
+                }
         if status is Progress.CANNOT:
             row.reason = reason = answer.reason
         event = status.value
@@ -167,7 +176,7 @@ def handle(
         _tell(session, review, row, event, to_owner, said)
     session.add(row)
     session.flush()
-    _note(session, review, row, agency, event, actor, at, reason=reason, status=row.status.value)
+    _note(session, review, row, agency, event, actor, at, reason=reason, status=row.status.value, **noted)
     return f"action {row.number} ({agency.name}): {row.status.value}"
 
 
@@ -205,6 +214,11 @@ def show(session: Session, review: Review, row: Action) -> list[str]:
     ]
     if row.evidence:
         lines.append(f"**Evidence given:** {row.evidence}")
+    document = evidence.evidence_of(session, row)
+    if document is not None:
+        kind = evidence.Kind(document.media_type)
+        name = evidence.name_of(session, document) or "(its name was erased with the review)"
+        lines.append(f"**Evidence document:** {name} ({kind.label}, {evidence.shown_size(document.size_bytes)})")
     if row.reason:
         lines.append(f"**Reason given:** {row.reason}")
     return [*lines, ""]

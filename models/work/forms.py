@@ -20,6 +20,9 @@ from models.forms import FREE, CleanText, OptionalText, inline, not_in_future
 MAX_ENTRIES = 500
 
 Entry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), FREE]
+# an evidence document, by its row's id (models/work/evidence.py): never its name nor its bytes; empty: none
+UUID_OR_EMPTY = r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$"
+EvidenceId = Annotated[str, StringConstraints(pattern=UUID_OR_EMPTY)]
 OptionalDate = Annotated[dt.date | None, WithJsonSchema({"type": "string", "format": "date"})]
 
 
@@ -131,17 +134,29 @@ class ActionProgress(CleanText):
 
     @model_validator(mode="after")
     def _needs(self) -> ActionProgress:
-        _progress_needs(self.status, self.evidence, self.reason)
+        _progress_needs(self.status, self.evidence, self.reason, document=False)
         return self
 
 
-def _progress_needs(status: Progress | None, evidence: str, reason: str) -> None:
+class ActionProgressWithDocument(ActionProgress):
+    """``ActionProgress`` as read when a document is attached beside it (the page's file input, which is no field of
+    the form: models/work/evidence.py): the document is evidence enough, so the typed evidence may be left empty."""
+
+    @model_validator(mode="after")
+    def _needs(self) -> ActionProgressWithDocument:
+        _progress_needs(self.status, self.evidence, self.reason, document=True)
+        return self
+
+
+def _progress_needs(status: Progress | None, evidence: str, reason: str, *, document: bool) -> None:
     if status is None:
         raise ValueError("say where the action stands")
-    if status is Progress.DONE and not evidence:
-        raise ValueError("give the evidence that the action is done")
+    if status is Progress.DONE and not (evidence or document):
+        raise ValueError("give the evidence that the action is done: type it, or attach a document, or both")
     if status is Progress.CANNOT and not reason:
         raise ValueError("give the reason the action cannot be done")
+    if document and status is not Progress.DONE:
+        raise ValueError("attach an evidence document only when the action is done")
 
 
 class Verdict(StrEnum):
@@ -183,6 +198,9 @@ class ActionAnswer(CleanText):
         default=None, title="Where does the action stand?"
     )
     evidence: OptionalText = Field(default="", title="Evidence")
+    evidence_document: EvidenceId = Field(
+        default="", title="Evidence document", description="The id of the document uploaded with this answer, if any."
+    )
     verdict: Annotated[Verdict | None, WithJsonSchema({"type": "string", "enum": [v.value for v in Verdict]})] = Field(
         default=None, title="What does the partnership decide?"
     )
@@ -191,7 +209,9 @@ class ActionAnswer(CleanText):
     @model_validator(mode="after")
     def _whole(self) -> ActionAnswer:
         if self.what is ActionChoice.PROGRESS:
-            _progress_needs(self.status, self.evidence, self.reason)
+            _progress_needs(self.status, self.evidence, self.reason, document=bool(self.evidence_document))
+        elif self.evidence_document:
+            raise ValueError("an evidence document is given with the action's progress, not the partnership's decision")
         else:
             _review_needs(self.verdict, self.reason)
         return self

@@ -260,7 +260,8 @@ def test_an_agency_contact_sees_their_own_agencys_work_and_nothing_else(people: 
     # another agency's request and action are pages that do not exist, word for word; so is any step of the review
     nothing = people.school.get(path_of(reference, ItemKind.REQUEST, 99))
     assert nothing.status_code == 404
-    for other in (path_of(reference, ItemKind.REQUEST, 2), path_of(reference, ItemKind.ACTION, 2)):
+    others = [path_of(reference, ItemKind.REQUEST, 2), path_of(reference, ItemKind.ACTION, 2)]
+    for other in [*others, f"{others[1]}/evidence"]:  # and its evidence document's download
         theirs = people.school.get(other)
         assert theirs.status_code == 404 and visible(theirs) == visible(nothing)
         assert SURGERY not in theirs.text

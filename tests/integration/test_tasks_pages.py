@@ -582,6 +582,7 @@ def expected(role: Role | None, route: str) -> int:
         "GET action": 200 if role in SEES_ITEMS else 404,
         "POST action save": 303 if role in SEES_ITEMS else 404,
         "GET action accepted": 200,
+        "GET action evidence": 404,  # it has none: to those who see the action as to everyone else, no such page
         "GET no such request": 404,
     }[route]
 
@@ -636,6 +637,7 @@ def test_every_route_of_the_tasks_pages_as_each_role(
         "GET action": lambda: person.get(action),
         "POST action save": lambda: person.post(action, {"action": "save"}),
         "GET action accepted": lambda: person.get(f"{action}/accepted"),
+        "GET action evidence": lambda: person.get(f"{action}/evidence"),
         "GET no such request": lambda: person.get(request.replace("/requests/1", "/requests/99")),
     }
     got = {route: call().status_code for route, call in routes.items()}
