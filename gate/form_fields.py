@@ -45,6 +45,7 @@ from pydantic import BaseModel, StringConstraints, WithJsonSchema
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from models.forms import FieldsNeeded
 from models.roles import Role
 
 Posted = Mapping[str, Sequence[str]]  # application/x-www-form-urlencoded, read as name -> every value sent under it
@@ -608,9 +609,9 @@ def read_form(
         validated = form.model_validate(answer)
     except pydantic.ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False, include_context=True):
-            name, message = _explain(error, reading)
-            if name not in reading.errors:  # a date already found wrong is not also "missing"
-                reading.errors[name] = message
+            for name, message in _at_fields(error, reading) or [_explain(error, reading)]:
+                if name not in reading.errors:  # a date already found wrong is not also "missing"
+                    reading.errors[name] = message
         return None, reading.errors
     if reading.errors:
         return None, reading.errors
@@ -777,6 +778,17 @@ def _message_select(spec: _Spec, where: str) -> str:
     if spec.yes_no:
         return f"Select yes or no for {_phrase(spec.title)}{where}"
     return f"Select {_phrase(spec.title)}{where}"
+
+
+def _at_fields(error: ErrorDetails, reading: _Reading) -> list[tuple[str, str]]:
+    """A rule of the answer as a whole that names the fields it needs (``FieldsNeeded``) as an error at each of them
+    that is on the page, as GOV.UK asks ("Enter what your agency has learnt"), rather than one for the whole form;
+    none: not such a rule (or none of its fields drawn), for ``_explain``."""
+    needed = (error.get("ctx") or {}).get("error")
+    if not isinstance(needed, FieldsNeeded):
+        return []
+    found = [reading.places[(name,)] for name in needed.fields if (name,) in reading.places]
+    return [(name, f"Enter {_phrase(spec.title)}{where}") for name, spec, where in found if spec is not None]
 
 
 def _explain(error: ErrorDetails, reading: _Reading) -> tuple[str, str]:

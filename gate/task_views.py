@@ -10,6 +10,7 @@ from the checker (gate/checker_client.py ``show``) as markdown lines, drawn here
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,8 +29,9 @@ from models.review.lookup import UnknownReview, review_by_reference
 from models.roles import Role
 from models.stages import Stage
 from models.tables import Account, Action, Partnership, Review
-from models.task_ref import task_path
+from models.task_ref import TASKS, task_path
 from models.work import evidence
+from models.work.actions import PARTNERSHIP as CLOSES_ACTIONS
 from models.work.forms import (
     ActionChoice,
     ActionProgress,
@@ -41,6 +43,7 @@ from models.work.forms import (
     Verdict,
 )
 from models.work.items import ItemKind, ItemRef, item_key, item_path
+from models.work.requests import EXPECTATION
 from models.worklist import ITEM_TITLES, ItemWaiting, Waiting, work_items, worklist
 from models.your_tasks import SEES_ITEMS, ItemTask, Task, YourTasks, item_roles
 
@@ -490,6 +493,90 @@ def open_item(
     return OpenedItem(review, partnership, item, roles, part_for(item, roles))
 
 
+@dataclass(frozen=True)
+class OpenActions:
+    """A review's actions still open, as a coordinator or partner of its partnership sees them to close together."""
+
+    review: Review
+    partnership: Partnership
+    actions: list[ItemWaiting]  # in number order
+    role: Role  # the role they close them in
+
+    @property
+    def key(self) -> str:
+        """The actions and their answer counters as the page drew them: an answer to any since changes it."""
+        return ",".join(item_key(a.item, a.answer_seq) for a in self.actions)
+
+    @property
+    def path(self) -> str:
+        return closing_path(self.review.reference)
+
+
+NOTHING_TO_CLOSE = "No action of this review is open just now: there is nothing to close."
+
+
+def closing_path(reference: str) -> str:
+    """The review's page of its open actions, to close them together: /tasks/CSPR-2026-0042/actions/close."""
+    return f"{TASKS}/{urllib.parse.quote(reference, safe='')}/{ItemKind.ACTION.value}s/close"
+
+
+def open_actions_of(db: Session, reference: str, account_id: uuid.UUID, today: dt.date) -> OpenActions:
+    """The review's open actions, for its partnership's coordinator or a partner; NotOpen, as for a page that does
+    not exist, for anyone else (an agency's contact, the Panel, an operator) or a review there is not."""
+    try:
+        review = review_by_reference(db, reference)
+    except UnknownReview:
+        raise NotOpen(NO_SUCH_ITEM) from None
+    partnership = db.get_one(Partnership, review.partnership_id)
+    roles = roles_in(db, str(account_id), partnership, today) & CLOSES_ACTIONS
+    if not roles:
+        raise NotOpen(NO_SUCH_ITEM)
+    found = work_items(db, today, review_id=review.id, open_only=True)
+    actions = sorted((w for w in found if w.item.kind is ItemKind.ACTION), key=lambda w: w.item.number)
+    role = Role.COORDINATOR if Role.COORDINATOR in roles else min(roles)
+    return OpenActions(review, partnership, actions, role)
+
+
+def closing_page(opened: OpenActions) -> dict[str, Any]:
+    """The values of tasks/form.html for the page closing a review's open actions together: each action as lists
+    show it (nothing sealed: each one's own words are on its page), and the one reason for them all."""
+    count = len(opened.actions)
+    lines = [
+        f"- **{a.title}** ({a.agency}, {a.owner}): {a.status}, due by {shown(a.due_on)}"
+        + (" (overdue)" if a.working_days_left < 0 else "")
+        for a in opened.actions
+    ]
+    pseudonyms = opened.actions[0].pseudonyms if opened.actions else ()
+    return {
+        "review": {
+            "reference": opened.review.reference,
+            "pseudonyms": list(pseudonyms),
+            "partnership": opened.partnership.name,
+        },
+        "guidance": "The partnership may close every action of this review still open in one go, with one reason, "
+        "whatever each owner says: each is closed as if on its own page, its owner agency told, and the review "
+        "closes by itself once none is open. To accept one as done, or send one back, use its own page.",
+        "notes": [],
+        "shown_heading": "The actions still open",
+        "shown": blocks(lines),
+        "rows": [{"key": "Still open", "value": f"{count} action{'' if count == 1 else 's'}"}],
+        "fields_heading": "Close them all",
+        "submit_label": f"Close {count} action{'' if count == 1 else 's'}",
+        "not_answerable": NOTHING_TO_CLOSE,
+        "can_save": False,
+        "back_href": "/",
+    }
+
+
+def closed_together(closed: Sequence[ItemWaiting], not_closed: Sequence[tuple[ItemWaiting, str]]) -> str:
+    """What the person is told once the actions were handed on: which were, and why any were not."""
+    said = [f"Closed: {', '.join(a.title.lower() for a in closed)}." if closed else "No action was closed."]
+    said += [f"{a.title} was not closed: {_sentence(why)}" for a, why in not_closed]
+    if closed:
+        said.append("Each is recorded within a minute; the review closes by itself once no action is open.")
+    return " ".join(said)
+
+
 def not_answerable(opened: OpenedItem) -> str:
     """Why the page draws no form."""
     if not opened.item.is_open:
@@ -520,7 +607,12 @@ def item_page(opened: OpenedItem, lines: Sequence[str], today: dt.date) -> dict[
         "shown": blocks(lines),
         "shown_heading": "The request" if w.item.kind is ItemKind.REQUEST else "The action",
         "rows": rows,
-        "deadline": {"date": shown(w.due_on), "working_days_left": w.working_days_left, "what": "Due"}
+        "deadline": {
+            "key": "Due by",
+            "date": shown(w.due_on),
+            "working_days_left": w.working_days_left,
+            "note": f"{EXPECTATION[0].upper()}{EXPECTATION[1:]}." if w.item.kind is ItemKind.REQUEST else "",
+        }
         if w.is_open
         else None,
         "who": who,
@@ -529,6 +621,10 @@ def item_page(opened: OpenedItem, lines: Sequence[str], today: dt.date) -> dict[
         "not_answerable": not_answerable(opened),
         "no_involvement": bool(part and part.no_involvement),
         "back_href": "/",
+        # the partnership may close every open action of the review together (``closing_page``)
+        "closing_href": closing_path(w.reference)
+        if w.item.kind is ItemKind.ACTION and w.is_open and opened.roles & CLOSES_ACTIONS
+        else "",
     }
 
 
@@ -581,10 +677,11 @@ def evidence_input(error: str) -> dict[str, str]:
 
 def evidence_href(db: Session, opened: OpenedItem) -> str:
     """Where the action's evidence document is downloaded; "" when it has none (or the item is a request). Nothing
-    sealed is read: whether there is one, not its name, which the checker shows (``Work.show``)."""
+    sealed is read: whether there is one, not its name, which the checker shows (``Work.show``). The one column
+    alone: loading the whole row would open its sealed words, with a key the gate does not hold."""
     if opened.ref.kind is not ItemKind.ACTION:
         return ""
-    row = db.exec(
-        select(Action).where(Action.review_id == opened.review.id, Action.number == opened.ref.number)
+    key = db.exec(
+        select(Action.evidence_key).where(Action.review_id == opened.review.id, Action.number == opened.ref.number)
     ).first()
-    return f"{opened.path}/evidence" if row is not None and row.evidence_key else ""
+    return f"{opened.path}/evidence" if key else ""

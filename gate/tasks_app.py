@@ -73,8 +73,9 @@ from models.roles import Role
 from models.stages import Stage
 from models.task_ref import TASKS, task_path
 from models.work import evidence
-from models.work.forms import ActionProgressWithDocument, Progress, RequestChoice
-from models.work.items import ItemKind, ItemRef
+from models.work.forms import ActionChoice, ActionProgressWithDocument, CloseRemaining, Progress, RequestChoice, Verdict
+from models.work.items import ItemKind, ItemRef, item_key
+from models.worklist import ItemWaiting
 from models.your_tasks import your_tasks
 
 log = logging.getLogger("cspr.gate")
@@ -180,6 +181,9 @@ class TasksPages:
                     self._evidence,
                     methods=["GET"],
                 ),
+                # a review's open actions closed together, by its partnership
+                Route(f"{TASKS}/{{reference}}/{ItemKind.ACTION.value}s/close", self._closing, methods=["GET"]),
+                Route(f"{TASKS}/{{reference}}/{ItemKind.ACTION.value}s/close", self._close_all, methods=["POST"]),
                 Route(TASKS + "/{reference}/{step}", self._form, methods=["GET"]),
                 Route(TASKS + "/{reference}/{step}", self._post, methods=["POST"]),
                 Route(TASKS + "/{reference}/{step}/accepted", self._accepted, methods=["GET"]),
@@ -670,6 +674,92 @@ class TasksPages:
             f"{found.media_type}; charset=utf-8" if found.media_type == evidence.Kind.TEXT else found.media_type
         )
         return _answer(200, found.data, media_type, uploads.download_headers(found.name, found.media_type))
+
+    # --- a review's open actions, closed together ----------------------------------------------------------
+
+    async def _open_actions(self, request: Request) -> views.OpenActions | Response:
+        """The review's open actions, for its coordinator or a partner; else the page saying there is no such page."""
+        reference = request.path_params["reference"]
+        person = uuid.UUID(_session(request).identity.person_id)
+        today = today_in_england()
+        try:
+            return await register.in_thread(
+                lambda: _with_db(lambda db: views.open_actions_of(db, reference, person, today))
+            )
+        except NotOpen:
+            return _html(
+                404, self._said(request, "Page not found", "There is no such page.", link=(HOME, "Your tasks"))
+            )
+
+    async def _closing(self, request: Request) -> Response:
+        opened = await self._open_actions(request)
+        return opened if isinstance(opened, Response) else self._show_closing(request, opened)
+
+    def _show_closing(
+        self,
+        request: Request,
+        opened: views.OpenActions,
+        *,
+        posted: Mapping[str, list[str]] | None = None,
+        errors: Mapping[str, str] | None = None,
+        refusal: str = "",
+        status: int = 200,
+    ) -> Response:
+        """The page: the review's open actions as lists show them, and the one reason that closes them all."""
+        roles = frozenset({opened.role})
+        fields = form_fields.fields_for(CloseRemaining, roles, posted=posted, errors=errors or {})
+        shown_errors = {**(errors or {}), **({form_fields.FORM_ERROR: _full_stop(refusal)} if refusal else {})}
+        summary = form_fields.error_summary(fields, shown_errors)
+        return self._page(
+            status,
+            "tasks/form.html",
+            request,
+            title=f"Close the open actions of {opened.review.reference}",
+            error=bool(summary),
+            fields=fields,
+            errors=summary,
+            action=opened.path,
+            form_key=opened.key,
+            answerable=bool(opened.actions),
+            **views.closing_page(opened),
+        )
+
+    async def _close_all(self, request: Request) -> Response:
+        """Close each open action with the one reason: each checked by the checker and handed to its own run, signed
+        as the person, as on its own page; what could not be closed is said, and the rest stay closed."""
+        who = _session(request).identity
+        posted: dict[str, list[str]] = request.scope["cspr.posted"]
+        kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key")}
+        opened = await self._open_actions(request)
+        if isinstance(opened, Response):
+            return opened
+        if not opened.actions:
+            return self._show_closing(request, opened, refusal=views.NOTHING_TO_CLOSE, status=409)
+        if (posted.get("form_key") or [""])[0] != opened.key:
+            return self._show_closing(request, opened, posted=kept, refusal=ITEM_ANSWERED_SINCE, status=409)
+        read, errors = form_fields.read_form(CloseRemaining, kept, frozenset({opened.role}))
+        if read is None or errors:
+            return self._show_closing(request, opened, posted=kept, errors=errors, status=400)
+        answer = {"what": ActionChoice.REVIEW.value, "verdict": Verdict.CLOSE.value, "reason": read["reason"]}
+        signer = Identity(who.person_id, who.name, opened.role.value, who.signed_in_with)
+        reference = opened.review.reference
+        closed: list[ItemWaiting] = []
+        not_closed: list[tuple[ItemWaiting, str]] = []
+        for action in opened.actions:
+            item, key = str(action.item), item_key(action.item, action.answer_seq)
+            checked = await self.checker.check_item(reference, item, key, answer, signer)
+            refusal = checked.message if not checked.accepted else ""
+            if not refusal:
+                tags = ["work", f"item:{reference}:{item}"]
+                refusal = await self._hand_to_run(tags, key, who, opened.role.value, answer)
+            if refusal:
+                not_closed.append((action, refusal))
+            else:
+                closed.append(action)
+        told = views.closed_together(closed, not_closed)
+        title = "The actions were closed" if not not_closed else "Not every action was closed"
+        page = self._said(request, title, told, link=(HOME, "Back to your tasks"), panel=not not_closed)
+        return _html(200 if closed else 409, page)
 
     # --- the notification's identity step ----------------------------------------------------------------
 

@@ -66,6 +66,16 @@ def _no_control_characters(value: Any) -> Any:
     return value
 
 
+class FieldsNeeded(ValueError):
+    """A rule of the form as a whole that some of its fields must be filled in (an agency's return needs its
+    involvement, analysis and learning unless it had none): the message is for the answer, ``fields`` name the
+    fields, so that a page can show each at its field (gate/form_fields.py)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 def not_in_future(value: dt.date | None, what: str) -> None:
     if value is not None and value > today_in_england():
         raise ValueError(f"{what} cannot be in the future")

@@ -42,9 +42,10 @@ def sweep_summary(
     undelivered: Sequence[str] | None = None,
     forgotten: int | None = None,
 ) -> str:
-    """The sweep's counts by status and by partnership, what is overdue, the escalations it raised and, from the
-    flow, the reviews and items whose lost run it started again and the messages it gave up delivering. A dry run says so first,
-    and lists the escalations a sweep on that day would raise."""
+    """The sweep's counts by status and by partnership, what is overdue, the escalations it raised, the reminders and
+    escalations of requests and actions it sent and, from the flow, the reviews and items whose lost run it started
+    again and the messages it gave up delivering. A dry run says so first, and lists the escalations, reminders and
+    escalations a sweep on that day would raise and send."""
     lines = [f"# Deadline sweep, {weekday_date(result.as_of)}{', dry run' if result.dry_run else ''}", ""]
     if result.dry_run:
         lines += [
@@ -63,6 +64,9 @@ def sweep_summary(
     raised = "a sweep on that day would raise" if result.dry_run else "raised by this sweep"
     lines += ["", f"## Escalations {raised}: {len(result.escalations)}", ""]
     lines += map(_escalation, result.escalations)
+    chased = "a sweep on that day would send" if result.dry_run else "sent by this sweep"
+    lines += ["", f"## Reminders and escalations of requests and actions {chased}: {len(result.items_chased)}", ""]
+    lines += [f"- {line}" for line in result.items_chased]
     if restored is not None:
         lines += ["", f"## Lost runs started again: {len(restored)}", "", *(f"- {r}" for r in restored)]
     if undelivered is not None:

@@ -6,7 +6,7 @@ look; and, at the end of each sweep, anchor the audit trail in the object store.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect import get_run_logger, task
 from prefect.events import emit_event
@@ -29,7 +29,7 @@ def sweep_deadlines(as_of: dt.date) -> sweep.SweepResult:
     with transaction() as session:
         frame, raised = sweep.sweep(session, as_of)
         chased = chase_items(session, as_of)  # the agencies' requests and the actions: their own dates
-    result = sweep.sweep_result(as_of, frame, raised)
+    result = replace(sweep.sweep_result(as_of, frame, raised), items_chased=tuple(map(str, chased)))
     for escalation in raised:
         emit_event(
             event=OVERDUE_EVENT,
@@ -88,14 +88,19 @@ def purge_task_storage(store: ObjectStore | None = None) -> Purged:
 def preview_deadlines(as_of: dt.date) -> sweep.SweepResult:
     """A dry run: what a sweep as of ``as_of`` would find and raise, read in a transaction that is rolled back;
     no event emitted."""
-    with Session(get_engine()) as session:  # never committed
+    with Session(get_engine()) as session:  # never committed: what is chased here is rolled back with the rest
         frame, would_raise = sweep.preview(session, as_of)
+        would_chase = chase_items(session, as_of)
+        session.rollback()
     result = sweep.sweep_result(as_of, frame, would_raise, dry_run=True)
+    result = replace(result, items_chased=tuple(map(str, would_chase)))
     get_run_logger().info(
-        "dry run as of %s, nothing changed: %s; %d escalation(s) a sweep on that day would raise",
+        "dry run as of %s, nothing changed: %s; %d escalation(s) a sweep on that day would raise; %d reminder(s) and "
+        "escalation(s) of requests and actions it would send",
         as_of.isoformat(),
         _tally(result),
         len(would_raise),
+        len(would_chase),
     )
     return result
 

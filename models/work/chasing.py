@@ -45,6 +45,13 @@ class Chased:
     overdue: bool  # an escalation; else a reminder
     level: int
 
+    def __str__(self) -> str:
+        """As the sweep's summary lists it: "CSPR-2026-0042 request 2 (Riverside Medical Practice): reminded, due by
+        Friday 11 December 2026"."""
+        what = "escalated, overdue since" if self.overdue else "reminded, due by"
+        label = ItemRef.parse(self.item).label
+        return f"{self.reference} {label} ({self.agency}): {what} {weekday_date(self.due_on)}"
+
 
 def chase_items(session: Session, as_of: dt.date) -> list[Chased]:
     """Raise the reminders and escalations due on ``as_of`` for every open request and action of open reviews."""

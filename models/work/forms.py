@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, WithJsonSchema, model_validator
 
-from models.forms import FREE, CleanText, OptionalText, inline, not_in_future
+from models.forms import FREE, CleanText, FieldsNeeded, OptionalText, Text, inline, not_in_future
 
 MAX_ENTRIES = 500
 
@@ -53,7 +53,7 @@ class AgencyReturn(CleanText):
 
 def _return_needs(given: AgencyReturn) -> None:
     missing = [
-        title
+        (name, title)
         for name, title in (
             ("involvement", "your agency's involvement"),
             ("analysis", "your analysis of your agency's practice"),
@@ -62,7 +62,10 @@ def _return_needs(given: AgencyReturn) -> None:
         if not getattr(given, name)
     ]
     if missing:
-        raise ValueError(f"a return needs {', '.join(missing)}; if your agency had none, answer no involvement")
+        said = ", ".join(title for _, title in missing)
+        raise FieldsNeeded(
+            f"a return needs {said}; if your agency had none, answer no involvement", tuple(n for n, _ in missing)
+        )
     for entry in given.chronology:
         not_in_future(entry.on, "a chronology entry's date")
 
@@ -176,6 +179,16 @@ class ActionReview(CleanText):
     def _needs(self) -> ActionReview:
         _review_needs(self.verdict, self.reason)
         return self
+
+
+class CloseRemaining(CleanText):
+    """The partnership closing every action of a review still open, with one reason (the coordinator or a partner,
+    on the review's page of its open actions): the same answer as closing each on its own page, given to each."""
+
+    reason: Text = Field(
+        title="Reason for closing them",
+        description="Recorded with each action, in the review's history, and its owner agency is told.",
+    )
 
 
 def _review_needs(verdict: Verdict | None, reason: str) -> None:

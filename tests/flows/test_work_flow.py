@@ -5,6 +5,7 @@ by the partnership), and the review closing only once every action is closed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from prefect import flow, get_client
@@ -14,12 +15,14 @@ from sqlmodel import Session, col, select
 from cli.demo import Case, review_state
 from cli.system import LocalSystem
 from models.calendar import calendar_for, today_in_england
+from models.dates import weekday_date
 from models.db import get_engine, transaction
 from models.identity import Identity
 from models.review.lookup import review_by_reference
 from models.roles import Role
 from models.seed import DEMO_AGENCY_CONTACTS, demo_agency_contact, demo_identity
 from models.stages import Stage
+from models.sweep import SweepResult
 from models.tables import (
     Action,
     ActionStatus,
@@ -32,6 +35,7 @@ from models.tables import (
     RequestStatus,
 )
 from models.work.chasing import chase_items
+from tasks.sweep_tasks import preview_deadlines
 from tasks.work_tasks import restore_lost_item_runs
 from tests.utils import inprocess
 
@@ -43,6 +47,12 @@ _names = (f"Child W{n}" for n in range(1, 100))
 def restore_item_runs() -> list[str]:
     """The sweep's restoring of items' lost runs, alone (the whole sweep would chase every review's items)."""
     return restore_lost_item_runs()
+
+
+@flow
+def preview_sweep(day: dt.date) -> SweepResult:
+    """The sweep's dry run as of ``day``, alone."""
+    return preview_deadlines(day)
 
 
 def contact(agency: str) -> Identity:
@@ -147,7 +157,10 @@ def test_agencies_asked_when_the_rapid_review_starts(deployed: LocalSystem) -> N
     assert requests(reference)[0].answer["chronology"][0]["contact"] == "Appointment missed; letter sent."
     assert inprocess.item_run(reference, "request-1") is None  # its run ended with it
 
-    # the late one: reminded on the day it is due, escalated the working day after, each once
+    # the late one: reminded on the day it is due, escalated the working day after, each once; a dry run of the
+    # sweep as of that day lists the reminder it would send, and sends nothing
+    would = [line for line in preview_sweep(due).items_chased if line.startswith(f"{reference} ")]
+    assert would == [f"{reference} request 4 ({AGENCIES[3]}): reminded, due by {weekday_date(due)}"]
     with transaction() as session:
         reminded = chase_items(session, due)
         again = chase_items(session, due)

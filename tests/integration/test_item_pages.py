@@ -33,6 +33,7 @@ from sqlmodel import Session, select, text
 from cli.demo import Case
 from cli.system import LocalSystem
 from gate.form_fields import as_posted
+from gate.task_views import closing_path
 from models.calendar import today_in_england
 from models.db import get_engine, transaction
 from models.people import add_person
@@ -400,3 +401,45 @@ def test_an_action_is_done_with_evidence_sent_back_and_accepted_and_a_partner_ac
         stored = session.exec(text("SELECT evidence FROM action")).all()  # type: ignore[call-overload]
         assert stored and all(PLANTED not in str(row) for row in stored)
     assert nowhere_in_prefect([PLANTED, PLANTED.split()[0]]) == []
+
+
+def test_the_partnership_closes_every_open_action_together_with_one_reason(people: People) -> None:
+    reference, _ = notified("Child Closed Together", ())
+    first, second, third = with_actions(reference, SCHOOL, SURGERY, SCHOOL)
+    accepted(people.school.post(path_of(reference, ItemKind.ACTION, third.number), as_posted(ActionProgress, {
+        "status": "done", "evidence": "Done already."})))  # fmt: skip
+    recorded(reference, third)
+    accepted(people.coordinator.post(path_of(reference, ItemKind.ACTION, third.number), as_posted(ActionReview, {
+        "verdict": "accept"})))  # fmt: skip
+    recorded(reference, third)
+    closing = closing_path(reference)
+    # the link is on an open action's page for the partnership, and not for its owner's contact
+    assert closing in people.police.get(path_of(reference, ItemKind.ACTION, first.number)).text
+    assert closing not in people.school.get(path_of(reference, ItemKind.ACTION, first.number)).text
+    # not the agencies' page: the same as a page that does not exist
+    nothing = people.school.get(path_of(reference, ItemKind.ACTION, 99))
+    theirs = people.school.get(closing)
+    assert theirs.status_code == 404 and visible(theirs) == visible(nothing)
+    own = people.school.get(path_of(reference, ItemKind.ACTION, first.number))
+    token = html.unescape(FORM_TOKEN.findall(own.text)[0])
+    forged = people.school.browser.http.post(closing, data={"form_token": token, "reason": "Not theirs."})
+    assert forged.status_code == 404
+
+    page = people.police.get(closing)
+    assert page.status_code == 200
+    shown = visible(page)
+    assert "Action 1" in shown and "Action 2" in shown and "Action 3" not in shown  # the open ones only
+    assert "Close 2 actions" in shown
+    without = people.police.post(closing, {"reason": ""})
+    assert without.status_code == 400 and "Enter the reason for closing them" in visible(without)
+    assert [action_row(reference, r.number).status for r in (first, second)] == [ActionStatus.NOT_STARTED] * 2
+
+    reason = "Both are taken into the partnership's neglect strategy."
+    done = people.police.post(closing, {"reason": reason})
+    assert done.status_code == 200, visible(done)[:1500]
+    assert "Closed: action 1, action 2." in visible(done)
+    for ref in (first, second):
+        recorded(reference, ref)
+        row = action_row(reference, ref.number)
+        assert row.status is ActionStatus.CLOSED and row.reason == reason
+    assert "nothing to close" in visible(people.police.get(closing))

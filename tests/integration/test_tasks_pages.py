@@ -25,6 +25,7 @@ from gate.app import Gate
 from gate.asgi import Receive, Scope, Send, respond_json
 from gate.checker_client import InProcessChecker
 from gate.sessions import COOKIE
+from gate.task_views import closing_path
 from gate.tasks_app import form_token
 from models import accounts, partners
 from models.db import transaction
@@ -547,6 +548,7 @@ ROLES = [
     Role.AGENCY_CONTACT,
 ]
 PARTNER = {Role.LOCAL_AUTHORITY, Role.POLICE, Role.HEALTH}
+CLOSES = {Role.COORDINATOR, *PARTNER}  # who may close a review's open actions together
 SEES_ITEMS = {
     Role.COORDINATOR,
     *PARTNER,
@@ -583,6 +585,10 @@ def expected(role: Role | None, route: str) -> int:
         "POST action save": 303 if role in SEES_ITEMS else 404,
         "GET action accepted": 200,
         "GET action evidence": 404,  # it has none: to those who see the action as to everyone else, no such page
+        # the review's open actions, closed together: the partnership's page alone (no run waits here, so nothing
+        # is closed, and the page says so)
+        "GET close actions": 200 if role in CLOSES else 404,
+        "POST close actions": 409 if role in CLOSES else 404,
         "GET no such request": 404,
     }[route]
 
@@ -616,6 +622,7 @@ def test_every_route_of_the_tasks_pages_as_each_role(
     reference, _ = signing
     path = task_path(reference, Stage.RAPID_REVIEW_SIGN_OFF)
     request, action = add_work(reference)
+    closing = closing_path(reference)
     if role is None:
         person = Person(gate, Role.POLICE)
         person.token = "no-session"
@@ -638,6 +645,11 @@ def test_every_route_of_the_tasks_pages_as_each_role(
         "POST action save": lambda: person.post(action, {"action": "save"}),
         "GET action accepted": lambda: person.get(f"{action}/accepted"),
         "GET action evidence": lambda: person.get(f"{action}/evidence"),
+        "GET close actions": lambda: person.get(closing),
+        "POST close actions": lambda: person.post(
+            closing,
+            {"reason": "Taken into the partnership's plan.", "form_key": "action-1-0"},  # as the page drew it
+        ),
         "GET no such request": lambda: person.get(request.replace("/requests/1", "/requests/99")),
     }
     got = {route: call().status_code for route, call in routes.items()}

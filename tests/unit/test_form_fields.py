@@ -572,3 +572,20 @@ def test_fields_an_answer_needs_are_not_marked_optional() -> None:
     assert needed["actions_taken"].endswith("(optional)")
     change = {f.name: f.label for f in fields_for(RequestChange, COORDINATOR)}  # "Needed to ...", "Only to ..."
     assert change["reason"] == "Reason" and change["due_on"] == "New date it is due"
+
+
+def test_a_rule_of_the_whole_form_that_names_its_fields_is_shown_at_each() -> None:
+    """An agency's return needs its involvement, analysis and learning (unless it had none): each one missing is an
+    error at its own field, as the error summary links to, not one error for the whole form."""
+    from models.work.forms import AgencyReturn
+
+    contact = frozenset({Role.AGENCY_CONTACT})
+    answer, errors = read_form(AgencyReturn, {"involvement": ["Two visits by the health visitor."]}, contact)
+    assert answer is None
+    assert errors == {
+        "analysis": "Enter your analysis of your agency's practice",
+        "learning": "Enter what your agency has learnt",
+    }
+    full = {"involvement": ["Two visits."], "analysis": ["Missed the weight."], "learning": ["Weigh every visit."]}
+    answer, errors = read_form(AgencyReturn, full, contact)
+    assert errors == {} and answer is not None and answer["learning"] == "Weigh every visit."
