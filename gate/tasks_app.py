@@ -714,7 +714,7 @@ class TasksPages:
             status,
             "tasks/form.html",
             request,
-            title=f"Close the open actions of {opened.review.reference}",
+            title="Close the open actions",
             error=bool(summary),
             fields=fields,
             errors=summary,
