@@ -14,7 +14,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled
 from sqlmodel import Session, col, select
@@ -31,7 +31,7 @@ from models.work.actions import open_actions
 from models.work.answering import AskFor, apply_item_answer, next_for
 from models.work.items import ItemKind, ItemRef
 from models.work.kinds import WORK
-from tasks.runs import forget_inputs, live_runs_tagged, review_tags, run_lifecycle, synchronously
+from tasks.runs import LIVE, forget_inputs, live_runs_tagged, review_tags, run_lifecycle, synchronously
 
 WORK_DEPLOYMENT = "review-work/review-work"
 
@@ -113,10 +113,13 @@ def start_item_runs(reference: str, partnership: str, stage: Stage) -> int:
     is called): each waits for its own people, beside the review's own run. A run still waiting for an item closed
     elsewhere (a return recorded as missing when the rapid review was) is cancelled, its forms forgotten. Returns how
     many items are open."""
-    items = open_items(reference)
-    _cancel_closed(reference, {f"item:{reference}:{ref}" for ref in items})
-    for ref in items:
-        _start_item_run(reference, partnership, stage, ref, idempotency_key=f"{reference}:{ref}:start")
+    items = {f"item:{reference}:{ref}": ref for ref in open_items(reference)}
+    live = _live_item_runs(reference)
+    _cancel_closed([run for run in live if run.state is not None and run.state.is_paused()], set(items))
+    have = {tag for run in live for tag in run.tags}
+    for tag, ref in items.items():
+        if tag not in have:  # one call for the review's runs, rather than one per open item at every turn
+            _start_item_run(reference, partnership, stage, ref, idempotency_key=f"{reference}:{ref}:start")
     return len(items)
 
 
@@ -173,14 +176,18 @@ def item_tags(reference: str, partnership: str, stage: str, ref: ItemRef) -> lis
     return [*review_tags(reference, partnership, stage, kind="work"), f"item:{reference}:{ref}"]
 
 
-def _cancel_closed(reference: str, open_tags: set[str]) -> None:
+def _live_item_runs(reference: str) -> list[FlowRun]:
+    """The review's item runs that have not ended: scheduled, running, or waiting for someone."""
+    states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[*LIVE, StateType.SCHEDULED]))
     with get_client(sync_client=True) as client:
-        waiting = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[f"review:{reference}", "work"]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
-            )
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"review:{reference}", "work"]), state=states)
         )
+
+
+def _cancel_closed(waiting: list[FlowRun], open_tags: set[str]) -> None:
+    """Cancel each run waiting for an item that is closed, and forget its forms."""
+    with get_client(sync_client=True) as client:
         for run in waiting:
             if not open_tags & set(run.tags):
                 client.set_flow_run_state(run.id, Cancelled(message="the item was closed"), force=True)
