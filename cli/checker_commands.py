@@ -63,8 +63,9 @@ log = logging.getLogger("cspr.checker")
 T = TypeVar("T")
 
 TOKEN_AGE = dt.timedelta(minutes=2)  # the gate signs each request as it sends it: an older token is a replay
-MAX_REQUEST = 4 * 1024 * 1024  # the gate refuses a body over 1 MB: an answer, with its token, stays well under this
-EVIDENCE_TYPE = "application/vnd.cspr.evidence"  # /evidence's body: the request as JSON, a line break, the document
+# the gate refuses a page over 1 MB but an action's (gate/tasks_app.py body_limit): an answer, with its token, stays
+# well under this; /evidence's body has the document besides (MAX_BYTES more)
+MAX_REQUEST = 4 * 1024 * 1024
 THREADS = 4  # checks at once: on SQLite they queue for the write lock anyway; on PostgreSQL a few run side by side
 BACKLOG = 64
 SUN_PATH_MAX = 107  # a Unix socket's path, in bytes (108 with its terminating NUL)
@@ -220,7 +221,7 @@ def run_open_evidence(reference: str, item: str, person: Identity) -> Opened | N
         if document is None:
             return None
         data = open_evidence(session, open_store(), document)
-        name = evidence.name_of(session, document) or "evidence"
+        name = document.name or "evidence"
         kind = evidence.Kind(document.media_type)
         return Opened(data, kind.value, evidence.download_name(name, kind))
 

@@ -33,7 +33,13 @@ from models.review.transitions import Actor
 from models.roles import Role
 from models.seed import DEMO_AGENCY_CONTACTS, DEMO_REPRESENTATIVES
 from models.stages import TERMINAL, Stage
-from models.tables import OPEN_ACTION, Action, Agency, InformationRequest, RequestStatus
+from models.tables import (
+    Action,
+    Agency,
+    InformationRequest,
+    action_is_open,
+    request_is_open,
+)
 from models.task_ref import task_path
 from models.work.demo import DemoAnswer, action_answers, request_answer
 from models.work.forms import RequestChoice
@@ -258,12 +264,12 @@ def open_items(reference: str) -> list[OpenItem]:
                 InformationRequest.number, Agency.name, InformationRequest.asked_at_stage, InformationRequest.answer_seq
             )
             .join(Agency, col(Agency.id) == col(InformationRequest.agency_id))
-            .where(InformationRequest.review_id == review.id, InformationRequest.status == RequestStatus.REQUESTED)
+            .where(InformationRequest.review_id == review.id, request_is_open())
         ).all()
         actions = session.exec(
             select(Action.number, Agency.name, Action.answer_seq)
             .join(Agency, col(Agency.id) == col(Action.agency_id))
-            .where(Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+            .where(Action.review_id == review.id, action_is_open())
         ).all()
     found = [OpenItem(ItemRef(ItemKind.REQUEST, n), a, s == Stage.RAPID_REVIEW, q) for n, a, s, q in requests]
     return found + [OpenItem(ItemRef(ItemKind.ACTION, n), a, False, q) for n, a, q in actions]

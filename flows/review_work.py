@@ -17,7 +17,7 @@ from flows.review_lifecycle import Reference
 from models.work.items import ItemRef
 from tasks.notices import deliver_outbox
 from tasks.runs import name_run, review_slot
-from tasks.work_tasks import AskItem, ItemDone, item_tags, next_item, record_item_answer
+from tasks.work_tasks import AskItem, ItemDone, item_tags, next_item, other_item_runs, record_item_answer
 
 Item = Annotated[str, Field(pattern=r"^(request|action)-[1-9]\d{0,5}$", title="Item", examples=["request-2"])]
 
@@ -30,6 +30,10 @@ def review_work(reference: Reference, item: Item) -> str:
         with review_slot(reference):
             step = next_item(reference, item)
             name_run(f"{reference} · {ref}", item_tags(reference, step.partnership, step.stage, ref))
+            # a second run for the item (the sweep's and the crash trigger's at once): the one that found the other
+            # named and live stops, under the review's slot, so that only one waits for the item's form
+            if other_item_runs(reference, ref):
+                return "already being handled"
             deliver_outbox(reference)
             forget_all_but(step.key if isinstance(step, AskItem) else None)
         match step:

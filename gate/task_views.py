@@ -513,6 +513,9 @@ class OpenActions:
 
 
 NOTHING_TO_CLOSE = "No action of this review is open just now: there is nothing to close."
+RUN_NOT_WAITING = (
+    "its run is not waiting for an answer just now (it is moving on, or starting again): try again in a minute"
+)
 
 
 def closing_path(reference: str) -> str:
@@ -672,6 +675,8 @@ def evidence_input(error: str) -> dict[str, str]:
         "Only when the action is done. It is sealed like everything you write; choose it again if the page "
         "comes back, as a draft keeps only what you typed.",
         "error": error,
+        # what the browser's file picker offers: every name and type an allowed document is known by
+        "accept": ",".join([*(ext for kind in evidence.Kind for ext in evidence.EXTENSIONS[kind]), *evidence.Kind]),
     }
 
 

@@ -18,14 +18,16 @@ changes nothing.
 ``/tasks/<reference>/requests/<n>`` and ``/tasks/<reference>/actions/<n>`` are the pages of the work around a review
 (models/work/): an agency's information request, an action on a recommendation. Each is answered as a step is (the
 form's own rules, the checker's check, then the item's own run, found by its tag), by whoever it is for: the agency's
-contact, the coordinator, the partners (gate/task_views.py ``Part``). An action's progress may come with an evidence
-document (a file input, so that page alone is posted as multipart/form-data and may send more than 1 MB): checked
-here (size, type by content), then handed to the checker, which stores it sealed only if the answer would be recorded;
-the run gets its id alone. ``/tasks/<reference>/actions/<n>/evidence`` downloads it, through the checker, for whoever
-may see the action's page. Its words are sealed, so the page has them from
-the checker, which shows them only to the coordinator and partners of the review's partnership and to the contacts
-of the item's own agency; anyone else is told there is no such page, never whether it exists. An agency's contact
-sees only these pages and their list: no step of a review.
+contact, the coordinator, the partners (gate/task_views.py ``Part``). An item's words are sealed, so the page has
+them from the checker, which shows them only to the coordinator and partners of the review's partnership and to the
+contacts of the item's own agency; anyone else is told there is no such page, never whether it exists. An agency's
+contact sees only these pages and their list: no step of a review.
+
+An action's progress may come with an evidence document (a file input, so that page alone is posted as
+multipart/form-data and may send more than 1 MB): checked here (size, type by content), then handed to the checker,
+which stores it sealed only if the answer would be recorded; the run gets its id alone.
+``/tasks/<reference>/actions/<n>/evidence`` downloads it, through the checker, for whoever may see the action's page.
+``/tasks/<reference>/actions/close`` is the partnership's page closing every open action of a review with one reason.
 """
 
 from __future__ import annotations
@@ -73,7 +75,15 @@ from models.roles import Role
 from models.stages import Stage
 from models.task_ref import TASKS, task_path
 from models.work import evidence
-from models.work.forms import ActionChoice, ActionProgressWithDocument, CloseRemaining, Progress, RequestChoice, Verdict
+from models.work.forms import (
+    ONLY_WHEN_DONE,
+    ActionChoice,
+    ActionProgressWithDocument,
+    CloseRemaining,
+    Progress,
+    RequestChoice,
+    Verdict,
+)
 from models.work.items import ItemKind, ItemRef, item_key
 from models.worklist import ItemWaiting
 from models.your_tasks import your_tasks
@@ -573,7 +583,7 @@ class TasksPages:
         person = uuid.UUID(who.person_id)
         posted: dict[str, list[str]] = request.scope["cspr.posted"]
         action = (posted.get("action") or ["submit"])[0]
-        # (a file is never among them: the page's script saving a draft sends only its name, which is not kept)
+        # (a file is never among them: whatever the page's script sends under its name, saving a draft, is not kept)
         kept = {k: v for k, v in posted.items() if k not in ("form_token", "action", "form_key", evidence.FIELD)}
         opened = await self._open_item(request)
         if isinstance(opened, Response):
@@ -752,10 +762,20 @@ class TasksPages:
             if not refusal:
                 tags = ["work", f"item:{reference}:{item}"]
                 refusal = await self._hand_to_run(tags, key, who, opened.role.value, answer)
+                # this page keeps no draft: its own words for a run not waiting just then
+                refusal = views.RUN_NOT_WAITING if refusal == NOT_WAITING else refusal
             if refusal:
                 not_closed.append((action, refusal))
             else:
                 closed.append(action)
+        # closed for everyone: nobody's half-typed answer to any of them is kept, as when one is closed on its page
+        gone = [drafts.ItemDraft(opened.review.id, str(action.item)) for action in closed]
+
+        def discard(db: DbSession) -> None:
+            for draft in gone:
+                drafts.discard_task(db, draft)
+
+        await register.in_thread(lambda: _with_db(discard))
         told = views.closed_together(closed, not_closed)
         title = "The actions were closed" if not not_closed else "Not every action was closed"
         page = self._said(request, title, told, link=(HOME, "Back to your tasks"), panel=not not_closed)
@@ -972,7 +992,7 @@ def _document(request: Request, part: views.Part) -> tuple[evidence.Examined | N
         return None, ""
     posted: dict[str, list[str]] = request.scope["cspr.posted"]
     if (posted.get("status") or [""])[0] != Progress.DONE.value:
-        return None, evidence.ONLY_WHEN_DONE
+        return None, ONLY_WHEN_DONE
     try:
         return evidence.examine(upload.name, upload.data), ""
     except evidence.Unacceptable as exc:

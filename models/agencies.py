@@ -24,7 +24,6 @@ from models.review.lookup import UnknownPartnership, partnership_by_code
 from models.review.transitions import Actor
 from models.roles import PARTNERS, Role
 from models.tables import (
-    OPEN_ACTION,
     Account,
     Action,
     Agency,
@@ -34,8 +33,9 @@ from models.tables import (
     RegisterAction,
     RegisterEvent,
     Representative,
-    RequestStatus,
     Review,
+    action_is_open,
+    request_is_open,
     utcnow,
 )
 
@@ -233,12 +233,12 @@ def open_work(session: Session, agency_id: uuid.UUID) -> tuple[str, ...]:
     requests = (
         select(Review.reference, InformationRequest.number)
         .join(Review, col(Review.id) == col(InformationRequest.review_id))
-        .where(InformationRequest.agency_id == agency_id, InformationRequest.status == RequestStatus.REQUESTED)
+        .where(InformationRequest.agency_id == agency_id, request_is_open())
     )
     actions = (
         select(Review.reference, Action.number)
         .join(Review, col(Review.id) == col(Action.review_id))
-        .where(Action.agency_id == agency_id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+        .where(Action.agency_id == agency_id, action_is_open())
     )
     items = [(ref, 0, n, "request") for ref, n in session.exec(requests)]
     items += [(ref, 1, n, "action") for ref, n in session.exec(actions)]

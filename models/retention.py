@@ -30,7 +30,7 @@ from models.calendar import london_day, only_a_dry_run_looks_ahead
 from models.refusals import Refused
 from models.review.transitions import Actor, Noted, note
 from models.stages import Stage
-from models.tables import Delivery, EvidenceDocument, Outbox, Report, Review, StageEvent
+from models.tables import Action, Delivery, EvidenceDocument, Outbox, Report, Review, StageEvent
 from models.work import evidence
 
 SCHEDULE = Path(__file__).resolve().parent / "retention.toml"
@@ -255,7 +255,14 @@ def forget_document(session: Session, review: Review, report: Report, *, by: Act
 
 
 def forget_evidence(session: Session, review: Review, document: EvidenceDocument, *, by: Actor = RETENTION) -> None:
-    """An action's evidence document deleted from the object store: its row goes, and its deletion is recorded."""
+    """An action's evidence document deleted from the object store: its row goes, the action no longer links to it,
+    and its deletion is recorded."""
+    session.execute(
+        sa.update(Action)
+        .where(col(Action.review_id) == review.id, col(Action.evidence_key) == document.object_key)
+        .values(evidence_key=None)
+        .execution_options(synchronize_session=False)
+    )
     session.delete(document)
     session.flush()
     note(

@@ -39,6 +39,7 @@ from models.tables import (
     CasePerson,
     Commission,
     Decision,
+    EvidenceDocument,
     InformationRequest,
     Outbox,
     Recommendation,
@@ -64,6 +65,7 @@ SEALED: dict[type[SQLModel], Sealed] = {
     InformationRequest: Sealed(whole=("reason", "refusal"), within=("answer",)),
     Recommendation: Sealed(whole=("text",)),
     Action: Sealed(whole=("text", "done_when", "evidence", "reason", "refusal")),
+    EvidenceDocument: Sealed(whole=("name",)),  # a file's name may hold a child's as likely as anything typed
 }
 
 

@@ -64,9 +64,10 @@ def sweep_summary(
     raised = "a sweep on that day would raise" if result.dry_run else "raised by this sweep"
     lines += ["", f"## Escalations {raised}: {len(result.escalations)}", ""]
     lines += map(_escalation, result.escalations)
-    chased = "a sweep on that day would send" if result.dry_run else "sent by this sweep"
-    lines += ["", f"## Reminders and escalations of requests and actions {chased}: {len(result.items_chased)}", ""]
-    lines += [f"- {line}" for line in result.items_chased]
+    if result.items_chased is not None:
+        chased = "a sweep on that day would send" if result.dry_run else "sent by this sweep"
+        lines += ["", f"## Reminders and escalations of requests and actions {chased}: {len(result.items_chased)}", ""]
+        lines += [f"- {line}" for line in result.items_chased]
     if restored is not None:
         lines += ["", f"## Lost runs started again: {len(restored)}", "", *(f"- {r}" for r in restored)]
     if undelivered is not None:

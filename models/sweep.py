@@ -247,8 +247,9 @@ class SweepResult:
     escalations: list[Escalation]
     provisional: int = 0  # open deadlines counted past GOV.UK's published bank holidays
     dry_run: bool = False  # a look only (``preview``): the escalations are those a sweep on that day would raise
-    # the reminders and escalations of agencies' requests and of actions (models/work/chasing.py), as listed
-    items_chased: tuple[str, ...] = ()
+    # the reminders and escalations of agencies' requests and of actions (models/work/chasing.py), as listed; None:
+    # not chased by this sweep (``cspr sweep`` sweeps the statutory deadlines alone)
+    items_chased: tuple[str, ...] | None = None
 
 
 def sweep_result(

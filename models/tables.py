@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models import master_key
 from models.chain import ChainEntry
@@ -634,6 +634,16 @@ class Action(SQLModel, table=True):
     reminder_level: int = 0
     escalation_level: int = 0
     created_at: dt.datetime = _when()
+
+
+def request_is_open() -> sa.ColumnElement[bool]:
+    """Where a request still waits for its agency (for a query's WHERE)."""
+    return col(InformationRequest.status) == RequestStatus.REQUESTED
+
+
+def action_is_open() -> sa.ColumnElement[bool]:
+    """Where an action is not yet closed (for a query's WHERE)."""
+    return col(Action.status).in_([s.value for s in OPEN_ACTION])
 
 
 class EvidenceDocument(SQLModel, table=True):

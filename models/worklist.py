@@ -37,6 +37,8 @@ from models.tables import (
     Review,
     StageEvent,
     WorklistRefresh,
+    action_is_open,
+    request_is_open,
 )
 from models.work.actions import AWAITING
 from models.work.items import ItemKind, ItemRef
@@ -266,11 +268,11 @@ def _requests(
     if item is not None:
         query = query.where(col(InformationRequest.number) == item.number)
     elif open_only:
-        query = query.where(col(InformationRequest.status) == RequestStatus.REQUESTED)
+        query = query.where(request_is_open())
     else:
         query = query.where(
             sa.or_(
-                col(InformationRequest.status) == RequestStatus.REQUESTED,
+                request_is_open(),
                 col(InformationRequest.due_on) >= today - KEPT_IN_VIEW,
             )
         )
@@ -335,10 +337,8 @@ def _actions(
         .join(Partnership, col(Partnership.id) == col(Review.partnership_id))
         .where(col(Action.review_id).in_(ids))
     )
-    if item is not None:
-        query = query.where(col(Action.number) == item.number)
-    else:  # a closed action is in the review's history and the yearly report: lists show what is still to do
-        query = query.where(col(Action.status).in_([s.value for s in OPEN_ACTION]))
+    # a closed action is in the review's history and the yearly report: lists show what is still to do
+    query = query.where(col(Action.number) == item.number if item is not None else action_is_open())
     rows = session.execute(query).all()
     pseudonyms = _pseudonyms(session, ids)
     found = []

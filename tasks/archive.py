@@ -26,10 +26,9 @@ from models.review.transitions import latest_decision
 from models.rulebook import Event
 from models.tables import DecisionKind, Report, Review
 from tasks.redaction import find_personal_data
-from tasks.storage import ObjectStore, open_store
+from tasks.storage import SEALED_TYPE, ObjectStore, open_store
 
 PUBLISHED_MARKING = "Published by the safeguarding partners"
-SEALED_TYPE = "application/vnd.cspr.sealed"  # a restricted document, sealed: `cspr document --out` opens it
 
 
 def restricted_key(reference: str, kind: str, version: int) -> str:

@@ -17,9 +17,7 @@ from sqlmodel import Session, select
 from models import review_keys, sealing
 from models.tables import EvidenceDocument, Review
 from models.work import evidence
-from tasks.storage import ObjectStore, sha256_of
-
-SEALED_TYPE = "application/vnd.cspr.sealed"  # what the store is told it holds: sealed bytes, whatever they open to
+from tasks.storage import SEALED_TYPE, ObjectStore, sha256_of
 
 
 def store_evidence(
@@ -29,15 +27,16 @@ def store_evidence(
     (its file name sealed), attached to nothing until the answer naming it is recorded."""
     key = review_keys.data_key_for_writing(session, review.id)
     sealed = sealing.seal_document(key, document.object_key, review.id, given.data)
+    # the row first: a row that cannot be written stores nothing, where an object stored first would be left with no
+    # row for the sweep or retention to find it by
+    session.add(document)
+    session.flush()
     store.put(
         document.object_key,
         sealed,
         content_type=SEALED_TYPE,
         metadata={"reference": review.reference, "kind": "evidence"},
     )
-    evidence.seal_name(session, document)
-    session.add(document)
-    session.flush()
     return document
 
 

@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
@@ -75,13 +75,13 @@ def name_run(name: str, tags: list[str]) -> None:
         client.update_flow_run(UUID(run_id), name=name, tags=tags)
 
 
-def other_runs(reference: str, states: list[StateType]) -> list[UUID]:
-    """Ids of this review's other lifecycle runs in the given states."""
+def other_runs(reference: str, states: list[StateType], tags: tuple[str, ...] = ("lifecycle",)) -> list[UUID]:
+    """Ids of this review's other runs in the given states: its lifecycle runs, or those with ``tags`` (an item's)."""
     me = flow_run.get_id()
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[f"review:{reference}", "lifecycle"]),
+                tags=FlowRunFilterTags(all_=[f"review:{reference}", *tags]),
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
                 id=FlowRunFilterId(not_any_=[UUID(me)]) if me else None,
             )
@@ -227,13 +227,13 @@ def start_lifecycle(reference: str, partnership: str, stage: str) -> str:
 
 def reviews_with_runs() -> set[str]:
     """References of the reviews that have a lifecycle run running, waiting for a person, or scheduled (a timer)."""
-    return live_runs_tagged("lifecycle", "review:")
+    return {t.removeprefix("review:") for run in live_runs("lifecycle") for t in run.tags if t.startswith("review:")}
 
 
-def live_runs_tagged(kind: str, prefix: str) -> set[str]:
-    """What follows ``prefix`` in the tags of every run of ``kind`` ("lifecycle", "work") that is running, waiting
-    for a person, or scheduled: "CSPR-2026-0042" for "review:", "CSPR-2026-0042:request-2" for "item:"."""
-    found: set[str] = set()
+def live_runs(kind: str) -> list[FlowRun]:
+    """Every run of ``kind`` ("lifecycle", "work", the deployment's own tag, which a run has from its creation) that
+    is running, waiting for a person, or scheduled."""
+    found: list[FlowRun] = []
     page = 200
     states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[*LIVE, StateType.SCHEDULED]))
     with get_client(sync_client=True) as client:
@@ -243,7 +243,7 @@ def live_runs_tagged(kind: str, prefix: str) -> set[str]:
                 limit=page,
                 offset=offset,
             )
-            found |= {t.removeprefix(prefix) for r in runs for t in r.tags if t.startswith(prefix)}
+            found += runs
             if len(runs) < page:
                 break
     return found
@@ -261,6 +261,8 @@ def restore_lost_runs() -> list[str]:
         for review in (r for r in open_reviews if r.reference not in have):
             partnership = session.get_one(Partnership, review.partnership_id).code
             action = process.next_action(session, review, today=today)
+            if isinstance(action, process.WaitForWork):  # no run until its actions' runs are done: none is lost
+                continue
             if isinstance(action, process.WaitUntil):
                 why, counter = action.why, action.counter
                 schedule_lifecycle.fn(review.reference, action.on, why, partnership, review.stage, counter)

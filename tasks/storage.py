@@ -24,6 +24,9 @@ from urllib.parse import urlparse
 from models.settings import Settings, get_settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+# what the store is told a sealed object holds (a restricted document, an evidence document): sealed bytes, whatever
+# they open to (`cspr document --out` opens a document)
+SEALED_TYPE = "application/vnd.cspr.sealed"
 NONCURRENT_DAYS = 30  # how long a replaced version of an object is kept in the bucket's history
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from uuid import UUID
 
 from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -26,12 +27,19 @@ from models.identity import Identity
 from models.process import WAITS_FOR_ACTIONS
 from models.review.lookup import review_by_reference
 from models.stages import Stage
-from models.tables import OPEN_ACTION, Action, InformationRequest, Partnership, RequestStatus, Review
+from models.tables import (
+    Action,
+    InformationRequest,
+    Partnership,
+    Review,
+    action_is_open,
+    request_is_open,
+)
 from models.work.actions import open_actions
 from models.work.answering import AskFor, apply_item_answer, next_for
 from models.work.items import ItemKind, ItemRef
 from models.work.kinds import WORK
-from tasks.runs import LIVE, forget_inputs, live_runs_tagged, review_tags, run_lifecycle, synchronously
+from tasks.runs import LIVE, forget_inputs, live_runs, other_runs, review_tags, run_lifecycle, synchronously
 
 WORK_DEPLOYMENT = "review-work/review-work"
 
@@ -95,22 +103,17 @@ def open_items(reference: str) -> list[ItemRef]:
     with transaction() as session:
         review = review_by_reference(session, reference)
         requests = session.exec(
-            select(InformationRequest.number).where(
-                InformationRequest.review_id == review.id, InformationRequest.status == RequestStatus.REQUESTED
-            )
+            select(InformationRequest.number).where(InformationRequest.review_id == review.id, request_is_open())
         ).all()
-        actions = session.exec(
-            select(Action.number).where(
-                Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION])
-            )
-        ).all()
+        actions = session.exec(select(Action.number).where(Action.review_id == review.id, action_is_open())).all()
     return [ItemRef(ItemKind.REQUEST, n) for n in requests] + [ItemRef(ItemKind.ACTION, n) for n in actions]
 
 
 @task(name="start-item-runs")
 def start_item_runs(reference: str, partnership: str, stage: Stage) -> int:
-    """A run for each of the review's open items that has none (the same item gives the same run, however often this
-    is called): each waits for its own people, beside the review's own run. A run still waiting for an item closed
+    """A run for each of the review's open items that has none live: each waits for its own people, beside the
+    review's own run. The same item gives the same run however often this is called, so one whose run failed gets
+    none here (the deadline sweep starts it again: ``restore_lost_item_runs``). A run still waiting for an item closed
     elsewhere (a return recorded as missing when the rapid review was) is cancelled, its forms forgotten. Returns how
     many items are open."""
     items = {f"item:{reference}:{ref}": ref for ref in open_items(reference)}
@@ -128,7 +131,9 @@ def restore_lost_item_runs() -> list[str]:
     """Give every open item of every open review that has no run (its run failed, or crashed and was not started
     again) a run again, which carries on from where the item's record says it stands, as ``restore_lost_runs`` does
     for the reviews' own runs. Returns the items, as "CSPR-2026-0042 request 2"."""
-    have = live_runs_tagged("work", "item:")
+    # by their parameters, which a run has from its creation (its item's tag only once it has started: a run the
+    # crash trigger made may still be waiting for a worker)
+    have = {f"{run.parameters.get('reference')}:{run.parameters.get('item')}" for run in live_runs("work")}
     today = today_in_england()
     with transaction() as session:
         lost = [item for item in _open_items_of_open_reviews(session) if f"{item[0]}:{item[3]}" not in have]
@@ -144,8 +149,8 @@ def _open_items_of_open_reviews(session: Session) -> list[tuple[str, str, Stage,
     """Every item still waiting for someone, with its review's reference, partnership and stage."""
     found: list[tuple[str, str, Stage, ItemRef]] = []
     for kind, table, still_open in (
-        (ItemKind.REQUEST, InformationRequest, col(InformationRequest.status) == RequestStatus.REQUESTED),
-        (ItemKind.ACTION, Action, col(Action.status).in_([s.value for s in OPEN_ACTION])),
+        (ItemKind.REQUEST, InformationRequest, request_is_open()),
+        (ItemKind.ACTION, Action, action_is_open()),
     ):
         rows = session.exec(
             select(Review.reference, Partnership.code, Review.stage, table.number)
@@ -169,6 +174,11 @@ def _start_item_run(reference: str, partnership: str, stage: Stage, ref: ItemRef
             flow_run_name=f"{reference} · {ref}",
         )
     )
+
+
+def other_item_runs(reference: str, ref: ItemRef) -> list[UUID]:
+    """The item's other runs that are running or waiting for someone (named as its: ``item_tags``)."""
+    return other_runs(reference, [StateType.RUNNING, StateType.PAUSED], tags=(f"item:{reference}:{ref}",))
 
 
 def item_tags(reference: str, partnership: str, stage: str, ref: ItemRef) -> list[str]:

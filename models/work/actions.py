@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.dates import long_date, weekday_date
 from models.process.step import Refusal
@@ -29,6 +29,7 @@ from models.tables import (
     Recommendation,
     RecommendationSource,
     Review,
+    action_is_open,
 )
 from models.work import evidence
 from models.work.forms import ActionAnswer, ActionChoice, Progress, Verdict
@@ -113,9 +114,7 @@ def open_actions(session: Session, review: Review) -> int:
     """How many of the review's actions are not yet closed."""
     return int(
         session.exec(
-            select(sa.func.count())
-            .select_from(Action)
-            .where(Action.review_id == review.id, col(Action.status).in_([s.value for s in OPEN_ACTION]))
+            select(sa.func.count()).select_from(Action).where(Action.review_id == review.id, action_is_open())
         ).one()
     )
 
@@ -217,7 +216,7 @@ def show(session: Session, review: Review, row: Action) -> list[str]:
     document = evidence.evidence_of(session, row)
     if document is not None:
         kind = evidence.Kind(document.media_type)
-        name = evidence.name_of(session, document) or "(its name was erased with the review)"
+        name = document.name or "(its name was erased with the review)"
         lines.append(f"**Evidence document:** {name} ({kind.label}, {evidence.shown_size(document.size_bytes)})")
     if row.reason:
         lines.append(f"**Reason given:** {row.reason}")

@@ -25,13 +25,13 @@ from models.review import outbox
 from models.stages import Stage
 from models.sweep import DUE_SOON
 from models.tables import (
-    OPEN_ACTION,
     Action,
     Agency,
     InformationRequest,
     Partnership,
-    RequestStatus,
     Review,
+    action_is_open,
+    request_is_open,
 )
 from models.work.items import ItemKind, ItemRef, item_path
 
@@ -72,11 +72,7 @@ def chase_items(session: Session, as_of: dt.date) -> list[Chased]:
 
 
 def _open(session: Session, kind: ItemKind, table: Any) -> list[Any]:
-    still = (
-        col(table.status) == RequestStatus.REQUESTED
-        if kind is ItemKind.REQUEST
-        else col(table.status).in_([s.value for s in OPEN_ACTION])
-    )
+    still = request_is_open() if kind is ItemKind.REQUEST else action_is_open()
     query = (
         sa.select(
             table.id,

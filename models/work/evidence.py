@@ -28,7 +28,6 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from models import review_keys
 from models.process.step import Refusal
 from models.tables import Action, EvidenceDocument, Review
 
@@ -42,7 +41,6 @@ _TEXT_SNIFF = 64 * 1024  # plain text is told by its whole content; this much is
 
 ALLOWED = "The evidence document must be a PDF, Word, Excel, OpenDocument text, PNG, JPEG or plain text file"
 EMPTY = "The evidence document is empty: choose the file again"
-ONLY_WHEN_DONE = "Attach an evidence document only when the action is done"
 
 
 class Kind(StrEnum):
@@ -209,7 +207,7 @@ def new_document(
     document_id: uuid.UUID,
 ) -> EvidenceDocument:
     """The row of a document being given for action ``action_number``, attached to nothing yet; its name is sealed
-    (``seal_name``) as it is stored."""
+    (by the ORM, models/sealing.py) as it is stored."""
     return EvidenceDocument(
         id=document_id,
         review_id=review.id,
@@ -222,31 +220,6 @@ def new_document(
         uploaded_by=uploaded_by,
         uploaded_at=at,
     )
-
-
-def _place(document: EvidenceDocument) -> bytes:
-    from models import sealing  # here, not above: sealing reads every step's form, and a step imports this module
-
-    return sealing.place(EvidenceDocument.__tablename__, "name", document.id, document.review_id)
-
-
-def seal_name(session: Session, document: EvidenceDocument) -> None:
-    """The row's file name sealed under its review's key, bound to this row, as other free text is."""
-    from models import sealing  # see _place
-
-    key = review_keys.data_key_for_writing(session, document.review_id)
-    document.name = sealing.seal(key, _place(document), document.name)
-
-
-def name_of(session: Session, document: EvidenceDocument) -> str | None:
-    """The document's file name, opened; None once its review was erased."""
-    try:
-        key = review_keys.data_key(session, document.review_id)
-    except review_keys.Erased:
-        return None
-    from models import sealing  # see _place
-
-    return sealing.unseal(key, _place(document), document.name)
 
 
 def attach(session: Session, review: Review, row: Action, given: str, at: dt.datetime) -> EvidenceDocument:

@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, WithJsonSchema, model_validator
 from models.forms import FREE, CleanText, FieldsNeeded, OptionalText, Text, inline, not_in_future
 
 MAX_ENTRIES = 500
+ONLY_WHEN_DONE = "Attach an evidence document only when the action is done"  # a document with any other status
 
 Entry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), FREE]
 # an evidence document, by its row's id (models/work/evidence.py): never its name nor its bytes; empty: none
@@ -159,7 +160,7 @@ def _progress_needs(status: Progress | None, evidence: str, reason: str, *, docu
     if status is Progress.CANNOT and not reason:
         raise ValueError("give the reason the action cannot be done")
     if document and status is not Progress.DONE:
-        raise ValueError("attach an evidence document only when the action is done")
+        raise ValueError(ONLY_WHEN_DONE[0].lower() + ONLY_WHEN_DONE[1:])
 
 
 class Verdict(StrEnum):

@@ -25,7 +25,7 @@ from models.review import outbox, transitions
 from models.review.transitions import Actor, Noted
 from models.roles import Role
 from models.stages import Stage
-from models.tables import Agency, InformationRequest, Partnership, RequestStatus, Review
+from models.tables import Agency, InformationRequest, Partnership, RequestStatus, Review, request_is_open
 from models.work.forms import RequestAnswer, RequestChoice
 from models.work.items import ItemKind, ItemRef, Work, agency_given, item_path
 
@@ -55,7 +55,7 @@ def ask_agencies(
             select(InformationRequest.agency_id).where(
                 InformationRequest.review_id == review.id,
                 InformationRequest.asked_at_stage == stage,
-                InformationRequest.status == RequestStatus.REQUESTED,
+                request_is_open(),
             )
         ).all()
     )

@@ -35,6 +35,7 @@ from models.tables import (
     RequestStatus,
 )
 from models.work.chasing import chase_items
+from tasks.runs import restore_lost_runs
 from tasks.sweep_tasks import preview_deadlines
 from tasks.work_tasks import restore_lost_item_runs
 from tests.utils import inprocess
@@ -47,6 +48,12 @@ _names = (f"Child W{n}" for n in range(1, 100))
 def restore_item_runs() -> list[str]:
     """The sweep's restoring of items' lost runs, alone (the whole sweep would chase every review's items)."""
     return restore_lost_item_runs()
+
+
+@flow
+def restore_review_runs() -> list[str]:
+    """The sweep's restoring of the reviews' lost runs, alone."""
+    return restore_lost_runs()
 
 
 @flow
@@ -248,6 +255,7 @@ def test_a_rapid_review_action_keeps_a_case_with_no_local_review_open(deployed: 
     inprocess.give(reference, case.answer(Stage.AWAITING_DECISION))
     assert review_state(reference).stage is Stage.NO_REVIEW
     assert inprocess.pending_lifecycle_run(reference) is None  # the lifecycle ended: nothing to do until the action
+    assert reference not in restore_review_runs()  # waiting for its action's run: no run of its own is lost
     inprocess.advance_items(reference)
     (action,) = actions(reference)
     owner = next(n for n in AGENCIES if agency_id(n) == str(action.agency_id))

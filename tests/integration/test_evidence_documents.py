@@ -43,6 +43,7 @@ from models.settings import get_settings
 from models.system_credentials import gate_key
 from models.tables import ActionStatus, EvidenceDocument, utcnow
 from models.work import evidence
+from models.work.forms import ONLY_WHEN_DONE
 from models.work.items import ItemKind, ItemRef, item_key
 from tasks.storage import LocalStore, sha256_of
 from tests.integration.test_item_pages import (
@@ -244,7 +245,7 @@ BAD_DOCUMENTS: list[tuple[str, dict[str, str], tuple[str, bytes], str]] = [
     ("an exe named .pdf", {"status": "done"}, ("report.pdf", b"MZ\x90\x00\x03" + bytes(200)), evidence.ALLOWED),
     ("empty", {"status": "done", "evidence": "Done."}, ("report.pdf", b""), evidence.EMPTY),
     ("a zip named .docx", {"status": "done"}, ("report.docx", _zip({"a.txt": b"hello"})), evidence.ALLOWED),
-    ("not done", {"status": "in progress"}, ("report.pdf", PDF), evidence.ONLY_WHEN_DONE),
+    ("not done", {"status": "in progress"}, ("report.pdf", PDF), ONLY_WHEN_DONE),
 ]
 
 
@@ -302,7 +303,10 @@ def test_a_childs_name_in_a_documents_name_and_content_is_sealed_and_nowhere_els
     words = [PLANTED, "Childname"]
     assert all(word.lower() not in document.object_key.lower() for word in words)
     assert all("childname" not in key.lower() for key in stored_keys())
-    assert document.name.startswith(sealing.PREFIX) and "Childname" not in document.name  # at rest, sealed
+    assert document.name == "Invented-Childname-report.pdf"  # opened by the ORM, which holds the key here
+    with Session(get_engine()) as session:  # at rest, sealed (a column read alone is not opened)
+        stored = session.exec(select(EvidenceDocument.name).where(EvidenceDocument.id == document.id)).one()
+    assert stored.startswith(sealing.PREFIX) and "Childname" not in stored
     assert "Invented-Childname-report.pdf" in visible(people.school.get(path))  # opened for the page alone
     assert nowhere_in_prefect(words) == []  # Prefect's database and files, the logs, the project's files
 
