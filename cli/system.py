@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from cli.api_anchor import api_trust
 from cli.processes import dies_with_parent, listens_on, stop
 from cli.warm_runs import socket_path as warm_socket_path
 from cli.warm_start import SOCKET as WARM_SOCKET
@@ -81,6 +82,8 @@ def prefect_env(api_url: str, *, home: Path | None = None, work_pool: str = WORK
         "CSPR_WORK_POOL": work_pool,
         "CSPR_HOME": str(get_settings().resolved_home),
         WARM_SOCKET: str(warm_socket_path(home.parent)),
+        # a dozen Prefect clients a run, each loading a CA bundle for an API that uses no TLS (cli/api_anchor.py)
+        **api_trust(api_url, home),
     }
 
 

@@ -71,6 +71,14 @@ def _fonts() -> FontConfiguration:
     return FontConfiguration()
 
 
+def prepare() -> None:
+    """Compile every template and set up the fonts: what a process's first document pays. The warm process
+    (cli/warm_runs.py) pays it once for every run forked from it. A template changed since is compiled again."""
+    for name in environment().list_templates(extensions=["html"]):
+        environment().get_template(name)
+    _fonts()
+
+
 @dataclass(frozen=True)
 class Rendered:
     pdf: bytes

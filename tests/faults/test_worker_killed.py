@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_stage_is_noticed_and_the_rerun_repeats_nothing(
     try:
         doomed.wait(timeout=180)
     finally:
-        point_lifecycle_at("flows/review_lifecycle.py:review_lifecycle")
+        point_lifecycle_at("flows.review_lifecycle:review_lifecycle")
     assert doomed.returncode == -9 and not (cspr_home / "kill-the-next-run").exists()
     assert review_state(reference).stage is Stage.AWAITING_PUBLICATION  # recorded before it died
     assert runs_in(reference, StateType.RUNNING)  # to Prefect, the dead run still looks alive

@@ -96,8 +96,8 @@ def a_minute_passes(reference: str) -> None:
 
 def test_prefect_yaml_runs_it_every_five_minutes_one_at_a_time_within_the_promised_quarter_hour() -> None:
     found = deployment("deliver-messages")
-    path, _, name = found["entrypoint"].partition(":")
-    assert getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name) is deliver_messages
+    module, _, name = found["entrypoint"].partition(":")
+    assert getattr(importlib.import_module(module), name) is deliver_messages
     assert deliver_messages.name == found["name"] and deliver_messages.parameters.properties == {}
     assert found["work_pool"] == deployment("deadline-sweep")["work_pool"] and found["enforce_parameter_schema"]
     assert "digest" in found["description"] and "cspr" in found["tags"]
