@@ -249,9 +249,16 @@ def checker_app(
 
     from models.tables import utcnow
 
-    checks = _Checks(gate_key, check, check_item or run_item_check, show or run_show, clock or utcnow, threads)
-    checks.store_evidence = store_evidence or run_store_evidence
-    checks.open_evidence = open_evidence or run_open_evidence
+    checks = _Checks(
+        gate_key,
+        check,
+        check_item or run_item_check,
+        show or run_show,
+        store_evidence or run_store_evidence,
+        open_evidence or run_open_evidence,
+        clock or utcnow,
+        threads,
+    )
     return Starlette(
         routes=[
             Route("/check", checks.post, methods=["POST"]),
@@ -276,6 +283,8 @@ class _Checks:
         check: Check,
         check_item: CheckItem,
         show: Show,
+        store_evidence: StoreEvidence,
+        open_evidence: OpenEvidence,
         clock: Callable[[], dt.datetime],
         threads: int,
     ) -> None:
@@ -283,11 +292,11 @@ class _Checks:
         self.check = check
         self.check_item = check_item
         self.shown = show
+        self.store_evidence = store_evidence
+        self.open_evidence = open_evidence
         self.clock = clock
         self.threads = threads
         self.limiter: anyio.CapacityLimiter | None = None  # made in the server's event loop, at the first check
-        self.store_evidence: StoreEvidence = run_store_evidence
-        self.open_evidence: OpenEvidence = run_open_evidence
 
     async def post(self, request: Request) -> JSONResponse:
         from models import identity
@@ -324,19 +333,12 @@ class _Checks:
     async def show(self, request: Request) -> JSONResponse:
         from starlette.responses import JSONResponse
 
-        from models import identity
         from models.answer_check import NO_SUCH_ITEM, SHOW_RUN_ID
 
         try:
-            fields = await _read(request)
-            reference, item, token = (fields.get(name) for name in ("reference", "item", "token"))
-            if not (isinstance(reference, str) and isinstance(item, str)):
-                return _answer(400, 'the request needs "reference" and "item" (text) and "token"')
-            person = self._verified(token, SHOW_RUN_ID, item, identity.answer_digest(reference))
+            reference, item, person = await self._item_request(request, SHOW_RUN_ID)
         except _Refused as refused:
             return refused.answer
-        except ValueError:  # a lone surrogate in the reference
-            return _answer(400, '"reference" holds text that is not valid Unicode')
         try:
             lines = await self._in_thread(self.shown, reference, item, person)
         except Exception as exc:  # a fault: logged by its kind and where, never a word of the item
@@ -398,19 +400,12 @@ class _Checks:
 
         from starlette.responses import Response
 
-        from models import identity
         from models.answer_check import EVIDENCE_OPEN_RUN_ID, NO_SUCH_ITEM
 
         try:
-            fields = await _read(request)
-            reference, item, token = (fields.get(name) for name in ("reference", "item", "token"))
-            if not (isinstance(reference, str) and isinstance(item, str)):
-                return _answer(400, 'the request needs "reference" and "item" (text) and "token"')
-            person = self._verified(token, EVIDENCE_OPEN_RUN_ID, item, identity.answer_digest(reference))
+            reference, item, person = await self._item_request(request, EVIDENCE_OPEN_RUN_ID)
         except _Refused as refused:
             return refused.answer
-        except ValueError:
-            return _answer(400, '"reference" holds text that is not valid Unicode')
         try:
             opened = await self._in_thread(self.open_evidence, reference, item, person)
         except Exception as exc:  # a fault: logged by its kind and where, never the document's name
@@ -421,6 +416,21 @@ class _Checks:
             return _answer(404, NO_SUCH_ITEM)
         about = json.dumps({"name": opened.name, "media_type": opened.media_type})  # ASCII: escapes any other
         return Response(opened.data, media_type=opened.media_type, headers={"x-cspr-document": about})
+
+    async def _item_request(self, request: Request, purpose: str) -> tuple[str, str, Identity]:
+        """A request about one item (``{"reference", "item", "token"}``), the token signed for ``purpose`` over the
+        reference: its reference, item and person; else refused (400, or 403 from :meth:`_verified`)."""
+        from models import identity
+
+        fields = await _read(request)
+        reference, item, token = (fields.get(name) for name in ("reference", "item", "token"))
+        if not (isinstance(reference, str) and isinstance(item, str)):
+            raise _Refused(_answer(400, 'the request needs "reference" and "item" (text) and "token"'))
+        try:
+            digest = identity.answer_digest(reference)
+        except ValueError:  # a lone surrogate in the reference
+            raise _Refused(_answer(400, '"reference" holds text that is not valid Unicode')) from None
+        return reference, item, self._verified(token, purpose, item, digest)
 
     def _verified(self, token: object, purpose: str, form_key: str, digest: str) -> Identity:
         """The person the gate signed ``token`` for, for this purpose, form and request, a moment ago; else the

@@ -788,7 +788,10 @@ def _at_fields(error: ErrorDetails, reading: _Reading) -> list[tuple[str, str]]:
     if not isinstance(needed, FieldsNeeded):
         return []
     found = [reading.places[(name,)] for name in needed.fields if (name,) in reading.places]
-    return [(name, f"Enter {_phrase(spec.title)}{where}") for name, spec, where in found if spec is not None]
+    errors = [(name, f"Enter {_phrase(spec.title)}{where}") for name, spec, where in found if spec is not None]
+    if errors and needed.otherwise:  # the way out, once: at the first field, where the error summary starts
+        errors[0] = (errors[0][0], f"{errors[0][1]}, or {needed.otherwise}")
+    return errors
 
 
 def _explain(error: ErrorDetails, reading: _Reading) -> tuple[str, str]:

@@ -230,8 +230,9 @@ def item_evidence(
 ) -> EvidenceDocument | None:
     """The evidence document of action ``item`` ("action-3"), for its page's download, if ``person`` may see the
     action (exactly who may see its page: ``show_item``); None when it has none, there is no such action, or it is
-    not theirs to see. Reads only."""
+    not theirs to see, or the review is erased (its key destroyed, the document cannot be opened: to a person, it is
+    gone). Reads only."""
     seen = _seen(session, reference, item, person, today)
-    if seen is None or not isinstance(seen[2], Action):
+    if seen is None or not isinstance(seen[2], Action) or seen[0].erased_on is not None:
         return None
     return evidence.evidence_of(session, seen[2])

@@ -8,8 +8,9 @@ chain is walked, is models/chain.py's.
 A review's head (``Review.audit_head``, ``signed_head``) is an HMAC, with the audit key (models/system_credentials.py,
 never in the database), over the newest entry of both chains and what the chains do not hold: the review's stage, its
 milestones, its people's records (their names too, decrypted: they enter only through the HMAC, so no plain hash of a
-name is stored anywhere) and its stored documents' checksums. ``store_head`` stores it whenever one of them changes.
-Someone who can write the database but lacks the key can edit a row and recompute every hash after it, but not the head.
+name is stored anywhere), its stored documents' checksums and its actions' attached evidence documents'.
+``store_head`` stores it whenever one of them changes. Someone who can write the database but lacks the key can edit a
+row and recompute every hash after it, but not the head.
 
 An anchor (``anchor``) records every review's newest entries and head, and the register's newest entry, signed with
 the key. tasks/anchors.py writes one to the object store, under retention, at the end of each deadline sweep (and on
@@ -42,7 +43,16 @@ from sqlmodel import Session, col, select
 from models.chain import GENESIS_HASH, Unopened, follows, walk
 from models.master_key import DecryptionError
 from models.system_credentials import audit_key
-from models.tables import CasePerson, Decision, Milestone, RegisterEvent, Report, Review, StageEvent
+from models.tables import (
+    CasePerson,
+    Decision,
+    EvidenceDocument,
+    Milestone,
+    RegisterEvent,
+    Report,
+    Review,
+    StageEvent,
+)
 
 # what each HMAC signs, written into what it signs: a head can never pass for an anchor, nor the other way round
 HEAD_PURPOSE = b"cspr audit head v1"
@@ -155,6 +165,7 @@ def _chain_end(session: Session, table: type[StageEvent] | type[Decision], revie
 # SIGNING_AT: the models hold columns added by later migrations, which that schema has not got yet.
 SIGNING_AT = "cspr.audit.signing_at"
 OLDER_SCHEMAS = frozenset({"0009"})
+BEFORE_EVIDENCE = frozenset({"0009", "0014"})  # heads signed without evidence documents: 0015 brought them under
 PEOPLE_AT_0009 = (
     "review_id",
     "kind",
@@ -221,8 +232,8 @@ def _people(session: Session, review_id: uuid.UUID, *, erased: bool) -> list[dic
 def signed_head(session: Session, review_id: uuid.UUID) -> str:
     """The review's audit head, as stored in the database now (flush first): an HMAC with the audit key over the
     newest stage event's and decision's hashes, the stage, whether and when it was erased, its legal hold, the
-    milestones, the people's records and the documents' checksums. 64 hex characters. May raise ``DecryptionError``
-    when a person's record of a review not erased cannot be read."""
+    milestones, the people's records, the documents' checksums and the attached evidence documents'. 64 hex
+    characters. May raise ``DecryptionError`` when a person's record of a review not erased cannot be read."""
     stage, erased_on, held = session.execute(
         sa.select(col(Review.stage), col(Review.erased_on), col(Review.legal_hold)).where(col(Review.id) == review_id)
     ).one()
@@ -232,6 +243,7 @@ def signed_head(session: Session, review_id: uuid.UUID) -> str:
     reports = session.execute(
         sa.select(col(Report.kind), col(Report.version), col(Report.sha256)).where(col(Report.review_id) == review_id)
     ).all()
+    evidence = _evidence(session, review_id)
     return _sign(
         HEAD_PURPOSE,
         {
@@ -244,8 +256,24 @@ def signed_head(session: Session, review_id: uuid.UUID) -> str:
             "milestones": sorted([event, on.isoformat()] for event, on in milestones),
             "people": _people(session, review_id, erased=erased_on is not None),
             "reports": sorted([kind, version, sha256] for kind, version, sha256 in reports),
+            # only when there is any: the heads signed before evidence documents existed stay good as they are
+            **({"evidence": evidence} if evidence else {}),
         },
     )
+
+
+def _evidence(session: Session, review_id: uuid.UUID) -> list[list[str]]:
+    """The evidence documents attached to the review's actions, each as its id, action and checksum: part of the
+    review's record from when its answer is recorded. One given with an answer that was not recorded is not (the
+    sweep deletes it); nor any when a migration signs as a revision before 0015 did (``BEFORE_EVIDENCE``)."""
+    if session.info.get(SIGNING_AT) in BEFORE_EVIDENCE:
+        return []
+    rows = session.execute(
+        sa.select(col(EvidenceDocument.id), col(EvidenceDocument.action_number), col(EvidenceDocument.sha256)).where(
+            col(EvidenceDocument.review_id) == review_id, col(EvidenceDocument.action_id).is_not(None)
+        )
+    ).all()
+    return sorted([str(document), str(number), sha256] for document, number, sha256 in rows)
 
 
 def store_head(session: Session, review: Review | uuid.UUID) -> None:

@@ -69,11 +69,13 @@ def _no_control_characters(value: Any) -> Any:
 class FieldsNeeded(ValueError):
     """A rule of the form as a whole that some of its fields must be filled in (an agency's return needs its
     involvement, analysis and learning unless it had none): the message is for the answer, ``fields`` name the
-    fields, so that a page can show each at its field (gate/form_fields.py)."""
+    fields, so that a page can show each at its field (gate/form_fields.py); ``otherwise``, the way out of the rule
+    if there is one ("answer that your agency had no involvement"), is said once, at the first of them."""
 
-    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+    def __init__(self, message: str, fields: tuple[str, ...], *, otherwise: str = "") -> None:
         super().__init__(message)
         self.fields = fields
+        self.otherwise = otherwise
 
 
 def not_in_future(value: dt.date | None, what: str) -> None:

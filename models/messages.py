@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models import child_death_review
+from models.calendar import today_in_england
 from models.dates import weekday_date
 from models.process import STEPS, Step, deadline_for
 from models.recipients import (
@@ -72,9 +73,13 @@ REGISTERED: dict[str, frozenset[Role]] = {
 }
 
 
-def addresses(session: Session, review: Review, recipient: str, settings: Settings) -> list[str]:
+def addresses(
+    session: Session, review: Review, recipient: str, settings: Settings, *, today: dt.date | None = None
+) -> list[str]:
     """Where a message for ``recipient`` (an outbox row's) goes: none when no mailbox is set or nobody is
-    registered, and the message then goes to the outbox folder instead."""
+    registered, and the message then goes to the outbox folder instead. An agency past its last day has no
+    contacts: they answer for it no more (models/agencies.py ``end_agency``), so they are told nothing of work it
+    left open; the coordinator is, by the item's own escalations."""
     if recipient in MAILBOXES:
         mailbox = getattr(settings, MAILBOXES[recipient])
         return [mailbox] if mailbox else []
@@ -88,6 +93,10 @@ def addresses(session: Session, review: Review, recipient: str, settings: Settin
             col(Representative.partnership_id) == review.partnership_id,
             col(Representative.role) == Role.AGENCY_CONTACT,
             col(Representative.agency_id) == uuid.UUID(recipient.removeprefix(AGENCY)),
+            sa.exists().where(
+                col(Agency.id) == col(Representative.agency_id),
+                sa.or_(col(Agency.to_on).is_(None), col(Agency.to_on) >= (today or today_in_england())),
+            ),
         )
     elif recipient.startswith(ROLE):
         registered = sa.and_(

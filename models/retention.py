@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -243,15 +244,7 @@ def periods_note(kind: RecordKind) -> str:
 
 def forget_document(session: Session, review: Review, report: Report, *, by: Actor = RETENTION) -> None:
     """A restricted document deleted from the object store: its row goes, and its deletion is recorded."""
-    session.delete(report)
-    session.flush()
-    note(
-        session,
-        review,
-        Noted.DOCUMENT_DELETED,
-        actor=by,
-        details={"document": report.kind, "version": report.version, "sha256": report.sha256},
-    )
+    _forget(session, review, report, by, {"document": report.kind, "version": report.version, "sha256": report.sha256})
 
 
 def forget_evidence(session: Session, review: Review, document: EvidenceDocument, *, by: Actor = RETENTION) -> None:
@@ -263,20 +256,20 @@ def forget_evidence(session: Session, review: Review, document: EvidenceDocument
         .values(evidence_key=None)
         .execution_options(synchronize_session=False)
     )
-    session.delete(document)
+    about = {
+        "document": "evidence",
+        "evidence_document": str(document.id),
+        "action": document.action_number,
+        "sha256": document.sha256,
+    }
+    _forget(session, review, document, by, about)
+
+
+def _forget(session: Session, review: Review, row: Report | EvidenceDocument, by: Actor, about: dict[str, Any]) -> None:
+    """A stored document's row deleted, and its deletion recorded on the review's timeline (``about``: which)."""
+    session.delete(row)
     session.flush()
-    note(
-        session,
-        review,
-        Noted.DOCUMENT_DELETED,
-        actor=by,
-        details={
-            "document": "evidence",
-            "evidence_document": str(document.id),
-            "action": document.action_number,
-            "sha256": document.sha256,
-        },
-    )
+    note(session, review, Noted.DOCUMENT_DELETED, actor=by, details=about)
 
 
 def forget_messages(session: Session, today: dt.date) -> int:

@@ -52,15 +52,17 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # what an outbox folder's file name ma
 
 @dataclass(frozen=True)
 class Failure:
-    """A delivery given up on: which message, to which kind of recipient, and what the relay said."""
+    """A delivery given up on: which message, to which kind of recipient (as the outbox stores it, and as a person
+    reads it: "the contacts of Riverside Medical Practice" rather than "agency:<id>"), and what the relay said."""
 
     reference: str
     purpose: str
     recipient: str
     answer: str
+    reads_as: str
 
     def __str__(self) -> str:
-        return f"{self.reference}: {self.purpose} to {self.recipient}: {self.answer}"
+        return f"{self.reference}: {self.purpose} to {self.reads_as}: {self.answer}"
 
 
 @dataclass
@@ -302,7 +304,8 @@ def _record(
     elif outcome.permanent or delivery.attempts > len(BACKOFF_MINUTES):
         delivery.state, delivery.answer = DeliveryState.FAILED, outcome.answer
         message = session.get_one(Outbox, delivery.outbox_id)
-        result.failed.append(Failure(reference, message.purpose, message.recipient, outcome.answer))
+        label = recipient_label(message.recipient, messages.agency_names(session, [message.recipient]))
+        result.failed.append(Failure(reference, message.purpose, message.recipient, outcome.answer, label))
     else:
         delivery.answer = outcome.answer
         delivery.next_try_at = now + dt.timedelta(minutes=BACKOFF_MINUTES[delivery.attempts - 1])
@@ -360,7 +363,7 @@ def send_digests(*, engine: Engine | None = None, now: dt.datetime | None = None
         if not isinstance(outcome, Refused):
             result.sent += 1
         elif outcome.permanent:
-            result.failed.append(Failure("digest", "daily_digest", "a person", outcome.answer))
+            result.failed.append(Failure("digest", "daily_digest", "a person", outcome.answer, "a person"))
         else:
             result.retrying += 1
     return result

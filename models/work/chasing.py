@@ -1,6 +1,8 @@
 """The sweep's part for the work around a review: each open request's and action's due date, with reminders before
 it (to the agency's contacts: once when due within 2 working days, again on the day) and an escalation once it has
-passed (to the coordinator, the agency's contacts and, for an action, the partner the owner agency answers to).
+passed (to the coordinator, the agency's contacts and, for an action, the partner the owner agency answers to). An
+agency past its last day, ended with its work left open (``cspr agencies end --with-open-work``), has no contacts
+any more: it is reminded of nothing, and its overdue items are escalated without it.
 Each is a compare-and-set on the item's own level, so each is raised once, for each person once, however often or
 concurrently the sweep runs; a due date moved on (more time given) starts the levels again.
 
@@ -64,10 +66,13 @@ def chase_items(session: Session, as_of: dt.date) -> list[Chased]:
         for row, days in zip(rows, left, strict=True):
             reminder = 2 if days == 0 else 1 if 0 < days <= DUE_SOON else 0
             overdue = 1 if days < 0 else 0
+            # an agency past its last day (ended with its work left open) has no contacts to remind: its overdue
+            # items are escalated to the coordinator (and partner) only
+            ended = row.to_on is not None and row.to_on < as_of
             if overdue and _raise(session, table, row.id, "escalation_level", overdue):
-                chased.append(_tell(session, kind, row, as_of, overdue=True, level=overdue, days=int(days)))
-            elif reminder and _raise(session, table, row.id, "reminder_level", reminder):
-                chased.append(_tell(session, kind, row, as_of, overdue=False, level=reminder, days=int(days)))
+                chased.append(_tell(session, kind, row, ended=ended, overdue=True, level=overdue, days=int(days)))
+            elif reminder and not ended and _raise(session, table, row.id, "reminder_level", reminder):
+                chased.append(_tell(session, kind, row, ended=False, overdue=False, level=reminder, days=int(days)))
     return chased
 
 
@@ -79,10 +84,12 @@ def _open(session: Session, kind: ItemKind, table: Any) -> list[Any]:
             table.number,
             table.due_on,
             table.agency_id,
+            col(Agency.to_on),
             col(Review.id).label("review_id"),
             col(Review.partnership_id),
         )
         .join(Review, col(Review.id) == table.review_id)
+        .join(Agency, col(Agency.id) == table.agency_id)
         .where(still, col(Review.stage) != Stage.CLOSED)
     )
     return list(session.execute(query).all())
@@ -112,14 +119,12 @@ def _raise(session: Session, table: Any, row_id: Any, column: str, level: int) -
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _tell(
-    session: Session, kind: ItemKind, row: Any, as_of: dt.date, *, overdue: bool, level: int, days: int
-) -> Chased:
+def _tell(session: Session, kind: ItemKind, row: Any, *, ended: bool, overdue: bool, level: int, days: int) -> Chased:
     review = session.get_one(Review, row.review_id)
     agency = session.get_one(Agency, row.agency_id)
     ref = ItemRef(kind, row.number)
     what = f"information from {agency.name}" if kind is ItemKind.REQUEST else f"action {row.number} ({agency.name})"
-    to: tuple[Recipient, ...] = (AgencyContacts(agency.id),)
+    to: tuple[Recipient, ...] = () if ended else (AgencyContacts(agency.id),)
     if overdue:
         to = (
             Group.COORDINATOR,

@@ -65,7 +65,9 @@ def _return_needs(given: AgencyReturn) -> None:
     if missing:
         said = ", ".join(title for _, title in missing)
         raise FieldsNeeded(
-            f"a return needs {said}; if your agency had none, answer no involvement", tuple(n for n, _ in missing)
+            f"a return needs {said}; if your agency had none, answer no involvement",
+            tuple(n for n, _ in missing),
+            otherwise="answer that your agency had no involvement",
         )
     for entry in given.chronology:
         not_in_future(entry.on, "a chronology entry's date")

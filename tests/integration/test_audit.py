@@ -29,11 +29,13 @@ from models.db import alembic_config, migrate, transaction
 from models.documents import DocumentKind, DocumentSpec
 from models.review import lookup
 from models.settings import get_settings
-from models.tables import Decision, RegisterEvent, Review, StageEvent
+from models.tables import Action, Decision, RegisterEvent, Review, StageEvent, utcnow
+from models.work import evidence
 from tasks import archive
 from tasks.anchors import ANCHOR_RETENTION_YEARS, latest_anchor, write_anchor
 from tasks.storage import LocalStore, ObjectStore, RetentionError, S3Store
-from tests.integration.test_answers import TODAY, run_to_end
+from tests.integration.test_answers import TODAY, record, run_to_end
+from tests.integration.test_evidence_store import an_action, given
 
 
 def closed_review(engine: Engine) -> str:
@@ -279,6 +281,32 @@ def test_a_documents_checksum_changed_is_found(engine: Engine, tmp_path: Path, m
         archive._store(session, LocalStore(tmp_path), review, spec, key, kind=spec.kind, version=1)
     assert findings(engine) == []  # storing the document signed the head again
     sql(engine, f"UPDATE report SET sha256 = '{'0' * 64}'")
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+
+
+def test_an_attached_evidence_documents_checksum_is_under_the_head_from_migration_0015(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Given with an answer not recorded, a document is no part of the record; attached, its checksum is signed."""
+    reference = record(engine, Case(today=TODAY, pseudonym="Child Evidence Head"))
+    with transaction(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        action = an_action(session, review)
+        document = given(session, LocalStore(tmp_path), review, action.number, utcnow())
+    assert findings(engine) == []  # not attached: the head is as it was
+    with transaction(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        evidence.attach(session, review, session.get_one(Action, action.id), str(document.id), utcnow())
+        audit.store_head(session, review)  # as the answer's note in the history does
+    assert findings(engine) == []
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0014")  # signed again as before: without it, which this code finds
+    assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
+    migrate(engine)
+    assert findings(engine) == []
+    sql(engine, f"UPDATE evidence_document SET sha256 = '{'0' * 64}'")
     assert findings(engine) == [f"{reference}: {HEAD_MISMATCH}"]
 
 

@@ -35,7 +35,7 @@ def new_review(engine: Engine, **kw: object) -> Review:
 
 
 def test_migrations_apply_from_empty_and_again(engine: Engine) -> None:
-    assert current_revision(engine) == "0014"
+    assert current_revision(engine) == "0015"
     migrate(engine)  # idempotent
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn:

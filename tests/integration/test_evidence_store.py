@@ -15,14 +15,15 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import retention, signin
+from models import retention, review_keys, signin
+from models.answer_check import item_evidence
 from models.db import transaction
 from models.process.demo_case import Case
 from models.process.step import Refusal
 from models.review import lookup, transitions
 from models.review.transitions import Actor, Noted
 from models.roles import Role
-from models.seed import DEMO_AGENCY_CONTACTS
+from models.seed import DEMO_AGENCY_CONTACTS, demo_agency_contact
 from models.tables import Action, EvidenceDocument, RecommendationSource, Review, utcnow
 from models.work import evidence
 from models.work.actions import NewAction, record_actions
@@ -145,3 +146,19 @@ def test_a_closed_reviews_evidence_goes_with_its_restricted_documents(engine: En
 def restricted_due(session: Session, day: dt.date) -> list[str]:
     """The object keys of the restricted documents the retention schedule makes due on ``day``."""
     return [d.what for d in retention.due(session, day) if d.kind is retention.RecordKind.RESTRICTED_DOCUMENTS]
+
+
+def test_an_erased_reviews_evidence_is_not_offered_for_download(engine: Engine, tmp_path: Path) -> None:
+    """Its key destroyed, the document cannot be opened: the download says there is none (404), not a fault."""
+    reference = record(engine, Case(today=TODAY, pseudonym="Child Erased Evidence"))
+    with transaction(engine) as session:
+        review = lookup.review_by_reference(session, reference)
+        action = an_action(session, review)
+        document = given(session, LocalStore(tmp_path), review, action.number, utcnow())
+        evidence.attach(session, review, action, str(document.id), utcnow())
+        contact = demo_agency_contact(session, SCHOOL)
+        assert item_evidence(session, reference, f"action-{action.number}", contact) == document
+        review.erased_on = TODAY
+        review_keys.destroy(session, review.id)
+        session.flush()
+        assert item_evidence(session, reference, f"action-{action.number}", contact) is None

@@ -20,17 +20,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cli.demo import Case
+from models.agencies import end_agency
+from models.calendar import calendar_for
 from models.db import transaction
-from models.messages import announce_waiting
+from models.messages import addresses, announce_waiting
 from models.people import set_digest
 from models.review.lookup import review_by_reference
 from models.review.transitions import Actor
 from models.roles import Role
-from models.seed import DEMO_AGENCY_CONTACTS
+from models.seed import DEMO_AGENCY_CONTACTS, DEMO_PARTNERSHIP
 from models.settings import get_settings
 from models.stages import Stage
-from models.tables import Account, Delivery, DeliveryState, Outbox
+from models.tables import Account, Delivery, DeliveryState, InformationRequest, Outbox
 from models.task_ref import task_path
+from models.work.chasing import chase_items
 from models.work.requests import ask_agencies
 from tasks.mail import Refused, parse_relay, send
 from tasks.notices import BACKOFF_MINUTES, deliver, folder_name, outbox_folder, send_digests
@@ -257,6 +260,42 @@ def test_an_email_to_an_agencys_contacts_names_the_agency(engine: Engine, relay:
     assert str(got.message["Subject"]).startswith(f"{reference}: information requested from {PRACTICE}, due by ")
     assert lines[2:4] == [f"For: the contacts of {PRACTICE}", f"Review: {reference}"]
     assert CHILD not in got.message.as_string()
+
+
+def test_a_failed_email_to_an_agencys_contacts_is_named_by_the_agency_in_a_summary(
+    engine: Engine, relay: MailRelay
+) -> None:
+    relay.refuse.add(LEE)
+    reference = practice_asked(engine)
+    failed = [f for f in deliver(reference, engine=engine).failed if f.recipient.startswith("agency:")]
+    assert [f.reads_as for f in failed] == [f"the contacts of {PRACTICE}"]
+    assert str(failed[0]).startswith(f"{reference}: item:request-1:asked:0 to the contacts of {PRACTICE}: 550")
+
+
+def test_an_agency_past_its_last_day_is_told_nothing_more_and_its_overdue_work_goes_to_the_coordinator(
+    engine: Engine, relay: MailRelay
+) -> None:
+    reference = practice_asked(engine)
+    deliver(reference, engine=engine)  # the request itself, to the practice's contact
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    with transaction(engine) as session:
+        review = review_by_reference(session, reference)
+        (request,) = session.exec(select(InformationRequest).where(InformationRequest.review_id == review.id)).all()
+        ended = end_agency(
+            session, DEMO_PARTNERSHIP, PRACTICE, yesterday, by=Actor("Chris Lee", Role.COORDINATOR), with_open_work=True
+        )
+        assert ended.left_open == (f"{reference} request 1",)
+        assert addresses(session, review, f"agency:{request.agency_id}", get_settings()) == []
+        assert [c for c in chase_items(session, request.due_on) if c.reference == reference] == []  # no reminder
+        escalated = [c for c in chase_items(session, calendar_for().add(request.due_on, 1)) if c.reference == reference]
+        assert [(c.item, c.overdue) for c in escalated] == [("request-1", True)]
+        told = session.exec(
+            select(Outbox.recipient).where(Outbox.review_id == review.id, col(Outbox.purpose).contains("escalation"))
+        ).all()
+    assert told == ["coordinator"]
+    received = len(relay.received)
+    deliver(reference, engine=engine)
+    assert [r.envelope_to for r in relay.received[received:] if LEE in r.envelope_to] == []
 
 
 def test_an_agencys_message_in_the_outbox_folder_names_the_agency_in_a_safe_file_name(

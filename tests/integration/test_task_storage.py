@@ -340,7 +340,7 @@ def test_the_migration_adds_the_tables_and_takes_them_away(engine: Engine) -> No
     assert current_revision(engine) == "0009"
     assert not {"draft", "task_claim", "follow_up"} & set(sa.inspect(engine).get_table_names())
     migrate(engine)
-    assert current_revision(engine) == "0014"
+    assert current_revision(engine) == "0015"
     assert {"draft", "task_claim", "follow_up"} <= set(sa.inspect(engine).get_table_names())
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn

@@ -583,7 +583,7 @@ def test_a_rule_of_the_whole_form_that_names_its_fields_is_shown_at_each() -> No
     answer, errors = read_form(AgencyReturn, {"involvement": ["Two visits by the health visitor."]}, contact)
     assert answer is None
     assert errors == {
-        "analysis": "Enter your analysis of your agency's practice",
+        "analysis": "Enter your analysis of your agency's practice, or answer that your agency had no involvement",
         "learning": "Enter what your agency has learnt",
     }
     full = {"involvement": ["Two visits."], "analysis": ["Missed the weight."], "learning": ["Weigh every visit."]}
