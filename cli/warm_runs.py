@@ -61,7 +61,7 @@ ENGINE = "prefect.engine"  # what a run process runs: the module Prefect's proce
 # What every run imports, or may: the flows and tasks (and through them the models, Prefect, SQLModel), and what is
 # imported only when first needed: by a task (boto3 for the object store, pypdf for the redaction gate; WeasyPrint
 # and pandas come with tasks.pdf and tasks.compliance_report), by Prefect's engine at its first task, by a log line
-# or an email. Each was found in a warm run's profile (py-spy, 2026-12-07), about 70 ms of every run between them.
+# or an email, by the team set-up's first query (psycopg). Each was found in a run's profile (py-spy, 2026-12-07).
 WARM_PACKAGES = ("flows", "tasks")
 WARM_MODULES = (
     "prefect.flow_engine",
@@ -74,6 +74,8 @@ WARM_MODULES = (
     "email.policy",
     "encodings.idna",
     "sqlite3",
+    "psycopg",  # the team set-up's driver: 0.13 CPU-s, and each run's first query on PostgreSQL paid it
+    "sqlalchemy.dialects.postgresql.psycopg",
     "boto3",
     "pypdf",
     "matplotlib.backends.backend_agg",
@@ -107,10 +109,30 @@ def warm_up() -> None:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()
-    # a process's first document compiles its template and sets up the fonts: here, once
-    from tasks.pdf import prepare
+    # a process's first document compiles its template and sets up the fonts, its first S3 store reads botocore's
+    # descriptions of S3: here, once
+    from tasks import pdf, storage
 
-    prepare()
+    pdf.prepare()
+    storage.prepare()
+    _build_models()
+
+
+def _build_models() -> None:
+    """Build the validators pydantic leaves until a model's first use (Prefect's client models defer theirs: reading a
+    flow run, a deployment, a work pool builds them, in every run). Here, the 260 or so, in 0.1 CPU-s. A model that
+    cannot be built yet (a name it refers to is not defined) is left to be built at its use, as before."""
+    from pydantic import BaseModel
+
+    found, models = [BaseModel], []
+    while found:
+        for model in found.pop().__subclasses__():
+            found.append(model)
+            models.append(model)
+    for model in models:
+        if not model.__dict__.get("__pydantic_complete__", True):
+            with suppress(Exception):  # pydantic's PydanticUndefinedAnnotation, or a generic model's own refusal
+                model.model_rebuild()
 
 
 def project_modules() -> dict[str, int]:

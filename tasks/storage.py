@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -189,27 +190,51 @@ class LocalStore:
         return f"the folder {self.root}"
 
 
+def s3_client(endpoint: str | None, region: str) -> Any:
+    """An S3 client from a session of its own (boto3's default session keeps the first credentials it ever read), which
+    reads botocore's descriptions of S3 through the process's one loader (``_descriptions``)."""
+    # boto3 and botocore ship no type information (their stubs are separate packages, not installed)
+    import boto3  # type: ignore[import-untyped]
+    import botocore.session  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", _descriptions())
+    return boto3.session.Session(botocore_session=session).client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 3}),
+    )
+
+
+@lru_cache(maxsize=1)
+def _descriptions() -> Any:
+    """botocore's loader of its own JSON files (S3's API, its endpoints' rules), kept for the process: a new session
+    would read and parse them again for every client, 0.13 CPU-s each here (a run's documents, the team set-up's
+    burst: py-spy, 2026-12-07). It holds botocore's files only: no credentials, no settings."""
+    from botocore.loaders import create_loader  # type: ignore[import-untyped]
+
+    return create_loader()
+
+
+def prepare() -> None:
+    """Read botocore's descriptions of S3 once, as making a client does (it connects to nothing): what a process's
+    first store pays. The warm process (cli/warm_runs.py) pays it for every run forked from it."""
+    s3_client("http://127.0.0.1:9", "us-east-1")
+
+
 class S3Store:
     """An S3 bucket (AWS, SeaweedFS, MinIO) with versioning, encryption and, where supported, Object Lock."""
 
     def __init__(self, bucket: str, prefix: str = "") -> None:
-        # boto3 and botocore ship no type information (their stubs are separate packages, not installed)
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
-
         if not bucket:
             raise ValueError("CSPR_STORAGE_URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix
         settings = Settings()  # afresh, like the credentials: see open_store
         self.endpoint = settings.s3_endpoint_url or None
-        # a session of its own: boto3's default session keeps the first credentials it ever read
-        self.client: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=settings.s3_region,
-            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 3}),
-        )
+        self.client: Any = s3_client(self.endpoint, settings.s3_region)
         self.supports_retention = self._prepare_bucket()
 
     def _prepare_bucket(self) -> bool:

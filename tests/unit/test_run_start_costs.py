@@ -4,6 +4,7 @@ import or a first document's set-up in a warm run. (How much each saved is in do
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import ssl
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from cli.api_anchor import FILE_NAME, SETTING, api_trust
 from cli.system import prefect_env
 from cli.warm_runs import WARM_MODULES
 from models.settings import PROJECT_ROOT
+from tasks.storage import s3_client
 from tests.utils.smtp import make_certificate
 
 
@@ -77,13 +79,23 @@ def test_every_deployment_names_its_flow_by_module_so_a_warm_run_takes_the_one_a
         assert isinstance(getattr(importlib.import_module(module), name), Flow)
 
 
-def test_what_the_warm_process_imports_ahead_exists_and_starts_no_thread() -> None:
+def test_what_the_warm_process_does_ahead_starts_no_thread_and_leaves_prefects_models_built() -> None:
     probe = (
-        "import importlib, threading, sys\n"
-        f"for name in {WARM_MODULES!r}: importlib.import_module(name)\n"
-        "from tasks.pdf import prepare\n"
-        "prepare()\n"
-        "print(threading.active_count())\n"
+        "import threading\n"
+        "from cli.warm_runs import warm_up\n"
+        "warm_up()\n"
+        "from prefect.client.schemas.objects import FlowRun\n"
+        "from prefect.client.schemas.responses import DeploymentResponse\n"
+        "import psycopg, botocore\n"
+        "print(threading.active_count(), FlowRun.__pydantic_complete__, DeploymentResponse.__pydantic_complete__)\n"
     )
     found = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-    assert found.stdout.strip() == "1"
+    assert found.stdout.split() == ["1", "True", "True"]
+    assert all(importlib.util.find_spec(name) for name in WARM_MODULES)
+
+
+def test_every_s3_client_of_a_process_reads_botocores_descriptions_through_one_loader() -> None:
+    first, second = s3_client("http://127.0.0.1:9", "eu-west-2"), s3_client("http://127.0.0.1:9", "eu-west-2")
+    assert first is not second and first.meta.region_name == "eu-west-2"
+    loaders = {id(client._loader) for client in (first, second)}
+    assert len(loaders) == 1
