@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -20,7 +19,7 @@ from models.calendar import today_in_england
 from models.identity import Identity
 from models.people import RegisterRefusal, normalise_email
 from models.roles import Role
-from models.tables import Account, PartnerBody, Partnership, Representative
+from models.tables import Account, PartnerBody, Partnership, Representative, in_force
 
 
 @dataclass(frozen=True)
@@ -128,17 +127,12 @@ def roles_in(
     if not any_day:
         day = on or today_in_england()
         query = query.where(
-            _in_force(col(Representative.from_on), col(Representative.to_on), day),
+            in_force(col(Representative.from_on), col(Representative.to_on), day),
             sa.or_(
-                col(Representative.body_id).is_(None), _in_force(col(PartnerBody.from_on), col(PartnerBody.to_on), day)
+                col(Representative.body_id).is_(None), in_force(col(PartnerBody.from_on), col(PartnerBody.to_on), day)
             ),
         )
     return frozenset(Role(role) for role in session.exec(query).all())
-
-
-def _in_force(first: Any, last: Any, day: dt.date) -> Any:
-    """SQL: ``day`` falls between two optional dates (an open end is no limit)."""
-    return sa.and_(sa.or_(first.is_(None), first <= day), sa.or_(last.is_(None), last >= day))
 
 
 def partnerships_of(session: Session, account: Account) -> frozenset[str]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models.people import RegisterRefusal, record_change
@@ -35,6 +33,7 @@ from models.tables import (
     Representative,
     Review,
     action_is_open,
+    in_force,
     request_is_open,
     utcnow,
 )
@@ -118,11 +117,6 @@ def _partnership(session: Session, code: str | None) -> Partnership:
 def _same(name: str) -> str:
     """How two names are compared: spacing and case do not make another agency."""
     return " ".join(name.split()).casefold()
-
-
-def _in_force(first: Any, last: Any, day: dt.date) -> Any:
-    """SQL: ``day`` falls between two optional dates (an open end is no limit)."""
-    return sa.and_(sa.or_(first.is_(None), first <= day), sa.or_(last.is_(None), last >= day))
 
 
 def _held(agency: Agency, day: dt.date) -> bool:
@@ -371,7 +365,7 @@ def contacts(session: Session, agency_id: uuid.UUID, on: dt.date) -> list[Repres
             Representative.agency_id == agency_id,
             Representative.role == Role.AGENCY_CONTACT,
             col(Representative.active).is_(True),
-            _in_force(col(Representative.from_on), col(Representative.to_on), on),
+            in_force(col(Representative.from_on), col(Representative.to_on), on),
         )
         .order_by(col(Representative.name))
     )
@@ -394,8 +388,8 @@ def agency_ids_of(
             Representative.partnership_id == partnership_id,
             Representative.role == Role.AGENCY_CONTACT,
             col(Representative.active).is_(True),
-            _in_force(col(Representative.from_on), col(Representative.to_on), on),
-            _in_force(col(Agency.from_on), col(Agency.to_on), on),
+            in_force(col(Representative.from_on), col(Representative.to_on), on),
+            in_force(col(Agency.from_on), col(Agency.to_on), on),
         )
     )
     return frozenset(session.exec(query).all())

@@ -55,6 +55,7 @@ from models.tables import (
     Representative,
     Review,
     StageEvent,
+    in_force,
 )
 from models.task_ref import task_path
 
@@ -73,9 +74,7 @@ REGISTERED: dict[str, frozenset[Role]] = {
 }
 
 
-def addresses(
-    session: Session, review: Review, recipient: str, settings: Settings, *, today: dt.date | None = None
-) -> list[str]:
+def addresses(session: Session, review: Review, recipient: str, settings: Settings) -> list[str]:
     """Where a message for ``recipient`` (an outbox row's) goes: none when no mailbox is set or nobody is
     registered, and the message then goes to the outbox folder instead. An agency past its last day has no
     contacts: they answer for it no more (models/agencies.py ``end_agency``), so they are told nothing of work it
@@ -95,7 +94,7 @@ def addresses(
             col(Representative.agency_id) == uuid.UUID(recipient.removeprefix(AGENCY)),
             sa.exists().where(
                 col(Agency.id) == col(Representative.agency_id),
-                sa.or_(col(Agency.to_on).is_(None), col(Agency.to_on) >= (today or today_in_england())),
+                in_force(col(Agency.from_on), col(Agency.to_on), today_in_england()),
             ),
         )
     elif recipient.startswith(ROLE):

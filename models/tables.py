@@ -636,6 +636,12 @@ class Action(SQLModel, table=True):
     created_at: dt.datetime = _when()
 
 
+def in_force(first: Any, last: Any, day: dt.date) -> sa.ColumnElement[bool]:
+    """Where ``day`` falls between two optional dates, columns of a row that holds a place from one day to another (a
+    registration, a partner body, an agency): an open end is no limit. For a query's WHERE."""
+    return sa.and_(sa.or_(first.is_(None), first <= day), sa.or_(last.is_(None), last >= day))
+
+
 def request_is_open() -> sa.ColumnElement[bool]:
     """Where a request still waits for its agency (for a query's WHERE)."""
     return col(InformationRequest.status) == RequestStatus.REQUESTED
