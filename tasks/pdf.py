@@ -90,11 +90,34 @@ def render_html(template: str, context: dict[str, Any]) -> str:
     return environment().get_template(template).render(author=AUTHOR, **context)
 
 
+PDF_VARIANT = "pdf/ua-1"
+
+
 def render_pdf(template: str, context: dict[str, Any]) -> Rendered:
     """Render ``template`` with ``context`` (which must give ``title`` and ``reference``) to a PDF/UA-1 document."""
     html = render_html(template, context)
     fetcher = TemplatesOnlyFetcher()
-    document = HTML(string=html, base_url=f"{TEMPLATES.as_uri()}/", url_fetcher=fetcher)
-    pdf = document.write_pdf(pdf_variant="pdf/ua-1", font_config=_fonts(), uncompressed_pdf=False)
+    pdf = _source(html, fetcher).write_pdf(pdf_variant=PDF_VARIANT, font_config=_fonts(), uncompressed_pdf=False)
     assert pdf is not None
     return Rendered(pdf=pdf, html=html, refused_fetches=tuple(fetcher.refused))
+
+
+def content_overflow(template: str, context: dict[str, Any]) -> float:
+    """How far (in CSS pixels) the furthest box of ``template`` laid out with ``context`` reaches past the right edge
+    of its page's content area, as ``render_pdf`` lays it out: 0 when everything fits. A table that measures its
+    columns by their content can be pushed past the margin, and its last columns cut off, by one long value."""
+    document = _source(render_html(template, context), TemplatesOnlyFetcher()).render(
+        font_config=_fonts(), pdf_variant=PDF_VARIANT
+    )
+    furthest = 0.0
+    for page in document.pages:
+        area = page._page_box  # WeasyPrint's laid-out page: the only way to its boxes
+        right = area.content_box_x() + area.width
+        for box in area.children[0].descendants():  # the document's own boxes, not the margin boxes' headers
+            if getattr(box, "width", None) is not None:
+                furthest = max(furthest, box.position_x + box.margin_width() - right)
+    return furthest
+
+
+def _source(html: str, fetcher: TemplatesOnlyFetcher) -> HTML:
+    return HTML(string=html, base_url=f"{TEMPLATES.as_uri()}/", url_fetcher=fetcher)

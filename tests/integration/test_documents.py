@@ -21,7 +21,7 @@ from models.db import make_engine, migrate
 from models.documents import KnownPerson
 from models.process.steps.review_under_way import DRAFT
 from models.review.lookup import review_by_reference
-from tasks.pdf import render_pdf
+from tasks.pdf import content_overflow, render_pdf
 from tasks.redaction import find_personal_data
 from tests.integration.test_answers import run_to_end
 
@@ -104,6 +104,15 @@ def test_every_document_of_every_branch_renders(engine: Engine, kw: dict[str, An
         text = text_of(rendered.pdf)
         assert spec.context["reference"] in text
         assert "Page 1 of" in text
+
+
+@pytest.mark.parametrize("kw", [{"path": "local"}, {"path": "national"}, {"improvements_only": True}])
+def test_no_document_runs_past_its_page(engine: Engine, kw: dict[str, Any]) -> None:
+    """Every box of every document stays within its page's margins. The notification summary's timetable, its
+    columns once measured by their content, was pushed 187 px past the margin by its long sources: four pages, its
+    last two columns cut off."""
+    for spec in plans(engine, Case(today=TODAY, **kw)):
+        assert content_overflow(spec.template, spec.context) <= 0.5, spec.kind
 
 
 def test_the_final_report_with_thirty_recommendations_and_an_eighty_row_timeline(engine: Engine) -> None:

@@ -1,10 +1,12 @@
 """What a run process of the warm process sees, for tests/integration/test_warm_runs.py: run as ``__main__`` in
 place of Prefect's engine, it prints (as JSON, on the standard output its command handed over) its process ids, its
-open descriptors and threads, its working directory and one variable of its environment; then sleeps for
-``PROBE_SLEEP`` seconds (to be signalled) and exits with ``PROBE_EXIT``."""
+open descriptors and threads, its working directory, one variable of its environment and how many objects its
+garbage collector leaves alone; then sleeps for ``PROBE_SLEEP`` seconds (to be signalled) and exits with
+``PROBE_EXIT``."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -23,6 +25,7 @@ if __name__ == "__main__":
         "marker": os.environ.get("PROBE_MARKER"),
         "argv": sys.argv[1:],
         "main": __name__,
+        "frozen": gc.get_freeze_count(),  # objects of the warm process's the collector leaves alone
     }
     print(json.dumps(seen), flush=True)
     time.sleep(float(os.environ.get("PROBE_SLEEP", "0")))
