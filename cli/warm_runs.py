@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import importlib
 import json
 import os
@@ -54,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from cli.processes import ask_for_signal_on_parent_death
+from cli.processes import ask_for_signal_on_parent_death, freeze_imported
 from cli.warm_start import MESSAGE_BYTES, off_switch
 from models.settings import PROJECT_ROOT
 
@@ -117,17 +116,6 @@ def warm_up() -> None:
     pdf.prepare()
     storage.prepare()
     _build_models()
-
-
-def freeze_imported() -> None:
-    """Collect what the imports left over, then set every object this process holds aside from the garbage collector,
-    in it and in every child forked from it. Python collects all its objects once those made since its last full
-    collection number a quarter of those that one found; this process's last came early in its imports, so every
-    run began with a full collection of the 370,000 or so objects imported here: 0.25 to 0.34 CPU-s a run (each of
-    the 17 runs of a `cspr bench step`, 2026-12-07), and the collector's writes to each object copied the memory
-    pages a child otherwise shares with this process."""
-    gc.collect()
-    gc.freeze()
 
 
 def _build_models() -> None:
@@ -415,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     os.closerange(STREAMS, os.sysconf("SC_OPEN_MAX"))
     warm_up()
     importlib.import_module(arguments.module)  # for a test's probe (the engine's is imported already)
+    # without it, each run collected the 370,000 or so objects imported here twice, during the run and as it
+    # exited: a child that did nothing and exited took 1.19 CPU-s, frozen 0.14 (docs/benchmarks.md, 2026-12-07)
     freeze_imported()
     request = WarmServer(arguments.socket, arguments.module).serve()
     if request is not None:

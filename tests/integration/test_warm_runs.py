@@ -106,7 +106,7 @@ def test_a_run_process_has_the_commands_streams_environment_and_directory_and_no
         assert seen["cwd"] == str(tmp_path) and seen["marker"] == "from-the-command"
         assert run.stderr is not None and "ordinary way" not in run.stderr.read()
         # what the warm process imported is set aside from the collector (cli/warm_runs.py freeze_imported): no run
-        # begins by collecting it all, as each did before (0.25 to 0.34 CPU-s a run)
+        # collects it all again, during the run and as it exits, as each did before (about 1 CPU-s a run)
         assert seen["frozen"] > 100_000, seen["frozen"]
 
 
