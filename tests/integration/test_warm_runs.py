@@ -105,7 +105,7 @@ def test_a_run_process_has_the_commands_streams_environment_and_directory_and_no
         assert seen["threads"] == 1 and seen["main"] == "__main__" and seen["argv"] == []
         assert seen["cwd"] == str(tmp_path) and seen["marker"] == "from-the-command"
         assert run.stderr is not None and "ordinary way" not in run.stderr.read()
-        # what the warm process imported is set aside from the collector (cli/warm_runs.py freeze_imported): no run
+        # what the warm process imported is set aside from the collector (cli/processes.py freeze_imported): no run
         # collects it all again, during the run and as it exits, as each did before (about 1 CPU-s a run)
         assert seen["frozen"] > 100_000, seen["frozen"]
 

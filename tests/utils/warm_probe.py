@@ -25,7 +25,7 @@ if __name__ == "__main__":
         "marker": os.environ.get("PROBE_MARKER"),
         "argv": sys.argv[1:],
         "main": __name__,
-        "frozen": gc.get_freeze_count(),  # objects of the warm process's the collector leaves alone
+        "frozen": gc.get_freeze_count(),  # how many of the warm process's objects the collector leaves alone
     }
     print(json.dumps(seen), flush=True)
     time.sleep(float(os.environ.get("PROBE_SLEEP", "0")))
